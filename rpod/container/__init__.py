@@ -1,0 +1,1 @@
+"""Containers: OCI spec building, state, lifecycle."""

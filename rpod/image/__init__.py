@@ -1,0 +1,1 @@
+"""Image references, registries, the content store and pulling."""

@@ -1,0 +1,1 @@
+"""Layer storage and container root filesystems."""
