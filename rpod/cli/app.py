@@ -1,0 +1,148 @@
+"""Root of the ``rpod`` command line: global options, lazy command table, exit codes.
+
+Commands live in ``rpod.cli.<module>`` as small Typer apps; only the module of
+the command being run is imported, so ``rpod run`` does not pay for ``pull``'s
+``requests`` or ``network``'s ``pyroute2``.  Every error leaves through
+``main()``, which prints ``Error: ...`` on stderr and maps it to Podman's exit
+codes (125 for rpod's own failures, the container's code otherwise).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import typer
+from typer import _click as click  # typer vendors click
+from typer.core import TyperGroup
+from typer.exceptions import Abort, Exit
+
+from rpod import __version__
+from rpod.errors import EXIT_ENGINE, RpodError
+
+# name -> (module, summary).  A module's ``app`` (a typer.Typer) defines the command
+# under that name; for command groups (``image``, ``volume``...) the whole app is the group.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "pull": ("rpod.cli.images", "Pull an image from a registry"),
+    "images": ("rpod.cli.images", "List images in local storage"),
+    "rmi": ("rpod.cli.images", "Remove one or more images from local storage"),
+    "tag": ("rpod.cli.images", "Add an additional name to a local image"),
+    "untag": ("rpod.cli.images", "Remove a name from a local image"),
+    "login": ("rpod.cli.login", "Log in to a container registry"),
+    "logout": ("rpod.cli.login", "Log out of a container registry"),
+    "image": ("rpod.cli.image_group", "Manage images"),
+    "info": ("rpod.cli.system", "Display rpod related system information"),
+    "version": ("rpod.cli.system", "Display the rpod version information"),
+    "unshare": ("rpod.cli.system", "Run a command in a modified user namespace"),
+    "system": ("rpod.cli.system_group", "Manage rpod"),
+}
+GROUPS = {"image", "system", "volume", "container", "network", "generate"}
+
+
+class LazyGroup(TyperGroup):
+    """A group that imports a command's module only when that command runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(entry[0])
+        group = typer.main.get_group(module.app)
+        if cmd_name in GROUPS:
+            group.name = cmd_name
+            group.help = group.help or entry[1]
+            return group
+        return group.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List commands from the table, without importing their modules."""
+        rows = [(name, summary) for name, (_, summary) in sorted(COMMANDS.items())]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+app = typer.Typer(
+    cls=LazyGroup,
+    add_completion=False,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="rpod: rootless, daemonless, Podman-compatible containers",
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        print(f"rpod version {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    root_dir: str = typer.Option(None, "--root", help="Storage root (default ~/.local/share/rpod)"),
+    runroot: str = typer.Option(None, "--runroot", help="Runtime state root (default $XDG_RUNTIME_DIR/rpod)"),
+    log_level: str = typer.Option("warn", "--log-level", help="Log level: debug, info, warn, error"),
+    version: bool = typer.Option(False, "--version", "-v", callback=_version_callback, is_eager=True,
+                                 help="Print the version"),
+) -> None:
+    """Global options shared by every command."""
+    if root_dir:
+        os.environ["RPOD_ROOT"] = root_dir
+    if runroot:
+        os.environ["RPOD_RUNROOT"] = runroot
+    os.environ.setdefault("RPOD_LOG_LEVEL", log_level)
+
+
+def print_error(err: BaseException, hint: str | None = None) -> None:
+    """Write ``Error: ...`` (and the hint) to stderr, as Podman does."""
+    msg = str(err) or err.__class__.__name__
+    sys.stderr.write(f"Error: {msg}\n")
+    if hint:
+        sys.stderr.write(f"Hint: {hint}\n")
+    sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        rv: Any = app(args=argv, prog_name="rpod", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except RpodError as e:
+        print_error(e, e.hint)
+        return e.exit_code
+    except Exit as e:
+        return e.exit_code
+    except Abort:
+        sys.stderr.write("Error: aborted\n")
+        return EXIT_ENGINE
+    except click.exceptions.ClickException as e:
+        print_error(e.format_message())
+        return EXIT_ENGINE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # the reader went away (``rpod images | head``): not an error worth a traceback
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        except OSError:
+            pass
+        return 0
+    except Exception as e:  # an unexpected bug: say so, keep exit code contract
+        from rootless.errors import RootlessError
+
+        if isinstance(e, RootlessError):
+            print_error(e, e.hint)
+            return EXIT_ENGINE
+        if os.environ.get("RPOD_LOG_LEVEL") == "debug":
+            raise
+        print_error(f"internal error: {e.__class__.__name__}: {e}",
+                    "rerun with --log-level=debug for a traceback and report it")
+        return EXIT_ENGINE
