@@ -1,0 +1,239 @@
+"""``rpod pull``, ``images``, ``rmi``, ``tag``, ``untag`` and the ``image`` subcommands they share."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from rpod.cli.common import parse_bool_flag, parse_filters, paths, print_json, write
+from rpod.errors import NoSuchImage, RpodError, UsageError
+
+app = typer.Typer()
+
+IMAGE_HEADERS = {"ID": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Created": "CREATED"}
+
+
+def pull_images(names: list[str], quiet: bool, platform: str | None, arch: str | None, os_: str | None,
+                variant: str | None, tls_verify: str | None, creds: str | None, authfile: str | None,
+                cert_dir: str | None, all_tags: bool) -> None:
+    from rpod.image.pull import PullOptions, Puller, parse_platform
+    from rpod.progress import make_progress
+
+    opts = PullOptions(tls_verify=parse_bool_flag(tls_verify, "--tls-verify"), creds=creds, authfile=authfile,
+                       cert_dir=cert_dir)
+    if platform:
+        opts.os, opts.arch, opts.variant = parse_platform(platform)
+    opts.arch = arch or opts.arch
+    opts.os = os_ or opts.os
+    opts.variant = variant or opts.variant
+    progress = make_progress(quiet)
+    puller = Puller(paths(), opts, progress)
+    try:
+        for name in names:
+            if all_tags:
+                for rec in _pull_all_tags(puller, name):
+                    write(rec.id + "\n")
+                continue
+            rec = puller.pull(name)
+            write(rec.id + "\n")
+    finally:
+        progress.close()
+
+
+def _pull_all_tags(puller, name: str):  # noqa: ANN001, ANN202
+    from rpod.image.pull import candidates
+
+    ref = candidates(name)[0]
+    if ref.tag and ref.tag != "latest" and ":" in name.rsplit("/", 1)[-1] or ref.digest:
+        raise UsageError("--all-tags takes a repository without a tag or digest")
+    client, repo = puller.client_for(ref)
+    recs = []
+    for tag in client.list_tags(repo):
+        recs.append(puller.pull(f"{ref.name}:{tag}"))
+    return recs
+
+
+@app.command("pull")
+def pull(
+    names: list[str] = typer.Argument(..., metavar="IMAGE..."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Suppress output information when pulling images"),
+    platform: str = typer.Option(None, "--platform", help="Platform os/arch[/variant] to pull"),
+    arch: str = typer.Option(None, "--arch", help="Architecture to pull (overrides the host's)"),
+    os_: str = typer.Option(None, "--os", help="OS to pull"),
+    variant: str = typer.Option(None, "--variant", help="Architecture variant to pull"),
+    tls_verify: str = typer.Option(None, "--tls-verify", help="Require HTTPS and verify certificates (true/false)"),
+    creds: str = typer.Option(None, "--creds", help="USER[:PASSWORD] for the registry"),
+    authfile: str = typer.Option(None, "--authfile", help="Path of the authentication file"),
+    cert_dir: str = typer.Option(None, "--cert-dir", help="Directory with TLS certificates for the registry"),
+    all_tags: bool = typer.Option(False, "--all-tags", "-a", help="Pull all tagged images of the repository"),
+) -> None:
+    """Pull an image from a registry."""
+    pull_images(names, quiet, platform, arch, os_, variant, tls_verify, creds, authfile, cert_dir, all_tags)
+
+
+def list_images(all_: bool, quiet: bool, digests: bool, no_trunc: bool, fmt: str | None,
+                filters: list[str] | None, noheading: bool, sort: str, repository: str | None) -> None:
+    from rpod.image.manage import containers_using, filter_images
+    from rpod.image.reports import image_rows
+    from rpod.image.store import ImageStore
+
+    p = paths()
+    store = ImageStore(p)
+    records = store.list()
+    flt = parse_filters(filters)
+    if repository:
+        flt.setdefault("reference", []).append(repository)
+    records = filter_images(store, records, flt)
+    used = {k: len(v) for k, v in containers_using(p).items()}
+    rows = image_rows(store, records, no_trunc=no_trunc, containers_by_image=used)
+    sort_keys = {
+        "created": lambda r: -_created(r[1]),
+        "id": lambda r: r[1].id,
+        "repository": lambda r: (r[0].Repository, r[0].Tag),
+        "tag": lambda r: r[0].Tag,
+        "size": lambda r: r[1].size,
+    }
+    if sort not in sort_keys:
+        raise UsageError(f"invalid sort field {sort!r}: use created, id, repository, size or tag")
+    rows.sort(key=sort_keys[sort])
+    if quiet:
+        seen: list[str] = []
+        for row, _rec in rows:
+            if row.ID not in seen:
+                seen.append(row.ID)
+        write("".join(i + "\n" for i in seen))
+        return
+    from rpod.format import render_list
+
+    if fmt and fmt.strip() in ("json", "{{json .}}"):
+        import time as _t
+
+        from rpod.humanize import parse_time
+
+        out = []
+        seen_ids = set()
+        for row, rec in rows:
+            if rec.id in seen_ids:
+                continue
+            seen_ids.add(rec.id)
+            out.append(row.to_json(rec, parse_time(rec.created) or _t.time()))
+        print_json(out)
+        return
+    if not fmt:
+        cols = ["{{.Repository}}", "{{.Tag}}"]
+        if digests:
+            cols.append("{{.Digest}}")
+        cols += ["{{.ID}}", "{{.CreatedSince}}", "{{.Size}}"]
+        fmt = "table " + "\t".join(cols)
+    if noheading and fmt.startswith("table "):
+        fmt = fmt[len("table "):]
+    write(render_list(fmt, [r for r, _ in rows], headers=IMAGE_HEADERS))
+
+
+def _created(rec) -> float:  # noqa: ANN001
+    from rpod.humanize import parse_time
+
+    return parse_time(rec.created) or rec.pulled_at
+
+
+@app.command("images")
+def images(
+    repository: str = typer.Argument(None, metavar="[REPOSITORY]"),
+    all_: bool = typer.Option(False, "--all", "-a", help="Show all images (default hides intermediate images)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Display only image IDs"),
+    digests: bool = typer.Option(False, "--digests", help="Show digests"),
+    no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not truncate output"),
+    fmt: str = typer.Option(None, "--format", help="Go template or json"),
+    filters: list[str] = typer.Option(None, "--filter", "-f", help="Filter output (key=value)"),
+    noheading: bool = typer.Option(False, "--noheading", "-n", help="Do not print column headings"),
+    sort: str = typer.Option("created", "--sort", help="Sort by created, id, repository, size or tag"),
+) -> None:
+    """List images in local storage."""
+    list_images(all_, quiet, digests, no_trunc, fmt, filters, noheading, sort, repository)
+
+
+def remove(names: list[str], force: bool, all_: bool, ignore: bool) -> int:
+    from rpod.image.manage import remove_images
+    from rpod.image.pull import local_candidates
+    from rpod.image.store import ImageStore
+
+    p = paths()
+    if all_:
+        names = [r.id for r in ImageStore(p).list()]
+    elif not names:
+        raise UsageError("image name or ID must be specified")
+    rc = 0
+    for name in names:
+        try:
+            report = remove_images(p, [name], force=force, candidates_of=local_candidates)
+        except NoSuchImage as e:
+            if ignore:
+                continue
+            sys.stderr.write(f"Error: {e}\n")
+            rc = 1
+            continue
+        except RpodError as e:
+            sys.stderr.write(f"Error: {e}\n")
+            if e.hint:
+                sys.stderr.write(f"Hint: {e.hint}\n")
+            rc = 2 if rc in (0, 2) else rc
+            continue
+        for n in report.untagged:
+            write(f"Untagged: {n}\n")
+        for d in report.deleted:
+            write(f"Deleted: {d}\n")
+    return rc
+
+
+@app.command("rmi")
+def rmi(
+    names: list[str] = typer.Argument(None, metavar="IMAGE..."),
+    force: bool = typer.Option(False, "--force", "-f", help="Remove the image and any containers using it"),
+    all_: bool = typer.Option(False, "--all", "-a", help="Remove all images"),
+    ignore: bool = typer.Option(False, "--ignore", "-i", help="Ignore errors if a specified image does not exist"),
+) -> None:
+    """Remove one or more images from local storage."""
+    rc = remove(names or [], force, all_, ignore)
+    if rc:
+        raise typer.Exit(rc)
+
+
+def tag_image(image: str, targets: list[str]) -> None:
+    from rpod.image.manage import normalize_tag
+    from rpod.image.pull import local_candidates
+    from rpod.image.store import ImageStore
+
+    store = ImageStore(paths())
+    rec = store.resolve(image, local_candidates(image))
+    for t in targets:
+        store.add_name(rec.id, normalize_tag(t))
+
+
+@app.command("tag")
+def tag(image: str = typer.Argument(...), targets: list[str] = typer.Argument(..., metavar="TARGET...")) -> None:
+    """Add an additional name to a local image."""
+    tag_image(image, targets)
+
+
+def untag_image(image: str, names: list[str]) -> None:
+    from rpod.image.manage import normalize_tag
+    from rpod.image.pull import local_candidates
+    from rpod.image.store import ImageStore
+
+    store = ImageStore(paths())
+    rec = store.resolve(image, local_candidates(image))
+    if not names:
+        store.remove_name(rec.id, None)
+        return
+    for n in names:
+        full = n if n in rec.names else normalize_tag(n)
+        if full not in rec.names:
+            full = next((x for x in rec.names if x.endswith("/" + n) or x.endswith("/" + n + ":latest")), full)
+        store.remove_name(rec.id, full)
+
+
+@app.command("untag")
+def untag(image: str = typer.Argument(...), names: list[str] = typer.Argument(None, metavar="[NAME...]")) -> None:
+    """Remove a name from a local image."""
+    untag_image(image, names or [])

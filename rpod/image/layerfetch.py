@@ -1,0 +1,259 @@
+"""Fetch one layer in a single streaming pass: HTTP → sha256 → decompress → sha256 → tar → disk.
+
+The compressed bytes are also appended to ``partial/<hex>`` so an interrupted
+download resumes with a ``Range`` request (the saved prefix is replayed locally
+through the same pipeline).  The tar stream goes into a ``rootless.unpack``
+helper that runs as root in a user namespace and writes the files into a
+scratch directory; only after both digests match and the helper has synced the
+filesystem is the directory renamed into ``layers/`` (a layer there is always
+complete).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import subprocess
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from rootless import userns
+from rootless.subid import Mapping
+from rpod.errors import DigestMismatch, LayerError, RegistryError, UnsupportedMediaType
+from rpod.paths import Paths
+from rpod.storefile import atomic_write_json, fsync_dir
+
+CHUNK = 1 << 20
+RESUME_TRIES = 4
+
+
+class _Gzip:
+    """gzip stream decompressor that handles multi-member files."""
+
+    def __init__(self) -> None:
+        self._d = zlib.decompressobj(wbits=31)
+
+    def __call__(self, data: bytes) -> bytes:
+        out = self._d.decompress(data)
+        while self._d.eof and self._d.unused_data:
+            rest = self._d.unused_data
+            self._d = zlib.decompressobj(wbits=31)
+            out += self._d.decompress(rest)
+        return out
+
+    def finish(self) -> bytes:
+        return self._d.flush()
+
+
+class _Zstd:
+    def __init__(self) -> None:
+        import zstandard
+
+        self._d = zstandard.ZstdDecompressor().decompressobj()
+
+    def __call__(self, data: bytes) -> bytes:
+        return self._d.decompress(data)
+
+    def finish(self) -> bytes:
+        return b""
+
+
+class _Plain:
+    def __call__(self, data: bytes) -> bytes:
+        return data
+
+    def finish(self) -> bytes:
+        return b""
+
+
+def decompressor(compression: str | None) -> Callable[[bytes], bytes]:
+    if compression == "gzip":
+        return _Gzip()
+    if compression == "zstd":
+        return _Zstd()
+    if compression is None:
+        return _Plain()
+    raise UnsupportedMediaType(f"unsupported layer compression {compression!r}")
+
+
+@dataclass
+class LayerJob:
+    """One layer to fetch: its descriptor in the manifest and its diff_id in the config."""
+
+    digest: str
+    size: int
+    media_type: str
+    compression: str | None
+    diff_id: str
+    helper: subprocess.Popen | None = None
+    scratch: Path | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def start_helper(paths: Paths, job: LayerJob, mapping: Mapping) -> None:
+    """Create the scratch directory and spawn the unpack helper (call from the main thread)."""
+    paths.tmp.mkdir(parents=True, exist_ok=True)
+    hexd = job.diff_id.partition(":")[2]
+    scratch = paths.tmp / f"{hexd}.{secrets.token_hex(4)}"
+    (scratch / "diff").mkdir(parents=True)
+    args = [str(scratch / "diff")]
+    if mapping.mode == "single":
+        args.append("--squash-ids")
+    job.scratch = scratch
+    job.helper = userns.popen(
+        userns.python_entry("rootless.unpack", *args),
+        mapping,
+        mount_ns=False,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+
+
+def sweep_scratch(paths: Paths, diff_id: str, mapping: Mapping) -> None:
+    """Remove scratch dirs a killed pull left for this layer (caller holds the layer lock)."""
+    hexd = diff_id.partition(":")[2]
+    if not paths.tmp.is_dir():
+        return
+    for entry in os.scandir(paths.tmp):
+        if entry.name.startswith(hexd + "."):
+            userns.remove_tree(entry.path, mapping)
+
+
+class _Pipeline:
+    """Hashes, decompresses and forwards bytes to the helper, counting as it goes."""
+
+    def __init__(self, job: LayerJob, sink: IO[bytes], on_bytes: Callable[[int], None]):
+        self.job = job
+        self.sink = sink
+        self.on_bytes = on_bytes
+        self.compressed = hashlib.sha256()
+        self.uncompressed = hashlib.sha256()
+        self.decompress = decompressor(job.compression)
+        self.received = 0
+        self.unpacked = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.compressed.update(chunk)
+        self.received += len(chunk)
+        if self.received > self.job.size > 0:
+            raise DigestMismatch(
+                f"layer {self.job.digest}: the registry sent more than the {self.job.size} bytes the manifest declares"
+            )
+        data = self.decompress(chunk)
+        if data:
+            self._write(data)
+        self.on_bytes(len(chunk))
+
+    def _write(self, data: bytes) -> None:
+        self.uncompressed.update(data)
+        self.unpacked += len(data)
+        self.sink.write(data)
+
+    def finish(self) -> None:
+        tail = self.decompress.finish()  # type: ignore[attr-defined]
+        if tail:
+            self._write(tail)
+
+
+def _helper_failure(job: LayerJob) -> LayerError:
+    assert job.helper is not None
+    try:
+        job.helper.stdin.close()  # type: ignore[union-attr]
+    except OSError:
+        pass
+    _, err = job.helper.communicate()
+    text = err.decode(errors="replace").strip().removeprefix("rpod-unpack: ") or f"exit {job.helper.returncode}"
+    return LayerError(f"layer {job.digest}: {text}",
+                      hint="the image's layer is malformed or hostile; nothing was written outside the store")
+
+
+def fetch_layer(paths: Paths, client: Any, repo: str, job: LayerJob, on_bytes: Callable[[int], None]) -> None:
+    """Download, verify and unpack ``job`` into the store (runs in a worker thread)."""
+    assert job.helper is not None and job.helper.stdin is not None and job.scratch is not None
+    paths.partial.mkdir(parents=True, exist_ok=True)
+    partial = paths.partial / job.digest.partition(":")[2]
+    have = partial.stat().st_size if partial.exists() else 0
+    if have >= job.size > 0:  # a complete-looking leftover is re-verified by fetching anew
+        have = 0
+    pipe = _Pipeline(job, job.helper.stdin, on_bytes)
+    try:
+        stream = client.open_blob(repo, job.digest, offset=have)
+        with open(partial, "ab" if have and stream.partial else "wb") as saved:
+            if have and stream.partial:
+                with open(partial, "rb") as old:
+                    while block := old.read(CHUNK):
+                        pipe.feed(block)
+            tries = 0
+            while True:
+                try:
+                    for chunk in stream.iter_chunks(CHUNK):
+                        saved.write(chunk)
+                        pipe.feed(chunk)
+                    break
+                except (BrokenPipeError, DigestMismatch):
+                    raise
+                except (OSError, RegistryError) as e:
+                    if isinstance(e, BrokenPipeError):
+                        raise
+                    tries += 1
+                    stream.close()
+                    if tries > RESUME_TRIES:
+                        raise RegistryError(f"layer {job.digest}: download kept failing: {e}",
+                                            hint="run the pull again: it resumes where it stopped") from e
+                    time.sleep(0.2 * 2 ** (tries - 1))
+                    saved.flush()
+                    stream = client.open_blob(repo, job.digest, offset=pipe.received)
+                    if not stream.partial:
+                        raise RegistryError(f"layer {job.digest}: the registry cannot resume the download",
+                                            hint="run the pull again") from e
+            stream.close()
+        pipe.finish()
+        job.helper.stdin.close()
+    except BrokenPipeError:
+        raise _helper_failure(job) from None
+    except Exception:
+        job.helper.kill()
+        job.helper.wait()
+        raise
+    out, err = job.helper.communicate()
+    if job.helper.returncode != 0:
+        text = err.decode(errors="replace").strip().removeprefix("rpod-unpack: ")
+        raise LayerError(f"layer {job.digest}: {text or 'unpack failed'}",
+                         hint="the image's layer is malformed or hostile; nothing was written outside the store")
+    got = "sha256:" + pipe.compressed.hexdigest()
+    if got != job.digest or (job.size > 0 and pipe.received != job.size):
+        partial.unlink(missing_ok=True)
+        raise DigestMismatch(f"layer {job.digest}: downloaded {pipe.received} bytes with digest {got}, "
+                             f"expected {job.size} bytes with digest {job.digest}",
+                             hint="the registry served corrupt data; try again or report it to the registry owner")
+    diff = "sha256:" + pipe.uncompressed.hexdigest()
+    if diff != job.diff_id:
+        raise DigestMismatch(f"layer {job.digest}: uncompressed digest {diff} does not match the config's "
+                             f"diff_id {job.diff_id}", hint="the image is corrupt: its config and layers disagree")
+    try:
+        job.stats = json.loads(out.decode().strip().splitlines()[-1]) if out.strip() else {}
+    except (ValueError, IndexError):
+        job.stats = {}
+    atomic_write_json(job.scratch / "layer.json", {
+        "diff_id": job.diff_id,
+        "compressed_digest": job.digest,
+        "compressed_size": job.size,
+        "media_type": job.media_type,
+        "size": pipe.unpacked,
+        "created": time.time(),
+        "stats": job.stats,
+    }, 0o644)
+    target = paths.layer_dir(job.diff_id)
+    paths.layers.mkdir(parents=True, exist_ok=True)
+    os.rename(job.scratch, target)
+    fsync_dir(paths.layers)
+    job.scratch = None
+    partial.unlink(missing_ok=True)

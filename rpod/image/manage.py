@@ -1,0 +1,185 @@
+"""Image housekeeping the CLI asks for: tag, untag, remove, prune, and their layer cleanup."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rpod.errors import InvalidReference, NoSuchImage, StateConflict, UsageError
+from rpod.humanize import parse_time
+from rpod.image.store import ImageRecord, ImageStore, split_name
+from rpod.paths import Paths
+from rpod.storefile import locked
+
+
+def normalize_tag(name: str) -> str:
+    """The name ``rpod tag`` stores: ``myimg`` → ``localhost/myimg:latest`` (as Podman)."""
+    from rpod.image.reference import parse_reference
+
+    if "@" in name:
+        raise InvalidReference(f"{name}: a tag cannot contain a digest")
+    first = name.split("/", 1)[0]
+    qualified = "/" in name and ("." in first or ":" in first or first == "localhost")
+    ref = parse_reference(name if qualified else f"localhost/{name}")
+    return f"{ref.registry}/{ref.repository}:{ref.tag or 'latest'}"
+
+
+def containers_using(paths: Paths) -> dict[str, list[str]]:
+    """image id → names (or ids) of the containers created from it."""
+    out: dict[str, list[str]] = {}
+    if not paths.containers.is_dir():
+        return out
+    for entry in os.scandir(paths.containers):
+        try:
+            with open(os.path.join(entry.path, "container.json"), "rb") as f:
+                rec = json.load(f)
+        except (OSError, ValueError):
+            continue
+        image_id = rec.get("image_id") or rec.get("ImageID") or ""
+        if image_id:
+            out.setdefault(image_id, []).append(rec.get("name") or entry.name[:12])
+    return out
+
+
+@dataclass
+class RemoveReport:
+    untagged: list[str]
+    deleted: list[str]
+
+
+def remove_images(paths: Paths, names: Iterable[str], *, force: bool = False,
+                  candidates_of=lambda n: []) -> RemoveReport:  # noqa: ANN001
+    """``rpod rmi``: untag by name, delete when no name is left (or by id).  In-use images need ``force``."""
+    store = ImageStore(paths)
+    report = RemoveReport([], [])
+    users = containers_using(paths)
+    for name in names:
+        rec = store.resolve(name, candidates_of(name))
+        key = name.removeprefix("sha256:")
+        is_id = rec.id.startswith(key) and len(key) >= 3 and all(c in "0123456789abcdef" for c in key)
+        if not is_id and len(rec.names) > 1:
+            full = _full_name(rec, name, candidates_of(name))
+            store.remove_name(rec.id, full)
+            report.untagged.append(full)
+            continue
+        if is_id and len(rec.names) > 1 and not force:
+            raise StateConflict(
+                f"unable to delete image {rec.id[:12]} by ID with more than one tag ({', '.join(rec.names)})",
+                hint="please force removal: rpod rmi -f")
+        using = users.get(rec.id, [])
+        if using and not force:
+            raise StateConflict(
+                f"image used by {', '.join(using)}: image is in use by a container",
+                hint="remove the containers first (rpod rm) or use rpod rmi -f")
+        if using and force:
+            _remove_containers(paths, using)
+        report.untagged.extend(rec.names)
+        store.delete(rec.id)
+        report.deleted.append(rec.id)
+    cleanup_unused(paths)
+    return report
+
+
+def _remove_containers(paths: Paths, names: list[str]) -> None:
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "rpod", "rm", "-f", *names], check=False,
+                   stdout=subprocess.DEVNULL)
+
+
+def _full_name(rec: ImageRecord, name: str, candidates: list[str]) -> str:
+    repo, tag = split_name(name)
+    tag = tag or "latest"
+    for want in [f"{repo}:{tag}", *candidates]:
+        if want in rec.names:
+            return want
+    for n in rec.names:
+        if n.endswith(f"/{repo}:{tag}"):
+            return n
+    raise NoSuchImage(f"{name}: image not known")
+
+
+def cleanup_unused(paths: Paths) -> list[str]:
+    """Remove layers and blobs no image refers to any more; returns the removed diff_ids."""
+    from rootless.subid import default_mapping
+    from rootless.userns import remove_tree
+
+    store = ImageStore(paths)
+    removed = []
+    with locked(paths.store_lock):
+        unused = store.unused_layers()
+        if unused:
+            mapping = default_mapping()
+            for diff_id in unused:
+                hexd = diff_id.partition(":")[2]
+                with locked(paths.locks / f"layer-{hexd}.lock", blocking=False) as free:
+                    if not free:
+                        continue  # a pull is writing it right now
+                    target = paths.layer_dir(diff_id)
+                    # rename first so a half-removed layer never looks present
+                    doomed = paths.tmp / f"{hexd}.removing"
+                    paths.tmp.mkdir(parents=True, exist_ok=True)
+                    try:
+                        os.rename(target, doomed)
+                    except OSError:
+                        continue
+                    remove_tree(doomed, mapping)
+                    removed.append(diff_id)
+        keep = {"sha256:" + r.id for r in store.list()} | {r.manifest_digest for r in store.list()} | {
+            r.digest for r in store.list()}
+        blob_dir = paths.blobs / "sha256"
+        if blob_dir.is_dir():
+            for entry in os.scandir(blob_dir):
+                if "sha256:" + entry.name not in keep:
+                    os.unlink(entry.path)
+    return removed
+
+
+def filter_images(store: ImageStore, records: list[ImageRecord], filters: dict[str, list[str]]) -> list[ImageRecord]:
+    """Apply ``--filter`` (dangling, reference, label, before, since, id, readonly) to image records."""
+    out = records
+    for key, values in filters.items():
+        if key == "dangling":
+            want = values[-1].lower() in ("true", "1")
+            out = [r for r in out if (not r.names) == want]
+        elif key == "reference":
+            out = [r for r in out if any(_ref_matches(n, v) for n in r.names for v in values)]
+        elif key == "id":
+            out = [r for r in out if any(r.id.startswith(v.removeprefix("sha256:")) for v in values)]
+        elif key == "label":
+            out = [r for r in out if all(_label_matches(store, r, v) for v in values)]
+        elif key in ("before", "since"):
+            pivot = store.resolve(values[-1])
+            t = parse_time(pivot.created)
+            if key == "before":
+                out = [r for r in out if parse_time(r.created) < t]
+            else:
+                out = [r for r in out if parse_time(r.created) > t]
+        elif key == "readonly":
+            want = values[-1].lower() in ("true", "1")
+            out = [r for r in out if not want]
+        else:
+            raise UsageError(f"invalid image filter {key!r}",
+                             hint="use dangling, reference, label, before, since or id")
+    return out
+
+
+def _ref_matches(name: str, pattern: str) -> bool:
+    repo, tag = split_name(name)
+    if ":" in pattern.rsplit("/", 1)[-1]:
+        candidates = [name, name.split("/", 1)[-1]]
+    else:
+        candidates = [repo, repo.split("/", 1)[-1], repo.rsplit("/", 1)[-1]]
+    return any(fnmatch.fnmatchcase(c, pattern) for c in candidates)
+
+
+def _label_matches(store: ImageStore, rec: ImageRecord, spec: str) -> bool:
+    key, sep, value = spec.partition("=")
+    labels = (store.config(rec).get("config") or {}).get("Labels") or {}
+    if key not in labels:
+        return False
+    return not sep or labels[key] == value

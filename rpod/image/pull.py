@@ -1,0 +1,342 @@
+"""Pull orchestration: resolve the name → manifest → config → layers in parallel → record.
+
+Layers already in the store are not fetched again.  Each missing layer is
+locked (flock in the run root) so two pulls of the same image at once fetch
+each blob once: the second waits, then finds the layer present.  Locks are
+taken in sorted order, so pulls sharing layers cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import platform as _platform
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from rpod.errors import (
+    DigestMismatch,
+    ManifestUnknown,
+    NoSuchImage,
+    RegistryError,
+    RpodError,
+    UnsupportedMediaType,
+    UsageError,
+)
+from rpod.image.store import ImageRecord, ImageStore
+from rpod.paths import Paths
+from rpod.progress import PullProgress, QuietProgress
+from rpod.storefile import locked
+
+PARALLEL_LAYERS = 4
+MAX_CONFIG_SIZE = 8 << 20
+
+
+@dataclass
+class PullOptions:
+    """What ``rpod pull`` (and ``run --pull``) can ask for."""
+
+    os: str = "linux"
+    arch: str = ""
+    variant: str = ""
+    tls_verify: bool | None = None
+    creds: str | None = None
+    authfile: str | None = None
+    cert_dir: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def platform(self) -> tuple[str, str, str]:
+        return self.os or "linux", self.arch or host_arch(), self.variant
+
+
+def host_arch() -> str:
+    m = _platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
+            "s390x": "s390x", "riscv64": "riscv64"}.get(m, m)
+
+
+def parse_platform(value: str) -> tuple[str, str, str]:
+    """``os/arch[/variant]`` → its parts."""
+    parts = value.split("/")
+    if len(parts) < 2 or len(parts) > 3 or not all(parts):
+        raise UsageError(f"invalid platform {value!r}: expected os/arch[/variant], e.g. linux/arm64")
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else ""
+
+
+def candidates(name: str) -> list[Any]:
+    """The fully qualified references a user-given name may stand for, in the order to try."""
+    from rpod.image.reference import parse_reference
+    from rpod.registries import load_registries_config
+
+    ref = parse_reference(name)
+    if not ref.is_short:
+        return [ref]
+    return load_registries_config().resolve_short_name(name)
+
+
+def local_candidates(name: str) -> list[str]:
+    """Fully qualified names for a local lookup of ``name`` (no network)."""
+    try:
+        return [str(r) for r in candidates(name)]
+    except RpodError:
+        return []
+
+
+class Puller:
+    """Pulls images into one store."""
+
+    def __init__(self, paths: Paths, opts: PullOptions | None = None, progress: PullProgress | None = None):
+        self.paths = paths.ensure()
+        self.store = ImageStore(paths)
+        self.opts = opts or PullOptions()
+        self.progress = progress or QuietProgress()
+        self._mapping = None
+
+    @property
+    def mapping(self):  # noqa: ANN201
+        if self._mapping is None:
+            from rootless.subid import default_mapping
+
+            self._mapping = default_mapping()
+        return self._mapping
+
+    # entry points -------------------------------------------------------
+    def pull(self, name: str) -> ImageRecord:
+        """Pull ``name`` (short names tried through registries.conf in order)."""
+        refs = candidates(name)
+        errors: list[RpodError] = []
+        for ref in refs:
+            self.progress.message(f"Trying to pull {ref}...")
+            try:
+                return self.pull_reference(ref)
+            except ManifestUnknown as e:
+                errors.append(e)
+            except RegistryError as e:
+                if len(refs) == 1:
+                    raise
+                errors.append(e)
+        if len(errors) == 1:
+            raise errors[0]
+        detail = "; ".join(str(e) for e in errors)
+        raise ManifestUnknown(f"{name}: no candidate registry has it: {detail}",
+                              hint="use a fully qualified name such as registry.example.com/repo:tag")
+
+    def client_for(self, ref: Any) -> tuple[Any, str]:
+        """A registry client for ``ref`` (mirrors are tried by ``pull_reference``) and the repository."""
+        from rpod.image.auth import credentials_for, parse_creds
+        from rpod.image.registry import RegistryClient
+        from rpod.registries import load_registries_config
+
+        entry = load_registries_config().lookup(ref)
+        if getattr(entry, "blocked", False):
+            from rpod.errors import BlockedRegistry
+
+            raise BlockedRegistry(f"registry {ref.registry} is blocked in registries.conf",
+                                  hint="remove 'blocked = true' for it from registries.conf")
+        creds = parse_creds(self.opts.creds) if self.opts.creds else credentials_for(
+            ref.registry, ref.repository, authfile=self.opts.authfile)
+        client = RegistryClient(
+            ref.registry,
+            insecure=bool(getattr(entry, "insecure", False)),
+            tls_verify=self.opts.tls_verify,
+            credentials=creds,
+            certs_dir=self.opts.cert_dir,
+        )
+        return client, ref.repository
+
+    def remote_digest(self, ref: Any) -> str:
+        """The digest the registry currently serves for ``ref``."""
+        from rpod.image.mediatypes import ALL_MANIFEST_TYPES
+
+        client, repo = self.client_for(ref)
+        return client.get_manifest(repo, ref.digest or ref.tag or "latest", accept=ALL_MANIFEST_TYPES).digest
+
+    def pull_reference(self, ref: Any) -> ImageRecord:
+        """Pull one fully qualified reference."""
+        from rpod.image import mediatypes as mt
+
+        client, repo = self.client_for(ref)
+        self.progress.message("Getting image source signatures")
+        top = client.get_manifest(repo, ref.digest or ref.tag or "latest", accept=mt.ALL_MANIFEST_TYPES)
+        manifest = top
+        if mt.is_index(top.media_type):
+            index = _load_json(top.content, f"index {top.digest} of {ref}")
+            os_, arch, variant = self.opts.platform()
+            desc = mt.select_platform(index, os=os_, arch=arch, variant=variant or None)
+            self.store.write_blob(top.digest, top.content)
+            manifest = client.get_manifest(repo, desc["digest"], accept=mt.ALL_MANIFEST_TYPES)
+        if not mt.is_manifest(manifest.media_type):
+            raise UnsupportedMediaType(
+                f"{ref}: manifest {manifest.digest} has media type {manifest.media_type!r}, "
+                "which is not an image manifest rpod can run",
+                hint="schema1 and artifact manifests are not supported")
+        doc = _load_json(manifest.content, f"manifest {manifest.digest} of {ref}")
+        config_desc = doc.get("config") or {}
+        layer_descs = doc.get("layers") or []
+        config_digest = config_desc.get("digest", "")
+        if not config_digest.startswith("sha256:"):
+            raise UnsupportedMediaType(f"{ref}: manifest {manifest.digest} has no sha256 config digest")
+        config_bytes = self._fetch_config(client, repo, config_desc)
+        config = _load_json(config_bytes, f"config {config_digest} of {ref}")
+        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+        if len(diff_ids) != len(layer_descs):
+            raise DigestMismatch(f"{ref}: the manifest lists {len(layer_descs)} layers but the config "
+                                 f"{len(diff_ids)} diff_ids", hint="the image is corrupt")
+        self._fetch_layers(client, repo, layer_descs, diff_ids)
+        self.store.write_blob(manifest.digest, manifest.content)
+        self.progress.message("Writing manifest to image destination")
+        name = str(ref) if not ref.digest or ref.tag else None
+        repo_digests = [f"{ref.name}@{top.digest}"]
+        if manifest.digest != top.digest:
+            repo_digests.append(f"{ref.name}@{manifest.digest}")
+        size = sum(int(self.store.layer_info(d).get("size", 0)) for d in diff_ids)
+        record = ImageRecord(
+            id=config_digest.partition(":")[2],
+            names=[name] if name else [],
+            digest=top.digest,
+            repo_digests=repo_digests,
+            layers=list(diff_ids),
+            manifest_digest=manifest.digest,
+            manifest_type=manifest.media_type,
+            created=str(config.get("created") or ""),
+            size=size,
+            architecture=str(config.get("architecture") or ""),
+            os=str(config.get("os") or ""),
+            pulled_at=time.time(),
+        )
+        return self.store.put(record)
+
+    # pieces -------------------------------------------------------------
+    def _fetch_config(self, client: Any, repo: str, desc: dict[str, Any]) -> bytes:
+        digest = desc["digest"]
+        if self.store.has_blob(digest):
+            self.progress.blob_done(digest, skipped=True, kind="config")
+            return self.store.read_blob(digest)
+        size = int(desc.get("size") or 0)
+        if size > MAX_CONFIG_SIZE:
+            raise UnsupportedMediaType(f"config {digest} is {size} bytes, more than rpod accepts")
+        stream = client.open_blob(repo, digest)
+        try:
+            data = b"".join(stream.iter_chunks(1 << 16))
+        finally:
+            stream.close()
+        if size and len(data) != size:
+            raise DigestMismatch(f"config {digest}: got {len(data)} bytes, the manifest declares {size}")
+        self.store.write_blob(digest, data)
+        self.progress.blob_done(digest, kind="config")
+        return data
+
+    def _fetch_layers(self, client: Any, repo: str, descs: list[dict[str, Any]], diff_ids: list[str]) -> None:
+        from rpod.image import layerfetch
+        from rpod.image.mediatypes import layer_compression
+
+        jobs: dict[str, layerfetch.LayerJob] = {}
+        for desc, diff_id in zip(descs, diff_ids, strict=True):
+            if diff_id in jobs:
+                continue
+            media_type = desc.get("mediaType", "")
+            jobs[diff_id] = layerfetch.LayerJob(
+                digest=desc["digest"], size=int(desc.get("size") or 0), media_type=media_type,
+                compression=layer_compression(media_type), diff_id=diff_id,
+            )
+        todo = []
+        with contextlib.ExitStack() as stack:
+            for diff_id in sorted(jobs):
+                job = jobs[diff_id]
+                if self.store.layer_present(diff_id):
+                    self.progress.blob_done(job.digest, skipped=True)
+                    continue
+                lock = self.paths.locks / f"layer-{diff_id.partition(':')[2]}.lock"
+                if not stack.enter_context(locked(lock, blocking=False)):
+                    self.progress.message(f"Waiting for another pull of {job.digest}")
+                    stack.enter_context(locked(lock))
+                if self.store.layer_present(diff_id):
+                    self.progress.blob_done(job.digest, skipped=True)
+                    continue
+                layerfetch.sweep_scratch(self.paths, diff_id, self.mapping)
+                todo.append(job)
+            # keep manifest order for progress; spawn helpers from this thread (never from workers)
+            todo.sort(key=lambda j: diff_ids.index(j.diff_id))
+            for start in range(0, len(todo), PARALLEL_LAYERS):
+                batch = todo[start:start + PARALLEL_LAYERS]
+                try:
+                    for job in batch:
+                        layerfetch.start_helper(self.paths, job, self.mapping)
+                    self._run_batch(client, repo, batch)
+                finally:
+                    for job in batch:
+                        if job.helper is not None and job.helper.poll() is None:
+                            job.helper.kill()
+                            job.helper.wait()
+                        if job.scratch is not None:
+                            from rootless.userns import remove_tree
+
+                            remove_tree(job.scratch, self.mapping)
+
+    def _run_batch(self, client: Any, repo: str, batch: list[Any]) -> None:
+        from rpod.image import layerfetch
+
+        for job in batch:
+            self.progress.blob_start(job.digest, job.size)
+
+        def work(job: Any) -> None:
+            layerfetch.fetch_layer(self.paths, client, repo, job,
+                                   lambda n, d=job.digest: self.progress.blob_advance(d, n))
+            self.progress.blob_done(job.digest)
+
+        if len(batch) == 1:
+            work(batch[0])
+            return
+        with ThreadPoolExecutor(max_workers=len(batch)) as pool:
+            futures = [pool.submit(work, job) for job in batch]
+            errors = []
+            for f in futures:
+                try:
+                    f.result()
+                except BaseException as e:  # collect, kill the others' helpers, re-raise the first
+                    errors.append(e)
+                    for job in batch:
+                        if job.helper is not None and job.helper.poll() is None:
+                            job.helper.kill()
+            if errors:
+                raise errors[0]
+
+
+def _load_json(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(data)
+    except ValueError as e:
+        raise UnsupportedMediaType(f"{what} is not valid JSON: {e}") from e
+    if not isinstance(doc, dict):
+        raise UnsupportedMediaType(f"{what} is not a JSON object")
+    return doc
+
+
+def ensure_image(paths: Paths, name: str, policy: str = "missing", opts: PullOptions | None = None,
+                 progress: PullProgress | None = None) -> ImageRecord:
+    """The image ``run``/``create`` asked for, pulled according to ``--pull``."""
+    store = ImageStore(paths)
+    local: ImageRecord | None = None
+    if policy not in ("missing", "always", "never", "newer"):
+        raise UsageError(f"invalid pull policy {policy!r}: use missing, always, never or newer")
+    if policy != "always":
+        try:
+            local = store.resolve(name, local_candidates(name))
+        except NoSuchImage:
+            local = None
+    if local is not None and policy in ("missing", "never"):
+        return local
+    if local is None and policy == "never":
+        raise NoSuchImage(f"{name}: image not known", hint=f"pull it first (rpod pull {name}) or use --pull=missing")
+    puller = Puller(paths, opts, progress)
+    if local is not None and policy == "newer":
+        try:
+            for ref in candidates(name):
+                if puller.remote_digest(ref) == local.digest:
+                    return local
+                break
+        except RpodError:
+            return local  # "newer" falls back to the local image when the registry is unreachable
+    return puller.pull(name)
