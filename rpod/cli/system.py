@@ -2,18 +2,90 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
+from rpod.cli.common import paths, print_json, write
+
 app = typer.Typer()
+
+
+def _version_doc() -> dict:
+    import platform
+
+    from rpod import __version__
+    from rpod.image.pull import host_arch
+
+    client = {
+        "APIVersion": __version__,
+        "Version": __version__,
+        "GoVersion": f"python{platform.python_version()}",
+        "GitCommit": "",
+        "BuiltTime": "",
+        "Built": 0,
+        "OsArch": f"linux/{host_arch()}",
+        "Os": "linux",
+    }
+    # no server: rpod is daemonless; .Server mirrors .Client so docker-style scripts keep working
+    return {"Client": client, "Server": dict(client)}
 
 
 @app.command("version")
 def version(fmt: str = typer.Option(None, "--format", "-f", help="Go template or json")) -> None:
     """Display the rpod version information."""
-    import platform
+    doc = _version_doc()
+    if fmt and fmt.strip() == "json":
+        print_json(doc)
+        return
+    if fmt:
+        from rpod.format import render_one
 
-    from rpod import __version__
+        write(render_one(fmt, doc))
+        return
+    c = doc["Client"]
+    write(
+        f"Version:      {c['Version']}\nAPI Version:  {c['APIVersion']}\nPython Version: {c['GoVersion']}\n"
+        f"OS/Arch:      {c['OsArch']}\n"
+    )
 
-    print(f"Version:      {__version__}")
-    print(f"Python:       {platform.python_version()}")
-    print(f"OS/Arch:      linux/{platform.machine()}")
+
+def show_info(fmt: str | None) -> None:
+    from rpod.sysinfo import gather, go_view, to_yaml
+
+    doc = gather(paths())
+    if fmt and fmt.strip() == "json":
+        print_json(doc)
+    elif fmt:
+        from rpod.format import render_one
+
+        write(render_one(fmt, go_view(doc)))
+    else:
+        write(to_yaml(doc) + "\n")
+
+
+@app.command("info")
+def info(fmt: str = typer.Option(None, "--format", "-f", help="Go template or json")) -> None:
+    """Display rpod related system information."""
+    show_info(fmt)
+
+
+@app.command("unshare", context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
+def unshare(command: list[str] = typer.Argument(None, metavar="[COMMAND [ARG...]]")) -> None:
+    """Run a command in a user namespace with the user's subordinate id map (as root there)."""
+    from rootless import userns
+    from rootless.subid import default_mapping
+
+    p = paths()
+    argv = command or [os.environ.get("SHELL") or "/bin/sh"]
+    env = dict(os.environ, CONTAINERS_GRAPHROOT=str(p.root), CONTAINERS_RUNROOT=str(p.runroot),
+               RPOD_UNSHARE="1")
+    mapping = default_mapping()
+    try:
+        proc = userns.popen(argv, mapping, env=env)
+    except FileNotFoundError:
+        sys.stderr.write(f"Error: {argv[0]}: command not found\n")
+        raise typer.Exit(127) from None
+    rc = proc.wait()
+    raise typer.Exit(rc if rc >= 0 else 128 - rc)

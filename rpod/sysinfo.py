@@ -1,0 +1,257 @@
+"""Facts about this host and store for ``rpod info`` (Podman's ``info`` keys) and the host checks.
+
+Also the checks that turn a machine's gaps into clear messages: a missing
+subuid range, ``/dev/fuse`` or ``/dev/net/tun`` that an unprivileged user cannot
+open (udev makes them 0666 on a normal system), cgroups that cannot be
+delegated.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from rpod import __version__
+from rpod.paths import Paths, config_home
+
+DEVICE_FIXES = {
+    "/dev/fuse": "fuse-overlayfs needs it; as root: chmod 0666 /dev/fuse (udev does this on a normal system)",
+    "/dev/net/tun": "slirp4netns needs it; as root: chmod 0666 /dev/net/tun (udev does this on a normal system)",
+}
+
+
+def device_problem(path: str) -> str | None:
+    """Why the user cannot use a device node, with the fix; None when it is usable."""
+    if not os.path.exists(path):
+        return f"{path} does not exist: {DEVICE_FIXES.get(path, '')}"
+    if not os.access(path, os.R_OK | os.W_OK):
+        return f"{path} is not accessible to this user (mode {oct(os.stat(path).st_mode & 0o777)}): " + \
+            DEVICE_FIXES.get(path, "")
+    return None
+
+
+def cgroup_version() -> str:
+    """``v2`` on a pure cgroup2 host, ``v1`` otherwise (hybrid layouts count as v1, as Podman does)."""
+    try:
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) > 2 and parts[1] == "/sys/fs/cgroup":
+                    return "v2" if parts[2] == "cgroup2" else "v1"
+    except OSError:
+        pass
+    return "v1"
+
+
+def resource_limits_note() -> str | None:
+    """Why resource limits are not enforced here, or None when they could be."""
+    if cgroup_version() != "v2":
+        return ("resource limits are not supported and ignored on cgroups V1 rootless systems: "
+                "use a host with cgroup v2 and systemd user delegation to enforce them")
+    return ("resource limits need a cgroup v2 subtree delegated to this user (systemd --user with Delegate=yes); "
+            "none is delegated here, so limits are not enforced")
+
+
+def _tool_version(path: str | None, args: list[str]) -> str:
+    if not path:
+        return ""
+    try:
+        out = subprocess.run([path, *args], capture_output=True, text=True, timeout=5)
+        return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else ""
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def overlay_driver(paths: Paths) -> tuple[str, str]:
+    """The overlay driver in use (``kernel`` or ``fuse``), probed once and cached; and the error if none."""
+    cache = paths.cache / "overlay-driver"
+    forced = os.environ.get("RPOD_OVERLAY_DRIVER")
+    if forced in ("kernel", "fuse"):
+        return forced, ""
+    try:
+        return cache.read_text().strip(), ""
+    except OSError:
+        pass
+    from rootless.errors import RootlessError
+    from rootless.overlay import probe_driver
+    from rootless.subid import default_mapping
+
+    paths.ensure()
+    scratch = paths.tmp
+    scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        driver = probe_driver(str(scratch), default_mapping())
+    except RootlessError as e:
+        return "", str(e)
+    paths.cache.mkdir(parents=True, exist_ok=True)
+    from rpod.storefile import atomic_write
+
+    atomic_write(cache, driver.encode() + b"\n", 0o644)
+    return driver, ""
+
+
+def gather(paths: Paths) -> dict[str, Any]:
+    """The ``info`` document, with Podman's JSON keys."""
+    from rootless.subid import default_mapping
+    from rpod.image.store import ImageStore
+
+    mapping = default_mapping()
+    uname = os.uname()
+    driver, driver_error = overlay_driver(paths)
+    containers = {"number": 0, "paused": 0, "running": 0, "stopped": 0}
+    if paths.containers.is_dir():
+        containers["number"] = sum(1 for _ in os.scandir(paths.containers))
+    try:
+        images = len(ImageStore(paths).list())
+    except Exception:
+        images = 0
+    try:
+        from rpod.registries import load_registries_config
+
+        search = list(load_registries_config().unqualified_search_registries)
+    except Exception:
+        search = []
+    slirp = shutil.which("slirp4netns")
+    fuse = shutil.which("fuse-overlayfs")
+    warnings = [w for w in (device_problem("/dev/fuse") if driver == "fuse" else None,
+                            device_problem("/dev/net/tun") if slirp else None) if w]
+    if mapping.mode == "single":
+        warnings.append(mapping.reason)
+    if driver_error:
+        warnings.append(driver_error)
+    return {
+        "host": {
+            "arch": _go_arch(),
+            "os": "linux",
+            "kernel": uname.release,
+            "hostname": uname.nodename,
+            "cgroupVersion": cgroup_version(),
+            "cgroupManager": "cgroupfs",
+            "cgroupControllers": [],
+            "resourceLimits": resource_limits_note(),
+            "idMappings": {
+                "uidmap": [{"container_id": m.container_id, "host_id": m.host_id, "size": m.size}
+                           for m in mapping.uid_map],
+                "gidmap": [{"container_id": m.container_id, "host_id": m.host_id, "size": m.size}
+                           for m in mapping.gid_map],
+            },
+            "idMappingMode": mapping.mode,
+            "ociRuntime": {"name": "rpod-runtime", "package": "rpod", "path": "python -m rootless.runtime",
+                           "version": __version__},
+            "conmon": {"package": "rpod", "path": "python -m rootless.monitor", "version": __version__},
+            "security": {"rootless": os.getuid() != 0, "seccompEnabled": True,
+                         "selinuxEnabled": False, "apparmorEnabled": False},
+            "slirp4netns": {"executable": slirp or "", "version": _tool_version(slirp, ["--version"])},
+            "fuseOverlayfs": {"executable": fuse or "", "version": _tool_version(fuse, ["--version"])},
+            "warnings": warnings,
+        },
+        "store": {
+            "configFile": str(config_home() / "containers" / "storage.conf"),
+            "containerStore": containers,
+            "graphDriverName": "overlay",
+            "graphOptions": {"overlay.driver": driver or "none", "overlay.mount_program": fuse or ""},
+            "graphRoot": str(paths.root),
+            "graphStatus": {
+                "Backing Filesystem": _fs_type(paths.root),
+                "Native Overlay Diff": "true" if driver == "kernel" else "false",
+                "Supports d_type": "true",
+                "Using metacopy": "false",
+            },
+            "imageStore": {"number": images},
+            "runRoot": str(paths.runroot),
+            "volumePath": str(paths.volumes),
+        },
+        "registries": {"search": search},
+        "version": {
+            "APIVersion": __version__,
+            "Version": __version__,
+            "PythonVersion": platform.python_version(),
+            "OsArch": f"linux/{_go_arch()}",
+            "Os": "linux",
+        },
+    }
+
+
+def _go_arch() -> str:
+    from rpod.image.pull import host_arch
+
+    return host_arch()
+
+
+def _fs_type(path: Path) -> str:
+    best, fstype = "", "unknown"
+    target = str(path.resolve()) if path.exists() else str(path)
+    try:
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) > 2 and target.startswith(parts[1]) and len(parts[1]) >= len(best):
+                    best, fstype = parts[1], parts[2]
+    except OSError:
+        pass
+    return {"ext4": "extfs", "ext3": "extfs", "ext2": "extfs"}.get(fstype, fstype)
+
+
+_GO_NAMES = {"os": "OS", "idMappings": "IDMappings", "ociRuntime": "OCIRuntime", "cgroupVersion": "CgroupsVersion",
+             "uidmap": "UIDMap", "gidmap": "GIDMap", "container_id": "ContainerID", "host_id": "HostID",
+             "configFile": "ConfigFile", "graphRoot": "GraphRoot", "runRoot": "RunRoot"}
+
+
+def go_view(obj: Any, top: bool = True) -> Any:
+    """Keys as Go struct field names (``host.arch`` → ``Host.Arch``) for ``--format`` templates.
+
+    ``graphStatus``/``graphOptions`` stay maps (their keys are data), as in Podman.
+    """
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            name = _GO_NAMES.get(k) or (k[:1].upper() + k[1:])
+            out[name] = v if k in ("graphStatus", "graphOptions") else go_view(v, False)
+        return out
+    if isinstance(obj, list):
+        return [go_view(v, False) for v in obj]
+    return obj
+
+
+def to_yaml(obj: Any, indent: int = 0) -> str:
+    """A small YAML emitter for ``info``'s default output (plain scalars, maps, lists)."""
+    pad = "  " * indent
+    lines: list[str] = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(v, dict) and v:
+                lines.append(f"{pad}{k}:")
+                lines.append(to_yaml(v, indent + 1))
+            elif isinstance(v, list) and v:
+                lines.append(f"{pad}{k}:")
+                for item in v:
+                    if isinstance(item, dict):
+                        first = True
+                        for ik, iv in item.items():
+                            prefix = "- " if first else "  "
+                            lines.append(f"{pad}{prefix}{ik}: {_scalar(iv)}")
+                            first = False
+                    else:
+                        lines.append(f"{pad}- {_scalar(item)}")
+            else:
+                lines.append(f"{pad}{k}: {_scalar(v)}")
+    return "\n".join(x for x in lines if x)
+
+
+def _scalar(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dict):
+        return "{}"
+    if isinstance(v, list):
+        return "[]"
+    text = str(v)
+    if text == "" or any(c in text for c in ":#{}[],&*!|>'\"%@`") or text.strip() != text:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
