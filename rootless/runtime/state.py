@@ -1,0 +1,142 @@
+"""Runtime state on disk: ``STATE_ROOT/<id>/state.json`` (+ ``exec.fifo`` and a copy of the config).
+
+The status is never stored: it is computed from the init pid, its start time (field 22 of
+``/proc/PID/stat``, so a reused pid is not mistaken for the container) and the exec fifo
+(present until ``start`` consumed it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rootless.runtime.errors import ContainerError, NoSuchContainer
+
+OCI_VERSION = "1.0.2"
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,254}$")
+
+
+def default_root() -> str:
+    """``$XDG_RUNTIME_DIR/rpod-runtime``, or ``/tmp/rpod-runtime-$UID``."""
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and os.path.isdir(xdg) and os.access(xdg, os.W_OK):
+        return os.path.join(xdg, "rpod-runtime")
+    return f"/tmp/rpod-runtime-{os.getuid()}"
+
+
+def check_id(container_id: str) -> None:
+    if not ID_RE.match(container_id):
+        raise ContainerError(
+            f"invalid container id {container_id!r}",
+            hint="use letters, digits and . _ + - (at most 255 characters), not starting with a symbol",
+        )
+
+
+def container_dir(state_root: str, container_id: str) -> str:
+    check_id(container_id)
+    return os.path.join(state_root, container_id)
+
+
+def fifo_path(state_root: str, container_id: str) -> str:
+    return os.path.join(container_dir(state_root, container_id), "exec.fifo")
+
+
+def proc_start_time(pid: int) -> int | None:
+    """Start time of ``pid`` in clock ticks (``/proc/PID/stat`` field 22), None when gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rindex(b")") + 2:].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])
+
+
+@dataclass
+class ContainerState:
+    """What the runtime remembers about one container."""
+
+    id: str
+    bundle: str
+    pid: int = 0
+    start_time: int = 0
+    created: str = ""
+    annotations: dict[str, str] = field(default_factory=dict)
+    own_pidns: bool = True
+
+    def alive(self) -> bool:
+        return self.pid > 0 and proc_start_time(self.pid) == self.start_time
+
+    def status(self, state_root: str) -> str:
+        if not self.alive():
+            return "stopped"
+        return "created" if os.path.exists(fifo_path(state_root, self.id)) else "running"
+
+    def oci(self, state_root: str) -> dict[str, Any]:
+        """The OCI state JSON (runtime.md)."""
+        status = self.status(state_root)
+        out: dict[str, Any] = {
+            "ociVersion": OCI_VERSION,
+            "id": self.id,
+            "status": status,
+            "pid": self.pid if status != "stopped" else 0,
+            "bundle": self.bundle,
+            "rootfs": "",
+            "created": self.created,
+            "owner": "",
+        }
+        if self.annotations:
+            out["annotations"] = self.annotations
+        return out
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def save(state_root: str, st: ContainerState) -> None:
+    _write_atomic(os.path.join(container_dir(state_root, st.id), "state.json"), json.dumps(asdict(st)).encode())
+
+
+def save_config(state_root: str, container_id: str, config: dict) -> None:
+    _write_atomic(os.path.join(container_dir(state_root, container_id), "config.json"), json.dumps(config).encode())
+
+
+def load(state_root: str, container_id: str) -> ContainerState:
+    """The saved state; raises ``NoSuchContainer``."""
+    path = os.path.join(container_dir(state_root, container_id), "state.json")
+    try:
+        with open(path, "rb") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise NoSuchContainer(f"container {container_id!r} does not exist (no {path})") from None
+    except (OSError, ValueError) as e:
+        raise ContainerError(f"cannot read the state of container {container_id!r}: {e}") from e
+    return ContainerState(**data)
+
+
+def load_config(state_root: str, container_id: str) -> dict:
+    try:
+        with open(os.path.join(container_dir(state_root, container_id), "config.json"), "rb") as f:
+            return json.load(f)
+    except OSError:
+        return {}
+
+
+def list_ids(state_root: str) -> list[str]:
+    try:
+        names = os.listdir(state_root)
+    except FileNotFoundError:
+        return []
+    return sorted(n for n in names if os.path.exists(os.path.join(state_root, n, "state.json")))
