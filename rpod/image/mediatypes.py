@@ -63,6 +63,7 @@ FOREIGN_LAYER_TYPES = frozenset(
 
 #: What to send in ``Accept`` when fetching a manifest, preferred first.
 MANIFEST_ACCEPT = (OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
+ALL_MANIFEST_TYPES = MANIFEST_ACCEPT
 
 
 def base_type(media_type: str | None) -> str:
