@@ -1,0 +1,84 @@
+"""Running the ``rpod`` CLI as a subprocess in an isolated per-test environment."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.support.registry import Registry
+
+_DROPPED_PREFIXES = ("XDG_", "RPOD_", "CONTAINERS_", "REGISTRY_AUTH_FILE", "DOCKER_")
+
+
+class RpodEnv(dict[str, str]):
+    """Environment variables for one isolated rpod (a ``dict``, pass it as ``env=``).
+
+    HOME, XDG_DATA_HOME, XDG_CONFIG_HOME, XDG_CACHE_HOME live under ``base``;
+    XDG_RUNTIME_DIR is a short 0700 directory under /tmp (socket paths must stay < 108 bytes).
+    """
+
+    def __init__(self, base: Path) -> None:
+        super().__init__({k: v for k, v in os.environ.items() if not k.startswith(_DROPPED_PREFIXES)})
+        self.base = base
+        self.home = base / "home"
+        self.data_home = self.home / ".local" / "share"
+        self.config_home = self.home / ".config"
+        self.cache_home = self.home / ".cache"
+        for d in (self.home, self.data_home, self.config_home, self.cache_home):
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.runtime_dir = Path(tempfile.mkdtemp(prefix="rpod-rt-"))  # mkdtemp makes it 0700
+        self.update({
+            "HOME": str(self.home),
+            "XDG_DATA_HOME": str(self.data_home),
+            "XDG_CONFIG_HOME": str(self.config_home),
+            "XDG_CACHE_HOME": str(self.cache_home),
+            "XDG_RUNTIME_DIR": str(self.runtime_dir),
+        })
+
+    @property
+    def registries_conf(self) -> Path:
+        """``$XDG_CONFIG_HOME/containers/registries.conf``."""
+        return self.config_home / "containers" / "registries.conf"
+
+    def write_registries_conf(self, search: Sequence[str], insecure: Sequence[str] = ()) -> Path:
+        """Write registries.conf (v2): ``search`` as unqualified-search-registries, each of
+        ``insecure`` as a ``[[registry]]`` with ``insecure = true``."""
+        lines = ["unqualified-search-registries = [" + ", ".join(f'"{r}"' for r in search) + "]", ""]
+        for location in insecure:
+            lines += ["[[registry]]", f'location = "{location}"', "insecure = true", ""]
+        self.registries_conf.parent.mkdir(parents=True, exist_ok=True)
+        self.registries_conf.write_text("\n".join(lines))
+        policy = self.registries_conf.parent / "policy.json"
+        if not policy.exists():
+            policy.write_text('{"default": [{"type": "insecureAcceptAnything"}]}\n')
+        return self.registries_conf
+
+    def trust(self, registry: Registry) -> Path | None:
+        """Make this environment trust a TLS registry's CA (``certs.d/HOST:PORT/ca.crt``)."""
+        return registry.trust_in(self.config_home)
+
+    def cleanup(self) -> None:
+        """Remove the runtime directory (the rest lives in pytest's tmp dir)."""
+        shutil.rmtree(self.runtime_dir, ignore_errors=True)
+
+
+def run_rpod(env: dict[str, str], *args: str, input: str | None = None,  # noqa: A002 - mirrors subprocess
+             timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m rpod ARGS`` with ``env``; text mode, output captured, never raises on exit status."""
+    stdin = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
+    return subprocess.run(
+        [sys.executable, "-m", "rpod", *args],
+        env=env,
+        **stdin,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        cwd=env.get("HOME"),
+    )
