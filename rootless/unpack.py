@@ -1,0 +1,611 @@
+"""Write one uncompressed layer tarball into a directory, safely, as root in the user namespace.
+
+Run as ``python_entry("rootless.unpack", DEST, [--squash-ids])`` with the tar stream on
+stdin (see ``main``), or in-process with ``extract``.  ``tarfile`` parses the headers
+(ustar, GNU long names, PAX, sparse files); the writing is done here with directory file
+descriptors so that no entry can reach outside DEST:
+
+* names are normalised (leading ``/`` and ``./`` dropped) and ``..`` components rejected;
+* parent directories are opened one component at a time with ``O_NOFOLLOW|O_DIRECTORY``,
+  so a symlink planted by an earlier entry is never followed (the entry is an error);
+* files are created with ``O_CREAT|O_EXCL|O_NOFOLLOW``, hard links resolve their target the
+  same way, symlinks are created but never followed.
+
+On-disk format (the overlay ``userxattr`` format, see docs/architecture.md): ``.wh.NAME``
+becomes a 0:0 character device ``NAME`` and ``.wh..wh..opq`` the xattr
+``user.overlay.opaque=y`` on its directory.
+
+The headers are parsed by a ``tarfile.TarFile`` in plain read mode over ``_ForwardReader``,
+a stream that only allows forward seeks: that is still a single pass over a pipe, but
+unlike the ``"r|"`` mode's internal buffer (which copies its whole buffer on every read)
+it lets file data be copied straight from the stream in large chunks.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import stat
+import sys
+import tarfile
+from typing import Any, BinaryIO
+
+from rootless import syscalls
+from rootless.errors import UnpackError
+
+CHUNK = 1 << 20  # data is copied in chunks of this size
+SPACE_CHECK_MIN = 8 << 20  # files at least this large are checked against the free space first
+MAX_HEADER_READ = 16 << 20  # a PAX or GNU long-name header larger than this is hostile
+DIR_CACHE_LIMIT = 128  # open directory fds kept between entries
+MAX_LISTED = 200  # entries listed in stats["skipped"] / stats["ignored_xattrs"]
+
+OPAQUE_MARKER = b".wh..wh..opq"
+WHITEOUT_PREFIX = b".wh."
+AUFS_META_PREFIX = b".wh..wh."
+OPAQUE_XATTR = "user.overlay.opaque"
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_NS = 1_000_000_000
+
+Parts = tuple[bytes, ...]
+
+
+def normalize_name(name: str) -> Parts:
+    """Split a tar member name into path components below DEST.
+
+    Leading ``/`` and ``./``, empty and ``.`` components are dropped; ``()`` is DEST itself.
+    Raises ``UnpackError`` for a ``..`` component or a NUL byte.
+    """
+    raw = name.encode("utf-8", "surrogateescape")
+    if b"\0" in raw:
+        raise UnpackError(f"{name!r}: the path contains a NUL byte")
+    parts = tuple(p for p in raw.split(b"/") if p and p != b".")
+    if b".." in parts:
+        raise UnpackError(f"{display(parts) if parts else name}: the path has a '..' component")
+    return parts
+
+
+def display(parts: Parts) -> str:
+    """Printable form of a normalised path (``.`` for DEST itself)."""
+    return b"/".join(parts).decode("utf-8", "backslashreplace") if parts else "."
+
+
+def parse_pax_time(value: str) -> int:
+    """A PAX decimal time (``"1700000000.123456789"``, may be negative) in nanoseconds."""
+    text = value.strip()
+    sign = 1
+    if text.startswith("-"):
+        sign, text = -1, text[1:]
+    sec, _, frac = text.partition(".")
+    if not sec.isdigit() and sec != "":
+        raise ValueError(f"invalid PAX time {value!r}")
+    frac_ns = int((frac + "000000000")[:9]) if frac else 0
+    return sign * (int(sec or "0") * _NS + frac_ns)
+
+
+def mtime_ns(ti: tarfile.TarInfo) -> int:
+    """Member modification time in ns, exact when the PAX header carries one."""
+    pax = ti.pax_headers
+    if pax and "mtime" in pax:
+        try:
+            return parse_pax_time(pax["mtime"])
+        except ValueError:
+            pass
+    return int(ti.mtime) * _NS
+
+
+def read_id_ranges(path: str) -> list[tuple[int, int]] | None:
+    """``(first, count)`` ranges of ids mapped in this user namespace, or None if unknown."""
+    try:
+        with open(path) as f:
+            lines = f.read().split("\n")
+    except OSError:
+        return None
+    ranges = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) == 3:
+            ranges.append((int(fields[0]), int(fields[2])))
+    return ranges
+
+
+def _mapped(ranges: list[tuple[int, int]] | None, ident: int) -> bool:
+    if ident < 0:
+        return False
+    if ranges is None:
+        return True  # unknown: let the kernel decide (EINVAL)
+    return any(first <= ident < first + count for first, count in ranges)
+
+
+class _ForwardReader:
+    """A file object over a stream that allows only forward seeks (tarfile's "r:" mode needs tell/seek)."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self.pos = 0
+        self.last = b""  # what the last read() returned: tarfile's last header block at the end
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0 or size > MAX_HEADER_READ:
+            raise UnpackError(f"tar header block of {size} bytes at byte {self.pos} is too large")
+        data = self._stream.read(size)
+        self.pos += len(data)
+        self.last = data
+        return data
+
+    def readinto(self, view: memoryview) -> int:
+        """Fill ``view`` unless the stream ends first; returns the byte count."""
+        got = 0
+        total = len(view)
+        readinto = getattr(self._stream, "readinto", None)
+        while got < total:
+            if readinto is not None:
+                n = readinto(view[got:])
+            else:
+                data = self._stream.read(total - got)
+                n = len(data)
+                view[got:got + n] = data
+            if not n:
+                break
+            got += n
+        self.pos += got
+        return got
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence != 0 or pos < self.pos:
+            raise UnpackError(f"the tar stream would need a backward seek (to byte {pos} from {self.pos})")
+        while self.pos < pos:
+            data = self._stream.read(min(CHUNK, pos - self.pos))
+            if not data:
+                break
+            self.pos += len(data)
+        return self.pos
+
+
+class _Extractor:
+    """State of one extraction: DEST's fd, cached parent dir fds, statistics."""
+
+    def __init__(self, dest: str, squash_ids: bool):
+        self.dest = dest
+        self.squash = squash_ids
+        try:
+            self.root = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as e:
+            raise UnpackError(f"cannot open the destination directory {dest}: {e.strerror}") from e
+        self.cache: dict[Parts, int] = {(): self.root}
+        self.sgid: set[Parts] = set()  # setgid directories: children inherit their group
+        self.dir_times: dict[Parts, int] = {}
+        self.own = (os.geteuid(), os.getegid())
+        self.uid_ranges = read_id_ranges("/proc/self/uid_map")
+        self.gid_ranges = read_id_ranges("/proc/self/gid_map")
+        self.buf = memoryview(bytearray(CHUNK))
+        self.stats: dict[str, Any] = {
+            "files": 0, "bytes": 0, "dirs": 0, "symlinks": 0, "hardlinks": 0, "whiteouts": 0,
+            "opaque": 0, "other": 0, "squashed": 0, "skipped": [], "ignored_xattrs": [],
+        }
+        self.skipped_count = 0
+
+    # ---------------------------------------------------------------- helpers
+    def close(self) -> None:
+        for fd in self.cache.values():
+            os.close(fd)
+        self.cache.clear()
+
+    def _trim_cache(self) -> None:
+        keys = list(self.cache)
+        for key in keys[1:len(keys) // 2]:  # keys[0] is () = DEST
+            os.close(self.cache.pop(key))
+
+    def _forget(self, prefix: Parts) -> None:
+        n = len(prefix)
+        for key in [k for k in self.cache if len(k) >= n and k[:n] == prefix]:
+            os.close(self.cache.pop(key))
+        for key in [k for k in self.sgid if len(k) >= n and k[:n] == prefix]:
+            self.sgid.discard(key)
+
+    def _dir(self, parts: Parts, entry: str, create: bool = True) -> int:
+        """fd of directory ``parts`` below DEST, never following symlinks; missing parents are created."""
+        fd = self.cache.get(parts)
+        if fd is not None:
+            return fd
+        i = len(parts) - 1
+        while i > 0 and parts[:i] not in self.cache:
+            i -= 1
+        fd = self.cache[parts[:i]]
+        for j in range(i, len(parts)):
+            name = parts[j]
+            try:
+                nfd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                os.mkdir(name, 0o755, dir_fd=fd)
+                if parts[:j] in self.sgid:
+                    self.sgid.add(parts[:j + 1])
+                nfd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            except OSError as e:
+                if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise UnpackError(
+                        f"{entry}: {display(parts[:j + 1])} is a symlink or not a directory; "
+                        "refusing to write through it"
+                    ) from None
+                raise
+            self.cache[parts[:j + 1]] = nfd
+            fd = nfd
+        return fd
+
+    def _remove(self, dfd: int, parts: Parts) -> None:
+        """Remove whatever exists at ``parts`` (a directory with its contents)."""
+        name = parts[-1]
+        try:
+            st = os.lstat(name, dir_fd=dfd)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            import shutil
+
+            self._forget(parts)
+            shutil.rmtree(name, dir_fd=dfd)
+        else:
+            os.unlink(name, dir_fd=dfd)
+
+    def _skip(self, entry: str, reason: str) -> None:
+        self.skipped_count += 1
+        if len(self.stats["skipped"]) < MAX_LISTED:
+            self.stats["skipped"].append({"path": entry, "reason": reason})
+
+    def _ids(self, ti: tarfile.TarInfo) -> tuple[int, int]:
+        """Owner to give the entry: the tar's ids, or ours when squashing / unmapped."""
+        if self.squash:
+            if ti.uid or ti.gid:
+                self.stats["squashed"] += 1
+            return self.own
+        uid, gid = ti.uid, ti.gid
+        umapped, gmapped = _mapped(self.uid_ranges, uid), _mapped(self.gid_ranges, gid)
+        if not (umapped and gmapped):
+            self.stats["squashed"] += 1
+            uid = uid if umapped else self.own[0]
+            gid = gid if gmapped else self.own[1]
+        return uid, gid
+
+    def _chown(self, target: int | bytes, ids: tuple[int, int], parent: Parts, dfd: int | None = None) -> None:
+        if ids == self.own and parent not in self.sgid:
+            return
+        try:
+            self._chown_now(target, ids, dfd)
+        except OSError as e:
+            if e.errno != errno.EINVAL:
+                raise
+            self.stats["squashed"] += 1
+            self._chown_now(target, self.own, dfd)
+
+    @staticmethod
+    def _chown_now(target: int | bytes, ids: tuple[int, int], dfd: int | None) -> None:
+        if isinstance(target, int):
+            os.fchown(target, *ids)
+        else:
+            os.chown(target, *ids, dir_fd=dfd, follow_symlinks=False)
+
+    def _xattrs(self, fd: int, ti: tarfile.TarInfo, entry: str) -> None:
+        for key, value in ti.pax_headers.items():
+            if not key.startswith("SCHILY.xattr."):
+                continue
+            name = key[13:]
+            if name.startswith(("user.overlay.", "trusted.overlay.")):
+                self._ignored_xattr(entry, name, "overlay's own attributes are not taken from images")
+                continue
+            try:
+                os.setxattr(fd, name, value.encode("utf-8", "surrogateescape"))
+            except OSError as e:
+                if name.startswith("user.") or name == "security.capability":
+                    raise UnpackError(f"{entry}: cannot set xattr {name}: {e.strerror}") from e
+                if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES):
+                    raise
+                self._ignored_xattr(entry, name, e.strerror or str(e))
+
+    def _ignored_xattr(self, entry: str, name: str, reason: str) -> None:
+        if len(self.stats["ignored_xattrs"]) < MAX_LISTED:
+            self.stats["ignored_xattrs"].append({"path": entry, "xattr": name, "reason": reason})
+
+    # ---------------------------------------------------------------- data
+    def _copy(self, reader: _ForwardReader, fd: int, size: int, entry: str) -> None:
+        if size >= SPACE_CHECK_MIN:
+            st = os.fstatvfs(fd)
+            free = st.f_bavail * st.f_frsize
+            if size > free:
+                raise UnpackError(
+                    f"{entry}: the file is {size} bytes but only {free} bytes are free on the "
+                    f"filesystem of {self.dest}; free some space and pull again"
+                )
+        if size <= CHUNK:
+            data = reader.read(size)
+            if len(data) != size:
+                raise UnpackError(f"{entry}: the tar stream is truncated ({len(data)} of {size} bytes of data)")
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            return
+        left = size
+        buf = self.buf
+        while left:
+            n = reader.readinto(buf[:min(CHUNK, left)])
+            if not n:
+                raise UnpackError(f"{entry}: the tar stream is truncated ({size - left} of {size} bytes of data)")
+            view = buf[:n]
+            while view:
+                view = view[os.write(fd, view):]
+            left -= n
+
+    # ---------------------------------------------------------------- entries
+    def entry(self, ti: tarfile.TarInfo, reader: _ForwardReader) -> None:
+        parts = normalize_name(ti.name)
+        entry = display(parts)
+        if not parts:
+            if not ti.isdir():
+                raise UnpackError(f"{ti.name}: a non-directory entry for the root of the layer")
+            self._directory(ti, parts, entry)
+            return
+        if ".wh." in ti.name and self._whiteout(ti, parts, entry):
+            return
+        if ti.isreg():
+            self._file(ti, parts, entry, reader)
+        elif ti.isdir():
+            self._directory(ti, parts, entry)
+        elif ti.issym():
+            self._symlink(ti, parts, entry)
+        elif ti.islnk():
+            self._hardlink(ti, parts, entry)
+        elif ti.ischr() or ti.isblk() or ti.isfifo():
+            self._special(ti, parts, entry)
+        else:
+            self._skip(entry, f"unsupported tar entry type {ti.type!r}")
+
+    def _whiteout(self, ti: tarfile.TarInfo, parts: Parts, entry: str) -> bool:
+        """Handle ``.wh.`` entries; False when the name merely contains ``.wh.`` elsewhere."""
+        if any(p.startswith(AUFS_META_PREFIX) for p in parts[:-1]):
+            self._skip(entry, "aufs metadata")
+            return True
+        name = parts[-1]
+        if not name.startswith(WHITEOUT_PREFIX):
+            return False
+        dfd = self._dir(parts[:-1], entry)
+        if name == OPAQUE_MARKER:
+            os.setxattr(dfd, OPAQUE_XATTR, b"y")
+            self.stats["opaque"] += 1
+            return True
+        if name.startswith(AUFS_META_PREFIX):
+            self._skip(entry, "aufs metadata")
+            return True
+        real = name[len(WHITEOUT_PREFIX):]
+        target = parts[:-1] + (real,)
+        self._remove(dfd, target)
+        os.mknod(real, stat.S_IFCHR, os.makedev(0, 0), dir_fd=dfd)
+        self.stats["whiteouts"] += 1
+        return True
+
+    def _file(self, ti: tarfile.TarInfo, parts: Parts, entry: str, reader: _ForwardReader) -> None:
+        if ti.size < 0:
+            raise UnpackError(f"{entry}: negative size in the tar header")
+        parent = parts[:-1]
+        dfd = self._dir(parent, entry)
+        name = parts[-1]
+        try:
+            fd = os.open(name, _FILE_FLAGS, ti.mode & 0o777, dir_fd=dfd)
+        except FileExistsError:
+            self._remove(dfd, parts)
+            fd = os.open(name, _FILE_FLAGS, ti.mode & 0o777, dir_fd=dfd)
+        try:
+            if ti.sparse:
+                written = 0
+                for offset, count in ti.sparse:
+                    os.lseek(fd, offset, os.SEEK_SET)
+                    self._copy(reader, fd, count, entry)
+                    written += count
+                os.ftruncate(fd, ti.size)
+                self.stats["bytes"] += written
+            elif ti.size:
+                self._copy(reader, fd, ti.size, entry)
+                self.stats["bytes"] += ti.size
+            self._chown(fd, self._ids(ti), parent)
+            if ti.mode & 0o7000:
+                os.fchmod(fd, ti.mode & 0o7777)  # after chown, which clears setuid/setgid
+            if ti.pax_headers:
+                self._xattrs(fd, ti, entry)
+            t = mtime_ns(ti)
+            os.utime(fd, ns=(t, t))
+        finally:
+            os.close(fd)
+        self.stats["files"] += 1
+
+    def _directory(self, ti: tarfile.TarInfo, parts: Parts, entry: str) -> None:
+        parent = parts[:-1]
+        created = False
+        if parts:
+            dfd = self._dir(parent, entry)
+            name = parts[-1]
+            try:
+                os.mkdir(name, ti.mode & 0o777, dir_fd=dfd)
+                created = True
+            except FileExistsError:
+                if not stat.S_ISDIR(os.lstat(name, dir_fd=dfd).st_mode):
+                    self._remove(dfd, parts)
+                    os.mkdir(name, ti.mode & 0o777, dir_fd=dfd)
+                    created = True
+        fd = self._dir(parts, entry)
+        in_sgid = bool(parts) and parent in self.sgid
+        self._chown(fd, self._ids(ti), parent)
+        if not created or in_sgid or ti.mode & 0o7000:
+            os.fchmod(fd, ti.mode & 0o7777)
+        if ti.mode & stat.S_ISGID:
+            self.sgid.add(parts)
+        else:
+            self.sgid.discard(parts)
+        if ti.pax_headers:
+            self._xattrs(fd, ti, entry)
+        self.dir_times[parts] = mtime_ns(ti)
+        self.stats["dirs"] += 1
+
+    def _symlink(self, ti: tarfile.TarInfo, parts: Parts, entry: str) -> None:
+        parent = parts[:-1]
+        dfd = self._dir(parent, entry)
+        name = parts[-1]
+        target = ti.linkname.encode("utf-8", "surrogateescape")
+        if not target or b"\0" in target:
+            raise UnpackError(f"{entry}: invalid symlink target {ti.linkname!r}")
+        try:
+            os.symlink(target, name, dir_fd=dfd)
+        except FileExistsError:
+            self._remove(dfd, parts)
+            os.symlink(target, name, dir_fd=dfd)
+        self._chown(name, self._ids(ti), parent, dfd)
+        t = mtime_ns(ti)
+        os.utime(name, ns=(t, t), dir_fd=dfd, follow_symlinks=False)
+        self.stats["symlinks"] += 1
+
+    def _hardlink(self, ti: tarfile.TarInfo, parts: Parts, entry: str) -> None:
+        target = normalize_name(ti.linkname)
+        if not target:
+            raise UnpackError(f"{entry}: hard link to the layer's root directory")
+        if target == parts:
+            return
+        missing = f"{entry}: hard link target {display(target)} does not exist in this layer"
+        try:
+            self._dir(target[:-1], entry, create=False)
+        except FileNotFoundError:
+            raise UnpackError(missing) from None
+        dfd = self._dir(parts[:-1], entry)
+        sfd = self._dir(target[:-1], entry, create=False)  # still cached: no eviction within an entry
+        name = parts[-1]
+        try:
+            os.link(target[-1], name, src_dir_fd=sfd, dst_dir_fd=dfd, follow_symlinks=False)
+        except FileExistsError:
+            self._remove(dfd, parts)
+            os.link(target[-1], name, src_dir_fd=sfd, dst_dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            raise UnpackError(missing) from None
+        except PermissionError:
+            raise UnpackError(f"{entry}: cannot hard link to {display(target)} (a directory?)") from None
+        self.stats["hardlinks"] += 1
+
+    def _special(self, ti: tarfile.TarInfo, parts: Parts, entry: str) -> None:
+        parent = parts[:-1]
+        dfd = self._dir(parent, entry)
+        name = parts[-1]
+        perm = ti.mode & 0o777
+        kind = {tarfile.FIFOTYPE: stat.S_IFIFO, tarfile.CHRTYPE: stat.S_IFCHR}.get(ti.type, stat.S_IFBLK)
+        dev = os.makedev(ti.devmajor, ti.devminor) if kind != stat.S_IFIFO else 0
+        self._remove(dfd, parts)
+        try:
+            os.mknod(name, kind | perm, dev, dir_fd=dfd)
+        except PermissionError:
+            what = "character" if kind == stat.S_IFCHR else "block"
+            self._skip(entry, f"{what} device {ti.devmajor}:{ti.devminor} cannot be created in a user namespace")
+            return
+        self._chown(name, self._ids(ti), parent, dfd)
+        if ti.mode & 0o7000 or parent in self.sgid:
+            os.chmod(name, ti.mode & 0o7777, dir_fd=dfd)  # just created by us in a private tree
+        t = mtime_ns(ti)
+        os.utime(name, ns=(t, t), dir_fd=dfd, follow_symlinks=False)
+        if kind == stat.S_IFCHR and dev == 0:
+            self.stats["whiteouts"] += 1
+        else:
+            self.stats["other"] += 1
+
+    # ---------------------------------------------------------------- driver
+    def run(self, fileobj: BinaryIO) -> dict[str, Any]:
+        reader = _ForwardReader(fileobj)
+        try:
+            tf = tarfile.TarFile(fileobj=reader, mode="r", encoding="utf-8", errors="surrogateescape")  # type: ignore[arg-type]
+        except tarfile.TarError as e:
+            raise UnpackError(f"not a tar stream: {e}") from None
+        while True:
+            try:
+                ti = tf.next()
+            except tarfile.TarError as e:
+                raise UnpackError(f"malformed tar stream near byte {reader.pos}: {e}") from None
+            if ti is None:
+                break
+            tf.members.clear()
+            if len(self.cache) > DIR_CACHE_LIMIT:
+                self._trim_cache()
+            try:
+                self.entry(ti, reader)
+            except OSError as e:
+                shown = ti.name
+                if e.errno == errno.ENOSPC:
+                    raise UnpackError(f"{shown}: no space left on the filesystem of {self.dest}") from e
+                raise UnpackError(f"{shown}: {e.strerror or e}") from e
+            except ValueError as e:  # e.g. an embedded NUL byte rejected by os
+                raise UnpackError(f"{ti.name!r}: {e}") from e
+        last = reader.last
+        if 0 < len(last) < tarfile.BLOCKSIZE:
+            raise UnpackError(f"the tar stream is truncated (a partial header at byte {reader.pos - len(last)})")
+        if len(last) == tarfile.BLOCKSIZE and last.count(0) != tarfile.BLOCKSIZE:
+            raise UnpackError(f"invalid tar header at byte {reader.pos - len(last)}")
+        self._finish_dirs()
+        syscalls.syncfs(self.root)
+        if self.skipped_count > len(self.stats["skipped"]):
+            self.stats["skipped_total"] = self.skipped_count
+        return self.stats
+
+    def _finish_dirs(self) -> None:
+        """Directory mtimes last: creating children changed them."""
+        for parts, t in self.dir_times.items():
+            if len(self.cache) > DIR_CACHE_LIMIT:
+                self._trim_cache()
+            try:
+                fd = self._dir(parts, display(parts), create=False)
+            except (OSError, UnpackError):
+                continue  # replaced by a later entry
+            os.utime(fd, ns=(t, t))
+
+
+def extract(fileobj: BinaryIO, dest: str, *, squash_ids: bool = False) -> dict[str, Any]:
+    """Extract the uncompressed tar stream ``fileobj`` into the existing directory ``dest``.
+
+    Returns statistics (``files``, ``bytes``, ``dirs``, ``symlinks``, ``hardlinks``,
+    ``whiteouts``, ``opaque``, ``other``, ``squashed``, ``skipped``, ``ignored_xattrs``).
+    ``squash_ids`` gives every entry the caller's own ids (single-id namespaces).
+    Raises ``UnpackError`` for hostile or malformed input.
+    """
+    old_umask = os.umask(0)
+    ex = _Extractor(dest, squash_ids)
+    try:
+        return ex.run(fileobj)
+    finally:
+        ex.close()
+        os.umask(old_umask)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``DEST [--squash-ids]``: tar on stdin, one JSON line of stats on stdout; 1 on failure."""
+    args = sys.argv[1:] if argv is None else argv
+    squash = "--squash-ids" in args
+    rest = [a for a in args if a != "--squash-ids"]
+    if len(rest) != 1 or rest[0].startswith("-"):
+        print("usage: rootless.unpack DEST [--squash-ids]  (uncompressed tar on stdin)", file=sys.stderr)
+        return 2
+    stdin = io.BufferedReader(sys.stdin.buffer.raw, CHUNK)  # type: ignore[attr-defined]
+    try:
+        stats = extract(stdin, rest[0], squash_ids=squash)
+        while stdin.read(CHUNK):  # let the writer finish (trailing padding) without EPIPE
+            pass
+    except UnpackError as e:
+        print(f"rpod-unpack: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"rpod-unpack: {e}", file=sys.stderr)
+        return 1
+    sys.stdout.write(json.dumps(stats) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
