@@ -122,7 +122,7 @@ class TestImage:
     platforms: dict[str, PlatformImage]
     purpose: str = ""
     rootfs: RootfsExpectation | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    tag_digests: dict[str, str] = field(default_factory=dict)  # tag -> digest it points to
 
     @property
     def tag(self) -> str:
@@ -210,7 +210,8 @@ def describe_layout(layout: Path, name: str, tags: Sequence[str], **kwargs: Any)
         p = _describe_manifest(layout, top["digest"], top["mediaType"])
         platforms[p.platform] = p
     return TestImage(name=name, tags=tuple(tags), layout=layout, digest=top["digest"],
-                     media_type=top["mediaType"], platforms=platforms, **kwargs)
+                     media_type=top["mediaType"], platforms=platforms,
+                     tag_digests={t: by_tag[t]["digest"] for t in tags}, **kwargs)
 
 
 # --------------------------------------------------------------------------- layout writing

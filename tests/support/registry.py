@@ -712,7 +712,7 @@ class FlakyProxy:
             h.end_headers()
             return None
         body = _read_request_body(h)
-        headers = {k: v for k, v in h.headers.items() if k.lower() not in _HOP_BY_HOP}
+        headers = [(k, v) for k, v in h.headers.items() if k.lower() not in _HOP_BY_HOP | {"content-length"}]
         status = self._forward(h, h.command, h.path, headers, body, cut_after=self._cut_after if action == "cut" else None)
         self._record(h, status, action, self.requests)
         return None
@@ -725,15 +725,16 @@ class FlakyProxy:
             self._record(h, 403, "served-redirect", self.redirected)
             return _send_simple(h, 403, b"unknown or expired pre-signed URL")
         path, upstream_auth = grant
-        headers = {"Range": h.headers["Range"]} if h.headers.get("Range") else {}
+        headers = [("Range", h.headers["Range"])] if h.headers.get("Range") else []
         if upstream_auth:
-            headers["Authorization"] = upstream_auth
+            headers.append(("Authorization", upstream_auth))
         status = self._forward(h, h.command, path, headers, None, cut_after=None)
         self._record(h, status, "served-redirect", self.redirected)
         return None
 
-    def _forward(self, h: BaseHTTPRequestHandler, method: str, path: str, headers: dict[str, str],
+    def _forward(self, h: BaseHTTPRequestHandler, method: str, path: str, headers: list[tuple[str, str]],
                  body: bytes | None, cut_after: int | None) -> int:
+        """Send the request upstream (repeated headers kept) and stream the answer back."""
         up = self.upstream
         conn: http.client.HTTPConnection
         if up.tls:
@@ -741,7 +742,13 @@ class FlakyProxy:
         else:
             conn = http.client.HTTPConnection(up.host, up.port, timeout=60)
         try:
-            conn.request(method, path, body=body, headers=headers)
+            conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+            conn.putheader("Host", up.address)
+            for k, v in headers:
+                conn.putheader(k, v)
+            if body is not None or method in ("PUT", "POST", "PATCH"):
+                conn.putheader("Content-Length", str(len(body or b"")))
+            conn.endheaders(body)
             resp = conn.getresponse()
             length = resp.getheader("Content-Length")
             data = None if (length is not None or method == "HEAD") else resp.read()
