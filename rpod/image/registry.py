@@ -337,6 +337,8 @@ class RegistryClient:
         if auth_header:
             headers["Authorization"] = auth_header
         kwargs.setdefault("timeout", self.timeout)
+        # explicit: a session-level verify loses to $REQUESTS_CA_BUNDLE (requests' trust_env rules)
+        kwargs.setdefault("verify", self.session.verify)
         attempts = self.retries if retry else 1
         for attempt in range(attempts):
             try:
