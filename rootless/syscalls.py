@@ -272,3 +272,33 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
         data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
         data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
     _check(_libc.capset(ctypes.byref(hdr), data), "capset")
+
+
+# --- added for rootless.overlay: the new mount API (fsopen/fsconfig/fsmount) ---------------
+AT_FDCWD = -100
+FSOPEN_CLOEXEC = 0x1
+FSMOUNT_CLOEXEC = 0x1
+FSCONFIG_SET_FLAG = 0
+FSCONFIG_SET_STRING = 1
+FSCONFIG_SET_FD = 5
+FSCONFIG_CMD_CREATE = 6
+_NR.update({"fsopen": 430, "fsconfig": 431, "fsmount": 432})
+
+
+def fsopen(fstype: str, flags: int = FSOPEN_CLOEXEC) -> int:
+    """fsopen(2): a filesystem context fd (read it for the kernel's error messages)."""
+    return _check(_syscall(_NR["fsopen"], _b(fstype), ctypes.c_uint(flags)), f"fsopen {fstype}")
+
+
+def fsconfig(fd: int, cmd: int, key: str | None = None, value: str | None = None, aux: int = 0) -> None:
+    """fsconfig(2) with a string value (or none, for flags and commands); ``aux`` is the fd for SET_FD."""
+    _check(
+        _syscall(_NR["fsconfig"], ctypes.c_int(fd), ctypes.c_uint(cmd), _b(key), _b(value), ctypes.c_int(aux)),
+        f"fsconfig {key or cmd}",
+    )
+
+
+def fsmount(fd: int, flags: int = FSMOUNT_CLOEXEC, attr_flags: int = 0) -> int:
+    """fsmount(2): a detached mount of a created filesystem context (attach it with move_mount)."""
+    return _check(_syscall(_NR["fsmount"], ctypes.c_int(fd), ctypes.c_uint(flags), ctypes.c_uint(attr_flags)),
+                  "fsmount")
