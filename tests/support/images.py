@@ -223,7 +223,7 @@ class Layer:
 
     tar: bytes
     compression: str = "gzip"  # gzip | zstd | none
-    created_by: str = "/bin/sh -c #(nop) ADD file in / "
+    created_by: str = "/bin/sh -c #(nop) ADD file:{diff_id} in / "  # {diff_id}: hex of this layer's
     level: int | None = None
 
 
@@ -262,7 +262,8 @@ class LayoutWriter:
                 raise ValueError("Docker schema2 layers are gzip here")
             layer_descs.append(self.blob(compress(layer.tar, layer.compression, layer.level), media_type))
             diff_ids.append(sha256_digest(layer.tar))
-            history.append({"created": CREATED, "created_by": layer.created_by})
+            created_by = layer.created_by.replace("{diff_id}", diff_ids[-1].split(":", 1)[1])
+            history.append({"created": CREATED, "created_by": created_by})
         container_config: dict[str, Any] = {"Env": list(env)}
         if cmd is not None:
             container_config["Cmd"] = list(cmd)
@@ -526,7 +527,7 @@ def build_images(workdir: Path, cache_root: Path | None = None) -> dict[str, Tes
         if not src.is_file():
             raise FileNotFoundError(f"test rootfs tarball {src} is missing (see /work/shared/images/README.md)")
     alpine_tar = retar_tarball(ALPINE_X86_64)
-    alpine_layer = Layer(alpine_tar, created_by="/bin/sh -c #(nop) ADD file:alpine-minirootfs-3.20.3-x86_64.tar.gz in / ")
+    alpine_layer = Layer(alpine_tar)
     images: dict[str, TestImage] = {}
 
     def new(name: str) -> LayoutWriter:
@@ -548,7 +549,7 @@ def build_images(workdir: Path, cache_root: Path | None = None) -> dict[str, Tes
     done(w, "multiarch", ("latest",), purpose="OCI index: linux/amd64 + linux/arm64/v8 alpine")
 
     w = new("busybox")
-    w.tag(w.image([Layer(retar_tarball(BUSYBOX_AMD64), created_by="/bin/sh -c #(nop) ADD file:rootfs.tar.gz in / ")],
+    w.tag(w.image([Layer(retar_tarball(BUSYBOX_AMD64), created_by=Layer.created_by)],
                   cmd=("sh",)), "latest")
     done(w, "busybox", ("latest",), purpose="official busybox (glibc): 400+ hard links to one binary")
 

@@ -229,7 +229,7 @@ class TokenServer:
 
         self._httpd = ThreadingHTTPServer((LOCALHOST, 0), Handler)
         self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, name="token-server", daemon=True).start()
+        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="token-server", daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -649,7 +649,8 @@ class FlakyProxy:
         for handler in (Handler, Target):
             httpd = ThreadingHTTPServer((LOCALHOST, 0), handler)
             httpd.daemon_threads = True
-            threading.Thread(target=httpd.serve_forever, name=f"flaky-{handler.role}", daemon=True).start()
+            threading.Thread(target=httpd.serve_forever, args=(0.05,), name=f"flaky-{handler.role}",
+                             daemon=True).start()
             self._servers.append(httpd)
         return self
 
@@ -689,10 +690,12 @@ class FlakyProxy:
                 return "redirected"
         return "forwarded"
 
-    def _record(self, h: BaseHTTPRequestHandler, status: int, action: str, into: list[ProxyRequest]) -> None:
+    def _record(self, h: BaseHTTPRequestHandler, status: int, action: str, into: list[ProxyRequest]) -> ProxyRequest:
+        """Record a request before answering it (tests may look as soon as they have the answer)."""
+        entry = ProxyRequest(h.command, h.path, status, h.headers.get("Authorization"), h.headers.get("Range"), action)
         with self._lock:
-            into.append(ProxyRequest(h.command, h.path, status, h.headers.get("Authorization"),
-                                     h.headers.get("Range"), action))
+            into.append(entry)
+        return entry
 
     def _handle(self, h: BaseHTTPRequestHandler, role: str) -> None:
         if role == "target":
@@ -713,8 +716,8 @@ class FlakyProxy:
             return None
         body = _read_request_body(h)
         headers = [(k, v) for k, v in h.headers.items() if k.lower() not in _HOP_BY_HOP | {"content-length"}]
-        status = self._forward(h, h.command, h.path, headers, body, cut_after=self._cut_after if action == "cut" else None)
-        self._record(h, status, action, self.requests)
+        entry = self._record(h, 0, action, self.requests)
+        self._forward(h, h.command, h.path, headers, body, entry, cut_after=self._cut_after if action == "cut" else None)
         return None
 
     def _serve_redirect(self, h: BaseHTTPRequestHandler) -> None:
@@ -728,13 +731,15 @@ class FlakyProxy:
         headers = [("Range", h.headers["Range"])] if h.headers.get("Range") else []
         if upstream_auth:
             headers.append(("Authorization", upstream_auth))
-        status = self._forward(h, h.command, path, headers, None, cut_after=None)
-        self._record(h, status, "served-redirect", self.redirected)
+        entry = self._record(h, 0, "served-redirect", self.redirected)
+        self._forward(h, h.command, path, headers, None, entry, cut_after=None)
         return None
 
     def _forward(self, h: BaseHTTPRequestHandler, method: str, path: str, headers: list[tuple[str, str]],
-                 body: bytes | None, cut_after: int | None) -> int:
-        """Send the request upstream (repeated headers kept) and stream the answer back."""
+                 body: bytes | None, entry: ProxyRequest, cut_after: int | None) -> int:
+        """Send the request upstream (repeated headers kept) and stream the answer back;
+        ``entry.status`` is set to the upstream status before the body is sent (502 when the
+        upstream failed before answering)."""
         up = self.upstream
         conn: http.client.HTTPConnection
         if up.tls:
@@ -752,6 +757,7 @@ class FlakyProxy:
             resp = conn.getresponse()
             length = resp.getheader("Content-Length")
             data = None if (length is not None or method == "HEAD") else resp.read()
+            entry.status = resp.status
             h.send_response(resp.status)
             for k, v in resp.getheaders():
                 if k.lower() in _HOP_BY_HOP or k.lower() == "content-length":
@@ -778,8 +784,14 @@ class FlakyProxy:
                 h.wfile.write(chunk)
                 sent += len(chunk)
             return resp.status
-        except (OSError, http.client.HTTPException):
+        except (OSError, http.client.HTTPException) as e:
             h.close_connection = True
+            if entry.status == 0:  # nothing sent yet: tell the client
+                entry.status = 502
+                try:
+                    _send_simple(h, 502, json.dumps({"errors": [{"code": "UPSTREAM", "message": str(e)}]}).encode())
+                except OSError:
+                    pass
             return 599
         finally:
             conn.close()
