@@ -165,10 +165,28 @@ def read_gid_map() -> list[tuple[int, int]]:
         return []
 
 
+def submounts(path: str) -> list[str]:
+    """Mount points strictly below ``path``, parents first (from /proc/self/mountinfo)."""
+    prefix = path.rstrip("/") + "/"
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].replace("\\040", " ")
+            if point.startswith(prefix):
+                out.append(point)
+    return out
+
+
 def _fallback_bind(host: str, dest: str, opts: MountOptions) -> None:
+    """Recursive bind of ``host`` on ``dest``; the flags (e.g. ``ro``) go to every submount too."""
     sc.mount(host, dest, None, sc.MS_BIND | sc.MS_REC)
     if opts.flags:
         remount_bind(dest, opts.flags)
+        for sub in submounts(dest):
+            try:
+                remount_bind(sub, opts.flags)
+            except OSError:
+                pass  # a submount we may not touch keeps its flags
 
 
 def mount_entry(m: dict, ctx: MountContext) -> None:
@@ -228,7 +246,7 @@ def setup_dev(config: dict, ctx: MountContext) -> None:
             ctx.warnings.append(f"device {path} does not exist on the host; skipped")
             continue
         try:
-            bind(path, target, recursive=False)
+            bind(path, target, sc.MS_NOSUID | sc.MS_NOEXEC, recursive=False)
         except OSError as e:
             ctx.warnings.append(f"cannot bind device {path}: {e.strerror}")
     for name, target in DEV_SYMLINKS:
@@ -284,6 +302,7 @@ def mask_path(path: str) -> None:
             sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY, None)
         else:
             sc.mount("/dev/null", path, None, sc.MS_BIND)
+            remount_bind(path, sc.MS_RDONLY)
     except FileNotFoundError:
         pass
     except OSError as e:
