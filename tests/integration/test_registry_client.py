@@ -19,13 +19,12 @@ from typing import Any
 
 import pytest
 
-from rpod.errors import DigestMismatch, ManifestUnknown, RegistryAuthError, RegistryError
+from rpod.errors import DigestMismatch, ManifestUnknown, PlatformNotFound, RegistryAuthError, RegistryError
 from rpod.image import mediatypes as mt
 from rpod.image.auth import Credentials
 from rpod.image.registry import RegistryClient
-from tests.support.registry import CertAuthority, FlakyProxy, Registry, TokenServer, start_registry
-
-USER, PASSWORD = "alice", "s3cret-pw"
+from tests.support.images import ImageSet
+from tests.support.registry import FlakyProxy, Registry
 
 
 def sha(data: bytes) -> str:
@@ -88,34 +87,17 @@ def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-@pytest.fixture(scope="module")
-def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    reg = start_registry(tmp_path_factory.mktemp("plain"))
-    yield reg
-    reg.stop()
-
-
-@pytest.fixture(scope="module")
-def tls_basic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    reg = start_registry(tmp_path_factory.mktemp("tls"), tls=True, basic_auth=(USER, PASSWORD))
-    yield reg
-    reg.stop()
-
-
-@pytest.fixture(scope="module")
-def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    work = tmp_path_factory.mktemp("token")
-    server = TokenServer(CertAuthority(work / "token-ca"), users={USER: PASSWORD}).start()
-    reg = start_registry(work / "registry", token_server=server, token_user=(USER, PASSWORD))
-    yield reg
-    reg.stop()
-
-
 @pytest.fixture
-def flaky(tls_basic: Registry) -> Iterator[FlakyProxy]:
-    proxy = FlakyProxy(tls_basic).start()
+def flaky(tls_registry: Registry) -> Iterator[FlakyProxy]:
+    """A proxy in front of the TLS + htpasswd registry, so credentials flow through it."""
+    proxy = FlakyProxy(tls_registry).start()
     yield proxy
     proxy.stop()
+
+
+def creds_of(reg: Registry) -> Credentials:
+    assert reg.username and reg.password
+    return Credentials(reg.username, reg.password)
 
 
 def plain_client(reg: Registry, **kw: Any) -> RegistryClient:
@@ -123,9 +105,9 @@ def plain_client(reg: Registry, **kw: Any) -> RegistryClient:
 
 
 # --------------------------------------------------------------------------- plain HTTP
-def test_push_then_pull_over_http_when_insecure(plain: Registry) -> None:
+def test_push_then_pull_over_http_when_insecure(registry: Registry) -> None:
     img = Image("roundtrip")
-    with plain_client(plain) as c:
+    with plain_client(registry) as c:
         assert not c.blob_exists("test/roundtrip", sha(img.layer))
         digest = img.push(c, "test/roundtrip", "v1")
         assert c._scheme == "http"  # https failed to handshake, fell back as containers/image does
@@ -143,16 +125,16 @@ def test_push_then_pull_over_http_when_insecure(plain: Registry) -> None:
         assert c.fetch_blob("test/roundtrip", sha(img.config)) == img.config
 
 
-def test_chunked_upload(plain: Registry) -> None:
+def test_chunked_upload(registry: Registry) -> None:
     img = Image("chunked", layer_size=250_001)
-    with plain_client(plain) as c:
+    with plain_client(registry) as c:
         img.push(c, "test/chunked", "c", chunk_size=64 * 1024)
         assert read_all(c, "test/chunked", sha(img.layer))[0] == img.layer
 
 
-def test_range_resume_returns_206(plain: Registry) -> None:
+def test_range_resume_returns_206(registry: Registry) -> None:
     img = Image("range")
-    with plain_client(plain) as c:
+    with plain_client(registry) as c:
         img.push(c, "test/range", "r")
         data, stream = read_all(c, "test/range", sha(img.layer), offset=123_456)
         assert stream.partial is True
@@ -161,43 +143,43 @@ def test_range_resume_returns_206(plain: Registry) -> None:
         assert data == img.layer[123_456:]
 
 
-def test_https_only_without_insecure(plain: Registry) -> None:
-    with RegistryClient(plain.address, retries=1) as c, pytest.raises(RegistryError) as ei:
+def test_https_only_without_insecure(registry: Registry) -> None:
+    with RegistryClient(registry.address, retries=1) as c, pytest.raises(RegistryError) as ei:
         c.get_manifest("test/roundtrip", "v1")
-    assert plain.address in str(ei.value)
+    assert registry.address in str(ei.value)
     assert "SSL" in str(ei.value)
     assert "certs.d" in (ei.value.hint or "")
     assert ei.value.exit_code == 125
 
 
-def test_tls_verify_false_also_allows_http(plain: Registry) -> None:
-    with RegistryClient(plain.address, tls_verify=False, backoff=0.01) as c:
+def test_tls_verify_false_also_allows_http(registry: Registry) -> None:
+    with RegistryClient(registry.address, tls_verify=False, backoff=0.01) as c:
         c.ping()
         assert c._scheme == "http"
 
 
-def test_manifest_unknown_names_the_reference(plain: Registry) -> None:
-    with plain_client(plain) as c:
+def test_manifest_unknown_names_the_reference(registry: Registry) -> None:
+    with plain_client(registry) as c:
         with pytest.raises(ManifestUnknown) as ei:
             c.get_manifest("test/roundtrip", "no-such-tag")
-        assert f"{plain.address}/test/roundtrip:no-such-tag" in str(ei.value)
+        assert f"{registry.address}/test/roundtrip:no-such-tag" in str(ei.value)
         wrong = "sha256:" + "0" * 64
         with pytest.raises(ManifestUnknown) as ei:
             c.get_manifest("test/roundtrip", wrong)
-        assert f"{plain.address}/test/roundtrip@{wrong}" in str(ei.value)
+        assert f"{registry.address}/test/roundtrip@{wrong}" in str(ei.value)
         with pytest.raises(RegistryError, match="blob unknown"):
             c.open_blob("test/roundtrip", wrong)
 
 
-def test_push_with_wrong_digest_is_refused(plain: Registry) -> None:
+def test_push_with_wrong_digest_is_refused(registry: Registry) -> None:
     data = b"x" * 1000
-    with plain_client(plain) as c, pytest.raises(DigestMismatch):
+    with plain_client(registry) as c, pytest.raises(DigestMismatch):
         c.push_blob("test/bad", sha(b"something else"), io.BytesIO(data), len(data))
 
 
-def test_list_tags_follows_pagination(plain: Registry) -> None:
+def test_list_tags_follows_pagination(registry: Registry) -> None:
     img = Image("tags", layer_size=1000)
-    with plain_client(plain) as c:
+    with plain_client(registry) as c:
         for i in range(7):
             img.push(c, "test/tags", f"t{i}")
         tags = c.list_tags("test/tags", page_size=2)
@@ -207,63 +189,101 @@ def test_list_tags_follows_pagination(plain: Registry) -> None:
             c.list_tags("test/never-pushed")
 
 
-def test_mount_blob(plain: Registry) -> None:
+def test_mount_blob(registry: Registry) -> None:
     img = Image("mount", layer_size=5000)
-    with plain_client(plain) as c:
+    with plain_client(registry) as c:
         img.push(c, "test/mount-src", "m")
         assert c.mount_blob("test/mount-dst", sha(img.layer), "test/mount-src") is True
         assert c.blob_exists("test/mount-dst", sha(img.layer))
         assert c.mount_blob("test/mount-dst2", sha(b"absent"), "test/mount-src") is False
 
 
+# --------------------------------------------------------------------------- images pushed by skopeo
+@pytest.mark.parametrize("name", ["multiarch", "docker-v2s2"])
+def test_index_pushed_by_skopeo(images: ImageSet, registry: Registry, name: str) -> None:
+    image = images[name]
+    with plain_client(registry) as c:
+        top = c.get_manifest(image.name, image.tag)
+        assert top.digest == image.digest
+        assert top.media_type == image.media_type
+        assert mt.is_index(top.media_type)
+        for platform, expected in image.platforms.items():
+            os_, arch, *variant = platform.split("/")
+            desc = mt.select_platform(top.content, os=os_, arch=arch, variant=variant[0] if variant else None)
+            assert desc["digest"] == expected.manifest_digest
+            manifest = c.get_manifest(image.name, desc["digest"])
+            assert manifest.media_type == expected.manifest_media_type
+            doc = manifest.json()
+            assert doc["config"]["digest"] == expected.config_digest
+            config = json.loads(c.fetch_blob(image.name, expected.config_digest))
+            assert config["rootfs"]["diff_ids"] == list(expected.diff_ids)
+        with pytest.raises(PlatformNotFound, match="available: linux/amd64"):
+            mt.select_platform(top.content, arch="s390x")
+
+
+def test_zstd_layer_pushed_by_skopeo(images: ImageSet, registry: Registry) -> None:
+    image = images["zstd"]
+    with plain_client(registry) as c:
+        manifest = c.get_manifest(image.name, image.tag)
+        assert manifest.digest == image.manifest_digest and mt.is_manifest(manifest.media_type)
+        layers = manifest.json()["layers"]
+        assert [mt.layer_compression(d["mediaType"]) for d in layers] == ["zstd", "zstd"]
+        data, stream = read_all(c, image.name, layers[-1]["digest"])
+        assert sha(data) == layers[-1]["digest"] and stream.size == layers[-1]["size"]
+        assert sorted(c.list_tags(image.name)) == sorted(image.tags)
+
+
 # --------------------------------------------------------------------------- TLS + basic auth
-def test_tls_basic_auth_with_certs_d(tls_basic: Registry, isolated_config: Path) -> None:
-    tls_basic.trust_in(isolated_config)
+def test_tls_basic_auth_with_certs_d(tls_registry: Registry, isolated_config: Path) -> None:
+    tls_registry.trust_in(isolated_config)
     img = Image("tls")
-    with RegistryClient(tls_basic.address, credentials=Credentials(USER, PASSWORD)) as c:
+    with RegistryClient(tls_registry.address, credentials=creds_of(tls_registry)) as c:
         digest = img.push(c, "test/tls", "v1")
         assert c._scheme == "https"
         assert c.get_manifest("test/tls", "v1").digest == digest
         assert read_all(c, "test/tls", sha(img.layer))[0] == img.layer
 
 
-def test_tls_cert_dir_argument(tls_basic: Registry) -> None:
+def test_tls_cert_dir_argument(tls_registry: Registry) -> None:
     img = Image("certdir", layer_size=1000)
     with RegistryClient(
-        tls_basic.address, credentials=Credentials(USER, PASSWORD), certs_dir=tls_basic.cert_dir
+        tls_registry.address, credentials=creds_of(tls_registry), certs_dir=tls_registry.cert_dir
     ) as c:
         img.push(c, "test/certdir", "v1")
 
 
-def test_tls_untrusted_ca_fails_unless_verification_off(tls_basic: Registry) -> None:
-    client = RegistryClient(tls_basic.address, credentials=Credentials(USER, PASSWORD), retries=1)
+def test_tls_untrusted_ca_fails_unless_verification_off(tls_registry: Registry) -> None:
+    client = RegistryClient(tls_registry.address, credentials=creds_of(tls_registry), retries=1)
     with client as c, pytest.raises(RegistryError, match="CERTIFICATE_VERIFY_FAILED"):
         c.ping()
-    with RegistryClient(tls_basic.address, credentials=Credentials(USER, PASSWORD), tls_verify=False) as c:
+    with RegistryClient(tls_registry.address, credentials=creds_of(tls_registry), tls_verify=False) as c:
         c.ping()
         assert c._scheme == "https"
         assert c.list_tags("test/certdir") == ["v1"]
 
 
-def test_basic_auth_failures(tls_basic: Registry) -> None:
-    with RegistryClient(tls_basic.address, certs_dir=tls_basic.cert_dir) as c:
+def test_basic_auth_failures(tls_registry: Registry) -> None:
+    with RegistryClient(tls_registry.address, certs_dir=tls_registry.cert_dir) as c:
         with pytest.raises(RegistryAuthError) as ei:
             c.get_manifest("test/tls", "v1")
-        assert tls_basic.address in str(ei.value)
+        assert tls_registry.address in str(ei.value)
         assert "rpod login" in (ei.value.hint or "")
-    bad = Credentials(USER, "wrong")
-    client = RegistryClient(tls_basic.address, certs_dir=tls_basic.cert_dir, credentials=bad)
-    with client as c, pytest.raises(RegistryAuthError, match="rejected the credentials of 'alice'"):
+    bad = Credentials(tls_registry.username or "", "wrong")
+    client = RegistryClient(tls_registry.address, certs_dir=tls_registry.cert_dir, credentials=bad)
+    with (
+        client as c,
+        pytest.raises(RegistryAuthError, match=f"rejected the credentials of '{tls_registry.username}'"),
+    ):
         c.get_manifest("test/tls", "v1")
 
 
 # --------------------------------------------------------------------------- Bearer tokens
-def test_token_auth_anonymous_pull_and_authenticated_push(token: Registry) -> None:
-    ts = token.token_server
+def test_token_auth_anonymous_pull_and_authenticated_push(token_registry: Registry) -> None:
+    ts = token_registry.token_server
     assert ts is not None
     img = Image("token")
     ts.clear()
-    with RegistryClient(token.address, insecure=True, credentials=Credentials(USER, PASSWORD)) as c:
+    with RegistryClient(token_registry.address, insecure=True, credentials=creds_of(token_registry)) as c:
         digest = img.push(c, "test/token", "v1")
     push_requests = [r for r in ts.requests if r.status == 200]
     assert push_requests and all(r.authenticated for r in push_requests)
@@ -271,7 +291,7 @@ def test_token_auth_anonymous_pull_and_authenticated_push(token: Registry) -> No
     assert all(r.service == ts.service for r in push_requests)
 
     ts.clear()
-    with RegistryClient(token.address, insecure=True) as anon:
+    with RegistryClient(token_registry.address, insecure=True) as anon:
         manifest = anon.get_manifest("test/token", "v1")
         assert manifest.digest == digest
         assert read_all(anon, "test/token", sha(img.layer))[0] == img.layer
@@ -284,18 +304,23 @@ def test_token_auth_anonymous_pull_and_authenticated_push(token: Registry) -> No
         assert "rpod login" in (ei.value.hint or "")
 
 
-def test_token_auth_wrong_password_and_private_repo(token: Registry) -> None:
-    ts = token.token_server
+def test_token_auth_wrong_password_and_private_repo(token_registry: Registry) -> None:
+    ts = token_registry.token_server
     assert ts is not None
-    client = RegistryClient(token.address, insecure=True, credentials=Credentials(USER, "nope"))
+    client = RegistryClient(
+        token_registry.address, insecure=True, credentials=Credentials(token_registry.username or "", "nope")
+    )
     with client as c, pytest.raises(RegistryAuthError, match="rejected the credentials"):
         c.get_manifest("test/token", "v1")
     img = Image("private", layer_size=1000)
-    with RegistryClient(token.address, insecure=True, credentials=Credentials(USER, PASSWORD)) as c:
+    with RegistryClient(token_registry.address, insecure=True, credentials=creds_of(token_registry)) as c:
         img.push(c, "test/private", "v1")
     ts.private_repos.add("test/private")
     try:
-        with RegistryClient(token.address, insecure=True) as anon, pytest.raises(RegistryAuthError) as ei:
+        with (
+            RegistryClient(token_registry.address, insecure=True) as anon,
+            pytest.raises(RegistryAuthError) as ei,
+        ):
             anon.get_manifest("test/private", "v1")
         assert "test/private:v1" in str(ei.value)
     finally:
@@ -303,10 +328,12 @@ def test_token_auth_wrong_password_and_private_repo(token: Registry) -> None:
 
 
 # --------------------------------------------------------------------------- redirects, retries
-def test_redirect_to_other_host_drops_credentials(flaky: FlakyProxy, tls_basic: Registry) -> None:
+def test_redirect_to_other_host_drops_credentials(flaky: FlakyProxy, tls_registry: Registry) -> None:
     img = Image("redirect")
-    creds = Credentials(USER, PASSWORD)
-    with RegistryClient(flaky.address, insecure=True, credentials=creds, certs_dir=tls_basic.cert_dir) as c:
+    creds = creds_of(tls_registry)
+    with RegistryClient(
+        flaky.address, insecure=True, credentials=creds, certs_dir=tls_registry.cert_dir
+    ) as c:
         img.push(c, "test/redirect", "v1")
         flaky.reset()
         flaky.redirect_blobs()
@@ -320,9 +347,9 @@ def test_redirect_to_other_host_drops_credentials(flaky: FlakyProxy, tls_basic: 
     assert flaky.redirected[0].range == "bytes=10-"  # but the Range is
 
 
-def test_transient_errors_are_retried(flaky: FlakyProxy, tls_basic: Registry) -> None:
+def test_transient_errors_are_retried(flaky: FlakyProxy, tls_registry: Registry) -> None:
     img = Image("retry", layer_size=5000)
-    creds = Credentials(USER, PASSWORD)
+    creds = creds_of(tls_registry)
     with RegistryClient(flaky.address, insecure=True, credentials=creds, backoff=0.01) as c:
         img.push(c, "test/retry", "v1")
         flaky.reset()
@@ -336,9 +363,9 @@ def test_transient_errors_are_retried(flaky: FlakyProxy, tls_basic: Registry) ->
             c.open_blob("test/retry", sha(img.layer))
 
 
-def test_cut_download_raises_then_resumes(flaky: FlakyProxy) -> None:
+def test_cut_download_raises_then_resumes(flaky: FlakyProxy, tls_registry: Registry) -> None:
     img = Image("cut")
-    creds = Credentials(USER, PASSWORD)
+    creds = creds_of(tls_registry)
     with RegistryClient(flaky.address, insecure=True, credentials=creds, backoff=0.01) as c:
         img.push(c, "test/cut", "v1")
         flaky.cut_blobs(after=100_000)
@@ -382,7 +409,7 @@ class _Tamper(BaseHTTPRequestHandler):
 def tamper() -> Iterator[tuple[str, type[_Tamper]]]:
     handler = type("Handler", (_Tamper,), {"body": b"{}", "headers_out": {}})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield f"127.0.0.1:{httpd.server_address[1]}", handler
     httpd.shutdown()
     httpd.server_close()
