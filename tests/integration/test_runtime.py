@@ -24,9 +24,12 @@ ALPINE = Path("/work/shared/images/alpine-3.20.3/alpine-minirootfs-3.20.3-x86_64
 @pytest.fixture(scope="session")
 def alpine_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The Alpine minirootfs, extracted once as the test user (shared read-only by every bundle)."""
+    return extract_alpine(tmp_path_factory.mktemp("alpine") / "rootfs")
+
+
+def extract_alpine(dest: Path) -> Path:
     if not ALPINE.exists():
         raise AssertionError(f"test image missing: {ALPINE}")
-    dest = tmp_path_factory.mktemp("alpine") / "rootfs"
     dest.mkdir()
     subprocess.run(["tar", "-xzf", str(ALPINE), "-C", str(dest)], check=True)
     return dest

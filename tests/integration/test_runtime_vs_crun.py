@@ -16,7 +16,10 @@ import pytest
 from tests.integration import test_runtime as runtime_tests
 from tests.integration.test_runtime import Runtime, make_bundle
 
-_alpine_fixture = runtime_tests.alpine_rootfs  # registers the session fixture `alpine_rootfs` here too
+
+@pytest.fixture(scope="session")
+def alpine_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return runtime_tests.extract_alpine(tmp_path_factory.mktemp("alpine-crun") / "rootfs")
 
 CRUN = shutil.which("crun") or "/usr/bin/crun"
 
