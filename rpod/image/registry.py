@@ -399,7 +399,9 @@ class RegistryClient:
                 scopes = _merge_scopes(scopes, challenge[1].get("scope"))
                 self._forget_token(scopes)
             body = kwargs.get("data")
-            if body is not None and hasattr(body, "seek"):
+            if body is not None and not isinstance(body, bytes | bytearray | dict):
+                if not getattr(body, "rewindable", False):
+                    raise self._auth_failed(where)  # a streamed body cannot be sent twice
                 body.seek(0)
             auth = self._auth_header(scopes, where)
             resp = self._send_retrying(method, url, auth_header=auth, retry=retry, **kwargs)
@@ -409,6 +411,8 @@ class RegistryClient:
             return resp
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
             raise RegistryError(f"{where}: cannot reach registry {self.registry}: {_short(e)}") from e
+        except requests.exceptions.RequestException as e:
+            raise RegistryError(f"{where}: request to registry {self.registry} failed: {_short(e)}") from e
 
     # ------------------------------------------------------------------ auth
     def _auth_failed(self, where: str) -> RegistryAuthError:
@@ -746,8 +750,19 @@ class _LimitedReader:
 
     def __init__(self, fileobj: IO[bytes], size: int):
         self._f = fileobj
-        self._left = size
-        self.len = size
+        self._size = self._left = self.len = size
+        try:
+            self._start: int | None = fileobj.tell() if fileobj.seekable() else None
+        except (AttributeError, OSError):
+            self._start = None
+        self.rewindable = self._start is not None
+
+    def seek(self, pos: int) -> None:
+        """Rewind to the beginning (``pos`` must be 0); only when the source is seekable."""
+        if pos != 0 or self._start is None:
+            raise OSError("upload body cannot be rewound")
+        self._f.seek(self._start)
+        self._left = self.len = self._size
 
     def read(self, n: int = -1) -> bytes:
         if self._left <= 0:

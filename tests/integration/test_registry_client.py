@@ -262,6 +262,20 @@ def test_tls_untrusted_ca_fails_unless_verification_off(tls_registry: Registry) 
         assert c.list_tags("test/certdir") == ["v1"]
 
 
+def test_client_certificate_pairs_are_loaded(tmp_path: Path, isolated_config: Path) -> None:
+    certs = isolated_config / "containers" / "certs.d" / "reg.example:5000"
+    certs.mkdir(parents=True)
+    (certs / "client.cert").write_text("cert")
+    (certs / "client.key").write_text("key")
+    with RegistryClient("reg.example:5000") as c:
+        assert c.session.cert == (str(certs / "client.cert"), str(certs / "client.key"))
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    (lone / "orphan.key").write_text("key")
+    with pytest.raises(RegistryError, match=r"orphan\.key has no matching certificate orphan\.cert"):
+        RegistryClient("reg.example:5000", certs_dir=lone)
+
+
 def test_basic_auth_failures(tls_registry: Registry) -> None:
     with RegistryClient(tls_registry.address, certs_dir=tls_registry.cert_dir) as c:
         with pytest.raises(RegistryAuthError) as ei:
