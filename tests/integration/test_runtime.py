@@ -414,3 +414,21 @@ def test_signal_forwarding(rt, bundle, alpine_rootfs):
         proc.wait()
 
 
+
+
+def test_overlay_annotation_mounts_rootfs(rt, bundle, alpine_rootfs, tmp_path):
+    """``run.rpod.overlay``: the runtime mounts the overlay on root.path inside the container's mount ns."""
+    upper, work, merged = tmp_path / "upper", tmp_path / "work", tmp_path / "merged"
+    for d in (upper, work, merged):
+        d.mkdir()
+    config = make_bundle(bundle, merged, ["sh", "-c", "echo new > /created; cat /etc/alpine-release"])
+    config["root"]["readonly"] = False
+    config["annotations"] = {"run.rpod.overlay": json.dumps(
+        {"lowerdir": [str(alpine_rootfs)], "upperdir": str(upper), "workdir": str(work), "driver": "kernel"})}
+    write_config(bundle, config)
+    res = rt.run(bundle)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("3.20")
+    assert (upper / "created").read_text() == "new\n"
+    assert not (alpine_rootfs / "created").exists()
+    assert os.listdir(merged) == []  # the overlay lived only in the container's mount namespace
