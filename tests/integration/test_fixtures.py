@@ -427,7 +427,15 @@ def test_rpod_env_is_isolated_and_points_at_the_test_registry(rpod_env: RpodEnv,
     assert conf["registry"] == [{"location": registry.address, "insecure": True}]
 
 
-def test_rpod_env_trusts_tls_registry(rpod_env: RpodEnv, tls_registry: Registry) -> None:
+def test_rpod_env_trusts_tls_registry_and_stores_credentials(
+        rpod_env: RpodEnv, tls_registry: Registry, images: ImageSet, tmp_path: Path) -> None:
     ca = rpod_env.trust(tls_registry)
     assert ca is not None and ca.parent.parent == Path(rpod_env["XDG_CONFIG_HOME"]) / "containers" / "certs.d"
     assert tls_registry.ca_path is not None and ca.read_bytes() == tls_registry.ca_path.read_bytes()
+    auth_file = rpod_env.write_auth(tls_registry)
+    assert auth_file == Path(rpod_env["XDG_RUNTIME_DIR"]) / "containers" / "auth.json"
+    images.push_to(tls_registry, "busybox")
+    ref = images.ref("busybox", registry=tls_registry)
+    raw = skopeo(["inspect", "--raw", f"--cert-dir={ca.parent}", f"--authfile={auth_file}", f"docker://{ref}"],
+                 tmp_path).stdout
+    assert sha256_digest(raw.encode()) == images["busybox"].digest

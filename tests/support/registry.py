@@ -14,6 +14,7 @@ random port and its storage in a temp dir, in one of three flavours:
 from __future__ import annotations
 
 import base64
+import ctypes
 import datetime as dt
 import http.client
 import ipaddress
@@ -22,6 +23,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import ssl
 import struct
@@ -531,7 +533,7 @@ def start_registry(
         config_path.write_text(json.dumps(config, indent=1))  # JSON is valid YAML
         log = open(workdir / "registry.log", "ab")  # noqa: SIM115 - handed to the child
         proc = subprocess.Popen([binary, "serve", str(config_path)], stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+                                stdin=subprocess.DEVNULL, env=env, preexec_fn=_die_with_parent)
         log.close()
         reg = Registry(LOCALHOST, port, tls, workdir, proc, ca, username, password, token_server)
         if _wait_ready(reg):
@@ -539,6 +541,12 @@ def start_registry(
         reg.stop()
         last_error = reg.log_tail()
     raise RuntimeError(f"docker-registry did not start (config {workdir / 'config.yml'}):\n{last_error}")
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the test process dies (no stray registries)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 def _wait_ready(reg: Registry, timeout: float = 15) -> bool:

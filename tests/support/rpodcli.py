@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import subprocess
@@ -63,6 +65,18 @@ class RpodEnv(dict[str, str]):
     def trust(self, registry: Registry) -> Path | None:
         """Make this environment trust a TLS registry's CA (``certs.d/HOST:PORT/ca.crt``)."""
         return registry.trust_in(self.config_home)
+
+    def write_auth(self, registry: Registry) -> Path:
+        """Store the registry's credentials in ``$XDG_RUNTIME_DIR/containers/auth.json``
+        (Podman's default auth file), as ``podman login`` would."""
+        auth_file = self.runtime_dir / "containers" / "auth.json"
+        auth_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        auths = json.loads(auth_file.read_text()) if auth_file.exists() else {"auths": {}}
+        token = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
+        auths["auths"][registry.address] = {"auth": token}
+        auth_file.write_text(json.dumps(auths, indent=1))
+        auth_file.chmod(0o600)
+        return auth_file
 
     def cleanup(self) -> None:
         """Remove the runtime directory (the rest lives in pytest's tmp dir)."""

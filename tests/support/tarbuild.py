@@ -7,6 +7,7 @@ empty user/group names, gzip header mtime 0), so image digests are stable across
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import tarfile
 from collections.abc import Iterable
@@ -155,8 +156,23 @@ def truncated_tar(name: str, claimed_size: int, actual: bytes) -> bytes:
     return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape") + actual
 
 
+_compressed: dict[tuple[bytes, str, int | None], bytes] = {}
+
+
 def compress(data: bytes, kind: str, level: int | None = None) -> bytes:
-    """Compress ``data`` deterministically: ``kind`` is ``gzip``, ``zstd`` or ``none``."""
+    """Compress ``data`` deterministically: ``kind`` is ``gzip``, ``zstd`` or ``none``.
+
+    Results for inputs under 32 MB are memoized (several test images share alpine's layer).
+    """
+    if len(data) >= 32 << 20:
+        return _compress(data, kind, level)
+    key = (hashlib.sha256(data).digest(), kind, level)
+    if key not in _compressed:
+        _compressed[key] = _compress(data, kind, level)
+    return _compressed[key]
+
+
+def _compress(data: bytes, kind: str, level: int | None) -> bytes:
     if kind == "gzip":
         return gzip.compress(data, compresslevel=6 if level is None else level, mtime=0)
     if kind == "zstd":
