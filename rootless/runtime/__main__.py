@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--env", "-e", action="append", default=[])
     e.add_argument("id")
     e.add_argument("args", nargs=argparse.REMAINDER)
+    sp = sub.add_parser("spec", help="write a default rootless config.json into the bundle")
+    sp.add_argument("--bundle", "-b", default=".")
+    sp.add_argument("--rootless", action="store_true", help="accepted for runc/crun compatibility")
     sub.add_parser("list", help="list containers")
     sub.add_parser("features", help="print the supported features as JSON")
     return p
@@ -119,6 +122,14 @@ def _main(argv: list[str]) -> int:
             except ContainerError:
                 continue
             print(f"{cid:<24} {s['pid']:>8} {s['status']:<8} {s['bundle']}")
+    elif a.verb == "spec":
+        from rootless.runtime.spec import rootless_spec
+
+        path = os.path.join(a.bundle, "config.json")
+        if os.path.exists(path):
+            raise ContainerError(f"{path} already exists", hint="remove it first")
+        with open(path, "w") as f:
+            json.dump(rootless_spec(), f, indent=2)
     elif a.verb == "features":
         print(json.dumps(_features(), indent=2))
     return 0
