@@ -12,6 +12,9 @@ wins: ``host/ns/repo``, then ``host/ns``, then ``host``):
 Keys may be written as URLs (``https://index.docker.io/v1/``); they are normalised to
 ``host[/path]`` and every Docker Hub spelling becomes ``docker.io``.  An entry holds
 ``auth`` (base64 ``user:password``) and/or ``identitytoken`` (an OAuth2 refresh token).
+A ``credHelpers`` map (registry host → helper) sends the lookup to ``docker-credential-HELPER get``
+first; ``credsStore`` is ignored, as containers/image does.  rpod only reads helpers: ``rpod login``
+always writes the file.
 
 ``rpod login`` stores into the primary file; when ``XDG_RUNTIME_DIR`` is unset or not a
 directory the user owns (``su``, cron, CI) it stores into ``$XDG_CONFIG_HOME/containers/auth.json``
@@ -113,13 +116,13 @@ def lookup_keys(registry: str, repository: str | None = None) -> list[str]:
     return keys
 
 
-def _read(path: Path, legacy: bool) -> dict[str, dict[str, Any]]:
-    """The normalised ``auths`` map of one file ({} when missing)."""
+def _read(path: Path, legacy: bool) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The normalised ``auths`` and ``credHelpers`` maps of one file (empty when missing)."""
     try:
         with open(path, "rb") as f:
             data = json.load(f)
     except FileNotFoundError:
-        return {}
+        return {}, {}
     except (OSError, ValueError) as e:
         raise ConfigError(f"cannot read credentials file {path}: {e}", hint="fix or remove the file") from e
     if not isinstance(data, dict):
@@ -131,7 +134,43 @@ def _read(path: Path, legacy: bool) -> dict[str, dict[str, Any]]:
     for key, entry in auths.items():
         if isinstance(entry, dict):
             out.setdefault(normalize_key(key, legacy), entry)
-    return out
+    helpers = {} if legacy else data.get("credHelpers") or {}
+    if not isinstance(helpers, dict):
+        raise ConfigError(f"credentials file {path}: 'credHelpers' is not a JSON object")
+    return out, {normalize_key(k): v for k, v in helpers.items() if isinstance(v, str) and v}
+
+
+def _from_helper(path: Path, helper: str, registry: str) -> Credentials | None:
+    """Ask ``docker-credential-HELPER get`` (named in ``credHelpers`` of ``path``) for ``registry``."""
+    import shutil
+    import subprocess
+
+    program = f"docker-credential-{helper}"
+    exe = shutil.which(program)
+    if exe is None:
+        raise ConfigError(
+            f"credential helper {program} (credHelpers of {path}) is not installed",
+            hint=f"install it or remove the {registry!r} entry from credHelpers",
+        )
+    try:
+        proc = subprocess.run(
+            [exe, "get"], input=registry.encode(), capture_output=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise ConfigError(f"credential helper {program} failed for {registry}: {e}") from e
+    if proc.returncode != 0:
+        message = (proc.stdout or proc.stderr).decode(errors="replace").strip()
+        if "credentials not found" in message.lower():
+            return None
+        raise ConfigError(f"credential helper {program} failed for {registry}: {message or proc.returncode}")
+    try:
+        doc = json.loads(proc.stdout)
+        username, secret = str(doc.get("Username") or ""), str(doc.get("Secret") or "")
+    except (ValueError, AttributeError) as e:
+        raise ConfigError(f"credential helper {program} sent invalid JSON for {registry}") from e
+    if username == "<token>":  # Docker's convention for an identity token
+        return Credentials("", "", secret, path)
+    return Credentials(username, secret, None, path)
 
 
 def _decode(path: Path, key: str, entry: dict[str, Any]) -> Credentials | None:
@@ -159,7 +198,12 @@ def credentials_for(
     """The stored credentials for ``registry`` (and ``repository``), or None."""
     keys = lookup_keys(registry, repository)
     for path, legacy in auth_file_paths(authfile):
-        auths = _read(path, legacy)
+        auths, helpers = _read(path, legacy)
+        host = keys[-1]
+        if host in helpers:  # credHelpers (per registry host) come first, as in containers/image
+            creds = _from_helper(path, helpers[host], host)
+            if creds is not None:
+                return creds
         for key in keys:
             entry = auths.get(key)
             if entry is not None:

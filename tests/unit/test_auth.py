@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -207,3 +208,38 @@ def test_parse_creds(value: str, user: str, password: str) -> None:
 def test_parse_creds_rejects_empty_user() -> None:
     with pytest.raises(UsageError):
         parse_creds(":p")
+
+
+def helper_script(bin_dir: Path, name: str, body: str) -> None:
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / f"docker-credential-{name}"
+    script.write_text("#!/bin/sh\n" + body)
+    script.chmod(0o755)
+
+
+def test_cred_helpers(env: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = tmp_path / "bin"
+    helper_script(
+        bin_dir,
+        "fake",
+        'read host\ncase "$host" in\n'
+        '  r.io) echo \'{"ServerURL":"r.io","Username":"helped","Secret":"s3"}\' ;;\n'
+        '  t.io) echo \'{"Username":"<token>","Secret":"refresh"}\' ;;\n'
+        "  *) echo 'credentials not found in native keychain'; exit 1 ;;\nesac\n",
+    )
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    env["docker"].parent.mkdir(parents=True)
+    env["docker"].write_text(
+        json.dumps(
+            {
+                "auths": {"r.io": {"auth": b64("file", "p")}, "n.io": {"auth": b64("file", "p")}},
+                "credHelpers": {"r.io": "fake", "t.io": "fake", "n.io": "fake", "x.io": "missing"},
+            }
+        )
+    )
+    creds = credentials_for("r.io", "ns/app")
+    assert (creds.username, creds.password, creds.source) == ("helped", "s3", env["docker"])
+    assert credentials_for("t.io").identity_token == "refresh"
+    assert credentials_for("n.io").username == "file"  # helper has none: the file's entry
+    with pytest.raises(ConfigError, match="docker-credential-missing"):
+        credentials_for("x.io")
