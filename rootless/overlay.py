@@ -354,8 +354,9 @@ def _idmap_probe(scratch: str) -> dict[str, Any]:
     result: dict[str, Any] = {}
     try:
         lowers, _ = _make_probe_layers(base)
-        merged, mapped, mapped2 = (os.path.join(base, n) for n in ("merged", "mapped", "mapped2"))
-        for d in (merged, mapped, mapped2):
+        names = ("merged", "mapped", "mapped2", "tmpfs", "mapped3")
+        merged, mapped, mapped2, tmpfs, mapped3 = (os.path.join(base, n) for n in names)
+        for d in (merged, mapped, mapped2, tmpfs, mapped3):
             os.mkdir(d)
         _, ns_fd = _nested_userns_fd()
         try:
@@ -368,9 +369,11 @@ def _idmap_probe(scratch: str) -> dict[str, Any]:
             result["overlay"] = err or "ok"
             err = _idmap_onto(lowers[0], mapped2, ns_fd)
             result["layer_dir"] = err or "ok"
+            syscalls.mount("tmpfs", tmpfs, "tmpfs", 0, "size=64k")  # a filesystem the namespace owns
+            result["tmpfs"] = _idmap_onto(tmpfs, mapped3, ns_fd) or "ok"
         finally:
             os.close(ns_fd)
-            for d in (mapped2, mapped, merged):
+            for d in (mapped3, tmpfs, mapped2, mapped, merged):
                 try:
                     syscalls.umount2(d, syscalls.MNT_DETACH)
                 except OSError:
@@ -401,8 +404,11 @@ def probe_driver(scratch_dir: str, mapping: Any) -> str:
 def idmapped_mount_supported(scratch_dir: str, mapping: Any) -> tuple[bool, dict[str, str]]:
     """Whether an overlay mounted in the user namespace can be idmapped (open_tree + mount_setattr).
 
-    Returns ``(supported, details)``; ``details`` has the outcome for the overlay mount
-    (``"overlay"``) and for a bind mount of a layer directory (``"layer_dir"``): "ok" or the error.
+    Returns ``(supported, details)``; ``details`` has the outcome ("ok" or the error) for the
+    overlay mount (``"overlay"``), for a bind mount of a layer directory (``"layer_dir"``) and, as
+    a control, for a tmpfs mounted in the namespace (``"tmpfs"``).  On Linux 6.18: overlay EINVAL
+    (overlayfs is not idmappable), layer_dir EPERM (its filesystem belongs to the initial
+    namespace), tmpfs ok -- so ``--userns=keep-id`` needs fuse-overlayfs' uidmapping or a copy.
     """
     result = _run_probe("idmap-probe", scratch_dir, mapping)
     return result.get("overlay") == "ok", result

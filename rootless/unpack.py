@@ -383,6 +383,8 @@ class _Extractor:
             self._skip(entry, "aufs metadata")
             return True
         real = name[len(WHITEOUT_PREFIX):]
+        if real in (b"", b".", b".."):
+            raise UnpackError(f"{entry}: invalid whiteout name")
         target = parts[:-1] + (real,)
         self._remove(dfd, target)
         os.mknod(real, stat.S_IFCHR, os.makedev(0, 0), dir_fd=dfd)

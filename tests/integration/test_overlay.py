@@ -178,7 +178,8 @@ def test_probe_driver(tmp_path: Path) -> None:
 def test_idmapped_mount_experiment(tmp_path: Path) -> None:
     """Reports whether an overlay mounted in the namespace can be idmapped (it cannot on 6.18: EINVAL)."""
     supported, details = overlay.idmapped_mount_supported(str(tmp_path), default_mapping())
-    assert set(details) == {"overlay", "layer_dir"}
+    assert set(details) == {"overlay", "layer_dir", "tmpfs"}
+    assert details["tmpfs"] == "ok", "control: a tmpfs the namespace owns is idmappable since Linux 6.3"
     assert supported == (details["overlay"] == "ok")
     assert all(v == "ok" or "mount_setattr" in v or "open_tree" in v for v in details.values()), details
     print(f"idmapped overlay: {details}")

@@ -179,6 +179,14 @@ def test_hardlink_to_symlink_links_the_symlink(layout: tuple[Path, Path]) -> Non
     assert (outside / "secret").stat().st_nlink == 1
 
 
+@pytest.mark.parametrize("name", ["sub/.wh..", "sub/.wh...", "sub/.wh."])
+def test_whiteout_of_dot_or_dotdot_is_rejected(layout: tuple[Path, Path], name: str) -> None:
+    dest, _ = layout
+    res = run_unpack(make_tar([file_entry("sub/keep", b"1"), file_entry("top", b"2"), file_entry(name)]), dest)
+    assert res.rc == 1 and f"{name}: invalid whiteout name" in res.err
+    assert (dest / "sub" / "keep").read_bytes() == b"1" and (dest / "top").read_bytes() == b"2"
+
+
 def test_device_nodes_are_skipped(layout: tuple[Path, Path]) -> None:
     dest, _ = layout
     res = run_unpack(make_tar([node_entry("dev", tarfile.DIRTYPE),
