@@ -371,3 +371,21 @@ def test_many_files_and_big_file(layout: tuple[Path, Path]) -> None:
     assert res.stats["files"] == 601 and res.stats["bytes"] == len(big) + sum(len(str(i)) for i in range(600))
     assert (dest / "d5" / "f599").read_bytes() == b"599"
     assert (dest / "big").read_bytes() == big
+
+
+@pytest.mark.parametrize("fmt", ["gnu", "posix"])
+def test_sparse_files_from_gnu_tar(layout: tuple[Path, Path], tmp_path: Path, fmt: str) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    with open(src / "sparse", "wb") as f:
+        f.seek(1 << 20)
+        f.write(b"middle")
+        f.seek(5 << 20)
+        f.write(b"end")
+    data = subprocess.run(["tar", "--sparse", f"--format={fmt}", "-C", str(src), "-cf", "-", "sparse"],
+                          check=True, stdout=subprocess.PIPE).stdout
+    dest, _ = layout
+    res = run_unpack(data, dest)
+    assert res.rc == 0, res.err
+    assert (dest / "sparse").read_bytes() == (src / "sparse").read_bytes()
+    assert (dest / "sparse").stat().st_blocks * 512 < 1 << 20, "holes stay holes"
