@@ -96,8 +96,10 @@ def mount_overlay(lowerdirs: list[str], upperdir: str | None, workdir: str | Non
                   gid_map: Sequence[Any] | None = None) -> None:
     """Mount the layers ``lowerdirs`` (lowest first) with ``upperdir``/``workdir`` on ``target``.
 
-    ``upperdir``/``workdir`` None gives a read-only mount.  ``uid_map``/``gid_map`` only
-    matter to the fuse driver when it runs outside the namespace.  Raises ``RootlessError``.
+    ``upperdir``/``workdir`` None gives a read-only mount.  ``uid_map``/``gid_map`` (``IdMap``s
+    or OCI dicts) are passed to fuse-overlayfs as ``uidmapping``/``gidmapping``: an id
+    ``container_id + k`` stored on disk is presented as ``host_id + k`` (the kernel driver
+    ignores them).  Raises ``RootlessError``.
     """
     if (upperdir is None) != (workdir is None):
         raise RootlessError("overlay: upperdir and workdir must be given together")

@@ -110,10 +110,8 @@ def _dirs(tmp: Path, driver: str) -> tuple[Path, Path, Path]:
 @pytest.mark.parametrize("driver", ["kernel", "fuse"])
 def test_whiteout_and_opaque_semantics(image: tuple[list[Path], Path], driver: str) -> None:
     lowers, tmp = image
-    if driver == "fuse":  # fuse-overlayfs cannot take ':' or ',' in paths: use a plain-named view
-        plain = tmp / "plain"
-        plain.symlink_to(lowers[0].parent)
-        lowers = [plain / "l0", plain / "l1"]
+    if driver == "fuse":
+        lowers = _plain(lowers, tmp)
     upper, work, merged = _dirs(tmp, driver)
     result = mount_and_look(lowers, upper, work, merged, driver)
     assert result["before"] == EXPECTED
@@ -133,11 +131,22 @@ def test_whiteout_and_opaque_semantics(image: tuple[list[Path], Path], driver: s
     assert (lowers[0] / "b").read_text() == "b0", "lower layers are never modified"
 
 
-def test_read_only_overlay(image: tuple[list[Path], Path]) -> None:
+def _plain(lowers: list[Path], tmp: Path) -> list[Path]:
+    """The same layers through a path without ':' and ',' (fuse-overlayfs cannot take them)."""
+    plain = tmp / "plain"
+    if not plain.is_symlink():
+        plain.symlink_to(lowers[0].parent)
+    return [plain / p.name for p in lowers]
+
+
+@pytest.mark.parametrize("driver", ["kernel", "fuse"])
+def test_read_only_overlay(image: tuple[list[Path], Path], driver: str) -> None:
     lowers, tmp = image
+    if driver == "fuse":
+        lowers = _plain(lowers, tmp)
     merged = tmp / "ro"
     merged.mkdir()
-    result = mount_and_look(lowers, None, None, merged, "kernel")
+    result = mount_and_look(lowers, None, None, merged, driver)
     assert result["before"] == EXPECTED
     assert result["write"] == "Read-only file system"
     assert result["after"] == EXPECTED
@@ -149,6 +158,37 @@ def test_single_layer_read_only_is_a_bind_mount(image: tuple[list[Path], Path]) 
     merged.mkdir()
     result = mount_and_look(lowers[:1], None, None, merged, "kernel")
     assert result["before"]["o/old"] == "old" and result["write"] == "Read-only file system"
+
+
+FUSE_MAPPED = r"""
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+from rootless import overlay
+from rootless.subid import IdMap
+l0, l1, merged = sys.argv[2:5]
+os.chown(os.path.join(l0, "f1"), 1, 1)
+shift = [IdMap(0, 1, 1000)]
+overlay.mount_overlay([l0, l1], None, None, merged, "fuse", uid_map=shift, gid_map=shift)
+try:
+    print(json.dumps({n: [os.stat(os.path.join(merged, n)).st_uid, os.stat(os.path.join(merged, n)).st_gid]
+                      for n in sorted(os.listdir(merged))}))
+finally:
+    overlay.unmount(merged)
+"""
+
+
+def test_fuse_id_mapping(tmp_path: Path) -> None:
+    """uidmapping=0:1:1000 presents on-disk id k as k+1 (how keep-id can work without copying)."""
+    l0, l1, merged = (tmp_path / n for n in ("l0", "l1", "merged"))
+    for d in (l0, l1, merged):
+        d.mkdir()
+    (l0 / "f0").write_text("")
+    (l0 / "f1").write_text("")
+    proc = userns.run([sys.executable, "-I", "-S", "-c", FUSE_MAPPED, userns.PACKAGE_PARENT, str(l0), str(l1),
+                       str(merged)], default_mapping(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"f0": [1, 1], "f1": [2, 2]}
+    userns.remove_tree(tmp_path, default_mapping())
 
 
 def test_many_layers_beyond_one_page_of_options(tmp_path: Path) -> None:
