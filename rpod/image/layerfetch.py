@@ -163,13 +163,20 @@ class _Pipeline:
             self._write(tail)
 
 
+def _close_and_collect(proc: subprocess.Popen) -> tuple[bytes, bytes]:
+    """Close the helper's stdin (end of the tar stream) and collect its output."""
+    if proc.stdin is not None:
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        proc.stdin = None
+    return proc.communicate()
+
+
 def _helper_failure(job: LayerJob) -> LayerError:
     assert job.helper is not None
-    try:
-        job.helper.stdin.close()  # type: ignore[union-attr]
-    except OSError:
-        pass
-    _, err = job.helper.communicate()
+    _, err = _close_and_collect(job.helper)
     text = err.decode(errors="replace").strip().removeprefix("rpod-unpack: ") or f"exit {job.helper.returncode}"
     return LayerError(f"layer {job.digest}: {text}",
                       hint="the image's layer is malformed or hostile; nothing was written outside the store")
@@ -216,14 +223,16 @@ def fetch_layer(paths: Paths, client: Any, repo: str, job: LayerJob, on_bytes: C
                                             hint="run the pull again") from e
             stream.close()
         pipe.finish()
-        job.helper.stdin.close()
     except BrokenPipeError:
         raise _helper_failure(job) from None
     except Exception:
         job.helper.kill()
         job.helper.wait()
         raise
-    out, err = job.helper.communicate()
+    try:
+        out, err = _close_and_collect(job.helper)
+    except BrokenPipeError:
+        raise _helper_failure(job) from None
     if job.helper.returncode != 0:
         text = err.decode(errors="replace").strip().removeprefix("rpod-unpack: ")
         raise LayerError(f"layer {job.digest}: {text or 'unpack failed'}",

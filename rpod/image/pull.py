@@ -123,43 +123,59 @@ class Puller:
         raise ManifestUnknown(f"{name}: no candidate registry has it: {detail}",
                               hint="use a fully qualified name such as registry.example.com/repo:tag")
 
-    def client_for(self, ref: Any) -> tuple[Any, str]:
-        """A registry client for ``ref`` (mirrors are tried by ``pull_reference``) and the repository."""
+    def _client(self, registry: str, repository: str, insecure: bool) -> Any:
         from rpod.image.auth import credentials_for, parse_creds
         from rpod.image.registry import RegistryClient
+
+        creds = parse_creds(self.opts.creds) if self.opts.creds else credentials_for(
+            registry, repository, authfile=self.opts.authfile)
+        return RegistryClient(registry, insecure=insecure, tls_verify=self.opts.tls_verify,
+                              credentials=creds, certs_dir=self.opts.cert_dir)
+
+    def sources(self, ref: Any) -> list[tuple[Any, Any]]:
+        """(client, rewritten reference) for each place to try: mirrors first, then the registry.
+
+        Raises ``BlockedRegistry`` when registries.conf blocks the registry.
+        """
         from rpod.registries import load_registries_config
 
-        entry = load_registries_config().lookup(ref)
-        if getattr(entry, "blocked", False):
-            from rpod.errors import BlockedRegistry
+        return [(self._client(src.reference.registry, src.reference.repository, src.insecure), src.reference)
+                for src in load_registries_config().pull_sources(ref)]
 
-            raise BlockedRegistry(f"registry {ref.registry} is blocked in registries.conf",
-                                  hint="remove 'blocked = true' for it from registries.conf")
-        creds = parse_creds(self.opts.creds) if self.opts.creds else credentials_for(
-            ref.registry, ref.repository, authfile=self.opts.authfile)
-        client = RegistryClient(
-            ref.registry,
-            insecure=bool(getattr(entry, "insecure", False)),
-            tls_verify=self.opts.tls_verify,
-            credentials=creds,
-            certs_dir=self.opts.cert_dir,
-        )
-        return client, ref.repository
+    def client_for(self, ref: Any) -> tuple[Any, str]:
+        """A client for the registry itself (not a mirror) and the repository there."""
+        client, where = self.sources(ref)[-1]
+        return client, where.repository
+
+    def _top_manifest(self, ref: Any) -> tuple[Any, Any, Any]:
+        """The manifest (or index) of ``ref`` from the first source that has it: (client, where, manifest)."""
+        from rpod.image import mediatypes as mt
+
+        sources = self.sources(ref)
+        last: RpodError | None = None
+        for client, where in sources:
+            try:
+                top = client.get_manifest(where.repository, where.digest or where.tag or "latest",
+                                          accept=mt.ALL_MANIFEST_TYPES)
+                return client, where, top
+            except RegistryError as e:
+                last = e
+                if len(sources) > 1:
+                    self.progress.message(f"Error pulling from {where.registry}: {e}")
+        assert last is not None
+        raise last
 
     def remote_digest(self, ref: Any) -> str:
         """The digest the registry currently serves for ``ref``."""
-        from rpod.image.mediatypes import ALL_MANIFEST_TYPES
-
-        client, repo = self.client_for(ref)
-        return client.get_manifest(repo, ref.digest or ref.tag or "latest", accept=ALL_MANIFEST_TYPES).digest
+        return self._top_manifest(ref)[2].digest
 
     def pull_reference(self, ref: Any) -> ImageRecord:
         """Pull one fully qualified reference."""
         from rpod.image import mediatypes as mt
 
-        client, repo = self.client_for(ref)
+        client, where, top = self._top_manifest(ref)
+        repo = where.repository
         self.progress.message("Getting image source signatures")
-        top = client.get_manifest(repo, ref.digest or ref.tag or "latest", accept=mt.ALL_MANIFEST_TYPES)
         manifest = top
         if mt.is_index(top.media_type):
             index = _load_json(top.content, f"index {top.digest} of {ref}")

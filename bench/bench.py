@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""rpod beside Podman (and bare crun), in one run, on the same images from the same local registry.
+
+Run as an unprivileged user with a subuid range, from the repository root:
+
+    python bench/bench.py [--runs 5] [--only pull,images,run,exec,ps,memory] [--markdown]
+
+It starts a local registry (the test suite's fixture code), pushes the test
+images with skopeo, then times each operation with fresh, separate stores for
+rpod and Podman, and prints medians and the ratio rpod/Podman (< 1 means rpod
+is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+@dataclass
+class Result:
+    name: str
+    rpod: list[float] = field(default_factory=list)
+    podman: list[float] = field(default_factory=list)
+    crun: list[float] = field(default_factory=list)
+    unit: str = "ms"
+
+    @staticmethod
+    def _med(xs: list[float]) -> float | None:
+        return statistics.median(xs) if xs else None
+
+    def row(self) -> dict:
+        r, p, c = self._med(self.rpod), self._med(self.podman), self._med(self.crun)
+        return {"name": self.name, "unit": self.unit, "rpod": r, "podman": p, "crun": c,
+                "ratio": (r / p) if r is not None and p else None}
+
+
+class Tools:
+    """Fresh stores and the command prefixes for rpod and Podman."""
+
+    def __init__(self, base: Path, registry: str):
+        self.base = base
+        self.registry = registry
+        self.n = 0
+
+    def fresh(self) -> tuple[list[str], list[str], dict[str, str]]:
+        self.n += 1
+        d = self.base / f"s{self.n}"
+        xdg = d / "xdg"
+        for sub in ("rpod-root", "rpod-run", "pm-root", "pm-run", "xdg", "config/containers"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        os.chmod(xdg, 0o700)
+        (d / "config/containers/registries.conf").write_text(
+            f'unqualified-search-registries = ["{self.registry}"]\n'
+            f'[[registry]]\nlocation = "{self.registry}"\ninsecure = true\n')
+        env = dict(os.environ, XDG_RUNTIME_DIR=str(xdg), XDG_CONFIG_HOME=str(d / "config"),
+                   CONTAINERS_REGISTRIES_CONF=str(d / "config/containers/registries.conf"))
+        rpod = [sys.executable, "-m", "rpod", "--root", str(d / "rpod-root"), "--runroot", str(d / "rpod-run")]
+        podman = ["podman", "--root", str(d / "pm-root"), "--runroot", str(d / "pm-run"),
+                  "--cgroup-manager=cgroupfs", "--events-backend=file", "--storage-driver=overlay"]
+        return rpod, podman, env
+
+
+def timed(cmd: list[str], env: dict[str, str], stdin: bytes | None = None) -> float:
+    t = time.perf_counter()
+    p = subprocess.run(cmd, env=env, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    dt = (time.perf_counter() - t) * 1000
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.decode()[-400:]}")
+    return dt
+
+
+def run(cmd: list[str], env: dict[str, str]) -> str:
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr[-400:]}")
+    return p.stdout
+
+
+def bench_pull(tools: Tools, image: str, runs: int, name: str) -> Result:
+    res = Result(name)
+    for _ in range(runs):
+        rpod, podman, env = tools.fresh()
+        res.rpod.append(timed([*rpod, "pull", "-q", image], env))
+        res.podman.append(timed([*podman, "pull", "-q", "--tls-verify=false", image], env))
+    return res
+
+
+def bench_images(tools: Tools, image: str, runs: int) -> Result:
+    res = Result("images (50 images)")
+    rpod, podman, env = tools.fresh()
+    run([*rpod, "pull", "-q", image], env)
+    run([*podman, "pull", "-q", "--tls-verify=false", image], env)
+    for i in range(50):
+        run([*rpod, "tag", image, f"localhost/bench{i}:latest"], env)
+        run([*podman, "tag", image, f"localhost/bench{i}:latest"], env)
+    for _ in range(runs):
+        res.rpod.append(timed([*rpod, "images"], env))
+        res.podman.append(timed([*podman, "images"], env))
+    return res
+
+
+BENCHES: dict[str, Callable[..., list[Result]]] = {}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--only", default="pull,images")
+    ap.add_argument("--markdown", action="store_true", help="print a README table")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args()
+    if os.getuid() == 0:
+        print("run the benchmark as an unprivileged user (rootless is the point)", file=sys.stderr)
+        return 2
+    for tool in ("podman", "skopeo", "docker-registry"):
+        if not shutil.which(tool):
+            print(f"{tool} is missing: apt-get install {tool}", file=sys.stderr)
+            return 2
+    from tests.support.images import build_images
+    from tests.support.registry import start_plain_registry
+
+    only = set(args.only.split(","))
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="rpod-bench-") as tmp:
+        base = Path(tmp)
+        images = build_images(base / "layouts")
+        with start_plain_registry(base / "registry") as reg:
+            for key in ("alpine", "large"):
+                images[key].push(reg)
+            tools = Tools(base / "stores", reg.address)
+            alpine = images["alpine"].reference(reg.address)
+            if "pull" in only:
+                results.append(bench_pull(tools, alpine, args.runs, "pull alpine (cold)"))
+                results.append(bench_pull(tools, images["large"].reference(reg.address), max(1, args.runs // 2),
+                                          "pull large image (cold)"))
+            if "images" in only:
+                results.append(bench_images(tools, alpine, args.runs))
+    rows = [r.row() for r in results]
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    print_table(rows, args.markdown)
+    return 0
+
+
+def print_table(rows: list[dict], markdown: bool) -> None:
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else f"{v:.0f}"
+
+    header = ["operation", "rpod (ms)", "Podman (ms)", "crun (ms)", "rpod/Podman"]
+    lines = [[r["name"], fmt(r["rpod"]), fmt(r["podman"]), fmt(r["crun"]),
+              "-" if r["ratio"] is None else f"{r['ratio']:.2f}"] for r in rows]
+    if markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for line in lines:
+            print("| " + " | ".join(line) + " |")
+        return
+    widths = [max(len(x) for x in col) for col in zip(header, *lines, strict=False)]
+    for line in [header, *lines]:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=False)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
