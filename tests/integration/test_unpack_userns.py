@@ -389,3 +389,20 @@ def test_sparse_files_from_gnu_tar(layout: tuple[Path, Path], tmp_path: Path, fm
     assert res.rc == 0, res.err
     assert (dest / "sparse").read_bytes() == (src / "sparse").read_bytes()
     assert (dest / "sparse").stat().st_blocks * 512 < 1 << 20, "holes stay holes"
+
+
+@pytest.mark.parametrize(("pax", "message"), [
+    ({"path": "a\0b"}, "the path contains a NUL byte"),
+    ({"path": "../outside/secret"}, "'..' component"),
+    ({"linkpath": "../outside/secret"}, "'..' component"),
+])
+def test_hostile_pax_names(layout: tuple[Path, Path], pax: dict[str, str], message: str) -> None:
+    """PAX records override the ustar name: they are normalised and checked the same way."""
+    dest, outside = layout
+    ti = tarfile.TarInfo("innocent")
+    if "linkpath" in pax:
+        ti.type = tarfile.LNKTYPE
+    ti.pax_headers = pax
+    res = run_unpack(make_tar([(ti, None)]), dest)
+    assert res.rc == 1 and message in res.err, res.err
+    assert_untouched(outside)
