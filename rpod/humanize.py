@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 _SI = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
 
@@ -77,5 +77,5 @@ def parse_time(value: str) -> float:
     except ValueError:
         return 0.0
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()

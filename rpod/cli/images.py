@@ -17,7 +17,7 @@ IMAGE_HEADERS = {"ID": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREA
 def pull_images(names: list[str], quiet: bool, platform: str | None, arch: str | None, os_: str | None,
                 variant: str | None, tls_verify: str | None, creds: str | None, authfile: str | None,
                 cert_dir: str | None, all_tags: bool) -> None:
-    from rpod.image.pull import PullOptions, Puller, parse_platform
+    from rpod.image.pull import Puller, PullOptions, parse_platform
     from rpod.progress import make_progress
 
     opts = PullOptions(tls_verify=parse_bool_flag(tls_verify, "--tls-verify"), creds=creds, authfile=authfile,
