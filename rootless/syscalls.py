@@ -10,7 +10,10 @@ import ctypes
 import ctypes.util
 import os
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+try:  # find_library runs ldconfig (~20 ms): try the glibc soname first
+    _libc = ctypes.CDLL("libc.so.6", use_errno=True)
+except OSError:  # pragma: no cover - non-glibc systems
+    _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 # clone flags (linux/sched.h)
 CLONE_NEWNS = 0x00020000
