@@ -66,7 +66,7 @@ def login(
     client = RegistryClient(host, insecure=insecure, tls_verify=parse_bool_flag(tls_verify, "--tls-verify"),
                             credentials=Credentials(username, password), certs_dir=cert_dir)
     try:
-        client.ping()
+        client.check_login()
     finally:
         client.close()
     store_credentials(host, username, password, authfile=authfile)

@@ -29,8 +29,9 @@ from rpod.errors import DigestMismatch, LayerError, RegistryError, UnsupportedMe
 from rpod.paths import Paths
 from rpod.storefile import atomic_write_json, fsync_dir
 
-CHUNK = 1 << 20
-RESUME_TRIES = 4
+CHUNK = 64 << 10
+RESUME_TRIES = 4  # consecutive failures without progress before giving up
+MAX_RESUMES = 100
 
 
 class _Gzip:
@@ -147,7 +148,13 @@ class _Pipeline:
             raise DigestMismatch(
                 f"layer {self.job.digest}: the registry sent more than the {self.job.size} bytes the manifest declares"
             )
-        data = self.decompress(chunk)
+        try:
+            data = self.decompress(chunk)
+        except Exception as e:  # zlib.error, zstd.ZstdError: the bytes are not what the digest promises
+            raise DigestMismatch(
+                f"layer {self.job.digest}: the {self.job.compression} data is corrupt ({e})",
+                hint="the registry served corrupt data; try again or report it to the registry owner",
+            ) from e
         if data:
             self._write(data)
         self.on_bytes(len(chunk))
@@ -198,33 +205,41 @@ def fetch_layer(paths: Paths, client: Any, repo: str, job: LayerJob, on_bytes: C
                 with open(partial, "rb") as old:
                     while block := old.read(CHUNK):
                         pipe.feed(block)
-            tries = 0
+            tries = resumes = 0
+            mark = pipe.received
             while True:
                 try:
                     for chunk in stream.iter_chunks(CHUNK):
                         saved.write(chunk)
                         pipe.feed(chunk)
                     break
-                except (BrokenPipeError, DigestMismatch):
+                except DigestMismatch:
                     raise
                 except (OSError, RegistryError) as e:
                     if isinstance(e, BrokenPipeError):
                         raise
-                    tries += 1
                     stream.close()
-                    if tries > RESUME_TRIES:
+                    tries = 1 if pipe.received > mark else tries + 1
+                    mark = pipe.received
+                    resumes += 1
+                    if tries > RESUME_TRIES or resumes > MAX_RESUMES:
                         raise RegistryError(f"layer {job.digest}: download kept failing: {e}",
                                             hint="run the pull again: it resumes where it stopped") from e
-                    time.sleep(0.2 * 2 ** (tries - 1))
+                    time.sleep(0.1 * 2 ** (tries - 1))
                     saved.flush()
                     stream = client.open_blob(repo, job.digest, offset=pipe.received)
-                    if not stream.partial:
+                    if pipe.received and not stream.partial:
                         raise RegistryError(f"layer {job.digest}: the registry cannot resume the download",
                                             hint="run the pull again") from e
             stream.close()
         pipe.finish()
     except BrokenPipeError:
         raise _helper_failure(job) from None
+    except DigestMismatch:
+        partial.unlink(missing_ok=True)
+        job.helper.kill()
+        job.helper.wait()
+        raise
     except Exception:
         job.helper.kill()
         job.helper.wait()

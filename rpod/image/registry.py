@@ -528,6 +528,21 @@ class RegistryClient:
         """Check that the registry speaks the v2 API (probes the scheme and auth)."""
         self._probe()
 
+    def check_login(self) -> None:
+        """Verify the credentials, as ``login`` must before storing them.
+
+        Basic auth: ``GET /v2/`` with them; Bearer: a token obtained with them.
+        Raises ``RegistryAuthError`` when the registry rejects them.
+        """
+        self._probe()
+        if self._challenge is None:
+            return  # the registry asks for no authentication at all
+        where = f"{self.registry}: login"
+        resp = self.request("GET", "/v2/", what=where)
+        with resp:
+            if resp.status_code >= 400 and resp.status_code != 404:
+                raise self._status_error(resp, where)
+
     def get_manifest(
         self, repo: str, reference: str, accept: tuple[str, ...] | list[str] | None = None
     ) -> Manifest:

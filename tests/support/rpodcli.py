@@ -79,8 +79,16 @@ class RpodEnv(dict[str, str]):
         return auth_file
 
     def cleanup(self) -> None:
-        """Remove the runtime directory (the rest lives in pytest's tmp dir)."""
+        """Remove the runtime directory and the store (whose files belong to subordinate ids,
+        so plain removal fails: it goes through a user namespace)."""
+        from rootless.subid import default_mapping
+        from rootless.userns import remove_tree
+
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
+        try:
+            remove_tree(self.data_home, default_mapping())
+        except Exception as e:  # never hide the test's own result behind a cleanup problem
+            print(f"warning: could not remove {self.data_home}: {e}")
 
 
 def run_rpod(env: dict[str, str], *args: str, input: str | None = None,  # noqa: A002 - mirrors subprocess
