@@ -22,6 +22,7 @@ from tests.support.images import ImageSet
 from tests.support.registry import FlakyProxy, Registry
 from tests.support.rpodcli import RpodEnv, run_rpod
 
+
 def _host_uid(container_uid: int) -> int:
     """Host uid of a container uid under the default rootless map (root = the user)."""
     if container_uid == 0:
@@ -309,7 +310,7 @@ def test_interrupted_pull_resumes_on_the_next_run(rpod_env: RpodEnv, images: Ima
     ref = f"{addr}/large:latest"
     partial_dir = store_root(rpod_env) / "partial"
     saved: dict[str, int] = {}
-    for attempt in range(20):
+    for _attempt in range(20):
         proc = subprocess.Popen([sys.executable, "-m", "rpod", "pull", "-q", ref], env=rpod_env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
@@ -449,7 +450,7 @@ def test_device_nodes_are_skipped_with_a_note(rpod_env: RpodEnv, images: ImageSe
 
 def test_blocked_registry_is_refused(rpod_env: RpodEnv, images: ImageSet) -> None:
     conf = rpod_env.registries_conf
-    conf.write_text(conf.read_text() + f'\n[[registry]]\nlocation = "blocked.example"\nblocked = true\n')
+    conf.write_text(conf.read_text() + '\n[[registry]]\nlocation = "blocked.example"\nblocked = true\n')
     r = run_rpod(rpod_env, "pull", "blocked.example/alpine")
     assert r.returncode == 125
     assert "blocked" in r.stderr
