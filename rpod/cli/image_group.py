@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import typer
+import click
 
 from rpod.cli import images as img
 from rpod.cli.common import paths, print_json, write
 from rpod.errors import NoSuchImage
 
-app = typer.Typer(help="Manage images", no_args_is_help=True)
+app = click.Group("image", help="Manage images", no_args_is_help=True)
 
-app.command("pull")(img.pull)
-app.command("rm")(img.rmi)
-app.command("tag")(img.tag)
-app.command("untag")(img.untag)
-app.command("ls")(img.images)
-app.command("list", hidden=True)(img.images)
+app.add_command(img.pull, "pull")
+app.add_command(img.rmi, "rm")
+app.add_command(img.tag, "tag")
+app.add_command(img.untag, "untag")
+app.add_command(img.images, "ls")
+app.add_command(img.images, "list")
 
 
 @app.command("inspect")
-def inspect(
-    names: list[str] = typer.Argument(..., metavar="IMAGE..."),
-    fmt: str = typer.Option(None, "--format", "-f", help="Go template or json"),
-) -> None:
+@click.argument("names", nargs=-1, required=True, metavar="IMAGE...")
+@click.option("--format", "-f", "fmt", help="Go template or json")
+def inspect(names: tuple[str, ...], fmt: str | None) -> None:
     """Display the configuration of one or more images."""
     from rpod.image.pull import local_candidates
     from rpod.image.reports import inspect_image
@@ -48,7 +47,8 @@ def inspect(
 
 
 @app.command("exists")
-def exists(name: str = typer.Argument(...)) -> None:
+@click.argument("name")
+def exists(name: str) -> None:
     """Exit 0 when the image exists locally, 1 when it does not."""
     from rpod.image.pull import local_candidates
     from rpod.image.store import ImageStore
@@ -56,15 +56,14 @@ def exists(name: str = typer.Argument(...)) -> None:
     try:
         ImageStore(paths()).resolve(name, local_candidates(name))
     except NoSuchImage:
-        raise typer.Exit(1) from None
+        raise click.exceptions.Exit(1) from None
 
 
 @app.command("prune")
-def prune(
-    all_: bool = typer.Option(False, "--all", "-a", help="Remove all unused images, not just dangling ones"),
-    force: bool = typer.Option(False, "--force", "-f", help="Do not prompt for confirmation"),
-    filters: list[str] = typer.Option(None, "--filter", help="Filter images to prune (key=value)"),
-) -> None:
+@click.option("--all", "-a", "all_", is_flag=True, help="Remove all unused images, not just dangling ones")
+@click.option("--force", "-f", is_flag=True, help="Do not prompt for confirmation")
+@click.option("--filter", "filters", multiple=True, help="Filter images to prune (key=value)")
+def prune(all_: bool, force: bool, filters: tuple[str, ...]) -> None:
     """Remove unused images (dangling ones, or all unused with -a)."""
     from rpod.cli.common import parse_filters
     from rpod.image.manage import cleanup_unused, containers_using, filter_images
@@ -73,7 +72,7 @@ def prune(
     p = paths()
     store = ImageStore(p)
     used = containers_using(p)
-    records = filter_images(store, store.list(), parse_filters(filters))
+    records = filter_images(store, store.list(), parse_filters(list(filters)))
     doomed = [r for r in records if r.id not in used and (all_ or not r.names)]
     for r in doomed:
         store.delete(r.id)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-import typer
+import click
 
 from rpod.cli.common import parse_bool_flag, parse_filters, paths, print_json, write
 from rpod.errors import NoSuchImage, RpodError, UsageError
 
-app = typer.Typer()
+app = click.Group()
 
 IMAGE_HEADERS = {"ID": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Created": "CREATED"}
 
@@ -55,21 +55,22 @@ def _pull_all_tags(puller, name: str):  # noqa: ANN001, ANN202
 
 
 @app.command("pull")
-def pull(
-    names: list[str] = typer.Argument(..., metavar="IMAGE..."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Suppress output information when pulling images"),
-    platform: str = typer.Option(None, "--platform", help="Platform os/arch[/variant] to pull"),
-    arch: str = typer.Option(None, "--arch", help="Architecture to pull (overrides the host's)"),
-    os_: str = typer.Option(None, "--os", help="OS to pull"),
-    variant: str = typer.Option(None, "--variant", help="Architecture variant to pull"),
-    tls_verify: str = typer.Option(None, "--tls-verify", help="Require HTTPS and verify certificates (true/false)"),
-    creds: str = typer.Option(None, "--creds", help="USER[:PASSWORD] for the registry"),
-    authfile: str = typer.Option(None, "--authfile", help="Path of the authentication file"),
-    cert_dir: str = typer.Option(None, "--cert-dir", help="Directory with TLS certificates for the registry"),
-    all_tags: bool = typer.Option(False, "--all-tags", "-a", help="Pull all tagged images of the repository"),
-) -> None:
+@click.argument("names", nargs=-1, required=True, metavar="IMAGE...")
+@click.option("--quiet", "-q", is_flag=True, help="Suppress output information when pulling images")
+@click.option("--platform", help="Platform os/arch[/variant] to pull")
+@click.option("--arch", help="Architecture to pull (overrides the host's)")
+@click.option("--os", "os_", help="OS to pull")
+@click.option("--variant", help="Architecture variant to pull")
+@click.option("--tls-verify", help="Require HTTPS and verify certificates (true/false)")
+@click.option("--creds", help="USER[:PASSWORD] for the registry")
+@click.option("--authfile", help="Path of the authentication file")
+@click.option("--cert-dir", help="Directory with TLS certificates for the registry")
+@click.option("--all-tags", "-a", is_flag=True, help="Pull all tagged images of the repository")
+def pull(names: tuple[str, ...], quiet: bool, platform: str | None, arch: str | None, os_: str | None,
+         variant: str | None, tls_verify: str | None, creds: str | None, authfile: str | None,
+         cert_dir: str | None, all_tags: bool) -> None:
     """Pull an image from a registry."""
-    pull_images(names, quiet, platform, arch, os_, variant, tls_verify, creds, authfile, cert_dir, all_tags)
+    pull_images(list(names), quiet, platform, arch, os_, variant, tls_verify, creds, authfile, cert_dir, all_tags)
 
 
 def list_images(all_: bool, quiet: bool, digests: bool, no_trunc: bool, fmt: str | None,
@@ -138,19 +139,19 @@ def _created(rec) -> float:  # noqa: ANN001
 
 
 @app.command("images")
-def images(
-    repository: str = typer.Argument(None, metavar="[REPOSITORY]"),
-    all_: bool = typer.Option(False, "--all", "-a", help="Show all images (default hides intermediate images)"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Display only image IDs"),
-    digests: bool = typer.Option(False, "--digests", help="Show digests"),
-    no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not truncate output"),
-    fmt: str = typer.Option(None, "--format", help="Go template or json"),
-    filters: list[str] = typer.Option(None, "--filter", "-f", help="Filter output (key=value)"),
-    noheading: bool = typer.Option(False, "--noheading", "-n", help="Do not print column headings"),
-    sort: str = typer.Option("created", "--sort", help="Sort by created, id, repository, size or tag"),
-) -> None:
+@click.argument("repository", required=False, metavar="[REPOSITORY]")
+@click.option("--all", "-a", "all_", is_flag=True, help="Show all images (default hides intermediate images)")
+@click.option("--quiet", "-q", is_flag=True, help="Display only image IDs")
+@click.option("--digests", is_flag=True, help="Show digests")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate output")
+@click.option("--format", "fmt", help="Go template or json")
+@click.option("--filter", "-f", "filters", multiple=True, help="Filter output (key=value)")
+@click.option("--noheading", "-n", is_flag=True, help="Do not print column headings")
+@click.option("--sort", default="created", show_default=True, help="Sort by created, id, repository, size or tag")
+def images(repository: str | None, all_: bool, quiet: bool, digests: bool, no_trunc: bool, fmt: str | None,
+           filters: tuple[str, ...], noheading: bool, sort: str) -> None:
     """List images in local storage."""
-    list_images(all_, quiet, digests, no_trunc, fmt, filters, noheading, sort, repository)
+    list_images(all_, quiet, digests, no_trunc, fmt, list(filters), noheading, sort, repository)
 
 
 def remove(names: list[str], force: bool, all_: bool, ignore: bool) -> int:
@@ -187,16 +188,15 @@ def remove(names: list[str], force: bool, all_: bool, ignore: bool) -> int:
 
 
 @app.command("rmi")
-def rmi(
-    names: list[str] = typer.Argument(None, metavar="IMAGE..."),
-    force: bool = typer.Option(False, "--force", "-f", help="Remove the image and any containers using it"),
-    all_: bool = typer.Option(False, "--all", "-a", help="Remove all images"),
-    ignore: bool = typer.Option(False, "--ignore", "-i", help="Ignore errors if a specified image does not exist"),
-) -> None:
+@click.argument("names", nargs=-1, metavar="IMAGE...")
+@click.option("--force", "-f", is_flag=True, help="Remove the image and any containers using it")
+@click.option("--all", "-a", "all_", is_flag=True, help="Remove all images")
+@click.option("--ignore", "-i", is_flag=True, help="Ignore errors if a specified image does not exist")
+def rmi(names: tuple[str, ...], force: bool, all_: bool, ignore: bool) -> None:
     """Remove one or more images from local storage."""
-    rc = remove(names or [], force, all_, ignore)
+    rc = remove(list(names), force, all_, ignore)
     if rc:
-        raise typer.Exit(rc)
+        raise click.exceptions.Exit(rc)
 
 
 def tag_image(image: str, targets: list[str]) -> None:
@@ -211,9 +211,11 @@ def tag_image(image: str, targets: list[str]) -> None:
 
 
 @app.command("tag")
-def tag(image: str = typer.Argument(...), targets: list[str] = typer.Argument(..., metavar="TARGET...")) -> None:
+@click.argument("image")
+@click.argument("targets", nargs=-1, required=True, metavar="TARGET...")
+def tag(image: str, targets: tuple[str, ...]) -> None:
     """Add an additional name to a local image."""
-    tag_image(image, targets)
+    tag_image(image, list(targets))
 
 
 def untag_image(image: str, names: list[str]) -> None:
@@ -234,6 +236,8 @@ def untag_image(image: str, names: list[str]) -> None:
 
 
 @app.command("untag")
-def untag(image: str = typer.Argument(...), names: list[str] = typer.Argument(None, metavar="[NAME...]")) -> None:
+@click.argument("image")
+@click.argument("names", nargs=-1, metavar="[NAME...]")
+def untag(image: str, names: tuple[str, ...]) -> None:
     """Remove a name from a local image."""
-    untag_image(image, names or [])
+    untag_image(image, list(names))

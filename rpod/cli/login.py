@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-import typer
+import click
 
 from rpod.cli.common import parse_bool_flag, write
 from rpod.errors import RegistryAuthError, UsageError
 
-app = typer.Typer()
+app = click.Group()
 
 
 def _registry_host(value: str) -> str:
@@ -18,16 +18,16 @@ def _registry_host(value: str) -> str:
 
 
 @app.command("login")
-def login(
-    registry: str = typer.Argument(None, metavar="REGISTRY"),
-    username: str = typer.Option(None, "--username", "-u", help="Username for the registry"),
-    password: str = typer.Option(None, "--password", "-p", help="Password for the registry"),
-    password_stdin: bool = typer.Option(False, "--password-stdin", help="Take the password from stdin"),
-    authfile: str = typer.Option(None, "--authfile", help="Path of the authentication file"),
-    tls_verify: str = typer.Option(None, "--tls-verify", help="Require HTTPS and verify certificates"),
-    cert_dir: str = typer.Option(None, "--cert-dir", help="Directory with TLS certificates"),
-    get_login: bool = typer.Option(False, "--get-login", help="Print the user name stored for the registry"),
-) -> None:
+@click.argument("registry", required=False, metavar="REGISTRY")
+@click.option("--username", "-u", help="Username for the registry")
+@click.option("--password", "-p", help="Password for the registry")
+@click.option("--password-stdin", is_flag=True, help="Take the password from stdin")
+@click.option("--authfile", help="Path of the authentication file")
+@click.option("--tls-verify", help="Require HTTPS and verify certificates")
+@click.option("--cert-dir", help="Directory with TLS certificates")
+@click.option("--get-login", is_flag=True, help="Print the user name stored for the registry")
+def login(registry: str | None, username: str | None, password: str | None, password_stdin: bool,
+          authfile: str | None, tls_verify: str | None, cert_dir: str | None, get_login: bool) -> None:
     """Log in to a container registry (the credentials are checked before they are stored)."""
     from rpod.image.auth import Credentials, credentials_for, store_credentials
 
@@ -74,11 +74,10 @@ def login(
 
 
 @app.command("logout")
-def logout(
-    registry: str = typer.Argument(None, metavar="REGISTRY"),
-    authfile: str = typer.Option(None, "--authfile", help="Path of the authentication file"),
-    all_: bool = typer.Option(False, "--all", "-a", help="Remove the credentials of every registry"),
-) -> None:
+@click.argument("registry", required=False, metavar="REGISTRY")
+@click.option("--authfile", help="Path of the authentication file")
+@click.option("--all", "-a", "all_", is_flag=True, help="Remove the credentials of every registry")
+def logout(registry: str | None, authfile: str | None, all_: bool) -> None:
     """Log out of a container registry."""
     from rpod.image.auth import remove_credentials
 

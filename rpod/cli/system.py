@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import sys
 
-import typer
+import click
 
 from rpod.cli.common import paths, print_json, write
 
-app = typer.Typer()
+app = click.Group()
 
 
 def _version_doc() -> dict:
@@ -33,7 +33,8 @@ def _version_doc() -> dict:
 
 
 @app.command("version")
-def version(fmt: str = typer.Option(None, "--format", "-f", help="Go template or json")) -> None:
+@click.option("--format", "-f", "fmt", help="Go template or json")
+def version(fmt: str | None) -> None:
     """Display the rpod version information."""
     doc = _version_doc()
     if fmt and fmt.strip() == "json":
@@ -66,19 +67,21 @@ def show_info(fmt: str | None) -> None:
 
 
 @app.command("info")
-def info(fmt: str = typer.Option(None, "--format", "-f", help="Go template or json")) -> None:
+@click.option("--format", "-f", "fmt", help="Go template or json")
+def info(fmt: str | None) -> None:
     """Display rpod related system information."""
     show_info(fmt)
 
 
 @app.command("unshare", context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
-def unshare(command: list[str] = typer.Argument(None, metavar="[COMMAND [ARG...]]")) -> None:
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="[COMMAND [ARG...]]")
+def unshare(command: tuple[str, ...]) -> None:
     """Run a command in a user namespace with the user's subordinate id map (as root there)."""
     from rootless import userns
     from rootless.subid import default_mapping
 
     p = paths()
-    argv = command or [os.environ.get("SHELL") or "/bin/sh"]
+    argv = list(command) or [os.environ.get("SHELL") or "/bin/sh"]
     env = dict(os.environ, CONTAINERS_GRAPHROOT=str(p.root), CONTAINERS_RUNROOT=str(p.runroot),
                RPOD_UNSHARE="1")
     mapping = default_mapping()
@@ -86,6 +89,6 @@ def unshare(command: list[str] = typer.Argument(None, metavar="[COMMAND [ARG...]
         proc = userns.popen(argv, mapping, env=env)
     except FileNotFoundError:
         sys.stderr.write(f"Error: {argv[0]}: command not found\n")
-        raise typer.Exit(127) from None
+        raise click.exceptions.Exit(127) from None
     rc = proc.wait()
-    raise typer.Exit(rc if rc >= 0 else 128 - rc)
+    raise click.exceptions.Exit(rc if rc >= 0 else 128 - rc)
