@@ -130,17 +130,17 @@ def main() -> int:
         if not shutil.which(tool):
             print(f"{tool} is missing: apt-get install {tool}", file=sys.stderr)
             return 2
-    from tests.support.images import build_images
-    from tests.support.registry import start_plain_registry
+    from tests.support.images import ImageSet, build_images, default_cache_root
+    from tests.support.registry import start_registry
 
     only = set(args.only.split(","))
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="rpod-bench-") as tmp:
         base = Path(tmp)
-        images = build_images(base / "layouts")
-        with start_plain_registry(base / "registry") as reg:
-            for key in ("alpine", "large"):
-                images[key].push(reg)
+        images = build_images(base / "layouts", default_cache_root())
+        reg = start_registry(base / "registry")
+        try:
+            ImageSet(images, reg, base / "skopeo").push_to(reg, "alpine", "large", "busybox")
             tools = Tools(base / "stores", reg.address)
             alpine = images["alpine"].reference(reg.address)
             if "pull" in only:
@@ -149,6 +149,8 @@ def main() -> int:
                                           "pull large image (cold)"))
             if "images" in only:
                 results.append(bench_images(tools, alpine, args.runs))
+        finally:
+            reg.stop()
     rows = [r.row() for r in results]
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

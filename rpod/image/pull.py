@@ -100,6 +100,11 @@ class Puller:
             from rootless.subid import default_mapping
 
             self._mapping = default_mapping()
+            if self._mapping.mode == "single":
+                from rpod.log import warn
+
+                warn(f"using a single-id user namespace: files owned by other ids are stored as root "
+                     f"({self._mapping.reason})")
         return self._mapping
 
     # entry points -------------------------------------------------------
