@@ -27,7 +27,16 @@ from tests.support.tarbuild import Entry, build_tar, compress, dir_entries, reta
 if TYPE_CHECKING:
     from tests.support.registry import Registry
 
-SHARED_IMAGES = Path(os.environ.get("RPOD_TEST_ROOTFS_DIR", "/work/shared/images"))
+def _shared_images() -> Path:
+    """``$RPOD_TEST_ROOTFS_DIR``, else ``shared/images`` beside the repository, else /work/shared/images."""
+    env = os.environ.get("RPOD_TEST_ROOTFS_DIR")
+    if env:
+        return Path(env)
+    beside = Path(__file__).resolve().parents[3] / "shared" / "images"
+    return beside if beside.is_dir() else Path("/work/shared/images")
+
+
+SHARED_IMAGES = _shared_images()
 ALPINE_X86_64 = SHARED_IMAGES / "alpine-3.20.3" / "alpine-minirootfs-3.20.3-x86_64.tar.gz"
 ALPINE_AARCH64 = SHARED_IMAGES / "alpine-3.20.3" / "alpine-minirootfs-3.20.3-aarch64.tar.gz"
 BUSYBOX_AMD64 = SHARED_IMAGES / "busybox-glibc" / "rootfs-amd64.tar.gz"
