@@ -26,6 +26,24 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=4, ensure_ascii=False) + "\n")
 
 
+def complete_images(ctx: Any, param: Any, incomplete: str) -> list[Any]:
+    """Shell completion of local image names (and IDs when the word looks like one)."""
+    from click.shell_completion import CompletionItem
+
+    from rpod.image.store import ImageStore
+
+    try:
+        records = ImageStore(paths()).list()
+    except Exception:
+        return []
+    words: list[str] = []
+    for r in records:
+        for n in r.names:
+            words += [n, n.split("/", 1)[-1] if "/" in n else n]
+        words.append(r.short_id)
+    return [CompletionItem(w) for w in dict.fromkeys(words) if w.startswith(incomplete)]
+
+
 def parse_bool_flag(value: str | None, name: str) -> bool | None:
     """``--tls-verify=false`` style flags that may be absent (None)."""
     if value is None:

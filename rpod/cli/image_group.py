@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from rpod.cli import images as img
-from rpod.cli.common import paths, print_json, write
+from rpod.cli.common import complete_images, paths, print_json, write
 from rpod.errors import NoSuchImage
 
 app = click.Group("image", help="Manage images", no_args_is_help=True)
@@ -19,7 +19,7 @@ app.add_command(img.images, "list")
 
 
 @app.command("inspect")
-@click.argument("names", nargs=-1, required=True, metavar="IMAGE...")
+@click.argument("names", nargs=-1, required=True, metavar="IMAGE...", shell_complete=complete_images)
 @click.option("--format", "-f", "fmt", help="Go template or json")
 def inspect(names: tuple[str, ...], fmt: str | None) -> None:
     """Display the configuration of one or more images."""

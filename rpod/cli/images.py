@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from rpod.cli.common import parse_bool_flag, parse_filters, paths, print_json, write
+from rpod.cli.common import complete_images, parse_bool_flag, parse_filters, paths, print_json, write
 from rpod.errors import NoSuchImage, RpodError, UsageError
 
 app = click.Group()
@@ -188,7 +188,7 @@ def remove(names: list[str], force: bool, all_: bool, ignore: bool) -> int:
 
 
 @app.command("rmi")
-@click.argument("names", nargs=-1, metavar="IMAGE...")
+@click.argument("names", nargs=-1, metavar="IMAGE...", shell_complete=complete_images)
 @click.option("--force", "-f", is_flag=True, help="Remove the image and any containers using it")
 @click.option("--all", "-a", "all_", is_flag=True, help="Remove all images")
 @click.option("--ignore", "-i", is_flag=True, help="Ignore errors if a specified image does not exist")
@@ -211,7 +211,7 @@ def tag_image(image: str, targets: list[str]) -> None:
 
 
 @app.command("tag")
-@click.argument("image")
+@click.argument("image", shell_complete=complete_images)
 @click.argument("targets", nargs=-1, required=True, metavar="TARGET...")
 def tag(image: str, targets: tuple[str, ...]) -> None:
     """Add an additional name to a local image."""
@@ -236,7 +236,7 @@ def untag_image(image: str, names: list[str]) -> None:
 
 
 @app.command("untag")
-@click.argument("image")
+@click.argument("image", shell_complete=complete_images)
 @click.argument("names", nargs=-1, metavar="[NAME...]")
 def untag(image: str, names: tuple[str, ...]) -> None:
     """Remove a name from a local image."""

@@ -169,3 +169,10 @@ def test_runtime_dir_falls_back_when_xdg_runtime_dir_is_unusable(rpod_env: RpodE
     del env["XDG_RUNTIME_DIR"]
     r = ok(run_rpod(env, "info", "--format", "{{.Store.RunRoot}}"))
     assert r.stdout.strip() == f"/tmp/rpod-run-{os.getuid()}"
+
+
+def test_shell_completion_offers_local_image_names(pulled: RpodEnv, images: ImageSet) -> None:
+    from tests.unit.test_completions import complete
+
+    words = complete("rpod rmi al", env=pulled)
+    assert f"{images.registry.address}/alpine:3.20".split("/", 1)[1] in words or "alpine:3.20" in words
