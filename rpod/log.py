@@ -6,7 +6,20 @@ import os
 import sys
 import time
 
-_START = time.monotonic()
+def _process_start() -> float:
+    """Monotonic time at which this process started (so debug timings include interpreter start-up)."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        age = uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+        return time.monotonic() - max(0.0, age)
+    except (OSError, ValueError, IndexError):
+        return time.monotonic()
+
+
+_START = _process_start()
 _LEVELS = {"debug": 0, "info": 1, "warn": 2, "warning": 2, "error": 3}
 _seen: set[str] = set()
 
@@ -34,4 +47,4 @@ def warn(message: str, once: bool = True) -> None:
 
 def debug(message: str) -> None:
     if _enabled("debug"):
-        _emit("DEBU", message)
+        _emit("DEBU", f"{(time.monotonic() - _START) * 1000:7.1f}ms {message}")

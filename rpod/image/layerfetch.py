@@ -26,6 +26,7 @@ from typing import IO, Any
 from rootless import userns
 from rootless.subid import Mapping
 from rpod.errors import DigestMismatch, LayerError, RegistryError, UnsupportedMediaType
+from rpod.log import debug
 from rpod.paths import Paths
 from rpod.storefile import atomic_write_json, fsync_dir
 
@@ -97,17 +98,23 @@ class LayerJob:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-def start_helper(paths: Paths, job: LayerJob, mapping: Mapping) -> None:
-    """Create the scratch directory and spawn the unpack helper (call from the main thread)."""
+@dataclass
+class Helper:
+    """A running unpack helper and the scratch directory it writes into."""
+
+    proc: subprocess.Popen
+    scratch: Path
+
+
+def spawn_helper(paths: Paths, mapping: Mapping, name: str) -> Helper:
+    """Create ``tmp/<name>/diff`` and start an unpack helper on it (call from the main thread)."""
     paths.tmp.mkdir(parents=True, exist_ok=True)
-    hexd = job.diff_id.partition(":")[2]
-    scratch = paths.tmp / f"{hexd}.{secrets.token_hex(4)}"
+    scratch = paths.tmp / name
     (scratch / "diff").mkdir(parents=True)
     args = [str(scratch / "diff")]
     if mapping.mode == "single":
         args.append("--squash-ids")
-    job.scratch = scratch
-    job.helper = userns.popen(
+    proc = userns.popen(
         userns.python_entry("rootless.unpack", *args),
         mapping,
         mount_ns=False,
@@ -116,16 +123,57 @@ def start_helper(paths: Paths, job: LayerJob, mapping: Mapping) -> None:
         stderr=subprocess.PIPE,
         bufsize=0,
     )
+    try:  # a 1 MiB pipe lets the download run ahead of the helper instead of ping-ponging 64 KiB
+        import fcntl
+
+        fcntl.fcntl(proc.stdin.fileno(), 1031, 1 << 20)  # F_SETPIPE_SZ
+    except OSError:
+        pass
+    return Helper(proc, scratch)
+
+
+def spawn_spare(paths: Paths, mapping: Mapping) -> Helper:
+    """A helper started before the layers are known, so its start-up overlaps the registry round trips."""
+    return spawn_helper(paths, mapping, f"spare.{os.getpid()}.{secrets.token_hex(4)}")
+
+
+def start_helper(paths: Paths, job: LayerJob, mapping: Mapping, spare: Helper | None = None) -> None:
+    """Give ``job`` a helper: the spare one if there is one, else a new one."""
+    helper = spare or spawn_helper(paths, mapping, f"{job.diff_id.partition(':')[2]}.{secrets.token_hex(4)}")
+    job.helper, job.scratch = helper.proc, helper.scratch
+
+
+def discard_helper(helper: Helper, mapping: Mapping) -> None:
+    """Stop an unused helper and remove its (empty) scratch directory."""
+    if helper.proc.poll() is None:
+        helper.proc.kill()
+    helper.proc.communicate()
+    userns.remove_tree(helper.scratch, mapping)
 
 
 def sweep_scratch(paths: Paths, diff_id: str, mapping: Mapping) -> None:
-    """Remove scratch dirs a killed pull left for this layer (caller holds the layer lock)."""
+    """Remove scratch dirs a killed pull left for this layer (caller holds the layer lock),
+    and spare helpers' dirs whose pull is gone."""
     hexd = diff_id.partition(":")[2]
     if not paths.tmp.is_dir():
         return
     for entry in os.scandir(paths.tmp):
         if entry.name.startswith(hexd + "."):
             userns.remove_tree(entry.path, mapping)
+        elif entry.name.startswith("spare."):
+            pid = entry.name.split(".")[1]
+            if pid.isdigit() and not _alive(int(pid)):
+                userns.remove_tree(entry.path, mapping)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class _Pipeline:
@@ -233,6 +281,7 @@ def fetch_layer(paths: Paths, client: Any, repo: str, job: LayerJob, on_bytes: C
                                             hint="run the pull again") from e
             stream.close()
         pipe.finish()
+        debug(f"layer {job.digest[:19]}: downloaded {pipe.received} bytes")
     except BrokenPipeError:
         raise _helper_failure(job) from None
     except DigestMismatch:
@@ -248,6 +297,7 @@ def fetch_layer(paths: Paths, client: Any, repo: str, job: LayerJob, on_bytes: C
         out, err = _close_and_collect(job.helper)
     except BrokenPipeError:
         raise _helper_failure(job) from None
+    debug(f"layer {job.digest[:19]}: unpacked")
     if job.helper.returncode != 0:
         text = err.decode(errors="replace").strip().removeprefix("rpod-unpack: ")
         raise LayerError(f"layer {job.digest}: {text or 'unpack failed'}",

@@ -88,11 +88,16 @@ class Puller:
     """Pulls images into one store."""
 
     def __init__(self, paths: Paths, opts: PullOptions | None = None, progress: PullProgress | None = None):
+        # requests takes ~60 ms to import: let it load while this thread starts the unpack helper
+        import threading
+
+        threading.Thread(target=_preload_http, daemon=True).start()
         self.paths = paths.ensure()
         self.store = ImageStore(paths)
         self.opts = opts or PullOptions()
         self.progress = progress or QuietProgress()
         self._mapping = None
+        self._spare: Any = None  # an unpack helper started early (see layerfetch.spawn_spare)
 
     @property
     def mapping(self):  # noqa: ANN201
@@ -110,6 +115,16 @@ class Puller:
     # entry points -------------------------------------------------------
     def pull(self, name: str) -> ImageRecord:
         """Pull ``name`` (short names tried through registries.conf in order)."""
+        try:
+            return self._pull(name)
+        finally:
+            if self._spare is not None:
+                from rpod.image.layerfetch import discard_helper
+
+                discard_helper(self._spare, self.mapping)
+                self._spare = None
+
+    def _pull(self, name: str) -> ImageRecord:
         refs = candidates(name)
         errors: list[RpodError] = []
         for ref in refs:
@@ -177,8 +192,15 @@ class Puller:
     def pull_reference(self, ref: Any) -> ImageRecord:
         """Pull one fully qualified reference."""
         from rpod.image import mediatypes as mt
+        from rpod.log import debug
 
+        debug(f"pull {ref}: resolving the manifest")
+        if self._spare is None:
+            from rpod.image.layerfetch import spawn_spare
+
+            self._spare = spawn_spare(self.paths, self.mapping)
         client, where, top = self._top_manifest(ref)
+        debug(f"pull {ref}: top manifest {top.digest} ({top.media_type})")
         repo = where.repository
         self.progress.message("Getting image source signatures")
         manifest = top
@@ -200,12 +222,14 @@ class Puller:
         if not config_digest.startswith("sha256:"):
             raise UnsupportedMediaType(f"{ref}: manifest {manifest.digest} has no sha256 config digest")
         config_bytes = self._fetch_config(client, repo, config_desc)
+        debug(f"pull {ref}: config {config_digest}")
         config = _load_json(config_bytes, f"config {config_digest} of {ref}")
         diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
         if len(diff_ids) != len(layer_descs):
             raise DigestMismatch(f"{ref}: the manifest lists {len(layer_descs)} layers but the config "
                                  f"{len(diff_ids)} diff_ids", hint="the image is corrupt")
         self._fetch_layers(client, repo, layer_descs, diff_ids)
+        debug(f"pull {ref}: layers done")
         self.store.write_blob(manifest.digest, manifest.content)
         self.progress.message("Writing manifest to image destination")
         name = str(ref) if not ref.digest or ref.tag else None
@@ -227,7 +251,9 @@ class Puller:
             os=str(config.get("os") or ""),
             pulled_at=time.time(),
         )
-        return self.store.put(record)
+        stored = self.store.put(record)
+        debug(f"pull {ref}: image {record.id[:12]} recorded")
+        return stored
 
     # pieces -------------------------------------------------------------
     def _fetch_config(self, client: Any, repo: str, desc: dict[str, Any]) -> bytes:
@@ -252,6 +278,7 @@ class Puller:
     def _fetch_layers(self, client: Any, repo: str, descs: list[dict[str, Any]], diff_ids: list[str]) -> None:
         from rpod.image import layerfetch
         from rpod.image.mediatypes import layer_compression
+        from rpod.log import debug
 
         jobs: dict[str, layerfetch.LayerJob] = {}
         for desc, diff_id in zip(descs, diff_ids, strict=True):
@@ -284,7 +311,9 @@ class Puller:
                 batch = todo[start:start + PARALLEL_LAYERS]
                 try:
                     for job in batch:
-                        layerfetch.start_helper(self.paths, job, self.mapping)
+                        layerfetch.start_helper(self.paths, job, self.mapping, self._spare)
+                        self._spare = None
+                    debug(f"started {len(batch)} unpack helper(s)")
                     self._run_batch(client, repo, batch)
                 finally:
                     for job in batch:
@@ -323,6 +352,12 @@ class Puller:
                             job.helper.kill()
             if errors:
                 raise errors[0]
+
+
+def _preload_http() -> None:
+    import requests  # noqa: F401
+
+    import rpod.image.registry  # noqa: F401
 
 
 def _load_json(data: bytes, what: str) -> dict[str, Any]:
