@@ -1,0 +1,164 @@
+"""The files rpod bind-mounts over the image's: ``/etc/hosts``, ``/etc/resolv.conf``,
+``/etc/hostname`` and ``/run/.containerenv``.
+
+Content builders are pure (tested on strings); ``write_etc_files`` writes them into a
+container's directory and returns the paths for ``SpecContext``.
+
+``/etc/hosts`` follows Podman's layout with rpod's own base instead of a copy of the host's file:
+localhost lines, ``--add-host`` entries, ``host.containers.internal`` (slirp4netns only), then
+the container's address with its hostname and name.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rpod.errors import UsageError
+
+SLIRP_DNS = "10.0.2.3"
+SLIRP_GATEWAY = "10.0.2.2"
+SLIRP_CONTAINER_IP = "10.0.2.100"
+HOST_RESOLV_CONF = "/etc/resolv.conf"
+
+
+def parse_add_host(value: str) -> tuple[str, str]:
+    """``--add-host NAME:IP`` (or ``NAME=IP``; IPv6 allowed after the first ``:``) → (name, ip)."""
+    sep = "=" if "=" in value else ":"
+    name, found, ip = value.partition(sep)
+    ip = ip.strip("[]")
+    if not found or not name:
+        raise UsageError(f"invalid --add-host {value!r}: expected HOST:IP")
+    if ip == "host-gateway":
+        return name, SLIRP_GATEWAY
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        raise UsageError(f"invalid --add-host {value!r}: {ip!r} is not an IP address") from None
+    return name, ip
+
+
+def hosts_content(hostname: str, name: str | None = None, add_hosts: Sequence[str] = (),
+                  network: str = "none", container_ip: str | None = None) -> str:
+    """``/etc/hosts`` for a container (tab-separated like Podman's)."""
+    lines = ["127.0.0.1\tlocalhost localhost.localdomain", "::1\tlocalhost localhost.localdomain"]
+    for entry in add_hosts:
+        host, ip = parse_add_host(entry)
+        lines.append(f"{ip}\t{host}")
+    if network.startswith("slirp4netns"):
+        lines.append(f"{SLIRP_GATEWAY}\thost.containers.internal host.docker.internal")
+    if network != "host":
+        ip = container_ip or (SLIRP_CONTAINER_IP if network.startswith("slirp4netns") else "127.0.0.1")
+        names = [hostname] + ([name] if name and name != hostname else [])
+        lines.append(f"{ip}\t{' '.join(names)}")
+    return "\n".join(lines) + "\n"
+
+
+def _is_loopback(addr: str) -> bool:
+    try:
+        return ipaddress.ip_address(addr.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def resolv_conf_content(host_text: str, network: str = "none", dns: Sequence[str] = (),
+                        dns_search: Sequence[str] = (), dns_option: Sequence[str] = ()) -> str:
+    """``/etc/resolv.conf`` from the host's, Podman-style.
+
+    Loopback nameservers (systemd-resolved's 127.0.0.53...) cannot be reached from a new network
+    namespace: with slirp4netns they are replaced by slirp's DNS forwarder (10.0.2.3), with
+    ``--network none`` they are dropped; ``--network host`` keeps the file as is.  ``--dns``,
+    ``--dns-search`` and ``--dns-option`` replace the corresponding host lines (``--dns-search=.``
+    clears the search list)."""
+    servers: list[str] = []
+    search: list[str] = []
+    options: list[str] = []
+    for raw in host_text.splitlines():
+        words = raw.split("#", 1)[0].split(";", 1)[0].split()
+        if not words:
+            continue
+        if words[0] == "nameserver" and len(words) > 1:
+            servers.append(words[1])
+        elif words[0] in ("search", "domain"):
+            search = words[1:]
+        elif words[0] == "options":
+            options.extend(words[1:])
+    if network != "host":
+        loopback = [s for s in servers if _is_loopback(s)]
+        servers = [s for s in servers if not _is_loopback(s)]
+        if network.startswith("slirp4netns") and (loopback or not servers):
+            servers.insert(0, SLIRP_DNS)
+    if dns:
+        for d in dns:
+            try:
+                ipaddress.ip_address(d)
+            except ValueError:
+                raise UsageError(f"invalid --dns {d!r}: not an IP address") from None
+        servers = list(dns)
+    if dns_search:
+        search = [] if list(dns_search) == ["."] else list(dns_search)
+    if dns_option:
+        options = list(dns_option)
+    lines = []
+    if search:
+        lines.append("search " + " ".join(search))
+    lines += [f"nameserver {s}" for s in servers]
+    if options:
+        lines.append("options " + " ".join(options))
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def hostname_content(hostname: str) -> str:
+    """``/etc/hostname``."""
+    return hostname + "\n"
+
+
+def containerenv_content(*, engine: str = "rpod", version: str = "", cid: str = "", name: str = "",
+                         image: str = "", image_id: str = "", rootless: bool = True) -> str:
+    """``/run/.containerenv``, in Podman's key="value" format (tools test for the file)."""
+    rows = [("engine", f"{engine}-{version}" if version else engine), ("name", name), ("id", cid),
+            ("image", image), ("imageid", image_id)]
+    text = "".join(f'{k}="{v}"\n' for k, v in rows)
+    return text + f"rootless={1 if rootless else 0}\n"
+
+
+@dataclass
+class EtcFiles:
+    """Paths of the generated files (None: not generated, the image's file is used)."""
+
+    hosts: Path | None = None
+    resolv_conf: Path | None = None
+    hostname: Path | None = None
+    containerenv: Path | None = None
+
+
+def _write(path: Path, text: str) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return path
+
+
+def write_etc_files(directory: Path, *, hostname: str, name: str | None = None, network: str = "none",
+                    add_hosts: Sequence[str] = (), dns: Sequence[str] = (), dns_search: Sequence[str] = (),
+                    dns_option: Sequence[str] = (), containerenv: str | None = None,
+                    host_resolv_conf: str = HOST_RESOLV_CONF) -> EtcFiles:
+    """Write hosts, resolv.conf, hostname (and .containerenv when given) into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        host_text = Path(host_resolv_conf).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        host_text = ""
+    files = EtcFiles(
+        hosts=_write(directory / "hosts", hosts_content(hostname, name, add_hosts, network)),
+        resolv_conf=_write(directory / "resolv.conf",
+                           resolv_conf_content(host_text, network, dns, dns_search, dns_option)),
+        hostname=_write(directory / "hostname", hostname_content(hostname)),
+    )
+    if containerenv is not None:
+        files.containerenv = _write(directory / ".containerenv", containerenv)
+    return files

@@ -1,0 +1,387 @@
+"""``RunOptions``: every ``rpod run``/``create`` flag as a typed field, plus the flag parsers.
+
+The CLI fills a ``RunOptions`` as given (strings and lists, no interpretation); the engine and
+``rpod.container.ocispec`` interpret it with the ``parse_*`` helpers below.  Every parser raises
+``rpod.errors.UsageError`` (exit 125) with the offending value and the accepted forms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import signal
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from rpod.errors import UsageError
+
+PULL_POLICIES = ("missing", "always", "never", "newer")
+RLIM_INFINITY = 2**64 - 1  # "unlimited" as the OCI spec writes it (uint64 max)
+ULIMIT_NAMES = {
+    "as": "RLIMIT_AS", "core": "RLIMIT_CORE", "cpu": "RLIMIT_CPU", "data": "RLIMIT_DATA",
+    "fsize": "RLIMIT_FSIZE", "locks": "RLIMIT_LOCKS", "memlock": "RLIMIT_MEMLOCK",
+    "msgqueue": "RLIMIT_MSGQUEUE", "nice": "RLIMIT_NICE", "nofile": "RLIMIT_NOFILE",
+    "nproc": "RLIMIT_NPROC", "rss": "RLIMIT_RSS", "rtprio": "RLIMIT_RTPRIO", "rttime": "RLIMIT_RTTIME",
+    "sigpending": "RLIMIT_SIGPENDING", "stack": "RLIMIT_STACK",
+}
+_MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+@dataclass
+class RunOptions:
+    """The flags of ``rpod run`` / ``rpod create`` (Podman spelling, Podman defaults).
+
+    ``None`` means "not given" wherever the engine or the image decides the default
+    (``entrypoint``, ``workdir``, ``user``, ``network``, ``hostname``, ``stop_signal``...).
+    """
+
+    image: str = ""
+    command: list[str] = field(default_factory=list)
+    # lifecycle
+    rm: bool = False
+    detach: bool = False
+    interactive: bool = False
+    tty: bool = False
+    name: str | None = None
+    replace: bool = False
+    cidfile: str | None = None
+    pull: str = "missing"
+    restart: str | None = None
+    stop_signal: str | None = None
+    stop_timeout: int | None = None
+    init: bool = False
+    init_path: str | None = None
+    entrypoint: str | None = None
+    workdir: str | None = None
+    hostname: str | None = None
+    # environment and metadata
+    env: list[str] = field(default_factory=list)
+    env_file: list[str] = field(default_factory=list)
+    env_host: bool = False
+    labels: list[str] = field(default_factory=list)
+    annotations: list[str] = field(default_factory=list)
+    # identity
+    user: str | None = None
+    group_add: list[str] = field(default_factory=list)
+    userns: str = ""
+    uidmap: list[str] = field(default_factory=list)
+    gidmap: list[str] = field(default_factory=list)
+    umask: str | None = None
+    # mounts
+    volumes: list[str] = field(default_factory=list)
+    mounts: list[str] = field(default_factory=list)
+    tmpfs: list[str] = field(default_factory=list)
+    read_only: bool = False
+    read_only_tmpfs: bool = True
+    # network
+    network: str | None = None
+    publish: list[str] = field(default_factory=list)
+    publish_all: bool = False
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_option: list[str] = field(default_factory=list)
+    add_host: list[str] = field(default_factory=list)
+    # security
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    security_opt: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+    sysctl: list[str] = field(default_factory=list)
+    oom_score_adj: int | None = None
+    # limits (recorded in linux.resources; not enforced without a delegated cgroup)
+    memory: str | None = None
+    cpus: float | None = None
+    pids_limit: int | None = None
+    ulimit: list[str] = field(default_factory=list)
+    shm_size: str | None = None
+    # I/O and logs
+    attach: list[str] = field(default_factory=list)
+    detach_keys: str | None = None
+    log_driver: str | None = None
+    log_opt: list[str] = field(default_factory=list)
+    # systemd
+    sdnotify: str = "conmon"
+    systemd: str = "true"
+    cgroups: str = "enabled"
+    # health
+    health_cmd: str | None = None
+    health_interval: str | None = None
+    health_retries: int | None = None
+    health_timeout: str | None = None
+    health_start_period: str | None = None
+    health_on_failure: str = "none"
+    no_healthcheck: bool = False
+    # platform
+    arch: str | None = None
+    os: str | None = None
+    platform: str | None = None
+
+    def validate(self) -> None:
+        """Check the flags that can be checked without the image (raises ``UsageError``)."""
+        if self.pull not in PULL_POLICIES:
+            raise UsageError(f"invalid --pull policy {self.pull!r}: use one of {', '.join(PULL_POLICIES)}")
+        if self.rm and self.restart not in (None, "", "no"):
+            raise UsageError("the --rm flag conflicts with --restart: use one or the other")
+        for c in self.cap_add + self.cap_drop:
+            normalize_cap(c)
+        for u in self.ulimit:
+            parse_ulimit(u)
+        for s in self.security_opt:
+            parse_security_opt(s)
+        if self.memory is not None:
+            parse_memory(self.memory)
+        if self.shm_size is not None:
+            parse_memory(self.shm_size)
+        if self.stop_signal is not None:
+            parse_signal(self.stop_signal)
+        if self.cpus is not None and self.cpus <= 0:
+            raise UsageError(f"invalid --cpus {self.cpus}: must be a positive number")
+        if self.umask is not None:
+            parse_umask(self.umask)
+        parse_entrypoint(self.entrypoint)
+        parse_key_values(self.labels, "--label")
+        parse_key_values(self.annotations, "--annotation")
+        parse_key_values(self.sysctl, "--sysctl", require_value=True)
+
+
+# --------------------------------------------------------------------------------- environment
+def _env_pairs(items: Iterable[str], host_env: Mapping[str, str], origin: str) -> list[tuple[str, str]]:
+    """``K=V`` → (K, V); bare ``K`` → the host's value (dropped when unset); ``K*`` → every host
+    variable starting with ``K``."""
+    out: list[tuple[str, str]] = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not key:
+            raise UsageError(f"invalid environment variable {item!r} in {origin}: the name is empty")
+        if sep:
+            out.append((key, value))
+        elif key.endswith("*"):
+            prefix = key[:-1]
+            out.extend((k, v) for k, v in host_env.items() if k.startswith(prefix))
+        elif key in host_env:
+            out.append((key, host_env[key]))
+    return out
+
+
+def read_env_file(path: str) -> list[str]:
+    """The ``K=V`` / ``K`` lines of an ``--env-file`` (blank lines and ``#`` comments skipped)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise UsageError(f"cannot read --env-file {path}: {e.strerror}") from e
+    lines = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        lines.append(line if "=" in line else line.strip())
+    return lines
+
+
+def parse_env(env: list[str], env_files: list[str], env_host: bool, image_env: list[str],
+              host_env: Mapping[str, str] | None = None) -> list[str]:
+    """The container environment as ``K=V`` strings, with Docker's precedence
+    (image env < ``--env-host`` < ``--env-file`` < ``-e``); a later value replaces an earlier one
+    in place, so the order of first appearance is kept."""
+    host = dict(os.environ if host_env is None else host_env)
+    merged: dict[str, str] = {}
+    for item in image_env:
+        key, _, value = item.partition("=")
+        if key:
+            merged[key] = value
+    if env_host:
+        merged.update(host)
+    for path in env_files:
+        merged.update(_env_pairs(read_env_file(path), host, f"--env-file {path}"))
+    merged.update(_env_pairs(env, host, "--env"))
+    return [f"{k}={v}" for k, v in merged.items()]
+
+
+def parse_key_values(items: list[str], flag: str, *, require_value: bool = False) -> dict[str, str]:
+    """``K=V`` flags (``--label``, ``--annotation``, ``--sysctl``) → dict; a bare ``K`` is ``K=""``."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not key or (require_value and not sep):
+            raise UsageError(f"invalid {flag} {item!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+# ------------------------------------------------------------------------------ sizes, signals
+def parse_memory(value: str) -> int:
+    """``512m``, ``1g``, ``1024``, ``64MiB``... → bytes (binary units, as Podman/Docker)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?\s*", value, re.IGNORECASE)
+    if not m:
+        raise UsageError(f"invalid size {value!r}: use a number with an optional unit b, k, m, g (e.g. 512m)")
+    number = float(m.group(1))
+    return int(number * _MEMORY_UNITS[m.group(2).lower()])
+
+
+def parse_signal(value: str | int) -> int:
+    """``TERM``, ``SIGTERM``, ``sigkill``, ``15``, ``RTMIN+3`` → signal number."""
+    text = str(value).strip()
+    if text.isdigit():
+        num = int(text)
+        if 0 < num < signal.SIGRTMAX + 1:
+            return num
+        raise UsageError(f"invalid signal {value!r}: number out of range 1-{int(signal.SIGRTMAX)}")
+    name = text.upper().removeprefix("SIG")
+    m = re.fullmatch(r"RTM(IN|AX)([+-]\d+)?", name)
+    if m:
+        base = signal.SIGRTMIN if m.group(1) == "IN" else signal.SIGRTMAX
+        num = int(base) + int(m.group(2) or 0)
+        if signal.SIGRTMIN <= num <= signal.SIGRTMAX:
+            return num
+    else:
+        sig = getattr(signal, "SIG" + name, None)
+        if isinstance(sig, signal.Signals):
+            return int(sig)
+    raise UsageError(f"invalid signal {value!r}: use a name like SIGTERM or a number")
+
+
+def parse_ulimit(value: str) -> tuple[str, int, int]:
+    """``nofile=1024[:2048]`` → (``RLIMIT_NOFILE``, soft, hard); ``-1``/``unlimited`` = infinity.
+
+    ``host`` is handled by the caller (``host_ulimits``)."""
+    name, sep, limits = value.partition("=")
+    rtype = ULIMIT_NAMES.get(name.strip().lower())
+    if not sep or rtype is None:
+        raise UsageError(f"invalid --ulimit {value!r}: expected TYPE=SOFT[:HARD] with TYPE one of "
+                         + ", ".join(sorted(ULIMIT_NAMES)))
+    soft_s, _, hard_s = limits.partition(":")
+
+    def num(s: str) -> int:
+        s = s.strip()
+        if s in ("-1", "unlimited"):
+            return RLIM_INFINITY
+        if not s.isdigit():
+            raise UsageError(f"invalid --ulimit {value!r}: {s!r} is not a number")
+        return int(s)
+
+    soft = num(soft_s)
+    hard = num(hard_s) if hard_s else soft
+    if soft > hard:
+        raise UsageError(f"invalid --ulimit {value!r}: soft limit {soft} is above hard limit {hard}")
+    return rtype, soft, hard
+
+
+def host_rlimit(rtype: str) -> tuple[int, int]:
+    """The calling process's (soft, hard) limit, with RLIM_INFINITY as the OCI uint64 max."""
+    res = getattr(resource, rtype)
+    soft, hard = resource.getrlimit(res)
+    conv = [RLIM_INFINITY if v == resource.RLIM_INFINITY else v for v in (soft, hard)]
+    return conv[0], conv[1]
+
+
+def parse_umask(value: str) -> int:
+    """``0022`` / ``022`` / ``22`` (octal) → int."""
+    try:
+        mask = int(value, 8)
+    except ValueError:
+        raise UsageError(f"invalid --umask {value!r}: use an octal number like 0022") from None
+    if not 0 <= mask <= 0o777:
+        raise UsageError(f"invalid --umask {value!r}: must be between 0000 and 0777")
+    return mask
+
+
+# ----------------------------------------------------------------------------- user, entrypoint
+def parse_user(value: str | None) -> tuple[str, str | None]:
+    """``user[:group]`` (names or numbers) → (user, group or None); empty → ("", None)."""
+    if not value:
+        return "", None
+    user, sep, group = value.partition(":")
+    if not user or (sep and not group):
+        raise UsageError(f"invalid --user {value!r}: expected USER[:GROUP] (names or numeric ids)")
+    return user, (group if sep else None)
+
+
+def parse_entrypoint(value: str | None) -> list[str] | None:
+    """``None`` → the image's; ``""`` → cleared (``[]``); a JSON array → its strings; else one word."""
+    if value is None:
+        return None
+    if value == "":
+        return []
+    if value.lstrip().startswith("["):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, list) and all(isinstance(x, str) for x in parsed):
+            return parsed
+    return [value]
+
+
+# ------------------------------------------------------------------------------- security
+def normalize_cap(name: str) -> str:
+    """``net_admin`` / ``CAP_NET_ADMIN`` → ``CAP_NET_ADMIN``; ``all`` → ``ALL``."""
+    from rootless.caps import CAP_NAMES
+
+    n = name.strip().upper()
+    if n == "ALL":
+        return "ALL"
+    if not n.startswith("CAP_"):
+        n = "CAP_" + n
+    if n not in CAP_NAMES:
+        raise UsageError(f"unknown capability {name!r}", hint="see capabilities(7) for the names")
+    return n
+
+
+@dataclass
+class SecurityOptions:
+    """Parsed ``--security-opt`` values."""
+
+    no_new_privileges: bool = False
+    seccomp: str | None = None  # None = default profile, "unconfined", or a file path
+    label_disable: bool = False
+    mask: list[str] = field(default_factory=list)
+    unmask: list[str] = field(default_factory=list)
+    apparmor: str | None = None
+
+
+def parse_security_opt(value: str, into: SecurityOptions | None = None) -> SecurityOptions:
+    """One ``--security-opt`` value (``no-new-privileges[=true]``, ``seccomp=unconfined|FILE``,
+    ``label=...``, ``mask=/a:/b``, ``unmask=ALL|/a:/b``, ``apparmor=...``)."""
+    opts = into or SecurityOptions()
+    key, sep, val = value.partition("=")
+    if not sep and ":" in key and key.startswith(("seccomp", "label", "apparmor")):
+        key, _, val = value.partition(":")  # Docker's old spelling: seccomp:unconfined
+    key = key.strip()
+    if key in ("no-new-privileges", "no_new_privileges"):
+        if val.lower() not in ("", "true", "false"):
+            raise UsageError(f"invalid --security-opt {value!r}: no-new-privileges takes true or false")
+        opts.no_new_privileges = val.lower() != "false"
+    elif key == "seccomp":
+        if not val:
+            raise UsageError(f"invalid --security-opt {value!r}: use seccomp=unconfined or seccomp=FILE")
+        opts.seccomp = val
+    elif key == "label":
+        # SELinux is not used by rpod: label=disable and the other label options are accepted, no-ops
+        opts.label_disable = opts.label_disable or val == "disable"
+    elif key == "apparmor":
+        opts.apparmor = val
+    elif key in ("mask", "unmask"):
+        paths = [p for p in val.split(":") if p]
+        if not paths:
+            raise UsageError(f"invalid --security-opt {value!r}: give paths separated by ':'")
+        for p in paths:
+            if p != "ALL" and not p.startswith("/"):
+                raise UsageError(f"invalid --security-opt {value!r}: {p!r} is not an absolute path")
+        (opts.mask if key == "mask" else opts.unmask).extend(paths)
+    else:
+        raise UsageError(f"invalid --security-opt {value!r}",
+                         hint="supported: no-new-privileges, seccomp=unconfined|FILE, label=disable, "
+                              "mask=PATHS, unmask=PATHS")
+    return opts
+
+
+def security_options(values: list[str]) -> SecurityOptions:
+    """All ``--security-opt`` flags, later ones winning."""
+    opts = SecurityOptions()
+    for v in values:
+        parse_security_opt(v, opts)
+    return opts
