@@ -19,7 +19,8 @@ from pathlib import Path
 from rpod.errors import HostSetupError
 
 
-def _owned_dir(path: Path) -> bool:
+def owned_dir(path: Path) -> bool:
+    """True when ``path`` is a directory owned by the current user."""
     try:
         st = path.stat()
     except OSError:
@@ -43,7 +44,7 @@ def default_run_root() -> Path:
     if env:
         return Path(env)
     xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if xdg and _owned_dir(Path(xdg)):
+    if xdg and owned_dir(Path(xdg)):
         return Path(xdg) / "rpod"
     return Path(f"/tmp/rpod-run-{os.getuid()}")
 

@@ -28,12 +28,12 @@ import base64
 import binascii
 import json
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rpod.errors import ConfigError, UsageError
+from rpod.paths import config_home, owned_dir
 
 DOCKER_HUB_KEYS = ("docker.io", "index.docker.io", "registry-1.docker.io")
 
@@ -51,25 +51,12 @@ class Credentials:
         return f"Credentials(username={self.username!r}, source={self.source!r})"
 
 
-def _owned_dir(path: Path) -> bool:
-    try:
-        st = path.stat()
-    except OSError:
-        return False
-    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid()
-
-
-def _config_home() -> Path:
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    return Path(xdg) if xdg else Path.home() / ".config"
-
-
 def primary_auth_file() -> Path:
     """Where ``rpod login`` writes: ``$XDG_RUNTIME_DIR/containers/auth.json`` or the config-home fallback."""
     xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if xdg and _owned_dir(Path(xdg)):
+    if xdg and owned_dir(Path(xdg)):
         return Path(xdg) / "containers" / "auth.json"
-    return _config_home() / "containers" / "auth.json"
+    return config_home() / "containers" / "auth.json"
 
 
 def _user_authfile(authfile: str | Path | None) -> Path | None:
@@ -88,7 +75,7 @@ def auth_file_paths(authfile: str | Path | None = None) -> list[tuple[Path, bool
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg:
         out.append((Path(xdg) / "containers" / "auth.json", False))
-    out.append((_config_home() / "containers" / "auth.json", False))
+    out.append((config_home() / "containers" / "auth.json", False))
     docker_config = os.environ.get("DOCKER_CONFIG")
     out.append(((Path(docker_config) if docker_config else Path.home() / ".docker") / "config.json", False))
     out.append((Path.home() / ".dockercfg", True))
