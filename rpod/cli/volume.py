@@ -43,11 +43,21 @@ def _key_values(items: tuple[str, ...], flag: str) -> dict[str, str]:
     return out
 
 
+def _regex_match(pattern: str, value: str) -> bool:
+    """Podman matches name filters as regular expressions (unanchored)."""
+    import re
+
+    try:
+        return re.search(pattern, value) is not None
+    except re.error as e:
+        raise UsageError(f"invalid name filter {pattern!r}: {e}") from None
+
+
 def _matches(vol: Any, filters: dict[str, list[str]], used: bool | None) -> bool:
     """Podman's volume filters: name, label, driver, dangling, anonymous (values of one key OR-ed)."""
     for key, values in filters.items():
         if key == "name":
-            ok = any(v in vol.name for v in values)
+            ok = any(_regex_match(v, vol.name) for v in values)
         elif key == "driver":
             ok = vol.driver in values
         elif key in ("label", "label!"):
