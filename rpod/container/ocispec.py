@@ -38,6 +38,7 @@ from rpod.container.options import (
     parse_ulimit,
     parse_umask,
     parse_user,
+    parse_userns,
     security_options,
 )
 from rpod.container.users import ResolvedUser, UserLookup
@@ -164,6 +165,11 @@ def capability_sets(opts: RunOptions, uid: int) -> dict[str, list[str]]:
 
 def _resolve_user(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext) -> ResolvedUser:
     spec = opts.user if opts.user is not None else (cfg.get("User") or "")
+    userns = parse_userns(opts.userns)
+    if userns.mode == "keep-id" and opts.user is None:
+        # keep-id runs as the caller's ids by default, as Podman does
+        spec = f"{userns.uid if userns.uid is not None else os.getuid()}:" \
+               f"{userns.gid if userns.gid is not None else os.getgid()}"
     if ctx.passwd_lookup is not None:
         return ctx.passwd_lookup(spec, list(opts.group_add))
     user, group = parse_user(spec)

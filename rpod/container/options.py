@@ -26,6 +26,9 @@ ULIMIT_NAMES = {
     "nproc": "RLIMIT_NPROC", "rss": "RLIMIT_RSS", "rtprio": "RLIMIT_RTPRIO", "rttime": "RLIMIT_RTTIME",
     "sigpending": "RLIMIT_SIGPENDING", "stack": "RLIMIT_STACK",
 }
+SDNOTIFY_MODES = ("conmon", "container", "healthy", "ignore")
+LOG_DRIVERS = ("k8s-file", "none", "passthrough", "json-file")
+NETWORK_MODES = ("none", "host", "slirp4netns", "private", "ns", "pasta")
 _MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
@@ -142,6 +145,18 @@ class RunOptions:
         if self.umask is not None:
             parse_umask(self.umask)
         parse_entrypoint(self.entrypoint)
+        parse_userns(self.userns)
+        for m in self.uidmap + self.gidmap:
+            parse_idmap(m)
+        if self.restart:
+            parse_restart(self.restart)
+        if self.network:
+            parse_network(self.network)
+        _check_choice(self.sdnotify, SDNOTIFY_MODES, "--sdnotify")
+        _check_choice(self.systemd, ("true", "false", "always"), "--systemd")
+        _check_choice(self.health_on_failure, ("none", "kill", "restart", "stop"), "--health-on-failure")
+        if self.log_driver is not None:
+            _check_choice(self.log_driver, LOG_DRIVERS, "--log-driver")
         parse_key_values(self.labels, "--label")
         parse_key_values(self.annotations, "--annotation")
         parse_key_values(self.sysctl, "--sysctl", require_value=True)
@@ -385,3 +400,67 @@ def security_options(values: list[str]) -> SecurityOptions:
     for v in values:
         parse_security_opt(v, opts)
     return opts
+
+
+# ---------------------------------------------------------------- modes: userns, network, restart
+def _check_choice(value: str, choices: Iterable[str], flag: str) -> str:
+    if value not in choices:
+        raise UsageError(f"invalid {flag} {value!r}: use one of {', '.join(choices)}")
+    return value
+
+
+@dataclass(frozen=True)
+class UsernsMode:
+    """Parsed ``--userns``: ``mode`` is "" (default), host, keep-id, nomap or auto."""
+
+    mode: str = ""
+    uid: int | None = None  # keep-id:uid=
+    gid: int | None = None  # keep-id:gid=
+    size: int | None = None  # auto:size=
+
+
+def parse_userns(value: str | None) -> UsernsMode:
+    """``""``/``host``/``keep-id[:uid=N,gid=N]``/``nomap``/``auto[:size=N]``."""
+    if not value:
+        return UsernsMode()
+    mode, _, rest = value.partition(":")
+    if mode not in ("host", "keep-id", "nomap", "auto", "private"):
+        raise UsageError(f"invalid --userns {value!r}: use host, keep-id[:uid=N,gid=N], nomap or auto")
+    allowed = {"keep-id": ("uid", "gid"), "auto": ("size", "uidmapping", "gidmapping")}.get(mode, ())
+    opts: dict[str, int] = {}
+    for item in filter(None, rest.split(",")):
+        k, sep, v = item.partition("=")
+        if k not in allowed or not sep or not v.isdigit():
+            raise UsageError(f"invalid --userns option {item!r} in {value!r}")
+        opts[k] = int(v)
+    return UsernsMode(mode if mode != "private" else "", opts.get("uid"), opts.get("gid"), opts.get("size"))
+
+
+def parse_idmap(value: str) -> dict[str, int]:
+    """``--uidmap``/``--gidmap`` ``CONTAINER:HOST:SIZE`` → an OCI mapping dict."""
+    parts = value.split(":")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts) or int(parts[2]) == 0:
+        raise UsageError(f"invalid id mapping {value!r}: expected CONTAINER_ID:HOST_ID:SIZE (SIZE > 0)")
+    return {"containerID": int(parts[0]), "hostID": int(parts[1]), "size": int(parts[2])}
+
+
+def parse_network(value: str) -> tuple[str, str]:
+    """``--network`` → (mode, options): ``none``, ``host``, ``slirp4netns[:opts]``, ``ns:PATH``,
+    ``private``, ``pasta[:opts]``.  The engine picks the default when the flag is absent."""
+    mode, _, rest = value.partition(":")
+    if mode not in NETWORK_MODES:
+        raise UsageError(f"invalid --network {value!r}",
+                         hint="rootless rpod supports none, host, slirp4netns[:OPTIONS] and ns:PATH")
+    if mode == "ns" and not rest.startswith("/"):
+        raise UsageError(f"invalid --network {value!r}: ns: needs an absolute path to a network namespace")
+    return mode, rest
+
+
+def parse_restart(value: str) -> tuple[str, int]:
+    """``no``, ``on-failure[:N]``, ``always``, ``unless-stopped`` → (policy, max retries)."""
+    policy, _, count = value.partition(":")
+    if policy not in ("no", "on-failure", "always", "unless-stopped"):
+        raise UsageError(f"invalid --restart {value!r}: use no, on-failure[:N], always or unless-stopped")
+    if count and (policy != "on-failure" or not count.isdigit()):
+        raise UsageError(f"invalid --restart {value!r}: only on-failure takes a retry count (a number)")
+    return policy, int(count or 0)

@@ -205,6 +205,14 @@ def test_numeric_user_without_lookup() -> None:
     assert spec(umask="0077")["process"]["user"]["umask"] == 0o77
 
 
+def test_keep_id_runs_as_caller_by_default() -> None:
+    import os
+
+    assert spec(userns="keep-id")["process"]["user"]["uid"] == os.getuid()
+    assert spec(userns="keep-id:uid=500,gid=600")["process"]["user"]["gid"] == 600
+    assert spec(userns="keep-id", user="0")["process"]["user"]["uid"] == 0
+
+
 def test_keep_groups_annotation() -> None:
     assert spec(group_add=["keep-groups"])["annotations"]["run.oci.keep_original_groups"] == "1"
 

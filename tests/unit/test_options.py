@@ -158,3 +158,41 @@ def test_validate_reports_bad_flags() -> None:
         with pytest.raises(UsageError) as e:
             RunOptions(image="a", **kwargs).validate()  # type: ignore[arg-type]
         assert e.value.exit_code == 125
+
+
+def test_parse_userns() -> None:
+    from rpod.container.options import UsernsMode, parse_userns
+
+    assert parse_userns("") == UsernsMode()
+    assert parse_userns("host") == UsernsMode("host")
+    assert parse_userns("keep-id:uid=1000,gid=100") == UsernsMode("keep-id", 1000, 100)
+    assert parse_userns("auto:size=500") == UsernsMode("auto", size=500)
+    for bad in ("bogus", "keep-id:uid=x", "keep-id:size=5", "host:uid=1"):
+        with pytest.raises(UsageError, match="--userns"):
+            parse_userns(bad)
+
+
+def test_parse_idmap_network_restart() -> None:
+    from rpod.container.options import parse_idmap, parse_network, parse_restart
+
+    assert parse_idmap("0:1:65536") == {"containerID": 0, "hostID": 1, "size": 65536}
+    for bad in ("0:1", "a:b:c", "0:1:0"):
+        with pytest.raises(UsageError, match="invalid id mapping"):
+            parse_idmap(bad)
+    assert parse_network("slirp4netns:port_handler=slirp4netns") == ("slirp4netns", "port_handler=slirp4netns")
+    assert parse_network("ns:/run/netns/x") == ("ns", "/run/netns/x")
+    for bad in ("bridge2", "ns:relative"):
+        with pytest.raises(UsageError, match="--network"):
+            parse_network(bad)
+    assert parse_restart("on-failure:3") == ("on-failure", 3)
+    assert parse_restart("always") == ("always", 0)
+    for bad in ("sometimes", "always:3", "on-failure:x"):
+        with pytest.raises(UsageError, match="--restart"):
+            parse_restart(bad)
+
+
+def test_validate_choices() -> None:
+    for kwargs in ({"sdnotify": "maybe"}, {"systemd": "yes"}, {"health_on_failure": "panic"},
+                   {"log_driver": "syslog"}, {"uidmap": ["1:2"]}, {"network": "weird"}, {"userns": "x"}):
+        with pytest.raises(UsageError):
+            RunOptions(image="a", **kwargs).validate()  # type: ignore[arg-type]
