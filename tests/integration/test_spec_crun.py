@@ -222,3 +222,108 @@ def test_entrypoint_and_image_config(r: Runner) -> None:
 
 def test_exit_code_passes_through(r: Runner) -> None:
     r.sh("exit 42", expect_rc=42)
+
+
+# ------------------------------------------------------------------ differential: Podman 4.3.1
+PODMAN = shutil.which("podman") or "/usr/bin/podman"
+
+
+class Podman:
+    """``podman`` with a private store; ``spec(flags)`` returns the config.json it generates."""
+
+    def __init__(self, base: Path):
+        self.base = base
+        (base / "xdg").mkdir(mode=0o700, parents=True)
+        self.env = {**os.environ, "XDG_RUNTIME_DIR": str(base / "xdg"), "HOME": str(base)}
+
+    def __call__(self, *args: str) -> str:
+        proc = subprocess.run([PODMAN, "--root", str(self.base / "root"), "--runroot", str(self.base / "run"),
+                               "--cgroup-manager", "cgroupfs", "--events-backend", "none", *args],
+                              env=self.env, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, f"podman {args}: {proc.stderr}"
+        return proc.stdout.strip()
+
+    def spec(self, flags: list[str], command: list[str]) -> dict[str, Any]:
+        cid = self("create", "--network", "none", *flags, "alpine", *command)
+        self("init", cid)
+        found = list((self.base / "root").glob(f"*-containers/{cid}/userdata/config.json"))
+        assert found, "podman wrote no config.json"
+        return json.loads(found[0].read_text())
+
+
+@pytest.fixture(scope="module")
+def podman(tmp_path_factory: pytest.TempPathFactory) -> Podman:
+    if not Path(PODMAN).exists():
+        raise AssertionError("podman is not installed (apt install podman): the differential tests need it")
+    p = Podman(tmp_path_factory.mktemp("podman"))
+    p("import", str(ALPINE_X86_64), "alpine")
+    return p
+
+
+def _caps(spec: dict[str, Any]) -> dict[str, list[str]]:
+    caps = spec["process"]["capabilities"]
+    return {s: sorted(caps.get(s) or []) for s in ("bounding", "effective", "permitted", "inheritable", "ambient")}
+
+
+PODMAN_CASES = {
+    "default": [],
+    "user-cap-add": ["--user", "1000:1000", "--cap-add", "NET_ADMIN", "--cap-drop", "CHOWN"],
+    "named-user": ["--user", "nobody"],
+    "drop-all": ["--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE"],
+    "privileged": ["--privileged"],
+    "env-workdir-tty": ["-e", "FOO=bar", "-w", "/tmp", "-t", "--hostname", "box"],
+    "security": ["--security-opt", "mask=/proc/foo", "--security-opt", "unmask=/proc/kcore",
+                 "--security-opt", "no-new-privileges"],
+}
+
+
+@pytest.mark.podman
+@pytest.mark.parametrize("case", sorted(PODMAN_CASES))
+def test_matches_podman(case: str, podman: Podman, rootfs: Path) -> None:
+    """The parts of config.json the user's flags decide are the same as Podman 4.3.1's."""
+    flags = PODMAN_CASES[case]
+    theirs = podman.spec(flags, ["/bin/sh"])
+    opts = _options_from_flags(flags)
+    ours = build_spec(opts, {"config": {"Cmd": ["/bin/sh"], "Env": [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}},
+        SpecContext(container_id=theirs["hostname"] + "0" * 52, rootfs=str(rootfs),
+                    passwd_lookup=layer_lookup([rootfs])))
+    assert _caps(ours) == _caps(theirs)
+    for key in ("user", "cwd", "args"):
+        assert ours["process"].get(key) == theirs["process"].get(key), key
+    assert ours["process"]["terminal"] == bool(theirs["process"].get("terminal"))
+    assert sorted(ours["process"]["env"]) == sorted(theirs["process"]["env"])
+    assert bool(ours["process"]["noNewPrivileges"]) == bool(theirs["process"].get("noNewPrivileges"))
+    assert ours["hostname"] == theirs["hostname"]
+    assert ours["linux"].get("maskedPaths", []) == theirs["linux"].get("maskedPaths", [])
+    assert ours["linux"].get("readonlyPaths", []) == theirs["linux"].get("readonlyPaths", [])
+    assert ("seccomp" in ours["linux"]) == ("seccomp" in theirs["linux"])
+    assert ours["linux"].get("sysctl") == theirs["linux"].get("sysctl")
+
+
+def _options_from_flags(flags: list[str]) -> RunOptions:
+    """The few flags PODMAN_CASES use, as the CLI would fill RunOptions."""
+    opts = RunOptions(image="alpine", command=["/bin/sh"])
+    it = iter(flags)
+    for f in it:
+        if f == "--user":
+            opts.user = next(it)
+        elif f == "--cap-add":
+            opts.cap_add.append(next(it))
+        elif f == "--cap-drop":
+            opts.cap_drop.append(next(it))
+        elif f == "--privileged":
+            opts.privileged = True
+        elif f == "-e":
+            opts.env.append(next(it))
+        elif f == "-w":
+            opts.workdir = next(it)
+        elif f == "-t":
+            opts.tty = True
+        elif f == "--hostname":
+            opts.hostname = next(it)
+        elif f == "--security-opt":
+            opts.security_opt.append(next(it))
+        else:
+            raise AssertionError(f"flag {f} not handled by the test")
+    return opts
