@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -251,13 +251,27 @@ class Podman:
         return json.loads(found[0].read_text())
 
 
+    def cleanup(self) -> None:
+        """Remove the initialised containers (their conmon/crun processes) and Podman's pause process."""
+        self("rm", "--force", "--all", "--time", "0")
+        pause = self.base / "xdg" / "libpod" / "tmp" / "pause.pid"
+        if pause.exists():
+            try:
+                os.kill(int(pause.read_text()), 9)
+            except (ProcessLookupError, ValueError):
+                pass
+
+
 @pytest.fixture(scope="module")
-def podman(tmp_path_factory: pytest.TempPathFactory) -> Podman:
+def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
     if not Path(PODMAN).exists():
         raise AssertionError("podman is not installed (apt install podman): the differential tests need it")
     p = Podman(tmp_path_factory.mktemp("podman"))
-    p("import", str(ALPINE_X86_64), "alpine")
-    return p
+    try:
+        p("import", str(ALPINE_X86_64), "alpine")
+        yield p
+    finally:
+        p.cleanup()
 
 
 def _caps(spec: dict[str, Any]) -> dict[str, list[str]]:
