@@ -336,7 +336,7 @@ class VolumeStore:
             return []
         vols = []
         for d in sorted(self.root.iterdir()):
-            if d.is_dir() and (d / "volume.json").is_file():
+            if not d.name.startswith(".") and d.is_dir() and (d / "volume.json").is_file():
                 vol = self._load(d.name)
                 if vol is not None:
                     vols.append(vol)
