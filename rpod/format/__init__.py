@@ -1,0 +1,56 @@
+"""``--format`` output: Go templates, Podman's ``table``/``json`` rules, Go-style JSON.
+
+Imports are deferred so that importing :mod:`rpod.format` costs nothing until a template is rendered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def render_list(fmt: str, rows: list[Any], *, headers: Mapping[str, str] | None = None,
+                name: str = "template", noheading: bool = False) -> str:
+    """Render a list command's rows (``ps``, ``images``, ``inspect``...) as Podman does.
+
+    ``json`` gives a pretty JSON array; ``table …`` an aligned table whose header row comes from the
+    field names, renamed by ``headers`` (``{"ID": "CONTAINER ID"}``) and left out with ``noheading``;
+    any other template is applied to each row (unless it ranges over ``.`` itself).
+    Raises :class:`rpod.format.gotemplate.TemplateError` (a ``UsageError``) when the template is bad.
+    """
+    from rpod.format import report
+    from rpod.format.gofmt import go_json
+
+    if report.is_json(fmt):
+        return go_json(list(rows), indent=4) + "\n"
+    return report.render_rows(fmt, list(rows), headers=headers, name=name, noheading=noheading)
+
+
+def render_one(fmt: str, obj: Any, *, name: str = "template") -> str:
+    """Render one object (``version``, ``info``): ``json`` gives pretty JSON, else the template runs
+    once with ``obj`` as ``.``."""
+    from rpod.format import report
+    from rpod.format.gofmt import go_json
+
+    if report.is_json(fmt):
+        return go_json(obj, indent=4) + "\n"
+    return report.render_object(fmt, obj, name=name)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Plain JSON data from report objects: dataclasses → dicts (renamed by a class's
+    ``__json_names__``), datetimes → RFC 3339 strings, timedeltas → nanoseconds."""
+    from rpod.format.gofmt import to_jsonable as convert
+
+    return convert(obj)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TemplateError":
+        from rpod.format.gotemplate import TemplateError
+
+        return TemplateError
+    raise AttributeError(name)
+
+
+__all__ = ["TemplateError", "render_list", "render_one", "to_jsonable"]
