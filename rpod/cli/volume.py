@@ -115,10 +115,7 @@ def ls(quiet: bool, fmt: str | None, filters: tuple[str, ...], noheading: bool) 
         return
     from rpod.format import render_list
 
-    template = fmt or _LS_DEFAULT
-    if noheading and template.startswith("table"):
-        template = template[len("table"):].lstrip()
-    write(render_list(template, rows, headers=_LS_HEADERS))
+    write(render_list(fmt or _LS_DEFAULT, rows, headers=_LS_HEADERS, noheading=noheading))
 
 
 app.add_command(ls, "list")

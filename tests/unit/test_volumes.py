@@ -259,6 +259,8 @@ def test_cli_ls_and_inspect_format(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
     assert lines[0].split() == ["DRIVER", "VOLUME", "NAME"] and lines[1].split() == ["local", "fmt1"]
+    assert rpod(tmp_path, "volume", "ls", "--noheading").stdout.split() == ["local", "fmt1"]
     assert rpod(tmp_path, "volume", "ls", "--format", "{{.Name}} {{.Driver}}").stdout == "fmt1 local\n"
+    assert rpod(tmp_path, "volume", "ls", "--format", "table {{.Name}}").stdout.split() == ["VOLUME", "NAME", "fmt1"]
     assert json.loads(rpod(tmp_path, "volume", "ls", "--format", "json").stdout)[0]["Name"] == "fmt1"
     assert rpod(tmp_path, "volume", "inspect", "--format", "{{.Name}}:{{.Scope}}", "fmt1").stdout == "fmt1:local\n"
