@@ -420,9 +420,9 @@ def container_init(config: dict[str, Any], chan: Channel, opts: InitOptions) -> 
             state = msg["state"]
             run_hooks(hooks_of(config, "createContainer"), state, "createContainer")
         mounts.pivot(config["root"]["path"])
-        mounts.finish_rootfs(config)
         linux = config.get("linux") or {}
-        apply_sysctl(linux.get("sysctl") or {})
+        apply_sysctl(linux.get("sysctl") or {})  # before finish_rootfs makes /proc/sys read-only
+        mounts.finish_rootfs(config)
         apply_rlimits(process.get("rlimits") or [])
         if "oomScoreAdj" in process:
             apply_oom_score_adj(int(process["oomScoreAdj"]), warnings)

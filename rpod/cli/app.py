@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "version": ("rpod.cli.system", "Display the rpod version information"),
     "unshare": ("rpod.cli.system", "Run a command in a modified user namespace"),
     "system": ("rpod.cli.system_group", "Manage rpod"),
+    "volume": ("rpod.cli.volume", "Manage volumes"),
 }
 GROUPS = {"image", "system", "volume", "container", "network", "generate", "healthcheck"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

@@ -235,9 +235,11 @@ class Podman:
         self.base = base
         (base / "xdg").mkdir(mode=0o700, parents=True)
         self.env = {**os.environ, "XDG_RUNTIME_DIR": str(base / "xdg"), "HOME": str(base)}
+        # podman refuses a runroot longer than 50 characters (pytest's xdist paths are longer)
+        self.runroot = Path(tempfile.mkdtemp(prefix="rpod-pm-"))
 
     def __call__(self, *args: str) -> str:
-        proc = subprocess.run([PODMAN, "--root", str(self.base / "root"), "--runroot", str(self.base / "run"),
+        proc = subprocess.run([PODMAN, "--root", str(self.base / "root"), "--runroot", str(self.runroot),
                                "--cgroup-manager", "cgroupfs", "--events-backend", "none", *args],
                               env=self.env, capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, f"podman {args}: {proc.stderr}"
@@ -260,6 +262,7 @@ class Podman:
                 os.kill(int(pause.read_text()), 9)
             except (ProcessLookupError, ValueError):
                 pass
+        shutil.rmtree(self.runroot, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
