@@ -179,9 +179,7 @@ def _slice(item: Any, *indexes: Any) -> Any:
     for a, b in zip(idx, idx[1:], strict=False):
         if a > b:
             raise ValueError(f"invalid slice index: {a} > {b}")
-    if len(idx) == 3:
-        return item[idx[0] : idx[1]]
-    return item[slice(*idx)] if idx else item
+    return item[idx[0] : idx[1]] if len(idx) >= 2 else item[idx[0] :] if idx else item
 
 
 @_sig("any", variadic="any")

@@ -200,7 +200,7 @@ def sorted_keys(d: dict) -> list[Any]:
 
 def format_v(v: Any, plus: bool = False) -> str:
     """Go's ``%v`` (``%+v`` with ``plus``: struct field names)."""
-    return _fmt_arg(v, "v", _Spec(plus=plus))
+    return _fmt_arg(v, "v", _Spec(plus_v=plus))
 
 
 # --------------------------------------------------------------------------- printf
@@ -214,6 +214,7 @@ class _Spec(NamedTuple):
     zero: bool = False
     width: int | None = None
     prec: int | None = None
+    plus_v: bool = False  # %+v: struct field names (the plus flag itself is dropped for %v)
 
 
 def _pad(s: str, spec: _Spec, zero_ok: bool = True) -> str:
@@ -300,7 +301,7 @@ def _fmt_float(v: float, verb: str, spec: _Spec) -> str:
 
 
 def _fmt_str(s: str, verb: str, spec: _Spec) -> str:
-    if spec.prec is not None and verb in "sv":
+    if spec.prec is not None and verb in "svq":
         s = s[: spec.prec]
     if verb in "sv":
         return _pad(s, spec)
@@ -343,7 +344,7 @@ def _fmt_arg(v: Any, verb: str, spec: _Spec) -> str:
         parts = []
         for f in dataclasses.fields(v):
             val = _fmt_arg(getattr(v, f.name), verb, spec)
-            parts.append(f"{f.name}:{val}" if spec.plus and verb == "v" else val)
+            parts.append(f"{f.name}:{val}" if spec.plus_v else val)
         return "{" + " ".join(parts) + "}"
     return _fmt_str(str(v), verb, spec) if verb in "svqxX" else _bad_verb(str(v), verb)
 
@@ -359,7 +360,7 @@ def sprintf(fmt: str, *args: Any) -> str:
             break
         out.append(fmt[i:j])
         i = j + 1
-        flags = {"minus": False, "plus": False, "sharp": False, "space": False, "zero": False}
+        flags = {"minus": False, "plus": False, "sharp": False, "space": False, "zero": False, "plus_v": False}
         names = {"-": "minus", "+": "plus", "#": "sharp", " ": "space", "0": "zero"}
         while i < n and fmt[i] in names:
             flags[names[fmt[i]]] = True
@@ -406,6 +407,8 @@ def sprintf(fmt: str, *args: Any) -> str:
             continue
         if flags["minus"]:
             flags["zero"] = False
+        if verb == "v" and flags["plus"]:
+            flags["plus"], flags["plus_v"] = False, True
         out.append(_fmt_arg(args[argi], verb, _Spec(**flags, width=width, prec=prec)))
         argi += 1
     if argi < len(args):

@@ -4,8 +4,7 @@ Data model: dataclasses are Go structs (an unknown field is an error), dicts are
 is ``<no value>``), lists are slices.  Names starting with an upper-case letter reach an object's
 attributes and methods (``{{.Label "k"}}`` calls ``obj.Label("k")``).  Two hooks let an object fake a
 value: ``__go_field__(name)`` answers field lookups and ``__go_iter__()`` answers ``range``.
-Errors raise :class:`TemplateError` with Go's wording.  ``define``/``template``/``block`` are not
-supported.
+Errors raise :class:`TemplateError` with Go's wording.
 """
 
 from __future__ import annotations
@@ -19,11 +18,16 @@ from typing import Any
 from rpod.errors import UsageError
 from rpod.format import funcs as _funcs
 from rpod.format.funcs import truth
-from rpod.format.gofmt import NO_VALUE, format_v, is_struct, sorted_keys, type_name
+from rpod.format.gofmt import NO_VALUE, format_v, go_quote, is_struct, sorted_keys, type_name
 
 
 class TemplateError(UsageError):
-    """A template failed to parse or execute (the message is Go's; the CLI exits 125)."""
+    """A template failed to parse or execute (the message is Go's; the CLI exits 125).
+
+    ``output`` holds the text rendered before an execution error (Podman has already printed it).
+    """
+
+    output: str = ""
 
 
 _MISSING: Any = object()  # "no final value" in a pipeline (distinct from NO_VALUE)
@@ -38,7 +42,7 @@ _NUMBER = re.compile(
 )
 _WORD = re.compile(r"[^\W\d]\w*")
 _STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
-_CHAR = re.compile(r"'(?:[^'\\\n]|\\[^\n]+?)'")
+_CHAR = re.compile(r"'(?:[^'\\\n]|\\.)*'")
 _UNESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|[abfnrtv\\'\"])")
 _SIMPLE_ESC = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 
@@ -111,7 +115,7 @@ class _Lexer:
         self.fail(start, "comment ends before closing delimiter")
         raise AssertionError  # unreachable
 
-    def action(self, i: int) -> tuple[int, bool]:  # noqa: C901 - one branch per token kind
+    def action(self, i: int) -> tuple[int, bool]:
         src, n, depth, spaced = self.src, len(self.src), 0, False
         while True:
             if i >= n:
@@ -126,66 +130,80 @@ class _Lexer:
                 spaced = True
                 continue
             if src.startswith("}}", i):
-                if depth:
+                if depth > 0:
                     self.fail(i, "unclosed left paren")
                 self.emit("right", "}}", i, spaced)
                 return i + 2, False
             start = i
-            if src.startswith(":=", i):
-                kind, val, i = ":=", ":=", i + 2
-            elif c in "|(),=":
-                kind, val, i = c, c, i + 1
-                depth += {"(": 1, ")": -1}.get(c, 0)
-                if depth < 0:
-                    self.fail(start, f"unexpected right paren {c!r}".replace("')'", "U+0029 ')'"))
-            elif c == '"':
-                m = _STRING.match(src, i)
-                if not m:
-                    self.fail(i, "unterminated quoted string")
-                try:
-                    kind, val, i = "string", _unquote(m.group(0)), m.end()
-                except ValueError:
-                    self.fail(i, f"invalid syntax: {m.group(0)}")
-            elif c == "`":
-                end = src.find("`", i + 1)
-                if end < 0:
-                    self.fail(i, "unterminated raw quoted string")
-                kind, val, i = "string", src[i + 1 : end], end + 1
-            elif c == "'":
-                m = _CHAR.match(src, i)
-                if not m:
-                    self.fail(i, "unterminated character constant")
-                val = _unquote('"' + m.group(0)[1:-1] + '"') if "\\" in m.group(0) else m.group(0)[1:-1]
-                if len(val) != 1:
-                    self.fail(i, f"malformed character constant: {m.group(0)}")
-                kind, val, i = "number", ord(val), m.end()
-            elif c == "$":
-                m = re.compile(r"\$\w*").match(src, i)
-                assert m
-                kind, val, i = "var", m.group(0), m.end()
-            elif c == "." and _WORD.match(src, i + 1):
-                m = _WORD.match(src, i + 1)
-                assert m
-                kind, val, i = "field", m.group(0), m.end()
-            elif c.isdigit() or (c in "+-." and _NUMBER.match(src, i)):
-                m = _NUMBER.match(src, i)
-                assert m
-                kind, val, i = "number", _number(m.group(0)), m.end()
-                if i < n and (src[i].isalnum() or src[i] in "_."):
-                    self.fail(start, f"bad number syntax: {src[start:i + 1]!r}".replace("'", '"'))
-            elif c == ".":
-                kind, val, i = "dot", ".", i + 1
-            elif _WORD.match(src, i):
-                m = _WORD.match(src, i)
-                assert m
-                val, i = m.group(0), m.end()
-                kind = ("keyword" if val in _KEYWORDS else "bool" if val in ("true", "false")
-                        else "nil" if val == "nil" else "ident")
-                val = val == "true" if kind == "bool" else val
-            else:
-                self.fail(i, f"bad character U+{ord(c):04X} {c!r}")
+            kind, val, i = self.token(i)
+            depth += {"(": 1, ")": -1}.get(kind, 0)
+            if kind in ("field", "var", "ident", "keyword", "bool", "nil") and not self.at_terminator(i):
+                self.fail(i, f"bad character U+{ord(src[i]):04X} {src[i]!r}")
             self.emit(kind, val, start, spaced, src[start:i])
             spaced = False
+
+    def at_terminator(self, i: int) -> bool:
+        return i >= len(self.src) or self.src[i] in _SPACE + ".,|:()" or self.src.startswith("}}", i)
+
+    def token(self, i: int) -> tuple[str, Any, int]:
+        """One token inside an action starting at ``i``: (kind, value, end)."""
+        src, c = self.src, self.src[i]
+        if src.startswith(":=", i):
+            return ":=", ":=", i + 2
+        if c in "|(),=":
+            return c, c, i + 1
+        if c == '"':
+            m = _STRING.match(src, i)
+            if not m:
+                self.fail(i, "unterminated quoted string")
+            try:
+                return "string", _unquote(m.group(0)), m.end()  # type: ignore[union-attr]
+            except ValueError:
+                self.fail(i, f"invalid syntax: {m.group(0)}")  # type: ignore[union-attr]
+        if c == "`":
+            end = src.find("`", i + 1)
+            if end < 0:
+                self.fail(i, "unterminated raw quoted string")
+            return "string", src[i + 1 : end], end + 1
+        if c == "'":
+            m = _CHAR.match(src, i)
+            if not m:
+                self.fail(i, "unterminated character constant")
+            lit = m.group(0)  # type: ignore[union-attr]
+            try:
+                val = _unquote('"' + lit[1:-1] + '"')
+            except ValueError:
+                val = ""
+            if len(val) != 1:
+                self.fail(i, f"malformed character constant: {lit}")
+            return "number", ord(val), i + len(lit)
+        if c == "$":
+            m = re.compile(r"\$\w*").match(src, i)
+            return "var", m.group(0), m.end()  # type: ignore[union-attr]
+        if c == "." and _WORD.match(src, i + 1):
+            m = _WORD.match(src, i + 1)
+            return "field", m.group(0), m.end()  # type: ignore[union-attr]
+        m = _NUMBER.match(src, i) if c.isdigit() or c in "+-." else None
+        if m:
+            end = m.end()
+            if end < len(src) and (src[end].isalnum() or src[end] == "_"):
+                self.fail(i, f'bad number syntax: "{src[i:end + 1]}"')
+            try:
+                return "number", _number(m.group(0)), end
+            except ValueError:
+                self.fail(i, f'illegal number syntax: "{m.group(0)}"')
+        if c == ".":
+            return "dot", ".", i + 1
+        m = _WORD.match(src, i)
+        if m:
+            word = m.group(0)
+            if word in ("true", "false", "nil"):
+                return ("nil", None, m.end()) if word == "nil" else ("bool", word == "true", m.end())
+            return ("keyword" if word in _KEYWORDS else "ident"), word, m.end()
+        if c.isascii() and c.isprintable():
+            return "char", c, i + 1
+        self.fail(i, f"unrecognized character in action: U+{ord(c):04X} {c!r}")
+        raise AssertionError  # unreachable
 
     def emit(self, kind: str, val: Any, pos: int, spaced: bool, text: str = "") -> None:
         self.toks.append(_Tok(kind, val, pos, text or str(val), spaced))
@@ -288,7 +306,18 @@ class Control(Node):
     else_body: list[Node] = field(default_factory=list)
 
 
+@dataclass
+class TemplateCall(Node):
+    name: str
+    pipe: Pipe | None
+
+    def __str__(self) -> str:
+        return f"{{{{template {go_quote(self.name)}{' ' + str(self.pipe) if self.pipe else ''}}}}}"
+
+
 # --------------------------------------------------------------------------- parser
+
+_OPERAND_START = {"ident", "dot", "nil", "var", "field", "bool", "number", "string", "("}
 
 
 class _Parser:
@@ -296,6 +325,7 @@ class _Parser:
         self.src, self.name, self.funcs = src, name, funcs
         self.toks = _Lexer(src, name).run()
         self.i, self.vars, self.range_depth = 0, ["$"], 0
+        self.defs: dict[str, list[Node]] = {}
 
     def fail(self, msg: str, tok: _Tok | None = None) -> None:
         pos = (tok or self.toks[max(self.i - 1, 0)]).pos
@@ -316,7 +346,7 @@ class _Parser:
         return t
 
     def unexpected(self, t: _Tok, context: str) -> None:
-        desc = ("EOF" if t.kind == "eof" else f"<{t.val}>" if t.kind == "keyword"
+        desc = ("EOF" if t.kind == "eof" else f"<{t.text}>" if t.kind in ("keyword", "dot", "nil")
                 else f'"{t.text}"' if t.kind != "right" else '"}}"')
         self.fail(f"unexpected {desc} in {context}", t)
 
@@ -342,13 +372,15 @@ class _Parser:
                 return nodes, kw
             if kw.kind == "keyword":
                 self.next()
-                nodes.append(self.control(kw))
+                node = self.control(kw)
+                if node is not None:
+                    nodes.append(node)
             else:
                 nodes.append(Action(kw.pos, self.pipeline("command", "right")))
 
-    def control(self, kw: _Tok) -> Node:
+    def control(self, kw: _Tok) -> Node | None:
         if kw.val in ("define", "template", "block"):
-            self.fail(f"{{{{{kw.val}}}}} is not supported by rpod's template engine", kw)
+            return self.named(kw.val)
         if kw.val in ("break", "continue"):
             if not self.range_depth:
                 self.fail(f"{{{{{kw.val}}}}} outside {{{{range}}}}", kw)
@@ -376,6 +408,25 @@ class _Parser:
         del self.vars[mark:]
         return node
 
+    def named(self, kind: str) -> Node | None:
+        """``{{define "n"}}…{{end}}``, ``{{template "n" [pipeline]}}``, ``{{block "n" pipeline}}…{{end}}``."""
+        tok = self.expect("string", f"{kind} clause")
+        pipe = None
+        if kind == "block" or self.peek().kind != "right":
+            pipe = self.pipeline(f"{kind} clause", "right")
+        else:
+            self.next()
+        if kind == "template":
+            return TemplateCall(tok.pos, tok.val, pipe)
+        saved, self.vars = self.vars, ["$"]
+        body, stop = self.list_()
+        self.vars = saved
+        if stop.kind == "eof" or stop.val != "end":
+            self.fail(f"unexpected {'EOF' if stop.kind == 'eof' else '{{else}}'} in {kind} clause", stop)
+        self.expect("right", "end")
+        self.defs[tok.val] = body
+        return TemplateCall(tok.pos, tok.val, pipe) if kind == "block" else None
+
     def pipeline(self, context: str, end: str) -> Pipe:
         pipe = Pipe(self.peek().pos, [], False, [])
         self.declarations(pipe, context)
@@ -384,7 +435,7 @@ class _Parser:
             if t.kind == end:
                 self.next()
                 break
-            if t.kind in ("right", ")", "eof"):
+            if t.kind not in _OPERAND_START:
                 self.unexpected(t, context)
             pipe.cmds.append(self.command())
         if not pipe.cmds:
@@ -395,26 +446,24 @@ class _Parser:
         return pipe
 
     def declarations(self, pipe: Pipe, context: str) -> None:
-        toks, i = self.toks, self.i
-        names = []
-        while toks[i].kind == "var":
-            names.append(toks[i])
-            if toks[i + 1].kind in (":=", "="):
-                break
-            if toks[i + 1].kind != "," or context != "range" or len(names) == 2:
+        """``$x :=``, ``$x =`` and (in ``range``) ``$i, $e :=`` before a pipeline, as Go parses them."""
+        toks = self.toks
+        while toks[self.i].kind == "var":
+            var, after = toks[self.i], toks[self.i + 1]
+            if after.kind in (":=", "="):
+                pipe.is_assign = after.kind == "="
+            elif after.kind == ",":
+                if context != "range" or pipe.decl:
+                    self.fail(f"too many declarations in {context}", after)
+                if toks[self.i + 2].kind not in ("var", "right", ")"):
+                    self.fail("range can only initialize variables", after)
+            else:
                 return
-            i += 2
-        else:
-            return
-        if len(names) > 1 and toks[i + 1].kind == "=":
-            pass
-        pipe.is_assign = toks[i + 1].kind == "="
-        for t in names:
-            if pipe.is_assign and t.val not in self.vars:
-                self.fail(f"undefined variable {t.val!r}".replace("'", '"'), t)
-            pipe.decl.append(Var(t.pos, [t.val]))
-            self.vars.append(t.val)
-        self.i = i + 2
+            pipe.decl.append(Var(var.pos, [var.val]))
+            self.vars.append(var.val)
+            self.i += 2
+            if after.kind != ",":
+                return
 
     def command(self) -> Command:
         cmd = Command(self.peek().pos, [])
@@ -444,7 +493,7 @@ class _Parser:
         if isinstance(node, Var):
             return Var(pos, node.names + names)
         if isinstance(node, Literal) and node.kind != "ident":
-            self.fail(f"unexpected . after term {str(node)!r}".replace("'", '"'))
+            self.fail(f"unexpected . after term {go_quote(str(node))}")
         return Chain(pos, node, names)
 
     def term(self) -> Node | None:
@@ -503,7 +552,9 @@ class _Exec:
         nl = src.rfind("\n", 0, pos)
         col = pos if nl < 0 else pos - nl - 1
         loc = f"{name}:{src.count(chr(10), 0, pos) + 1}:{col}"
-        raise TemplateError(f'template: {loc}: executing "{name}" at <{self.node}>: {msg}')
+        err = TemplateError(f'template: {loc}: executing "{name}" at <{self.node}>: {msg}')
+        err.output = "".join(self.out)  # Go streams: what was written before the failure
+        raise err
 
     # ---- statements
     def walk(self, dot: Any, nodes: list[Node]) -> None:
@@ -517,6 +568,20 @@ class _Exec:
                     self.out.append(format_v(val))
             elif isinstance(node, Control):
                 self.control(dot, node)
+            elif isinstance(node, TemplateCall):
+                self.call_template(dot, node)
+
+    def call_template(self, dot: Any, node: TemplateCall) -> None:
+        self.node = node
+        body = self.t.defs.get(node.name)
+        if body is None:
+            self.fail(f"template {go_quote(node.name)} not defined")
+        value = self.pipeline(dot, node.pipe) if node.pipe else None
+        saved, self.vars = self.vars, [["$", value]]
+        try:
+            self.walk(value, body)  # type: ignore[arg-type]
+        finally:
+            self.vars = saved
 
     def control(self, dot: Any, node: Control) -> None:
         if node.kind == "break":
@@ -604,6 +669,8 @@ class _Exec:
 
     def command(self, dot: Any, cmd: Command, final: Any) -> Any:
         first = cmd.args[0]
+        if isinstance(first, (Field, Var)):
+            self.node = first
         if isinstance(first, Field):
             return self.field_chain(dot, dot, first, first.names, cmd.args, final)
         if isinstance(first, Var):
@@ -649,7 +716,6 @@ class _Exec:
         return self.field(dot, names[-1], node, args, final, recv)
 
     def field(self, dot: Any, name: str, node: Node, args: list[Node], final: Any, recv: Any) -> Any:
-        self.node = node
         if recv is NO_VALUE:
             return NO_VALUE
         has_args = len(args) > 1 or final is not _MISSING
@@ -685,10 +751,9 @@ class _Exec:
         v: Any = None
         for a in args:
             v = self.arg(dot, a)
-            v = None if v is NO_VALUE else v
             if truth(v) == (name == "or"):
                 return v
-        return v if final is _MISSING else (None if final is NO_VALUE else final)
+        return v if final is _MISSING else final
 
     def call(self, dot: Any, fn: Callable[..., Any], name: str, node: Node, args: list[Node], final: Any,
              sig: _funcs.Signature) -> Any:
@@ -747,12 +812,17 @@ class Template:
         self.text, self.name = text, name
         self.funcs = dict(_funcs.BUILTINS)
         self.funcs.update(funcs or {})
-        self.nodes = _Parser(text, name, self.funcs).parse()
+        parser = _Parser(text, name, self.funcs)
+        self.nodes = parser.parse()
+        self.defs = parser.defs
 
     def execute(self, data: Any) -> str:
         """Render against ``data``; raises :class:`TemplateError` as Go's ``Execute`` would fail."""
         ex = _Exec(self, data)
-        ex.walk(data, self.nodes)
+        try:
+            ex.walk(data, self.nodes)
+        except RecursionError:
+            raise TemplateError(f"template: {self.name}: exceeded maximum template depth") from None
         return "".join(ex.out)
 
 

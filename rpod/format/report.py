@@ -47,7 +47,10 @@ def enforce_range(text: str) -> str:
 
 
 def compile_format(fmt: str, name: str, *, ranged: bool) -> Template:
-    """Parse a user's ``--format`` text by Podman's rules; ``ranged`` for list commands."""
+    """Parse a user's ``--format`` text by Podman's rules; ``ranged`` for list commands.
+
+    If the normalised text does not parse, the original is parsed instead, and its error is raised.
+    """
 
     def wrap(text: str) -> str:
         if is_table(fmt):
@@ -56,11 +59,8 @@ def compile_format(fmt: str, name: str, *, ranged: bool) -> Template:
 
     try:
         return parse(wrap(normalize_format(fmt)), name)
-    except TemplateError as first:
-        try:
-            return parse(wrap(fmt[len(_TABLE) :] if is_table(fmt) else fmt), name)
-        except TemplateError:
-            raise first from None
+    except TemplateError:  # Podman retries with the original text and reports that error
+        return parse(wrap(fmt[len(_TABLE) :] if is_table(fmt) else fmt), name)
 
 
 # --------------------------------------------------------------------------- headers
@@ -129,6 +129,8 @@ def tabwrite(text: str, minwidth: int = 12, padding: int = 2) -> str:
     ``max(minwidth, widest cell + padding)``.  The last cell of a line is not part of a column.
     """
     lines = [line.split("\t") for line in text.split("\n")]
+    if len(lines[-1]) > 1 and not lines[-1][-1]:
+        lines[-1].pop()  # Flush does not terminate an empty trailing cell
     out: list[str] = []
     widths: list[int] = []
 
