@@ -10,30 +10,33 @@ from typing import Any
 
 
 def render_list(fmt: str, rows: list[Any], *, headers: Mapping[str, str] | None = None,
-                name: str = "template", noheading: bool = False) -> str:
+                name: str = "template", noheading: bool = False, json_indent: int | None = 4) -> str:
     """Render a list command's rows (``ps``, ``images``, ``inspect``...) as Podman does.
 
     ``json`` gives a pretty JSON array; ``table …`` an aligned table whose header row comes from the
     field names, renamed by ``headers`` (``{"ID": "CONTAINER ID"}``) and left out with ``noheading``;
     any other template is applied to each row (unless it ranges over ``.`` itself).
+    Podman's JSON indent varies by command (``images`` 4, ``inspect`` 5): pass ``json_indent``.
     Raises :class:`rpod.format.gotemplate.TemplateError` (a ``UsageError``) when the template is bad.
     """
     from rpod.format import report
     from rpod.format.gofmt import go_json
 
     if report.is_json(fmt):
-        return go_json(list(rows), indent=4) + "\n"
+        return go_json(list(rows), indent=json_indent) + "\n"
     return report.render_rows(fmt, list(rows), headers=headers, name=name, noheading=noheading)
 
 
-def render_one(fmt: str, obj: Any, *, name: str = "template") -> str:
-    """Render one object (``version``, ``info``): ``json`` gives pretty JSON, else the template runs
-    once with ``obj`` as ``.``."""
+def render_one(fmt: str, obj: Any, *, name: str = "template", json_indent: int | None = 4) -> str:
+    """Render one object (``version``, ``info``): the template runs once with ``obj`` as ``.``.
+
+    ``json`` prints JSON indented by ``json_indent`` (Podman: ``info`` 2, ``version`` compact: None).
+    """
     from rpod.format import report
     from rpod.format.gofmt import go_json
 
     if report.is_json(fmt):
-        return go_json(obj, indent=4) + "\n"
+        return go_json(obj, indent=json_indent) + "\n"
     return report.render_object(fmt, obj, name=name)
 
 
