@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -54,13 +55,15 @@ def _mapping_thread(ready_r: int, go_w: int, uid_map: Sequence[IdMap], gid_map: 
 
 
 def popen(argv: Sequence[str], mapping: Mapping, *, mount_ns: bool = True, extra_flags: int = 0,
-          **popen_kwargs: Any) -> subprocess.Popen:
+          die_with_parent: bool = False, **popen_kwargs: Any) -> subprocess.Popen:
     """``subprocess.Popen`` whose child runs as uid/gid 0 in a new user (and mount) namespace.
 
     The child unshares, a thread here writes its id maps, then the child becomes
-    root in the namespace and execs ``argv``.  Raises ``NamespaceError`` when the
-    namespace cannot be created or mapped.
+    root in the namespace and execs ``argv``.  With ``die_with_parent`` the child gets
+    SIGKILL when the calling thread dies (helpers that must not outlive a killed CLI).
+    Raises ``NamespaceError`` when the namespace cannot be created or mapped.
     """
+    parent = os.getpid()
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
     flags = syscalls.CLONE_NEWUSER | (syscalls.CLONE_NEWNS if mount_ns else 0) | extra_flags
@@ -83,6 +86,10 @@ def popen(argv: Sequence[str], mapping: Mapping, *, mount_ns: bool = True, extra
                 os.setgroups([])
             if mount_ns:
                 syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
+            if die_with_parent:  # after setresuid, which would clear it
+                syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 9)
+                if os.getppid() != parent:
+                    os._exit(125)
         except OSError:
             os._exit(125)
 
@@ -143,8 +150,13 @@ def remove_tree(path: str | os.PathLike[str], mapping: Mapping) -> None:
         return
     except OSError:
         pass
-    # make the tree writable for the namespace root, then remove it
-    proc = run(["rm", "-rf", "--one-file-system", str(p)], mapping, mount_ns=False,
-               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if p.exists():
-        raise NamespaceError(f"cannot remove {p}: {proc.stderr.strip() or 'rm failed'}")
+    # as root in the namespace; retried, in case a dying writer was still adding entries
+    err = ""
+    for attempt in range(3):
+        proc = run(["rm", "-rf", "--one-file-system", str(p)], mapping, mount_ns=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if not p.exists() and not p.is_symlink():
+            return
+        err = proc.stderr.strip()
+        time.sleep(0.05 * (attempt + 1))
+    raise NamespaceError(f"cannot remove {p}: {err or 'rm failed'}")

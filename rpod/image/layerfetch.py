@@ -118,6 +118,7 @@ def spawn_helper(paths: Paths, mapping: Mapping, name: str) -> Helper:
         userns.python_entry("rootless.unpack", *args),
         mapping,
         mount_ns=False,
+        die_with_parent=True,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -338,6 +338,18 @@ def test_interrupted_pull_resumes_on_the_next_run(rpod_env: RpodEnv, images: Ima
     assert not any(partial_dir.glob("*"))
 
 
+def _helpers_writing_into(store: Path) -> list[int]:
+    pids = []
+    for proc_dir in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc_dir / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"rootless.unpack" in cmdline and str(store).encode() in cmdline:
+            pids.append(int(proc_dir.name))
+    return pids
+
+
 def test_kill_9_during_pull_leaves_a_usable_store(rpod_env: RpodEnv, images: ImageSet) -> None:
     ref = images.ref("large")
     for delay in (0.3, 1.0):
@@ -346,6 +358,11 @@ def test_kill_9_during_pull_leaves_a_usable_store(rpod_env: RpodEnv, images: Ima
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        # the unpack helpers die with the CLI instead of writing on into the store
+        deadline = time.monotonic() + 5
+        while _helpers_writing_into(store_root(rpod_env)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _helpers_writing_into(store_root(rpod_env))
         # whatever is in layers/ is complete; no record points at a missing layer
         for entry in (store_root(rpod_env) / "layers").glob("*") if (store_root(rpod_env) / "layers").exists() else []:
             assert (entry / "layer.json").exists(), f"{entry} is in the store but incomplete"
