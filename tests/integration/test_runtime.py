@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -73,8 +74,14 @@ class Runtime:
 
 
 @pytest.fixture
-def rt(tmp_path: Path) -> Runtime:
-    return Runtime(tmp_path / "state")
+def rt(tmp_path: Path) -> Iterator[Runtime]:
+    runtime = Runtime(tmp_path / "state")
+    yield runtime
+    # a failed test must not leave containers running (they would eat the CI's CPU)
+    if runtime.state_root.is_dir():
+        for entry in runtime.state_root.iterdir():
+            if entry.is_dir():
+                runtime("delete", "--force", entry.name, timeout=10)
 
 
 @pytest.fixture
