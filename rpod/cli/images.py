@@ -127,9 +127,7 @@ def list_images(all_: bool, quiet: bool, digests: bool, no_trunc: bool, fmt: str
             cols.append("{{.Digest}}")
         cols += ["{{.ID}}", "{{.CreatedSince}}", "{{.Size}}"]
         fmt = "table " + "\t".join(cols)
-    if noheading and fmt.startswith("table "):
-        fmt = fmt[len("table "):]
-    write(render_list(fmt, [r for r, _ in rows], headers=IMAGE_HEADERS))
+    write(render_list(fmt, [r for r, _ in rows], headers=IMAGE_HEADERS, noheading=noheading, name="images"))
 
 
 def _created(rec) -> float:  # noqa: ANN001
