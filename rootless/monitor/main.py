@@ -1,0 +1,537 @@
+"""conmon-like monitor: one per running container, outlives the CLI, owns stdio, logs and the exit code.
+
+Started by the CLI as ``python -I -S`` (``rootless.userns.python_entry("rootless.monitor", CONFIG_JSON)``).
+In order it: forks and ``setsid``s (the CLI reaps the first process at once), becomes a child
+subreaper, sets up stdio, creates and starts the container through the runtime (in-process
+``rootless.runtime.api`` by default, so the container's init is its child), reports
+``{"pid": N}`` or ``{"error": ..., "exit_code": 125|126|127}`` on the sync socket, then runs
+one event loop (container output → CLI fds, log and attach clients; attach input → stdin;
+SIGCHLD; timers) until the container exits.  Then it drains the output, writes the exit
+file, deletes the runtime state, sends ``{"exit_code": N}`` on the sync socket and, for
+``--rm``, waits for the CLI to say it removed the container or runs the exit command itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rootless.monitor import exitfile, stdio
+
+PR_SET_CHILD_SUBREAPER = 36
+DRAIN_TIMEOUT = 2.0  # seconds to wait for output after the container's init exited
+CLEANUP_ACK_TIMEOUT = 60.0
+
+
+@dataclass
+class MonitorConfig:
+    """Everything the CLI tells the monitor (one JSON object on argv)."""
+
+    id: str
+    bundle: str
+    state_root: str
+    container_dir: str
+    run_dir: str
+    sync_fd: int = -1
+    runtime: list[str] | None = None  # an OCI runtime CLI (argv prefix) instead of the in-process core
+    terminal: bool = False
+    stdin: str = "null"  # null | inherit (stdin_fd is the container's stdin) | pipe (fed by attach)
+    stdin_fd: int = -1  # the CLI's stdin (inherit, or the terminal to copy from with terminal)
+    stdout_fd: int = -1  # the CLI's stdout/stderr (foreground), -1 when detached
+    stderr_fd: int = -1
+    log_driver: str = "k8s-file"  # k8s-file | none | passthrough
+    log_path: str | None = None
+    remove: bool = False  # --rm
+    exit_command: list[str] | None = None  # run when --rm and the CLI is gone
+    detach_fork: bool = True
+
+    @classmethod
+    def from_json(cls, text: str) -> MonitorConfig:
+        data = json.loads(text)
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class RuntimeError_(Exception):
+    """The runtime failed to create or start the container; ``exit_code`` is 125, 126 or 127."""
+
+    def __init__(self, message: str, exit_code: int = 125):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _classify(message: str, default: int = 125) -> int:
+    low = message.lower()
+    if "not found" in low or "no such file" in low:
+        return 127
+    if "permission denied" in low or "exec format" in low or "is a directory" in low:
+        return 126
+    return default
+
+
+class InProcessRuntime:
+    """``rootless.runtime.api`` called in this process: the container's init is our child."""
+
+    def __init__(self, cfg: MonitorConfig):
+        from rootless.runtime import api
+
+        self.api = api
+        self.cfg = cfg
+
+    def _wrap(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except Exception as e:  # the runtime's errors carry exit_code when they know it
+            code = getattr(e, "exit_code", None)
+            raise RuntimeError_(str(e) or e.__class__.__name__, code if code in (125, 126, 127) else 125) from e
+
+    def create(self, stdio_fds: tuple[int, int, int], console_socket: str | None) -> int:
+        c = self.cfg
+        return self._wrap(lambda: self.api.create(c.id, c.bundle, c.state_root, stdio=stdio_fds,
+                                                  console_socket=console_socket))
+
+    def start(self) -> None:
+        self._wrap(lambda: self.api.start(self.cfg.id, self.cfg.state_root))
+
+    def delete(self) -> None:
+        with contextlib.suppress(Exception):
+            self.api.delete(self.cfg.id, self.cfg.state_root, force=True)
+
+
+class CliRuntime:
+    """An OCI runtime binary (crun, runc, ``python -m rootless.runtime``); its init is reparented to us."""
+
+    def __init__(self, cfg: MonitorConfig):
+        self.cfg = cfg
+        self.base = [*cfg.runtime, "--root", cfg.state_root]  # type: ignore[misc]
+
+    def _run(self, args: list[str], stdio_fds: tuple[int, int, int] | None = None) -> None:
+        # errors go to a file: a pipe would be held open by the container's init forever
+        with tempfile.TemporaryFile() as err:
+            kw: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": err}
+            if stdio_fds:
+                kw.update(stdin=stdio_fds[0], stdout=stdio_fds[1], stderr=stdio_fds[2])
+            log = os.path.join(self.cfg.run_dir, "runtime.log")
+            proc = subprocess.run([*self.base, "--log", f"file:{log}", *args], check=False, **kw)
+            if proc.returncode != 0:
+                err.seek(0)
+                msg = err.read().decode(errors="replace").strip()
+                with contextlib.suppress(OSError), open(log) as f:
+                    msg = msg or f.read().strip()
+                msg = msg or f"{args[0]} failed"
+                raise RuntimeError_(msg, _classify(msg))
+
+    def create(self, stdio_fds: tuple[int, int, int], console_socket: str | None) -> int:
+        pid_file = os.path.join(self.cfg.run_dir, "container.pid")
+        args = ["create", "--bundle", self.cfg.bundle, "--pid-file", pid_file]
+        if console_socket:
+            args += ["--console-socket", console_socket]
+        self._run([*args, self.cfg.id], stdio_fds)
+        with open(pid_file) as f:
+            return int(f.read().strip())
+
+    def start(self) -> None:
+        self._run(["start", self.cfg.id])
+
+    def delete(self) -> None:
+        with contextlib.suppress(Exception):
+            subprocess.run([*self.base, "delete", "--force", self.cfg.id], check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@dataclass
+class Sink:
+    """Where a container stream goes besides the log: the CLI's fd (foreground), if still open."""
+
+    fd: int
+    alive: bool = True
+
+
+@dataclass
+class Monitor:
+    cfg: MonitorConfig
+    sel: selectors.DefaultSelector = field(default_factory=selectors.DefaultSelector)
+    pid: int = 0
+    exit_status: int | None = None
+    exited_ns: int = 0
+    timers: list[tuple[float, Callable[[], None]]] = field(default_factory=list)
+    clients: dict[int, tuple[socket.socket, bool]] = field(default_factory=dict)
+    stdin_w: int = -1  # the container's stdin pipe (detached -i) or the pty master (terminal)
+    master: int = -1
+    open_streams: int = 0
+
+    # --- reporting ---------------------------------------------------------------------------
+    def report(self, obj: dict[str, Any]) -> bool:
+        """Send one JSON line to the CLI; False when it is gone."""
+        if self.cfg.sync_fd < 0:
+            return False
+        try:
+            stdio.write_all(self.cfg.sync_fd, json.dumps(obj).encode() + b"\n")
+            return True
+        except OSError:
+            return False
+
+    # --- setup -------------------------------------------------------------------------------
+    def setup_stdio(self) -> tuple[tuple[int, int, int], list[int]]:
+        """The container's (stdin, stdout, stderr) and the fds to close once the runtime has them."""
+        c = self.cfg
+        to_close: list[int] = []
+        devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        to_close.append(devnull)
+        if c.terminal:
+            return (devnull, devnull, devnull), to_close
+        if c.stdin == "inherit" and c.stdin_fd >= 0:
+            cin = c.stdin_fd
+        elif c.stdin == "pipe":
+            cin, self.stdin_w = os.pipe()
+            to_close.append(cin)
+        else:
+            cin = devnull
+        if c.log_driver == "passthrough" and c.stdout_fd >= 0:
+            return (cin, c.stdout_fd, c.stderr_fd if c.stderr_fd >= 0 else c.stdout_fd), to_close
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        to_close += [out_w, err_w]
+        self.add_stream(out_r, stdio.STDOUT)
+        self.add_stream(err_r, stdio.STDERR)
+        return (cin, out_w, err_w), to_close
+
+    def add_stream(self, fd: int, kind: bytes) -> None:
+        os.set_blocking(fd, False)
+        self.sel.register(fd, selectors.EVENT_READ, ("stream", kind))
+        self.open_streams += 1
+
+    # --- main --------------------------------------------------------------------------------
+    def run(self) -> int:
+        c = self.cfg
+        become_subreaper()
+        os.makedirs(c.run_dir, mode=0o700, exist_ok=True)
+        self.log = stdio.LogWriter(c.log_path if c.log_driver == "k8s-file" else None)
+        self.sinks = {stdio.STDOUT: Sink(c.stdout_fd), stdio.STDERR: Sink(c.stderr_fd if c.stderr_fd >= 0
+                                                                          else c.stdout_fd)}
+        if c.log_driver == "passthrough":
+            self.sinks = {}
+        try:
+            runtime: InProcessRuntime | CliRuntime = CliRuntime(c) if c.runtime else InProcessRuntime(c)
+            self.pid = self.create_and_start(runtime)
+        except RuntimeError_ as e:
+            self.report({"error": str(e), "exit_code": e.exit_code})
+            exitfile.write_exit_file(c.container_dir, e.exit_code, None, exitfile.iso_now(), error=str(e))
+            with contextlib.suppress(Exception):
+                runtime.delete()  # type: ignore[possibly-undefined]
+            return 1
+        except Exception as e:
+            self.report({"error": f"monitor: {e.__class__.__name__}: {e}", "exit_code": 125})
+            return 1
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        self.attach_sock = stdio.bind_attach(c.run_dir)
+        self.sel.register(self.attach_sock, selectors.EVENT_READ, ("listen", None))
+        exitfile.write_json_atomic(os.path.join(c.container_dir, exitfile.MONITOR_FILE), {
+            "monitor_pid": os.getpid(), "monitor_start": exitfile.proc_start_time(os.getpid()),
+            "pid": self.pid, "pid_start": exitfile.proc_start_time(self.pid),
+            "boot_id": exitfile.boot_id(), "started_at": exitfile.iso_now(),
+        })
+        self.report({"pid": self.pid})
+        self.loop()
+        return self.finish(runtime)
+
+    def create_and_start(self, runtime: InProcessRuntime | CliRuntime) -> int:
+        # the container's process must not inherit the interpreter's ignored signals
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+        fds, to_close = self.setup_stdio()
+        console_dir = console_path = None
+        listener = None
+        if self.cfg.terminal:
+            console_dir = tempfile.mkdtemp(prefix="rpod-cs-", dir="/tmp")
+            console_path = os.path.join(console_dir, "console.sock")
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            listener.bind(console_path)
+            listener.listen(1)
+        try:
+            pid = runtime.create(fds, console_path)
+            if listener is not None:
+                listener.settimeout(10)
+                conn, _ = listener.accept()
+                with conn:
+                    conn.settimeout(10)
+                    self.master = stdio.recv_fd(conn)
+                self.stdin_w = self.master
+                if self.cfg.stdin_fd >= 0 and self.cfg.stdout_fd >= 0:
+                    size = stdio.get_winsize(self.cfg.stdin_fd) or stdio.get_winsize(self.cfg.stdout_fd)
+                    if size:
+                        stdio.set_winsize(self.master, *size)
+                self.add_stream(os.dup(self.master), stdio.STDOUT)
+            for fd in to_close:
+                os.close(fd)
+            runtime.start()
+        except TimeoutError as e:
+            raise RuntimeError_("the runtime never sent the terminal on the console socket") from e
+        finally:
+            if listener is not None:
+                listener.close()
+                with contextlib.suppress(OSError):
+                    os.unlink(console_path)  # type: ignore[arg-type]
+                    os.rmdir(console_dir)  # type: ignore[arg-type]
+        if self.cfg.terminal and self.cfg.stdin == "inherit" and self.cfg.stdin_fd >= 0:
+            # foreground -it: copy the CLI's terminal to the pty master
+            self.sel.register(self.cfg.stdin_fd, selectors.EVENT_READ, ("cli-stdin", None))
+        return pid
+
+    def loop(self) -> None:
+        rfd, wfd = os.pipe()
+        os.set_blocking(wfd, False)
+        os.set_blocking(rfd, False)
+        signal.set_wakeup_fd(wfd)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, lambda *_: None)
+        self.sel.register(rfd, selectors.EVENT_READ, ("signal", None))
+        self.reap()
+        deadline = None
+        while True:
+            if self.exit_status is not None:
+                if deadline is None:
+                    deadline = time.monotonic() + DRAIN_TIMEOUT
+                if self.open_streams <= 0 or time.monotonic() >= deadline:
+                    break
+            timeout = None
+            now = time.monotonic()
+            if self.timers:
+                self.timers.sort(key=lambda t: t[0])
+                timeout = max(0.0, self.timers[0][0] - now)
+            if deadline is not None:
+                timeout = min(timeout if timeout is not None else DRAIN_TIMEOUT, max(0.0, deadline - now))
+            for key, _ev in self.sel.select(timeout):
+                self.dispatch(key)
+            while self.timers and self.timers[0][0] <= time.monotonic():
+                _, fn = self.timers.pop(0)
+                fn()
+        signal.set_wakeup_fd(-1)
+
+    def dispatch(self, key: selectors.SelectorKey) -> None:
+        kind, arg = key.data
+        if kind == "stream":
+            self.on_output(key.fd, arg)
+        elif kind == "signal":
+            try:
+                sigs = os.read(key.fd, 512)
+            except BlockingIOError:
+                sigs = b""
+            for s in sigs:
+                if s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP) and self.exit_status is None:
+                    with contextlib.suppress(OSError):
+                        os.kill(self.pid, s)
+            self.reap()
+        elif kind == "listen":
+            self.accept_client()
+        elif kind == "client":
+            self.on_client(key.fd)
+        elif kind == "cli-stdin":
+            self.on_cli_stdin(key.fd)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pid and self.exit_status is None:
+                self.exit_status = status
+                self.exited_ns = time.time_ns()
+
+    def on_output(self, fd: int, kind: bytes) -> None:
+        try:
+            data = os.read(fd, stdio.MAX_PACKET - 1)
+        except BlockingIOError:
+            return
+        except OSError:  # EIO: the pty's last slave closed
+            data = b""
+        if not data:
+            self.sel.unregister(fd)
+            os.close(fd)
+            self.open_streams -= 1
+            return
+        self.log.write(stdio.STREAM_NAMES[kind], data)
+        sink = self.sinks.get(kind)
+        if sink and sink.alive and sink.fd >= 0:
+            try:
+                stdio.write_all(sink.fd, data)
+            except OSError:
+                sink.alive = False
+        for sock, wants_output in list(self.clients.values()):
+            if wants_output:
+                try:
+                    sock.send(kind + data)
+                except OSError:
+                    self.drop_client(sock.fileno())
+
+    def on_cli_stdin(self, fd: int) -> None:
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.sel.unregister(fd)
+            return
+        self.to_stdin(data)
+
+    def to_stdin(self, data: bytes) -> None:
+        if self.stdin_w < 0:
+            return
+        try:
+            stdio.write_all(self.stdin_w, data)
+        except OSError:
+            pass
+
+    def accept_client(self) -> None:
+        try:
+            sock, _ = self.attach_sock.accept()
+        except BlockingIOError:
+            return
+        self.clients[sock.fileno()] = (sock, True)
+        self.sel.register(sock, selectors.EVENT_READ, ("client", None))
+
+    def drop_client(self, fd: int) -> None:
+        entry = self.clients.pop(fd, None)
+        if entry:
+            with contextlib.suppress(Exception):
+                self.sel.unregister(entry[0])
+            entry[0].close()
+
+    def on_client(self, fd: int) -> None:
+        sock, wants_output = self.clients[fd]
+        try:
+            pkt = sock.recv(stdio.MAX_PACKET)
+        except OSError:
+            pkt = b""
+        if not pkt:
+            self.drop_client(fd)
+            return
+        tag, body = pkt[:1], pkt[1:]
+        if tag == stdio.STDIN:
+            self.to_stdin(body)
+        elif tag == stdio.STDIN_EOF:
+            if self.stdin_w >= 0 and self.stdin_w != self.master:
+                os.close(self.stdin_w)
+                self.stdin_w = -1
+            elif self.master >= 0:
+                self.to_stdin(b"\x04")
+        elif tag == stdio.RESIZE and self.master >= 0:
+            with contextlib.suppress(ValueError):
+                rows, cols = (int(x) for x in body.split())
+                stdio.set_winsize(self.master, rows, cols)
+        elif tag == stdio.CONTROL:
+            self.clients[fd] = (sock, False)
+
+    # --- the end -----------------------------------------------------------------------------
+    def finish(self, runtime: InProcessRuntime | CliRuntime) -> int:
+        c = self.cfg
+        code, sig = exitfile.decode_wait_status(self.exit_status or 0)
+        exitfile.write_exit_file(c.container_dir, code, sig, exitfile.iso_now(self.exited_ns))
+        self.log.close()
+        for fd in list(self.clients):
+            self.drop_client(fd)
+        self.attach_sock.close()
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(c.run_dir, stdio.ATTACH_SOCKET))
+        cli_there = self.report({"exit_code": code, "signal": sig})
+        runtime.delete()
+        if c.remove:
+            if not (cli_there and self.wait_cleanup_ack()):
+                self.run_exit_command()
+        elif c.exit_command and not cli_there:
+            self.run_exit_command()
+        return 0
+
+    def wait_cleanup_ack(self) -> bool:
+        """True when the CLI says it removed the container (foreground ``--rm``)."""
+        import select
+
+        fd = self.cfg.sync_fd
+        end = time.monotonic() + CLEANUP_ACK_TIMEOUT
+        buf = b""
+        while time.monotonic() < end:
+            r, _, _ = select.select([fd], [], [], max(0.0, end - time.monotonic()))
+            if not r:
+                return False
+            try:
+                chunk = os.read(fd, 256)
+            except OSError:
+                return False
+            if not chunk:
+                return False
+            buf += chunk
+            if b"removed" in buf:
+                return True
+        return False
+
+    def run_exit_command(self) -> None:
+        if not self.cfg.exit_command:
+            return
+        with contextlib.suppress(OSError):
+            subprocess.run(self.cfg.exit_command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=False, cwd="/")
+
+
+def daemonize() -> None:
+    """Leave the CLI: fork (the CLI reaps our parent at once) and start a new session."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+
+
+def become_subreaper() -> None:
+    """Orphans of the container (and an OCI runtime CLI's init) are reparented to us."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: ``python -I -S -c ... CONFIG_JSON``."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        sys.stderr.write("usage: rootless.monitor CONFIG_JSON\n")
+        return 2
+    cfg = MonitorConfig.from_json(args[0])
+    for fd in (cfg.sync_fd, cfg.stdin_fd, cfg.stdout_fd, cfg.stderr_fd):
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.set_inheritable(fd, False)
+    if cfg.detach_fork:
+        daemonize()
+    become_subreaper()
+    os.chdir("/")
+    # the monitor's own stdio must not keep the CLI's terminal or pipes open
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        if fd not in (cfg.stdin_fd, cfg.stdout_fd, cfg.stderr_fd, cfg.sync_fd):
+            os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+    try:
+        return Monitor(cfg).run()
+    except Exception as e:  # last resort: leave a trace where the CLI and ps can see it
+        with contextlib.suppress(Exception):
+            exitfile.write_exit_file(cfg.container_dir, -1, None, exitfile.iso_now(),
+                                     error=f"monitor failed: {e.__class__.__name__}: {e}")
+        return 1

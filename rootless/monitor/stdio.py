@@ -1,0 +1,143 @@
+"""Container stdio for the monitor: k8s-file logs, the console socket, window sizes, attach packets.
+
+Attach protocol (``SOCK_SEQPACKET`` socket ``attach`` in the container's run dir):
+the monitor sends ``STDOUT``/``STDERR`` + bytes; a client sends ``STDIN`` + bytes,
+``STDIN_EOF``, ``RESIZE`` + ``b"rows cols"``, or first ``CONTROL`` to say it wants
+no output (the foreground CLI uses that to forward window sizes).  The monitor
+closes every client when the container has exited.
+"""
+
+from __future__ import annotations
+
+import array
+import fcntl
+import os
+import socket
+import struct
+import termios
+
+from rootless.monitor.exitfile import iso_now
+
+STDIN, STDOUT, STDERR, STDIN_EOF, RESIZE, CONTROL = b"\x00", b"\x01", b"\x02", b"\x04", b"\x05", b"\x07"
+ATTACH_SOCKET = "attach"
+MAX_PACKET = 32768
+STREAM_NAMES = {STDOUT: "stdout", STDERR: "stderr"}
+
+
+class LogWriter:
+    """Appends chunks to a k8s-file log: ``<timestamp> <stream> F|P <text>`` per line.
+
+    ``F`` marks a line that ended with a newline, ``P`` a partial one whose
+    continuation follows in the next record of the same stream (Podman's format).
+    """
+
+    def __init__(self, path: str | None):
+        self.fd = -1
+        if path:
+            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def write(self, stream: str, data: bytes) -> None:
+        if self.fd < 0 or not data:
+            return
+        ts = iso_now().encode()
+        head = ts + b" " + stream.encode() + b" "
+        out = []
+        for line in data.splitlines(keepends=True):
+            if line.endswith(b"\n"):
+                out.append(head + b"F " + line.rstrip(b"\r\n").rstrip(b"\r") + b"\n")
+            else:
+                out.append(head + b"P " + line + b"\n")
+        write_all(self.fd, b"".join(out))
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def parse_log_line(line: bytes) -> tuple[str, str, bool, bytes] | None:
+    """Split one k8s-file record into (timestamp, stream, is_full_line, text)."""
+    parts = line.rstrip(b"\n").split(b" ", 3)
+    if len(parts) < 3:
+        return None
+    text = parts[3] if len(parts) == 4 else b""
+    return parts[0].decode(), parts[1].decode(), parts[2] == b"F", text
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` (blocking fds; EAGAIN on a non-blocking one drops the rest)."""
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except InterruptedError:
+            continue
+        view = view[n:]
+
+
+def recv_fd(sock: socket.socket) -> int:
+    """Receive one file descriptor sent with SCM_RIGHTS (the pty master from the runtime)."""
+    fds = array.array("i")
+    msg, anc, _flags, _addr = sock.recvmsg(4096, socket.CMSG_SPACE(fds.itemsize))
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
+    if not fds:
+        raise OSError("the runtime sent no terminal file descriptor on the console socket")
+    for extra in fds[1:]:
+        os.close(extra)
+    return fds[0]
+
+
+def send_fd(sock: socket.socket, fd: int, msg: bytes = b"pty") -> None:
+    sock.sendmsg([msg], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+
+
+def get_winsize(fd: int) -> tuple[int, int] | None:
+    """(rows, cols) of the terminal ``fd``, None when it is not a terminal."""
+    try:
+        data = fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
+    except OSError:
+        return None
+    rows, cols = struct.unpack("HHHH", data)[:2]
+    return rows, cols
+
+
+def set_winsize(fd: int, rows: int, cols: int) -> None:
+    try:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    except OSError:
+        pass
+
+
+def connect_attach(run_dir: str) -> socket.socket:
+    """Connect to a container's attach socket (path length safe: goes through /proc/self/fd)."""
+    dfd = os.open(run_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        try:
+            sock.connect(f"/proc/self/fd/{dfd}/{ATTACH_SOCKET}")
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    finally:
+        os.close(dfd)
+
+
+def bind_attach(run_dir: str) -> socket.socket:
+    """Create and listen on the attach socket inside ``run_dir``."""
+    dfd = os.open(run_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        path = f"/proc/self/fd/{dfd}/{ATTACH_SOCKET}"
+        try:
+            os.unlink(os.path.join(run_dir, ATTACH_SOCKET))
+        except FileNotFoundError:
+            pass
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        sock.bind(path)
+        sock.listen(8)
+        sock.setblocking(False)
+        return sock
+    finally:
+        os.close(dfd)
