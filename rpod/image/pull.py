@@ -285,9 +285,16 @@ class Puller:
             if diff_id in jobs:
                 continue
             media_type = desc.get("mediaType", "")
+            try:
+                compression = layer_compression(media_type)
+            except UnsupportedMediaType:
+                raise UnsupportedMediaType(
+                    f"{repo}: layer {desc.get('digest')} has media type {media_type!r}, which is not an "
+                    "image layer rpod can unpack (tar, tar+gzip, tar+zstd)",
+                    hint="the image was built for another tool (an artifact or foreign layer)") from None
             jobs[diff_id] = layerfetch.LayerJob(
                 digest=desc["digest"], size=int(desc.get("size") or 0), media_type=media_type,
-                compression=layer_compression(media_type), diff_id=diff_id,
+                compression=compression, diff_id=diff_id,
             )
         todo = []
         with contextlib.ExitStack() as stack:

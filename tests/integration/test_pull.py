@@ -493,3 +493,37 @@ def test_layers_are_shared_between_images(rpod_env: RpodEnv, images: ImageSet) -
     assert base.stat().st_ino == ino
     assert images["zstd"].diff_ids[0] == images["alpine"].diff_ids[0]
     assert stat.S_ISDIR(base.stat().st_mode)
+
+
+def test_unknown_layer_media_type_fails_before_downloading(rpod_env: RpodEnv, images: ImageSet,
+                                                          registry: Registry) -> None:
+    """A manifest whose layer is not a tar (an artifact) is refused with the media type and digest."""
+    import gzip
+    import hashlib
+    import io
+
+    from rpod.image.registry import RegistryClient
+    from tests.support.images import canonical_json
+    from tests.support.tarbuild import Entry, build_tar
+
+    tar = build_tar([Entry("f", data=os.urandom(64))])
+    layer = gzip.compress(tar)
+    layer_digest = "sha256:" + hashlib.sha256(layer).hexdigest()
+    config = canonical_json({"architecture": "amd64", "os": "linux", "config": {},
+                             "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(tar).hexdigest()]}})
+    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    weird = "application/vnd.example.not-a-layer"
+    manifest = canonical_json({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest,
+                   "size": len(config)},
+        "layers": [{"mediaType": weird, "digest": layer_digest, "size": len(layer)}],
+    })
+    with RegistryClient(registry.address, insecure=True) as client:
+        client.push_blob("weird/artifact", layer_digest, io.BytesIO(layer), len(layer))
+        client.push_blob("weird/artifact", config_digest, io.BytesIO(config), len(config))
+        client.push_manifest("weird/artifact", "latest", manifest, "application/vnd.oci.image.manifest.v1+json")
+    r = run_rpod(rpod_env, "pull", "weird/artifact")
+    assert r.returncode == 125
+    assert weird in r.stderr and layer_digest in r.stderr
+    assert image_records(rpod_env) == []
