@@ -7,8 +7,6 @@ raises ``ValueError`` for Go's "error calling NAME: ..." failures.
 
 from __future__ import annotations
 
-import inspect
-import urllib.parse
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -33,6 +31,8 @@ def signature_of(fn: Callable[..., Any]) -> Signature:
     sig = getattr(fn, "_go_sig", None)
     if sig is not None:
         return sig
+    import inspect
+
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
@@ -222,7 +222,9 @@ def _js(*args: Any) -> str:
 
 @_sig(variadic="any")
 def _urlquery(*args: Any) -> str:
-    return urllib.parse.quote_plus(_eval_args(args), safe="")
+    from urllib.parse import quote_plus
+
+    return quote_plus(_eval_args(args), safe="")
 
 
 # --------------------------------------------------------------------------- Podman's additions

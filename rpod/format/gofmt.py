@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import decimal
 import json
 import math
 from typing import Any, NamedTuple
@@ -39,11 +38,11 @@ def _shortest_digits(f: float) -> tuple[str, int]:
 
     The value is ``0.DIGITS × 10**dp`` (Go's ``decimalSlice`` convention); ``f`` is finite, non-zero.
     """
-    _, digits, exp = decimal.Decimal(repr(abs(f))).as_tuple()
-    s = "".join(map(str, digits))
-    dp = len(s) + int(exp)
+    mant, _, exp = repr(abs(f)).partition("e")
+    whole, _, frac = mant.partition(".")
+    s = whole + frac
     trimmed = s.lstrip("0")
-    return trimmed.rstrip("0"), dp - (len(s) - len(trimmed))
+    return trimmed.rstrip("0"), len(whole) + int(exp or 0) - (len(s) - len(trimmed))
 
 
 def _fmt_e(digits: str, dp: int, upper: bool = False) -> str:

@@ -9,8 +9,8 @@ Errors raise :class:`TemplateError` with Go's wording.
 
 from __future__ import annotations
 
-import inspect
 import re
+import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 from rpod.errors import UsageError
 from rpod.format import funcs as _funcs
 from rpod.format.funcs import truth
-from rpod.format.gofmt import NO_VALUE, format_v, go_quote, is_struct, sorted_keys, type_name
+from rpod.format.gofmt import NO_VALUE, format_v, go_quote, sorted_keys, type_name
 
 
 class TemplateError(UsageError):
@@ -515,8 +515,7 @@ class _Parser:
         elif t.kind not in ("dot", "nil", "bool", "number", "string"):
             return None
         self.next()
-        text = t.text if t.kind != "string" else self.src[t.pos : t.pos + len(t.text)]
-        return Literal(t.pos, t.kind, t.val, text)
+        return Literal(t.pos, t.kind, t.val, t.text)
 
 
 # --------------------------------------------------------------------------- evaluator
@@ -537,7 +536,7 @@ def _member(obj: Any, name: str) -> tuple[str, Any] | None:
     val = getattr(obj, name, _MISSING)
     if val is _MISSING:
         return None
-    return ("method", val) if inspect.ismethod(val) or inspect.isfunction(val) else ("field", val)
+    return ("method", val) if isinstance(val, (types.MethodType, types.FunctionType)) else ("field", val)
 
 
 class _Exec:
@@ -775,7 +774,7 @@ class _Exec:
             return fn(*values)
         except TemplateError:
             raise
-        except Exception as e:  # noqa: BLE001 - a function's failure is a template execution error
+        except Exception as e:  # a function's failure is a template execution error
             self.node = node
             self.fail(f"error calling {name}: {e}")
 
@@ -831,4 +830,4 @@ def parse(text: str, name: str = "template", funcs: Mapping[str, Callable[..., A
     return Template(text, name, funcs)
 
 
-__all__ = ["NO_VALUE", "Template", "TemplateError", "is_struct", "parse", "truth"]
+__all__ = ["NO_VALUE", "Template", "TemplateError", "parse"]
