@@ -109,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         rv: Any = app.main(args=argv, prog_name="rpod", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
     except RpodError as e:
+        partial = getattr(e, "output", None)  # a template prints what it rendered before failing
+        if partial:
+            sys.stdout.write(partial)
+            sys.stdout.flush()
         print_error(e, e.hint)
         return e.exit_code
     except click.exceptions.Exit as e:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from rpod.cli import images as img
-from rpod.cli.common import complete_images, paths, print_json, write
+from rpod.cli.common import complete_images, paths, write
 from rpod.errors import NoSuchImage
 
 app = click.Group("image", help="Manage images", no_args_is_help=True)
@@ -35,13 +35,9 @@ def inspect(names: tuple[str, ...], fmt: str | None) -> None:
             docs.append(inspect_image(store, store.resolve(name, local_candidates(name))))
         except NoSuchImage as e:
             errors.append(e)
-    if fmt and fmt.strip() not in ("json", "{{json .}}"):
-        from rpod.format import render_one
+    from rpod.format import render_list
 
-        for d in docs:
-            write(render_one(fmt, d))
-    else:
-        print_json(docs)
+    write(render_list(fmt or "json", docs, name="inspect", json_indent=5))
     if errors:
         raise errors[0]
 

@@ -106,8 +106,9 @@ def list_images(all_: bool, quiet: bool, digests: bool, no_trunc: bool, fmt: str
         write("".join(i + "\n" for i in seen))
         return
     from rpod.format import render_list
+    from rpod.format.report import is_json
 
-    if fmt and fmt.strip() in ("json", "{{json .}}"):
+    if fmt and is_json(fmt):
         import time as _t
 
         from rpod.humanize import parse_time

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from rpod.cli.common import paths, print_json, write
+from rpod.cli.common import paths, write
 
 app = click.Group()
 
@@ -37,13 +37,10 @@ def _version_doc() -> dict:
 def version(fmt: str | None) -> None:
     """Display the rpod version information."""
     doc = _version_doc()
-    if fmt and fmt.strip() == "json":
-        print_json(doc)
-        return
     if fmt:
         from rpod.format import render_one
 
-        write(render_one(fmt, doc))
+        write(render_one(fmt, doc, name="version", json_indent=None))
         return
     c = doc["Client"]
     write(
@@ -56,12 +53,11 @@ def show_info(fmt: str | None) -> None:
     from rpod.sysinfo import gather, go_view, to_yaml
 
     doc = gather(paths())
-    if fmt and fmt.strip() == "json":
-        print_json(doc)
-    elif fmt:
+    if fmt:
         from rpod.format import render_one
+        from rpod.format.report import is_json
 
-        write(render_one(fmt, go_view(doc)))
+        write(render_one(fmt, doc if is_json(fmt) else go_view(doc), name="info", json_indent=2))
     else:
         write(to_yaml(doc) + "\n")
 
