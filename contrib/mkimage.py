@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import tarfile
+import time
 from pathlib import Path
 
 EPOCH = 0  # reproducible: every file gets the same mtime
@@ -64,13 +65,14 @@ def main() -> None:
     diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
     layer_digest, layer_size = _add_blob(blobs, gzip.compress(raw, compresslevel=6, mtime=0))
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     config = {
-        "created": "1970-01-01T00:00:00Z",
+        "created": created,
         "architecture": arch,
         "os": "linux",
         "config": {"Env": args.env, "Cmd": args.cmd or ["sh"]},
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "contrib/mkimage.py"}],
+        "history": [{"created": created, "created_by": "contrib/mkimage.py"}],
     }
     config_digest, config_size = _add_blob(blobs, json.dumps(config, sort_keys=True).encode())
     manifest = {

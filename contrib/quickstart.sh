@@ -19,7 +19,7 @@ apt-get install -y -qq --no-install-recommends python3 python3-venv uidmap slirp
     catatonit docker-registry skopeo busybox-static ca-certificates >/dev/null
 
 echo "== rpod into /opt/rpod (command: /usr/local/bin/rpod)"
-python3 -m venv /opt/rpod
+/usr/bin/python3 -m venv --clear /opt/rpod  # Debian's python: readable by every user
 /opt/rpod/bin/pip install -q "$SRC"
 ln -sf /opt/rpod/bin/rpod /usr/local/bin/rpod
 
