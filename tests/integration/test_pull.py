@@ -498,32 +498,84 @@ def test_layers_are_shared_between_images(rpod_env: RpodEnv, images: ImageSet) -
 def test_unknown_layer_media_type_fails_before_downloading(rpod_env: RpodEnv, images: ImageSet,
                                                           registry: Registry) -> None:
     """A manifest whose layer is not a tar (an artifact) is refused with the media type and digest."""
+    from tests.support.tarbuild import Entry, build_tar
+
+    weird = "application/vnd.example.not-a-layer"
+    layer_digest, ref = _push_raw(registry, "weird/artifact", build_tar([Entry("f", data=os.urandom(64))]),
+                                  media_type=weird)
+    r = run_rpod(rpod_env, "pull", ref)
+    assert r.returncode == 125
+    assert weird in r.stderr and layer_digest in r.stderr
+    assert image_records(rpod_env) == []
+
+
+def _push_raw(registry: Registry, repo: str, layer_tar: bytes, diff_id: str | None = None,
+              media_type: str = "application/vnd.oci.image.layer.v1.tar+gzip") -> tuple[str, str]:
+    """Push a one-layer image through the registry API; returns (layer digest, image ref)."""
     import gzip
     import hashlib
     import io
 
     from rpod.image.registry import RegistryClient
     from tests.support.images import canonical_json
-    from tests.support.tarbuild import Entry, build_tar
 
-    tar = build_tar([Entry("f", data=os.urandom(64))])
-    layer = gzip.compress(tar)
+    layer = gzip.compress(layer_tar)
     layer_digest = "sha256:" + hashlib.sha256(layer).hexdigest()
-    config = canonical_json({"architecture": "amd64", "os": "linux", "config": {},
-                             "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(tar).hexdigest()]}})
+    config = canonical_json({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
+                             "rootfs": {"type": "layers",
+                                        "diff_ids": [diff_id or "sha256:" + hashlib.sha256(layer_tar).hexdigest()]}})
     config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
-    weird = "application/vnd.example.not-a-layer"
     manifest = canonical_json({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest,
                    "size": len(config)},
-        "layers": [{"mediaType": weird, "digest": layer_digest, "size": len(layer)}],
+        "layers": [{"mediaType": media_type, "digest": layer_digest, "size": len(layer)}],
     })
     with RegistryClient(registry.address, insecure=True) as client:
-        client.push_blob("weird/artifact", layer_digest, io.BytesIO(layer), len(layer))
-        client.push_blob("weird/artifact", config_digest, io.BytesIO(config), len(config))
-        client.push_manifest("weird/artifact", "latest", manifest, "application/vnd.oci.image.manifest.v1+json")
-    r = run_rpod(rpod_env, "pull", "weird/artifact")
+        client.push_blob(repo, layer_digest, io.BytesIO(layer), len(layer))
+        client.push_blob(repo, config_digest, io.BytesIO(config), len(config))
+        client.push_manifest(repo, "latest", manifest, "application/vnd.oci.image.manifest.v1+json")
+    return layer_digest, f"{registry.address}/{repo}:latest"
+
+
+def test_diff_id_mismatch_is_refused(rpod_env: RpodEnv, images: ImageSet, registry: Registry) -> None:
+    from tests.support.tarbuild import Entry, build_tar
+
+    wrong = "sha256:" + "0" * 64
+    layer_digest, ref = _push_raw(registry, "bad/diffid", build_tar([Entry("f", data=os.urandom(32))]), wrong)
+    r = run_rpod(rpod_env, "pull", ref)
     assert r.returncode == 125
-    assert weird in r.stderr and layer_digest in r.stderr
+    assert "diff_id" in r.stderr and wrong in r.stderr and layer_digest in r.stderr
     assert image_records(rpod_env) == []
+    assert not (store_root(rpod_env) / "layers" / ("0" * 64)).exists()
+
+
+def test_all_tags(rpod_env: RpodEnv, images: ImageSet) -> None:
+    r = ok(run_rpod(rpod_env, "pull", "-q", "--all-tags", f"{images.registry.address}/alpine"))
+    assert set(r.stdout.split()) == {images["alpine"].image_id}
+    names = image_records(rpod_env)[0]["names"]
+    assert sorted(n.rsplit(":", 1)[1] for n in names) == sorted(images["alpine"].tags)
+
+
+def test_progress_bars_on_a_terminal(rpod_env: RpodEnv, images: ImageSet) -> None:
+    """With stderr on a terminal, rich draws bars; the ID still goes to stdout alone."""
+    import pty
+
+    out = bytearray()
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(rpod_env["HOME"])
+        os.execve(sys.executable, [sys.executable, "-m", "rpod", "pull", "busybox"], rpod_env)
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, out.decode(errors="replace")
+    text = out.decode(errors="replace")
+    assert "Copying blob" in text and images["busybox"].image_id in text
+    assert "━" in text or "\x1b[" in text  # a drawn bar / terminal control sequences
