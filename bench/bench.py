@@ -48,12 +48,24 @@ class Result:
                 "ratio": (r / p) if r is not None and p else None}
 
 
+def installed_python(base: Path) -> str:
+    """A python with rpod installed the way users get it (``pip install .``, not editable)."""
+    venv, src = base / "venv", base / "src"
+    # build from a copy: the checkout may not be writable by this user
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".git", ".venv", "*.egg-info", "__pycache__"))
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(src)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return str(venv / "bin" / "python")
+
+
 class Tools:
     """Fresh stores and the command prefixes for rpod and Podman."""
 
-    def __init__(self, base: Path, registry: str):
+    def __init__(self, base: Path, registry: str, python: str = sys.executable):
         self.base = base
         self.registry = registry
+        self.python = python
         self.n = 0
 
     def fresh(self) -> tuple[list[str], list[str], dict[str, str]]:
@@ -68,7 +80,7 @@ class Tools:
             f'[[registry]]\nlocation = "{self.registry}"\ninsecure = true\n')
         env = dict(os.environ, XDG_RUNTIME_DIR=str(xdg), XDG_CONFIG_HOME=str(d / "config"),
                    CONTAINERS_REGISTRIES_CONF=str(d / "config/containers/registries.conf"))
-        rpod = [sys.executable, "-m", "rpod", "--root", str(d / "rpod-root"), "--runroot", str(d / "rpod-run")]
+        rpod = [self.python, "-m", "rpod", "--root", str(d / "rpod-root"), "--runroot", str(d / "rpod-run")]
         podman = ["podman", "--root", str(d / "pm-root"), "--runroot", str(d / "pm-run"),
                   "--cgroup-manager=cgroupfs", "--events-backend=file", "--storage-driver=overlay"]
         return rpod, podman, env
@@ -122,6 +134,8 @@ def main() -> int:
     ap.add_argument("--only", default="pull,images")
     ap.add_argument("--markdown", action="store_true", help="print a README table")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--editable", action="store_true",
+                    help="use this interpreter's rpod (a dev install) instead of a fresh pip install")
     args = ap.parse_args()
     if os.getuid() == 0:
         print("run the benchmark as an unprivileged user (rootless is the point)", file=sys.stderr)
@@ -141,7 +155,8 @@ def main() -> int:
         reg = start_registry(base / "registry")
         try:
             ImageSet(images, reg, base / "skopeo").push_to(reg, "alpine", "large", "busybox")
-            tools = Tools(base / "stores", reg.address)
+            python = sys.executable if args.editable else installed_python(base)
+            tools = Tools(base / "stores", reg.address, python)
             alpine = images["alpine"].reference(reg.address)
             if "pull" in only:
                 results.append(bench_pull(tools, alpine, args.runs, "pull alpine (cold)"))
