@@ -141,3 +141,78 @@ def bind_attach(run_dir: str) -> socket.socket:
         return sock
     finally:
         os.close(dfd)
+
+
+class RawTerminal:
+    """Context manager: put terminal ``fd`` in raw mode (no-op when it is not a terminal)."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.saved: list | None = None
+
+    def __enter__(self) -> RawTerminal:
+        import tty
+
+        if os.isatty(self.fd):
+            self.saved = termios.tcgetattr(self.fd)
+            tty.setraw(self.fd, termios.TCSANOW)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.saved is not None:
+            termios.tcsetattr(self.fd, termios.TCSAFLUSH, self.saved)
+
+
+def copy_terminal(master: int, interactive: bool, stdin_fd: int = 0, stdout_fd: int = 1) -> None:
+    """Copy between the caller's terminal and a pty ``master`` until the pty's last slave closes.
+
+    Used by ``exec -t``: raw mode on the caller's terminal, the master follows its size.
+    """
+    import selectors
+    import signal
+
+    size = get_winsize(stdin_fd) or get_winsize(stdout_fd)
+    if size:
+        set_winsize(master, *size)
+
+    def on_winch(*_a: object) -> None:
+        sz = get_winsize(stdin_fd) or get_winsize(stdout_fd)
+        if sz:
+            set_winsize(master, *sz)
+
+    old = signal.signal(signal.SIGWINCH, on_winch)
+    sel = selectors.DefaultSelector()
+    sel.register(master, selectors.EVENT_READ)
+    if interactive:
+        sel.register(stdin_fd, selectors.EVENT_READ)
+    try:
+        with RawTerminal(stdin_fd if interactive else -1) if interactive and os.isatty(stdin_fd) else _Null():
+            while True:
+                for key, _ in sel.select():
+                    if key.fd == master:
+                        try:
+                            data = os.read(master, 65536)
+                        except OSError:
+                            data = b""
+                        if not data:
+                            return
+                        write_all(stdout_fd, data)
+                    else:
+                        data = os.read(stdin_fd, 65536)
+                        if not data:
+                            sel.unregister(stdin_fd)
+                            write_all(master, b"\x04")
+                            continue
+                        write_all(master, data)
+    finally:
+        signal.signal(signal.SIGWINCH, old)
+        sel.close()
+        os.close(master)
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_exc: object) -> None:
+        return None

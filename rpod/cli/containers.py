@@ -1,0 +1,635 @@
+"""``ps``, ``rm``, ``stop``, ``kill``, ``wait``, ``logs``, ``inspect``, ``exec``, ``restart`` and the
+``container`` group (the same commands plus ``exists`` and the hidden ``cleanup`` the monitor runs)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import click
+
+from rpod.cli.common import paths, write
+from rpod.errors import NoSuchContainer, RpodError, UsageError
+
+HELP = {"help_option_names": ["-h", "--help"]}
+PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "Names": "NAMES"}
+
+
+def _store() -> Any:
+    from rpod.container.state import ContainerStore
+
+    return ContainerStore(paths())
+
+
+def _targets(refs: Iterable[str], all_: bool, latest: bool) -> list[Any]:
+    store = _store()
+    if all_:
+        return store.list()
+    if latest:
+        return [store.latest()]
+    refs = list(refs)
+    if not refs:
+        raise UsageError("requires at least one container name or ID (or --all/--latest)")
+    return [store.get(r) for r in refs]
+
+
+def _each(refs: Iterable[str], fn: Callable[[str], None], ignore: bool = False) -> None:
+    """Apply ``fn`` to each ref; report every failure, raise the last one (Podman's behaviour)."""
+    from rpod.cli.app import print_error
+
+    last: RpodError | None = None
+    for ref in refs:
+        try:
+            fn(ref)
+        except NoSuchContainer as e:
+            if ignore:
+                continue
+            if last is not None:
+                print_error(last, last.hint)
+            last = e
+        except RpodError as e:
+            if last is not None:
+                print_error(last, last.hint)
+            last = e
+    if last is not None:
+        raise last
+
+
+# ------------------------------------------------------------------------------------------- ps
+def _status_text(st: Any) -> str:
+    from rpod.humanize import human_duration, parse_time
+
+    now = time.time()
+    if st.status in ("running", "stopping"):
+        return f"Up {human_duration(now - parse_time(st.started_at))}" if st.started_at else "Up"
+    if st.status == "exited":
+        ago = human_duration(now - parse_time(st.finished_at)) + " ago" if st.finished_at else ""
+        return f"Exited ({st.exit_code}) {ago}".rstrip()
+    return "Created"
+
+
+class PsRow:
+    """One ``ps`` row; attribute names are Podman's template fields."""
+
+    def __init__(self, rec: Any, st: Any, no_trunc: bool):
+        from rpod.humanize import since
+
+        cmd = " ".join(rec.command)
+        self.ID = rec.id if no_trunc else rec.id[:12]
+        self.Id = rec.id
+        self.Image = rec.image_name
+        self.ImageID = rec.image_id
+        self.Command = cmd if no_trunc or len(cmd) <= 20 else cmd[:17] + "..."
+        self.CreatedHuman = since(_ts(rec.created))
+        self.CreatedAt = rec.created
+        self.Created = int(_ts(rec.created))
+        self.RunningFor = self.CreatedHuman
+        self.Status = _status_text(st)
+        self.State = st.status
+        self.Ports = ", ".join(rec.ports)
+        self.Names = rec.name
+        self.Labels = dict(rec.labels)
+        self.Mounts = [m.get("destination", "") for m in rec.mounts]
+        self.Pid = st.pid
+        self.ExitCode = st.exit_code
+        self.Exited = st.status == "exited"
+        self.ExitedAt = int(_ts(st.finished_at)) if st.finished_at else 0
+        self.StartedAt = int(_ts(st.started_at)) if st.started_at else 0
+        self.Networks: list[str] = []
+        self.IsInfra = False
+
+    def json(self) -> dict[str, Any]:
+        d = {k: v for k, v in vars(self).items() if k not in ("ID", "CreatedHuman", "RunningFor")}
+        d["Names"] = [self.Names]
+        d["Command"] = None
+        return d
+
+
+def _ts(value: str) -> float:
+    from rpod.humanize import parse_time
+
+    return parse_time(value)
+
+
+def _match(rec: Any, st: Any, filters: dict[str, list[str]]) -> bool:
+    import re
+
+    for key, values in filters.items():
+        if key == "name":
+            ok = any(re.search(v, rec.name) for v in values)
+        elif key == "id":
+            ok = any(rec.id.startswith(v) for v in values)
+        elif key == "status":
+            ok = st.status in values or ("running" in values and st.status == "stopping")
+        elif key == "label":
+            ok = all(
+                (rec.labels.get(k) == v) if sep else (k in rec.labels)
+                for k, sep, v in (x.partition("=") for x in values)
+            )
+        elif key == "exited":
+            ok = st.status == "exited" and str(st.exit_code) in values
+        elif key == "ancestor":
+            ok = any(v in (rec.image_name, rec.image_id) or rec.image_id.startswith(v)
+                     or rec.image_name.split("/")[-1].startswith(v) for v in values)
+        else:
+            raise UsageError(f"invalid filter {key!r}: use name, id, status, label, exited or ancestor")
+        if not ok:
+            return False
+    return True
+
+
+def ps(all_: bool, quiet: bool, latest: bool, last: int, no_trunc: bool, filters: tuple[str, ...],
+       fmt: str | None, sort: str, noheading: bool) -> None:
+    from rpod.cli.common import parse_filters
+
+    store = _store()
+    flt = parse_filters(list(filters))
+    rows = []
+    for rec, st in store.iter_states():
+        if not all_ and not flt and not latest and last < 0 and st.status not in ("running", "stopping"):
+            continue
+        if not _match(rec, st, flt):
+            continue
+        rows.append(PsRow(rec, st, no_trunc))
+    keys = {"created": lambda r: -r.Created, "id": lambda r: r.Id, "names": lambda r: r.Names,
+            "status": lambda r: r.State, "image": lambda r: r.Image, "command": lambda r: r.Command}
+    if sort not in keys:
+        raise UsageError(f"invalid --sort {sort!r}: use {', '.join(keys)}")
+    rows.sort(key=keys[sort])
+    if latest:
+        rows = rows[:1]
+    if last >= 0:
+        rows = rows[:last]
+    if quiet and not fmt:
+        write("".join(r.ID + "\n" for r in rows))
+        return
+    if fmt and fmt.strip() in ("json", "{{json .}}") and fmt.strip() == "json":
+        from rpod.cli.common import print_json
+
+        print_json([r.json() for r in rows])
+        return
+    from rpod.format import render_list
+
+    fmt = fmt or ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t"
+                  "{{.Ports}}\t{{.Names}}")
+    write(render_list(fmt, rows, headers=PS_HEADERS, noheading=noheading, name="ps"))
+
+
+def ps_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    opts = [
+        click.option("-a", "--all", "all_", is_flag=True, help="Show all containers"),
+        click.option("-q", "--quiet", is_flag=True, help="Print the IDs only"),
+        click.option("-l", "--latest", is_flag=True, help="The latest created container"),
+        click.option("-n", "--last", default=-1, help="The n last created containers"),
+        click.option("--no-trunc", is_flag=True, help="Do not truncate the output"),
+        click.option("-f", "--filter", "filters", multiple=True, help="Filter KEY=VALUE"),
+        click.option("--format", "fmt", help="Go template or json"),
+        click.option("--sort", default="created", help="Sort by created, id, names, status, image, command"),
+        click.option("--noheading", is_flag=True, help="Do not print the header row"),
+        click.option("-s", "--size", is_flag=True, hidden=True),
+        click.option("--external", is_flag=True, hidden=True),
+    ]
+    for o in reversed(opts):
+        fn = o(fn)
+    return fn
+
+
+# ------------------------------------------------------------------------------------- inspect
+def inspect_container(rec: Any, st: Any) -> dict[str, Any]:
+    """Podman-compatible ``inspect`` document."""
+    from rpod.humanize import parse_time
+
+    opts = rec.options
+    started = st.started_at or "0001-01-01T00:00:00Z"
+    finished = st.finished_at or "0001-01-01T00:00:00Z"
+    status = {"stopping": "stopping", "exited": "exited", "running": "running", "created": "created"}[st.status]
+    ports: dict[str, Any] = {}
+    for p in rec.ports:
+        from contextlib import suppress
+
+        with suppress(Exception):
+            parts = p.split(":")
+            ctr = parts[-1] if "/" in parts[-1] else parts[-1] + "/tcp"
+            ports[ctr] = [{"HostIp": parts[0] if len(parts) == 3 else "",
+                           "HostPort": parts[-2] if len(parts) >= 2 else ""}]
+    mounts = [{"Type": m.get("type", "bind"), "Source": m.get("source", ""), "Destination": m.get("destination", ""),
+               "Name": os.path.basename(os.path.dirname(m.get("source", ""))) if "/volumes/" in m.get("source", "")
+               else "", "Driver": "", "Mode": "", "Options": m.get("options", []),
+               "RW": "ro" not in (m.get("options") or []), "Propagation": "rprivate"} for m in rec.mounts]
+    return {
+        "Id": rec.id,
+        "Created": rec.created,
+        "Path": rec.command[0] if rec.command else "",
+        "Args": rec.command[1:],
+        "State": {
+            "OciVersion": "1.0.2", "Status": status, "Running": st.running, "Paused": False,
+            "Restarting": False, "OOMKilled": False, "Dead": False, "Pid": st.pid, "ConmonPid": st.monitor_pid,
+            "ExitCode": st.exit_code, "Error": st.error, "StartedAt": started, "FinishedAt": finished,
+            "Health": {"Status": "", "FailingStreak": 0, "Log": None},
+        },
+        "Image": rec.image_id,
+        "ImageName": rec.image_name,
+        "Rootfs": "",
+        "Pod": "",
+        "ResolvConfPath": str(_store().dir(rec.id) / "userdata" / "resolv.conf"),
+        "HostnamePath": str(_store().dir(rec.id) / "userdata" / "hostname"),
+        "HostsPath": str(_store().dir(rec.id) / "userdata" / "hosts"),
+        "StaticDir": str(_store().dir(rec.id)),
+        "OCIRuntime": "rpod",
+        "LogPath": str(_store().dir(rec.id) / "ctr.log"),
+        "Name": rec.name,
+        "RestartCount": rec.restart_count,
+        "Driver": "overlay",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "Mounts": mounts,
+        "NetworkSettings": {"Ports": ports, "IPAddress": "", "Gateway": "", "MacAddress": "",
+                            "SandboxKey": "", "Networks": {}},
+        "Config": {
+            "Hostname": rec.hostname, "Domainname": "", "User": rec.user, "AttachStdin": bool(opts.get("interactive")),
+            "AttachStdout": not opts.get("detach"), "AttachStderr": not opts.get("detach"),
+            "Tty": bool(opts.get("tty")), "OpenStdin": bool(opts.get("interactive")), "StdinOnce": False,
+            "Env": rec.env, "Cmd": rec.cmd or None, "Image": rec.image_name, "Volumes": None,
+            "WorkingDir": rec.workdir, "Entrypoint": rec.entrypoint or None, "OnBuild": None,
+            "Labels": dict(rec.labels), "Annotations": {}, "StopSignal": rec.stop_signal,
+            "StopTimeout": rec.stop_timeout, "CreateCommand": None, "Umask": opts.get("umask") or "0022",
+            "Healthcheck": None,
+        },
+        "HostConfig": {
+            "Binds": [f"{m['source']}:{m['destination']}" for m in rec.mounts if m.get("type") == "bind"],
+            "NetworkMode": opts.get("network") or "none", "PortBindings": ports, "AutoRemove": bool(opts.get("rm")),
+            "RestartPolicy": {"Name": opts.get("restart") or "", "MaximumRetryCount": 0},
+            "LogConfig": {"Type": opts.get("log_driver") or "k8s-file", "Config": None},
+            "Privileged": bool(opts.get("privileged")), "ReadonlyRootfs": bool(opts.get("read_only")),
+            "CapAdd": opts.get("cap_add") or [], "CapDrop": opts.get("cap_drop") or [],
+            "Dns": opts.get("dns") or [], "ExtraHosts": opts.get("add_host") or [],
+            "SecurityOpt": opts.get("security_opt") or [], "UsernsMode": opts.get("userns") or "",
+        },
+        "SizeRootFs": 0,
+        "CreatedAt": int(parse_time(rec.created)),
+    }
+
+
+# ---------------------------------------------------------------------------------------- logs
+def read_logs(path: str, since: float | None, until: float | None, timestamps: bool,
+              tail: int) -> tuple[list[tuple[str, bytes]], int]:
+    """Complete log records (stream, bytes) and the file offset after the last whole line."""
+    from rootless.monitor.stdio import parse_log_line
+    from rpod.humanize import parse_time
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return [], 0
+    end = data.rfind(b"\n") + 1
+    out: list[tuple[str, bytes]] = []
+    pending: dict[str, bytes] = {}
+    for line in data[:end].split(b"\n"):
+        parsed = parse_log_line(line)
+        if parsed is None:
+            continue
+        ts, stream, full, text = parsed
+        if since is not None or until is not None:
+            t = parse_time(ts)
+            if (since is not None and t < since) or (until is not None and t > until):
+                continue
+        prefix = (ts.encode() + b" ") if timestamps and stream not in pending else b""
+        pending[stream] = pending.get(stream, b"") + prefix + text
+        if full:
+            out.append((stream, pending.pop(stream) + b"\n"))
+    for stream, text in pending.items():
+        out.append((stream, text))
+    if tail >= 0:
+        out = out[-tail:] if tail else []
+    return out, end
+
+
+def logs(refs: tuple[str, ...], follow: bool, since: str | None, until: str | None, timestamps: bool,
+         tail: int, latest: bool, names: bool) -> None:
+    from rpod.container.state import ContainerStore
+
+    store = ContainerStore(paths())
+    recs = _targets(refs, False, latest)
+    t_since = _time_arg(since)
+    t_until = _time_arg(until)
+    for rec in recs:
+        path = str(store.dir(rec.id) / "ctr.log")
+        records, offset = read_logs(path, t_since, t_until, timestamps, tail)
+        for stream, text in records:
+            _emit(stream, (rec.id[:12] + " " if names else "").encode() + text)
+        if follow and len(recs) == 1:
+            _follow(store, rec, path, offset, timestamps)
+
+
+def _emit(stream: str, data: bytes) -> None:
+    fd = 2 if stream == "stderr" else 1
+    from rootless.monitor.stdio import write_all
+
+    write_all(fd, data)
+
+
+def _follow(store: Any, rec: Any, path: str, offset: int, timestamps: bool) -> None:
+    from rootless.monitor.stdio import parse_log_line
+
+    buf = b""
+    while True:
+        done = store.state(rec.id).status == "exited" or store.load(rec.id) is None
+        try:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return
+        offset += len(chunk)
+        buf += chunk
+        *lines, buf = buf.split(b"\n")
+        for line in lines:
+            parsed = parse_log_line(line)
+            if parsed:
+                ts, stream, full, text = parsed
+                _emit(stream, ((ts.encode() + b" ") if timestamps else b"") + text + (b"\n" if full else b""))
+        if done:
+            return
+        time.sleep(0.1)
+
+
+def _time_arg(value: str | None) -> float | None:
+    """RFC 3339, UNIX seconds or a Go duration (``10m``) back from now."""
+    if not value:
+        return None
+    import re
+
+    from rpod.humanize import parse_time
+
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    m = re.fullmatch(r"((\d+)h)?((\d+)m)?((\d+(\.\d+)?)s)?", value)
+    if m and value:
+        secs = int(m.group(2) or 0) * 3600 + int(m.group(4) or 0) * 60 + float(m.group(6) or 0)
+        return time.time() - secs
+    t = parse_time(value)
+    if not t:
+        raise UsageError(f"invalid time {value!r}: use RFC 3339, UNIX seconds or a duration like 10m")
+    return t
+
+
+# ------------------------------------------------------------------------------------- commands
+app = click.Group()
+
+
+def _register(group: click.Group, prefix_ls: bool = False) -> None:
+    @group.command("ps" if not prefix_ls else "ls", context_settings=HELP)
+    @ps_options
+    def ps_cmd(all_: bool, quiet: bool, latest: bool, last: int, no_trunc: bool, filters: tuple[str, ...],
+               fmt: str | None, sort: str, noheading: bool, size: bool, external: bool) -> None:
+        """List containers."""
+        ps(all_, quiet, latest, last, no_trunc, filters, fmt, sort, noheading)
+
+    if prefix_ls:
+        group.add_command(ps_cmd, "list")
+        group.add_command(ps_cmd, "ps")
+
+    @group.command("rm", context_settings=HELP)
+    @click.argument("containers", nargs=-1)
+    @click.option("-f", "--force", is_flag=True, help="Stop and remove running containers")
+    @click.option("-a", "--all", "all_", is_flag=True, help="Remove all containers")
+    @click.option("-i", "--ignore", is_flag=True, help="Ignore missing containers")
+    @click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes")
+    @click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds before SIGKILL with --force")
+    @click.option("-l", "--latest", is_flag=True, help="The latest created container")
+    def rm_cmd(containers: tuple[str, ...], force: bool, all_: bool, ignore: bool, volumes: bool,
+               timeout: int | None, latest: bool) -> None:
+        """Remove one or more containers."""
+        from rpod.container import lifecycle
+
+        store = _store()
+        refs = [r.id for r in store.list()] if all_ else [store.latest().id] if latest else list(containers)
+        if not refs and not all_:
+            raise UsageError("rm requires at least one container name or ID (or --all)")
+
+        def one(ref: str) -> None:
+            rec = store.get(ref)
+            lifecycle.remove(paths(), rec, force=force, timeout=timeout)
+            write(f"{rec.id if all_ or latest else ref}\n")
+
+        _each(refs, one, ignore)
+
+    @group.command("stop", context_settings=HELP)
+    @click.argument("containers", nargs=-1)
+    @click.option("-a", "--all", "all_", is_flag=True, help="Stop all running containers")
+    @click.option("-i", "--ignore", is_flag=True, help="Ignore missing containers")
+    @click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds before SIGKILL")
+    @click.option("-l", "--latest", is_flag=True, help="The latest created container")
+    def stop_cmd(containers: tuple[str, ...], all_: bool, ignore: bool, timeout: int | None, latest: bool) -> None:
+        """Stop one or more containers."""
+        from rpod.container import lifecycle
+
+        store = _store()
+        if all_:
+            refs = [r.id for r, st in store.iter_states() if st.running]
+        else:
+            refs = [store.latest().id] if latest else list(containers)
+            if not refs:
+                raise UsageError("stop requires at least one container name or ID (or --all)")
+
+        def one(ref: str) -> None:
+            rec = store.get(ref)
+            lifecycle.stop(paths(), rec, timeout)
+            write(f"{ref}\n")
+
+        _each(refs, one, ignore)
+
+    @group.command("kill", context_settings=HELP)
+    @click.argument("containers", nargs=-1)
+    @click.option("-s", "--signal", "sig", default="KILL", help="Signal to send (default KILL)")
+    @click.option("-a", "--all", "all_", is_flag=True, help="Signal all running containers")
+    @click.option("-l", "--latest", is_flag=True, help="The latest created container")
+    def kill_cmd(containers: tuple[str, ...], sig: str, all_: bool, latest: bool) -> None:
+        """Send a signal to one or more containers."""
+        from rpod.container import lifecycle
+        from rpod.container.options import parse_signal
+
+        signum = parse_signal(sig)
+        store = _store()
+        refs = [r.id for r, st in store.iter_states() if st.running] if all_ else \
+            [store.latest().id] if latest else list(containers)
+        if not refs and not all_:
+            raise UsageError("kill requires at least one container name or ID (or --all)")
+
+        def one(ref: str) -> None:
+            lifecycle.signal_container(paths(), store.get(ref), signum)
+            write(f"{ref}\n")
+
+        _each(refs, one)
+
+    @group.command("wait", context_settings=HELP)
+    @click.argument("containers", nargs=-1)
+    @click.option("--condition", multiple=True, default=("stopped",), help="stopped, exited, running, created")
+    @click.option("-i", "--interval", default="250ms", hidden=True)
+    @click.option("-l", "--latest", is_flag=True, help="The latest created container")
+    def wait_cmd(containers: tuple[str, ...], condition: tuple[str, ...], interval: str, latest: bool) -> None:
+        """Wait for containers to stop and print their exit codes."""
+        from rpod.container import lifecycle
+
+        conds = tuple({"stopped": "exited"}.get(c, c) for c in condition)
+        recs = _targets(containers, False, latest)
+        for rec in recs:
+            st = lifecycle.wait_exit(paths(), rec.id, conditions=conds)
+            write(f"{st.exit_code if st.status in ('exited', 'removed') else -1}\n")
+
+    @group.command("logs", context_settings=HELP)
+    @click.argument("containers", nargs=-1)
+    @click.option("-f", "--follow", is_flag=True, help="Follow the log output")
+    @click.option("--since", help="Only logs since this time")
+    @click.option("--until", help="Only logs until this time")
+    @click.option("-t", "--timestamps", is_flag=True, help="Show timestamps")
+    @click.option("--tail", default=-1, help="Number of lines to show from the end")
+    @click.option("-l", "--latest", is_flag=True, help="The latest created container")
+    @click.option("-n", "--names", is_flag=True, help="Prefix each line with the container's ID")
+    @click.option("--details", is_flag=True, hidden=True)
+    def logs_cmd(containers: tuple[str, ...], follow: bool, since: str | None, until: str | None,
+                 timestamps: bool, tail: int, latest: bool, names: bool, details: bool) -> None:
+        """Fetch the logs of one or more containers."""
+        logs(containers, follow, since, until, timestamps, tail, latest, names or len(containers) > 1)
+
+    @group.command("inspect", context_settings=HELP)
+    @click.argument("containers", nargs=-1)
+    @click.option("-f", "--format", "fmt", help="Go template or json")
+    @click.option("-l", "--latest", is_flag=True, help="The latest created container")
+    @click.option("-s", "--size", is_flag=True, hidden=True)
+    @click.option("--type", "kind", default="container", hidden=True)
+    def inspect_cmd(containers: tuple[str, ...], fmt: str | None, latest: bool, size: bool, kind: str) -> None:
+        """Display the configuration of containers."""
+        store = _store()
+        docs = []
+        from rpod.cli.app import print_error
+
+        failed: RpodError | None = None
+        for rec in ([store.latest()] if latest else []):
+            docs.append(inspect_container(rec, store.state(rec.id)))
+        for ref in containers:
+            try:
+                rec = store.get(ref)
+            except NoSuchContainer:
+                # Podman's inspect also finds images
+                try:
+                    from rpod.image.store import ImageStore
+
+                    ImageStore(paths()).resolve(ref)
+                except RpodError:
+                    if failed is not None:
+                        print_error(failed)
+                    failed = NoSuchContainer(f"no such object: \"{ref}\"")
+                    continue
+                raise UsageError(f"{ref} is an image: use rpod image inspect") from None
+            docs.append(inspect_container(rec, store.state(rec.id)))
+        if not containers and not latest:
+            raise UsageError("inspect requires at least one container name or ID")
+        if fmt and fmt.strip() != "json":
+            from rpod.format import render_list
+
+            write(render_list(fmt, docs, name="inspect"))
+        else:
+            from rpod.cli.common import print_json
+
+            print_json(docs)
+        if failed is not None:
+            raise failed
+
+    @group.command("exec", context_settings={**HELP, "allow_interspersed_args": False})
+    @click.argument("container")
+    @click.argument("command", nargs=-1, type=click.UNPROCESSED)
+    @click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open")
+    @click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY")
+    @click.option("-e", "--env", multiple=True, help="Set environment variables")
+    @click.option("-u", "--user", help="Username or UID[:GID]")
+    @click.option("-w", "--workdir", help="Working directory")
+    @click.option("-d", "--detach", is_flag=True, help="Run in the background")
+    @click.option("--privileged", is_flag=True, hidden=True)
+    def exec_cmd(container: str, command: tuple[str, ...], interactive: bool, tty: bool, env: tuple[str, ...],
+                 user: str | None, workdir: str | None, detach: bool, privileged: bool) -> None:
+        """Run a process in a running container."""
+        from rpod.container import lifecycle
+
+        rec = _store().get(container)
+        code = lifecycle.exec_in(paths(), rec, list(command), tty=tty, interactive=interactive, env=list(env),
+                                 user=user, workdir=workdir, detach=detach)
+        raise click.exceptions.Exit(code)
+
+    @group.command("restart", context_settings=HELP)
+    @click.argument("containers", nargs=-1)
+    @click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds before SIGKILL")
+    @click.option("-a", "--all", "all_", is_flag=True, help="Restart all containers")
+    @click.option("--running", is_flag=True, help="Restart running containers only (with --all)")
+    def restart_cmd(containers: tuple[str, ...], timeout: int | None, all_: bool, running: bool) -> None:
+        """Restart one or more containers."""
+        from rpod.container import lifecycle
+
+        store = _store()
+        refs = [r.id for r, st in store.iter_states() if st.running or not running] if all_ else list(containers)
+
+        def one(ref: str) -> None:
+            rec = store.get(ref)
+            lifecycle.stop(paths(), rec, timeout)
+            rec.restart_count += 1
+            store.save(rec)
+            started = lifecycle.start(paths(), rec, None)
+            if started.sync:
+                started.sync.close()
+            write(f"{rec.id if all_ else ref}\n")
+
+        _each(refs, one)
+
+
+_register(app)
+
+container = click.Group("container", help="Manage containers")
+_register(container, prefix_ls=True)
+
+
+@container.command("exists", context_settings=HELP)
+@click.argument("name")
+def exists_cmd(name: str) -> None:
+    """Exit 0 when the container exists, 1 when not."""
+    try:
+        _store().get(name)
+    except NoSuchContainer:
+        raise click.exceptions.Exit(1) from None
+
+
+@container.command("cleanup", hidden=True, context_settings=HELP)
+@click.argument("containers", nargs=-1)
+@click.option("--rm", is_flag=True, help="Remove the container")
+def cleanup_cmd(containers: tuple[str, ...], rm: bool) -> None:
+    """Clean up after a container exited (the monitor runs this for --rm)."""
+    from rpod.container import lifecycle
+
+    store = _store()
+    for ref in containers:
+        with contextlib.suppress(NoSuchContainer):
+            lifecycle.cleanup(paths(), store.get(ref), rm)
+
+
+def _add_run_commands() -> None:
+    """``container run/create/start/attach`` share rpod.cli.run's commands."""
+    from rpod.cli import run as run_mod
+
+    for name, cmd in run_mod.app.commands.items():
+        container.add_command(cmd, name)
+
+
+class _ContainerGroup(click.Group):
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in ("run", "create", "start", "attach") and cmd_name not in self.commands:
+            _add_run_commands()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, "run", "create", "start", "attach"})
+
+
+container.__class__ = _ContainerGroup

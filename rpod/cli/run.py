@@ -1,0 +1,366 @@
+"""``rpod run``, ``create``, ``start`` and ``attach``.
+
+The flags are one table (``RUN_FLAGS``) turned into click options and filled into a
+``RunOptions``; everything after the image name belongs to the container's command
+(``allow_interspersed_args=False``).  A foreground ``run`` hands its own stdio fds to the
+monitor, forwards signals to the container (``--sig-proxy``) and exits with the container's code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from rpod.cli.common import paths
+from rpod.errors import UsageError
+
+CONTEXT = {"help_option_names": ["--help"], "allow_interspersed_args": False}
+# (flag names, RunOptions field, kind, help); kind: flag | str | multi | int | float
+RUN_FLAGS: list[tuple[tuple[str, ...], str, str, str]] = [
+    (("--rm",), "rm", "flag", "Remove the container when it exits"),
+    (("-d", "--detach"), "detach", "flag", "Run in the background and print the container ID"),
+    (("-i", "--interactive"), "interactive", "flag", "Keep STDIN open"),
+    (("-t", "--tty"), "tty", "flag", "Allocate a pseudo-TTY"),
+    (("--name",), "name", "str", "Name of the container"),
+    (("--replace",), "replace", "flag", "Replace an existing container of the same name"),
+    (("--cidfile",), "cidfile", "str", "Write the container ID to this file"),
+    (("--pull",), "pull", "str", "Pull policy: missing, always, never, newer"),
+    (("--restart",), "restart", "str", "Restart policy (no, on-failure[:N], always)"),
+    (("--stop-signal",), "stop_signal", "str", "Signal that stops the container"),
+    (("--stop-timeout",), "stop_timeout", "int", "Seconds to wait before SIGKILL on stop"),
+    (("--init",), "init", "flag", "Run an init (catatonit) as PID 1"),
+    (("--init-path",), "init_path", "str", "Path to the init binary"),
+    (("--entrypoint",), "entrypoint", "str", "Override the image's ENTRYPOINT (string or JSON array)"),
+    (("-w", "--workdir"), "workdir", "str", "Working directory inside the container"),
+    (("-h", "--hostname"), "hostname", "str", "Container host name"),
+    (("-e", "--env"), "env", "multi", "Set environment variables (K=V, or K to copy)"),
+    (("--env-file",), "env_file", "multi", "Read environment variables from a file"),
+    (("--env-host",), "env_host", "flag", "Use the host's environment"),
+    (("-l", "--label"), "labels", "multi", "Set metadata labels (K=V)"),
+    (("--annotation",), "annotations", "multi", "Add OCI annotations (K=V)"),
+    (("-u", "--user"), "user", "str", "Username or UID[:GID]"),
+    (("--group-add",), "group_add", "multi", "Additional groups"),
+    (("--userns",), "userns", "str", "User namespace mode"),
+    (("--uidmap",), "uidmap", "multi", "UID map"),
+    (("--gidmap",), "gidmap", "multi", "GID map"),
+    (("--umask",), "umask", "str", "umask of the container process"),
+    (("-v", "--volume"), "volumes", "multi", "Bind mount or volume SRC:DST[:OPTS]"),
+    (("--mount",), "mounts", "multi", "Mount type=bind|volume|tmpfs,..."),
+    (("--tmpfs",), "tmpfs", "multi", "Mount a tmpfs DST[:OPTS]"),
+    (("--read-only",), "read_only", "flag", "Read-only root file system"),
+    (("--network", "--net"), "network", "str", "Network mode: none, host, slirp4netns, ns:PATH"),
+    (("-p", "--publish"), "publish", "multi", "Publish a port [ip:]host:ctr[/proto]"),
+    (("-P", "--publish-all"), "publish_all", "flag", "Publish every exposed port"),
+    (("--dns",), "dns", "multi", "DNS server"),
+    (("--dns-search",), "dns_search", "multi", "DNS search domain"),
+    (("--dns-option",), "dns_option", "multi", "DNS option"),
+    (("--add-host",), "add_host", "multi", "Add HOST:IP to /etc/hosts"),
+    (("--cap-add",), "cap_add", "multi", "Add capabilities"),
+    (("--cap-drop",), "cap_drop", "multi", "Drop capabilities"),
+    (("--privileged",), "privileged", "flag", "All capabilities, no seccomp"),
+    (("--security-opt",), "security_opt", "multi", "Security options"),
+    (("--device",), "devices", "multi", "Add a host device"),
+    (("--sysctl",), "sysctl", "multi", "Namespaced sysctls K=V"),
+    (("--oom-score-adj",), "oom_score_adj", "int", "OOM score adjustment"),
+    (("-m", "--memory"), "memory", "str", "Memory limit (not enforced rootless on cgroup v1)"),
+    (("--cpus",), "cpus", "float", "CPU limit"),
+    (("--pids-limit",), "pids_limit", "int", "Process limit"),
+    (("--ulimit",), "ulimit", "multi", "ulimit NAME=SOFT[:HARD]"),
+    (("--shm-size",), "shm_size", "str", "Size of /dev/shm"),
+    (("-a", "--attach"), "attach", "multi", "Attach to STDIN, STDOUT or STDERR"),
+    (("--detach-keys",), "detach_keys", "str", "Key sequence that detaches (default ctrl-p,ctrl-q)"),
+    (("--log-driver",), "log_driver", "str", "Log driver: k8s-file, none, passthrough"),
+    (("--log-opt",), "log_opt", "multi", "Log driver options"),
+    (("--sdnotify",), "sdnotify", "str", "sd_notify mode"),
+    (("--systemd",), "systemd", "str", "systemd mode"),
+    (("--cgroups",), "cgroups", "str", "cgroups mode"),
+    (("--health-cmd",), "health_cmd", "str", "Healthcheck command"),
+    (("--health-interval",), "health_interval", "str", "Healthcheck interval"),
+    (("--health-retries",), "health_retries", "int", "Healthcheck retries"),
+    (("--health-timeout",), "health_timeout", "str", "Healthcheck timeout"),
+    (("--health-start-period",), "health_start_period", "str", "Healthcheck start period"),
+    (("--health-on-failure",), "health_on_failure", "str", "Action on unhealthy"),
+    (("--no-healthcheck",), "no_healthcheck", "flag", "Disable the image's healthcheck"),
+    (("--arch",), "arch", "str", "Architecture to pull"),
+    (("--os",), "os", "str", "OS to pull"),
+    (("--platform",), "platform", "str", "Platform to pull"),
+]
+_KINDS: dict[str, dict[str, Any]] = {
+    "flag": {"is_flag": True, "default": None},
+    "str": {"default": None},
+    "multi": {"multiple": True},
+    "int": {"type": int, "default": None},
+    "float": {"type": float, "default": None},
+}
+
+
+def run_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a command with every ``RUN_FLAGS`` option (parameter ``f_<field>``)."""
+    for names, fld, kind, help_text in reversed(RUN_FLAGS):
+        fn = click.option(*names, f"f_{fld}", help=help_text, **_KINDS[kind])(fn)
+    fn = click.option("--sig-proxy", "sig_proxy", default="true", help="Proxy signals to the process")(fn)
+    fn = click.option("--read-only-tmpfs", "f_read_only_tmpfs", default=None,
+                      help="tmpfs on /tmp, /var/tmp, /run with --read-only (true|false)")(fn)
+    fn = click.option("-q", "--quiet", is_flag=True, help="Suppress pull output")(fn)
+    return fn
+
+
+def build_options(image: str, command: tuple[str, ...], kw: dict[str, Any]) -> Any:
+    """A ``RunOptions`` from the click parameters."""
+    from rpod.cli.common import parse_bool_flag
+    from rpod.container.options import RunOptions
+
+    opts = RunOptions(image=image, command=list(command))
+    for key, value in kw.items():
+        if not key.startswith("f_") or value is None:
+            continue
+        fld = key[2:]
+        if fld == "read_only_tmpfs":
+            value = parse_bool_flag(value, "--read-only-tmpfs")
+        setattr(opts, fld, list(value) if isinstance(value, tuple) else value)
+    return opts
+
+
+app = click.Group()
+
+
+@app.command("run", context_settings=CONTEXT)
+@click.argument("image")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@run_flags
+def run_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool, **kw: Any) -> None:
+    """Run a command in a new container."""
+    from rpod.cli.common import parse_bool_flag
+    from rpod.container import lifecycle
+
+    opts = build_options(image, command, kw)
+    p = paths()
+    record = lifecycle.create(p, opts)
+    if opts.detach:
+        try:
+            started = lifecycle.start(p, record, None)
+        except BaseException:
+            if opts.rm:
+                with contextlib.suppress(Exception):
+                    lifecycle.remove(p, record, force=True, timeout=0)
+            raise
+        if started.sync:
+            started.sync.close()
+        sys.stdout.write(record.id + "\n")
+        return
+    code = run_foreground(p, record, opts, bool(parse_bool_flag(sig_proxy, "--sig-proxy")), remove=opts.rm)
+    raise click.exceptions.Exit(code)
+
+
+def _stdio_request(opts: Any) -> Any:
+    from rpod.container.lifecycle import StdioRequest
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    attach = {a.lower() for a in opts.attach} or {"stdout", "stderr"} | ({"stdin"} if opts.interactive else set())
+    return StdioRequest(stdin_fd=0 if opts.interactive and "stdin" in attach else -1,
+                        stdout_fd=1 if "stdout" in attach else -1,
+                        stderr_fd=2 if "stderr" in attach else -1)
+
+
+def run_foreground(p: Any, record: Any, opts: Any, sig_proxy: bool, remove: bool) -> int:
+    """Start ``record`` attached to this process's stdio; return the container's exit code."""
+    from rootless.monitor import stdio as mstdio
+    from rpod.container import lifecycle
+
+    io = _stdio_request(opts)
+    raw = mstdio.RawTerminal(0 if opts.tty and opts.interactive else -1)
+    try:
+        with raw if opts.tty and opts.interactive and os.isatty(0) else contextlib.nullcontext():
+            started = lifecycle.start(p, record, io)
+            restore = _proxy_signals(p, record, started, sig_proxy and not opts.tty)
+            try:
+                code = lifecycle.wait_started(p, started)
+            finally:
+                restore()
+    except BaseException:
+        if remove:
+            with contextlib.suppress(Exception):
+                lifecycle.remove(p, record, force=True, timeout=0)
+        raise
+    if remove:
+        with contextlib.suppress(Exception):
+            lifecycle.cleanup(p, record, rm=True)
+        lifecycle.ack_removed(started)
+    elif started.sync is not None:
+        started.sync.close()
+    return code
+
+
+def _proxy_signals(p: Any, record: Any, started: Any, sig_proxy: bool) -> Callable[[], None]:
+    """Forward signals to the container; with a terminal, follow window size changes."""
+    from rpod.container import lifecycle
+
+    handlers: dict[int, Any] = {}
+    if sig_proxy:
+        def forward(signum: int, _frame: Any) -> None:
+            with contextlib.suppress(Exception):
+                lifecycle.signal_container(p, record, signum)
+
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+            handlers[s] = signal.signal(s, forward)
+    ctl = None
+    if started.terminal and (os.isatty(0) or os.isatty(1)):
+        from rootless.monitor import stdio as mstdio
+
+        with contextlib.suppress(OSError):
+            ctl = mstdio.connect_attach(str(lifecycle.ContainerStore(p).run_dir(record.id)))
+            ctl.send(mstdio.CONTROL)
+
+        def winch(_s: int, _f: Any) -> None:
+            size = mstdio.get_winsize(0) or mstdio.get_winsize(1)
+            if size and ctl is not None:
+                with contextlib.suppress(OSError):
+                    ctl.send(mstdio.RESIZE + f"{size[0]} {size[1]}".encode())
+
+        handlers[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, winch)
+
+    def restore() -> None:
+        for s, h in handlers.items():
+            signal.signal(s, h)
+        if ctl is not None:
+            ctl.close()
+
+    return restore
+
+
+@app.command("create", context_settings=CONTEXT)
+@click.argument("image")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@run_flags
+def create_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool, **kw: Any) -> None:
+    """Create but do not start a container."""
+    from rpod.container import lifecycle
+
+    opts = build_options(image, command, kw)
+    record = lifecycle.create(paths(), opts)
+    sys.stdout.write(record.id + "\n")
+
+
+@app.command("start", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("containers", nargs=-1)
+@click.option("-a", "--attach", is_flag=True, help="Attach to the container's output and wait for it")
+@click.option("-i", "--interactive", is_flag=True, help="Attach the container's STDIN")
+@click.option("--sig-proxy", default="true", help="Proxy signals to the process (with --attach)")
+def start_cmd(containers: tuple[str, ...], attach: bool, interactive: bool, sig_proxy: str) -> None:
+    """Start one or more containers."""
+    from rpod.cli.common import parse_bool_flag
+    from rpod.container import lifecycle
+    from rpod.container.state import ContainerStore
+
+    if not containers:
+        raise UsageError("start requires at least one container name or ID")
+    p = paths()
+    store = ContainerStore(p)
+    if attach or interactive:
+        if len(containers) != 1:
+            raise UsageError("you cannot start and attach multiple containers at once")
+        record = store.get(containers[0])
+        opts = lifecycle._options(record)
+        opts.interactive = interactive
+        opts.attach = []
+        code = run_foreground(p, record, opts, bool(parse_bool_flag(sig_proxy, "--sig-proxy")),
+                              remove=bool(opts.rm))
+        raise click.exceptions.Exit(code)
+    failed = None
+    for ref in containers:
+        try:
+            record = store.get(ref)
+            if store.state(record.id).running:
+                sys.stdout.write(ref + "\n")
+                continue
+            started = lifecycle.start(p, record, None)
+            if started.sync:
+                started.sync.close()
+            sys.stdout.write(ref + "\n")
+        except Exception as e:
+            if failed is not None:
+                from rpod.cli.app import print_error
+
+                print_error(failed)
+            failed = e
+    if failed is not None:
+        raise failed
+
+
+@app.command("attach", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("container")
+@click.option("--detach-keys", default="ctrl-p,ctrl-q", help="Key sequence that detaches")
+@click.option("--no-stdin", is_flag=True, help="Do not attach STDIN")
+@click.option("--sig-proxy", default="true", help="Proxy signals to the process")
+def attach_cmd(container: str, detach_keys: str, no_stdin: bool, sig_proxy: str) -> None:
+    """Attach to a running container's stdio (detach with ctrl-p,ctrl-q)."""
+    raise click.exceptions.Exit(attach(container, detach_keys, not no_stdin))
+
+
+def parse_detach_keys(spec: str) -> bytes:
+    """``ctrl-p,ctrl-q`` → ``b"\\x10\\x11"`` (Docker's syntax: ``ctrl-<a-z@[\\]^_>`` or one character)."""
+    out = bytearray()
+    for part in filter(None, spec.split(",")):
+        if part.startswith("ctrl-") and len(part) == 6:
+            c = part[5].lower()
+            code = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}.get(c)
+            out.append(code if code is not None else ord(c) - ord("a") + 1)
+        elif len(part) == 1:
+            out.append(ord(part))
+        else:
+            raise UsageError(f"invalid detach keys {spec!r}: use e.g. ctrl-p,ctrl-q")
+    return bytes(out)
+
+
+def attach(ref: str, detach_keys: str, with_stdin: bool) -> int:
+    """Copy the container's output here and our input there, until it exits or the keys detach."""
+    import selectors
+
+    from rootless.monitor import stdio as mstdio
+    from rpod.container import lifecycle
+    from rpod.container.state import ContainerStore
+
+    p = paths()
+    store = ContainerStore(p)
+    record = store.get(ref)
+    if not store.state(record.id).running:
+        raise UsageError(f"you can only attach to running containers: {record.name} is not running")
+    keys = parse_detach_keys(detach_keys)
+    sock = mstdio.connect_attach(str(store.run_dir(record.id)))
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ)
+    tty = os.isatty(0)
+    if with_stdin:
+        sel.register(0, selectors.EVENT_READ)
+        size = mstdio.get_winsize(0)
+        if size:
+            sock.send(mstdio.RESIZE + f"{size[0]} {size[1]}".encode())
+    matched = 0
+    with mstdio.RawTerminal(0 if with_stdin and tty else -1):
+        while True:
+            for key, _ in sel.select():
+                if key.fileobj is sock:
+                    pkt = sock.recv(mstdio.MAX_PACKET)
+                    if not pkt:
+                        st = lifecycle.wait_exit(p, record.id, timeout=5)
+                        return st.exit_code if st.status == "exited" else 0
+                    mstdio.write_all(2 if pkt[:1] == mstdio.STDERR else 1, pkt[1:])
+                else:
+                    data = os.read(0, 4096)
+                    if not data:
+                        sel.unregister(0)
+                        sock.send(mstdio.STDIN_EOF)
+                        continue
+                    for b in data:
+                        matched = matched + 1 if keys and b == keys[matched] else (1 if keys and b == keys[0] else 0)
+                        if keys and matched == len(keys):
+                            sys.stderr.write("\r\n")
+                            return 0
+                    sock.send(mstdio.STDIN + data)

@@ -1,0 +1,477 @@
+"""Engine verbs for containers: create, start (spawn the monitor), wait, stop, kill, remove, exec.
+
+``create`` makes the record, the writable layer, the /etc files and the OCI bundle; nothing runs.
+``start`` spawns ``rootless.monitor`` (a fresh ``python -I -S``), which creates and starts the
+container through ``rootless.runtime.api`` and outlives the CLI.  A created container has no
+monitor: ``rpod start`` spawns it (simplest correct design: no idle process per created container).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rootless.monitor import exitfile
+from rpod.container.options import RunOptions, parse_key_values, parse_signal
+from rpod.container.state import ContainerRecord, ContainerState, ContainerStore, new_id
+from rpod.errors import (
+    ContainerCannotInvoke,
+    ContainerCommandNotFound,
+    RpodError,
+    StateConflict,
+    UsageError,
+)
+from rpod.paths import Paths
+
+POLL = 0.02
+
+
+def _now_iso() -> str:
+    return exitfile.iso_now()
+
+
+def runtime_state_root(paths: Paths) -> str:
+    return str(paths.runtime_state)
+
+
+# ------------------------------------------------------------------------------------------ create
+def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True) -> ContainerRecord:
+    """Create a container from ``opts`` (pulling the image per ``--pull``); nothing is started."""
+    from rootless.subid import default_mapping
+    from rpod.container import rootfs
+    from rpod.container.etcfiles import containerenv_content, write_etc_files
+    from rpod.container.ocispec import SpecContext, build_spec
+    from rpod.container.users import layer_lookup
+    from rpod.image.pull import ensure_image
+    from rpod.image.store import ImageStore
+    from rpod.storage.volumes import VolumeStore, parse_all, resolve_mounts
+    from rpod.storefile import atomic_write_json
+
+    opts.validate()
+    if opts.cidfile and os.path.exists(opts.cidfile):
+        raise UsageError(f"container id file exists: {opts.cidfile}", hint="remove it or choose another --cidfile")
+    store = ContainerStore(paths)
+    paths.ensure()
+    if opts.replace and opts.name:
+        owner = store.name_owner(opts.name)
+        if owner:
+            with contextlib.suppress(RpodError):
+                remove(paths, store.get(owner), force=True, timeout=0)
+    image = ensure_image(paths, opts.image, opts.pull)
+    images = ImageStore(paths)
+    image_config = images.config(image)
+    layer_dirs = images.layer_dirs(image)
+    cid = new_id()
+    name = opts.name or store.generate_name()
+    inner = image_config.get("config") or {}
+    labels = {**(inner.get("Labels") or {}), **parse_key_values(opts.labels, "--label")}
+    record = store.create(ContainerRecord(
+        id=cid, name=name, image_id=image.id, image_name=image.names[0] if image.names else opts.image,
+        created=_now_iso(), options=asdict(opts), labels=labels, ports=list(opts.publish)))
+    try:
+        from rpod.sysinfo import overlay_driver
+
+        driver, err = overlay_driver(paths)
+        if not driver:
+            raise RpodError(f"no overlay driver works: {err}",
+                            hint="use a kernel >= 5.11 (overlay with userxattr) or install fuse-overlayfs")
+        mount_point, overlay = rootfs.prepare(paths, cid, layer_dirs, driver)
+        cdir = store.dir(cid)
+        network = opts.network or "none"
+        hostname = opts.hostname or cid[:12]
+        etc = write_etc_files(cdir / "userdata", hostname=hostname, name=name, network=network,
+                              add_hosts=opts.add_host, dns=opts.dns, dns_search=opts.dns_search,
+                              dns_option=opts.dns_option,
+                              containerenv=containerenv_content(cid=cid, name=name, image=opts.image,
+                                                                image_id=image.id))
+        reqs = parse_all(opts.volumes, opts.mounts, opts.tmpfs)
+        mounts, _used = resolve_mounts(reqs, VolumeStore(paths))
+        mapping = default_mapping()
+        ctx = SpecContext(
+            container_id=cid, rootfs=str(mount_point), name=name, overlay=overlay,
+            uid_mappings=mapping.uid_map_oci(), gid_mappings=mapping.gid_map_oci(), network=network,
+            hosts_file=str(etc.hosts), resolv_conf_file=str(etc.resolv_conf), hostname_file=str(etc.hostname),
+            containerenv_file=str(etc.containerenv) if etc.containerenv else None, mounts=mounts,
+            passwd_lookup=layer_lookup(list(reversed(layer_dirs))),
+        )
+        spec = build_spec(opts, image_config, ctx)
+        atomic_write_json(cdir / "config.json", spec)
+        proc = spec.get("process") or {}
+        record.command = list(proc.get("args") or [])
+        record.env = list(proc.get("env") or [])
+        record.workdir = proc.get("cwd") or "/"
+        record.hostname = spec.get("hostname") or hostname
+        record.mounts = mounts
+        record.user = opts.user or inner.get("User") or ""
+        record.entrypoint = list(inner.get("Entrypoint") or [])
+        record.cmd = list(opts.command or inner.get("Cmd") or [])
+        record.stop_signal = parse_signal(opts.stop_signal or inner.get("StopSignal") or "SIGTERM")
+        record.stop_timeout = opts.stop_timeout if opts.stop_timeout is not None else 10
+        store.save(record)
+        if opts.cidfile:
+            with open(opts.cidfile, "x") as f:
+                f.write(cid)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            store.remove(record)
+        raise
+    return record
+
+
+# ------------------------------------------------------------------------------------------- start
+@dataclass
+class StdioRequest:
+    """How the CLI connects to the container: its own fds for a foreground run, None when detached."""
+
+    stdin_fd: int = -1  # the CLI's stdin (-i) or terminal
+    stdout_fd: int = -1
+    stderr_fd: int = -1
+    keep_stdin_open: bool = False  # detached -i: stdin is a pipe fed by attach
+
+
+@dataclass
+class Started:
+    """A started container: its pid and the sync socket to its monitor (None once closed)."""
+
+    record: ContainerRecord
+    pid: int
+    sync: socket.socket | None
+    terminal: bool
+
+
+def _options(record: ContainerRecord) -> RunOptions:
+    known = set(RunOptions.__dataclass_fields__)
+    return RunOptions(**{k: v for k, v in record.options.items() if k in known})
+
+
+def exit_command(paths: Paths, cid: str) -> list[str]:
+    """What the monitor runs to remove an ``--rm`` container when no CLI is there to do it."""
+    return [sys.executable, "-m", "rpod", "--root", str(paths.root), "--runroot", str(paths.runroot),
+            "container", "cleanup", "--rm", cid]
+
+
+def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None) -> Started:
+    """Spawn the monitor, which creates and starts the container; wait for its pid or its error."""
+    from rootless.userns import python_entry
+
+    store = ContainerStore(paths)
+    st = store.state(record.id)
+    if st.running:
+        raise StateConflict(f"container {record.id} is already running: container state improper")
+    store.reset_runtime(record.id)
+    shutil_rm_runtime(paths, record.id)
+    opts = _options(record)
+    cdir = store.dir(record.id)
+    run_dir = store.run_dir(record.id)
+    run_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
+    with open(cdir / "config.json", "rb") as f:
+        terminal = bool((json.load(f).get("process") or {}).get("terminal"))
+    log_driver = {"json-file": "k8s-file", None: "k8s-file"}.get(opts.log_driver, opts.log_driver)
+    if log_driver == "passthrough" and (io is None or opts.detach):
+        raise UsageError("--log-driver passthrough needs a foreground container (no -d)")
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pass_fds = [theirs.fileno()]
+    cfg: dict[str, Any] = {
+        "id": record.id, "bundle": str(cdir), "state_root": runtime_state_root(paths),
+        "container_dir": str(cdir), "run_dir": str(run_dir), "sync_fd": theirs.fileno(),
+        "terminal": terminal, "log_driver": log_driver, "log_path": str(cdir / "ctr.log"),
+        "remove": bool(opts.rm), "exit_command": exit_command(paths, record.id) if opts.rm else None,
+    }
+    runtime = os.environ.get("RPOD_OCI_RUNTIME")
+    if runtime:
+        cfg["runtime"] = runtime.split()
+    dups: list[int] = []
+    if io is not None:
+        for key in ("stdin_fd", "stdout_fd", "stderr_fd"):
+            fd = getattr(io, key)
+            if fd >= 0:
+                dup = os.dup(fd)  # above 2: the monitor's own 0-2 are /dev/null
+                dups.append(dup)
+                cfg[key] = dup
+                pass_fds.append(dup)
+        if io.stdin_fd >= 0:
+            cfg["stdin"] = "inherit"
+        elif io.keep_stdin_open:
+            cfg["stdin"] = "pipe"
+    elif opts.interactive:
+        cfg["stdin"] = "pipe"
+    argv = python_entry("rootless.monitor", json.dumps(cfg))
+    proc = subprocess.Popen(argv, pass_fds=sorted(set(pass_fds)), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
+    theirs.close()
+    for fd in dups:
+        os.close(fd)
+    proc.wait()  # the first process forks the monitor and exits at once
+    msg = read_message(ours)
+    if msg is None:
+        ours.close()
+        ex = exitfile.read_exit_file(str(cdir)) or {}
+        raise RpodError(f"the container monitor died before starting the container: {ex.get('error', 'no report')}")
+    if "error" in msg:
+        ours.close()
+        raise_for_code(str(msg["error"]), int(msg.get("exit_code", 125)))
+    return Started(record, int(msg["pid"]), ours, terminal)
+
+
+def shutil_rm_runtime(paths: Paths, cid: str) -> None:
+    """Remove leftover runtime state of a previous run of ``cid``."""
+    import shutil
+
+    d = paths.runtime_state / cid
+    if d.exists():
+        with contextlib.suppress(Exception):
+            from rootless.runtime import api
+
+            api.delete(cid, str(paths.runtime_state), force=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def raise_for_code(message: str, code: int) -> None:
+    if code == 127:
+        raise ContainerCommandNotFound(f"{message}: OCI runtime attempted to invoke a command that was not found")
+    if code == 126:
+        raise ContainerCannotInvoke(f"{message}: OCI runtime permission denied error")
+    raise RpodError(message)
+
+
+def read_message(sock: socket.socket) -> dict[str, Any] | None:
+    """One JSON line from the monitor, None on EOF."""
+    buf = b""
+    while not buf.endswith(b"\n"):
+        try:
+            chunk = sock.recv(1)
+        except InterruptedError:
+            continue
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        buf += chunk
+    try:
+        return json.loads(buf)
+    except ValueError:
+        return None
+
+
+def wait_started(paths: Paths, started: Started) -> int:
+    """Foreground: the exit code the monitor reports (or the exit file if the monitor died)."""
+    msg = read_message(started.sync) if started.sync else None
+    if msg is not None and "exit_code" in msg:
+        return int(msg["exit_code"])
+    st = wait_exit(paths, started.record.id, timeout=5)
+    return st.exit_code if st.status == "exited" else 125
+
+
+def ack_removed(started: Started) -> None:
+    """Tell the monitor the CLI removed the ``--rm`` container itself."""
+    if started.sync is not None:
+        with contextlib.suppress(OSError):
+            started.sync.sendall(b"removed\n")
+        started.sync.close()
+        started.sync = None
+
+
+# -------------------------------------------------------------------------------------- wait/stop
+def wait_exit(paths: Paths, cid: str, timeout: float | None = None,
+              conditions: tuple[str, ...] = ("exited",)) -> ContainerState:
+    """Poll until the container reaches one of ``conditions`` (or ``timeout`` seconds pass)."""
+    store = ContainerStore(paths)
+    end = None if timeout is None else time.monotonic() + timeout
+    while True:
+        st = store.state(cid)
+        if st.status in conditions:
+            return st
+        if store.load(cid) is None:
+            return ContainerState("removed", exit_code=-1)
+        if end is not None and time.monotonic() >= end:
+            return st
+        time.sleep(POLL)
+
+
+def signal_container(paths: Paths, record: ContainerRecord, sig: int) -> None:
+    """Send ``sig`` to the container's init (checked by start time, so a recycled pid is safe)."""
+    store = ContainerStore(paths)
+    mon = exitfile.read_monitor_file(str(store.dir(record.id))) or {}
+    st = store.state(record.id)
+    if st.status != "running":
+        raise StateConflict(f"can only kill running containers. {record.id} is in state {st.status}: "
+                            "container state improper")
+    from rootless import syscalls
+
+    pid = int(mon.get("pid", 0))
+    try:
+        pidfd = syscalls.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        if exitfile.proc_start_time(pid) == mon.get("pid_start"):
+            syscalls.pidfd_send_signal(pidfd, sig)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(pidfd)
+
+
+def stop(paths: Paths, record: ContainerRecord, timeout: int | None = None) -> ContainerState:
+    """Stop signal, then SIGKILL after ``timeout`` seconds (the record's stop timeout by default)."""
+    from rpod import log
+
+    store = ContainerStore(paths)
+    st = store.state(record.id)
+    if st.status == "stopping":
+        return wait_exit(paths, record.id, timeout=30)
+    if st.status != "running":
+        return st
+    t = record.stop_timeout if timeout is None else timeout
+    if t > 0:
+        with contextlib.suppress(StateConflict):
+            signal_container(paths, record, record.stop_signal)
+        st = wait_exit(paths, record.id, timeout=t)
+        if st.status == "exited":
+            return st
+        signame = signal.Signals(record.stop_signal).name if record.stop_signal in signal.Signals._value2member_map_ \
+            else str(record.stop_signal)
+        log.warn(f"StopSignal {signame} failed to stop container {record.name} in {t} seconds, "
+                 "resorting to SIGKILL", once=False)
+    with contextlib.suppress(StateConflict):
+        signal_container(paths, record, signal.SIGKILL)
+    return wait_exit(paths, record.id, timeout=30)
+
+
+def remove(paths: Paths, record: ContainerRecord, *, force: bool = False, timeout: int | None = None) -> None:
+    """Remove a container (``force`` stops a running one first)."""
+    store = ContainerStore(paths)
+    st = store.state(record.id)
+    if st.running:
+        if not force:
+            raise StateConflict(
+                f"cannot remove container {record.id} as it is running - running or paused containers "
+                "cannot be removed without force: container state improper",
+                hint=f"stop it first (rpod stop {record.name}) or use rpod rm -f")
+        stop(paths, record, timeout)
+    shutil_rm_runtime(paths, record.id)
+    store.remove(record)
+
+
+def cleanup(paths: Paths, record: ContainerRecord, rm: bool) -> None:
+    """After the container exited: drop runtime state; with ``rm`` remove the container."""
+    shutil_rm_runtime(paths, record.id)
+    if rm:
+        store = ContainerStore(paths)
+        if store.state(record.id).running:
+            return
+        store.remove(record)
+
+
+# -------------------------------------------------------------------------------------------- exec
+def exec_in(paths: Paths, record: ContainerRecord, args: list[str], *, tty: bool = False,
+            interactive: bool = False, env: list[str] | None = None, user: str | None = None,
+            workdir: str | None = None, detach: bool = False) -> int:
+    """Run ``args`` in the running container; return its exit code (0 at once with ``detach``)."""
+    from rootless.runtime import api
+    from rootless.runtime.errors import ContainerError
+
+    store = ContainerStore(paths)
+    if store.state(record.id).status != "running":
+        raise StateConflict("can only create exec sessions on running containers: container state improper")
+    if not args:
+        raise UsageError("must provide a non-empty command to start an exec session: invalid argument")
+    state_root = runtime_state_root(paths)
+    process = api.exec_defaults(record.id, state_root, args, tty=tty)
+    if env:
+        from rpod.container.options import parse_env
+
+        process["env"] = parse_env(env, [], False, list(process.get("env") or []))
+    if workdir:
+        process["cwd"] = workdir
+    if user:
+        from rpod.container.users import resolve_user
+
+        ru = resolve_user(user, [store.dir(record.id) / "upper", *_layer_dirs_top_first(paths, record)])
+        process["user"] = {"uid": ru.uid, "gid": ru.gid, "additionalGids": list(ru.additional_gids)}
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        if tty:
+            return _exec_tty(paths, record, process, interactive, detach)
+        stdio = (0 if interactive else devnull, devnull if detach else 1, devnull if detach else 2)
+        try:
+            pid = api.exec_process(record.id, state_root, process, stdio=stdio)
+        except ContainerError as e:
+            raise_for_code(str(e), e.exit_code if e.exit_code in (126, 127) else 125)
+        if detach:
+            return 0
+        return _wait_child(pid)
+    finally:
+        os.close(devnull)
+
+
+def _layer_dirs_top_first(paths: Paths, record: ContainerRecord) -> list[Path]:
+    from rpod.image.store import ImageStore
+
+    images = ImageStore(paths)
+    rec = images.get(record.image_id)
+    return list(reversed(images.layer_dirs(rec))) if rec else []
+
+
+def _wait_child(pid: int) -> int:
+    old = {s: signal.signal(s, lambda signum, _f: _forward(pid, signum))
+           for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    return exitfile.decode_wait_status(status)[0]
+
+
+def _forward(pid: int, signum: int) -> None:
+    with contextlib.suppress(OSError):
+        os.kill(pid, signum)
+
+
+def _exec_tty(paths: Paths, record: ContainerRecord, process: dict[str, Any], interactive: bool,
+              detach: bool) -> int:
+    import tempfile
+
+    from rootless.monitor import stdio as mstdio
+    from rootless.runtime import api
+    from rootless.runtime.errors import ContainerError
+
+    d = tempfile.mkdtemp(prefix="rpod-ex-", dir="/tmp")
+    path = os.path.join(d, "console.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(path)
+        listener.listen(1)
+        try:
+            pid = api.exec_process(record.id, runtime_state_root(paths), process, console_socket=path)
+        except ContainerError as e:
+            raise_for_code(str(e), e.exit_code if e.exit_code in (126, 127) else 125)
+        listener.settimeout(10)
+        conn, _ = listener.accept()
+        with conn:
+            master = mstdio.recv_fd(conn)
+    finally:
+        listener.close()
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+            os.rmdir(d)
+    if detach:
+        os.close(master)
+        return 0
+    mstdio.copy_terminal(master, interactive)
+    return _wait_child(pid)
