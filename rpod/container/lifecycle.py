@@ -386,6 +386,7 @@ def exec_in(paths: Paths, record: ContainerRecord, args: list[str], *, tty: bool
     if not args:
         raise UsageError("must provide a non-empty command to start an exec session: invalid argument")
     state_root = runtime_state_root(paths)
+    api.become_subreaper()  # the runtime's intermediate process exits: its child must become ours
     process = api.exec_defaults(record.id, state_root, args, tty=tty)
     if env:
         from rpod.container.options import parse_env
