@@ -17,7 +17,6 @@ fails if it exists: of two concurrent ``--name x`` creates exactly one wins.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -86,7 +85,7 @@ class ContainerState:
 
 def new_id() -> str:
     """64 random hex digits, as Podman's container ids."""
-    return secrets.token_hex(32)
+    return os.urandom(32).hex()
 
 
 class ContainerStore:

@@ -202,3 +202,24 @@ def test_inspect_document(env: RpodEnv) -> None:
     assert ok(run_rpod(env, "inspect", "-f", '{{index .Config.Labels "k"}}', "doc")).stdout == "v\n"
     r = run_rpod(env, "inspect", "nope")
     assert r.returncode == 125
+
+
+def test_run_latency_and_light_imports(env: RpodEnv) -> None:
+    """``run --rm alpine true`` and ``run -d`` stay fast; the hot path imports no requests/rich/pyroute2."""
+    import statistics
+
+    def timed(*args: str) -> float:
+        t0 = time.perf_counter()
+        ok(run_rpod(env, *args))
+        return time.perf_counter() - t0
+
+    timed("run", "--rm", "alpine", "true")  # warm the page cache and the overlay probe
+    fg = statistics.median(timed("run", "--rm", "alpine", "true") for _ in range(7))
+    bg = statistics.median(timed("run", "-d", "alpine", "true") for _ in range(5))
+    print(f"\nrun --rm alpine true: median {fg * 1000:.0f} ms; run -d: median {bg * 1000:.0f} ms")
+    assert fg < 1.0 and bg < 1.0
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "rpod", "run", "--rm", "alpine", "true"],
+                       env=env, capture_output=True, text=True, timeout=60, cwd=env["HOME"])
+    assert r.returncode == 0, r.stderr
+    modules = {ln.split("|")[-1].strip().split(".")[0] for ln in r.stderr.splitlines() if ln.startswith("import time:")}
+    assert not modules & {"requests", "rich", "pyroute2", "urllib3"}, modules & {"requests", "rich", "pyroute2"}
