@@ -7,7 +7,8 @@ subreaper, sets up stdio, creates and starts the container through the runtime (
 ``{"pid": N}`` or ``{"error": ..., "exit_code": 125|126|127}`` on the sync socket, then runs
 one event loop (container output → CLI fds, log and attach clients; attach input → stdin;
 SIGCHLD; timers) until the container exits.  Then it drains the output, writes the exit
-file, deletes the runtime state, sends ``{"exit_code": N}`` on the sync socket and, for
+file, sends ``{"exit_code": N}`` on the sync socket (first, so the CLI is not kept waiting),
+deletes the runtime state and, for
 ``--rm``, waits for the CLI to say it removed the container or runs the exit command itself.
 """
 

@@ -35,6 +35,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "unshare": ("rpod.cli.system", "Run a command in a modified user namespace"),
     "system": ("rpod.cli.system_group", "Manage rpod"),
     "volume": ("rpod.cli.volume", "Manage volumes"),
+    "run": ("rpod.cli.run", "Run a command in a new container"),
+    "create": ("rpod.cli.run", "Create but do not start a container"),
+    "start": ("rpod.cli.run", "Start one or more containers"),
+    "attach": ("rpod.cli.run", "Attach to a running container"),
+    "ps": ("rpod.cli.containers", "List containers"),
+    "rm": ("rpod.cli.containers", "Remove one or more containers"),
+    "stop": ("rpod.cli.containers", "Stop one or more containers"),
+    "kill": ("rpod.cli.containers", "Send a signal to one or more containers"),
+    "wait": ("rpod.cli.containers", "Wait for containers to stop and print their exit codes"),
+    "logs": ("rpod.cli.containers", "Fetch the logs of one or more containers"),
+    "inspect": ("rpod.cli.containers", "Display the configuration of containers"),
+    "exec": ("rpod.cli.containers", "Run a process in a running container"),
+    "restart": ("rpod.cli.containers", "Restart one or more containers"),
+    "container": ("rpod.cli.container_group", "Manage containers"),
 }
 GROUPS = {"image", "system", "volume", "container", "network", "generate", "healthcheck"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

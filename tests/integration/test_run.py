@@ -179,6 +179,9 @@ def test_tty_under_tmux(env: RpodEnv, tmp_path: Path) -> None:
         while "#" not in screen():
             assert time.monotonic() < deadline, f"no shell prompt:\n{screen()}"
             time.sleep(0.2)
+        # busybox's line editor switches the pty's mode right after printing its prompt; keys typed in
+        # that instant can be dropped by the shell itself, so type as a person would, a moment later
+        time.sleep(0.5)
         subprocess.run([tmux, "-S", sock, "send-keys", "echo hi-$((40+2)); stty size; exit 5", "Enter"], check=True)
         while "EXIT=" not in screen():
             assert time.monotonic() < deadline, f"the shell did not exit:\n{screen()}"
