@@ -38,27 +38,16 @@ def reset(force: bool) -> None:
 
 
 def _stop_all_containers() -> None:
-    """Kill running containers first, so nothing keeps writing into the store being removed."""
-    import json
-    import os
-    import signal
+    """Remove every container first (killing running ones), so nothing writes into the store being removed."""
+    from rpod.container import lifecycle
+    from rpod.container.state import ContainerStore
 
     p = paths()
-    if not p.containers.is_dir():
-        return
-    for entry in os.scandir(p.containers):
+    for rec in ContainerStore(p).list():
         try:
-            with open(os.path.join(entry.path, "container.json"), "rb") as f:
-                rec = json.load(f)
-        except (OSError, ValueError):
-            continue
-        for key in ("pid", "monitor_pid"):
-            pid = rec.get(key) or (rec.get("state") or {}).get(key)
-            if isinstance(pid, int) and pid > 1:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            lifecycle.remove(p, rec, force=True, timeout=0)
+        except Exception as e:  # reset goes on: the store is removed below anyway
+            sys.stderr.write(f"WARN: removing container {rec.name}: {e}\n")
 
 
 @app.command("migrate")

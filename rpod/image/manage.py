@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,19 +27,13 @@ def normalize_tag(name: str) -> str:
 
 
 def containers_using(paths: Paths) -> dict[str, list[str]]:
-    """image id → names (or ids) of the containers created from it."""
+    """image id → names of the containers created from it."""
+    from rpod.container.state import ContainerStore
+
     out: dict[str, list[str]] = {}
-    if not paths.containers.is_dir():
-        return out
-    for entry in os.scandir(paths.containers):
-        try:
-            with open(os.path.join(entry.path, "container.json"), "rb") as f:
-                rec = json.load(f)
-        except (OSError, ValueError):
-            continue
-        image_id = rec.get("image_id") or rec.get("ImageID") or ""
-        if image_id:
-            out.setdefault(image_id, []).append(rec.get("name") or entry.name[:12])
+    for rec in ContainerStore(paths).list():
+        if rec.image_id:
+            out.setdefault(rec.image_id, []).append(rec.name)
     return out
 
 
@@ -84,11 +77,13 @@ def remove_images(paths: Paths, names: Iterable[str], *, force: bool = False,
 
 
 def _remove_containers(paths: Paths, names: list[str]) -> None:
-    import subprocess
-    import sys
+    """``rmi -f``: remove the containers using the image first (stopping running ones)."""
+    from rpod.container import lifecycle
+    from rpod.container.state import ContainerStore
 
-    subprocess.run([sys.executable, "-m", "rpod", "rm", "-f", *names], check=False,
-                   stdout=subprocess.DEVNULL)
+    store = ContainerStore(paths)
+    for name in names:
+        lifecycle.remove(paths, store.get(name), force=True, timeout=0)
 
 
 def _full_name(rec: ImageRecord, name: str, candidates: list[str]) -> str:

@@ -176,3 +176,21 @@ def test_shell_completion_offers_local_image_names(pulled: RpodEnv, images: Imag
 
     words = complete("rpod rmi al", env=pulled)
     assert f"{images.registry.address}/alpine:3.20".split("/", 1)[1] in words or "alpine:3.20" in words
+
+
+def test_rmi_refuses_an_image_a_container_uses_unless_forced(pulled: RpodEnv, images: ImageSet) -> None:
+    ok(run_rpod(pulled, "create", "--name", "user-of-alpine", "alpine:3.20", "true"))
+    r = run_rpod(pulled, "rmi", "alpine:3.20")
+    assert r.returncode == 2
+    assert "user-of-alpine" in r.stderr and "in use" in r.stderr
+    r = ok(run_rpod(pulled, "rmi", "-f", "alpine:3.20"))
+    assert f"Deleted: {images['alpine'].image_id}" in r.stdout
+    assert ok(run_rpod(pulled, "ps", "-a", "-q")).stdout == ""
+
+
+def test_system_reset_removes_everything(pulled: RpodEnv) -> None:
+    ok(run_rpod(pulled, "run", "-d", "--name", "sleeper", "alpine:3.20", "sleep", "100"))
+    ok(run_rpod(pulled, "system", "reset", "--force"))
+    assert not store(pulled).exists()
+    assert ok(run_rpod(pulled, "images", "-q")).stdout == ""
+    assert ok(run_rpod(pulled, "ps", "-a", "-q")).stdout == ""
