@@ -193,6 +193,9 @@ def run_foreground(p: Any, record: Any, opts: Any, sig_proxy: bool, remove: bool
         with contextlib.suppress(Exception):
             lifecycle.cleanup(p, record, rm=True)
         lifecycle.ack_removed(started)
+        from rpod.log import debug
+
+        debug(f"container {record.short_id}: removed")
     elif started.sync is not None:
         started.sync.close()
     return code

@@ -30,6 +30,7 @@ from rpod.errors import (
     StateConflict,
     UsageError,
 )
+from rpod.log import debug
 from rpod.paths import Paths
 
 POLL = 0.02
@@ -67,6 +68,7 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True) -> Contai
             with contextlib.suppress(RpodError):
                 remove(paths, store.get(owner), force=True, timeout=0)
     image = ensure_image(paths, opts.image, opts.pull)
+    debug(f"image {image.short_id} resolved")
     images = ImageStore(paths)
     image_config = images.config(image)
     layer_dirs = images.layer_dirs(image)
@@ -105,6 +107,7 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True) -> Contai
         )
         spec = build_spec(opts, image_config, ctx)
         atomic_write_json(cdir / "config.json", spec)
+        debug(f"container {cid[:12]}: bundle written")
         proc = spec.get("process") or {}
         record.command = list(proc.get("args") or [])
         record.env = list(proc.get("env") or [])
@@ -211,7 +214,9 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None)
     for fd in dups:
         os.close(fd)
     proc.wait()  # the first process forks the monitor and exits at once
+    debug(f"container {record.short_id}: monitor spawned")
     msg = read_message(ours)
+    debug(f"container {record.short_id}: monitor reported {msg}")
     if msg is None:
         ours.close()
         ex = exitfile.read_exit_file(str(cdir)) or {}
@@ -265,6 +270,7 @@ def read_message(sock: socket.socket) -> dict[str, Any] | None:
 def wait_started(paths: Paths, started: Started) -> int:
     """Foreground: the exit code the monitor reports (or the exit file if the monitor died)."""
     msg = read_message(started.sync) if started.sync else None
+    debug(f"container {started.record.short_id}: exit {msg}")
     if msg is not None and "exit_code" in msg:
         return int(msg["exit_code"])
     st = wait_exit(paths, started.record.id, timeout=5)

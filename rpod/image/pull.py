@@ -385,10 +385,13 @@ def ensure_image(paths: Paths, name: str, policy: str = "missing", opts: PullOpt
     if policy not in ("missing", "always", "never", "newer"):
         raise UsageError(f"invalid pull policy {policy!r}: use missing, always, never or newer")
     if policy != "always":
-        try:
-            local = store.resolve(name, local_candidates(name))
+        try:  # the common case needs no registries.conf: an ID, a full name or a unique short name
+            local = store.resolve(name, None, unique_suffix_only=True)
         except NoSuchImage:
-            local = None
+            try:
+                local = store.resolve(name, local_candidates(name))
+            except NoSuchImage:
+                local = None
     if local is not None and policy in ("missing", "never"):
         return local
     if local is None and policy == "never":

@@ -91,12 +91,14 @@ class ImageStore:
                 return r
         return None
 
-    def resolve(self, name: str, candidates: list[str] | None = None) -> ImageRecord:
+    def resolve(self, name: str, candidates: list[str] | None = None, unique_suffix_only: bool = False) -> ImageRecord:
         """Find an image by ID (full or unique prefix), full name, or short name.
 
         ``candidates`` are the fully qualified names a short name may stand for
         (from registries.conf); without a match among them, any image whose
         repository path ends with the given name matches, as Podman does locally.
+        With ``unique_suffix_only`` such a suffix match counts only when it is the
+        only one (callers then retry with the candidates to break the tie).
         """
         records = self._load()
         key = name.removeprefix("sha256:")
@@ -106,13 +108,14 @@ class ImageStore:
                 return hits[0]
             if len(hits) > 1:
                 raise StateConflict(f"{name}: more than one image has this ID prefix", hint="give more characters")
-        found = self._match_name(records, name, candidates or [])
+        found = self._match_name(records, name, candidates or [], unique_suffix_only)
         if found:
             return found
         raise NoSuchImage(f"{name}: image not known")
 
     @staticmethod
-    def _match_name(records: list[ImageRecord], name: str, candidates: list[str]) -> ImageRecord | None:
+    def _match_name(records: list[ImageRecord], name: str, candidates: list[str],
+                    unique_suffix_only: bool = False) -> ImageRecord | None:
         if "@" in name:
             for r in records:
                 if name in r.repo_digests or any(d.endswith("/" + name) for d in r.repo_digests):
@@ -128,7 +131,9 @@ class ImageStore:
         # short name: any repository whose path ends with it (docker.io/library/alpine for "alpine")
         suffix = "/" + f"{repo}:{tag}"
         matches = [r for r in records if any(n.endswith(suffix) for n in r.names)]
-        return matches[0] if len(matches) == 1 else (matches[0] if matches else None)
+        if unique_suffix_only and len(matches) > 1:
+            return None
+        return matches[0] if matches else None
 
     def put(self, record: ImageRecord) -> ImageRecord:
         """Add or update ``record``; its names are taken away from any other image."""
