@@ -13,6 +13,8 @@ import os
 import time
 from typing import Any
 
+from rootless.runtime.state import proc_start_time  # noqa: F401 - re-exported for the monitor's callers
+
 EXIT_FILE = "exit"
 MONITOR_FILE = "monitor.json"
 BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
@@ -47,22 +49,6 @@ def boot_id() -> str:
             return f.read().strip()
     except OSError:
         return ""
-
-
-def proc_start_time(pid: int) -> int | None:
-    """Start time of ``pid`` in clock ticks since boot (field 22 of /proc/PID/stat), None if gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    fields = data[data.rfind(b")") + 2:].split()
-    try:
-        if fields[0] == b"Z":  # a zombie has exited already
-            return None
-        return int(fields[19])
-    except (IndexError, ValueError):
-        return None
 
 
 def process_alive(pid: int | None, start_time: int | None) -> bool:

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 import pytest
 
 from tests.support.images import ImageSet
-from tests.support.rpodcli import RpodEnv, run_rpod
-
-
-def ok(r: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
+from tests.support.rpodcli import RpodEnv, ok, run_rpod
 
 
 @pytest.fixture

@@ -18,32 +18,23 @@ from pathlib import Path
 
 import pytest
 
+from rootless.subid import default_mapping, map_id
 from tests.support.images import ImageSet
 from tests.support.registry import FlakyProxy, Registry
-from tests.support.rpodcli import RpodEnv, run_rpod
+from tests.support.rpodcli import RpodEnv, ok, run_rpod
 
 
 def _host_uid(container_uid: int) -> int:
     """Host uid of a container uid under the default rootless map (root = the user)."""
-    if container_uid == 0:
-        return os.getuid()
-    user = __import__("pwd").getpwuid(os.getuid()).pw_name
-    for line in Path("/etc/subuid").read_text().splitlines():
-        name, start, _count = line.split(":")
-        if name in (user, str(os.getuid())):
-            return int(start) + container_uid - 1
-    raise AssertionError(f"no subuid range for {user}: the test user needs one")
+    uid = map_id(default_mapping().uid_map, container_uid)
+    assert uid is not None, "the test user needs a subuid range"
+    return uid
 
 
 def _host_gid(container_gid: int) -> int:
-    if container_gid == 0:
-        return os.getgid()
-    user = __import__("pwd").getpwuid(os.getuid()).pw_name
-    for line in Path("/etc/subgid").read_text().splitlines():
-        name, start, _count = line.split(":")
-        if name in (user, str(os.getuid())):
-            return int(start) + container_gid - 1
-    raise AssertionError(f"no subgid range for {user}: the test user needs one")
+    gid = map_id(default_mapping().gid_map, container_gid)
+    assert gid is not None, "the test user needs a subgid range"
+    return gid
 
 
 def store_root(env: RpodEnv) -> Path:
@@ -59,9 +50,6 @@ def layer_dir(env: RpodEnv, diff_id: str) -> Path:
     return store_root(env) / "layers" / diff_id.split(":", 1)[1]
 
 
-def ok(r: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 # --------------------------------------------------------------------------- basics

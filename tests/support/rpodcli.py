@@ -104,3 +104,9 @@ def run_rpod(env: dict[str, str], *args: str, input: str | None = None,  # noqa:
         timeout=timeout,
         cwd=env.get("HOME"),
     )
+
+
+def ok(r: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    """Assert that an rpod run succeeded, showing its output when it did not; return it."""
+    assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    return r
