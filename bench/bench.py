@@ -125,13 +125,83 @@ def bench_images(tools: Tools, image: str, runs: int) -> Result:
     return res
 
 
+def _pss_kb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return float(line.split()[1])
+    raise RuntimeError(f"no Pss for {pid}")
+
+
+def bench_containers(tools: Tools, image: str, runs: int, alpine_tar: Path) -> list[Result]:
+    """run --rm latency, run -d, exec, ps -a with 50 containers, monitor PSS; beside bare crun."""
+    rpod, podman, env = tools.fresh()
+    run([*rpod, "pull", "-q", image], env)
+    run([*podman, "pull", "-q", "--tls-verify=false", image], env)
+    net = ["--network", "none"]  # the same network mode on both sides
+    lat = Result("run --rm alpine true")
+    det = Result("run -d alpine sleep")
+    exe = Result("exec CTR true")
+    for i in range(runs + 1):
+        r = timed([*rpod, "run", "--rm", *net, image, "true"], env)
+        p = timed([*podman, "run", "--rm", *net, image, "true"], env)
+        if i:  # the first run warms caches (overlay probe, page cache)
+            lat.rpod.append(r)
+            lat.podman.append(p)
+    for _ in range(runs):
+        t = time.perf_counter()
+        rid = run([*rpod, "run", "-d", *net, image, "sleep", "1000"], env).strip()
+        det.rpod.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        pid = run([*podman, "run", "-d", *net, image, "sleep", "1000"], env).strip()
+        det.podman.append((time.perf_counter() - t) * 1000)
+        exe.rpod.append(timed([*rpod, "exec", rid, "true"], env))
+        exe.podman.append(timed([*podman, "exec", pid, "true"], env))
+    mem = Result("monitor PSS per container", unit="kB")
+    for cid in run([*rpod, "ps", "-q", "--no-trunc"], env).split():
+        mem.rpod.append(_pss_kb(int(run([*rpod, "inspect", "--format", "{{.State.ConmonPid}}", cid], env))))
+    for cid in run([*podman, "ps", "-q", "--no-trunc"], env).split():
+        mem.podman.append(_pss_kb(int(run([*podman, "inspect", "--format", "{{.State.ConmonPid}}", cid], env))))
+    run([*rpod, "rm", "-f", "-a", "-t", "0"], env)
+    run([*podman, "rm", "-f", "-a", "-t", "0"], env)
+    ps = Result("ps -a (50 containers)")
+    for i in range(50):
+        run([*rpod, "create", *net, "--name", f"c{i}", image, "true"], env)
+        run([*podman, "create", *net, "--name", f"c{i}", image, "true"], env)
+    for _ in range(runs):
+        ps.rpod.append(timed([*rpod, "ps", "-a"], env))
+        ps.podman.append(timed([*podman, "ps", "-a"], env))
+    run([*rpod, "rm", "-f", "-a"], env)
+    run([*podman, "rm", "-f", "-a"], env)
+    lat.crun = bare_crun(tools.base / "crun", alpine_tar, runs)
+    return [lat, det, exe, ps, mem]
+
+
+def bare_crun(base: Path, alpine_tar: Path, runs: int) -> list[float]:
+    """``crun run`` of ``true`` on a plain rootless bundle: the floor of any runtime here."""
+    bundle = base / "bundle"
+    (bundle / "rootfs").mkdir(parents=True)
+    subprocess.run(["tar", "-xzf", str(alpine_tar), "-C", str(bundle / "rootfs")], check=True)
+    subprocess.run(["crun", "spec", "--rootless"], cwd=bundle, check=True)
+    spec = json.loads((bundle / "config.json").read_text())
+    spec["process"]["args"] = ["true"]
+    spec["process"]["terminal"] = False
+    (bundle / "config.json").write_text(json.dumps(spec))
+    env = dict(os.environ)
+    out = []
+    for i in range(runs + 1):
+        dt = timed(["crun", "--root", str(base / "state"), "run", "--bundle", str(bundle), f"b{i}"], env)
+        if i:
+            out.append(dt)
+    return out
+
+
 BENCHES: dict[str, Callable[..., list[Result]]] = {}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--only", default="pull,images")
+    ap.add_argument("--only", default="pull,images,run")
     ap.add_argument("--markdown", action="store_true", help="print a README table")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--editable", action="store_true",
@@ -164,6 +234,10 @@ def main() -> int:
                                           "pull large image (cold)"))
             if "images" in only:
                 results.append(bench_images(tools, alpine, args.runs))
+            if only & {"run", "exec", "ps", "memory"}:
+                from tests.support.images import ALPINE_X86_64
+
+                results.extend(bench_containers(tools, alpine, args.runs, ALPINE_X86_64))
         finally:
             reg.stop()
     rows = [r.row() for r in results]
@@ -174,11 +248,11 @@ def main() -> int:
 
 
 def print_table(rows: list[dict], markdown: bool) -> None:
-    def fmt(v: float | None) -> str:
-        return "-" if v is None else f"{v:.0f}"
+    def fmt(v: float | None, unit: str = "ms") -> str:
+        return "-" if v is None else f"{v:.0f} {unit}"
 
-    header = ["operation", "rpod (ms)", "Podman (ms)", "crun (ms)", "rpod/Podman"]
-    lines = [[r["name"], fmt(r["rpod"]), fmt(r["podman"]), fmt(r["crun"]),
+    header = ["operation", "rpod", "Podman", "bare crun", "rpod/Podman"]
+    lines = [[r["name"], fmt(r["rpod"], r["unit"]), fmt(r["podman"], r["unit"]), fmt(r["crun"], r["unit"]),
               "-" if r["ratio"] is None else f"{r['ratio']:.2f}"] for r in rows]
     if markdown:
         print("| " + " | ".join(header) + " |")

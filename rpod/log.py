@@ -6,6 +6,7 @@ import os
 import sys
 import time
 
+
 def _process_start() -> float:
     """Monotonic time at which this process started (so debug timings include interpreter start-up)."""
     try:
