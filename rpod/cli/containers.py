@@ -267,10 +267,23 @@ def inspect_container(rec: Any, st: Any) -> dict[str, Any]:
             "CapAdd": opts.get("cap_add") or [], "CapDrop": opts.get("cap_drop") or [],
             "Dns": opts.get("dns") or [], "ExtraHosts": opts.get("add_host") or [],
             "SecurityOpt": opts.get("security_opt") or [], "UsernsMode": opts.get("userns") or "",
+            **_resource_limits(opts, rec),
         },
         "SizeRootFs": 0,
         "CreatedAt": int(parse_time(rec.created)),
     }
+
+
+def _resource_limits(opts: dict[str, Any], rec: Any) -> dict[str, Any]:
+    """The limits as asked (Podman's fields) and whether they were enforced (rpod's note)."""
+    from rpod.container.options import parse_memory
+
+    memory = parse_memory(opts["memory"]) if opts.get("memory") else 0
+    cpus = opts.get("cpus")
+    asked = bool(memory or cpus or opts.get("pids_limit"))
+    notes = list(getattr(rec, "warnings", []) or [])
+    return {"Memory": memory, "NanoCpus": int(cpus * 1e9) if cpus else 0, "PidsLimit": opts.get("pids_limit") or 0,
+            "ResourceLimitsApplied": asked and not notes, "ResourceLimitsNote": notes[0] if notes else ""}
 
 
 # ---------------------------------------------------------------------------------------- logs
@@ -413,7 +426,7 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
 
         def one(ref: str) -> None:
             rec = store.get(ref)
-            lifecycle.remove(paths(), rec, force=force, timeout=timeout)
+            lifecycle.remove(paths(), rec, force=force, timeout=timeout, volumes=volumes)
             write(f"{rec.id if all_ or latest else ref}\n")
 
         _each(refs, one, ignore)

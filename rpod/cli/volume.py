@@ -22,15 +22,20 @@ def _store() -> Any:
 
 
 def _containers_using(name: str) -> list[str]:
-    """Ids of containers whose record mounts volume ``name`` (empty when containers are unknown)."""
-    try:
-        from rpod.container import state  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    finder = getattr(state, "containers_using_volume", None)
-    if finder is None:
-        return []
-    return list(finder(paths(), name))
+    """Ids of containers whose record mounts volume ``name``."""
+    from rpod.container.state import containers_using_volume
+
+    return containers_using_volume(paths(), name)
+
+
+def _remove_containers_using(name: str) -> None:
+    """``volume rm -f``: stop and remove the containers using the volume first, as Podman."""
+    from rpod.container import lifecycle
+    from rpod.container.state import ContainerStore
+
+    cstore = ContainerStore(paths())
+    for cid in _containers_using(name):
+        lifecycle.remove(paths(), cstore.get(cid), force=True, timeout=0)
 
 
 def _key_values(items: tuple[str, ...], flag: str) -> dict[str, str]:
@@ -164,6 +169,8 @@ def rm(names: tuple[str, ...], force: bool, all_: bool) -> None:
     first_error: Exception | None = None
     for n in targets:
         try:
+            if force:
+                _remove_containers_using(n)
             store.remove(n, force=force)
             write(n + "\n")
         except NoSuchVolume as e:

@@ -96,7 +96,8 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True) -> Contai
                               containerenv=containerenv_content(cid=cid, name=name, image=opts.image,
                                                                 image_id=image.id))
         reqs = parse_all(opts.volumes, opts.mounts, opts.tmpfs)
-        mounts, _used = resolve_mounts(reqs, VolumeStore(paths))
+        volumes = VolumeStore(paths)
+        mounts, used = resolve_mounts(reqs, volumes)
         mapping = default_mapping()
         ctx = SpecContext(
             container_id=cid, rootfs=str(mount_point), name=name, overlay=overlay,
@@ -106,6 +107,8 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True) -> Contai
             passwd_lookup=layer_lookup(list(reversed(layer_dirs))),
         )
         spec = build_spec(opts, image_config, ctx)
+        warnings = _drop_unenforceable_resources(spec, opts)
+        _prepare_volumes(reqs, mounts, used, volumes, spec, layer_dirs=layer_dirs, scratch=cdir, driver=driver)
         atomic_write_json(cdir / "config.json", spec)
         debug(f"container {cid[:12]}: bundle written")
         proc = spec.get("process") or {}
@@ -119,6 +122,7 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True) -> Contai
         record.cmd = list(opts.command or inner.get("Cmd") or [])
         record.stop_signal = parse_signal(opts.stop_signal or inner.get("StopSignal") or "SIGTERM")
         record.stop_timeout = opts.stop_timeout if opts.stop_timeout is not None else 10
+        record.warnings = warnings
         store.save(record)
         if opts.cidfile:
             with open(opts.cidfile, "x") as f:
@@ -128,6 +132,60 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True) -> Contai
             store.remove(record)
         raise
     return record
+
+
+def _drop_unenforceable_resources(spec: dict[str, Any], opts: RunOptions) -> list[str]:
+    """Rootless without a delegated cgroup v2 subtree cannot enforce --memory/--cpus/--pids-limit:
+    like Podman on cgroup v1, warn once on stderr, drop them from the bundle, and return the note
+    (kept in the record so ``inspect`` shows the limits were not applied)."""
+    if opts.memory is None and opts.cpus is None and opts.pids_limit is None:
+        return []
+    from rpod.sysinfo import resource_limits_note
+
+    note = resource_limits_note()
+    if not note:
+        return []
+    resources = (spec.get("linux") or {}).get("resources") or {}
+    for key in ("memory", "cpu", "pids"):
+        resources.pop(key, None)
+    sys.stderr.write(f"WARN[0000] {note}\n")
+    sys.stderr.flush()
+    return [note]
+
+
+def _prepare_volumes(reqs: list[Any], mounts: list[dict[str, Any]], used: list[Any], volumes: Any,
+                     spec: dict[str, Any], *, layer_dirs: list[Path], scratch: Path, driver: str) -> None:
+    """First use of a volume: copy the image's content at the mount point into it (unless
+    ``nocopy``); ``:U``: chown the source to the container's user (in the user namespace)."""
+    from rpod.storage.volumes import copy_up
+
+    vol_iter = iter(used)
+    chown_sources: list[str] = []
+    for req, entry in zip(reqs, mounts, strict=True):
+        if req.type == "volume":
+            vol = next(vol_iter)
+            if vol.needs_copy_up:
+                if req.copy_up:
+                    copy_up(vol, layer_dirs, req.destination, scratch, driver)
+                vol.needs_copy_up = False
+                volumes.update(vol)
+        if req.chown and req.type != "tmpfs":
+            chown_sources.append(entry["source"])
+    if chown_sources:
+        user = (spec.get("process") or {}).get("user") or {}
+        _chown_in_userns(chown_sources, int(user.get("uid", 0)), int(user.get("gid", 0)))
+
+
+def _chown_in_userns(sources: list[str], uid: int, gid: int) -> None:
+    """``chown -R uid:gid`` of host paths as root of the container's user namespace (``:U``)."""
+    from rootless.subid import default_mapping
+    from rootless.userns import run
+
+    proc = run(["chown", "-R", f"{uid}:{gid}", "--", *sources], default_mapping(), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RpodError(f"cannot chown {', '.join(sources)} to {uid}:{gid} for ':U': "
+                        f"{(proc.stderr or '').strip() or f'exit {proc.returncode}'}",
+                        hint="check the paths are owned by you or your subordinate ids")
 
 
 # ------------------------------------------------------------------------------------------- start
@@ -353,8 +411,10 @@ def stop(paths: Paths, record: ContainerRecord, timeout: int | None = None) -> C
     return wait_exit(paths, record.id, timeout=30)
 
 
-def remove(paths: Paths, record: ContainerRecord, *, force: bool = False, timeout: int | None = None) -> None:
-    """Remove a container (``force`` stops a running one first)."""
+def remove(paths: Paths, record: ContainerRecord, *, force: bool = False, timeout: int | None = None,
+           volumes: bool = False) -> None:
+    """Remove a container (``force`` stops a running one first; ``volumes`` also removes its
+    anonymous volumes, as ``rm -v``)."""
     store = ContainerStore(paths)
     st = store.state(record.id)
     if st.running:
@@ -366,6 +426,25 @@ def remove(paths: Paths, record: ContainerRecord, *, force: bool = False, timeou
         stop(paths, record, timeout)
     shutil_rm_runtime(paths, record.id)
     store.remove(record)
+    if volumes:
+        remove_anonymous_volumes(paths, record)
+
+
+def remove_anonymous_volumes(paths: Paths, record: ContainerRecord) -> None:
+    """Remove the anonymous volumes the (removed) container mounted and no other container uses."""
+    from rpod.container.state import containers_using_volume
+    from rpod.storage.volumes import VolumeStore
+
+    prefix = str(paths.volumes) + os.sep
+    names = [os.path.basename(os.path.dirname(m["source"])) for m in record.mounts
+             if str(m.get("source", "")).startswith(prefix)]
+    if not names:
+        return
+    vstore = VolumeStore(paths, in_use=lambda n: containers_using_volume(paths, n))
+    for name in names:
+        with contextlib.suppress(RpodError):
+            if vstore.get(name).anonymous and not vstore.users(name):
+                vstore.remove(name)
 
 
 def cleanup(paths: Paths, record: ContainerRecord, rm: bool) -> None:
@@ -376,6 +455,7 @@ def cleanup(paths: Paths, record: ContainerRecord, rm: bool) -> None:
         if store.state(record.id).running:
             return
         store.remove(record)
+        remove_anonymous_volumes(paths, record)  # --rm removes anonymous volumes, as in Podman
 
 
 # -------------------------------------------------------------------------------------------- exec

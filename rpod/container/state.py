@@ -55,6 +55,7 @@ class ContainerRecord:
     user: str = ""
     entrypoint: list[str] = field(default_factory=list)
     cmd: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. resource limits asked but not enforced
 
     @property
     def short_id(self) -> str:
@@ -244,3 +245,10 @@ class ContainerStore:
         shutil.rmtree(self.run_dir(record.id), ignore_errors=True)
         shutil.rmtree(self.paths.runtime_state / record.id, ignore_errors=True)
         remove_tree(cdir, default_mapping())
+
+
+def containers_using_volume(paths: Paths, name: str) -> list[str]:
+    """Ids of the containers whose record mounts volume ``name``."""
+    source = str(paths.volumes / name / "_data")
+    return [rec.id for rec in ContainerStore(paths).list()
+            if any(m.get("source") == source for m in rec.mounts)]

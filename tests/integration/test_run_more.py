@@ -1,0 +1,118 @@
+"""``rpod run`` volumes (copy-up, nocopy, :U, :ro, anonymous, volume rm) and resource flags, on real containers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.images import ImageSet
+from tests.support.rpodcli import RpodEnv, ok, run_rpod
+
+
+@pytest.fixture
+def env(rpod_env: RpodEnv, images: ImageSet) -> RpodEnv:
+    """A store holding alpine and the layered test image."""
+    ok(run_rpod(rpod_env, "pull", "-q", "alpine", "layered"))
+    return rpod_env
+
+
+def volumes_dir(env: RpodEnv) -> Path:
+    return Path(env["XDG_DATA_HOME"]) / "rpod" / "volumes"
+
+
+def test_named_volume_copy_up_keeps_content_and_owner(env: RpodEnv) -> None:
+    r = ok(run_rpod(env, "run", "--rm", "-v", "homevol:/home/user", "layered",
+                    "sh", "-c", "cat /home/user/.profile; stat -c %u:%g /home/user/.profile"))
+    assert r.stdout == "export PS1='$ '\n1000:1000\n"
+    # the copy happens once: a later change in the volume survives the next run
+    ok(run_rpod(env, "run", "--rm", "-v", "homevol:/home/user", "layered", "rm", "/home/user/.profile"))
+    r = ok(run_rpod(env, "run", "--rm", "-v", "homevol:/home/user", "layered", "ls", "-A", "/home/user"))
+    assert r.stdout == ""
+    info = json.loads(ok(run_rpod(env, "volume", "inspect", "homevol")).stdout)[0]
+    assert info["NeedsCopyUp"] is False
+
+
+def test_named_volume_nocopy_stays_empty(env: RpodEnv) -> None:
+    r = ok(run_rpod(env, "run", "--rm", "-v", "empty:/home/user:nocopy", "layered", "ls", "-A", "/home/user"))
+    assert r.stdout == ""
+    # nocopy marks the volume used: it is not filled later either
+    r = ok(run_rpod(env, "run", "--rm", "-v", "empty:/home/user", "layered", "ls", "-A", "/home/user"))
+    assert r.stdout == ""
+
+
+def test_chown_option_gives_the_source_to_the_container_user(env: RpodEnv, tmp_path: Path) -> None:
+    src = tmp_path / "owned"
+    src.mkdir()
+    (src / "f").write_text("x")
+    src.chmod(0o777)
+    r = ok(run_rpod(env, "run", "--rm", "--user", "1000:1000", "-v", f"{src}:/data:U", "alpine",
+                    "sh", "-c", "stat -c %u:%g /data /data/f && touch /data/new && echo wrote"))
+    assert r.stdout == "1000:1000\n1000:1000\nwrote\n"
+    # on the host the files now belong to a subordinate id, not to the user
+    assert src.stat().st_uid != tmp_path.stat().st_uid
+
+
+def test_bind_read_only_refuses_writes(env: RpodEnv, tmp_path: Path) -> None:
+    src = tmp_path / "ro"
+    src.mkdir()
+    (src / "f").write_text("keep\n")
+    r = run_rpod(env, "run", "--rm", "-v", f"{src}:/ro:ro", "alpine", "sh", "-c", "cat /ro/f; echo no > /ro/f")
+    assert r.returncode != 0
+    assert r.stdout == "keep\n"
+    assert "Read-only file system" in r.stderr, r.stderr
+    assert (src / "f").read_text() == "keep\n"
+
+
+def test_anonymous_volume_is_created_and_removed_by_rm_v(env: RpodEnv) -> None:
+    ok(run_rpod(env, "run", "--name", "anon", "-v", "/data", "alpine", "sh", "-c", "echo hi > /data/f"))
+    names = ok(run_rpod(env, "volume", "ls", "-q")).stdout.split()
+    assert len(names) == 1 and len(names[0]) == 64
+    assert (volumes_dir(env) / names[0] / "_data" / "f").read_text() == "hi\n"
+    ok(run_rpod(env, "rm", "-v", "anon"))
+    assert ok(run_rpod(env, "volume", "ls", "-q")).stdout == ""
+
+
+def test_rm_without_v_keeps_anonymous_volume_and_run_rm_removes_it(env: RpodEnv) -> None:
+    ok(run_rpod(env, "run", "--name", "keep", "-v", "/data", "alpine", "true"))
+    ok(run_rpod(env, "rm", "keep"))
+    assert len(ok(run_rpod(env, "volume", "ls", "-q")).stdout.split()) == 1
+    ok(run_rpod(env, "volume", "prune", "-f"))
+    ok(run_rpod(env, "run", "--rm", "-v", "/data", "alpine", "true"))
+    assert ok(run_rpod(env, "volume", "ls", "-q")).stdout == ""
+
+
+def test_volume_rm_refuses_a_used_volume_and_force_removes_container(env: RpodEnv) -> None:
+    ok(run_rpod(env, "run", "--name", "user1", "-v", "busy:/data", "alpine", "true"))
+    cid = ok(run_rpod(env, "inspect", "--format", "{{.Id}}", "user1")).stdout.strip()
+    r = run_rpod(env, "volume", "rm", "busy")
+    assert r.returncode != 0
+    assert "volume is being used" in r.stderr and cid in r.stderr, r.stderr
+    ok(run_rpod(env, "volume", "rm", "-f", "busy"))
+    assert ok(run_rpod(env, "volume", "ls", "-q")).stdout == ""
+    assert ok(run_rpod(env, "ps", "-a", "-q")).stdout == ""
+
+
+@pytest.mark.parametrize(("flag", "field", "value"), [
+    (["--memory", "64m"], "Memory", 64 * 1024 * 1024),
+    (["--cpus", "0.5"], "NanoCpus", 500_000_000),
+    (["--pids-limit", "50"], "PidsLimit", 50),
+])
+def test_resource_flags_warn_once_and_run(env: RpodEnv, flag: list[str], field: str, value: int) -> None:
+    r = run_rpod(env, "run", "--name", "lim", *flag, "alpine", "echo", "ran")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "ran\n"
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("WARN")]
+    assert len(warnings) == 1 and "resource limits" in warnings[0].lower(), r.stderr
+    host = json.loads(ok(run_rpod(env, "inspect", "lim")).stdout)[0]["HostConfig"]
+    assert host[field] == value
+    assert host["ResourceLimitsApplied"] is False
+    assert "not" in host["ResourceLimitsNote"]
+
+
+def test_no_resource_flags_no_warning(env: RpodEnv) -> None:
+    r = ok(run_rpod(env, "run", "--name", "plain", "alpine", "true"))
+    assert "WARN" not in r.stderr
+    host = json.loads(ok(run_rpod(env, "inspect", "plain")).stdout)[0]["HostConfig"]
+    assert host["Memory"] == 0 and host["ResourceLimitsNote"] == ""
