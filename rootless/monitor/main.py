@@ -117,14 +117,18 @@ class CliRuntime:
         self.cfg = cfg
         self.base = [*cfg.runtime, "--root", cfg.state_root]  # type: ignore[misc]
 
-    def _run(self, args: list[str], stdio_fds: tuple[int, int, int] | None = None) -> None:
+    def _run(self, args: list[str], stdio_fds: tuple[int, int, int] | None = None, userns: Any = None) -> None:
         # errors go to a file: a pipe would be held open by the container's init forever
         with tempfile.TemporaryFile() as err:
             kw: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": err}
             if stdio_fds:
                 kw.update(stdin=stdio_fds[0], stdout=stdio_fds[1], stderr=stdio_fds[2])
             log = os.path.join(self.cfg.run_dir, "runtime.log")
-            proc = subprocess.run([*self.base, "--log", f"file:{log}", *args], check=False, **kw)
+            argv = [*self.base, "--log", f"file:{log}", *args]
+            if userns is not None:
+                proc = _run_in_userns(argv, userns, kw)
+            else:
+                proc = subprocess.run(argv, check=False, **kw)
             if proc.returncode != 0:
                 err.seek(0)
                 msg = err.read().decode(errors="replace").strip()
@@ -138,7 +142,10 @@ class CliRuntime:
         args = ["create", "--bundle", self.cfg.bundle, "--pid-file", pid_file]
         if console_socket:
             args += ["--console-socket", console_socket]
-        self._run([*args, self.cfg.id], stdio_fds)
+        userns = _rootfs_userns(self.cfg)
+        if userns is not None:
+            args += ["--config", userns["config"]]
+        self._run([*args, self.cfg.id], stdio_fds, userns)
         with open(pid_file) as f:
             return int(f.read().strip())
 
@@ -149,6 +156,51 @@ class CliRuntime:
         with contextlib.suppress(Exception):
             subprocess.run([*self.base, "delete", "--force", self.cfg.id], check=False,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+_SHIM = r"""
+import os, sys, json
+sys.path.insert(0, sys.argv[1])
+from rootless.overlay import mount_overlay
+spec = json.loads(sys.argv[2])
+mount_overlay(list(spec["lowerdir"]), spec["upperdir"], spec["workdir"], sys.argv[3], spec.get("driver", "kernel"))
+os.execvp(sys.argv[4], sys.argv[4:])
+"""
+
+
+def _rootfs_userns(cfg: MonitorConfig) -> dict[str, Any] | None:
+    """For an OCI runtime CLI and an rpod bundle (overlay annotation, own user namespace): the
+    mapping and a config variant without the user namespace, for ``_run_in_userns``.  The runtime
+    cannot mount rpod's overlay, so it is mounted beforehand in a user namespace the runtime then
+    runs in as root (as Podman rootless does with crun)."""
+    with open(os.path.join(cfg.bundle, "config.json")) as f:
+        config = json.load(f)
+    overlay = (config.get("annotations") or {}).get("run.rpod.overlay")
+    linux = config.get("linux") or {}
+    if not overlay or not any(ns.get("type") == "user" for ns in linux.get("namespaces") or []):
+        return None
+    uid_map, gid_map = linux.pop("uidMappings", []), linux.pop("gidMappings", [])
+    linux["namespaces"] = [ns for ns in linux["namespaces"] if ns.get("type") != "user"]
+    rootfs = config["root"]["path"]
+    if not os.path.isabs(rootfs):
+        rootfs = os.path.join(cfg.bundle, rootfs)
+    path = os.path.join(cfg.run_dir, "config.runtime.json")
+    with open(path, "w") as f:
+        json.dump(config, f)
+    return {"config": path, "uid_map": uid_map, "gid_map": gid_map, "overlay": overlay, "rootfs": rootfs}
+
+
+def _run_in_userns(argv: list[str], userns: dict[str, Any], kw: dict[str, Any]) -> subprocess.CompletedProcess:
+    """Run the runtime CLI ``argv`` as root of a new user and mount namespace with the overlay mounted."""
+    from rootless.subid import IdMap, Mapping
+    from rootless.userns import PACKAGE_PARENT, popen
+
+    mapping = Mapping(tuple(IdMap.from_oci(m) for m in userns["uid_map"]),
+                      tuple(IdMap.from_oci(m) for m in userns["gid_map"]), "subid")
+    shim = [sys.executable, "-I", "-S", "-c", _SHIM, PACKAGE_PARENT, userns["overlay"], userns["rootfs"], *argv]
+    with popen(shim, mapping, **kw) as proc:
+        proc.wait()
+    return subprocess.CompletedProcess(shim, proc.returncode)
 
 
 @dataclass

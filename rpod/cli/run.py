@@ -78,6 +78,7 @@ RUN_FLAGS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--log-driver",), "log_driver", "str", "Log driver: k8s-file, none, passthrough"),
     (("--log-opt",), "log_opt", "multi", "Log driver options"),
     (("--sdnotify",), "sdnotify", "str", "sd_notify mode"),
+    (("--runtime",), "runtime", "str", "OCI runtime to use (crun, or a path); default: rpod's own"),
     (("--systemd",), "systemd", "str", "systemd mode"),
     (("--cgroups",), "cgroups", "str", "cgroups mode"),
     (("--health-cmd",), "health_cmd", "str", "Healthcheck command"),

@@ -58,6 +58,8 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True) -> Contai
     from rpod.storefile import atomic_write_json
 
     opts.validate()
+    if opts.runtime:
+        resolve_runtime(opts.runtime)
     if opts.cidfile and os.path.exists(opts.cidfile):
         raise UsageError(f"container id file exists: {opts.cidfile}", hint="remove it or choose another --cidfile")
     store = ContainerStore(paths)
@@ -247,9 +249,11 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None)
         "terminal": terminal, "log_driver": log_driver, "log_path": str(cdir / "ctr.log"),
         "remove": bool(opts.rm), "exit_command": exit_command(paths, record.id) if opts.rm else None,
     }
-    runtime = os.environ.get("RPOD_OCI_RUNTIME")
+    runtime = (record.options or {}).get("runtime")
     if runtime:
-        cfg["runtime"] = runtime.split()
+        cfg["runtime"] = resolve_runtime(runtime)
+    elif os.environ.get("RPOD_OCI_RUNTIME"):
+        cfg["runtime"] = os.environ["RPOD_OCI_RUNTIME"].split()
     dups: list[int] = []
     if io is not None:
         for key in ("stdin_fd", "stdout_fd", "stderr_fd"):
@@ -283,6 +287,20 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None)
         ours.close()
         raise_for_code(str(msg["error"]), int(msg.get("exit_code", 125)))
     return Started(record, int(msg["pid"]), ours, terminal)
+
+
+def resolve_runtime(name: str) -> list[str] | None:
+    """``--runtime``: the argv prefix of an OCI runtime CLI (a name on PATH or a path); None for
+    ``rpod`` (the in-process runtime).  Raises ``UsageError`` when it cannot be found."""
+    import shutil
+
+    if name == "rpod":
+        return None
+    found = shutil.which(name)
+    if not found:
+        raise UsageError(f"cannot find OCI runtime {name!r}: not on PATH and not an executable path",
+                         hint="install it (e.g. crun) or give its full path with --runtime")
+    return [found]
 
 
 def shutil_rm_runtime(paths: Paths, cid: str) -> None:
@@ -472,8 +490,16 @@ def exec_in(paths: Paths, record: ContainerRecord, args: list[str], *, tty: bool
     if not args:
         raise UsageError("must provide a non-empty command to start an exec session: invalid argument")
     state_root = runtime_state_root(paths)
+    cli_runtime = resolve_runtime(record.options["runtime"]) if (record.options or {}).get("runtime") else None
+    if cli_runtime and tty:
+        raise UsageError("exec -t into a container run with --runtime is not supported yet",
+                         hint="exec without -t, or run the container with rpod's own runtime")
     api.become_subreaper()  # the runtime's intermediate process exits: its child must become ours
-    process = api.exec_defaults(record.id, state_root, args, tty=tty)
+    if cli_runtime:
+        with open(store.dir(record.id) / "config.json") as f:
+            process = dict(json.load(f).get("process") or {}, args=list(args), terminal=False)
+    else:
+        process = api.exec_defaults(record.id, state_root, args, tty=tty)
     if env:
         from rpod.container.options import parse_env
 
@@ -490,6 +516,9 @@ def exec_in(paths: Paths, record: ContainerRecord, args: list[str], *, tty: bool
         if tty:
             return _exec_tty(paths, record, process, interactive, detach)
         stdio = (0 if interactive else devnull, devnull if detach else 1, devnull if detach else 2)
+        if cli_runtime:
+            return _exec_cli(cli_runtime, state_root, store.state(record.id).pid, record.id, process, stdio,
+                             store.run_dir(record.id), detach)
         try:
             pid = api.exec_process(record.id, state_root, process, stdio=stdio)
         except ContainerError as e:
@@ -499,6 +528,21 @@ def exec_in(paths: Paths, record: ContainerRecord, args: list[str], *, tty: bool
         return _wait_child(pid)
     finally:
         os.close(devnull)
+
+
+def _exec_cli(runtime: list[str], state_root: str, init_pid: int, cid: str, process: dict[str, Any],
+              stdio: tuple[int, int, int], run_dir: Path, detach: bool) -> int:
+    """``exec`` through an OCI runtime CLI, run as root of the container's user namespace (the
+    namespace the runtime created the container in, see the monitor's ``_rootfs_userns``)."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", dir=run_dir, prefix="exec-", suffix=".json") as pf:
+        json.dump(process, pf)
+        pf.flush()
+        argv = ["nsenter", "-U", "-t", str(init_pid), "--", *runtime, "--root", state_root, "exec",
+                "--process", pf.name, *(["-d"] if detach else []), cid]
+        proc = subprocess.run(argv, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2], check=False)
+    return 0 if detach and proc.returncode == 0 else proc.returncode
 
 
 def _layer_dirs_top_first(paths: Paths, record: ContainerRecord) -> list[Path]:

@@ -96,6 +96,7 @@ class RunOptions:
     oom_score_adj: int | None = None
     # limits (recorded in linux.resources; not enforced without a delegated cgroup)
     memory: str | None = None
+    runtime: str | None = None  # an OCI runtime CLI (name on PATH or path) instead of rpod's own
     cpus: float | None = None
     pids_limit: int | None = None
     ulimit: list[str] = field(default_factory=list)

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +121,63 @@ def test_no_resource_flags_no_warning(env: RpodEnv) -> None:
     assert "WARN" not in r.stderr
     host = json.loads(ok(run_rpod(env, "inspect", "plain")).stdout)[0]["HostConfig"]
     assert host["Memory"] == 0 and host["ResourceLimitsNote"] == ""
+
+
+def test_runtime_crun_prints_the_same_as_the_default(env: RpodEnv) -> None:
+    script = "id; hostname -s >/dev/null && cat /etc/alpine-release >/dev/null && echo ok; ls /proc/self/ns/user"
+    default = ok(run_rpod(env, "run", "--rm", "alpine", "sh", "-c", script))
+    crun = ok(run_rpod(env, "run", "--rm", "--runtime", "crun", "alpine", "sh", "-c", script))
+    assert crun.stdout == default.stdout
+    assert default.stdout.startswith("uid=0(root) gid=0(root)")
+    path = ok(run_rpod(env, "run", "--rm", "--runtime", "/usr/bin/crun", "alpine", "id"))
+    assert path.stdout == ok(run_rpod(env, "run", "--rm", "alpine", "id")).stdout
+
+
+def test_runtime_crun_detached_stop_and_rm(env: RpodEnv) -> None:
+    ok(run_rpod(env, "run", "-d", "--name", "cd", "--runtime", "crun", "alpine", "sleep", "60"))
+    assert ok(run_rpod(env, "inspect", "--format", "{{.State.Status}}", "cd")).stdout == "running\n"
+    cid = ok(run_rpod(env, "inspect", "--format", "{{.Id}}", "cd")).stdout.strip()
+    rt = env.runtime_dir / "rpod"
+    # crun ran: the config variant without the user namespace, and crun's own state (seccomp.bpf)
+    config = json.loads((rt / "containers" / cid / "config.runtime.json").read_text())
+    assert "user" not in [ns["type"] for ns in config["linux"]["namespaces"]]
+    assert "uidMappings" not in config["linux"]
+    assert (rt / "runtime" / cid / "seccomp.bpf").is_file()
+    ok(run_rpod(env, "stop", "-t", "0", "cd"))
+    ok(run_rpod(env, "rm", "cd"))
+
+
+def test_runtime_unknown_fails(env: RpodEnv) -> None:
+    r = run_rpod(env, "run", "--rm", "--runtime", "no-such-runtime", "alpine", "true")
+    assert r.returncode == 125
+    assert "no-such-runtime" in r.stderr
+
+
+def test_runtime_crun_exec_and_volume(env: RpodEnv, tmp_path: Path) -> None:
+    src = tmp_path / "shared"
+    src.mkdir()
+    (src / "f").write_text("host\n")
+    ok(run_rpod(env, "run", "-d", "--name", "ce", "--runtime", "crun", "-v", f"{src}:/shared:ro",
+                "-v", "cvol:/home/user", "layered", "sleep", "60"))
+    r = ok(run_rpod(env, "exec", "ce", "sh", "-c", "cat /shared/f /home/user/.profile; id -u"))
+    assert r.stdout == "host\nexport PS1='$ '\n0\n"
+    assert run_rpod(env, "exec", "ce", "sh", "-c", "exit 3").returncode == 3
+    ok(run_rpod(env, "exec", "-d", "ce", "touch", "/tmp/detached"))
+    assert ok(run_rpod(env, "exec", "ce", "sh", "-c", "sleep 0.2; ls /tmp/detached")).stdout == "/tmp/detached\n"
+    ok(run_rpod(env, "rm", "-f", "-t", "0", "ce"))
+
+
+def test_runtime_crun_with_a_terminal(env: RpodEnv) -> None:
+    master, slave = pty.openpty()
+    out = b""
+    try:
+        proc = subprocess.run([sys.executable, "-m", "rpod", "run", "--rm", "-t", "--runtime", "crun", "alpine",
+                               "sh", "-c", "tty; exit 4"], env=env, stdin=slave, stdout=slave, stderr=slave,
+                              timeout=30, check=False)
+        while select.select([master], [], [], 0.2)[0]:
+            out += os.read(master, 4096)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert proc.returncode == 4, out
+    assert b"/dev/pts/0" in out, out
