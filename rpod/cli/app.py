@@ -49,6 +49,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "exec": ("rpod.cli.containers", "Run a process in a running container"),
     "restart": ("rpod.cli.containers", "Restart one or more containers"),
     "container": ("rpod.cli.container_group", "Manage containers"),
+    "rename": ("rpod.cli.container_more", "Rename an existing container"),
+    "port": ("rpod.cli.container_more", "List port mappings or a specific mapping for the container"),
+    "pause": ("rpod.cli.container_more", "Pause all the processes in one or more containers"),
+    "unpause": ("rpod.cli.container_more", "Unpause the processes in one or more containers"),
+    "top": ("rpod.cli.container_more", "Display the running processes of a container"),
 }
 GROUPS = {"image", "system", "volume", "container", "network", "generate", "healthcheck"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

@@ -1,5 +1,10 @@
 """The ``rpod container ...`` group (``ls``, ``rm``, ``inspect``, ``run``, ``exists``, ``cleanup``...)."""
 
+from rpod.cli import container_more
 from rpod.cli.containers import container as app
+
+for _name, _cmd in container_more.app.commands.items():
+    app.add_command(_cmd, _name)
+app.add_command(container_more.container_prune_cmd, "prune")
 
 __all__ = ["app"]

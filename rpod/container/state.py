@@ -138,6 +138,34 @@ class ContainerStore:
                 raise
         return record
 
+    def rename(self, record: ContainerRecord, new_name: str) -> ContainerRecord:
+        """Give ``record`` the name ``new_name`` atomically (``StateConflict`` when it is taken)."""
+        if not valid_name(new_name):
+            raise UsageError("names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument")
+        self.names_dir.mkdir(mode=0o700, exist_ok=True)
+        with self.lock():
+            current = self.load(record.id)
+            if current is None:
+                raise NoSuchContainer(f'no container with name or ID "{record.name}" found: no such container')
+            if current.name == new_name:
+                return current
+            try:
+                os.symlink(current.id, self.names_dir / new_name)
+            except FileExistsError:
+                raise StateConflict(
+                    f"renaming container {current.id}: name {new_name} already in use, cannot rename "
+                    f"container {current.id}: container already exists") from None
+            old = current.name
+            current.name = new_name
+            try:
+                atomic_write_json(self.dir(current.id) / RECORD, asdict(current))
+            except BaseException:
+                os.unlink(self.names_dir / new_name)
+                raise
+            if self.name_owner(old) == current.id:
+                os.unlink(self.names_dir / old)
+        return current
+
     def save(self, record: ContainerRecord) -> None:
         with self.lock():
             atomic_write_json(self.dir(record.id) / RECORD, asdict(record))

@@ -1,0 +1,72 @@
+"""rename, container prune, port, pause/unpause and top on real containers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.images import ImageSet
+from tests.support.rpodcli import RpodEnv, ok, run_rpod
+
+
+@pytest.fixture
+def env(rpod_env: RpodEnv, images: ImageSet) -> RpodEnv:
+    ok(run_rpod(rpod_env, "pull", "-q", "alpine"))
+    return rpod_env
+
+
+def test_rename_frees_old_name_and_refuses_taken_one(env: RpodEnv) -> None:
+    cid = ok(run_rpod(env, "create", "--name", "a", "alpine", "true")).stdout.strip()
+    ok(run_rpod(env, "create", "--name", "b", "alpine", "true"))
+    r = run_rpod(env, "rename", "a", "b")
+    assert r.returncode == 125
+    assert "name b already in use" in r.stderr
+    assert run_rpod(env, "rename", "a", "bad name").returncode == 125
+    assert run_rpod(env, "rename", "nosuch", "x").returncode == 125
+    assert ok(run_rpod(env, "rename", "a", "c")).stdout == ""
+    assert ok(run_rpod(env, "inspect", "-f", "{{.Name}} {{.Id}}", "c")).stdout == f"c {cid}\n"
+    assert run_rpod(env, "inspect", "a").returncode == 125
+    ok(run_rpod(env, "container", "rename", "c", "d"))
+    ok(run_rpod(env, "create", "--name", "a", "alpine", "true"))  # the old name is free again
+    ok(run_rpod(env, "start", "--attach", "d"))
+
+
+def test_container_prune_removes_only_stopped(env: RpodEnv) -> None:
+    done = ok(run_rpod(env, "run", "--name", "done", "alpine", "true")).stdout
+    assert done == ""
+    created = ok(run_rpod(env, "create", "--label", "keep=1", "--name", "kept", "alpine", "true")).stdout.strip()
+    ok(run_rpod(env, "run", "-d", "--name", "up", "alpine", "sleep", "100"))
+    try:
+        done_id = ok(run_rpod(env, "inspect", "-f", "{{.Id}}", "done")).stdout.strip()
+        r = ok(run_rpod(env, "container", "prune", "-f", "--filter", "label!=keep"))
+        assert r.stdout == done_id + "\n"
+        r = ok(run_rpod(env, "container", "prune", "-f"))
+        assert r.stdout == created + "\n"
+        names = ok(run_rpod(env, "ps", "-a", "--format", "{{.Names}}")).stdout.split()
+        assert names == ["up"]
+        assert run_rpod(env, "container", "prune", "-f", "--filter", "bogus=1").returncode == 125
+    finally:
+        ok(run_rpod(env, "rm", "-f", "-t", "0", "up"))
+
+
+def test_top_port_pause(env: RpodEnv) -> None:
+    ok(run_rpod(env, "run", "-d", "--name", "up", "alpine", "sh", "-c", "sleep 100 & exec sleep 200"))
+    try:
+        r = ok(run_rpod(env, "top", "up"))
+        lines = r.stdout.splitlines()
+        assert lines[0].split() == ["USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND"]
+        rows = sorted(ln.split()[:3] + [" ".join(ln.split()[7:])] for ln in lines[1:])
+        assert rows[0] == ["root", "1", "0", "sleep 200"]
+        assert len(rows) == 2 and rows[1][2] == "1" and rows[1][3] == "sleep 100"
+        r = ok(run_rpod(env, "top", "up", "pid,args"))
+        assert r.stdout.splitlines()[0].split() == ["PID", "COMMAND"]
+        assert run_rpod(env, "top", "up", "nosuchdesc").returncode == 125
+        assert ok(run_rpod(env, "port", "up")).stdout == ""
+        r = run_rpod(env, "pause", "up")
+        assert r.returncode == 125 and "can not pause containers on rootless containers" in r.stderr
+        assert run_rpod(env, "unpause", "up").returncode == 125
+        assert run_rpod(env, "pause", "nosuch").returncode == 125
+    finally:
+        ok(run_rpod(env, "rm", "-f", "-t", "0", "up"))
+    ok(run_rpod(env, "create", "--name", "idle", "alpine", "true"))
+    r = run_rpod(env, "top", "idle")
+    assert r.returncode == 125 and "running containers" in r.stderr
