@@ -238,7 +238,7 @@ def inspect_container(rec: Any, st: Any) -> dict[str, Any]:
         "HostnamePath": str(_store().dir(rec.id) / "userdata" / "hostname"),
         "HostsPath": str(_store().dir(rec.id) / "userdata" / "hosts"),
         "StaticDir": str(_store().dir(rec.id)),
-        "OCIRuntime": "rpod",
+        "OCIRuntime": opts.get("runtime") or "rpod",
         "LogPath": str(_store().dir(rec.id) / "ctr.log"),
         "Name": rec.name,
         "RestartCount": rec.restart_count,

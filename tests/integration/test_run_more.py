@@ -181,3 +181,10 @@ def test_runtime_crun_with_a_terminal(env: RpodEnv) -> None:
         os.close(slave)
     assert proc.returncode == 4, out
     assert b"/dev/pts/0" in out, out
+
+
+@pytest.mark.parametrize(("cmd", "code"), [(["sh", "-c", "exit 7"], 7), (["no-such-command"], 127)])
+def test_runtime_crun_exit_codes_and_inspect(env: RpodEnv, cmd: list[str], code: int) -> None:
+    r = run_rpod(env, "run", "--name", "codes", "--runtime", "crun", "alpine", *cmd)
+    assert r.returncode == code, r.stderr
+    assert ok(run_rpod(env, "inspect", "--format", "{{.OCIRuntime}}", "codes")).stdout == "crun\n"
