@@ -188,3 +188,12 @@ def test_runtime_crun_exit_codes_and_inspect(env: RpodEnv, cmd: list[str], code:
     r = run_rpod(env, "run", "--name", "codes", "--runtime", "crun", "alpine", *cmd)
     assert r.returncode == code, r.stderr
     assert ok(run_rpod(env, "inspect", "--format", "{{.OCIRuntime}}", "codes")).stdout == "crun\n"
+
+
+def test_mount_volume_nocopy_and_named_volume_chown_after_copy_up(env: RpodEnv) -> None:
+    r = ok(run_rpod(env, "run", "--rm", "--mount", "type=volume,src=mnt,dst=/home/user,volume-nocopy",
+                    "layered", "ls", "-A", "/home/user"))
+    assert r.stdout == ""
+    r = ok(run_rpod(env, "run", "--rm", "--user", "2000:3000", "-v", "chowned:/home/user:U", "layered",
+                    "stat", "-c", "%u:%g", "/home/user", "/home/user/.profile"))
+    assert r.stdout == "2000:3000\n2000:3000\n"
