@@ -37,6 +37,8 @@ def test_container_prune_removes_only_stopped(env: RpodEnv) -> None:
     ok(run_rpod(env, "run", "-d", "--name", "up", "alpine", "sleep", "100"))
     try:
         done_id = ok(run_rpod(env, "inspect", "-f", "{{.Id}}", "done")).stdout.strip()
+        r = ok(run_rpod(env, "container", "prune", input="n\n"))
+        assert r.stdout == "" and "Are you sure" in r.stderr
         r = ok(run_rpod(env, "container", "prune", "-f", "--filter", "label!=keep"))
         assert r.stdout == done_id + "\n"
         r = ok(run_rpod(env, "container", "prune", "-f"))
@@ -70,3 +72,47 @@ def test_top_port_pause(env: RpodEnv) -> None:
     ok(run_rpod(env, "create", "--name", "idle", "alpine", "true"))
     r = run_rpod(env, "top", "idle")
     assert r.returncode == 125 and "running containers" in r.stderr
+
+
+def _table(text: str) -> list[list[str]]:
+    import re
+
+    return [re.split(r"\s{2,}", ln.strip()) for ln in text.splitlines()]
+
+
+def test_system_df_and_prune(env: RpodEnv) -> None:
+    image_id = ok(run_rpod(env, "images", "-q", "--no-trunc")).stdout.strip().removeprefix("sha256:")
+    ok(run_rpod(env, "run", "--name", "done", "alpine", "sh", "-c", "head -c 50000 /dev/zero > /big"))
+    done_id = ok(run_rpod(env, "inspect", "-f", "{{.Id}}", "done")).stdout.strip()
+    ok(run_rpod(env, "volume", "create", "v1"))
+    rows = _table(ok(run_rpod(env, "system", "df")).stdout)
+    assert rows[0] == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    assert [r[:3] for r in rows[1:]] == [["Images", "1", "1"], ["Containers", "1", "0"],
+                                         ["Local Volumes", "1", "0"]]
+    assert rows[1][4] == "0B (0%)"  # a container (even stopped) keeps its image in use
+    assert rows[2][3] == "50kB" and rows[2][4] == "50kB (100%)"
+    r = ok(run_rpod(env, "system", "df", "--format", "{{.Type}}={{.Total}}"))
+    assert r.stdout == "Images=1\nContainers=1\nLocal Volumes=1\n"
+    verbose = ok(run_rpod(env, "system", "df", "-v")).stdout
+    assert "Images space usage:" in verbose and "Local Volumes space usage:" in verbose
+    assert done_id[:12] in verbose and "v1" in verbose
+
+    r = ok(run_rpod(env, "system", "prune", "-f"))
+    assert r.stdout.startswith(f"Deleted Containers\n{done_id}\nTotal reclaimed space: ")
+    assert ok(run_rpod(env, "volume", "ls", "-q")).stdout == "v1\n"
+    assert ok(run_rpod(env, "images", "-q")).stdout != ""  # tagged images are not dangling
+    r = ok(run_rpod(env, "system", "prune", "-f", "--volumes"))
+    assert r.stdout == "Deleted Volumes\nv1\nTotal reclaimed space: 0B\n"
+
+    ok(run_rpod(env, "run", "-d", "--name", "up", "alpine", "sleep", "100"))
+    try:
+        assert "Deleted Images" not in ok(run_rpod(env, "system", "prune", "-f", "-a")).stdout
+        rows = _table(ok(run_rpod(env, "system", "df")).stdout)
+        assert [r[:3] for r in rows[1:3]] == [["Images", "1", "1"], ["Containers", "1", "1"]]
+    finally:
+        ok(run_rpod(env, "rm", "-f", "-t", "0", "up"))
+    r = ok(run_rpod(env, "system", "prune", "-f", "-a"))
+    assert f"Deleted Images\n{image_id}\n" in r.stdout
+    assert ok(run_rpod(env, "images", "-q")).stdout == ""
+    layers = env.data_home / "rpod" / "layers"
+    assert not layers.exists() or not any(layers.iterdir())
