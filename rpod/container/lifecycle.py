@@ -175,15 +175,21 @@ def _prepare_volumes(reqs: list[Any], mounts: list[dict[str, Any]], used: list[A
             chown_sources.append(entry["source"])
     if chown_sources:
         user = (spec.get("process") or {}).get("user") or {}
-        _chown_in_userns(chown_sources, int(user.get("uid", 0)), int(user.get("gid", 0)))
+        linux = spec.get("linux") or {}
+        _chown_in_userns(chown_sources, int(user.get("uid", 0)), int(user.get("gid", 0)),
+                         linux.get("uidMappings") or [], linux.get("gidMappings") or [])
 
 
-def _chown_in_userns(sources: list[str], uid: int, gid: int) -> None:
-    """``chown -R uid:gid`` of host paths as root of the container's user namespace (``:U``)."""
-    from rootless.subid import default_mapping
+def _chown_in_userns(sources: list[str], uid: int, gid: int, uid_map: list[dict[str, int]],
+                     gid_map: list[dict[str, int]]) -> None:
+    """``chown -R uid:gid`` of host paths as root of a user namespace with the container's
+    mappings (the user's default ones when the spec has none), for ``:U``."""
+    from rootless.subid import IdMap, Mapping, default_mapping
     from rootless.userns import run
 
-    proc = run(["chown", "-R", f"{uid}:{gid}", "--", *sources], default_mapping(), capture_output=True, text=True)
+    mapping = (Mapping(tuple(map(IdMap.from_oci, uid_map)), tuple(map(IdMap.from_oci, gid_map)), "subid")
+               if uid_map and gid_map else default_mapping())
+    proc = run(["chown", "-R", f"{uid}:{gid}", "--", *sources], mapping, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RpodError(f"cannot chown {', '.join(sources)} to {uid}:{gid} for ':U': "
                         f"{(proc.stderr or '').strip() or f'exit {proc.returncode}'}",
