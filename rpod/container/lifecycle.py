@@ -30,6 +30,7 @@ from rpod.errors import (
     StateConflict,
     UsageError,
 )
+from rpod.events import container_event
 from rpod.log import debug
 from rpod.paths import Paths
 
@@ -81,6 +82,7 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True) -> Contai
     record = store.create(ContainerRecord(
         id=cid, name=name, image_id=image.id, image_name=image.names[0] if image.names else opts.image,
         created=_now_iso(), options=asdict(opts), labels=labels, ports=list(opts.publish)))
+    container_event(paths, record, "create")
     try:
         from rpod.sysinfo import overlay_driver
 
@@ -237,6 +239,8 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None)
     if st.running:
         raise StateConflict(f"container {record.id} is already running: container state improper")
     store.reset_runtime(record.id)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(store.dir(record.id) / DIED_MARK)
     shutil_rm_runtime(paths, record.id)
     opts = _options(record)
     cdir = store.dir(record.id)
@@ -292,6 +296,7 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None)
     if "error" in msg:
         ours.close()
         raise_for_code(str(msg["error"]), int(msg.get("exit_code", 125)))
+    container_event(paths, record, "start")
     return Started(record, int(msg["pid"]), ours, terminal)
 
 
@@ -354,9 +359,25 @@ def wait_started(paths: Paths, started: Started) -> int:
     msg = read_message(started.sync) if started.sync else None
     debug(f"container {started.record.short_id}: exit {msg}")
     if msg is not None and "exit_code" in msg:
-        return int(msg["exit_code"])
-    st = wait_exit(paths, started.record.id, timeout=5)
-    return st.exit_code if st.status == "exited" else 125
+        code = int(msg["exit_code"])
+    else:
+        st = wait_exit(paths, started.record.id, timeout=5)
+        code = st.exit_code if st.status == "exited" else 125
+    record_died(paths, started.record, code)
+    return code
+
+
+DIED_MARK = "died.event"
+
+
+def record_died(paths: Paths, record: ContainerRecord, exit_code: int) -> None:
+    """The ``died`` event, once per run (whichever CLI observes the exit first records it)."""
+    try:
+        fd = os.open(ContainerStore(paths).dir(record.id) / DIED_MARK, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return
+    os.close(fd)
+    container_event(paths, record, "died", exit_code=exit_code)
 
 
 def ack_removed(started: Started) -> None:
@@ -403,6 +424,7 @@ def signal_container(paths: Paths, record: ContainerRecord, sig: int) -> None:
     try:
         if exitfile.proc_start_time(pid) == mon.get("pid_start"):
             syscalls.pidfd_send_signal(pidfd, sig)
+            container_event(paths, record, "kill")
     except ProcessLookupError:
         pass
     finally:
@@ -425,14 +447,21 @@ def stop(paths: Paths, record: ContainerRecord, timeout: int | None = None) -> C
             signal_container(paths, record, record.stop_signal)
         st = wait_exit(paths, record.id, timeout=t)
         if st.status == "exited":
-            return st
+            return _stopped(paths, record, st)
         signame = signal.Signals(record.stop_signal).name if record.stop_signal in signal.Signals._value2member_map_ \
             else str(record.stop_signal)
         log.warn(f"StopSignal {signame} failed to stop container {record.name} in {t} seconds, "
                  "resorting to SIGKILL", once=False)
     with contextlib.suppress(StateConflict):
         signal_container(paths, record, signal.SIGKILL)
-    return wait_exit(paths, record.id, timeout=30)
+    return _stopped(paths, record, wait_exit(paths, record.id, timeout=30))
+
+
+def _stopped(paths: Paths, record: ContainerRecord, st: ContainerState) -> ContainerState:
+    if st.status == "exited":
+        record_died(paths, record, st.exit_code)
+        container_event(paths, record, "stop")
+    return st
 
 
 def remove(paths: Paths, record: ContainerRecord, *, force: bool = False, timeout: int | None = None,
@@ -448,8 +477,11 @@ def remove(paths: Paths, record: ContainerRecord, *, force: bool = False, timeou
                 "cannot be removed without force: container state improper",
                 hint=f"stop it first (rpod stop {record.name}) or use rpod rm -f")
         stop(paths, record, timeout)
+    elif st.status == "exited":
+        record_died(paths, record, st.exit_code)
     shutil_rm_runtime(paths, record.id)
     store.remove(record)
+    container_event(paths, record, "remove")
     if volumes:
         remove_anonymous_volumes(paths, record)
 
@@ -474,11 +506,15 @@ def remove_anonymous_volumes(paths: Paths, record: ContainerRecord) -> None:
 def cleanup(paths: Paths, record: ContainerRecord, rm: bool) -> None:
     """After the container exited: drop runtime state; with ``rm`` remove the container."""
     shutil_rm_runtime(paths, record.id)
+    store = ContainerStore(paths)
+    st = store.state(record.id)
+    if st.status == "exited":
+        record_died(paths, record, st.exit_code)
     if rm:
-        store = ContainerStore(paths)
-        if store.state(record.id).running:
+        if st.running:
             return
         store.remove(record)
+        container_event(paths, record, "remove")
         remove_anonymous_volumes(paths, record)  # --rm removes anonymous volumes, as in Podman
 
 

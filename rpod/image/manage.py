@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rpod.errors import InvalidReference, NoSuchImage, StateConflict, UsageError
+from rpod.events import record as record_event
 from rpod.humanize import parse_time
 from rpod.image.store import ImageRecord, ImageStore, split_name
 from rpod.paths import Paths
@@ -57,6 +58,7 @@ def remove_images(paths: Paths, names: Iterable[str], *, force: bool = False,
             full = _full_name(rec, name, candidates_of(name))
             store.remove_name(rec.id, full)
             report.untagged.append(full)
+            record_event(paths, "image", "untag", id=rec.id, name=full)
             continue
         if is_id and len(rec.names) > 1 and not force:
             raise StateConflict(
@@ -72,6 +74,9 @@ def remove_images(paths: Paths, names: Iterable[str], *, force: bool = False,
         report.untagged.extend(rec.names)
         store.delete(rec.id)
         report.deleted.append(rec.id)
+        for n in rec.names:
+            record_event(paths, "image", "untag", id=rec.id, name=n)
+        record_event(paths, "image", "remove", id=rec.id, name=rec.id)
     cleanup_unused(paths)
     return report
 

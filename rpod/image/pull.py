@@ -116,7 +116,11 @@ class Puller:
     def pull(self, name: str) -> ImageRecord:
         """Pull ``name`` (short names tried through registries.conf in order)."""
         try:
-            return self._pull(name)
+            rec = self._pull(name)
+            from rpod.events import record
+
+            record(self.paths, "image", "pull", id=rec.id, name=name)
+            return rec
         finally:
             if self._spare is not None:
                 from rpod.image.layerfetch import discard_helper

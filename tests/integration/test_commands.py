@@ -116,3 +116,46 @@ def test_system_df_and_prune(env: RpodEnv) -> None:
     assert ok(run_rpod(env, "images", "-q")).stdout == ""
     layers = env.data_home / "rpod" / "layers"
     assert not layers.exists() or not any(layers.iterdir())
+
+
+def test_events_log(env: RpodEnv) -> None:
+    import json
+    import time
+
+    start = time.time()
+    assert run_rpod(env, "run", "--name", "ev", "--label", "k=v", "alpine", "sh", "-c", "exit 3").returncode == 3
+    cid = ok(run_rpod(env, "inspect", "-f", "{{.Id}}", "ev")).stdout.strip()
+    ok(run_rpod(env, "rm", "ev"))
+    r = ok(run_rpod(env, "events", "--stream=false", "--filter", "container=ev",
+                    "--format", "{{.Type}} {{.Status}} {{.Name}} {{.ID}}"))
+    assert r.stdout.splitlines() == [f"container {a} ev {cid}" for a in ("create", "start", "died", "remove")]
+    lines = ok(run_rpod(env, "events", "--stream=false", "--format", "json", "--filter", "event=died")).stdout
+    died = json.loads(lines.splitlines()[-1])
+    assert died["ContainerExitCode"] == 3 and died["Attributes"] == {"k": "v"} and died["ID"] == cid
+    human = ok(run_rpod(env, "events", "--stream=false", "--filter", "type=image")).stdout
+    assert " +0000 UTC image pull " in human
+    full = ok(run_rpod(env, "events", "--stream=false", "--filter", "event=create")).stdout
+    assert f"UTC container create {cid} (image=" in full and "k=v, name=ev)" in full
+    later = ok(run_rpod(env, "events", "--stream=false", "--since", str(time.time() + 1)))
+    assert later.stdout == ""
+    assert ok(run_rpod(env, "events", "--stream=false", "--until", str(start - 60))).stdout == ""
+    assert run_rpod(env, "events", "--stream=false", "--filter", "bogus=1").returncode == 125
+
+
+def test_events_stream_follows_new_events(env: RpodEnv) -> None:
+    import select
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "rpod", "events", "--filter", "event=create",
+                             "--format", "{{.Name}}", "--since", "1s"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ok(run_rpod(env, "create", "--name", "streamed", "alpine", "true"))
+        assert proc.stdout is not None
+        assert select.select([proc.stdout], [], [], 15)[0], "events did not print the new event in 15 s"
+        assert proc.stdout.readline() == "streamed\n"
+        assert proc.poll() is None  # still following
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)

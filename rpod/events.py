@@ -1,0 +1,117 @@
+"""The per-user event log (``events.log``, one JSON object a line), as Podman's file events backend.
+
+``record`` is on hot paths (create, start, rm): one ``O_APPEND`` write, no fsync, and it never
+fails the operation that called it.  Lines are Podman's ``events --format json`` objects plus
+``ns`` (nanoseconds since the epoch) for ``--since``/``--until``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from rpod.paths import Paths
+
+
+def _rfc3339(ns: int) -> str:
+    secs, frac = divmod(ns, 1_000_000_000)
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    nanos = f"{frac:09d}".rstrip("0")
+    return f"{base}.{nanos}Z" if nanos else f"{base}Z"
+
+
+def record(paths: Paths, type_: str, action: str, *, id: str = "", name: str = "", image: str = "",  # noqa: A002
+           attributes: dict[str, str] | None = None, exit_code: int | None = None) -> None:
+    """Append one event; errors (read-only store, disk full) are ignored."""
+    ns = time.time_ns()
+    ev: dict[str, Any] = {"ns": ns}
+    if id:
+        ev["ID"] = id
+    if image:
+        ev["Image"] = image
+    if name:
+        ev["Name"] = name
+    ev["Status"] = action
+    ev["Time"] = _rfc3339(ns)
+    ev["Type"] = type_
+    if exit_code is not None:
+        ev["ContainerExitCode"] = exit_code
+    ev["Attributes"] = attributes if attributes is not None else ({} if type_ == "container" else None)
+    line = (json.dumps(ev, separators=(",", ":")) + "\n").encode()
+    try:
+        fd = os.open(paths.events_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return
+    try:
+        os.write(fd, line)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def container_event(paths: Paths, record_: Any, action: str, exit_code: int | None = None) -> None:
+    """``record`` for a container record (``rpod.container.state.ContainerRecord``)."""
+    record(paths, "container", action, id=record_.id, name=record_.name, image=record_.image_name,
+           attributes=dict(record_.labels), exit_code=exit_code)
+
+
+def parse_lines(lines: Iterator[str] | list[str]) -> Iterator[dict[str, Any]]:
+    """Events from log lines; a torn or foreign line is skipped."""
+    for ln in lines:
+        try:
+            ev = json.loads(ln)
+        except ValueError:
+            continue
+        if isinstance(ev, dict) and "ns" in ev:
+            yield ev
+
+
+FILTER_KEYS = ("event", "status", "type", "container", "volume", "image", "label")
+
+
+def matches(ev: dict[str, Any], filters: dict[str, list[str]]) -> bool:
+    """Podman's event filters: event/status, type, container, image, volume, label (keys AND-ed, values OR-ed)."""
+    for key, values in filters.items():
+        if key in ("event", "status"):
+            hit = ev.get("Status") in values
+        elif key == "type":
+            hit = ev.get("Type") in values
+        elif key in ("container", "volume"):
+            hit = ev.get("Type") == key and any(
+                v == ev.get("Name") or (v and str(ev.get("ID", "")).startswith(v)) for v in values)
+        elif key == "image":
+            hit = any(v in (ev.get("Image"), ev.get("Name")) or (v and str(ev.get("ID", "")).startswith(v))
+                      for v in values)
+        elif key == "label":
+            attrs = ev.get("Attributes") or {}
+            hit = any((attrs.get(k) == v) if sep else (k in attrs)
+                      for k, sep, v in (x.partition("=") for x in values))
+        else:
+            from rpod.errors import UsageError
+
+            raise UsageError(f"{key!r} is an invalid filter: use event, type, container, image, volume or label")
+        if not hit:
+            return False
+    return True
+
+
+def human_line(ev: dict[str, Any]) -> str:
+    """Podman's default ``events`` line: ``2026-11-23 01:35:11.477874232 +0000 UTC container create ID (…)``."""
+    secs, frac = divmod(int(ev["ns"]), 1_000_000_000)
+    nanos = f"{frac:09d}".rstrip("0")
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(secs)) + (f".{nanos}" if nanos else "") + " +0000 UTC"
+    kind, action = ev.get("Type", ""), ev.get("Status", "")
+    if kind == "container":
+        attrs = {"image": ev.get("Image", ""), "name": ev.get("Name", "")}
+        attrs.update(ev.get("Attributes") or {})
+        if "ContainerExitCode" in ev:
+            attrs["containerExitCode"] = str(ev["ContainerExitCode"])
+        inner = ", ".join(f"{k}={v}" for k, v in sorted(attrs.items()))
+        return f"{stamp} {kind} {action} {ev.get('ID', '')} ({inner})"
+    if kind == "image":
+        return f"{stamp} {kind} {action} {ev.get('ID', '')} {ev.get('Name', '')}"
+    return f"{stamp} {kind} {action} {ev.get('Name', '')}"
