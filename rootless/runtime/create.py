@@ -85,6 +85,19 @@ def _error_from(msg: dict[str, Any]) -> ContainerError:
                           exit_code=int(msg.get("exit_code") or 1))
 
 
+def _fork_with_console(target: Callable[[Channel], None], opts: init.InitOptions,
+                       stdio: Sequence[int | None] | None, console_socket: str | None) -> tuple[int, Channel]:
+    """Connect the console socket (if any), fork ``target`` with the preserved fds; the
+    console connection is the child's alone afterwards."""
+    opts.console_fd = _connect_console(console_socket)
+    keep = list(range(3, 3 + opts.preserve_fds))
+    try:
+        return _fork(target, stdio, keep)
+    finally:
+        if opts.console_fd >= 0:
+            os.close(opts.console_fd)
+
+
 def spawn_container(config: dict[str, Any], opts: init.InitOptions, *, stdio: Sequence[int | None] | None,
                     console_socket: str | None,
                     on_hooks: Callable[[int], dict[str, Any]]) -> int:
@@ -92,14 +105,8 @@ def spawn_container(config: dict[str, Any], opts: init.InitOptions, *, stdio: Se
 
     ``on_hooks(pid)`` runs the createRuntime hooks and returns the state JSON for the init.
     """
-    opts.console_fd = _connect_console(console_socket)
     uid_map, gid_map = _maps(config)
-    keep = list(range(3, 3 + opts.preserve_fds))
-    try:
-        pid, chan = _fork(lambda ch: init.intermediate(config, ch, opts), stdio, keep)
-    finally:
-        if opts.console_fd >= 0:
-            os.close(opts.console_fd)
+    pid, chan = _fork_with_console(lambda ch: init.intermediate(config, ch, opts), opts, stdio, console_socket)
     init_pid = 0
     try:
         while True:
@@ -148,13 +155,8 @@ def spawn_container(config: dict[str, Any], opts: init.InitOptions, *, stdio: Se
 def spawn_exec(config: dict[str, Any], process: dict[str, Any], opts: init.InitOptions, *,
                stdio: Sequence[int | None] | None, console_socket: str | None) -> int:
     """Start ``process`` in the namespaces of the running container; return its host pid."""
-    opts.console_fd = _connect_console(console_socket)
-    keep = list(range(3, 3 + opts.preserve_fds))
-    try:
-        pid, chan = _fork(lambda ch: init.exec_intermediate(config, process, ch, opts), stdio, keep)
-    finally:
-        if opts.console_fd >= 0:
-            os.close(opts.console_fd)
+    pid, chan = _fork_with_console(lambda ch: init.exec_intermediate(config, process, ch, opts), opts, stdio,
+                                   console_socket)
     new_pid = 0
     try:
         while True:

@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tests.support.images import ImageSet
 from tests.support.rpodcli import RpodEnv, ok, run_rpod
-
-
-@pytest.fixture
-def env(rpod_env: RpodEnv, images: ImageSet) -> RpodEnv:
-    ok(run_rpod(rpod_env, "pull", "-q", "alpine"))
-    return rpod_env
 
 
 def test_rename_frees_old_name_and_refuses_taken_one(env: RpodEnv) -> None:

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
-from tests.support.images import ImageSet
 from tests.support.rpodcli import RpodEnv, ok, run_rpod
-
-
-@pytest.fixture
-def env(rpod_env: RpodEnv, images: ImageSet) -> RpodEnv:
-    ok(run_rpod(rpod_env, "pull", "-q", "alpine"))
-    return rpod_env
 
 
 def test_exec_codes_env_user_workdir(env: RpodEnv) -> None:

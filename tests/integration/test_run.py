@@ -13,15 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.images import ImageSet
 from tests.support.rpodcli import RpodEnv, ok, run_rpod
-
-
-@pytest.fixture
-def env(rpod_env: RpodEnv, images: ImageSet) -> RpodEnv:
-    """A store holding alpine (and the layered test image)."""
-    ok(run_rpod(rpod_env, "pull", "-q", "alpine", "layered"))
-    return rpod_env
 
 
 def containers_dir(env: RpodEnv) -> Path:
