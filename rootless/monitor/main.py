@@ -56,6 +56,19 @@ class MonitorConfig:
     remove: bool = False  # --rm
     exit_command: list[str] | None = None  # run when --rm and the CLI is gone
     detach_fork: bool = True
+    # services (rootless.monitor.notify/restart/health/journal, imported only when used)
+    sdnotify: str = "ignore"  # conmon | container | healthy | ignore (with notify_socket)
+    notify_socket: str | None = None  # the CLI's $NOTIFY_SOCKET
+    notify_dir: str | None = None  # --sdnotify=container: the proxy socket's dir (bind-mounted)
+    pidfile: str | None = None  # --pidfile: the container's init pid
+    conmon_pidfile: str | None = None  # --conmon-pidfile: ours
+    restart: str | None = None  # --restart policy
+    healthcheck: dict[str, Any] | None = None  # {"test", "interval", "timeout", "start_period", "retries", "on_failure"}
+    journal_socket: str | None = None  # --log-driver journald
+    events: dict[str, Any] | None = None  # {"path", "id", "name", "image", "labels"} for monitor events
+    stop_signal: int = 15
+    stop_timeout: int = 10
+    network: dict[str, Any] | None = None  # rootless.netsetup spec: slirp4netns/pasta/bridge, ports
 
     @classmethod
     def from_json(cls, text: str) -> MonitorConfig:
@@ -223,6 +236,15 @@ class Monitor:
     stdin_w: int = -1  # the container's stdin pipe (detached -i) or the pty master (terminal)
     master: int = -1
     open_streams: int = 0
+    child_waiters: dict[int, Callable[[int], None]] = field(default_factory=dict)  # pid -> on wait status
+    restart_count: int = 0
+    started_ns: int = 0
+    stop_requested: bool = False  # --health-on-failure=stop: no restart after this exit
+    restart_requested: bool = False  # --health-on-failure=restart: restart after this exit
+    exit_error: str | None = None
+    sig_rfd: int = -1
+    health: Any = None
+    notify_proxy: Any = None
 
     # --- reporting ---------------------------------------------------------------------------
     def report(self, obj: dict[str, Any]) -> bool:
@@ -270,19 +292,30 @@ class Monitor:
         c = self.cfg
         become_subreaper()
         os.makedirs(c.run_dir, mode=0o700, exist_ok=True)
-        self.log = stdio.LogWriter(c.log_path if c.log_driver == "k8s-file" else None)
+        if c.log_driver == "journald" and c.journal_socket:
+            from rootless.monitor.journal import JournalWriter
+
+            self.log = JournalWriter(c.journal_socket, c.id, (c.events or {}).get("name", c.id[:12]))
+        else:
+            self.log = stdio.LogWriter(c.log_path if c.log_driver == "k8s-file" else None)
         self.sinks = {stdio.STDOUT: Sink(c.stdout_fd), stdio.STDERR: Sink(c.stderr_fd if c.stderr_fd >= 0
                                                                           else c.stdout_fd)}
         if c.log_driver == "passthrough":
             self.sinks = {}
         try:
             runtime: InProcessRuntime | CliRuntime = CliRuntime(c) if c.runtime else InProcessRuntime(c)
+            if c.sdnotify == "container" and c.notify_socket and c.notify_dir:
+                from rootless.monitor.notify import NotifyProxy
+
+                self.notify_proxy = NotifyProxy(c.notify_dir, c.notify_socket, os.getpid())
+                self.sel.register(self.notify_proxy.fileno(), selectors.EVENT_READ, ("call", self.on_notify))
             self.pid = self.create_and_start(runtime)
         except RuntimeError_ as e:
             self.report({"error": str(e), "exit_code": e.exit_code})
             exitfile.write_exit_file(c.container_dir, e.exit_code, None, exitfile.iso_now(), error=str(e))
             with contextlib.suppress(Exception):
                 runtime.delete()  # type: ignore[possibly-undefined]
+            self.close_network()
             return 1
         except Exception as e:
             self.report({"error": f"monitor: {e.__class__.__name__}: {e}", "exit_code": 125})
@@ -290,14 +323,74 @@ class Monitor:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         self.attach_sock = stdio.bind_attach(c.run_dir)
         self.sel.register(self.attach_sock, selectors.EVENT_READ, ("listen", None))
-        exitfile.write_json_atomic(os.path.join(c.container_dir, exitfile.MONITOR_FILE), {
+        self.record_started()
+        if c.conmon_pidfile:
+            _write_pidfile(c.conmon_pidfile, os.getpid())
+        self.report({"pid": self.pid})
+        self.after_start(first=True)
+        self.loop()
+        if c.restart or (c.healthcheck or {}).get("on_failure") == "restart":
+            from rootless.monitor import restart
+
+            restart.supervise(self, runtime)
+        return self.finish(runtime)
+
+    def record_started(self) -> None:
+        """``monitor.json``: which processes run the container now (rewritten at each restart)."""
+        self.started_ns = time.time_ns()
+        exitfile.write_json_atomic(os.path.join(self.cfg.container_dir, exitfile.MONITOR_FILE), {
             "monitor_pid": os.getpid(), "monitor_start": exitfile.proc_start_time(os.getpid()),
             "pid": self.pid, "pid_start": exitfile.proc_start_time(self.pid),
-            "boot_id": exitfile.boot_id(), "started_at": exitfile.iso_now(),
+            "boot_id": exitfile.boot_id(), "started_at": exitfile.iso_now(self.started_ns),
+            "restart_count": self.restart_count,
         })
-        self.report({"pid": self.pid})
-        self.loop()
-        return self.finish(runtime)
+
+    def after_start(self, first: bool = False) -> None:
+        """After each (re)start: ``--pidfile``, sd_notify, the healthcheck timer."""
+        c = self.cfg
+        if c.pidfile:
+            _write_pidfile(c.pidfile, self.pid)
+        if first and c.notify_socket and c.sdnotify in ("conmon", "container", "healthy"):
+            from rootless.monitor import notify
+
+            if c.sdnotify == "conmon":
+                notify.ready(c.notify_socket, os.getpid())
+            else:  # container: its own READY=1 comes through the proxy; healthy: on_healthy
+                notify.send(c.notify_socket, f"MAINPID={os.getpid()}\n")
+        if c.healthcheck:
+            if self.health is None:
+                from rootless.monitor.health import HealthChecker
+
+                self.health = HealthChecker(self, c.healthcheck)
+            self.health.on_start()
+
+    def on_healthy(self) -> None:
+        """``--sdnotify=healthy``: READY=1 once the first healthcheck passed."""
+        c = self.cfg
+        if c.sdnotify == "healthy" and c.notify_socket and not getattr(self, "_ready_sent", False):
+            from rootless.monitor import notify
+
+            self._ready_sent = notify.send(c.notify_socket, "READY=1\n")
+
+    def on_notify(self, _fd: int) -> None:
+        self.notify_proxy.on_readable(_fd)
+
+    def signal_container(self, sig: int) -> bool:
+        """Send ``sig`` to the container's init (our child: its pid cannot be recycled unreaped)."""
+        if self.exit_status is not None or self.pid <= 0:
+            return False
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, sig)
+        return True
+
+    def reset_streams(self) -> None:
+        """Before a restart: drop the previous run's output pipes (if the drain timed out)."""
+        for key in list(self.sel.get_map().values()):
+            if key.data[0] == "stream":
+                self.sel.unregister(key.fd)
+                with contextlib.suppress(OSError):
+                    os.close(key.fd)
+        self.open_streams = 0
 
     def create_and_start(self, runtime: InProcessRuntime | CliRuntime) -> int:
         # the container's process must not inherit the interpreter's ignored signals
@@ -328,6 +421,7 @@ class Monitor:
                 self.add_stream(os.dup(self.master), stdio.STDOUT)
             for fd in to_close:
                 os.close(fd)
+            self.attach_network(pid)
             runtime.start()
         except TimeoutError as e:
             raise RuntimeError_("the runtime never sent the terminal on the console socket") from e
@@ -342,14 +436,27 @@ class Monitor:
             self.sel.register(self.cfg.stdin_fd, selectors.EVENT_READ, ("cli-stdin", None))
         return pid
 
+    def attach_network(self, pid: int) -> None:
+        """slirp4netns/pasta/user network for the created (not yet started) container."""
+        if not self.cfg.network:
+            return
+        from rootless import netsetup
+
+        try:
+            self.net = netsetup.attach(self.cfg.network, pid, self.cfg.run_dir)
+        except netsetup.NetworkSetupError as e:
+            raise RuntimeError_(f"{e}" + (f"\nHint: {e.hint}" if e.hint else "")) from e
+
     def loop(self) -> None:
-        rfd, wfd = os.pipe()
-        os.set_blocking(wfd, False)
-        os.set_blocking(rfd, False)
-        signal.set_wakeup_fd(wfd)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, lambda *_: None)
-        self.sel.register(rfd, selectors.EVENT_READ, ("signal", None))
+        if self.sig_rfd < 0:  # once: loop() runs again after an automatic restart
+            rfd, wfd = os.pipe()
+            os.set_blocking(wfd, False)
+            os.set_blocking(rfd, False)
+            signal.set_wakeup_fd(wfd)
+            for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(sig, lambda *_: None)
+            self.sel.register(rfd, selectors.EVENT_READ, ("signal", None))
+            self.sig_rfd = rfd
         self.reap()
         deadline = None
         while True:
@@ -370,7 +477,6 @@ class Monitor:
             while self.timers and self.timers[0][0] <= time.monotonic():
                 _, fn = self.timers.pop(0)
                 fn()
-        signal.set_wakeup_fd(-1)
 
     def dispatch(self, key: selectors.SelectorKey) -> None:
         kind, arg = key.data
@@ -392,6 +498,8 @@ class Monitor:
             self.on_client(key.fd)
         elif kind == "cli-stdin":
             self.on_cli_stdin(key.fd)
+        elif kind == "call":  # a service module's fd (healthcheck output, notify proxy)
+            arg(key.fd)
 
     def reap(self) -> None:
         while True:
@@ -404,6 +512,8 @@ class Monitor:
             if pid == self.pid and self.exit_status is None:
                 self.exit_status = status
                 self.exited_ns = time.time_ns()
+            elif pid in self.child_waiters:
+                self.child_waiters.pop(pid)(status)
 
     def on_output(self, fd: int, kind: bytes) -> None:
         try:
@@ -490,18 +600,35 @@ class Monitor:
                 stdio.set_winsize(self.master, rows, cols)
         elif tag == stdio.CONTROL:
             self.clients[fd] = (sock, False)
+        elif tag == stdio.HEALTHCHECK:
+            self.clients[fd] = (sock, False)
+            if self.health is None:
+                reply = {"error": "no healthcheck"}
+                with contextlib.suppress(OSError):
+                    sock.send(stdio.HEALTHCHECK + json.dumps(reply).encode())
+            else:
+                def answer(result: dict[str, Any], sock: socket.socket = sock) -> None:
+                    with contextlib.suppress(OSError):
+                        sock.send(stdio.HEALTHCHECK + json.dumps(result).encode())
+
+                self.health.run_now(answer)
 
     # --- the end -----------------------------------------------------------------------------
     def finish(self, runtime: InProcessRuntime | CliRuntime) -> int:
         c = self.cfg
+        signal.set_wakeup_fd(-1)
         code, sig = exitfile.decode_wait_status(self.exit_status or 0)
-        exitfile.write_exit_file(c.container_dir, code, sig, exitfile.iso_now(self.exited_ns))
+        exitfile.write_exit_file(c.container_dir, code, sig, exitfile.iso_now(self.exited_ns or None),
+                                 error=self.exit_error)
         self.log.close()
+        if self.notify_proxy is not None:
+            self.notify_proxy.close()
         for fd in list(self.clients):
             self.drop_client(fd)
         self.attach_sock.close()
         with contextlib.suppress(OSError):
             os.unlink(os.path.join(c.run_dir, stdio.ATTACH_SOCKET))
+        self.close_network()  # published ports are free once the CLI hears the exit code
         cli_there = self.report({"exit_code": code, "signal": sig})
         runtime.delete()
         if c.remove:
@@ -510,6 +637,12 @@ class Monitor:
         elif c.exit_command and not cli_there:
             self.run_exit_command()
         return 0
+
+    def close_network(self) -> None:
+        net = getattr(self, "net", None)
+        if net is not None:
+            net.close()
+            self.net = None
 
     def wait_cleanup_ack(self) -> bool:
         """True when the CLI says it removed the container (foreground ``--rm``)."""
@@ -539,6 +672,15 @@ class Monitor:
         with contextlib.suppress(OSError):
             subprocess.run(self.cfg.exit_command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, check=False, cwd="/")
+
+
+def _write_pidfile(path: str, pid: int) -> None:
+    """``--pidfile``/``--conmon-pidfile``: the pid, replaced atomically."""
+    with contextlib.suppress(OSError):
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "w") as f:
+            f.write(f"{pid}\n")
+        os.rename(tmp, path)
 
 
 def daemonize() -> None:
