@@ -255,7 +255,7 @@ def inspect_container(rec: Any, st: Any) -> dict[str, Any]:
             "Env": rec.env, "Cmd": rec.cmd or None, "Image": rec.image_name, "Volumes": None,
             "WorkingDir": rec.workdir, "Entrypoint": rec.entrypoint or None, "OnBuild": None,
             "Labels": dict(rec.labels), "Annotations": {}, "StopSignal": rec.stop_signal,
-            "StopTimeout": rec.stop_timeout, "CreateCommand": None, "Umask": opts.get("umask") or "0022",
+            "StopTimeout": rec.stop_timeout, "CreateCommand": getattr(rec, "create_command", None) or None, "Umask": opts.get("umask") or "0022",
             "Healthcheck": None,
         },
         "HostConfig": {
@@ -394,6 +394,23 @@ def _time_arg(value: str | None) -> float | None:
 app = click.Group()
 
 
+def _cidfile_refs(cidfiles: Iterable[str], ignore: bool) -> list[str]:
+    """The ids written in ``--cidfile`` files; with ``--ignore`` a missing file is skipped
+    (a unit's ExecStopPost after the container already went away)."""
+    refs = []
+    for path in cidfiles:
+        try:
+            with open(path) as f:
+                cid = f.read().strip()
+        except FileNotFoundError:
+            if ignore:
+                continue
+            raise UsageError(f"reading CIDFile: open {path}: no such file or directory") from None
+        if cid:
+            refs.append(cid)
+    return refs
+
+
 def _register(group: click.Group, prefix_ls: bool = False) -> None:
     @group.command("ps" if not prefix_ls else "ls", context_settings=HELP)
     @ps_options
@@ -414,13 +431,17 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
     @click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes")
     @click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds before SIGKILL with --force")
     @click.option("-l", "--latest", is_flag=True, help="The latest created container")
+    @click.option("--cidfile", "cidfiles", multiple=True, help="Read the container ID from this file")
     def rm_cmd(containers: tuple[str, ...], force: bool, all_: bool, ignore: bool, volumes: bool,
-               timeout: int | None, latest: bool) -> None:
+               timeout: int | None, latest: bool, cidfiles: tuple[str, ...]) -> None:
         """Remove one or more containers."""
         from rpod.container import lifecycle
 
         store = _store()
         refs = [r.id for r in store.list()] if all_ else [store.latest().id] if latest else list(containers)
+        refs += _cidfile_refs(cidfiles, ignore)
+        if cidfiles and not refs:
+            return
         if not refs and not all_:
             raise UsageError("rm requires at least one container name or ID (or --all)")
 
@@ -437,7 +458,9 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
     @click.option("-i", "--ignore", is_flag=True, help="Ignore missing containers")
     @click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds before SIGKILL")
     @click.option("-l", "--latest", is_flag=True, help="The latest created container")
-    def stop_cmd(containers: tuple[str, ...], all_: bool, ignore: bool, timeout: int | None, latest: bool) -> None:
+    @click.option("--cidfile", "cidfiles", multiple=True, help="Read the container ID from this file")
+    def stop_cmd(containers: tuple[str, ...], all_: bool, ignore: bool, timeout: int | None, latest: bool,
+                 cidfiles: tuple[str, ...]) -> None:
         """Stop one or more containers."""
         from rpod.container import lifecycle
 
@@ -446,6 +469,9 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
             refs = [r.id for r, st in store.iter_states() if st.running]
         else:
             refs = [store.latest().id] if latest else list(containers)
+            refs += _cidfile_refs(cidfiles, ignore)
+            if cidfiles and not refs:
+                return
             if not refs:
                 raise UsageError("stop requires at least one container name or ID (or --all)")
 

@@ -128,6 +128,22 @@ def build_options(image: str, command: tuple[str, ...], kw: dict[str, Any]) -> A
     return opts
 
 
+def create_command() -> list[str]:
+    """This process's command line as Podman records it (``inspect .Config.CreateCommand``):
+    ``rpod`` then the arguments, whether rpod runs as a script or as ``python -m rpod``."""
+    argv0 = sys.argv[0] if sys.argv else "rpod"
+    base = os.path.basename(argv0)
+    return [argv0 if base.startswith("rpod") else "rpod", *sys.argv[1:]]
+
+
+def systemd_unit_label(opts: Any) -> None:
+    """Under a systemd unit (``RPOD_SYSTEMD_UNIT``/``PODMAN_SYSTEMD_UNIT`` set by the unit),
+    label the container with the unit's name, as Podman does (``auto-update`` restarts it)."""
+    unit = os.environ.get("RPOD_SYSTEMD_UNIT") or os.environ.get("PODMAN_SYSTEMD_UNIT")
+    if unit and not any(lbl.startswith("PODMAN_SYSTEMD_UNIT=") for lbl in opts.labels):
+        opts.labels.append(f"PODMAN_SYSTEMD_UNIT={unit}")
+
+
 app = click.Group()
 
 
@@ -141,8 +157,9 @@ def run_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool, *
     from rpod.container import lifecycle
 
     opts = build_options(image, command, kw)
+    systemd_unit_label(opts)
     p = paths()
-    record = lifecycle.create(p, opts)
+    record = lifecycle.create(p, opts, create_command=create_command())
     if opts.detach:
         try:
             started = lifecycle.start(p, record, None)
@@ -248,7 +265,8 @@ def create_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool
     from rpod.container import lifecycle
 
     opts = build_options(image, command, kw)
-    record = lifecycle.create(paths(), opts)
+    systemd_unit_label(opts)
+    record = lifecycle.create(paths(), opts, create_command=create_command())
     sys.stdout.write(record.id + "\n")
 
 

@@ -46,8 +46,10 @@ def runtime_state_root(paths: Paths) -> str:
 
 
 # ------------------------------------------------------------------------------------------ create
-def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True) -> ContainerRecord:
-    """Create a container from ``opts`` (pulling the image per ``--pull``); nothing is started."""
+def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
+           create_command: list[str] | None = None) -> ContainerRecord:
+    """Create a container from ``opts`` (pulling the image per ``--pull``); nothing is started.
+    ``create_command`` is the CLI argv, kept for ``inspect`` and ``generate systemd --new``."""
     from rootless.subid import default_mapping
     from rpod.container import rootfs
     from rpod.container.etcfiles import containerenv_content, write_etc_files
@@ -81,7 +83,8 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True) -> Contai
     labels = {**(inner.get("Labels") or {}), **parse_key_values(opts.labels, "--label")}
     record = store.create(ContainerRecord(
         id=cid, name=name, image_id=image.id, image_name=image.names[0] if image.names else opts.image,
-        created=_now_iso(), options=asdict(opts), labels=labels, ports=list(opts.publish)))
+        created=_now_iso(), options=asdict(opts), labels=labels, ports=list(opts.publish),
+        create_command=list(create_command or [])))
     container_event(paths, record, "create")
     try:
         from rpod.sysinfo import overlay_driver
@@ -297,7 +300,24 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None)
         ours.close()
         raise_for_code(str(msg["error"]), int(msg.get("exit_code", 125)))
     container_event(paths, record, "start")
+    write_monitor_pidfile(cdir)
     return Started(record, int(msg["pid"]), ours, terminal)
+
+
+MONITOR_PIDFILE = "userdata/conmon.pid"  # where Podman keeps conmon's; a unit's PIDFile= names it
+
+
+def write_monitor_pidfile(cdir: Path) -> None:
+    """Write the monitor's pid to ``<container dir>/userdata/conmon.pid`` (the ``PIDFile=`` of a
+    ``generate systemd`` unit without ``--new``: ``rpod start`` returns, the monitor stays)."""
+    mon = exitfile.read_monitor_file(str(cdir)) or {}
+    if mon.get("monitor_pid"):
+        path = cdir / MONITOR_PIDFILE
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(f"{mon['monitor_pid']}\n")
+            os.replace(tmp, path)
 
 
 def resolve_runtime(name: str) -> list[str] | None:

@@ -56,6 +56,7 @@ class ContainerRecord:
     entrypoint: list[str] = field(default_factory=list)
     cmd: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # e.g. resource limits asked but not enforced
+    create_command: list[str] = field(default_factory=list)  # the CLI argv that created it (inspect CreateCommand)
 
     @property
     def short_id(self) -> str:

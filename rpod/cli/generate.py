@@ -1,0 +1,84 @@
+"""``rpod generate systemd``: systemd units for containers (Podman 4.3.1's output)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from rpod.cli.common import paths
+from rpod.errors import NoSuchContainer, UsageError
+
+HELP = {"help_option_names": ["-h", "--help"]}
+
+app = click.Group(help="Generate structured data based on containers", context_settings=HELP)
+
+
+def run_flag_takes_value(flag: str) -> bool:
+    """Whether a ``run``/``create`` flag consumes the next word (from the run flag table)."""
+    from rpod.cli.run import RUN_FLAGS
+
+    table = _VALUE_FLAGS.get("table")
+    if table is None:
+        table = {n for names, _f, kind, _h in RUN_FLAGS if kind != "flag" for n in names}
+        table |= {"--sig-proxy", "--read-only-tmpfs"}
+        _VALUE_FLAGS["table"] = table
+    return flag in table
+
+
+_VALUE_FLAGS: dict[str, set[str]] = {}
+
+
+@app.command("systemd", context_settings=HELP)
+@click.argument("container")
+@click.option("--new", is_flag=True, help="Create a new container on start and remove it on stop")
+@click.option("-n", "--name", "use_name", is_flag=True, help="Use the container name instead of its ID")
+@click.option("-f", "--files", is_flag=True, help="Write .service files into the current directory")
+@click.option("--restart-policy", default="on-failure", show_default=True, help="systemd Restart= policy")
+@click.option("--restart-sec", type=int, default=None, help="systemd RestartSec=")
+@click.option("--stop-timeout", "-t", "--time", "stop_timeout", type=int, default=None,
+              help="Stop timeout override (default: the container's, 10)")
+@click.option("--start-timeout", type=int, default=None, help="systemd TimeoutStartSec=")
+@click.option("--container-prefix", default="container", show_default=True, help="Unit name prefix")
+@click.option("--separator", default="-", show_default=True, help="Between the prefix and the name or ID")
+@click.option("--no-header", is_flag=True, help="Skip the header with version and date")
+@click.option("-e", "--env", multiple=True, help="Environment=K=V lines for the unit")
+@click.option("--wants", multiple=True, help="Wants= dependencies")
+@click.option("--after", multiple=True, help="After= ordering")
+@click.option("--requires", multiple=True, help="Requires= dependencies")
+@click.option("--format", "fmt", default="", help="json: a JSON object of unit name -> content")
+def systemd_cmd(container: str, new: bool, use_name: bool, files: bool, restart_policy: str,
+                restart_sec: int | None, stop_timeout: int | None, start_timeout: int | None,
+                container_prefix: str, separator: str, no_header: bool, env: tuple[str, ...],
+                wants: tuple[str, ...], after: tuple[str, ...], requires: tuple[str, ...], fmt: str) -> None:
+    """Generate a systemd unit file for a container."""
+    from rpod.container.state import ContainerStore
+    from rpod.systemd.generate import GenerateOptions, generate, write_files
+
+    if fmt and fmt != "json":
+        raise UsageError(f"unknown --format {fmt!r}: only json is supported")
+    opts = GenerateOptions(new=new, use_name=use_name, restart_policy=restart_policy, restart_sec=restart_sec,
+                           stop_timeout=stop_timeout, start_timeout=start_timeout,
+                           container_prefix=container_prefix, separator=separator, no_header=no_header,
+                           env=list(env), wants=list(wants), after=list(after), requires=list(requires))
+    opts.validate()
+    p = paths()
+    try:
+        record = ContainerStore(p).get(container)
+    except NoSuchContainer:
+        raise NoSuchContainer(f"{container} does not refer to a container: no container with name or ID "
+                              f'"{container}" found: no such container') from None
+    unit = generate(p, record, opts, run_flag_takes_value)
+    if files:
+        written = write_files([unit], os.getcwd())
+        if fmt == "json":
+            sys.stdout.write(json.dumps({unit.name: written[0]}, indent=1) + "\n")
+        else:
+            sys.stdout.write("".join(w + "\n" for w in written))
+        return
+    if fmt == "json":
+        sys.stdout.write(json.dumps({unit.name: unit.text}, indent=1) + "\n")
+        return
+    sys.stdout.write(unit.text)

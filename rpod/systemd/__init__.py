@@ -1,0 +1,1 @@
+"""systemd integration: ``generate systemd`` units, Quadlet files, ``auto-update``."""
