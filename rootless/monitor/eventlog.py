@@ -46,3 +46,16 @@ def container_event(ctx: dict[str, Any] | None, action: str, exit_code: int | No
         pass
     finally:
         os.close(fd)
+
+
+def died_once(container_dir: str, ctx: dict[str, Any] | None, exit_code: int) -> None:
+    """The ``died`` event of this run, unless a CLI recorded it already (rpod's ``died.event``
+    marker, created with O_EXCL by whichever process records it first)."""
+    if not ctx:
+        return
+    try:
+        fd = os.open(os.path.join(container_dir, "died.event"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return
+    os.close(fd)
+    container_event(ctx, "died", exit_code=exit_code)

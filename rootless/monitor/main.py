@@ -621,6 +621,10 @@ class Monitor:
         exitfile.write_exit_file(c.container_dir, code, sig, exitfile.iso_now(self.exited_ns or None),
                                  error=self.exit_error)
         self.log.close()
+        if c.events:
+            from rootless.monitor.eventlog import died_once
+
+            died_once(c.container_dir, c.events, code)
         if self.notify_proxy is not None:
             self.notify_proxy.close()
         for fd in list(self.clients):

@@ -55,6 +55,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "unpause": ("rpod.cli.container_more", "Unpause the processes in one or more containers"),
     "top": ("rpod.cli.container_more", "Display the running processes of a container"),
     "events": ("rpod.cli.events", "Show rpod events"),
+    "healthcheck": ("rpod.cli.healthcheck", "Manage health checks on containers"),
     "generate": ("rpod.cli.generate", "Generate structured data based on containers"),
 }
 GROUPS = {"image", "system", "volume", "container", "network", "generate", "healthcheck"}

@@ -67,7 +67,8 @@ def _status_text(st: Any) -> str:
         return f"Up {human_duration(now - parse_time(st.started_at))}" if st.started_at else "Up"
     if st.status == "exited":
         ago = human_duration(now - parse_time(st.finished_at)) + " ago" if st.finished_at else ""
-        return f"Exited ({st.exit_code}) {ago}".rstrip()
+        word = "Restarting" if st.restarting else "Exited"  # in the restart back-off gap (Docker's word)
+        return f"{word} ({st.exit_code}) {ago}".rstrip()
     return "Created"
 
 
@@ -88,6 +89,10 @@ class PsRow:
         self.Created = int(_ts(rec.created))
         self.RunningFor = self.CreatedHuman
         self.Status = _status_text(st)
+        health = _health(rec, st)
+        if health and health.get("Status") and st.status == "running":
+            self.Status += f" ({health['Status']})"
+        self.Restarts = rec.restart_count + st.restart_count
         self.State = st.status
         self.Ports = ", ".join(rec.ports)
         self.Names = rec.name
@@ -149,7 +154,7 @@ def ps(all_: bool, quiet: bool, latest: bool, last: int, no_trunc: bool, filters
     flt = parse_filters(list(filters))
     rows = []
     for rec, st in store.iter_states():
-        if not all_ and not flt and not latest and last < 0 and st.status not in ("running", "stopping"):
+        if not all_ and not flt and not latest and last < 0 and not st.running:
             continue
         if not _match(rec, st, flt):
             continue
@@ -206,6 +211,7 @@ def inspect_container(rec: Any, st: Any) -> dict[str, Any]:
     started = st.started_at or "0001-01-01T00:00:00Z"
     finished = st.finished_at or "0001-01-01T00:00:00Z"
     status = {"stopping": "stopping", "exited": "exited", "running": "running", "created": "created"}[st.status]
+    health = _health(rec, st)
     ports: dict[str, Any] = {}
     for p in rec.ports:
         from contextlib import suppress
@@ -225,10 +231,11 @@ def inspect_container(rec: Any, st: Any) -> dict[str, Any]:
         "Path": rec.command[0] if rec.command else "",
         "Args": rec.command[1:],
         "State": {
-            "OciVersion": "1.0.2", "Status": status, "Running": st.running, "Paused": False,
-            "Restarting": False, "OOMKilled": False, "Dead": False, "Pid": st.pid, "ConmonPid": st.monitor_pid,
+            "OciVersion": "1.0.2", "Status": status, "Running": st.status in ("running", "stopping"), "Paused": False,
+            "Restarting": st.restarting, "OOMKilled": False, "Dead": False, "Pid": st.pid, "ConmonPid": st.monitor_pid,
             "ExitCode": st.exit_code, "Error": st.error, "StartedAt": started, "FinishedAt": finished,
-            "Health": {"Status": "", "FailingStreak": 0, "Log": None},
+            "Health": health,
+            "Healthcheck": health,  # Podman 4.3's name for the same object
         },
         "Image": rec.image_id,
         "ImageName": rec.image_name,
@@ -241,7 +248,7 @@ def inspect_container(rec: Any, st: Any) -> dict[str, Any]:
         "OCIRuntime": opts.get("runtime") or "rpod",
         "LogPath": str(_store().dir(rec.id) / "ctr.log"),
         "Name": rec.name,
-        "RestartCount": rec.restart_count,
+        "RestartCount": rec.restart_count + st.restart_count,
         "Driver": "overlay",
         "MountLabel": "",
         "ProcessLabel": "",
@@ -256,12 +263,14 @@ def inspect_container(rec: Any, st: Any) -> dict[str, Any]:
             "WorkingDir": rec.workdir, "Entrypoint": rec.entrypoint or None, "OnBuild": None,
             "Labels": dict(rec.labels), "Annotations": {}, "StopSignal": rec.stop_signal,
             "StopTimeout": rec.stop_timeout, "CreateCommand": getattr(rec, "create_command", None) or None, "Umask": opts.get("umask") or "0022",
-            "Healthcheck": None,
+            "Healthcheck": getattr(rec, "healthcheck", None),
+            "HealthcheckOnFailureAction": opts.get("health_on_failure") or "none",
+            "SdNotifyMode": opts.get("sdnotify") or "conmon",
         },
         "HostConfig": {
             "Binds": [f"{m['source']}:{m['destination']}" for m in rec.mounts if m.get("type") == "bind"],
             "NetworkMode": opts.get("network") or "none", "PortBindings": ports, "AutoRemove": bool(opts.get("rm")),
-            "RestartPolicy": {"Name": opts.get("restart") or "", "MaximumRetryCount": 0},
+            "RestartPolicy": _restart_policy(opts.get("restart")),
             "LogConfig": {"Type": opts.get("log_driver") or "k8s-file", "Config": None},
             "Privileged": bool(opts.get("privileged")), "ReadonlyRootfs": bool(opts.get("read_only")),
             "CapAdd": opts.get("cap_add") or [], "CapDrop": opts.get("cap_drop") or [],
@@ -272,6 +281,22 @@ def inspect_container(rec: Any, st: Any) -> dict[str, Any]:
         "SizeRootFs": 0,
         "CreatedAt": int(parse_time(rec.created)),
     }
+
+
+def _health(rec: Any, st: Any) -> dict[str, Any] | None:
+    """``State.Health``: the monitor's health log while it runs a healthcheck for the container."""
+    if not getattr(rec, "healthcheck", None):
+        return {"Status": "", "FailingStreak": 0, "Log": None}
+    from rpod.container.service import read_health
+
+    return read_health(_store().dir(rec.id)) or {"Status": "starting" if st.running else "", "FailingStreak": 0,
+                                                 "Log": None}
+
+
+def _restart_policy(value: str | None) -> dict[str, Any]:
+    """``HostConfig.RestartPolicy`` (``on-failure:3`` → Name on-failure, MaximumRetryCount 3)."""
+    name, _, count = (value or "").partition(":")
+    return {"Name": name, "MaximumRetryCount": int(count) if count.isdigit() else 0}
 
 
 def _resource_limits(opts: dict[str, Any], rec: Any) -> dict[str, Any]:

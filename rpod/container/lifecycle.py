@@ -123,6 +123,10 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         record.env = list(proc.get("env") or [])
         record.workdir = proc.get("cwd") or "/"
         record.hostname = spec.get("hostname") or hostname
+        from rpod.container import service
+
+        service.adjust_spec(spec, opts, cdir)
+        record.healthcheck = service.resolve_healthcheck(opts, image_config)
         record.mounts = mounts
         record.user = opts.user or inner.get("User") or ""
         record.entrypoint = list(inner.get("Entrypoint") or [])
@@ -280,6 +284,9 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None)
             cfg["stdin"] = "inherit"
         elif io.keep_stdin_open:
             cfg["stdin"] = "pipe"
+    from rpod.container import service
+
+    cfg.update(service.monitor_config(paths, record, opts, cdir, log_driver))
     elif opts.interactive:
         cfg["stdin"] = "pipe"
     argv = python_entry("rootless.monitor", json.dumps(cfg))
@@ -417,7 +424,7 @@ def wait_exit(paths: Paths, cid: str, timeout: float | None = None,
     end = None if timeout is None else time.monotonic() + timeout
     while True:
         st = store.state(cid)
-        if st.status in conditions:
+        if st.status in conditions and not st.restarting:  # the monitor restarts it: not stopped yet
             return st
         if store.load(cid) is None:
             return ContainerState("removed", exit_code=-1)
@@ -446,7 +453,10 @@ def signal_container(paths: Paths, record: ContainerRecord, sig: int) -> None:
             syscalls.pidfd_send_signal(pidfd, sig)
             container_event(paths, record, "kill")
     except ProcessLookupError:
+    from rpod.container.service import mark_stopped
+
         pass
+    mark_stopped(store.dir(record.id))  # an explicit stop/kill: the monitor must not restart it
     finally:
         os.close(pidfd)
 
@@ -472,9 +482,16 @@ def stop(paths: Paths, record: ContainerRecord, timeout: int | None = None) -> C
             else str(record.stop_signal)
         log.warn(f"StopSignal {signame} failed to stop container {record.name} in {t} seconds, "
                  "resorting to SIGKILL", once=False)
+    from rpod.container.service import mark_stopped
     with contextlib.suppress(StateConflict):
         signal_container(paths, record, signal.SIGKILL)
+    mark_stopped(store.dir(record.id))
     return _stopped(paths, record, wait_exit(paths, record.id, timeout=30))
+    if st.restarting:  # in the back-off gap: the monitor sees the mark and gives up, or has just restarted it
+        end = time.monotonic() + 5
+        while st.restarting and time.monotonic() < end:
+            time.sleep(POLL)
+            st = store.state(record.id)
 
 
 def _stopped(paths: Paths, record: ContainerRecord, st: ContainerState) -> ContainerState:

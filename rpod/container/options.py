@@ -27,7 +27,7 @@ ULIMIT_NAMES = {
     "sigpending": "RLIMIT_SIGPENDING", "stack": "RLIMIT_STACK",
 }
 SDNOTIFY_MODES = ("conmon", "container", "healthy", "ignore")
-LOG_DRIVERS = ("k8s-file", "none", "passthrough", "json-file")
+LOG_DRIVERS = ("k8s-file", "none", "passthrough", "json-file", "journald")
 NETWORK_MODES = ("none", "host", "slirp4netns", "private", "ns", "pasta")
 _MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
@@ -110,6 +110,8 @@ class RunOptions:
     sdnotify: str = "conmon"
     systemd: str = "true"
     cgroups: str = "enabled"
+    pidfile: str | None = None  # --pidfile: the container's init pid (host view), written by the monitor
+    conmon_pidfile: str | None = None  # --conmon-pidfile: the monitor's pid
     # health
     health_cmd: str | None = None
     health_interval: str | None = None

@@ -4,7 +4,8 @@ rpod writes ``container.json`` (what the user asked for) under ``containers.lock
 alone writes ``monitor.json`` (which processes run the container) and ``exit`` (how it ended).
 The status is computed from those files every time, never stored, so it cannot get stuck:
 
-* ``exit`` present                                   → exited (its code)
+* ``exit`` present                                   → exited (its code); ``restarting`` too when
+  ``restart.json`` says its monitor (alive) will start it again after the back-off
 * ``monitor.json`` from this boot, container alive   → running
 * ``monitor.json`` from this boot, monitor alive     → stopping (the monitor is finishing up)
 * ``monitor.json`` but both processes gone, or from an earlier boot → exited, code -1, with an error
@@ -30,6 +31,9 @@ from rpod.paths import Paths
 from rpod.storefile import atomic_write_json, locked, read_json
 
 RECORD = "container.json"
+RESTART_FILE = "restart.json"  # the monitor's back-off gap (rootless.monitor.restart)
+STOP_MARK = "stopped-by-user"  # rpod stop/kill: never restart (rootless.monitor.restart)
+HEALTH_FILE = "healthcheck.log"  # the monitor's health log (rootless.monitor.health)
 
 
 @dataclass
@@ -56,6 +60,7 @@ class ContainerRecord:
     entrypoint: list[str] = field(default_factory=list)
     cmd: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # e.g. resource limits asked but not enforced
+    healthcheck: dict[str, Any] | None = None  # Podman's Config.Healthcheck (Test, Interval ns...), resolved
     create_command: list[str] = field(default_factory=list)  # the CLI argv that created it (inspect CreateCommand)
 
     @property
@@ -79,10 +84,13 @@ class ContainerState:
     finished_at: str = ""
     error: str = ""
     monitor_pid: int = 0
+    restarting: bool = False  # exited, and the monitor restarts it after the back-off (--restart)
+    restart_count: int = 0  # automatic restarts by the monitor since the last ``rpod start``
 
     @property
     def running(self) -> bool:
-        return self.status in ("running", "stopping")
+        """Running, or about to be again: start/rm/prune treat it as running."""
+        return self.status in ("running", "stopping") or self.restarting
 
 
 def new_id() -> str:
@@ -227,16 +235,21 @@ class ContainerStore:
         ex = exitfile.read_exit_file(cdir)
         mon = exitfile.read_monitor_file(cdir)
         started = (mon or {}).get("started_at", "")
+        restarts = int((mon or {}).get("restart_count", 0))
         if ex is not None:
+            rs = exitfile.read_json(os.path.join(cdir, RESTART_FILE))
+            gap = rs is not None and exitfile.process_alive(rs.get("monitor_pid"), rs.get("monitor_start"))
             return ContainerState("exited", exit_code=int(ex.get("exit_code", -1)), started_at=started,
-                                  finished_at=ex.get("exited_at", ""), error=ex.get("error", ""))
+                                  finished_at=ex.get("exited_at", ""), error=ex.get("error", ""),
+                                  restarting=gap, restart_count=restarts,
+                                  monitor_pid=int(rs["monitor_pid"]) if gap and rs else 0)
         if mon is None:
             return ContainerState("created")
         same_boot = mon.get("boot_id") == exitfile.boot_id()
         if same_boot:
             if exitfile.process_alive(mon.get("pid"), mon.get("pid_start")):
                 return ContainerState("running", pid=int(mon["pid"]), started_at=started,
-                                      monitor_pid=int(mon.get("monitor_pid", 0)))
+                                      monitor_pid=int(mon.get("monitor_pid", 0)), restart_count=restarts)
             if exitfile.process_alive(mon.get("monitor_pid"), mon.get("monitor_start")):
                 return ContainerState("stopping", started_at=started, monitor_pid=int(mon["monitor_pid"]))
             ex = exitfile.read_exit_file(cdir)  # the monitor may have finished since we looked
@@ -251,7 +264,7 @@ class ContainerStore:
     def reset_runtime(self, cid: str) -> None:
         """Forget the previous run (before a new start): exit file, monitor file, run dir."""
         cdir = self.dir(cid)
-        for name in (exitfile.EXIT_FILE, exitfile.MONITOR_FILE):
+        for name in (exitfile.EXIT_FILE, exitfile.MONITOR_FILE, RESTART_FILE, STOP_MARK, HEALTH_FILE):
             try:
                 os.unlink(cdir / name)
             except FileNotFoundError:

@@ -1,0 +1,28 @@
+"""``rpod healthcheck run CONTAINER``: run the container's healthcheck now (through its monitor).
+
+Exit codes are Podman's: 0 healthy, 1 unhealthy (and ``unhealthy`` printed), 125 when the
+container has no healthcheck or is not running.
+"""
+
+from __future__ import annotations
+
+import click
+
+from rpod.cli.common import paths, write
+
+app = click.Group("healthcheck", help="Manage health checks on containers")
+
+
+@app.command("run", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("container")
+def run_cmd(container: str) -> None:
+    """Run the health check of a container."""
+    from rpod.container.service import healthcheck_run
+    from rpod.container.state import ContainerStore
+
+    p = paths()
+    record = ContainerStore(p).get(container)
+    result = healthcheck_run(p, record)
+    if int(result.get("exit_code", 1)) != 0:
+        write("unhealthy\n")
+        raise click.exceptions.Exit(1)

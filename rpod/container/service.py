@@ -1,0 +1,212 @@
+"""Service features of a container, engine side: ``--sdnotify``, ``--pidfile``/``--conmon-pidfile``,
+``--restart``, healthchecks and ``--log-driver journald``.
+
+The monitor does the work at run time (``rootless.monitor.notify/restart/health/journal``);
+this module turns the flags and the image config into what the monitor needs (``monitor_config``),
+adjusts the bundle at create time (``adjust_spec``), records the user's intent to stop
+(``mark_stopped``), reads the health log and asks the monitor to run a check now
+(``healthcheck_run``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from rpod.errors import RpodError, StateConflict, UsageError
+
+NOTIFY_DEST = "/run/notify"  # where --sdnotify=container mounts the proxy socket's directory
+NOTIFY_DIR = "notify"  # ... from <container dir>/notify
+STOP_MARK = "stopped-by-user"  # rootless.monitor.restart.STOP_MARK
+HEALTH_FILE = "healthcheck.log"  # rootless.monitor.health.HEALTH_FILE
+DEFAULT_INTERVAL = 30.0
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRIES = 3
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+# ------------------------------------------------------------------------------------ durations
+def parse_duration(value: str, flag: str) -> float:
+    """A Go duration (``30s``, ``1m30s``, ``500ms``; a bare number is seconds) → seconds."""
+    text = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise UsageError(f"invalid {flag} {value!r}: use a duration like 30s, 1m30s or 500ms")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+def _ns(seconds: float) -> int:
+    return int(round(seconds * 1e9))
+
+
+# ---------------------------------------------------------------------------------- healthcheck
+def parse_health_cmd(value: str) -> list[str]:
+    """``--health-cmd``: a JSON array (``["CMD", "curl", ...]``, ``["CMD-SHELL", "..."]``) or a
+    string run by ``/bin/sh -c`` (``CMD-SHELL``); ``none`` disables the image's check."""
+    text = value.strip()
+    if text.lower() == "none":
+        return ["NONE"]
+    if text.startswith("["):
+        try:
+            arr = json.loads(text)
+        except ValueError:
+            arr = None
+        if isinstance(arr, list) and arr and all(isinstance(x, str) for x in arr):
+            return arr if arr[0] in ("CMD", "CMD-SHELL", "NONE") else ["CMD", *arr]
+    if not text:
+        raise UsageError("invalid --health-cmd: the command is empty")
+    return ["CMD-SHELL", value]
+
+
+def resolve_healthcheck(opts: Any, image_config: dict[str, Any]) -> dict[str, Any] | None:
+    """Podman's ``Config.Healthcheck`` (``Test``, ``Interval``/``Timeout``/``StartPeriod`` in ns,
+    ``Retries``) from the flags over the image's ``Healthcheck``; None when there is none."""
+    if opts.no_healthcheck:
+        return None
+    image_hc = dict((image_config.get("config") or {}).get("Healthcheck") or {})
+    test = parse_health_cmd(opts.health_cmd) if opts.health_cmd is not None else list(image_hc.get("Test") or [])
+    if not test or test[0] == "NONE":
+        return None
+    interval = DEFAULT_INTERVAL if not image_hc.get("Interval") else image_hc["Interval"] / 1e9
+    timeout = DEFAULT_TIMEOUT if not image_hc.get("Timeout") else image_hc["Timeout"] / 1e9
+    start_period = (image_hc.get("StartPeriod") or 0) / 1e9
+    retries = int(image_hc.get("Retries") or DEFAULT_RETRIES)
+    if opts.health_interval is not None:
+        if opts.health_interval.strip().lower() == "disable":
+            interval = 0.0
+        else:
+            interval = parse_duration(opts.health_interval, "--health-interval")
+            if interval < 1:
+                raise UsageError("invalid --health-interval: it must be at least 1 second (or disable)")
+    if opts.health_timeout is not None:
+        timeout = parse_duration(opts.health_timeout, "--health-timeout")
+        if timeout < 1:
+            raise UsageError("invalid --health-timeout: it must be at least 1 second")
+    if opts.health_start_period is not None:
+        start_period = parse_duration(opts.health_start_period, "--health-start-period")
+    if opts.health_retries is not None:
+        if opts.health_retries < 1:
+            raise UsageError("invalid --health-retries: it must be greater than 0")
+        retries = opts.health_retries
+    return {"Test": test, "Interval": _ns(interval), "Timeout": _ns(timeout), "StartPeriod": _ns(start_period),
+            "Retries": retries}
+
+
+def read_health(cdir: Path) -> dict[str, Any] | None:
+    """The monitor's health log (``{"Status", "FailingStreak", "Log"}``), None when absent."""
+    try:
+        with open(cdir / HEALTH_FILE, "rb") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def healthcheck_run(paths: Any, record: Any) -> dict[str, Any]:
+    """Ask the container's monitor to run one check now and wait for its result
+    (``{"exit_code", "status", "output"}``).  ``StateConflict`` when there is no check or the
+    container is not running."""
+    from rootless.monitor import stdio as mstdio
+    from rpod.container.state import ContainerStore
+
+    store = ContainerStore(paths)
+    if not getattr(record, "healthcheck", None):
+        raise StateConflict(f"container {record.id} has no defined healthcheck")
+    st = store.state(record.id)
+    if st.status != "running":
+        raise StateConflict(f"container {record.name} is not running: container state improper")
+    try:
+        sock = mstdio.connect_attach(str(store.run_dir(record.id)))
+    except OSError as e:
+        raise RpodError(f"cannot reach the monitor of container {record.name}: {e}") from e
+    with sock:
+        sock.send(mstdio.HEALTHCHECK)
+        timeout = (record.healthcheck.get("Timeout") or _ns(DEFAULT_TIMEOUT)) / 1e9 + 10
+        sock.settimeout(timeout)
+        while True:
+            try:
+                pkt = sock.recv(mstdio.MAX_PACKET)
+            except TimeoutError:
+                raise RpodError(f"the healthcheck of {record.name} did not answer in {timeout:.0f}s") from None
+            if not pkt:
+                raise RpodError(f"the monitor of {record.name} closed the connection (the container exited?)")
+            if pkt[:1] == mstdio.HEALTHCHECK:
+                result = json.loads(pkt[1:])
+                if result.get("error") == "no healthcheck":
+                    raise StateConflict(f"container {record.id} has no defined healthcheck")
+                if result.get("error"):
+                    raise StateConflict(f"container {record.name} is not running: container state improper")
+                return result
+
+
+# ------------------------------------------------------------------------------------ the bundle
+def adjust_spec(spec: dict[str, Any], opts: Any, cdir: Path) -> None:
+    """Create time: the container never inherits the CLI's ``NOTIFY_SOCKET`` (``--env-host``)
+    except with ``--sdnotify=container``, where it gets the monitor's proxy socket, mounted
+    from ``<container dir>/notify`` at ``/run/notify`` (``NOTIFY_SOCKET=/run/notify/notify.sock``)."""
+    proc = spec.setdefault("process", {})
+    env = [e for e in proc.get("env") or [] if not e.startswith("NOTIFY_SOCKET=")]
+    if opts.sdnotify == "container":
+        d = cdir / NOTIFY_DIR
+        d.mkdir(mode=0o755, exist_ok=True)
+        os.chmod(d, 0o755)
+        spec.setdefault("mounts", []).append({"destination": NOTIFY_DEST, "type": "bind", "source": str(d),
+                                              "options": ["bind", "rprivate", "rw"]})
+        env.append(f"NOTIFY_SOCKET={NOTIFY_DEST}/notify.sock")
+    proc["env"] = env
+
+
+# --------------------------------------------------------------------------- the monitor config
+def journal_socket() -> str | None:
+    """The journal's native socket (``$RPOD_JOURNAL_SOCKET`` overrides the path), None without one."""
+    from rootless.monitor.journal import available
+
+    return available()
+
+
+def monitor_config(paths: Any, record: Any, opts: Any, cdir: Path, log_driver: str) -> dict[str, Any]:
+    """What the monitor needs for the service features (merged into its config by ``start``)."""
+    cfg: dict[str, Any] = {"stop_signal": record.stop_signal, "stop_timeout": record.stop_timeout,
+                           "events": {"path": str(paths.events_log), "id": record.id, "name": record.name,
+                                      "image": record.image_name, "labels": dict(record.labels)}}
+    notify_socket = os.environ.get("NOTIFY_SOCKET")
+    if notify_socket and opts.sdnotify != "ignore":
+        cfg.update(sdnotify=opts.sdnotify, notify_socket=notify_socket)
+        if opts.sdnotify == "container":
+            cfg["notify_dir"] = str(cdir / NOTIFY_DIR)
+    for key in ("pidfile", "conmon_pidfile"):
+        value = getattr(opts, key, None)
+        if value:
+            cfg[key] = os.path.abspath(value)
+    if opts.restart and opts.restart != "no":
+        cfg["restart"] = opts.restart
+    hc = getattr(record, "healthcheck", None)
+    if hc:
+        cfg["healthcheck"] = {"test": hc["Test"], "interval": hc["Interval"] / 1e9, "timeout": hc["Timeout"] / 1e9,
+                              "start_period": hc["StartPeriod"] / 1e9, "retries": hc["Retries"],
+                              "on_failure": opts.health_on_failure or "none"}
+    if log_driver == "journald":
+        sock = journal_socket()
+        if sock:
+            cfg["journal_socket"] = sock
+        else:
+            from rpod import log
+
+            log.warn("the journald log driver needs the systemd journal (no socket at "
+                     "/run/systemd/journal/socket): falling back to k8s-file", once=True)
+            cfg["log_driver"] = "k8s-file"
+    return cfg
+
+
+def mark_stopped(cdir: Path) -> None:
+    """The user stopped or killed the container: the monitor must not restart it."""
+    with contextlib.suppress(OSError):
+        fd = os.open(cdir / STOP_MARK, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        os.close(fd)
+
