@@ -87,9 +87,8 @@ def resolv_conf_content(host_text: str, network: str = "none", dns: Sequence[str
         elif words[0] == "options":
             options.extend(words[1:])
     if network != "host":
-        loopback = [s for s in servers if _is_loopback(s)]
         servers = [s for s in servers if not _is_loopback(s)]
-        if network.startswith("slirp4netns") and (loopback or not servers):
+        if network.startswith("slirp4netns"):  # slirp's forwarder first, as Podman (it reaches the host's)
             servers.insert(0, SLIRP_DNS)
     if dns:
         for d in dns:

@@ -86,6 +86,8 @@ class RunOptions:
     dns_search: list[str] = field(default_factory=list)
     dns_option: list[str] = field(default_factory=list)
     add_host: list[str] = field(default_factory=list)
+    expose: list[str] = field(default_factory=list)
+    network_alias: list[str] = field(default_factory=list)
     # security
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
@@ -451,9 +453,14 @@ def parse_network(value: str) -> tuple[str, str]:
     """``--network`` → (mode, options): ``none``, ``host``, ``slirp4netns[:opts]``, ``ns:PATH``,
     ``private``, ``pasta[:opts]``.  The engine picks the default when the flag is absent."""
     mode, _, rest = value.partition(":")
-    if mode not in NETWORK_MODES:
-        raise UsageError(f"invalid --network {value!r}",
-                         hint="rootless rpod supports none, host, slirp4netns[:OPTIONS] and ns:PATH")
+    if mode not in NETWORK_MODES and mode != "container":
+        import re
+
+        if not all(re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", n) for n in value.split(",")):
+            raise UsageError(f"invalid --network {value!r}",
+                             hint="use none, host, slirp4netns[:OPTIONS], pasta[:OPTIONS], container:NAME, "
+                                  "ns:PATH or the name of a network (rpod network create)")
+        return "bridge", value
     if mode == "ns" and not rest.startswith("/"):
         raise UsageError(f"invalid --network {value!r}: ns: needs an absolute path to a network namespace")
     return mode, rest

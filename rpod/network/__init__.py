@@ -1,0 +1,1 @@
+"""Container networking: modes, published ports, user-defined networks (engine side)."""

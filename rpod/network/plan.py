@@ -1,0 +1,189 @@
+"""A container's network, decided at ``create`` and connected at ``start``.
+
+``plan()`` turns ``--network``/``-p``/``-P``/``--dns*`` into a ``NetworkPlan`` kept in the
+container's ``network.json``; ``monitor_spec()`` runs in ``start`` before the monitor is spawned:
+it checks ``/dev/net/tun`` and the host ports (a taken port is a 125 error before anything
+runs), points ``config.json`` at the namespaces to join (``container:``, user networks) and
+returns the ``network`` object for the monitor (``rootless.netsetup``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rpod.errors import RpodError, StateConflict, UsageError
+from rpod.network.ports import PortMapping, check_free, resolve
+
+PLAN_FILE = "network.json"
+PORTLESS = ("none", "host", "container", "ns")
+DNS_DOMAIN = "dns.podman"
+
+
+@dataclass
+class NetworkPlan:
+    mode: str  # slirp4netns | pasta | none | host | container | ns | bridge
+    options: dict[str, Any] = field(default_factory=dict)  # slirp4netns options
+    args: list[str] = field(default_factory=list)  # pasta arguments
+    ports: list[str] = field(default_factory=list)  # PortMapping.record() strings
+    container: str = ""  # container: target id
+    ns_path: str = ""
+    networks: dict[str, dict[str, Any]] = field(default_factory=dict)  # bridge: name -> {"aliases": [...]}
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def etc_network(self) -> str:
+        """The network name ``rpod.container.etcfiles`` understands."""
+        return {"container": "none", "ns": "none"}.get(self.mode, self.mode)
+
+    @property
+    def spec_network(self) -> str:
+        return "host" if self.mode == "host" else self.mode
+
+    def etc_dns(self, paths: Any, dns: list[str], dns_search: list[str]) -> tuple[list[str], list[str]]:
+        """(--dns, --dns-search) for resolv.conf: user networks use their gateways' DNS responder."""
+        if self.mode != "bridge" or dns:
+            return dns, dns_search
+        from rpod.network.store import NetworkStore
+
+        store = NetworkStore(paths)
+        servers = [store.get(n).gateway for n in self.networks]
+        return servers, dns_search or [DNS_DOMAIN]
+
+    @property
+    def port_mappings(self) -> list[PortMapping]:
+        return [PortMapping.from_record(p) for p in self.ports]
+
+
+def default_mode() -> str:
+    """Podman's rootless default: slirp4netns."""
+    return "slirp4netns"
+
+
+def plan(paths: Any, opts: Any, image_config: dict[str, Any]) -> NetworkPlan:
+    """The plan for ``opts`` (``RunOptions``).  Raises ``UsageError`` for bad values."""
+    value = opts.network or default_mode()
+    mode, _, rest = value.partition(":")
+    inner = image_config.get("config") if isinstance(image_config.get("config"), dict) else image_config
+    exposed = list(((inner or {}).get("ExposedPorts") or {}).keys())
+    p = NetworkPlan(mode=mode)
+    if mode == "private":
+        p.mode = default_mode()
+    elif mode == "slirp4netns":
+        from rootless.slirp import NetworkSetupError, parse_options
+
+        try:
+            p.options = parse_options(rest)
+        except NetworkSetupError as e:
+            raise UsageError(str(e), hint=e.hint) from None
+        if p.options.get("port_handler") == "rootlesskit":
+            raise UsageError("port_handler=rootlesskit is not available in rpod",
+                             hint="rpod publishes through slirp4netns's own forwarder (port_handler=slirp4netns), "
+                                  "which keeps the client's source address")
+    elif mode == "pasta":
+        p.args = [a for a in rest.split(",") if a]
+    elif mode == "container":
+        if not rest:
+            raise UsageError(f"invalid --network {value!r}: container: needs a container name or id")
+        from rpod.container.state import ContainerStore
+
+        p.container = ContainerStore(paths).get(rest).id
+    elif mode == "ns":
+        if not rest.startswith("/"):
+            raise UsageError(f"invalid --network {value!r}: ns: needs an absolute path to a network namespace")
+        p.ns_path = rest
+    elif mode in ("none", "host"):
+        pass
+    else:
+        from rpod.network.store import NetworkStore
+
+        store = NetworkStore(paths)
+        aliases = list(getattr(opts, "network_alias", None) or [])
+        p.mode = "bridge"
+        for name in value.split(","):
+            store.get(name)  # NoSuchNetwork when absent
+            p.networks[name] = {"aliases": aliases}
+    maps = resolve(opts.publish, opts.publish_all, exposed, getattr(opts, "expose", None) or [])
+    if maps and p.mode in PORTLESS:
+        p.warnings.append("Port mappings have been discarded as one of the Host, Container, Pod, and None "
+                          "network modes are in use")
+        maps = []
+    p.ports = [m.record() for m in maps]
+    return p
+
+
+def save(cdir: Path, p: NetworkPlan) -> None:
+    from rpod.storefile import atomic_write_json
+
+    atomic_write_json(cdir / PLAN_FILE, asdict(p))
+
+
+def load(cdir: Path) -> NetworkPlan | None:
+    try:
+        data = json.loads((cdir / PLAN_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    known = set(NetworkPlan.__dataclass_fields__)
+    return NetworkPlan(**{k: v for k, v in data.items() if k in known})
+
+
+def _patch_namespaces(cdir: Path, user_path: str | None, net_path: str | None) -> None:
+    """Point ``config.json``'s user/network namespaces at ``/proc/PID/ns/*`` paths (resolved at
+    start: the pid of a namespace's holder changes between runs)."""
+    from rpod.storefile import atomic_write_json
+
+    cfg_path = cdir / "config.json"
+    spec = json.loads(cfg_path.read_text())
+    nss = (spec.get("linux") or {}).get("namespaces") or []
+    for ns in nss:
+        if ns.get("type") == "user":
+            ns.pop("path", None)
+            if user_path:
+                ns["path"] = user_path
+        if ns.get("type") == "network":
+            ns.pop("path", None)
+            if net_path:
+                ns["path"] = net_path
+    atomic_write_json(cfg_path, spec)
+
+
+def monitor_spec(paths: Any, record: Any, cdir: Path) -> dict[str, Any] | None:
+    """Prepare the start of ``record``'s network; the monitor's ``network`` object (or None)."""
+    p = load(cdir)
+    if p is None:
+        return None
+    if p.mode in ("slirp4netns", "pasta", "bridge"):
+        _check_tun()
+        for m in p.port_mappings:
+            check_free(m)
+    if p.mode == "slirp4netns":
+        return {"mode": "slirp4netns", "options": p.options, "ports": [m.monitor() for m in p.port_mappings]}
+    if p.mode == "pasta":
+        return {"mode": "pasta", "args": p.args, "ports": [m.monitor() for m in p.port_mappings]}
+    if p.mode == "container":
+        from rpod.container.state import ContainerStore
+
+        store = ContainerStore(paths)
+        st = store.state(p.container)
+        if not st.running or not st.pid:
+            raise StateConflict(f"cannot join the network of container {p.container[:12]}: it is not running",
+                                hint="start it first")
+        _patch_namespaces(cdir, f"/proc/{st.pid}/ns/user", f"/proc/{st.pid}/ns/net")
+        return None
+    if p.mode == "bridge":
+        from rpod.network import bridge
+
+        return bridge.prepare_start(paths, record, cdir, p)
+    return None
+
+
+def _check_tun() -> None:
+    from rootless.slirp import NetworkSetupError, check_tun
+
+    try:
+        check_tun()
+    except NetworkSetupError as e:
+        raise RpodError(str(e), hint=e.hint) from None
+
