@@ -438,6 +438,7 @@ class Monitor:
 
     def attach_network(self, pid: int) -> None:
         """slirp4netns/pasta/user network for the created (not yet started) container."""
+        self.close_network()  # a restart: the previous run's slirp4netns still holds the ports
         if not self.cfg.network:
             return
         from rootless import netsetup
