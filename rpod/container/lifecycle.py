@@ -95,14 +95,10 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
                             hint="use a kernel >= 5.11 (overlay with userxattr) or install fuse-overlayfs")
         mount_point, overlay = rootfs.prepare(paths, cid, layer_dirs, driver)
         cdir = store.dir(cid)
-        from rpod.network import plan as netplan
-
-        net = netplan.plan(paths, opts, image_config)
-        network = net.etc_network
+        network = opts.network or "none"
         hostname = opts.hostname or cid[:12]
-        dns, dns_search = net.etc_dns(paths, opts.dns, opts.dns_search)
         etc = write_etc_files(cdir / "userdata", hostname=hostname, name=name, network=network,
-                              add_hosts=opts.add_host, dns=dns, dns_search=dns_search,
+                              add_hosts=opts.add_host, dns=opts.dns, dns_search=opts.dns_search,
                               dns_option=opts.dns_option,
                               containerenv=containerenv_content(cid=cid, name=name, image=opts.image,
                                                                 image_id=image.id))
@@ -112,13 +108,16 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         mapping = default_mapping()
         ctx = SpecContext(
             container_id=cid, rootfs=str(mount_point), name=name, overlay=overlay,
-            uid_mappings=mapping.uid_map_oci(), gid_mappings=mapping.gid_map_oci(), network=net.spec_network,
-            netns_path=net.ns_path or ("/proc/0/ns/net" if net.mode == "container" else None),
+            uid_mappings=mapping.uid_map_oci(), gid_mappings=mapping.gid_map_oci(), network=network,
             hosts_file=str(etc.hosts), resolv_conf_file=str(etc.resolv_conf), hostname_file=str(etc.hostname),
             containerenv_file=str(etc.containerenv) if etc.containerenv else None, mounts=mounts,
             passwd_lookup=layer_lookup(list(reversed(layer_dirs))),
         )
         spec = build_spec(opts, image_config, ctx)
+        from rpod.container import service
+
+        service.adjust_spec(spec, opts, cdir)
+        record.healthcheck = service.resolve_healthcheck(opts, image_config)
         warnings = _drop_unenforceable_resources(spec, opts)
         _prepare_volumes(reqs, mounts, used, volumes, spec, layer_dirs=layer_dirs, scratch=cdir, driver=driver)
         atomic_write_json(cdir / "config.json", spec)
@@ -128,10 +127,6 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         record.env = list(proc.get("env") or [])
         record.workdir = proc.get("cwd") or "/"
         record.hostname = spec.get("hostname") or hostname
-        from rpod.container import service
-
-        service.adjust_spec(spec, opts, cdir)
-        record.healthcheck = service.resolve_healthcheck(opts, image_config)
         record.mounts = mounts
         record.user = opts.user or inner.get("User") or ""
         record.entrypoint = list(inner.get("Entrypoint") or [])
@@ -139,11 +134,6 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         record.stop_signal = parse_signal(opts.stop_signal or inner.get("StopSignal") or "SIGTERM")
         record.stop_timeout = opts.stop_timeout if opts.stop_timeout is not None else 10
         record.warnings = warnings
-        netplan.save(cdir, net)
-        record.ports = net.ports
-        record.warnings += net.warnings
-        for w in net.warnings:
-            sys.stderr.write(f"WARN[0000] {w}\n")
         store.save(record)
         if opts.cidfile:
             with open(opts.cidfile, "x") as f:
@@ -263,9 +253,6 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None)
     cdir = store.dir(record.id)
     run_dir = store.run_dir(record.id)
     run_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
-    from rpod.network.plan import monitor_spec
-
-    network = monitor_spec(paths, record, cdir)  # tun, free host ports, namespaces to join
     with open(cdir / "config.json", "rb") as f:
         terminal = bool((json.load(f).get("process") or {}).get("terminal"))
     log_driver = {"json-file": "k8s-file", None: "k8s-file"}.get(opts.log_driver, opts.log_driver)
@@ -278,8 +265,10 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None)
         "container_dir": str(cdir), "run_dir": str(run_dir), "sync_fd": theirs.fileno(),
         "terminal": terminal, "log_driver": log_driver, "log_path": str(cdir / "ctr.log"),
         "remove": bool(opts.rm), "exit_command": exit_command(paths, record.id) if opts.rm else None,
-        "network": network,
     }
+    from rpod.container import service
+
+    cfg.update(service.monitor_config(paths, record, opts, cdir, log_driver))
     runtime = (record.options or {}).get("runtime")
     if runtime:
         cfg["runtime"] = resolve_runtime(runtime)
@@ -298,9 +287,6 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None)
             cfg["stdin"] = "inherit"
         elif io.keep_stdin_open:
             cfg["stdin"] = "pipe"
-    from rpod.container import service
-
-    cfg.update(service.monitor_config(paths, record, opts, cdir, log_driver))
     elif opts.interactive:
         cfg["stdin"] = "pipe"
     argv = python_entry("rootless.monitor", json.dumps(cfg))
@@ -449,7 +435,10 @@ def wait_exit(paths: Paths, cid: str, timeout: float | None = None,
 
 def signal_container(paths: Paths, record: ContainerRecord, sig: int) -> None:
     """Send ``sig`` to the container's init (checked by start time, so a recycled pid is safe)."""
+    from rpod.container.service import mark_stopped
+
     store = ContainerStore(paths)
+    mark_stopped(store.dir(record.id))  # an explicit stop/kill: the monitor must not restart it
     mon = exitfile.read_monitor_file(str(store.dir(record.id))) or {}
     st = store.state(record.id)
     if st.status != "running":
@@ -467,10 +456,7 @@ def signal_container(paths: Paths, record: ContainerRecord, sig: int) -> None:
             syscalls.pidfd_send_signal(pidfd, sig)
             container_event(paths, record, "kill")
     except ProcessLookupError:
-    from rpod.container.service import mark_stopped
-
         pass
-    mark_stopped(store.dir(record.id))  # an explicit stop/kill: the monitor must not restart it
     finally:
         os.close(pidfd)
 
@@ -478,9 +464,16 @@ def signal_container(paths: Paths, record: ContainerRecord, sig: int) -> None:
 def stop(paths: Paths, record: ContainerRecord, timeout: int | None = None) -> ContainerState:
     """Stop signal, then SIGKILL after ``timeout`` seconds (the record's stop timeout by default)."""
     from rpod import log
+    from rpod.container.service import mark_stopped
 
     store = ContainerStore(paths)
+    mark_stopped(store.dir(record.id))
     st = store.state(record.id)
+    if st.restarting:  # in the back-off gap: the monitor sees the mark and gives up, or has just restarted it
+        end = time.monotonic() + 5
+        while st.restarting and time.monotonic() < end:
+            time.sleep(POLL)
+            st = store.state(record.id)
     if st.status == "stopping":
         return wait_exit(paths, record.id, timeout=30)
     if st.status != "running":
@@ -496,16 +489,9 @@ def stop(paths: Paths, record: ContainerRecord, timeout: int | None = None) -> C
             else str(record.stop_signal)
         log.warn(f"StopSignal {signame} failed to stop container {record.name} in {t} seconds, "
                  "resorting to SIGKILL", once=False)
-    from rpod.container.service import mark_stopped
     with contextlib.suppress(StateConflict):
         signal_container(paths, record, signal.SIGKILL)
-    mark_stopped(store.dir(record.id))
     return _stopped(paths, record, wait_exit(paths, record.id, timeout=30))
-    if st.restarting:  # in the back-off gap: the monitor sees the mark and gives up, or has just restarted it
-        end = time.monotonic() + 5
-        while st.restarting and time.monotonic() < end:
-            time.sleep(POLL)
-            st = store.state(record.id)
 
 
 def _stopped(paths: Paths, record: ContainerRecord, st: ContainerState) -> ContainerState:
