@@ -57,6 +57,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "events": ("rpod.cli.events", "Show rpod events"),
     "healthcheck": ("rpod.cli.healthcheck", "Manage health checks on containers"),
     "generate": ("rpod.cli.generate", "Generate structured data based on containers"),
+    "quadlet": ("rpod.cli.quadlet", "Turn Quadlet .container/.volume/.network files into systemd units"),
 }
 GROUPS = {"image", "system", "volume", "container", "network", "generate", "healthcheck"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
