@@ -121,7 +121,7 @@ def port_cmd(container: str | None, private_port: str | None, all_: bool, latest
         lines = [_port_line(p) for p in rec.ports]
         if private_port:
             want = private_port if "/" in private_port else private_port + "/tcp"
-            lines = [ln for ln in lines if ln.startswith(want + " ")]
+            lines = [ln.split(" -> ", 1)[1] for ln in lines if ln.startswith(want + " ")]  # Podman: ip:port only
         if all_ and lines:
             write(rec.short_id + "\n")
         for ln in lines:

@@ -212,6 +212,9 @@ def inspect_container(rec: Any, st: Any) -> dict[str, Any]:
     finished = st.finished_at or "0001-01-01T00:00:00Z"
     status = {"stopping": "stopping", "exited": "exited", "running": "running", "created": "created"}[st.status]
     health = _health(rec, st)
+    from rpod.network.inspect import container_network
+
+    net = container_network(_store().dir(rec.id), rec)
     ports: dict[str, Any] = {}
     for p in rec.ports:
         from contextlib import suppress
@@ -253,8 +256,7 @@ def inspect_container(rec: Any, st: Any) -> dict[str, Any]:
         "MountLabel": "",
         "ProcessLabel": "",
         "Mounts": mounts,
-        "NetworkSettings": {"Ports": ports, "IPAddress": "", "Gateway": "", "MacAddress": "",
-                            "SandboxKey": "", "Networks": {}},
+        "NetworkSettings": net["settings"],
         "Config": {
             "Hostname": rec.hostname, "Domainname": "", "User": rec.user, "AttachStdin": bool(opts.get("interactive")),
             "AttachStdout": not opts.get("detach"), "AttachStderr": not opts.get("detach"),
@@ -269,7 +271,7 @@ def inspect_container(rec: Any, st: Any) -> dict[str, Any]:
         },
         "HostConfig": {
             "Binds": [f"{m['source']}:{m['destination']}" for m in rec.mounts if m.get("type") == "bind"],
-            "NetworkMode": opts.get("network") or "none", "PortBindings": ports, "AutoRemove": bool(opts.get("rm")),
+            "NetworkMode": net["mode"], "PortBindings": net["ports"], "AutoRemove": bool(opts.get("rm")),
             "RestartPolicy": _restart_policy(opts.get("restart")),
             "LogConfig": {"Type": opts.get("log_driver") or "k8s-file", "Config": None},
             "Privileged": bool(opts.get("privileged")), "ReadonlyRootfs": bool(opts.get("read_only")),
