@@ -1,0 +1,137 @@
+"""Healthchecks on the monitor's own timer: status in inspect and ps, rpod healthcheck run,
+start period, timeout, and --health-on-failure kill/restart/stop acting on real containers."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.support.images import ImageSet
+from tests.support.procs import pids_mentioning, wait_until
+from tests.support.rpodcli import RpodEnv, ok, run_rpod
+
+
+@pytest.fixture
+def env(rpod_env: RpodEnv, images: ImageSet) -> RpodEnv:
+    ok(run_rpod(rpod_env, "pull", "-q", "alpine"))
+    return rpod_env
+
+
+def _inspect(env: RpodEnv, name: str, fmt: str) -> str:
+    return ok(run_rpod(env, "inspect", "--format", fmt, name)).stdout.strip()
+
+
+def _health(env: RpodEnv, name: str) -> dict:
+    return json.loads(ok(run_rpod(env, "inspect", name)).stdout)[0]["State"]["Health"]
+
+
+def test_healthy_then_unhealthy_inspect_ps_and_run(env: RpodEnv) -> None:
+    ok(run_rpod(env, "run", "-d", "--name", "hc", "--health-cmd", "test -f /tmp/ok", "--health-interval", "1s",
+                "--health-retries", "2", "alpine", "sh", "-c", "touch /tmp/ok; sleep 1000"))
+    try:
+        doc = json.loads(ok(run_rpod(env, "inspect", "hc")).stdout)[0]
+        assert doc["Config"]["Healthcheck"] == {"Test": ["CMD-SHELL", "test -f /tmp/ok"], "Interval": 1_000_000_000,
+                                                "Timeout": 30_000_000_000, "StartPeriod": 0, "Retries": 2}
+        assert doc["State"]["Health"]["Status"] == "starting"
+        assert wait_until(lambda: _inspect(env, "hc", "{{.State.Health.Status}}") == "healthy", 10)
+        assert _inspect(env, "hc", "{{.State.Healthcheck.Status}}") == "healthy"  # Podman 4.3's name
+        assert ok(run_rpod(env, "ps", "--format", "{{.Status}}")).stdout.strip().endswith("(healthy)")
+        r = ok(run_rpod(env, "healthcheck", "run", "hc"))
+        assert r.stdout == ""
+        ok(run_rpod(env, "exec", "hc", "rm", "/tmp/ok"))
+        r = run_rpod(env, "healthcheck", "run", "hc")
+        assert (r.returncode, r.stdout) == (1, "unhealthy\n"), r
+        assert wait_until(lambda: _inspect(env, "hc", "{{.State.Health.Status}}") == "unhealthy", 10)
+        h = _health(env, "hc")
+        assert h["FailingStreak"] >= 2
+        assert 1 <= len(h["Log"]) <= 5
+        last = h["Log"][-1]
+        assert last["ExitCode"] == 1 and last["Start"] <= last["End"]
+        assert ok(run_rpod(env, "ps", "--format", "{{.Status}}")).stdout.strip().endswith("(unhealthy)")
+        # --health-on-failure defaults to none: still running
+        assert _inspect(env, "hc", "{{.State.Status}}") == "running"
+        events = ok(run_rpod(env, "events", "--stream=false", "--filter", "event=health_status",
+                             "--format", "json")).stdout.splitlines()
+        assert [json.loads(e).get("HealthStatus") for e in events] == ["healthy", "unhealthy"]
+        # healthy again once the file is back
+        ok(run_rpod(env, "exec", "hc", "touch", "/tmp/ok"))
+        ok(run_rpod(env, "healthcheck", "run", "hc"))
+        assert _health(env, "hc")["Status"] == "healthy" and _health(env, "hc")["FailingStreak"] == 0
+    finally:
+        ok(run_rpod(env, "rm", "-f", "-t", "0", "hc"))
+
+
+def test_healthcheck_run_errors(env: RpodEnv) -> None:
+    ok(run_rpod(env, "run", "-d", "--name", "plain", "alpine", "sleep", "1000"))
+    r = run_rpod(env, "healthcheck", "run", "plain")
+    assert r.returncode == 125 and "has no defined healthcheck" in r.stderr
+    ok(run_rpod(env, "rm", "-f", "-t", "0", "plain"))
+    ok(run_rpod(env, "create", "--name", "idle", "--health-cmd", "true", "alpine", "sleep", "1"))
+    r = run_rpod(env, "healthcheck", "run", "idle")
+    assert r.returncode == 125 and "not running" in r.stderr
+    assert run_rpod(env, "healthcheck", "run", "nosuch").returncode == 125
+    r = run_rpod(env, "run", "-d", "--health-cmd", "true", "--health-interval", "soon", "alpine", "true")
+    assert r.returncode == 125 and "--health-interval" in r.stderr
+
+
+def test_interval_disable_start_period_and_timeout(env: RpodEnv) -> None:
+    ok(run_rpod(env, "run", "-d", "--name", "manual", "--health-cmd", "[\"CMD\", \"test\", \"-f\", \"/tmp/ok\"]",
+                "--health-interval", "disable", "--health-retries", "1", "--health-start-period", "60s",
+                "alpine", "sleep", "1000"))
+    ok(run_rpod(env, "run", "-d", "--name", "slow", "--health-cmd", "sleep 20", "--health-interval", "disable",
+                "--health-timeout", "1s", "alpine", "sleep", "1000"))
+    try:
+        assert _inspect(env, "manual", "{{json .Config.Healthcheck.Test}}") == '["CMD","test","-f","/tmp/ok"]'
+        time.sleep(1.5)
+        assert _health(env, "manual")["Log"] in (None, [])  # no timer: nothing ran by itself
+        # a failure inside the start period is reported but does not count
+        r = run_rpod(env, "healthcheck", "run", "manual")
+        assert (r.returncode, r.stdout) == (1, "unhealthy\n")
+        h = _health(env, "manual")
+        assert (h["Status"], h["FailingStreak"], len(h["Log"])) == ("starting", 0, 1)
+        ok(run_rpod(env, "exec", "manual", "touch", "/tmp/ok"))
+        ok(run_rpod(env, "healthcheck", "run", "manual"))
+        assert _health(env, "manual")["Status"] == "healthy"
+        # a check that outlives --health-timeout is killed and fails
+        t0 = time.monotonic()
+        r = run_rpod(env, "healthcheck", "run", "slow")
+        assert r.returncode == 1 and time.monotonic() - t0 < 8
+        assert "timed out" in _health(env, "slow")["Log"][-1]["Output"]
+        # the killed check left nothing behind in the container
+        assert "sleep 20" not in ok(run_rpod(env, "exec", "slow", "ps", "-o", "args")).stdout
+    finally:
+        ok(run_rpod(env, "rm", "-f", "-t", "0", "manual", "slow"))
+
+
+def test_on_failure_kill(env: RpodEnv) -> None:
+    ok(run_rpod(env, "run", "-d", "--name", "k", "--health-cmd", "test -f /tmp/ok", "--health-interval", "1s",
+                "--health-retries", "1", "--health-on-failure", "kill", "alpine", "sleep", "1000"))
+    cid = _inspect(env, "k", "{{.Id}}")
+    assert ok(run_rpod(env, "wait", "k", timeout=30)).stdout == "137\n"
+    assert _inspect(env, "k", "{{.State.Status}} {{.RestartCount}}") == "exited 0"
+    assert wait_until(lambda: not pids_mentioning(cid), 10)
+
+
+def test_on_failure_restart_restarts_in_place(env: RpodEnv) -> None:
+    # the first run never becomes healthy; the second (same upper dir: /tmp/once survives) does
+    ok(run_rpod(env, "run", "-d", "--name", "r", "--health-cmd", "test -f /tmp/ok", "--health-interval", "1s",
+                "--health-retries", "1", "--health-on-failure", "restart", "--stop-timeout", "1", "alpine",
+                "sh", "-c", "[ -f /tmp/once ] && touch /tmp/ok; touch /tmp/once; exec sleep 1000"))
+    try:
+        assert wait_until(lambda: _inspect(env, "r", "{{.RestartCount}} {{.State.Health.Status}}") == "1 healthy", 30)
+        assert _inspect(env, "r", "{{.State.Status}}") == "running"
+    finally:
+        ok(run_rpod(env, "rm", "-f", "-t", "0", "r"))
+
+
+def test_on_failure_stop_wins_over_restart_always(env: RpodEnv) -> None:
+    ok(run_rpod(env, "run", "-d", "--name", "s", "--restart", "always", "--health-cmd", "false",
+                "--health-interval", "1s", "--health-retries", "1", "--health-on-failure", "stop", "alpine",
+                "sleep", "1000"))
+    cid = _inspect(env, "s", "{{.Id}}")
+    ok(run_rpod(env, "wait", "s", timeout=30))
+    time.sleep(1)
+    assert _inspect(env, "s", "{{.State.Status}} {{.RestartCount}}") == "exited 0"
+    assert wait_until(lambda: not pids_mentioning(cid), 10)
