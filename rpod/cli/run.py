@@ -58,6 +58,7 @@ RUN_FLAGS: list[tuple[tuple[str, ...], str, str, str]] = [
      "Network: slirp4netns[:OPTS] (default), pasta, none, host, container:NAME, ns:PATH or NETWORK[,NETWORK]"),
     (("--network-alias",), "network_alias", "multi", "Add a network-scoped alias for the container"),
     (("--expose",), "expose", "multi", "Expose a port or a range of ports (published by -P)"),
+    (("--mac-address",), "mac_address", "str", "Container MAC address (slirp4netns tap0)"),
     (("-p", "--publish"), "publish", "multi", "Publish a port [ip:]host:ctr[/proto]"),
     (("-P", "--publish-all"), "publish_all", "flag", "Publish every exposed port"),
     (("--dns",), "dns", "multi", "DNS server"),

@@ -88,6 +88,7 @@ class RunOptions:
     add_host: list[str] = field(default_factory=list)
     expose: list[str] = field(default_factory=list)
     network_alias: list[str] = field(default_factory=list)
+    mac_address: str | None = None
     # security
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)

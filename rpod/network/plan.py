@@ -105,6 +105,19 @@ def plan(paths: Any, opts: Any, image_config: dict[str, Any]) -> NetworkPlan:
         for name in value.split(","):
             store.get(name)  # NoSuchNetwork when absent
             p.networks[name] = {"aliases": aliases}
+    mac = getattr(opts, "mac_address", None)
+    if mac:
+        import re
+
+        if not re.fullmatch(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}", mac):
+            raise UsageError(f"invalid --mac-address {mac!r}: expected six hex bytes like 02:42:ac:11:00:02")
+        if p.mode == "slirp4netns":
+            p.options["mac"] = mac
+        elif p.mode == "bridge":
+            for net in p.networks.values():
+                net["mac"] = mac
+        else:
+            p.warnings.append(f"--mac-address is ignored with --network {p.mode}")
     maps = resolve(opts.publish, opts.publish_all, exposed, getattr(opts, "expose", None) or [])
     if maps and p.mode in PORTLESS:
         p.warnings.append("Port mappings have been discarded as one of the Host, Container, Pod, and None "
