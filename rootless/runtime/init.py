@@ -318,6 +318,9 @@ def _become_root() -> None:
     except OSError as e:
         raise ContainerError(f"cannot become root in the user namespace: {e.strerror}",
                              hint="map container uid and gid 0 in linux.uidMappings/gidMappings") from e
+    # root here may be another host id than the caller's (keep-id, --uidmap): the uid change made
+    # us non-dumpable, which would close /proc/PID/ns/* to the namespace's owner (slirp4netns, exec)
+    syscalls.prctl(syscalls.PR_SET_DUMPABLE, 1)
     if _setgroups_allowed():
         try:
             os.setgroups([])
@@ -381,17 +384,19 @@ def intermediate(config: dict[str, Any], chan: Channel, opts: InitOptions) -> No
     """Child of the caller: namespaces, fork the container init, report its pid, exit."""
     try:
         preload(config)
+        # opened before the user namespace: its root may not be the fifo's owner (--uidmap, nomap)
+        fifo = os.open(opts.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         enter_namespaces(config, chan)
         pid = os.fork()
         if pid == 0:
-            container_init(config, chan, opts)
+            container_init(config, chan, opts, fifo)
         chan.send("pid", pid=pid)
         os._exit(0)
     except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
         _report(chan, e)
 
 
-def container_init(config: dict[str, Any], chan: Channel, opts: InitOptions) -> NoReturn:
+def container_init(config: dict[str, Any], chan: Channel, opts: InitOptions, fifo: int) -> NoReturn:
     """The container's pid 1 before ``execve``."""
     try:
         warnings: list[str] = []
@@ -400,7 +405,6 @@ def container_init(config: dict[str, Any], chan: Channel, opts: InitOptions) -> 
         own = {ns["type"] for ns in bundle.namespaces(config) if not ns.get("path")}
         if "mount" not in types:
             raise ContainerError("the runtime needs a mount namespace: add {\"type\": \"mount\"} to linux.namespaces")
-        fifo = os.open(opts.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         if "network" in own:
             _bring_lo_up()
         if "uts" in types:

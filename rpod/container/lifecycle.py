@@ -51,11 +51,12 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     """Create a container from ``opts`` (pulling the image per ``--pull``); nothing is started.
     ``create_command`` is the CLI argv, kept for ``inspect`` and ``generate systemd --new``."""
     from rootless.subid import default_mapping
-    from rpod.container import rootfs
+    from rpod.container import idmaps, rootfs
     from rpod.container.etcfiles import containerenv_content, write_etc_files
     from rpod.container.ocispec import SpecContext, build_spec
     from rpod.container.users import layer_lookup
     from rpod.image.pull import ensure_image
+    from rpod.image.shifted import shifted_layer_dirs
     from rpod.image.store import ImageStore
     from rpod.storage.volumes import VolumeStore, parse_all, resolve_mounts
     from rpod.storefile import atomic_write_json
@@ -93,7 +94,10 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         if not driver:
             raise RpodError(f"no overlay driver works: {err}",
                             hint="use a kernel >= 5.11 (overlay with userxattr) or install fuse-overlayfs")
-        mount_point, overlay = rootfs.prepare(paths, cid, layer_dirs, driver)
+        mapping = default_mapping()
+        maps = idmaps.for_options(opts, mapping)
+        mount_layers = layer_dirs if maps is None else shifted_layer_dirs(paths, layer_dirs, maps)
+        mount_point, overlay = rootfs.prepare(paths, cid, mount_layers, driver, maps)
         cdir = store.dir(cid)
         network = opts.network or "none"
         hostname = opts.hostname or cid[:12]
@@ -105,10 +109,10 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         reqs = parse_all(opts.volumes, opts.mounts, opts.tmpfs)
         volumes = VolumeStore(paths)
         mounts, used = resolve_mounts(reqs, volumes)
-        mapping = default_mapping()
         ctx = SpecContext(
             container_id=cid, rootfs=str(mount_point), name=name, overlay=overlay,
-            uid_mappings=mapping.uid_map_oci(), gid_mappings=mapping.gid_map_oci(), network=network,
+            uid_mappings=maps.host_uid_map(mapping) if maps else mapping.uid_map_oci(),
+            gid_mappings=maps.host_gid_map(mapping) if maps else mapping.gid_map_oci(), network=network,
             hosts_file=str(etc.hosts), resolv_conf_file=str(etc.resolv_conf), hostname_file=str(etc.hostname),
             containerenv_file=str(etc.containerenv) if etc.containerenv else None, mounts=mounts,
             passwd_lookup=layer_lookup(list(reversed(layer_dirs))),

@@ -8,15 +8,60 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rpod.container.idmaps import ContainerMaps
 from rpod.container.ocispec import OverlayInfo
+from rpod.errors import RpodError
 from rpod.paths import Paths
 
 
-def prepare(paths: Paths, cid: str, layer_dirs: list[Path], driver: str = "kernel") -> tuple[Path, OverlayInfo]:
-    """Create the container's upper/work/rootfs dirs; return (rootfs mount point, overlay description)."""
+def prepare(paths: Paths, cid: str, layer_dirs: list[Path], driver: str = "kernel",
+            maps: ContainerMaps | None = None) -> tuple[Path, OverlayInfo]:
+    """Create the container's upper/work/rootfs dirs; return (rootfs mount point, overlay description).
+
+    With ``maps`` (an id map other than the store's), ``upper`` and ``work`` are given to the
+    container's root, so the overlay's root directory shows as root's and its mounter can write.
+    """
     cdir = paths.container_dir(cid)
     for sub in ("upper", "work", "rootfs"):
         (cdir / sub).mkdir(mode=0o755 if sub != "work" else 0o700, parents=True, exist_ok=True)
+    if maps is not None:
+        if not maps.maps_user():
+            cdir.chmod(cdir.stat().st_mode | 0o001)  # its root reaches upper/, work/ and userdata/
+            _check_reachable([cdir / "upper", *layer_dirs])
+        _give_to_container_root(cdir, maps)
     info = OverlayInfo(lowerdirs=[str(d) for d in layer_dirs], upperdir=str(cdir / "upper"),
                        workdir=str(cdir / "work"), driver=driver)
     return cdir / "rootfs", info
+
+
+def _give_to_container_root(cdir: Path, maps: ContainerMaps) -> None:
+    from rootless.idshift import shifter
+    from rootless.subid import default_mapping
+    from rootless.userns import run
+
+    uid, gid = shifter(maps.uid)(0), shifter(maps.gid)(0)
+    if (uid, gid) == (0, 0):
+        return
+    proc = run(["chown", f"{uid}:{gid}", "--", str(cdir / "upper"), str(cdir / "work")], default_mapping(),
+               mount_ns=False, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RpodError(f"cannot give the container's writable layer to its root: {proc.stderr.strip()}")
+
+
+def _check_reachable(dirs: list[Path]) -> None:
+    """A map without the user (``nomap``, ``--uidmap 0:1:N``) makes the container's root a
+    stranger to the user's files: every directory above its layers must be searchable by others."""
+    import stat
+
+    seen: set[Path] = set()
+    for d in dirs:
+        for parent in d.parents:
+            if parent in seen:
+                continue
+            seen.add(parent)
+            st = parent.stat()
+            if not st.st_mode & stat.S_IXOTH:
+                raise RpodError(f"the container's root cannot reach its layers: {parent} is not searchable "
+                                "by other users, and this id map does not map your own id",
+                                hint=f"chmod o+x {parent}, move the store (--root), "
+                                     "or use a map that includes your id (--userns=keep-id)")
