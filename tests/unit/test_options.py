@@ -181,7 +181,8 @@ def test_parse_idmap_network_restart() -> None:
             parse_idmap(bad)
     assert parse_network("slirp4netns:port_handler=slirp4netns") == ("slirp4netns", "port_handler=slirp4netns")
     assert parse_network("ns:/run/netns/x") == ("ns", "/run/netns/x")
-    for bad in ("bridge2", "ns:relative"):
+    assert parse_network("appnet,other") == ("bridge", "appnet,other")  # user-defined networks
+    for bad in ("bad name!", "ns:relative"):
         with pytest.raises(UsageError, match="--network"):
             parse_network(bad)
     assert parse_restart("on-failure:3") == ("on-failure", 3)
@@ -193,6 +194,6 @@ def test_parse_idmap_network_restart() -> None:
 
 def test_validate_choices() -> None:
     for kwargs in ({"sdnotify": "maybe"}, {"systemd": "yes"}, {"health_on_failure": "panic"},
-                   {"log_driver": "syslog"}, {"uidmap": ["1:2"]}, {"network": "weird"}, {"userns": "x"}):
+                   {"log_driver": "syslog"}, {"uidmap": ["1:2"]}, {"network": "we ird"}, {"userns": "x"}):
         with pytest.raises(UsageError):
             RunOptions(image="a", **kwargs).validate()  # type: ignore[arg-type]
