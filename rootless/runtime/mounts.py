@@ -261,6 +261,19 @@ def setup_dev(config: dict, ctx: MountContext) -> None:
             os.symlink("pts/ptmx", ptmx)
 
 
+def _own_upper(upper: str, work: str) -> None:
+    """The writable layer belongs to the container's root: the merged root directory shows its
+    owner.  rpod makes it as the user, which is root with the default map; with another map
+    (keep-id) that still maps the user, root here can chown it (else rpod has done it)."""
+    st = os.stat(upper)
+    if (st.st_uid, st.st_gid) != (0, 0):
+        try:
+            os.chown(upper, 0, 0)
+            os.chown(work, 0, 0)
+        except OSError:
+            pass
+
+
 def prepare_rootfs(config: dict, ctx: MountContext) -> None:
     """Everything before ``pivot_root``: propagation, rootfs (overlay or bind), mounts, devices."""
     linux = config.get("linux") or {}
@@ -273,6 +286,8 @@ def prepare_rootfs(config: dict, ctx: MountContext) -> None:
         from rootless.overlay import mount_overlay  # lazy: only rpod's own containers use it
 
         spec = json.loads(overlay)
+        if spec.get("upperdir"):
+            _own_upper(spec["upperdir"], spec["workdir"])
         mount_overlay(list(spec["lowerdir"]), spec["upperdir"], spec["workdir"], ctx.rootfs,
                       spec.get("driver", "kernel"))
     else:

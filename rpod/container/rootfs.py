@@ -24,10 +24,9 @@ def prepare(paths: Paths, cid: str, layer_dirs: list[Path], driver: str = "kerne
     cdir = paths.container_dir(cid)
     for sub in ("upper", "work", "rootfs"):
         (cdir / sub).mkdir(mode=0o755 if sub != "work" else 0o700, parents=True, exist_ok=True)
-    if maps is not None:
-        if not maps.maps_user():
-            cdir.chmod(cdir.stat().st_mode | 0o001)  # its root reaches upper/, work/ and userdata/
-            _check_reachable([cdir / "upper", *layer_dirs])
+    if maps is not None and not maps.maps_user():  # (with the user mapped, the runtime chowns upper/)
+        cdir.chmod(cdir.stat().st_mode | 0o001)  # its root reaches upper/, work/ and userdata/
+        _check_reachable([cdir / "upper", *layer_dirs])
         _give_to_container_root(cdir, maps)
     info = OverlayInfo(lowerdirs=[str(d) for d in layer_dirs], upperdir=str(cdir / "upper"),
                        workdir=str(cdir / "work"), driver=driver)
