@@ -79,12 +79,13 @@ def unshare(command: tuple[str, ...]) -> None:
     p = paths()
     argv = list(command) or [os.environ.get("SHELL") or "/bin/sh"]
     env = dict(os.environ, CONTAINERS_GRAPHROOT=str(p.root), CONTAINERS_RUNROOT=str(p.runroot),
-               RPOD_UNSHARE="1")
+               RPOD_UNSHARE="1", _CONTAINERS_ROOTLESS_UID=str(os.getuid()),
+               _CONTAINERS_ROOTLESS_GID=str(os.getgid()))
     mapping = default_mapping()
     try:
         proc = userns.popen(argv, mapping, env=env)
     except FileNotFoundError:
-        sys.stderr.write(f"Error: {argv[0]}: command not found\n")
+        sys.stderr.write(f'Error: exec: "{argv[0]}": executable file not found in $PATH\n')
         raise click.exceptions.Exit(127) from None
     rc = proc.wait()
-    raise click.exceptions.Exit(rc if rc >= 0 else 128 - rc)
+    raise click.exceptions.Exit(rc if rc >= 0 else 255)  # killed by a signal: 255, as Podman
