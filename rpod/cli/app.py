@@ -58,6 +58,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "healthcheck": ("rpod.cli.healthcheck", "Manage health checks on containers"),
     "generate": ("rpod.cli.generate", "Generate structured data based on containers"),
     "quadlet": ("rpod.cli.quadlet", "Turn Quadlet .container/.volume/.network files into systemd units"),
+    "auto-update": ("rpod.cli.autoupdate", "Auto update containers according to their auto-update policy"),
 }
 GROUPS = {"image", "system", "volume", "container", "network", "generate", "healthcheck"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_systemd_units import assert_verified, expand, run_unit_line, unit_commands
+from tests.integration.test_systemd_units import assert_verified, run_unit_line
 from tests.support.images import ImageSet
 from tests.support.rpodcli import RpodEnv, ok, run_rpod
+from tests.support.systemd_units import expand, unit_commands
 
 GENERATOR = Path(__file__).resolve().parents[2] / "contrib" / "systemd" / "rpod-user-generator"
 
@@ -127,7 +128,7 @@ def test_generated_service_runs_like_systemd(env: RpodEnv, images: ImageSet) -> 
     out = ok(run_rpod(env, "quadlet", "--dryrun", "--user")).stdout
     vol = unit_commands(out[out.index("---data-volume.service---"):out.index("---web.service---")])
     web_text = out[out.index("---web.service---"):]
-    web = unit_commands(web_text[:web_text.index("[X-Container]")])
+    web = unit_commands(web_text)
     for name, cmds in (("data-volume", vol), ("web", web)):
         spec = {"t": env["XDG_RUNTIME_DIR"], "n": f"{name}.service", "N": name, "%": "%"}
         unit_env = {k: expand([v], spec)[0] for (a,) in cmds.get("Environment", []) for k, v in [a.split("=", 1)]}

@@ -19,6 +19,7 @@ import pytest
 from tests.support.images import ImageSet
 from tests.support.registry import require_tool
 from tests.support.rpodcli import RpodEnv, ok, run_rpod
+from tests.support.systemd_units import expand, unit_commands
 
 
 @pytest.fixture
@@ -181,24 +182,6 @@ def test_stop_and_rm_by_cidfile_with_ignore(env: RpodEnv, images: ImageSet, tmp_
 
 
 # ------------------------------------------------------------------------- running a unit by hand
-def unit_commands(text: str) -> dict[str, list[list[str]]]:
-    """``Exec*=`` lines of a unit as argv lists (continuations joined, quotes and ``$$``/``%%``
-    undone), plus ``Environment=`` assignments under the key ``Environment``."""
-    joined = re.sub(r"\\\n\s*", " ", text)
-    out: dict[str, list[list[str]]] = {}
-    for line in joined.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and (key.startswith("Exec") or key == "Environment"):
-            words = [w.replace("$$", "$") for w in shlex.split(value)]
-            out.setdefault(key, []).append(words)
-    return out
-
-
-def expand(words: list[str], specifiers: dict[str, str]) -> list[str]:
-    """systemd's ``%t``, ``%n``, ``%N`` and ``%%`` in each word."""
-    return [re.sub(r"%(.)", lambda m: specifiers.get(m.group(1), m.group(0)), w) for w in words]
-
-
 class NotifyListener:
     """The datagram socket systemd would give a ``Type=notify`` service as ``$NOTIFY_SOCKET``."""
 
