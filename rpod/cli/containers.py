@@ -377,7 +377,8 @@ def _follow(store: Any, rec: Any, path: str, offset: int, timestamps: bool) -> N
 
     buf = b""
     while True:
-        done = store.state(rec.id).status == "exited" or store.load(rec.id) is None
+        st = store.state(rec.id)
+        done = (st.status == "exited" and not st.restarting) or store.load(rec.id) is None
         try:
             with open(path, "rb") as f:
                 f.seek(offset)
