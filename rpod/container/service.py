@@ -66,7 +66,16 @@ def parse_health_cmd(value: str) -> list[str]:
 
 def resolve_healthcheck(opts: Any, image_config: dict[str, Any]) -> dict[str, Any] | None:
     """Podman's ``Config.Healthcheck`` (``Test``, ``Interval``/``Timeout``/``StartPeriod`` in ns,
-    ``Retries``) from the flags over the image's ``Healthcheck``; None when there is none."""
+    ``Retries``) from the flags over the image's ``Healthcheck``; None when there is none.
+    ``--sdnotify=healthy`` without a healthcheck is a ``UsageError`` (nothing would say READY)."""
+    hc = _resolve_healthcheck(opts, image_config)
+    if hc is None and opts.sdnotify == "healthy":
+        raise UsageError("--sdnotify=healthy needs a healthcheck",
+                         hint="add --health-cmd, or use --sdnotify=conmon")
+    return hc
+
+
+def _resolve_healthcheck(opts: Any, image_config: dict[str, Any]) -> dict[str, Any] | None:
     if opts.no_healthcheck:
         return None
     image_hc = dict((image_config.get("config") or {}).get("Healthcheck") or {})

@@ -78,3 +78,9 @@ def test_notify_rewrite_and_journal_encoding() -> None:
     assert encode_field("MESSAGE", b"hi") == b"MESSAGE=hi\n"
     assert encode_field("MESSAGE", b"a\nb") == b"MESSAGE\n" + struct.pack("<Q", 3) + b"a\nb\n"
     assert encode_entry({"A": b"1", "B": b"2"}) == b"A=1\nB=2\n"
+
+
+def test_sdnotify_healthy_needs_a_healthcheck() -> None:
+    with pytest.raises(UsageError):
+        resolve_healthcheck(RunOptions(image="x", sdnotify="healthy"), {})
+    assert resolve_healthcheck(RunOptions(image="x", sdnotify="healthy", health_cmd="true"), {}) is not None
