@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "unshare": ("rpod.cli.system", "Run a command in a modified user namespace"),
     "system": ("rpod.cli.system_group", "Manage rpod"),
     "volume": ("rpod.cli.volume", "Manage volumes"),
+    "network": ("rpod.cli.network", "Manage networks"),
     "run": ("rpod.cli.run", "Run a command in a new container"),
     "create": ("rpod.cli.run", "Create but do not start a container"),
     "start": ("rpod.cli.run", "Start one or more containers"),

@@ -1,0 +1,204 @@
+"""Engine side of user-defined networks: find or start the network holder
+(``rpod.network.holder``), reserve addresses, point the container at the holder's user namespace,
+connect/disconnect running containers.  Never imports pyroute2 (the holder does)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rpod.errors import RpodError, StateConflict
+from rpod.network.inspect import ATTACHED_FILE
+from rpod.network.plan import NetworkPlan, _patch_namespaces, load, save
+from rpod.network.store import NetworkStore
+
+SPAWN_TIMEOUT = 20.0
+
+
+def state_dir(paths: Any) -> Path:
+    return Path(paths.runroot) / "netns"
+
+
+def _call(d: Path, request: dict[str, Any], timeout: float = 20.0) -> dict[str, Any]:
+    from rootless.netsetup import NetworkSetupError, holder_call
+
+    try:
+        return holder_call(str(d), request, timeout)
+    except NetworkSetupError as e:
+        raise RpodError(str(e), hint=e.hint) from None
+
+
+def _alive(d: Path) -> dict[str, Any] | None:
+    try:
+        info = json.loads((d / "holder.json").read_text())
+        os.kill(int(info["pid"]), 0)
+        _call(d, {"op": "status"}, timeout=5)
+        return info
+    except (OSError, ValueError, KeyError, RpodError):
+        return None
+
+
+def _spawn(d: Path) -> dict[str, Any]:
+    from rootless.subid import default_mapping
+    from rootless.userns import popen
+
+    r, w = os.pipe()
+    with open(d / "holder.log", "ab") as log:
+        popen([sys.executable, "-m", "rpod.network.holder", str(d), str(w)], default_mapping(), mount_ns=False,
+              pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, cwd="/")
+    os.close(w)
+    data = b""
+    end = time.monotonic() + SPAWN_TIMEOUT
+    try:
+        while time.monotonic() < end:
+            ready, _, _ = select.select([r], [], [], max(0.0, end - time.monotonic()))
+            if not ready:
+                break
+            chunk = os.read(r, 4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(r)
+    try:
+        info = json.loads(data)
+    except ValueError:
+        info = {"error": f"no answer within {SPAWN_TIMEOUT:.0f} s"}
+    if "error" in info:
+        raise RpodError(f"cannot start the network holder: {info['error']}",
+                        hint=f"see {d / 'holder.log'}; /dev/net/tun must be usable (chmod 0666 /dev/net/tun)")
+    return info
+
+
+@contextlib.contextmanager
+def holder_session(paths: Any) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """The running holder (started when there is none), with ``holder.lock`` held so it cannot
+    exit before the caller's request has arrived."""
+    d = state_dir(paths)
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(d / "holder.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        info = _alive(d) or _spawn(d)
+        yield d, info
+    finally:
+        os.close(fd)
+
+
+def _views(paths: Any, networks: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    store = NetworkStore(paths)
+    return [{**store.get(name).holder_view(), "aliases": list(net.get("aliases") or []), "mac": net.get("mac") or ""}
+            for name, net in networks.items()]
+
+
+def prepare_start(paths: Any, record: Any, cdir: Path, p: NetworkPlan) -> dict[str, Any]:
+    """Reserve the container's addresses, write its /etc/hosts and join the holder's user
+    namespace; the monitor's ``network`` object (the monitor then asks the holder to attach)."""
+    views = _views(paths, p.networks)
+    with holder_session(paths) as (d, info):
+        reply = _call(d, {"op": "reserve", "container": record.id, "name": record.name, "networks": views})
+    attached = reply.get("networks") or {}
+    _write_attached(cdir, attached)
+    _rewrite_hosts(cdir, record, attached)
+    _patch_namespaces(cdir, f"/proc/{info['pid']}/ns/user", None)
+    return {"mode": "bridge", "holder_dir": str(d), "request": {
+        "container": record.id, "name": record.name, "networks": views,
+        "ports": [m.monitor() for m in p.port_mappings]}}
+
+
+def _write_attached(cdir: Path, attached: dict[str, Any]) -> None:
+    from rpod.storefile import atomic_write_json
+
+    atomic_write_json(cdir / ATTACHED_FILE, attached)
+
+
+def _rewrite_hosts(cdir: Path, record: Any, attached: dict[str, Any]) -> None:
+    from rpod.container.etcfiles import hosts_content
+
+    hosts = cdir / "userdata" / "hosts"
+    if not hosts.exists() or not attached:
+        return
+    first = next(iter(attached.values()))
+    opts = record.options or {}
+    text = hosts_content(record.hostname or record.id[:12], record.name, opts.get("add_host") or [],
+                         network="bridge", container_ip=first["ip"])
+    tmp = hosts.with_name("hosts.tmp")
+    tmp.write_text(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, hosts)
+
+
+def containers_on(paths: Any, network: str) -> list[Any]:
+    """Records of the containers whose plan names ``network``."""
+    from rpod.container.state import ContainerStore
+
+    store = ContainerStore(paths)
+    out = []
+    for rec, _st in store.iter_states():
+        p = load(store.dir(rec.id))
+        if p is not None and p.mode == "bridge" and network in p.networks:
+            out.append(rec)
+    return out
+
+
+def connect(paths: Any, network: str, ref: str, aliases: list[str]) -> None:
+    """``network connect``: add ``network`` to the container (live when it runs)."""
+    from rpod.container.state import ContainerStore
+
+    store = ContainerStore(paths)
+    rec = store.get(ref)
+    NetworkStore(paths).get(network)
+    cdir = store.dir(rec.id)
+    p = load(cdir)
+    if p is None or p.mode != "bridge":
+        raise StateConflict(
+            f"container {rec.id[:12]} is not on a user-defined network, so it cannot be connected to {network}",
+            hint="rootless rpod connects only containers created with --network NETWORK: those share the "
+                 "networks' user namespace (see docs/decisions.md)")
+    if network in p.networks:
+        raise StateConflict(f"container {rec.id} is already connected to network {network}")
+    p.networks[network] = {"aliases": aliases}
+    st = store.state(rec.id)
+    if st.running:
+        views = _views(paths, {network: p.networks[network]})
+        with holder_session(paths) as (d, _info):
+            reply = _call(d, {"op": "connect", "container": rec.id, "networks": views})
+        attached = _read_attached(cdir)
+        attached.update(reply.get("networks") or {})
+        _write_attached(cdir, attached)
+    save(cdir, p)
+
+
+def disconnect(paths: Any, network: str, ref: str) -> None:
+    from rpod.container.state import ContainerStore
+
+    store = ContainerStore(paths)
+    rec = store.get(ref)
+    cdir = store.dir(rec.id)
+    p = load(cdir)
+    if p is None or network not in p.networks:
+        raise StateConflict(f"container {rec.id} is not connected to network {network}")
+    del p.networks[network]
+    if store.state(rec.id).running:
+        with holder_session(paths) as (d, _info):
+            _call(d, {"op": "disconnect", "container": rec.id, "network": network})
+        attached = _read_attached(cdir)
+        attached.pop(network, None)
+        _write_attached(cdir, attached)
+    save(cdir, p)
+
+
+def _read_attached(cdir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((cdir / ATTACHED_FILE).read_text())
+    except (OSError, ValueError):
+        return {}

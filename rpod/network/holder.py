@@ -1,0 +1,478 @@
+"""The network holder: the one process that owns the user's container networks while any
+container is attached to one, and exits after the last one leaves.
+
+Started by ``rpod.network.bridge.ensure_holder`` as ``python -m rpod.network.holder STATE_DIR
+READY_FD`` (a normal interpreter: it needs pyroute2) through ``rootless.userns.popen``, so it is
+root in its own user namespace ``U`` (the user's subuid map, like every rpod namespace).  Then:
+
+- it forks an *anchor* (``unshare(CLONE_NEWNET)``, then sleeps; dies with us): the anchor's
+  network namespace ``N`` holds one bridge per user network (``podmanN``, gateway address);
+- it starts one slirp4netns for ``N`` (from the host network namespace, so its sockets are the
+  host's), then joins ``N`` itself: IPv4 forwarding on, proxy ARP on ``tap0`` (libslirp then
+  talks to the bridge addresses directly: outbound traffic and published ports need no NAT),
+  and ``ip rule ... prohibit`` between the subnets of different networks (isolation);
+- containers on user networks are created *inside U* (their ``config.json`` joins
+  ``/proc/HOLDER/ns/user``) with their own network namespace; on ``attach`` it creates a veth
+  pair (the peer directly in the container's namespace as ``eth0``, ``eth1``...), puts the host
+  end on the bridge and, from a forked child that joins the container's namespace, sets the
+  address, MAC and default route.  All netlink work is pyroute2's;
+- it answers DNS on each gateway (port 53) with the names and aliases of the containers on that
+  network (``rpod.network.dns``), forwarding other names to slirp's resolver (10.0.2.3);
+- published ports of such containers are ``add_hostfwd`` rules to the container's address.
+
+Control: one JSON request per connection on ``STATE_DIR/holder.sock`` (ops ``reserve``,
+``attach``, ``detach``, ``connect``, ``disconnect``, ``status``).  The container's death is
+seen through a pidfd.  It exits (closing slirp4netns's exit fd; the anchor gets SIGKILL through
+its parent-death signal) when nothing is attached or reserved and it can take ``holder.lock``
+without waiting (the CLI holds that lock from "is a holder running?" until its reservation).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import ipaddress
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from rootless import slirp, syscalls
+from rpod.network import dns
+
+SOCKET = "holder.sock"
+LOCK = "holder.lock"
+INFO = "holder.json"
+RESERVE_TTL = 60.0
+UPSTREAM_DNS = ("10.0.2.3", 53)
+SLIRP_OPTIONS = {"mtu": 65520}  # --disable-host-loopback (default), sandbox + seccomp
+
+
+def log(msg: str) -> None:
+    sys.stderr.write(f"{time.strftime('%H:%M:%S')} holder[{os.getpid()}]: {msg}\n")
+    sys.stderr.flush()
+
+
+@dataclass
+class Endpoint:
+    network: str
+    ip: str
+    mac: str = ""
+    aliases: list[str] = field(default_factory=list)
+    ifname: str = ""
+    host_if: str = ""
+
+
+@dataclass
+class Member:
+    container: str
+    name: str
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    pid: int = 0
+    pidfd: int = -1
+    expires: float = 0.0  # reservation deadline while not attached
+    fwd_ids: list[int] = field(default_factory=list)
+
+
+class Holder:
+    def __init__(self, state_dir: str):
+        self.state_dir = state_dir
+        self.sel = selectors.DefaultSelector()
+        self.networks: dict[str, dict[str, Any]] = {}  # name -> holder_view + "dns_sock"
+        self.members: dict[str, Member] = {}
+        self.ipr: Any = None
+        self.slirp: slirp.Slirp | None = None
+        self.anchor = 0
+
+    # ---------------------------------------------------------------- setup
+    def start(self) -> None:
+        self.anchor = _fork_anchor()
+        self.slirp = slirp.start(f"/proc/{self.anchor}/ns/net", self.state_dir, SLIRP_OPTIONS, netns_type="path")
+        fd = os.open(f"/proc/{self.anchor}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        syscalls.setns(fd, syscalls.CLONE_NEWNET)
+        os.close(fd)
+        from pyroute2 import IPRoute
+
+        self.ipr = IPRoute()
+        self.ipr.link("set", index=self._index("lo"), state="up")
+        _sysctl("net/ipv4/ip_forward", "1")
+        _sysctl("net/ipv4/conf/tap0/proxy_arp", "1")
+        self.listener = _bind_unix(self.state_dir, SOCKET)
+        self.sel.register(self.listener, selectors.EVENT_READ, ("control", None))
+
+    def _index(self, ifname: str) -> int:
+        found = self.ipr.link_lookup(ifname=ifname)
+        if not found:
+            raise LookupError(f"no interface {ifname}")
+        return found[0]
+
+    def ensure_network(self, view: dict[str, Any]) -> dict[str, Any]:
+        name = view["name"]
+        if name in self.networks:
+            return self.networks[name]
+        iface = view["iface"]
+        if not self.ipr.link_lookup(ifname=iface):
+            self.ipr.link("add", ifname=iface, kind="bridge")
+        idx = self._index(iface)
+        with contextlib.suppress(Exception):
+            self.ipr.addr("add", index=idx, address=view["gateway"], prefixlen=int(view["prefix"]))
+        self.ipr.link("set", index=idx, state="up")
+        net = dict(view)
+        mine = ipaddress.ip_network(view["subnet"])
+        for other in self.networks.values():  # no routing between different networks
+            theirs = other["subnet"]
+            for src, dst in ((str(mine), theirs), (theirs, str(mine))):
+                with contextlib.suppress(Exception):
+                    self.ipr.rule("add", src=src.split("/")[0], src_len=int(src.split("/")[1]),
+                                  dst=dst.split("/")[0], dst_len=int(dst.split("/")[1]), action="FR_ACT_PROHIBIT",
+                                  priority=100)
+        if view.get("internal"):
+            with contextlib.suppress(Exception):  # internal: nothing leaves the bridge's subnet
+                self.ipr.rule("add", src=str(mine.network_address), src_len=mine.prefixlen,
+                              action="FR_ACT_PROHIBIT", priority=200)
+                self.ipr.rule("add", dst=str(mine.network_address), dst_len=mine.prefixlen,
+                              action="FR_ACT_TO_TBL", table=254, priority=150)
+        if view.get("dns", True):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((view["gateway"], 53))
+            s.setblocking(False)
+            net["dns_sock"] = s
+            self.sel.register(s, selectors.EVENT_READ, ("dns", name))
+        self.networks[name] = net
+        log(f"network {name}: {iface} {view['gateway']}/{view['prefix']}")
+        return net
+
+    # ---------------------------------------------------------------- ops
+    def op_reserve(self, req: dict[str, Any]) -> dict[str, Any]:
+        cid = req["container"]
+        m = self.members.get(cid) or Member(cid, req.get("name") or cid[:12])
+        m.expires = time.monotonic() + RESERVE_TTL if not m.pid else 0.0
+        m.name = req.get("name") or m.name
+        out = {}
+        for view in req["networks"]:
+            net = self.ensure_network(view)
+            ep = m.endpoints.get(view["name"])
+            if ep is None:
+                ep = Endpoint(view["name"], self._free_ip(net), view.get("mac") or _mac(cid, view["name"]),
+                              list(view.get("aliases") or []))
+                m.endpoints[view["name"]] = ep
+            out[view["name"]] = {"ip": ep.ip, "prefix": net["prefix"], "gateway": net["gateway"], "mac": ep.mac,
+                                 "iface": net["iface"]}
+        self.members[cid] = m
+        return {"networks": out}
+
+    def _free_ip(self, net: dict[str, Any]) -> str:
+        used = {ep.ip for m in self.members.values() for ep in m.endpoints.values() if ep.network == net["name"]}
+        used.add(net["gateway"])
+        for host in ipaddress.ip_network(net["subnet"]).hosts():
+            if str(host) not in used:
+                return str(host)
+        raise RuntimeError(f"network {net['name']} has no free address left")
+
+    def op_attach(self, req: dict[str, Any]) -> dict[str, Any]:
+        cid = req["container"]
+        m = self.members.get(cid)
+        if m is None:  # a restart by the monitor (the previous run was detached)
+            self.op_reserve(req)
+            m = self.members[cid]
+        m.pid = int(req["pid"])
+        m.expires = 0.0
+        for i, ep in enumerate(m.endpoints.values()):
+            self._plug(m, ep, i == 0)
+        with contextlib.suppress(OSError):
+            m.pidfd = os.pidfd_open(m.pid)
+            self.sel.register(m.pidfd, selectors.EVENT_READ, ("died", cid))
+        first = next(iter(m.endpoints.values()), None)
+        for p in req.get("ports") or []:
+            if first is None:
+                break
+            reply = self.slirp.request({"execute": "add_hostfwd", "arguments": {  # type: ignore[union-attr]
+                "proto": p.get("proto", "tcp"), "host_addr": p.get("host_ip") or "0.0.0.0",
+                "host_port": int(p["host_port"]), "guest_addr": first.ip, "guest_port": int(p["container_port"])}})
+            if "error" in reply:
+                raise RuntimeError(f"cannot publish {p.get('host_ip') or '0.0.0.0'}:{p['host_port']}/"
+                                   f"{p.get('proto', 'tcp')}: {(reply.get('error') or {}).get('desc', reply)}")
+            m.fwd_ids.append(int((reply.get("return") or {}).get("id", 0)))
+        log(f"attached {m.name} ({cid[:12]}) pid {m.pid}: "
+            + ", ".join(f"{ep.network}={ep.ip}" for ep in m.endpoints.values()))
+        return {"ok": True}
+
+    def _plug(self, m: Member, ep: Endpoint, default_route: bool) -> None:
+        if ep.host_if and self.ipr.link_lookup(ifname=ep.host_if):
+            return
+        net = self.networks[ep.network]
+        used = {e.ifname for e in m.endpoints.values() if e.ifname}
+        ep.ifname = next(f"eth{i}" for i in range(64) if f"eth{i}" not in used)
+        ep.host_if = "veth" + format(zlib.crc32(f"{m.container}/{ep.network}".encode()), "08x")
+        self.ipr.link("add", ifname=ep.host_if, kind="veth", peer={"ifname": ep.ifname, "net_ns_pid": m.pid})
+        idx = self._index(ep.host_if)
+        self.ipr.link("set", index=idx, master=self._index(net["iface"]), state="up")
+        _in_netns(m.pid, _configure_container_if, ep.ifname, ep.ip, int(net["prefix"]), ep.mac,
+                  net["gateway"] if default_route else "")
+
+    def op_detach(self, req: dict[str, Any]) -> dict[str, Any]:
+        m = self.members.pop(req["container"], None)
+        if m is not None:
+            self._unplug(m, list(m.endpoints.values()))
+            for fid in m.fwd_ids:
+                with contextlib.suppress(Exception):
+                    self.slirp.request({"execute": "remove_hostfwd", "arguments": {"id": fid}})  # type: ignore[union-attr]
+            if m.pidfd >= 0:
+                with contextlib.suppress(Exception):
+                    self.sel.unregister(m.pidfd)
+                os.close(m.pidfd)
+            log(f"detached {m.name} ({m.container[:12]})")
+        return {"ok": True}
+
+    def _unplug(self, m: Member, eps: list[Endpoint]) -> None:
+        for ep in eps:
+            if ep.host_if:
+                with contextlib.suppress(Exception):
+                    self.ipr.link("del", index=self._index(ep.host_if))
+            m.endpoints.pop(ep.network, None)
+
+    def op_connect(self, req: dict[str, Any]) -> dict[str, Any]:
+        m = self.members.get(req["container"])
+        if m is None or not m.pid:
+            raise RuntimeError("the container is not attached to this holder")
+        out = self.op_reserve({**req, "name": m.name})
+        ep = m.endpoints[req["networks"][0]["name"]]
+        self._plug(m, ep, len(m.endpoints) == 1)
+        return out
+
+    def op_disconnect(self, req: dict[str, Any]) -> dict[str, Any]:
+        m = self.members.get(req["container"])
+        if m is not None and req["network"] in m.endpoints:
+            self._unplug(m, [m.endpoints[req["network"]]])
+        return {"ok": True}
+
+    def op_status(self, req: dict[str, Any]) -> dict[str, Any]:
+        return {"pid": os.getpid(), "members": {cid: {"name": m.name, "pid": m.pid, "networks": {
+            n: ep.ip for n, ep in m.endpoints.items()}} for cid, m in self.members.items()}}
+
+    # ---------------------------------------------------------------- loop
+    def records(self, network: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for m in self.members.values():
+            ep = m.endpoints.get(network)
+            if ep is None or not m.pid:
+                continue
+            for n in {m.name, m.container[:12], *ep.aliases}:
+                out.setdefault(n.lower(), []).append(ep.ip)
+        return out
+
+    def on_dns(self, sock: socket.socket, network: str) -> None:
+        try:
+            query, peer = sock.recvfrom(4096)
+        except BlockingIOError:
+            return
+        reply = dns.answer(query, self.records(network))
+        if reply is None:
+            reply = _forward(query)
+        if reply:
+            with contextlib.suppress(OSError):
+                sock.sendto(reply, peer)
+
+    def on_control(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except BlockingIOError:
+            return
+        with conn:
+            conn.settimeout(5)
+            data = b""
+            with contextlib.suppress(OSError):
+                while not data.endswith(b"\n"):
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            try:
+                req = json.loads(data)
+                reply = getattr(self, f"op_{req['op']}")(req)
+            except Exception as e:  # every failure goes back to the caller
+                log(f"request failed: {e.__class__.__name__}: {e}")
+                reply = {"error": f"{e}"}
+            with contextlib.suppress(OSError):
+                conn.sendall(json.dumps(reply).encode() + b"\n")
+
+    def idle(self) -> bool:
+        now = time.monotonic()
+        for cid, m in list(self.members.items()):
+            if not m.pid and m.expires and m.expires < now:
+                self.members.pop(cid)
+        return not self.members
+
+    def loop(self) -> None:
+        lock = os.open(os.path.join(self.state_dir, LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        while True:
+            for key, _ in self.sel.select(1.0):
+                kind, arg = key.data
+                if kind == "control":
+                    self.on_control()
+                elif kind == "dns":
+                    self.on_dns(key.fileobj, arg)  # type: ignore[arg-type]
+                elif kind == "died":
+                    self.op_detach({"container": arg})
+            if self.idle():
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a CLI is about to reserve
+                if self.idle():
+                    for name in (INFO, SOCKET):
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(os.path.join(self.state_dir, name))
+                    log("no container left: exiting")
+                    return
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def stop(self) -> None:
+        if self.slirp is not None:
+            self.slirp.close()
+        if self.anchor:
+            with contextlib.suppress(OSError):
+                os.kill(self.anchor, signal.SIGKILL)
+
+
+# -------------------------------------------------------------------- helpers
+def _fork_anchor() -> int:
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the anchor
+        try:
+            os.close(r)
+            syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+            syscalls.unshare(syscalls.CLONE_NEWNET)
+            os.write(w, b"1")
+            os.close(w)
+            for fd in range(3, 256):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            while True:
+                signal.pause()
+        finally:
+            os._exit(0)
+    os.close(w)
+    ok = os.read(r, 1)
+    os.close(r)
+    if ok != b"1":
+        raise RuntimeError("the network namespace anchor failed to start")
+    return pid
+
+
+def _in_netns(pid: int, fn: Any, *args: Any) -> None:
+    """Run ``fn(*args)`` in a forked child that joined ``pid``'s network namespace."""
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            os.close(r)
+            fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+            syscalls.setns(fd, syscalls.CLONE_NEWNET)
+            fn(*args)
+            code = 0
+        except BaseException as e:  # noqa: BLE001
+            with contextlib.suppress(OSError):
+                os.write(w, f"{e.__class__.__name__}: {e}".encode())
+        finally:
+            os._exit(code)
+    os.close(w)
+    err = b""
+    while True:
+        chunk = os.read(r, 4096)
+        if not chunk:
+            break
+        err += chunk
+    os.close(r)
+    _, status = os.waitpid(child, 0)
+    if status != 0:
+        raise RuntimeError(f"configuring the container's interface failed: {err.decode(errors='replace')}")
+
+
+def _configure_container_if(ifname: str, ip: str, prefix: int, mac: str, gateway: str) -> None:
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        idx = ipr.link_lookup(ifname=ifname)[0]
+        if mac:
+            ipr.link("set", index=idx, address=mac)
+        ipr.addr("add", index=idx, address=ip, prefixlen=prefix)
+        ipr.link("set", index=idx, state="up")
+        lo = ipr.link_lookup(ifname="lo")
+        if lo:
+            ipr.link("set", index=lo[0], state="up")
+        if gateway:
+            ipr.route("add", dst="0.0.0.0/0", gateway=gateway)
+
+
+def _sysctl(key: str, value: str) -> None:
+    with open(f"/proc/sys/{key}", "w") as f:
+        f.write(value)
+
+
+def _mac(cid: str, network: str) -> str:
+    h = zlib.crc32(f"{cid}/{network}".encode())
+    return "02:" + ":".join(f"{(h >> s) & 0xFF:02x}" for s in (24, 16, 8, 0)) + f":{len(network) & 0xFF:02x}"
+
+
+def _forward(query: bytes) -> bytes | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(2)
+        try:
+            s.sendto(query, UPSTREAM_DNS)
+            return s.recv(4096)
+        except OSError:
+            return None
+
+
+def _bind_unix(directory: str, name: str) -> socket.socket:
+    dfd = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(directory, name))
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        s.bind(f"/proc/self/fd/{dfd}/{name}")
+        s.listen(16)
+        s.setblocking(False)
+        return s
+    finally:
+        os.close(dfd)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    state_dir, ready_fd = args[0], int(args[1])
+    holder = Holder(state_dir)
+    try:
+        holder.start()
+    except BaseException as e:
+        log(f"setup failed: {e.__class__.__name__}: {e}")
+        with contextlib.suppress(OSError):
+            os.write(ready_fd, json.dumps({"error": f"{e}"}).encode())
+        holder.stop()
+        return 1
+    info = {"pid": os.getpid(), "anchor": holder.anchor}
+    with open(os.path.join(state_dir, INFO + ".tmp"), "w") as f:
+        json.dump(info, f)
+    os.replace(os.path.join(state_dir, INFO + ".tmp"), os.path.join(state_dir, INFO))
+    os.write(ready_fd, json.dumps(info).encode())
+    os.close(ready_fd)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        holder.loop()
+    finally:
+        holder.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""User-defined networks: ``rpod network create/ls/inspect/rm/connect/disconnect/prune``, containers
+reaching each other by name and alias through the holder's DNS responder, isolation from other
+networks, published ports to a network container, and no process left after the last container.
+Loopback/this machine only."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from tests.integration.test_network import HTTPD_CGI, benv, free_port, http_get, port_free
+from tests.support.rpodcli import RpodEnv, ok, run_rpod
+
+__all__ = ["benv"]
+
+
+def holder_pid(env: RpodEnv) -> int | None:
+    info = Path(env["XDG_RUNTIME_DIR"]) / "rpod" / "netns" / "holder.json"
+    try:
+        pid = json.loads(info.read_text())["pid"]
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def wait_gone(pid: int, timeout: float = 10) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_network_create_ls_inspect_rm(env: RpodEnv) -> None:
+    assert ok(run_rpod(env, "network", "create", "appnet")).stdout == "appnet\n"
+    r = run_rpod(env, "network", "create", "appnet")
+    assert r.returncode == 125 and "already" in r.stderr
+    assert ok(run_rpod(env, "network", "create", "--ignore", "appnet")).stdout == "appnet\n"
+    ok(run_rpod(env, "network", "create", "--subnet", "10.90.7.0/24", "--label", "team=net", "other"))
+    lines = ok(run_rpod(env, "network", "ls")).stdout.splitlines()
+    assert lines[0].split() == ["NETWORK", "ID", "NAME", "DRIVER"]
+    names = [ln.split()[1] for ln in lines[1:]]
+    assert names == ["podman", "appnet", "other"]
+    assert ok(run_rpod(env, "network", "ls", "-q")).stdout == "podman\nappnet\nother\n"
+    assert ok(run_rpod(env, "network", "ls", "--format", "{{.Name}} {{.Driver}}", "--filter", "label=team=net")
+              ).stdout == "other bridge\n"
+    doc = json.loads(ok(run_rpod(env, "network", "inspect", "appnet")).stdout)[0]
+    assert list(doc) == ["name", "id", "driver", "network_interface", "created", "subnets", "ipv6_enabled",
+                         "internal", "dns_enabled", "ipam_options"]
+    assert doc["subnets"] == [{"subnet": "10.89.0.0/24", "gateway": "10.89.0.1"}]
+    assert doc["network_interface"] == "podman1" and doc["dns_enabled"] is True
+    other = json.loads(ok(run_rpod(env, "network", "inspect", "other")).stdout)[0]
+    assert other["subnets"] == [{"subnet": "10.90.7.0/24", "gateway": "10.90.7.1"}]
+    assert other["labels"] == {"team": "net"}
+    assert ok(run_rpod(env, "network", "inspect", "--format", "{{.Name}}", "other")).stdout == "other\n"
+    assert run_rpod(env, "network", "exists", "appnet").returncode == 0
+    assert run_rpod(env, "network", "exists", "nope").returncode == 1
+    r = run_rpod(env, "network", "inspect", "nope")
+    assert r.returncode == 125 and "network not found" in r.stderr
+    r = run_rpod(env, "network", "rm", "podman")
+    assert r.returncode != 0
+    assert ok(run_rpod(env, "network", "rm", "appnet")).stdout == "appnet\n"
+    assert ok(run_rpod(env, "network", "prune", "-f")).stdout == "other\n"
+    assert ok(run_rpod(env, "network", "ls", "-q")).stdout == "podman\n"
+
+
+def test_containers_reach_each_other_by_name(benv: RpodEnv) -> None:
+    ok(run_rpod(benv, "network", "create", "appnet"))
+    ok(run_rpod(benv, "network", "create", "othernet"))
+    port = free_port()
+    ok(run_rpod(benv, "run", "-d", "--name", "web", "--network", "appnet", "--network-alias", "www",
+                "-p", f"{port}:80", "busybox", "sh", "-c", HTTPD_CGI))
+    holder = holder_pid(benv)
+    assert holder, "a holder process runs while a container is on a user network"
+    try:
+        r = ok(run_rpod(benv, "run", "--rm", "--network", "appnet", "busybox", "sh", "-c",
+                        "for i in $(seq 50); do wget -q -T 2 -O - http://web/ && break; sleep 0.2; done; "
+                        "wget -q -T 2 -O - http://www/; wget -q -T 2 -O - http://web.dns.podman/; "
+                        "cat /etc/resolv.conf; ip -o -4 addr show eth0"))
+        assert r.stdout.count("hello-from-httpd") == 3, r.stdout
+        assert "nameserver 10.89.0.1" in r.stdout and "search dns.podman" in r.stdout
+        assert "10.89.0." in r.stdout
+        # published port of a container on a user network
+        assert http_get(f"http://127.0.0.1:{port}/") == "hello-from-httpd\n"
+        # a container on another user network, and one on the default network, cannot reach it
+        web_ip = json.loads(ok(run_rpod(benv, "inspect", "web")).stdout)[0]["NetworkSettings"]["Networks"]["appnet"]["IPAddress"]
+        assert web_ip.startswith("10.89.0.")
+        r = run_rpod(benv, "run", "--rm", "--network", "othernet", "busybox", "sh", "-c",
+                     f"wget -q -T 2 -O - http://web/; wget -q -T 2 -O - http://{web_ip}/")
+        assert "hello-from-httpd" not in r.stdout
+        r = run_rpod(benv, "run", "--rm", "busybox", "sh", "-c", f"wget -q -T 2 -O - http://{web_ip}/")
+        assert "hello-from-httpd" not in r.stdout
+        # inspect
+        doc = json.loads(ok(run_rpod(benv, "inspect", "web")).stdout)[0]
+        assert doc["HostConfig"]["NetworkMode"] == "bridge"
+        assert "www" in doc["NetworkSettings"]["Networks"]["appnet"]["Aliases"]
+    finally:
+        ok(run_rpod(benv, "rm", "-f", "-t", "0", "web"))
+    assert wait_gone(holder), "the holder exits after the last container on a user network"
+    assert port_free(port)
+    r = run_rpod(benv, "network", "rm", "appnet")
+    assert r.returncode == 0, r.stderr
+
+
+def test_network_rm_in_use_and_connect_disconnect(benv: RpodEnv) -> None:
+    ok(run_rpod(benv, "network", "create", "n1"))
+    ok(run_rpod(benv, "network", "create", "n2"))
+    ok(run_rpod(benv, "run", "-d", "--name", "srv", "--network", "n1", "busybox", "sh", "-c", HTTPD_CGI))
+    try:
+        r = run_rpod(benv, "network", "rm", "n1")
+        assert r.returncode == 2 and "associated containers" in r.stderr
+        ok(run_rpod(benv, "network", "connect", "--alias", "srv2", "n2", "srv"))
+        r = ok(run_rpod(benv, "run", "--rm", "--network", "n2", "busybox", "sh", "-c",
+                        "for i in $(seq 30); do wget -q -T 2 -O - http://srv2/ && break; sleep 0.2; done"))
+        assert "hello-from-httpd" in r.stdout
+        ok(run_rpod(benv, "exec", "srv", "ip", "-o", "-4", "addr", "show", "eth1"))
+        ok(run_rpod(benv, "network", "disconnect", "n2", "srv"))
+        r = run_rpod(benv, "exec", "srv", "ip", "-o", "addr", "show", "eth1")
+        assert r.returncode != 0
+        r = run_rpod(benv, "network", "connect", "n2", "srv")
+        assert r.returncode == 0, r.stderr
+        # a container on the default network cannot be connected (different user namespace)
+        ok(run_rpod(benv, "create", "--name", "plain", "busybox", "true"))
+        r = run_rpod(benv, "network", "connect", "n1", "plain")
+        assert r.returncode == 125 and "not on a user-defined network" in r.stderr
+    finally:
+        ok(run_rpod(benv, "network", "rm", "-f", "n1"))
+    assert ok(run_rpod(benv, "ps", "-a", "--format", "{{.Names}}")).stdout == "plain\n"
