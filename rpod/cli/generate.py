@@ -36,7 +36,7 @@ _VALUE_FLAGS: dict[str, set[str]] = {}
 @click.option("--new", is_flag=True, help="Create a new container on start and remove it on stop")
 @click.option("-n", "--name", "use_name", is_flag=True, help="Use the container name instead of its ID")
 @click.option("-f", "--files", is_flag=True, help="Write .service files into the current directory")
-@click.option("--restart-policy", default="on-failure", show_default=True, help="systemd Restart= policy")
+@click.option("--restart-policy", default=None, help="systemd Restart= policy (default on-failure)")
 @click.option("--restart-sec", type=int, default=None, help="systemd RestartSec=")
 @click.option("--stop-timeout", "-t", "--time", "stop_timeout", type=int, default=None,
               help="Stop timeout override (default: the container's, 10)")
@@ -49,13 +49,13 @@ _VALUE_FLAGS: dict[str, set[str]] = {}
 @click.option("--after", multiple=True, help="After= ordering")
 @click.option("--requires", multiple=True, help="Requires= dependencies")
 @click.option("--format", "fmt", default="", help="json: a JSON object of unit name -> content")
-def systemd_cmd(container: str, new: bool, use_name: bool, files: bool, restart_policy: str,
+def systemd_cmd(container: str, new: bool, use_name: bool, files: bool, restart_policy: str | None,
                 restart_sec: int | None, stop_timeout: int | None, start_timeout: int | None,
                 container_prefix: str, separator: str, no_header: bool, env: tuple[str, ...],
                 wants: tuple[str, ...], after: tuple[str, ...], requires: tuple[str, ...], fmt: str) -> None:
     """Generate a systemd unit file for a container."""
     from rpod.container.state import ContainerStore
-    from rpod.systemd.generate import GenerateOptions, generate, write_files
+    from rpod.systemd.generate import GenerateOptions, generate, restart_policy_warning, write_files
 
     if fmt and fmt != "json":
         raise UsageError(f"unknown --format {fmt!r}: only json is supported")
@@ -70,6 +70,9 @@ def systemd_cmd(container: str, new: bool, use_name: bool, files: bool, restart_
     except NoSuchContainer:
         raise NoSuchContainer(f"{container} does not refer to a container: no container with name or ID "
                               f'"{container}" found: no such container') from None
+    warning = restart_policy_warning(record)
+    if warning:
+        sys.stderr.write(f"WARN[0000] {warning}\n")
     unit = generate(p, record, opts, run_flag_takes_value)
     if files:
         written = write_files([unit], os.getcwd())

@@ -32,7 +32,7 @@ class GenerateOptions:
 
     new: bool = False
     use_name: bool = False
-    restart_policy: str = "on-failure"
+    restart_policy: str | None = None  # None: on-failure, or with --new the container's --restart
     restart_sec: int | None = None
     stop_timeout: int | None = None  # overrides the container's own
     start_timeout: int | None = None
@@ -45,7 +45,7 @@ class GenerateOptions:
     requires: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
-        if self.restart_policy not in RESTART_POLICIES:
+        if self.restart_policy is not None and self.restart_policy not in RESTART_POLICIES:
             raise UsageError(f"{self.restart_policy} is not a valid restart policy",
                              hint="use one of " + ", ".join(RESTART_POLICIES))
 
@@ -83,10 +83,36 @@ def _unit_section(name: str, requires_mounts: str, opts: GenerateOptions) -> str
     return "\n".join(lines) + "\n\n"
 
 
-def _service_head(timeout: int, opts: GenerateOptions) -> list[str]:
+def restart_lines(record: Any, opts: GenerateOptions) -> list[str]:
+    """``Restart=``: the flag's; else with ``--new`` the container's own ``--restart`` (which the
+    unit drops from the command line) in systemd's terms, as Podman does; else on-failure."""
+    if opts.restart_policy is not None:
+        return [f"Restart={opts.restart_policy}"]
+    policy = ((record.options or {}).get("restart") or "") if opts.new else ""
+    name, _, count = policy.partition(":")
+    if name in ("always", "unless-stopped"):
+        return ["Restart=always"]
+    if name == "no":
+        return ["Restart=no"]
+    if name == "on-failure" and count.isdigit() and int(count) > 0:
+        return ["Restart=on-failure", f"StartLimitBurst={count}"]
+    return ["Restart=on-failure"]
+
+
+def restart_policy_warning(record: Any) -> str | None:
+    """Podman's warning for a container with its own restart policy (systemd should restart it)."""
+    policy = ((record.options or {}).get("restart") or "").partition(":")[0]
+    if policy in ("", "no"):
+        return None
+    return (f"Container {record.id} has restart policy \"{policy}\" which can lead to issues on shutdown: "
+            "consider recreating the container without a restart policy and use systemd's restart "
+            "mechanism instead")
+
+
+def _service_head(record: Any, timeout: int, opts: GenerateOptions) -> list[str]:
     lines = ["[Service]", "Environment=PODMAN_SYSTEMD_UNIT=%n", "Environment=RPOD_SYSTEMD_UNIT=%n"]
     lines += [env_line(e) for e in opts.env]
-    lines.append(f"Restart={opts.restart_policy}")
+    lines += restart_lines(record, opts)
     if opts.restart_sec:
         lines.append(f"RestartSec={opts.restart_sec}")
     if opts.start_timeout:
@@ -127,7 +153,7 @@ def generate(paths: Any, record: Any, opts: GenerateOptions,
     exe = [escape_arg(w) for w in rpod_executable()]
     if opts.new:
         run_words = new_run_command(record, takes_value)
-        body = _service_head(timeout, opts) + [
+        body = _service_head(record, timeout, opts) + [
             "ExecStartPre=" + format_command(["/bin/rm", f"-f {CIDFILE}"]),
             "ExecStart=" + format_command(exe + run_words),
             "ExecStop=" + format_command([*exe, "stop", f"--ignore -t {timeout}", f"--cidfile={CIDFILE}"]),
@@ -142,7 +168,7 @@ def generate(paths: Any, record: Any, opts: GenerateOptions,
         base = exe + [escape_arg(w) for w in root_flags(paths)]
         ref = record.name if opts.use_name else record.id
         stop = " ".join(base) + f" stop  \\\n\t-t {timeout} {ref}"
-        body = _service_head(timeout, opts) + [
+        body = _service_head(record, timeout, opts) + [
             f"ExecStart={' '.join(base)} start {ref}",
             f"ExecStop={stop}",
             f"ExecStopPost={stop}",

@@ -245,6 +245,16 @@ def convert_container(unit: UnitFile, exe: list[str]) -> Service:
                 if "=" not in item:
                     raise QuadletError(f"{unit.path}: key Environment: {item!r} is not KEY=VALUE")
                 args += ["--env", item]
+        elif key == "RemapUsers":
+            if value in ("keep-id", "auto"):
+                args.append(f"--userns={value}")
+            elif value == "manual":
+                args += [a for v in unit.values(sec, "RemapUid") for a in ("--uidmap", v)]
+                args += [a for v in unit.values(sec, "RemapGid") for a in ("--gidmap", v)]
+            else:
+                raise QuadletError(f"{unit.path}: key RemapUsers: {value!r} is not keep-id, auto or manual")
+        elif key in ("RemapUid", "RemapGid") and unit.last(sec, "RemapUsers") != "manual":
+            raise QuadletError(f"{unit.path}: key {key} needs RemapUsers=manual")
         elif key == "AutoUpdate":
             if value not in ("registry", "local"):
                 raise QuadletError(f"{unit.path}: key AutoUpdate: {value!r} is not registry or local")

@@ -131,6 +131,40 @@ def assert_verified(unit_dir: Path, env: RpodEnv) -> None:
     assert r.returncode == 0 and not complaints, f"exit {r.returncode}\n{r.stderr}"
 
 
+def test_new_unit_rewrites_the_create_command_like_podman(env: RpodEnv, images: ImageSet,
+                                                          podman_env: dict[str, str], tmp_path: Path) -> None:
+    """``run -d --rm --cidfile --replace --name=... -t`` and ``container create``: the flags a
+    ``--new`` unit sets itself are dropped or kept exactly as Podman 4.3.1 does."""
+    ref = images.ref("alpine")
+    r = _podman(podman_env, "pull", "-q", "--tls-verify=false", ref)
+    assert r.returncode == 0, r.stderr
+    variants = [
+        ("run", "-d", "--rm", "--name=web2", "--stop-timeout", "20", "--cidfile", "{tmp}/cid", "--replace",
+         "--restart=no", "-t", ref, "sh", "-c", "sleep 1000", "-d"),
+        ("container", "create", "--name", "web3", "--rm", "--sdnotify=container", "--cgroups=split", "-w", "/tmp",
+         "--entrypoint", '["/bin/sh","-c"]', ref, "echo \\x 'q' $$x"),
+    ]
+    try:
+        for i, words in enumerate(variants):
+            name = f"web{i + 2}"
+            (tmp_path / "p").mkdir(exist_ok=True)
+            (tmp_path / "r").mkdir(exist_ok=True)
+            pw = [w.replace("{tmp}", str(tmp_path / "p")) for w in words]
+            rw = [w.replace("{tmp}", str(tmp_path / "r")) for w in words]
+            pr = _podman(podman_env, *pw)
+            assert pr.returncode == 0, pr.stderr
+            rr = ok(run_rpod(env, *rw))
+            pm = _podman(podman_env, "generate", "systemd", "--no-header", "--new", name)
+            assert pm.returncode == 0, pm.stderr
+            rp = ok(run_rpod(env, "generate", "systemd", "--no-header", "--new", name)).stdout
+            norm_r = _normalise(rp, _exe_of(rp), rr.stdout.strip(), name).replace(str(tmp_path / "r"), "TMP")
+            norm_p = _normalise(pm.stdout, _exe_of(pm.stdout), pr.stdout.strip(), name).replace(
+                str(tmp_path / "p"), "TMP")
+            assert norm_r == norm_p
+    finally:
+        run_rpod(env, "rm", "-f", "-t", "0", "web2", "web3")
+
+
 def test_generated_units_pass_systemd_analyze_verify(env: RpodEnv, images: ImageSet, tmp_path: Path) -> None:
     ok(run_rpod(env, "create", "--name", "web", "-e", "A=b c", images.ref("alpine"), "sh", "-c",
                 "echo \"$A\" 'x' 50%; sleep 9"))
