@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_systemd_units import assert_verified, run_unit_line
+from tests.integration.test_systemd_units import NotifyListener, assert_verified, run_unit_line
 from tests.support.images import ImageSet
 from tests.support.rpodcli import RpodEnv, ok, run_rpod
 from tests.support.systemd_units import expand, unit_commands
@@ -129,9 +129,12 @@ def test_generated_service_runs_like_systemd(env: RpodEnv, images: ImageSet) -> 
     vol = unit_commands(out[out.index("---data-volume.service---"):out.index("---web.service---")])
     web_text = out[out.index("---web.service---"):]
     web = unit_commands(web_text)
+    listener = NotifyListener()
     for name, cmds in (("data-volume", vol), ("web", web)):
         spec = {"t": env["XDG_RUNTIME_DIR"], "n": f"{name}.service", "N": name, "%": "%"}
         unit_env = {k: expand([v], spec)[0] for (a,) in cmds.get("Environment", []) for k, v in [a.split("=", 1)]}
+        if name == "web":
+            unit_env["NOTIFY_SOCKET"] = listener.path
         for key in ("ExecStartPre", "ExecStart"):
             for argv in cmds.get(key, []):
                 ignore = argv[0].startswith("-")
@@ -141,6 +144,12 @@ def test_generated_service_runs_like_systemd(env: RpodEnv, images: ImageSet) -> 
     assert ok(run_rpod(env, "volume", "inspect", "-f", "{{.Labels.kind}}", "systemd-data")).stdout == "data\n"
     fmt = "{{.State.Status}} {{index .Config.Labels \"PODMAN_SYSTEMD_UNIT\"}} {{index .Config.Labels \"tier\"}}"
     assert ok(run_rpod(env, "inspect", "-f", fmt, "systemd-web")).stdout == "running web.service front\n"
+    try:
+        seen = listener.wait_for("READY", timeout=10)
+    finally:
+        listener.close()
+    monitor = ok(run_rpod(env, "inspect", "-f", "{{.State.ConmonPid}}", "systemd-web")).stdout.strip()
+    assert seen["READY"] == "1" and seen.get("MAINPID") == monitor
     import time
 
     deadline = time.monotonic() + 5

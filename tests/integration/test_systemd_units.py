@@ -277,8 +277,9 @@ def test_new_unit_runs_like_systemd(env: RpodEnv, images: ImageSet) -> None:
         assert r.returncode == 0, r.stderr
         cid = Path(env["XDG_RUNTIME_DIR"], unit_file + ".ctr-id").read_text().strip()
         assert r.stdout.strip() == cid
-        fmt = "{{.State.Status}} {{.State.ConmonPid}} {{index .Config.Labels \"PODMAN_SYSTEMD_UNIT\"}}"
-        status, monitor_pid, label = ok(run_rpod(env, "inspect", "-f", fmt, cid)).stdout.split()
+        fmt = ("{{.State.Status}} {{.State.ConmonPid}} {{.State.Pid}} "
+               "{{index .Config.Labels \"PODMAN_SYSTEMD_UNIT\"}}")
+        status, monitor_pid, init_pid, label = ok(run_rpod(env, "inspect", "-f", fmt, cid)).stdout.split()
         assert (status, label) == ("running", unit_file)
         seen = listener.wait_for("READY", timeout=10)
         assert seen["READY"] == "1"
@@ -292,6 +293,9 @@ def test_new_unit_runs_like_systemd(env: RpodEnv, images: ImageSet) -> None:
         while Path(f"/proc/{monitor_pid}").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not Path(f"/proc/{monitor_pid}").exists(), "the monitor outlived ExecStopPost"
+        assert not Path(f"/proc/{init_pid}").exists(), "the container's init outlived ExecStopPost"
+        assert not Path(env["XDG_RUNTIME_DIR"], unit_file + ".ctr-id").exists() or \
+            run_rpod(env, "inspect", cid).returncode != 0
     finally:
         listener.close()
         run_rpod(env, "rm", "-f", "-t", "0", "--ignore", "svc")
