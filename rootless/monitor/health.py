@@ -59,6 +59,18 @@ def next_state(state: dict[str, Any], exit_code: int, in_start_period: bool, ret
     return new
 
 
+def _guarded(fn: Callable[..., None]) -> Callable[..., None]:
+    """A healthcheck bug must never take the monitor (and the container's exit code) down."""
+    def wrapper(self: HealthChecker, *args: Any) -> None:
+        try:
+            fn(self, *args)
+        except Exception:
+            self.current = None
+            with contextlib.suppress(Exception):
+                self.schedule()
+    return wrapper
+
+
 class HealthChecker:
     """One container's healthcheck, run from the monitor's loop (``mon.sel``, ``mon.timers``)."""
 
@@ -91,6 +103,7 @@ class HealthChecker:
             gen = self.generation
             self.mon.timers.append((time.monotonic() + self.interval, lambda: self.tick(gen)))
 
+    @_guarded
     def tick(self, gen: int) -> None:
         if gen != self.generation or self.mon.exit_status is not None:
             return
@@ -99,6 +112,7 @@ class HealthChecker:
         else:
             self.schedule()
 
+    @_guarded
     def run_now(self, reply: Callable[[dict[str, Any]], None]) -> None:
         """Run a check at once (``rpod healthcheck run``); ``reply`` gets the result."""
         if not self.argv or self.mon.exit_status is not None:
@@ -157,6 +171,7 @@ class HealthChecker:
         self._tmpfile = name
         return proc.pid
 
+    @_guarded
     def on_output(self, fd: int) -> None:
         cur = self.current
         try:
@@ -181,6 +196,7 @@ class HealthChecker:
         with contextlib.suppress(OSError):
             os.close(fd)
 
+    @_guarded
     def on_exit(self, status: int) -> None:
         cur = self.current
         if cur is None:
@@ -191,6 +207,7 @@ class HealthChecker:
         else:  # give the pipe a moment: a background child may hold it, do not wait for that
             self.mon.timers.append((time.monotonic() + 0.2, lambda: self._finish_exec(cur)))
 
+    @_guarded
     def _finish_exec(self, cur: dict[str, Any]) -> None:
         if self.current is not cur:
             return
@@ -211,6 +228,7 @@ class HealthChecker:
             code, _sig = exitfile.decode_wait_status(cur.get("status", 0))
             self.complete(code, cur["buf"].decode(errors="replace"))
 
+    @_guarded
     def on_timeout(self, cur: dict[str, Any]) -> None:
         if self.current is not cur or "status" in cur:
             return

@@ -490,6 +490,8 @@ class Monitor:
                 sigs = b""
             for s in sigs:
                 if s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP) and self.exit_status is None:
+                    if s != signal.SIGHUP:  # e.g. systemd stopping the unit: no automatic restart
+                        self.stop_requested = True
                     with contextlib.suppress(OSError):
                         os.kill(self.pid, s)
             self.reap()

@@ -82,16 +82,17 @@ def supervise(mon: Any, runtime: Any) -> None:
         if not (forced and not stopped_by_user(cdir)) and not should_restart(
                 policy, max_retries, code, mon.restart_count, stopped_by_user(cdir)):
             return
-        exitfile.write_exit_file(cdir, code, sig, exitfile.iso_now(mon.exited_ns))
-        eventlog.container_event(c.events, "died", exit_code=code)
-        runtime.delete()
         ran_for = (mon.exited_ns - mon.started_ns) / 1e9 if mon.started_ns else 0.0
         delay = next_delay(delay, ran_for)
+        # restart.json before the exit file: a reader never sees "exited" without "restarting"
         exitfile.write_json_atomic(os.path.join(cdir, RESTART_FILE), {
             "restart_count": mon.restart_count, "exit_code": code,
             "next_start": exitfile.iso_now(time.time_ns() + int(delay * 1e9)),
             "monitor_pid": os.getpid(), "monitor_start": exitfile.proc_start_time(os.getpid()),
         })
+        exitfile.write_exit_file(cdir, code, sig, exitfile.iso_now(mon.exited_ns))
+        eventlog.container_event(c.events, "died", exit_code=code)
+        runtime.delete()
         if not wait_backoff(mon, delay):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(cdir, RESTART_FILE))

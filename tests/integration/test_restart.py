@@ -134,3 +134,22 @@ def test_rm_force_on_a_restarting_container(env: RpodEnv) -> None:
     assert r.returncode != 0  # it is (about to be) running again
     ok(run_rpod(env, "rm", "-f", "-t", "1", "gone"))
     _assert_nothing_left(cid)
+
+
+def test_sigterm_to_the_monitor_stops_for_good(env: RpodEnv, tmp_path: Path) -> None:
+    """systemd stops a unit by signalling its main pid (the monitor, MAINPID): the container gets
+    the signal and exits, and the restart policy does not bring it back."""
+    import os
+    import signal
+
+    monfile = tmp_path / "mon.pid"
+    ok(run_rpod(env, "run", "-d", "--name", "unit", "--restart", "always", "--conmon-pidfile", str(monfile),
+                "alpine", "sh", "-c", "trap 'exit 7' TERM; while :; do sleep 0.1; done"))
+    cid = _cid(env, "unit")
+    mon = int(monfile.read_text())
+    time.sleep(0.5)  # let sh install its trap
+    os.kill(mon, signal.SIGTERM)
+    assert ok(run_rpod(env, "wait", "unit", timeout=20)).stdout == "7\n"
+    time.sleep(1)
+    assert _inspect(env, "unit", "{{.State.Status}} {{.RestartCount}}") == "exited 0"
+    _assert_nothing_left(cid, mon)
