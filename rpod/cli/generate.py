@@ -44,6 +44,7 @@ _VALUE_FLAGS: dict[str, set[str]] = {}
 @click.option("--container-prefix", default="container", show_default=True, help="Unit name prefix")
 @click.option("--separator", default="-", show_default=True, help="Between the prefix and the name or ID")
 @click.option("--no-header", is_flag=True, help="Skip the header with version and date")
+@click.option("--template", is_flag=True, help="A template unit (NAME@.service, %i/%I specifiers); implies --new")
 @click.option("-e", "--env", multiple=True, help="Environment=K=V lines for the unit")
 @click.option("--wants", multiple=True, help="Wants= dependencies")
 @click.option("--after", multiple=True, help="After= ordering")
@@ -51,7 +52,7 @@ _VALUE_FLAGS: dict[str, set[str]] = {}
 @click.option("--format", "fmt", default="", help="json: a JSON object of unit name -> content")
 def systemd_cmd(container: str, new: bool, use_name: bool, files: bool, restart_policy: str | None,
                 restart_sec: int | None, stop_timeout: int | None, start_timeout: int | None,
-                container_prefix: str, separator: str, no_header: bool, env: tuple[str, ...],
+                container_prefix: str, separator: str, no_header: bool, template: bool, env: tuple[str, ...],
                 wants: tuple[str, ...], after: tuple[str, ...], requires: tuple[str, ...], fmt: str) -> None:
     """Generate a systemd unit file for a container."""
     from rpod.container.state import ContainerStore
@@ -62,6 +63,7 @@ def systemd_cmd(container: str, new: bool, use_name: bool, files: bool, restart_
     opts = GenerateOptions(new=new, use_name=use_name, restart_policy=restart_policy, restart_sec=restart_sec,
                            stop_timeout=stop_timeout, start_timeout=start_timeout,
                            container_prefix=container_prefix, separator=separator, no_header=no_header,
+                           template=template,
                            env=list(env), wants=list(wants), after=list(after), requires=list(requires))
     opts.validate()
     p = paths()

@@ -59,7 +59,7 @@ def _normalise(unit: str, exe: str, cid: str, name: str) -> str:
     the product name, rpod's extra RPOD_SYSTEMD_UNIT line, ids, run root and pid file paths."""
     unit = unit.replace(exe + " ", "EXE ").replace(cid, "CID")
     unit = unit.replace("Description=Podman ", "Description=rpod ")
-    unit = unit.replace("Environment=RPOD_SYSTEMD_UNIT=%n\n", "")
+    unit = re.sub(r"^Environment=RPOD_SYSTEMD_UNIT=.*\n", "", unit, flags=re.M)
     unit = re.sub(r"^RequiresMountsFor=.*$", "RequiresMountsFor=RUNROOT", unit, flags=re.M)
     unit = re.sub(r"^PIDFile=.*$", "PIDFile=PIDFILE", unit, flags=re.M)
     return unit
@@ -74,6 +74,9 @@ CREATE_ARGS = ["--name", "web", "--label", "io.containers.autoupdate=registry", 
     ["--new", "--name", "--restart-policy=always", "-t", "7", "--container-prefix", "ct", "--separator", "_"],
     [],
     ["--name", "--restart-policy=no", "--stop-timeout", "3"],
+    ["--template", "--name"],
+    ["--template", "--start-timeout", "9", "-e", "A=b", "-e", "C=d e", "--wants", "w.service", "--after",
+     "a.target", "--requires", "r.service"],
 ])
 def test_generate_systemd_matches_podman(env: RpodEnv, images: ImageSet, podman_env: dict[str, str],
                                          flags: list[str]) -> None:
@@ -175,6 +178,9 @@ def test_generated_units_pass_systemd_analyze_verify(env: RpodEnv, images: Image
         for i, flags in enumerate((["--new"], [], ["--new", "--restart-sec", "3", "-e", "X=1 2"])):
             text = ok(run_rpod(env, "generate", "systemd", *flags, "web")).stdout
             (out / f"u{i}.service").write_text(text)
+        text = ok(run_rpod(env, "generate", "systemd", "--template", "--name", "web")).stdout
+        (out / "tpl@.service").write_text(text)
+        (out / "tpl@one.service").symlink_to("tpl@.service")  # what systemd loads for an instance
         assert_verified(out, env)
         # and a broken unit is caught by the same check
         (out / "bad.service").write_text((out / "u0.service").read_text().replace(_exe_of(text), "/nonexist/rpod"))

@@ -93,3 +93,9 @@ def test_quadlet_remap_users() -> None:
     assert "--userns=keep-id" in quadlet.convert("/q/k.container", "[Container]\nImage=i\nRemapUsers=keep-id\n").text
     with pytest.raises(quadlet.QuadletError, match="RemapUid needs RemapUsers=manual"):
         quadlet.convert("/q/x.container", "[Container]\nImage=i\nRemapUid=0:1:1\n")
+
+
+def test_template_names_one_container_per_instance() -> None:
+    words = new_run_command(rec("rpod", "create", "--name=web", "img", "--name", "x"), run_flag_takes_value,
+                            template=True)
+    assert words[-4:] == ["--name=web-%i", "img", "--name", "x"]
