@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.support.images import ImageSet
+from tests.support.images import ALPINE_X86_64, DEFAULT_PATH, ImageSet, Layer, LayoutWriter
 from tests.support.procs import pids_mentioning, wait_until
+from tests.support.registry import Registry, skopeo
 from tests.support.rpodcli import RpodEnv, ok, run_rpod
+from tests.support.tarbuild import retar_tarball
 
 
 @pytest.fixture
@@ -135,3 +138,30 @@ def test_on_failure_stop_wins_over_restart_always(env: RpodEnv) -> None:
     time.sleep(1)
     assert _inspect(env, "s", "{{.State.Status}} {{.RestartCount}}") == "exited 0"
     assert wait_until(lambda: not pids_mentioning(cid), 10)
+
+
+
+def test_image_healthcheck_is_honoured_and_no_healthcheck_disables_it(env: RpodEnv, registry: Registry,
+                                                                      tmp_path: Path) -> None:
+    """An image whose config has a ``Healthcheck`` (built here, pushed to the test registry with skopeo)."""
+    w = LayoutWriter(tmp_path / "layout")
+    hc = {"Test": ["CMD-SHELL", "test -f /etc/alpine-release"], "Interval": 1_000_000_000, "Retries": 2}
+    desc = w.image([Layer(retar_tarball(ALPINE_X86_64))],
+                   config_extra={"config": {"Env": [DEFAULT_PATH], "Cmd": ["sleep", "1000"], "Healthcheck": hc}})
+    w.tag(desc, "latest")
+    w.close()
+    skopeo(["copy", "--quiet", *registry.skopeo_args("dest"), f"oci:{tmp_path / 'layout'}:latest",
+            f"docker://{registry.address}/withhc:latest"], tmp_path)
+    ok(run_rpod(env, "pull", "-q", "withhc"))
+    ok(run_rpod(env, "run", "-d", "--name", "img", "withhc"))
+    ok(run_rpod(env, "run", "-d", "--name", "off", "--no-healthcheck", "withhc"))
+    ok(run_rpod(env, "run", "-d", "--name", "mine", "--health-retries", "5", "withhc"))
+    try:
+        got = json.loads(_inspect(env, "img", "{{json .Config.Healthcheck}}"))
+        assert got == {**hc, "Timeout": 30_000_000_000, "StartPeriod": 0}
+        assert json.loads(_inspect(env, "mine", "{{json .Config.Healthcheck}}"))["Retries"] == 5  # flag over image
+        assert wait_until(lambda: _inspect(env, "img", "{{.State.Health.Status}}") == "healthy", 10)
+        assert _inspect(env, "off", "{{json .Config.Healthcheck}}") == "null"
+        assert run_rpod(env, "healthcheck", "run", "off").returncode == 125
+    finally:
+        ok(run_rpod(env, "rm", "-f", "-t", "0", "img", "off", "mine"))
