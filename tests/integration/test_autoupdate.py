@@ -117,3 +117,28 @@ def test_auto_update_needs_the_unit_label(rpod_env: RpodEnv, images: ImageSet) -
         assert "no PODMAN_SYSTEMD_UNIT label found" in r.stderr
     finally:
         ok(run_rpod(rpod_env, "rm", "-f", "-t", "0", "loose"))
+
+
+def test_auto_update_local_policy_follows_a_retag(fake_systemd: tuple[RpodEnv, Path, Path],
+                                                  images: ImageSet) -> None:
+    env, unit_dir, log = fake_systemd
+    ok(run_rpod(env, "pull", "-q", images.ref("alpine"), images.ref("zstd")))
+    ok(run_rpod(env, "tag", images.ref("alpine"), "localhost/app:v1"))
+    ok(run_rpod(env, "create", "--name", "app", "--stop-timeout", "1", "--label", "io.containers.autoupdate=local",
+                "localhost/app:v1", "sleep", "1000"))
+    (unit_dir / UNIT).write_text(ok(run_rpod(env, "generate", "systemd", "--new", "--name", "app")).stdout)
+    ok(run_rpod(env, "rm", "app"))
+    from tests.support.systemd_units import run_lines
+
+    assert run_lines((unit_dir / UNIT).read_text(), UNIT, ("ExecStartPre", "ExecStart"), dict(env)) == 0
+    try:
+        assert ok(run_rpod(env, "auto-update", "--dry-run")).stdout.splitlines()[1].split()[-2:] == ["local", "false"]
+        ok(run_rpod(env, "tag", images.ref("zstd"), "localhost/app:v1"))  # the name moves to another image
+        assert ok(run_rpod(env, "auto-update", "--dry-run")).stdout.splitlines()[1].endswith(" pending")
+        r = ok(run_rpod(env, "auto-update"))
+        assert r.stdout.splitlines()[1].endswith(" true"), r.stdout
+        assert log.read_text().splitlines() == [f"--user restart {UNIT}"]
+        assert ok(run_rpod(env, "inspect", "-f", "{{.Image}}", "app")).stdout.strip() == \
+            ok(run_rpod(env, "image", "inspect", "-f", "{{.Id}}", images.ref("zstd"))).stdout.strip()
+    finally:
+        ok(run_rpod(env, "rm", "-f", "-t", "0", "--ignore", "app"))
