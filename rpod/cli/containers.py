@@ -250,6 +250,8 @@ def inspect_container(rec: Any, st: Any) -> dict[str, Any]:
         "StaticDir": str(_store().dir(rec.id)),
         "OCIRuntime": opts.get("runtime") or "rpod",
         "LogPath": str(_store().dir(rec.id) / "ctr.log"),
+        "ConmonPidFile": opts.get("conmon_pidfile") or str(_store().dir(rec.id) / "userdata" / "conmon.pid"),
+        "PidFile": opts.get("pidfile") or "",
         "Name": rec.name,
         "RestartCount": rec.restart_count + st.restart_count,
         "Driver": "overlay",

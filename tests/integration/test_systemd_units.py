@@ -199,6 +199,7 @@ def test_non_new_unit_pidfile_is_the_monitor(env: RpodEnv, images: ImageSet) -> 
         pidfile = Path(re.search(r"^PIDFile=(.*)$", unit, re.M).group(1))
         pid = int(pidfile.read_text())
         assert pid == int(ok(run_rpod(env, "inspect", "-f", "{{.State.ConmonPid}}", "web")).stdout)
+        assert ok(run_rpod(env, "inspect", "-f", "{{.ConmonPidFile}}", "web")).stdout == f"{pidfile}\n"
         assert Path(f"/proc/{pid}").exists()
     finally:
         ok(run_rpod(env, "rm", "-f", "-t", "0", "web"))
