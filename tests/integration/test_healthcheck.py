@@ -165,3 +165,18 @@ def test_image_healthcheck_is_honoured_and_no_healthcheck_disables_it(env: RpodE
         assert run_rpod(env, "healthcheck", "run", "off").returncode == 125
     finally:
         ok(run_rpod(env, "rm", "-f", "-t", "0", "img", "off", "mine"))
+
+
+def test_healthcheck_with_crun(env: RpodEnv) -> None:
+    """With --runtime crun the check runs through nsenter + crun exec."""
+    ok(run_rpod(env, "run", "-d", "--name", "cr", "--runtime", "crun", "--health-cmd", "test -f /tmp/ok",
+                "--health-interval", "disable", "alpine", "sh", "-c", "touch /tmp/ok; exec sleep 1000"))
+    try:
+        time.sleep(0.5)
+        r = run_rpod(env, "healthcheck", "run", "cr")
+        assert r.returncode == 0, r
+        ok(run_rpod(env, "exec", "cr", "rm", "/tmp/ok"))
+        r = run_rpod(env, "healthcheck", "run", "cr")
+        assert (r.returncode, r.stdout) == (1, "unhealthy\n"), r
+    finally:
+        ok(run_rpod(env, "rm", "-f", "-t", "0", "cr"))

@@ -153,3 +153,9 @@ def test_sigterm_to_the_monitor_stops_for_good(env: RpodEnv, tmp_path: Path) -> 
     time.sleep(1)
     assert _inspect(env, "unit", "{{.State.Status}} {{.RestartCount}}") == "exited 0"
     _assert_nothing_left(cid, mon)
+
+
+def test_foreground_run_stays_attached_until_the_monitor_gives_up(env: RpodEnv) -> None:
+    r = run_rpod(env, "run", "--name", "fg", "--restart", "on-failure:2", "alpine", "sh", "-c", "echo try; exit 4")
+    assert (r.returncode, r.stdout) == (4, "try\ntry\ntry\n"), r
+    assert _inspect(env, "fg", "{{.RestartCount}} {{.State.Status}}") == "2 exited"
