@@ -107,6 +107,8 @@ class HealthChecker:
     def tick(self, gen: int) -> None:
         if gen != self.generation or self.mon.exit_status is not None:
             return
+        if os.path.exists(os.path.join(self.mon.cfg.container_dir, "stopped-by-user")):
+            return  # rpod stop/kill is under way: no check into a dying container
         if self.current is None:
             self.start_check(rescheduled=True)
         else:
