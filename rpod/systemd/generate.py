@@ -173,12 +173,13 @@ def generate(paths: Any, record: Any, opts: GenerateOptions,
 
         base = exe + [escape_arg(w) for w in root_flags(paths)]
         ref = record.name if opts.use_name else record.id
+        pidfile = (record.options or {}).get("conmon_pidfile") or ContainerStore(paths).dir(record.id) / MONITOR_PIDFILE
         stop = " ".join(base) + f" stop  \\\n\t-t {timeout} {ref}"
         body = _service_head(record, timeout, opts) + [
             f"ExecStart={' '.join(base)} start {ref}",
             f"ExecStop={stop}",
             f"ExecStopPost={stop}",
-            f"PIDFile={ContainerStore(paths).dir(record.id) / MONITOR_PIDFILE}",
+            f"PIDFile={pidfile}",
             "Type=forking",
         ]
         mounts = str(paths.runroot)
