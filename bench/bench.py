@@ -3,7 +3,7 @@
 
 Run as an unprivileged user with a subuid range, from the repository root:
 
-    python bench/bench.py [--runs 5] [--only pull,images,run,exec,ps,memory] [--markdown]
+    python bench/bench.py [--runs 5] [--only pull,images,run,exec,ps,memory,net] [--markdown]
 
 It starts a local registry (the test suite's fixture code), pushes the test
 images with skopeo, then times each operation with fresh, separate stores for
@@ -195,6 +195,95 @@ def bare_crun(base: Path, alpine_tar: Path, runs: int) -> list[float]:
     return out
 
 
+def _wait_port(port: int, timeout: float = 20) -> None:
+    import socket
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
+                c.settimeout(2)
+                if c.recv(1):
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answers on 127.0.0.1:{port}")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _send_through(port: int, size: int) -> float:
+    """Seconds to push ``size`` bytes to 127.0.0.1:port and see the receiver close (it read them all)."""
+    import socket
+
+    chunk = b"\0" * (1 << 20)
+    t = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
+        left = size
+        while left > 0:
+            c.sendall(chunk[:min(left, len(chunk))])
+            left -= len(chunk)
+        c.shutdown(socket.SHUT_WR)
+        while c.recv(65536):
+            pass
+    return time.perf_counter() - t
+
+
+def _connect_first_byte(port: int, n: int) -> list[float]:
+    import socket
+
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+            c.recv(1)
+        out.append((time.perf_counter() - t) * 1e6)
+    return out
+
+
+def bench_network(tools: Tools, image: str, runs: int) -> list[Result]:
+    """slirp4netns on both sides (Podman with port_handler=slirp4netns, the forwarder rpod uses):
+    run --rm latency with a network, throughput through -p, TCP connect + first byte through -p."""
+    rpod, podman, env = tools.fresh()
+    # Podman puts slirp4netns's API socket under XDG_RUNTIME_DIR and fails past 108 bytes (rpod
+    # binds it through /proc/self/fd): give both a short one
+    env["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="rb-", dir="/tmp")
+    run([*rpod, "pull", "-q", image], env)
+    run([*podman, "pull", "-q", "--tls-verify=false", image], env)
+    nets = {"rpod": ["--network", "slirp4netns"], "podman": ["--network", "slirp4netns:port_handler=slirp4netns"]}
+    cmds = {"rpod": rpod, "podman": podman}
+    lat = Result("run --rm alpine true (slirp4netns)")
+    thr = Result("tcp throughput through -p (256 MiB)", unit="MiB/s")
+    conn = Result("tcp connect + first byte through -p", unit="us")
+    for i in range(runs + 1):
+        for who in ("rpod", "podman"):
+            dt = timed([*cmds[who], "run", "--rm", *nets[who], image, "true"], env)
+            if i:
+                getattr(lat, who).append(dt)
+    size = 256 << 20
+    for who in ("rpod", "podman"):
+        sink, hello = _free_port(), _free_port()
+        cid = run([*cmds[who], "run", "-d", *nets[who], "-p", f"127.0.0.1:{sink}:5001", "-p",
+                   f"127.0.0.1:{hello}:5002", image, "sh", "-c",
+                   "nc -lk -p 5002 -e echo x & exec nc -lk -p 5001 -e sh -c 'cat > /dev/null'"], env).strip()
+        try:
+            _wait_port(hello)
+            _send_through(sink, 1 << 20)  # warm up
+            for _ in range(runs):
+                getattr(thr, who).append(size / (1 << 20) / _send_through(sink, size))
+            getattr(conn, who).extend(_connect_first_byte(hello, 20 * runs))
+        finally:
+            run([*cmds[who], "rm", "-f", "-t", "0", cid], env)
+    shutil.rmtree(env["XDG_RUNTIME_DIR"], ignore_errors=True)
+    return [lat, thr, conn]
+
+
 BENCHES: dict[str, Callable[..., list[Result]]] = {}
 
 
@@ -238,6 +327,8 @@ def main() -> int:
                 from tests.support.images import ALPINE_X86_64
 
                 results.extend(bench_containers(tools, alpine, args.runs, ALPINE_X86_64))
+            if "net" in only:
+                results.extend(bench_network(tools, alpine, args.runs))
         finally:
             reg.stop()
     rows = [r.row() for r in results]

@@ -46,7 +46,7 @@ def attach(spec: dict[str, Any] | None, pid: int, run_dir: str) -> Attachment:
             from rootless import slirp
 
             s = slirp.start(str(pid), run_dir, spec.get("options") or {})
-            att.closers.append(s.close)
+            att.closers.append(s.release)  # ports freed at once; the monitor reaps slirp4netns
             for p in ports:
                 s.add_hostfwd(p.get("proto", "tcp"), p.get("host_ip") or "", int(p["host_port"]),
                               int(p["container_port"]))

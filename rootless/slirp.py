@@ -21,7 +21,7 @@ import shutil
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rootless.errors import RootlessError
@@ -128,6 +128,7 @@ class Slirp:
     exit_w: int
     run_dir: str
     api: bool = True
+    fwd_ids: list[int] = field(default_factory=list)
 
     def request(self, obj: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
         """One API request (JSON in, JSON out) over the API socket in ``run_dir``."""
@@ -143,21 +144,40 @@ class Slirp:
             raise NetworkSetupError(
                 f"cannot publish {host_addr or '0.0.0.0'}:{host_port}/{proto} through slirp4netns: {desc}",
                 hint=f"is port {host_port}/{proto} already in use on the host? choose another one with -p")
-        return int((reply.get("return") or {}).get("id", 0))
+        fid = int((reply.get("return") or {}).get("id", 0))
+        self.fwd_ids.append(fid)
+        return fid
 
-    def close(self, timeout: float = 2.0) -> None:
+    def release(self) -> None:
+        """Free the published ports now (``remove_hostfwd``, well under a millisecond each) and tell
+        slirp4netns to exit, without waiting: its exit takes 15-30 ms because closing the tap
+        device waits for an RCU grace period (``synchronize_net``), which the container's exit
+        code need not wait for.  The caller (a subreaper) reaps it later."""
+        for fid in self.fwd_ids:
+            with contextlib.suppress(NetworkSetupError):
+                self.request({"execute": "remove_hostfwd", "arguments": {"id": fid}}, timeout=1.0)
+        self.fwd_ids = []
         if self.exit_w >= 0:
             with contextlib.suppress(OSError):
                 os.close(self.exit_w)
             self.exit_w = -1
+
+    def close(self, timeout: float = 2.0) -> None:
+        """``release()`` and wait until slirp4netns is gone (killed after ``timeout``)."""
+        self.release()
+        # wait on a pidfd: Popen.wait(timeout) polls with growing sleeps (~30 ms for a quick exit)
         try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            with contextlib.suppress(Exception):
-                self.proc.wait(1)
-        except ChildProcessError:
-            pass
+            pidfd = os.pidfd_open(self.proc.pid)
+        except OSError:  # already reaped (the monitor reaps every child)
+            return
+        try:
+            if not select.select([pidfd], [], [], timeout)[0]:
+                self.proc.kill()
+                select.select([pidfd], [], [], 1.0)
+        finally:
+            os.close(pidfd)
+        with contextlib.suppress(ChildProcessError, subprocess.TimeoutExpired):
+            self.proc.wait(0)
 
 
 def api_request(run_dir: str, obj: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:

@@ -154,6 +154,9 @@ def test_network_slirp4netns_process_gone_after_exit(env: RpodEnv) -> None:
     pid = ok(run_rpod(env, "inspect", "--format", "{{.State.Pid}}", "slp")).stdout.strip()
     assert len(slirp_for(pid)) == 1
     ok(run_rpod(env, "stop", "-t", "0", "slp"))
+    end = time.monotonic() + 3  # it exits right after the container (closing tap0 takes an RCU grace period)
+    while slirp_for(pid) and time.monotonic() < end:
+        time.sleep(0.05)
     assert slirp_for(pid) == []
     ok(run_rpod(env, "rm", "slp"))
 
