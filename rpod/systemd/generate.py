@@ -164,7 +164,9 @@ def generate(paths: Any, record: Any, opts: GenerateOptions,
             "ExecStart=" + format_command(exe + run_words),
             "ExecStop=" + format_command([*exe, "stop", f"--ignore -t {timeout}", f"--cidfile={CIDFILE}"]),
             "ExecStopPost=" + format_command([*exe, "rm", "-f", f"--ignore -t {timeout}", f"--cidfile={CIDFILE}"]),
-            "Type=notify", "NotifyAccess=all",
+            # not in Podman 4.3.1's text: SIGTERM only the monitor, so it records the exit, then
+            # SIGKILL what is left (what Quadlet units do)
+            "KillMode=mixed", "Type=notify", "NotifyAccess=all",
         ]
         mounts = runroot_for_unit(paths)
     else:

@@ -60,6 +60,7 @@ def _normalise(unit: str, exe: str, cid: str, name: str) -> str:
     unit = unit.replace(exe + " ", "EXE ").replace(cid, "CID")
     unit = unit.replace("Description=Podman ", "Description=rpod ")
     unit = re.sub(r"^Environment=RPOD_SYSTEMD_UNIT=.*\n", "", unit, flags=re.M)
+    unit = unit.replace("KillMode=mixed\nType=notify\n", "Type=notify\n")  # rpod's addition to --new
     unit = re.sub(r"^RequiresMountsFor=.*$", "RequiresMountsFor=RUNROOT", unit, flags=re.M)
     unit = re.sub(r"^PIDFile=.*$", "PIDFile=PIDFILE", unit, flags=re.M)
     return unit
@@ -104,7 +105,7 @@ def test_generate_systemd_header_json_files_and_errors(env: RpodEnv, images: Ima
     import json
 
     doc = json.loads(ok(run_rpod(env, "generate", "systemd", "--new", "--name", "--format", "json", "box")).stdout)
-    assert list(doc) == ["container-box"] and "Type=notify" in doc["container-box"]
+    assert list(doc) == ["container-box"] and "KillMode=mixed\nType=notify\nNotifyAccess=all\n" in doc["container-box"]
     files = ok(run_rpod(env, "generate", "systemd", "--files", "--name", "box")).stdout
     path = Path(files.strip())
     assert path == Path(env.home) / "container-box.service" and path.read_text().startswith("# container-box")
