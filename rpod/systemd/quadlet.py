@@ -204,6 +204,11 @@ def _dep_unit(ref: str, kind: str, unit: UnitFile) -> tuple[str, str]:
     return f"systemd-{base}", f"{base}-{kind}.service"
 
 
+def _relative_path(src: str) -> bool:
+    """A host path relative to the unit file (``./conf``, ``data/x``), not a volume name or ``%h/...``."""
+    return not src.startswith(("/", "%")) and ("/" in src or src in (".", ".."))
+
+
 def convert_container(unit: UnitFile, exe: list[str]) -> Service:
     sec = "Container"
     allowed = set(CONTAINER_FLAGS) | set(CONTAINER_BOOLS) | CONTAINER_OTHER
@@ -231,6 +236,11 @@ def convert_container(unit: UnitFile, exe: list[str]) -> Service:
                     vol, dep = _dep_unit(src, "volume", unit)
                     deps.append(dep)
                     item = f"{vol}:{rest}" if rest else vol
+                elif key == "Volume" and _relative_path(item.split(":", 1)[0]):
+                    src, _, rest = item.partition(":")
+                    item = os.path.normpath(os.path.join(os.path.dirname(unit.path), src)) + (f":{rest}" if rest else "")
+                if key == "EnvironmentFile" and _relative_path(item):
+                    item = os.path.normpath(os.path.join(os.path.dirname(unit.path), item))
                 if key == "Network" and item.split(":", 1)[0].endswith(".network"):
                     src, _, rest = item.partition(":")
                     net, dep = _dep_unit(src, "network", unit)

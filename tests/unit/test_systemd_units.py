@@ -99,3 +99,9 @@ def test_template_names_one_container_per_instance() -> None:
     words = new_run_command(rec("rpod", "create", "--name=web", "img", "--name", "x"), run_flag_takes_value,
                             template=True)
     assert words[-4:] == ["--name=web-%i", "img", "--name", "x"]
+
+
+def test_quadlet_relative_paths_are_relative_to_the_unit_file() -> None:
+    svc = quadlet.convert("/q/d/a.container", "[Container]\nImage=i\nVolume=./conf:/etc/x:ro\nVolume=named:/v\n"
+                          "Volume=%h/data:/d\nEnvironmentFile=env/a.env\n")
+    assert "-v /q/d/conf:/etc/x:ro -v named:/v -v %h/data:/d --env-file /q/d/env/a.env i" in svc.text
