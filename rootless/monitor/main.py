@@ -20,30 +20,33 @@ import os
 import selectors
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from rootless.monitor import exitfile, stdio
+
+# The monitor stays for the container's whole life: every module it imports costs memory in
+# every container (dataclasses ~1.5 MB, subprocess+tempfile ~1.3 MB, typing ~0.6 MB), so
+# those are imported only where used, and annotations are never evaluated.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Callable
+    from typing import Any
 
 PR_SET_CHILD_SUBREAPER = 36
 DRAIN_TIMEOUT = 2.0  # seconds to wait for output after the container's init exited
 CLEANUP_ACK_TIMEOUT = 60.0
 
 
-@dataclass
 class MonitorConfig:
-    """Everything the CLI tells the monitor (one JSON object on argv)."""
+    """Everything the CLI tells the monitor (one JSON object on argv); defaults as class attributes."""
 
-    id: str
-    bundle: str
-    state_root: str
-    container_dir: str
-    run_dir: str
+    id: str = ""
+    bundle: str = ""
+    state_root: str = ""
+    container_dir: str = ""
+    run_dir: str = ""
     sync_fd: int = -1
     runtime: list[str] | None = None  # an OCI runtime CLI (argv prefix) instead of the in-process core
     terminal: bool = False
@@ -70,10 +73,14 @@ class MonitorConfig:
     stop_timeout: int = 10
     network: dict[str, Any] | None = None  # rootless.netsetup spec: slirp4netns/pasta/bridge, ports
 
+    def __init__(self, **fields: Any) -> None:
+        for k, v in fields.items():
+            setattr(self, k, v)
+
     @classmethod
     def from_json(cls, text: str) -> MonitorConfig:
         data = json.loads(text)
-        known = set(cls.__dataclass_fields__)
+        known = cls.__annotations__
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
@@ -131,6 +138,9 @@ class CliRuntime:
         self.base = [*cfg.runtime, "--root", cfg.state_root]  # type: ignore[misc]
 
     def _run(self, args: list[str], stdio_fds: tuple[int, int, int] | None = None, userns: Any = None) -> None:
+        import subprocess
+        import tempfile
+
         # errors go to a file: a pipe would be held open by the container's init forever
         with tempfile.TemporaryFile() as err:
             kw: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": err}
@@ -166,6 +176,8 @@ class CliRuntime:
         self._run(["start", self.cfg.id])
 
     def delete(self) -> None:
+        import subprocess
+
         with contextlib.suppress(Exception):
             subprocess.run([*self.base, "delete", "--force", self.cfg.id], check=False,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -205,6 +217,8 @@ def _rootfs_userns(cfg: MonitorConfig) -> dict[str, Any] | None:
 
 def _run_in_userns(argv: list[str], userns: dict[str, Any], kw: dict[str, Any]) -> subprocess.CompletedProcess:
     """Run the runtime CLI ``argv`` as root of a new user and mount namespace with the overlay mounted."""
+    import subprocess
+
     from rootless.subid import IdMap, Mapping
     from rootless.userns import PACKAGE_PARENT, popen
 
@@ -216,27 +230,23 @@ def _run_in_userns(argv: list[str], userns: dict[str, Any], kw: dict[str, Any]) 
     return subprocess.CompletedProcess(shim, proc.returncode)
 
 
-@dataclass
 class Sink:
     """Where a container stream goes besides the log: the CLI's fd (foreground), if still open."""
 
-    fd: int
-    alive: bool = True
+    def __init__(self, fd: int, alive: bool = True) -> None:
+        self.fd = fd
+        self.alive = alive
 
 
-@dataclass
 class Monitor:
-    cfg: MonitorConfig
-    sel: selectors.DefaultSelector = field(default_factory=selectors.DefaultSelector)
+    """The monitor's state; the attributes below are the defaults (mutable ones set in __init__)."""
+
     pid: int = 0
     exit_status: int | None = None
     exited_ns: int = 0
-    timers: list[tuple[float, Callable[[], None]]] = field(default_factory=list)
-    clients: dict[int, tuple[socket.socket, bool]] = field(default_factory=dict)
     stdin_w: int = -1  # the container's stdin pipe (detached -i) or the pty master (terminal)
     master: int = -1
     open_streams: int = 0
-    child_waiters: dict[int, Callable[[int], None]] = field(default_factory=dict)  # pid -> on wait status
     restart_count: int = 0
     started_ns: int = 0
     stop_requested: bool = False  # --health-on-failure=stop: no restart after this exit
@@ -245,6 +255,13 @@ class Monitor:
     sig_rfd: int = -1
     health: Any = None
     notify_proxy: Any = None
+
+    def __init__(self, cfg: MonitorConfig) -> None:
+        self.cfg = cfg
+        self.sel = selectors.DefaultSelector()
+        self.timers: list[tuple[float, Callable[[], None]]] = []
+        self.clients: dict[int, tuple[socket.socket, bool]] = {}
+        self.child_waiters: dict[int, Callable[[int], None]] = {}  # pid -> on wait status
 
     # --- reporting ---------------------------------------------------------------------------
     def report(self, obj: dict[str, Any]) -> bool:
@@ -400,7 +417,8 @@ class Monitor:
         console_dir = console_path = None
         listener = None
         if self.cfg.terminal:
-            console_dir = tempfile.mkdtemp(prefix="rpod-cs-", dir="/tmp")
+            console_dir = f"/tmp/rpod-cs-{os.urandom(6).hex()}"
+            os.mkdir(console_dir, 0o700)
             console_path = os.path.join(console_dir, "console.sock")
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
             listener.bind(console_path)
@@ -676,6 +694,8 @@ class Monitor:
     def run_exit_command(self) -> None:
         if not self.cfg.exit_command:
             return
+        import subprocess
+
         with contextlib.suppress(OSError):
             subprocess.run(self.cfg.exit_command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, check=False, cwd="/")

@@ -13,6 +13,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rootless.procinfo import proc_start_time  # noqa: F401 - part of this module's API
 from rootless.runtime.errors import ContainerError, NoSuchContainer
 
 OCI_VERSION = "1.0.2"
@@ -42,19 +43,6 @@ def container_dir(state_root: str, container_id: str) -> str:
 
 def fifo_path(state_root: str, container_id: str) -> str:
     return os.path.join(container_dir(state_root, container_id), "exec.fifo")
-
-
-def proc_start_time(pid: int) -> int | None:
-    """Start time of ``pid`` in clock ticks (``/proc/PID/stat`` field 22), None when gone or a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    fields = data[data.rindex(b")") + 2:].split()
-    if fields[0] in (b"Z", b"X"):
-        return None
-    return int(fields[19])
 
 
 @dataclass
