@@ -3,7 +3,7 @@
 Started by the CLI as ``python -I -S`` (``rootless.userns.python_entry("rootless.monitor", CONFIG_JSON)``).
 In order it: forks and ``setsid``s (the CLI reaps the first process at once), becomes a child
 subreaper, sets up stdio, creates and starts the container through the runtime (in-process
-``rootless.runtime.api`` by default, so the container's init is its child), reports
+``rootless.runtime.api`` by default, in a forked child: the container's init is reparented to us), reports
 ``{"pid": N}`` or ``{"error": ..., "exit_code": 125|126|127}`` on the sync socket, then runs
 one event loop (container output → CLI fds, log and attach clients; attach input → stdin;
 SIGCHLD; timers) until the container exits.  Then it drains the output, writes the exit
@@ -102,32 +102,92 @@ def _classify(message: str, default: int = 125) -> int:
 
 
 class InProcessRuntime:
-    """``rootless.runtime.api`` called in this process: the container's init is our child."""
+    """The runtime core (``rootless.runtime.api``) run in a forked child of the monitor, which
+    exits once the container started: the container's init is reparented to us (subreaper), and
+    the monitor never imports the runtime nor keeps its garbage (~4 MB per container).
+
+    ``create`` forks the child, which creates the container, reports ``{"pid"}`` (or
+    ``{"error", "exit_code"}``) on a pipe and waits for ``start``; ``delete`` forks another.
+    """
 
     def __init__(self, cfg: MonitorConfig):
-        from rootless.runtime import api
-
-        self.api = api
         self.cfg = cfg
+        self.child = 0
+        self.replies = self.go = -1
 
-    def _wrap(self, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except Exception as e:  # the runtime's errors carry exit_code when they know it
-            code = getattr(e, "exit_code", None)
-            raise RuntimeError_(str(e) or e.__class__.__name__, code if code in (125, 126, 127) else 125) from e
+    def _fork(self, work: Callable[[Any], Any]) -> None:
+        """Fork a child running ``work(api)``; its JSON replies come on ``self.replies``."""
+        replies_r, replies_w = os.pipe()
+        go_r, go_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                os.close(replies_r)
+                os.close(go_w)
+                from rootless.runtime import api
+
+                work(api, replies_w, go_r)
+            except BaseException as e:  # noqa: BLE001 - everything goes back to the monitor
+                ec = getattr(e, "exit_code", None)
+                msg = {"error": str(e) or e.__class__.__name__, "exit_code": ec if ec in (125, 126, 127) else 125}
+                with contextlib.suppress(OSError):
+                    os.write(replies_w, json.dumps(msg).encode() + b"\n")
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(replies_w)
+        os.close(go_r)
+        self.child, self.replies, self.go = pid, replies_r, go_w
+
+    def _reply(self) -> dict[str, Any]:
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = os.read(self.replies, 65536)
+            if not chunk:
+                break
+            buf += chunk
+        msg = json.loads(buf) if buf.strip() else {"error": "the runtime exited without a word", "exit_code": 125}
+        if "error" in msg:
+            self._finish_child()
+            raise RuntimeError_(str(msg["error"]), int(msg.get("exit_code") or 125))
+        return msg
+
+    def _finish_child(self) -> None:
+        for fd in (self.replies, self.go):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.replies = self.go = -1
+        if self.child:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.child, 0)
+            self.child = 0
 
     def create(self, stdio_fds: tuple[int, int, int], console_socket: str | None) -> int:
         c = self.cfg
-        return self._wrap(lambda: self.api.create(c.id, c.bundle, c.state_root, stdio=stdio_fds,
-                                                  console_socket=console_socket))
+
+        def work(api: Any, out: int, go: int) -> None:
+            pid = api.create(c.id, c.bundle, c.state_root, stdio=stdio_fds, console_socket=console_socket)
+            os.write(out, json.dumps({"pid": pid}).encode() + b"\n")
+            if os.read(go, 1) == b"s":
+                api.start(c.id, c.state_root)
+                os.write(out, b'{"started": true}\n')
+
+        self._fork(work)
+        return int(self._reply()["pid"])
 
     def start(self) -> None:
-        self._wrap(lambda: self.api.start(self.cfg.id, self.cfg.state_root))
+        os.write(self.go, b"s")
+        self._reply()
+        self._finish_child()
 
     def delete(self) -> None:
+        if self.child:  # created, never started: the child sees EOF on its go pipe and exits
+            self._finish_child()
+        c = self.cfg
         with contextlib.suppress(Exception):
-            self.api.delete(self.cfg.id, self.cfg.state_root, force=True)
+            self._fork(lambda api, out, go: api.delete(c.id, c.state_root, force=True))
+            self._finish_child()
 
 
 class CliRuntime:
@@ -735,6 +795,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("usage: rootless.monitor CONFIG_JSON\n")
         return 2
     cfg = MonitorConfig.from_json(args[0])
+    # the CLI's NOTIFY_SOCKET is ours to answer (cfg.notify_socket), never an OCI runtime's or a
+    # child's: crun would bind its own proxy on it (Podman strips it for the runtime too)
+    os.environ.pop("NOTIFY_SOCKET", None)
     for fd in (cfg.sync_fd, cfg.stdin_fd, cfg.stdout_fd, cfg.stderr_fd):
         if fd >= 0:
             with contextlib.suppress(OSError):

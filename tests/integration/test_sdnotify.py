@@ -189,3 +189,18 @@ def test_unit_command_lines_in_sequence(env: RpodEnv, listener: NotifyListener, 
     assert wait_until(lambda: not alive(mon) and not alive(ctr) and not pids_mentioning(cid), 10), \
         pids_mentioning(cid)
     assert run_rpod(env, "container", "exists", "web").returncode == 1
+
+
+def test_conmon_mode_with_crun(env: RpodEnv, listener: NotifyListener, tmp_path: Path) -> None:
+    """crun acts on a NOTIFY_SOCKET in its own environment: the monitor must not hand it ours."""
+    monfile = tmp_path / "conmon.pid"
+    ok(run_rpod(_with_socket(env, listener.path), "run", "-d", "--name", "cr", "--runtime", "crun",
+                "--conmon-pidfile", str(monfile), "alpine", "sh", "-c",
+                "printenv NOTIFY_SOCKET || echo no-socket; ls /run/notify 2>&1; exec sleep 1000"))
+    try:
+        assert listener.first(10) == f"MAINPID={int(monfile.read_text())}\nREADY=1\n"
+        assert wait_until(lambda: "no-socket" in run_rpod(env, "logs", "cr").stdout, 5)
+        assert "No such file" in run_rpod(env, "logs", "cr").stdout + run_rpod(env, "logs", "cr").stderr
+        assert listener.messages(0.5) == []
+    finally:
+        ok(run_rpod(env, "rm", "-f", "-t", "0", "cr"))
