@@ -192,7 +192,7 @@ def test_generated_units_pass_systemd_analyze_verify(env: RpodEnv, images: Image
 
 def test_non_new_unit_pidfile_is_the_monitor(env: RpodEnv, images: ImageSet) -> None:
     ok(run_rpod(env, "create", "--name", "web", images.ref("alpine"), "sleep", "1000"))
-    unit = ok(run_rpod(env, "generate", "systemd", "--name", "web")).stdout
+    unit = ok(run_rpod(env, "generate", "systemd", "--name", "-t", "1", "web")).stdout
     start = re.search(r"^ExecStart=(.*)$", unit, re.M).group(1)
     assert start.endswith(" start web")
     ok(run_rpod(env, *shlex.split(start)[1:]))
@@ -202,6 +202,14 @@ def test_non_new_unit_pidfile_is_the_monitor(env: RpodEnv, images: ImageSet) -> 
         assert pid == int(ok(run_rpod(env, "inspect", "-f", "{{.State.ConmonPid}}", "web")).stdout)
         assert ok(run_rpod(env, "inspect", "-f", "{{.ConmonPidFile}}", "web")).stdout == f"{pidfile}\n"
         assert Path(f"/proc/{pid}").exists()
+        for key in ("ExecStop", "ExecStopPost"):  # as systemd stops it: both lines, the second a no-op
+            line = re.search(rf"^{key}=(.*\\\n.*)$", unit, re.M).group(1)
+            ok(run_rpod(env, *shlex.split(line.replace("\\\n", " "))[1:]))
+        assert ok(run_rpod(env, "inspect", "-f", "{{.State.Status}}", "web")).stdout == "exited\n"
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not Path(f"/proc/{pid}").exists()
     finally:
         ok(run_rpod(env, "rm", "-f", "-t", "0", "web"))
 
