@@ -94,7 +94,9 @@ class PsRow:
             self.Status += f" ({health['Status']})"
         self.Restarts = rec.restart_count + st.restart_count
         self.State = st.status
-        self.Ports = ", ".join(rec.ports)
+        from rpod.network.ports import ps_text
+
+        self.Ports = ps_text(rec.ports)
         self.Names = rec.name
         self.Labels = dict(rec.labels)
         self.Mounts = [m.get("destination", "") for m in rec.mounts]

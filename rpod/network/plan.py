@@ -97,14 +97,19 @@ def plan(paths: Any, opts: Any, image_config: dict[str, Any]) -> NetworkPlan:
     elif mode in ("none", "host"):
         pass
     else:
-        from rpod.network.store import NetworkStore
+        from rpod.network.store import DEFAULT_NAME, NetworkStore
 
         store = NetworkStore(paths)
         aliases = list(getattr(opts, "network_alias", None) or [])
         p.mode = "bridge"
         for name in value.split(","):
+            name = DEFAULT_NAME if name == "bridge" else name  # Podman: bridge = the default network
             store.get(name)  # NoSuchNetwork when absent
             p.networks[name] = {"aliases": aliases}
+    if p.mode in ("bridge", "container") and (getattr(opts, "userns", "") or getattr(opts, "uidmap", None)):
+        raise UsageError(f"--userns/--uidmap cannot be combined with --network {value}",
+                         hint="such containers join a shared user namespace (the network's or the other "
+                              "container's), whose id mapping they must use")
     mac = getattr(opts, "mac_address", None)
     if mac:
         import re

@@ -177,3 +177,30 @@ def inspect_ports(records: Sequence[str], exposed: Iterable[tuple[int, str]] = (
         entry.append({"HostIp": m.host_ip, "HostPort": str(m.host_port)})
         out[f"{m.container_port}/{m.proto}"] = entry
     return out
+
+
+def ps_text(records: Sequence[str]) -> str:
+    """``ps``'s PORTS column as Podman prints it: ``0.0.0.0:8080->80/tcp, ...`` (consecutive
+    ports folded into ranges: ``0.0.0.0:8000-8002->80-82/tcp``)."""
+    maps = []
+    for text in records:
+        try:
+            maps.append(PortMapping.from_record(text))
+        except ValueError:
+            continue
+    maps.sort(key=lambda m: (m.proto, m.host_ip, m.container_port))
+    groups: list[list[PortMapping]] = []
+    for m in maps:
+        last = groups[-1][-1] if groups else None
+        if (last and last.proto == m.proto and last.host_ip == m.host_ip
+                and m.host_port == last.host_port + 1 and m.container_port == last.container_port + 1):
+            groups[-1].append(m)
+        else:
+            groups.append([m])
+    out = []
+    for g in groups:
+        ip = g[0].host_ip or "0.0.0.0"
+        host = f"{g[0].host_port}" + (f"-{g[-1].host_port}" if len(g) > 1 else "")
+        ctr = f"{g[0].container_port}" + (f"-{g[-1].container_port}" if len(g) > 1 else "")
+        out.append(f"{ip}:{host}->{ctr}/{g[0].proto}")
+    return ", ".join(out)

@@ -37,6 +37,29 @@ def wait_gone(pid: int, timeout: float = 10) -> bool:
     return False
 
 
+def children_named(ppid: int, name: bytes) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{d}/stat").read_text()
+            argv0 = Path(f"/proc/{d}/cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == ppid and argv0.endswith(name):
+            out.append(int(d))
+    return out
+
+
+def test_network_bridge_is_the_default_network_and_userns_conflicts(env: RpodEnv) -> None:
+    r = ok(run_rpod(env, "run", "--rm", "--network", "bridge", "alpine", "sh", "-c",
+                    "ip -o -4 addr show eth0; ip route"))
+    assert "10.88.0." in r.stdout and "default via 10.88.0.1" in r.stdout
+    r = run_rpod(env, "run", "--rm", "--network", "podman", "--userns", "keep-id", "alpine", "true")
+    assert r.returncode == 125 and "--userns" in r.stderr
+
+
 def test_network_create_ls_inspect_rm(env: RpodEnv) -> None:
     assert ok(run_rpod(env, "network", "create", "appnet")).stdout == "appnet\n"
     r = run_rpod(env, "network", "create", "appnet")
@@ -78,6 +101,9 @@ def test_containers_reach_each_other_by_name(benv: RpodEnv) -> None:
                 "-p", f"{port}:80", "busybox", "sh", "-c", HTTPD_CGI))
     holder = holder_pid(benv)
     assert holder, "a holder process runs while a container is on a user network"
+    info = json.loads((Path(benv["XDG_RUNTIME_DIR"]) / "rpod" / "netns" / "holder.json").read_text())
+    helpers = [int(info["anchor"]), *children_named(holder, b"slirp4netns")]
+    assert len(helpers) == 2, helpers
     try:
         r = ok(run_rpod(benv, "run", "--rm", "--network", "appnet", "busybox", "sh", "-c",
                         "for i in $(seq 50); do wget -q -T 2 -O - http://web/ && break; sleep 0.2; done; "
@@ -103,6 +129,7 @@ def test_containers_reach_each_other_by_name(benv: RpodEnv) -> None:
     finally:
         ok(run_rpod(benv, "rm", "-f", "-t", "0", "web"))
     assert wait_gone(holder), "the holder exits after the last container on a user network"
+    assert all(wait_gone(pid) for pid in helpers), "its anchor and slirp4netns go with it"
     assert port_free(port)
     r = run_rpod(benv, "network", "rm", "appnet")
     assert r.returncode == 0, r.stderr

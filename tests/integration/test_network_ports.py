@@ -21,6 +21,7 @@ def test_httpd_published_port_answers_and_is_freed(benv: RpodEnv) -> None:
     assert not port_free(port)
     assert ok(run_rpod(benv, "port", "web")).stdout == f"80/tcp -> 0.0.0.0:{port}\n"
     assert ok(run_rpod(benv, "port", "web", "80")).stdout == f"0.0.0.0:{port}\n"
+    assert ok(run_rpod(benv, "ps", "--format", "{{.Ports}}")).stdout == f"0.0.0.0:{port}->80/tcp\n"
     doc = json.loads(ok(run_rpod(benv, "inspect", "web")).stdout)[0]
     assert doc["NetworkSettings"]["Ports"]["80/tcp"] == [{"HostIp": "", "HostPort": str(port)}]
     assert doc["HostConfig"]["PortBindings"]["80/tcp"] == [{"HostIp": "", "HostPort": str(port)}]
