@@ -115,7 +115,7 @@ class InProcessRuntime:
         self.child = 0
         self.replies = self.go = -1
 
-    def _fork(self, work: Callable[[Any], Any]) -> None:
+    def _fork(self, work: Callable[[Any, int, int], None]) -> None:
         """Fork a child running ``work(api)``; its JSON replies come on ``self.replies``."""
         replies_r, replies_w = os.pipe()
         go_r, go_w = os.pipe()
