@@ -123,13 +123,15 @@ CONTAINER_FLAGS = {
     "HostName": "--hostname", "DNS": "--dns", "DNSSearch": "--dns-search", "DNSOption": "--dns-option",
     "AddHost": "--add-host", "Sysctl": "--sysctl", "Ulimit": "--ulimit", "ShmSize": "--shm-size",
     "LogDriver": "--log-driver", "AddDevice": "--device", "SecurityOpt": "--security-opt",
-    "GroupAdd": "--group-add", "Timezone": "--tz", "Memory": "--memory", "PidsLimit": "--pids-limit",
-    "StopSignal": "--stop-signal",
+    "GroupAdd": "--group-add", "Memory": "--memory", "PidsLimit": "--pids-limit",
+    "StopSignal": "--stop-signal", "ExposeHostPort": "--expose", "UIDMap": "--uidmap", "GIDMap": "--gidmap",
+    "NetworkAlias": "--network-alias", "Umask": "--umask",
 }
 CONTAINER_BOOLS = {"ReadOnly": "--read-only", "RunInit": "--init", "EnvironmentHost": "--env-host",
-                   "NoNewPrivileges": "--security-opt=no-new-privileges"}
+                   "NoNewPrivileges": "--security-opt=no-new-privileges",
+                   "VolatileTmp": "--tmpfs=/tmp:rw,size=512M,mode=1777"}
 CONTAINER_OTHER = {"Image", "Exec", "Environment", "User", "Group", "Notify", "AutoUpdate", "PodmanArgs",
-                   "RemapUsers", "RemapUid", "RemapGid"}
+                   "RemapUsers", "RemapUid", "RemapGid", "ReadOnlyTmpfs"}
 # keys whose value holds several space-separated items (each becomes one flag)
 MULTI_VALUE = {"AddCapability", "DropCapability", "Label", "Annotation"}
 
@@ -255,6 +257,8 @@ def convert_container(unit: UnitFile, exe: list[str]) -> Service:
                 if "=" not in item:
                     raise QuadletError(f"{unit.path}: key Environment: {item!r} is not KEY=VALUE")
                 args += ["--env", item]
+        elif key == "ReadOnlyTmpfs":
+            args.append(f"--read-only-tmpfs={'true' if parse_bool(value, unit.path, key) else 'false'}")
         elif key == "RemapUsers":
             if value in ("keep-id", "auto"):
                 args.append(f"--userns={value}")

@@ -105,3 +105,13 @@ def test_quadlet_relative_paths_are_relative_to_the_unit_file() -> None:
     svc = quadlet.convert("/q/d/a.container", "[Container]\nImage=i\nVolume=./conf:/etc/x:ro\nVolume=named:/v\n"
                           "Volume=%h/data:/d\nEnvironmentFile=env/a.env\n")
     assert "-v /q/d/conf:/etc/x:ro -v named:/v -v %h/data:/d --env-file /q/d/env/a.env i" in svc.text
+
+
+def test_quadlet_keys_map_to_flags_rpod_run_has() -> None:
+    from rpod.cli.run import RUN_FLAGS
+
+    names = {n for ns, _f, _k, _h in RUN_FLAGS for n in ns}
+    for key, flag in {**quadlet.CONTAINER_FLAGS, **quadlet.CONTAINER_BOOLS}.items():
+        assert flag.split("=")[0] in names, (key, flag)
+    svc = quadlet.convert("/q/t.container", "[Container]\nImage=i\nVolatileTmp=yes\nReadOnlyTmpfs=no\n")
+    assert "--tmpfs=/tmp:rw,size=512M,mode=1777 --read-only-tmpfs=false i" in svc.text
