@@ -108,3 +108,31 @@ def test_bad_publish_is_125(env: RpodEnv) -> None:
     for bad in ("notaport", "1:2:3:4", "80/sctp", "8000-8002:80"):
         r = run_rpod(env, "create", "-p", bad, "alpine", "true")
         assert r.returncode == 125, (bad, r.stderr)
+
+
+def test_published_port_survives_a_restart(benv: RpodEnv) -> None:
+    port = free_port()
+    script = ("mkdir -p /www && echo run-$(cat /proc/sys/kernel/random/uuid | cut -c1-4) > /www/index.html && "
+              "httpd -p 80 -h /www && sleep 2 && exit 3")
+    ok(run_rpod(benv, "run", "-d", "--name", "again", "--restart", "on-failure:5", "-p", f"{port}:80",
+                "busybox", "sh", "-c", script))
+    try:
+        first = http_get(f"http://127.0.0.1:{port}/")
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            count = ok(run_rpod(benv, "inspect", "--format", "{{.RestartCount}}", "again")).stdout.strip()
+            if count not in ("", "0"):
+                break
+            time.sleep(0.3)
+        assert count not in ("", "0"), "the container was not restarted"
+        second = ""
+        end = time.monotonic() + 15
+        while time.monotonic() < end and (not second or second == first):
+            try:
+                second = http_get(f"http://127.0.0.1:{port}/", timeout=1)
+            except OSError:
+                time.sleep(0.2)
+        assert second.startswith("run-") and second != first
+    finally:
+        ok(run_rpod(benv, "rm", "-f", "-t", "0", "again"))
+    assert port_free(port)
