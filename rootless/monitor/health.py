@@ -89,12 +89,14 @@ class HealthChecker:
         self.started = 0.0
         self.current: dict[str, Any] | None = None  # the check in flight
         self.waiters: list[Callable[[dict[str, Any]], None]] = []
+        self.process: dict[str, Any] | None = None  # the exec process object, built once per start
 
     # ---- schedule --------------------------------------------------------------------------
     def on_start(self) -> None:
         """After each (re)start: status starting, first check one interval from now."""
         self.generation += 1
         self.started = time.monotonic()
+        self.process = None
         self.state = {"Status": "starting", "FailingStreak": 0, "Log": list(self.state.get("Log") or [])}
         self.save()
         self.schedule()
@@ -155,8 +157,9 @@ class HealthChecker:
                 return self._spawn_cli(out_fd, devnull)
             from rootless.runtime import api
 
-            process = api.exec_defaults(c.id, c.state_root, self.argv or [], tty=False)
-            return api.exec_process(c.id, c.state_root, process, stdio=(devnull, out_fd, out_fd))
+            if self.process is None:  # once per start: config.json (seccomp profile included) is big
+                self.process = api.exec_defaults(c.id, c.state_root, self.argv or [], tty=False)
+            return api.exec_process(c.id, c.state_root, self.process, stdio=(devnull, out_fd, out_fd))
         finally:
             os.close(devnull)
 
