@@ -362,6 +362,12 @@ def logs(refs: tuple[str, ...], follow: bool, since: str | None, until: str | No
     t_until = _time_arg(until)
     for rec in recs:
         path = str(store.dir(rec.id) / "ctr.log")
+        if (rec.options or {}).get("log_driver") == "journald" and not os.path.exists(path):
+            from rpod.container import journal_logs  # no ctr.log: the monitor wrote to the journal
+
+            for stream, text in journal_logs.read(rec.id, follow and len(recs) == 1, tail, timestamps):
+                _emit(stream, (rec.id[:12] + " " if names else "").encode() + text)
+            continue
         records, offset = read_logs(path, t_since, t_until, timestamps, tail)
         for stream, text in records:
             _emit(stream, (rec.id[:12] + " " if names else "").encode() + text)

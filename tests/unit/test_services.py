@@ -84,3 +84,13 @@ def test_sdnotify_healthy_needs_a_healthcheck() -> None:
     with pytest.raises(UsageError):
         resolve_healthcheck(RunOptions(image="x", sdnotify="healthy"), {})
     assert resolve_healthcheck(RunOptions(image="x", sdnotify="healthy", health_cmd="true"), {}) is not None
+
+
+def test_journal_records_back_to_streams() -> None:
+    from rpod.container.journal_logs import records
+
+    lines = ['{"MESSAGE": "out", "PRIORITY": "6"}', '{"MESSAGE": "err", "PRIORITY": "3"}',
+             '{"MESSAGE": "par", "PRIORITY": "6", "CONTAINER_PARTIAL_MESSAGE": "true"}',
+             '{"MESSAGE": "tial", "PRIORITY": "6"}', '{"MESSAGE": [104, 105, 255], "PRIORITY": "6"}', "torn"]
+    assert list(records(lines)) == [("stdout", b"out\n"), ("stderr", b"err\n"), ("stdout", b"partial\n"),
+                                    ("stdout", b"hi\xff\n")]
