@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.support.images import ImageSet
 from tests.support.rpodcli import RpodEnv, ok, run_rpod
 
 
@@ -71,7 +72,9 @@ def _table(text: str) -> list[list[str]]:
     return [re.split(r"\s{2,}", ln.strip()) for ln in text.splitlines()]
 
 
-def test_system_df_and_prune(env: RpodEnv) -> None:
+def test_system_df_and_prune(rpod_env: RpodEnv, images: ImageSet) -> None:
+    env = rpod_env  # one image only: the counts below are exact
+    ok(run_rpod(env, "pull", "-q", "alpine"))
     image_id = ok(run_rpod(env, "images", "-q", "--no-trunc")).stdout.strip().removeprefix("sha256:")
     ok(run_rpod(env, "run", "--name", "done", "alpine", "sh", "-c", "head -c 50000 /dev/zero > /big"))
     done_id = ok(run_rpod(env, "inspect", "-f", "{{.Id}}", "done")).stdout.strip()
