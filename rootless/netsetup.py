@@ -56,7 +56,7 @@ def attach(spec: dict[str, Any] | None, pid: int, run_dir: str) -> Attachment:
             pa = pasta.start(pid, run_dir, list(spec.get("args") or []), ports)
             att.closers.append(pa.close)
         elif mode == "bridge":
-            request = {**(spec.get("request") or {}), "op": "attach", "pid": pid}
+            request = {**(spec.get("request") or {}), "op": "attach", "pid": pid, "monitor": os.getpid()}
             holder_call(spec["holder_dir"], request)
             detach = {"op": "detach", "container": request.get("container")}
             att.closers.append(lambda: holder_call(spec["holder_dir"], detach, timeout=5))

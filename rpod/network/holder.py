@@ -78,6 +78,7 @@ class Member:
     pidfd: int = -1
     expires: float = 0.0  # reservation deadline while not attached
     fwd_ids: list[int] = field(default_factory=list)
+    keeper_fd: int = -1  # pidfd of the container's monitor: the member (and us) stay while it lives
 
 
 class Holder:
@@ -189,6 +190,10 @@ class Holder:
         with contextlib.suppress(OSError):
             m.pidfd = os.pidfd_open(m.pid)
             self.sel.register(m.pidfd, selectors.EVENT_READ, ("died", cid))
+        if req.get("monitor") and m.keeper_fd < 0:  # a restart by the monitor must find us here
+            with contextlib.suppress(OSError):
+                m.keeper_fd = os.pidfd_open(int(req["monitor"]))
+                self.sel.register(m.keeper_fd, selectors.EVENT_READ, ("monitor-gone", cid))
         first = next(iter(m.endpoints.values()), None)
         for p in req.get("ports") or []:
             if first is None:
@@ -218,18 +223,32 @@ class Holder:
                   net["gateway"] if default_route else "")
 
     def op_detach(self, req: dict[str, Any]) -> dict[str, Any]:
-        m = self.members.pop(req["container"], None)
-        if m is not None:
-            self._unplug(m, list(m.endpoints.values()))
-            for fid in m.fwd_ids:
+        """The container stopped: unplug it, free its ports and names.  Its addresses stay
+        reserved while its monitor lives (an automatic restart attaches again)."""
+        m = self.members.get(req["container"])
+        if m is None:
+            return {"ok": True}
+        for ep in m.endpoints.values():
+            if ep.host_if:
                 with contextlib.suppress(Exception):
-                    self.slirp.request({"execute": "remove_hostfwd", "arguments": {"id": fid}})  # type: ignore[union-attr]
-            if m.pidfd >= 0:
-                with contextlib.suppress(Exception):
-                    self.sel.unregister(m.pidfd)
-                os.close(m.pidfd)
-            log(f"detached {m.name} ({m.container[:12]})")
+                    self.ipr.link("del", index=self._index(ep.host_if))
+                ep.host_if = ep.ifname = ""
+        for fid in m.fwd_ids:
+            with contextlib.suppress(Exception):
+                self.slirp.request({"execute": "remove_hostfwd", "arguments": {"id": fid}})  # type: ignore[union-attr]
+        m.fwd_ids = []
+        _close_watch(self.sel, m.pidfd)
+        m.pidfd, m.pid = -1, 0
+        if m.keeper_fd < 0 or req.get("final"):
+            self._drop(m)
+        log(f"detached {m.name} ({m.container[:12]})")
         return {"ok": True}
+
+    def _drop(self, m: Member) -> None:
+        _close_watch(self.sel, m.keeper_fd)
+        _close_watch(self.sel, m.pidfd)
+        m.keeper_fd = m.pidfd = -1
+        self.members.pop(m.container, None)
 
     def _unplug(self, m: Member, eps: list[Endpoint]) -> None:
         for ep in eps:
@@ -321,6 +340,8 @@ class Holder:
                     self.on_dns(key.fileobj, arg)  # type: ignore[arg-type]
                 elif kind == "died":
                     self.op_detach({"container": arg})
+                elif kind == "monitor-gone":
+                    self.op_detach({"container": arg, "final": True})
             if self.idle():
                 try:
                     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -343,6 +364,14 @@ class Holder:
 
 
 # -------------------------------------------------------------------- helpers
+def _close_watch(sel: selectors.BaseSelector, fd: int) -> None:
+    if fd >= 0:
+        with contextlib.suppress(Exception):
+            sel.unregister(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
 def _fork_anchor() -> int:
     r, w = os.pipe()
     pid = os.fork()

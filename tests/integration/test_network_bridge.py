@@ -159,3 +159,23 @@ def test_network_rm_in_use_and_connect_disconnect(benv: RpodEnv) -> None:
     finally:
         ok(run_rpod(benv, "network", "rm", "-f", "n1"))
     assert ok(run_rpod(benv, "ps", "-a", "--format", "{{.Names}}")).stdout == "plain\n"
+
+
+def test_user_network_container_restarts_in_place(benv: RpodEnv) -> None:
+    ok(run_rpod(benv, "network", "create", "rnet"))
+    script = ("mkdir -p /www && echo up-$(cat /proc/sys/kernel/random/uuid | cut -c1-4) > /www/index.html && "
+              "httpd -p 80 -h /www && sleep 2 && exit 3")
+    ok(run_rpod(benv, "run", "-d", "--name", "flappy", "--network", "rnet", "--restart", "on-failure:5",
+                "busybox", "sh", "-c", script))
+    try:
+        end = time.monotonic() + 30
+        count = "0"
+        while time.monotonic() < end and count in ("", "0"):
+            time.sleep(0.3)
+            count = ok(run_rpod(benv, "inspect", "--format", "{{.RestartCount}}", "flappy")).stdout.strip()
+        assert count not in ("", "0")
+        r = ok(run_rpod(benv, "run", "--rm", "--network", "rnet", "busybox", "sh", "-c",
+                        "for i in $(seq 50); do wget -q -T 1 -O - http://flappy/ && break; sleep 0.2; done"))
+        assert r.stdout.startswith("up-"), r
+    finally:
+        ok(run_rpod(benv, "rm", "-f", "-t", "0", "flappy"))
