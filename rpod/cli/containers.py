@@ -138,11 +138,13 @@ def _match(rec: Any, st: Any, filters: dict[str, list[str]]) -> bool:
             )
         elif key == "exited":
             ok = st.status == "exited" and str(st.exit_code) in values
+        elif key == "health":  # starting, healthy, unhealthy (Podman's ps --filter health=)
+            ok = st.status == "running" and (_health(rec, st) or {}).get("Status") in values
         elif key == "ancestor":
             ok = any(v in (rec.image_name, rec.image_id) or rec.image_id.startswith(v)
                      or rec.image_name.split("/")[-1].startswith(v) for v in values)
         else:
-            raise UsageError(f"invalid filter {key!r}: use name, id, status, label, exited or ancestor")
+            raise UsageError(f"invalid filter {key!r}: use name, id, status, label, exited, ancestor or health")
         if not ok:
             return False
     return True

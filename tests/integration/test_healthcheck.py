@@ -53,6 +53,8 @@ def test_healthy_then_unhealthy_inspect_ps_and_run(env: RpodEnv) -> None:
         last = h["Log"][-1]
         assert last["ExitCode"] == 1 and last["Start"] <= last["End"]
         assert ok(run_rpod(env, "ps", "--format", "{{.Status}}")).stdout.strip().endswith("(unhealthy)")
+        assert ok(run_rpod(env, "ps", "--filter", "health=unhealthy", "--format", "{{.Names}}")).stdout == "hc\n"
+        assert ok(run_rpod(env, "ps", "--filter", "health=healthy", "--format", "{{.Names}}")).stdout == ""
         # --health-on-failure defaults to none: still running
         assert _inspect(env, "hc", "{{.State.Status}}") == "running"
         events = ok(run_rpod(env, "events", "--stream=false", "--filter", "event=health_status",
