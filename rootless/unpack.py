@@ -171,6 +171,8 @@ class _ForwardReader:
 class _Extractor:
     """State of one extraction: DEST's fd, cached parent dir fds, statistics."""
 
+    sync = True  # syncfs at the end (layers must be durable; ``rootless.archive`` turns it off)
+
     def __init__(self, dest: str, squash_ids: bool):
         self.dest = dest
         self.squash = squash_ids
@@ -551,7 +553,8 @@ class _Extractor:
         if len(last) == tarfile.BLOCKSIZE and last.count(0) != tarfile.BLOCKSIZE:
             raise UnpackError(f"invalid tar header at byte {reader.pos - len(last)}")
         self._finish_dirs()
-        syscalls.syncfs(self.root)
+        if self.sync:
+            syscalls.syncfs(self.root)
         if self.skipped_count > len(self.stats["skipped"]):
             self.stats["skipped_total"] = self.skipped_count
         return self.stats

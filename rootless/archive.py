@@ -1,0 +1,399 @@
+"""Copy files into and out of a container's root filesystem as tar streams (``cp``, ``export``).
+
+Entry point (stdlib only): ``python_entry("rootless.archive", CONFIG_JSON)``; the tar goes on
+stdin (``put``) or stdout (``get``, ``export``).  The helper first gets into the container's
+root, then every path is resolved *inside* it (``chroot`` or the container's own mount
+namespace), so a symlink such as ``/tmp/up -> ../../..`` or ``/x -> /`` never leaves it:
+
+* ``{"enter_pid": N}``: a running container.  The helper joins the user and mount namespace of
+  the container's init (``setns``; the user owns that user namespace, so it may) and works in
+  the live tree the container sees, volumes included; writes are seen by the container at once.
+* ``{"overlay": {...}, "target": DIR, "binds": [...]}``: a container that is not running.  The
+  helper is started by ``rootless.userns.popen`` (root of a fresh user + mount namespace with the
+  container's id map), mounts the overlay (read-write only for ``put``; read-only, with the
+  upper dir as the top lower layer, otherwise), bind-mounts the container's volumes and binds,
+  and ``chroot``\\ s into it.  The mounts vanish with the helper.
+
+Config keys: ``op`` (``get``/``put``/``export``), ``path`` (container path as the user gave it),
+``owner`` (``[uid, gid]`` given to written files, or null to keep the archive's), ``overwrite``,
+``src`` (``put`` from a path: ``{"dir", "name", "contents"}``; null: any tar from stdin).
+
+Protocol: ``get`` writes one JSON line ``{"dir": bool, "name": str, "contents": bool}`` and then the
+tar; ``put`` writes ``{"ok": true}`` (after the tar; ``export`` before it); a failure is one line ``{"error": KIND, "message": TEXT}``
+(KIND ``notfound``, ``usage``, ``failed``) and exit status 1.
+
+The same tar writing (``write_tar``) and path rules (``plan_put``, ``extract_into``) are used by
+the CLI on the host side, so both directions follow Podman's ``cp`` semantics.
+"""
+
+from __future__ import annotations
+
+import errno
+import gzip  # everything is imported up front: after setns the host's stdlib is out of reach
+import io
+import json
+import os
+import posixpath
+import shutil  # noqa: F401  (unpack imports it lazily; it must be loaded before setns)
+import stat
+import sys
+import tarfile
+from collections.abc import Sequence
+from typing import Any, BinaryIO
+
+from rootless import syscalls
+
+try:  # optional in minimal Python builds
+    import bz2
+    import lzma
+except ImportError:  # pragma: no cover
+    bz2 = lzma = None  # type: ignore[assignment]
+from rootless.errors import RootlessError, UnpackError
+from rootless.unpack import _Extractor, normalize_name
+
+CHUNK = 1 << 20
+AT_FDCWD = -100
+
+
+class CopyError(RootlessError):
+    """A copy cannot be done; ``kind`` is ``notfound`` (the message is the reason: the caller
+    names the path and where), ``usage`` or ``failed``."""
+
+    def __init__(self, kind: str, message: str, hint: str | None = None):
+        super().__init__(message, hint)
+        self.kind = kind
+
+
+# ---------------------------------------------------------------- path rules (Podman's cp)
+def split_source(path: str) -> tuple[str, bool, bool]:
+    """``(path, contents_only, trailing_slash)``: ``dir/.`` copies the contents of ``dir``."""
+    contents = path.endswith("/.") or path in (".", "/")
+    trailing = path.endswith("/")
+    return path, contents, trailing
+
+
+def kind_of(path: str) -> str | None:
+    """``dir``, ``file`` (anything else) or None when ``path`` does not exist (symlinks followed)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError:
+        return None
+    return "dir" if stat.S_ISDIR(st.st_mode) else "file"
+
+
+def source_info(path: str) -> dict[str, Any]:
+    """Resolve a source path (in the current root): what ``get`` writes before the tar."""
+    _, contents, trailing = split_source(path)
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
+        raise CopyError("notfound", "no such file or directory") from None
+    if trailing and not stat.S_ISDIR(st.st_mode):
+        raise CopyError("notfound", "not a directory")
+    is_dir = stat.S_ISDIR(st.st_mode)
+    return {"dir": is_dir, "name": posixpath.basename(real) or "/", "contents": contents and is_dir,
+            "real": real}
+
+
+def plan_put(dest: str, src: dict[str, Any] | None) -> tuple[str, tuple[str, str] | None, bool]:
+    """Where to extract a tar for a copy to ``dest`` (in the current root).
+
+    ``src`` describes the tar: ``{"dir", "name", "contents"}`` (entries under ``name/``, or the
+    directory's contents when ``contents``), or None for a tar from stdin.  Returns
+    ``(directory to extract into, (old, new) first-component rename or None, create that dir)``.
+    Raises ``CopyError`` with Podman's rules.
+    """
+    trailing = dest.endswith("/")
+    real = os.path.realpath(dest)
+    kind = kind_of(real)
+    if src is None:
+        if kind != "dir":
+            raise CopyError("usage", "destination must be a directory when copying from stdin")
+        return real, None, False
+    parent = posixpath.dirname(real) or "/"
+    if src["dir"]:
+        if kind == "file":
+            raise CopyError("usage", "destination must be a directory when copying a directory")
+        if kind == "dir":
+            return real, None, False
+        if kind_of(parent) != "dir":
+            raise CopyError("notfound", "no such file or directory")
+        if src["contents"]:
+            return real, None, True
+        return parent, (src["name"], posixpath.basename(real)), False
+    if kind == "dir":
+        return real, None, False
+    if kind is None and (trailing or kind_of(parent) != "dir"):
+        raise CopyError("notfound", "no such file or directory")
+    return parent, (src["name"], posixpath.basename(real)), False
+
+
+# ---------------------------------------------------------------- tar writing
+def write_tar(out: BinaryIO, real: str, name: str, contents: bool) -> None:
+    """Write ``real`` as a tar stream on ``out``: entries under ``name`` (``name/...``), or only
+    the directory's contents when ``contents``.  Symlinks are stored, never followed."""
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=CHUNK) as tf:
+        if contents:
+            for child in sorted(os.listdir(real)):
+                tf.add(os.path.join(real, child), arcname=child)
+        else:
+            tf.add(real, arcname=name)
+
+
+# ---------------------------------------------------------------- extraction
+class _CopyExtractor(_Extractor):
+    """``rootless.unpack``'s safe extractor with cp's rules: no whiteout conversion, an optional
+    fixed owner, an optional first-component rename, no replacing a directory by a file (or
+    the reverse) without ``overwrite``, no syncfs."""
+
+    sync = False
+
+    def __init__(self, dest: str, *, owner: tuple[int, int] | None, squash: bool,
+                 rename: tuple[str, str] | None, overwrite: bool):
+        super().__init__(dest, squash_ids=squash)
+        self.owner = owner
+        self.rename = (rename[0].encode("utf-8", "surrogateescape"),
+                       rename[1].encode("utf-8", "surrogateescape")) if rename else None
+        self.overwrite = overwrite
+        self._making_dir = False
+
+    def _renamed(self, name: str) -> str:
+        if self.rename is None:
+            return name
+        parts = normalize_name(name)
+        if parts and parts[0] == self.rename[0]:
+            parts = (self.rename[1], *parts[1:])
+        return b"/".join(parts).decode("utf-8", "surrogateescape")
+
+    def entry(self, ti: tarfile.TarInfo, reader: Any) -> None:
+        ti.name = self._renamed(ti.name)
+        if ti.islnk():
+            ti.linkname = self._renamed(ti.linkname)
+        super().entry(ti, reader)
+
+    def _whiteout(self, ti: tarfile.TarInfo, parts: Any, entry: str) -> bool:
+        return False  # a file named .wh.x is copied as such
+
+    def _ids(self, ti: tarfile.TarInfo) -> tuple[int, int]:
+        if self.owner is not None:
+            return self.owner
+        return super()._ids(ti)
+
+    def _remove(self, dfd: int, parts: Any) -> None:
+        if not self.overwrite:
+            try:
+                st = os.lstat(parts[-1], dir_fd=dfd)
+            except FileNotFoundError:
+                return
+            if stat.S_ISDIR(st.st_mode) != self._making_dir:
+                what = ("cannot overwrite non-directory {} with a directory" if self._making_dir
+                        else "cannot overwrite directory {} with a non-directory")
+                raise CopyError("usage", what.format("/" + b"/".join(parts).decode("utf-8", "replace")),
+                                hint="use --overwrite to replace it")
+        super()._remove(dfd, parts)
+
+    def _directory(self, ti: tarfile.TarInfo, parts: Any, entry: str) -> None:
+        self._making_dir = True
+        try:
+            super()._directory(ti, parts, entry)
+        finally:
+            self._making_dir = False
+
+
+def extract_into(fileobj: BinaryIO, dest: str, *, owner: tuple[int, int] | None = None, squash: bool = False,
+                 rename: tuple[str, str] | None = None, overwrite: bool = False, mkdir: bool = False) -> None:
+    """Extract the tar ``fileobj`` into the directory ``dest`` (created first with ``mkdir``)."""
+    if mkdir:
+        os.mkdir(dest, 0o755)
+        if owner is not None:
+            os.chown(dest, *owner)
+    old_umask = os.umask(0)
+    ex = _CopyExtractor(dest, owner=owner, squash=squash, rename=rename, overwrite=overwrite)
+    try:
+        ex.run(fileobj)
+    except UnpackError as e:
+        if "not a tar stream" in str(e) or "invalid tar header" in str(e):
+            raise CopyError("usage", "source must be a (compressed) tar archive when copying from stdin") from e
+        raise
+    finally:
+        ex.close()
+        os.umask(old_umask)
+
+
+def open_tar_input(raw: BinaryIO) -> BinaryIO:
+    """``raw`` as an uncompressed tar stream: gzip, bzip2 and xz input is decompressed."""
+    buffered = io.BufferedReader(raw, CHUNK) if not isinstance(raw, io.BufferedReader) else raw  # type: ignore[arg-type]
+    head = buffered.peek(6)[:6]
+    if head[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+    if head[:3] == b"BZh" and bz2 is not None:
+        return bz2.BZ2File(buffered)  # type: ignore[return-value]
+    if head == b"\xfd7zXZ\x00" and lzma is not None:
+        return lzma.LZMAFile(buffered)  # type: ignore[return-value]
+    return buffered
+
+
+# ---------------------------------------------------------------- getting into the container
+def enter_namespaces(pid: int) -> None:
+    """Join the user and mount namespace of ``pid`` (a running container's init); cwd ``/``."""
+    fds = []
+    try:
+        for ns in ("user", "mnt"):
+            fds.append(os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC))
+    except OSError as e:
+        raise CopyError("failed", f"cannot open the namespaces of the container's process {pid}: {e.strerror}") from e
+    try:
+        if os.fstat(fds[0]).st_ino != os.stat("/proc/self/ns/user").st_ino:
+            syscalls.setns(fds[0], syscalls.CLONE_NEWUSER)
+        syscalls.setns(fds[1], syscalls.CLONE_NEWNS)
+    except OSError as e:
+        raise CopyError("failed", f"cannot join the container's namespaces: {e.strerror}") from e
+    finally:
+        for fd in fds:
+            os.close(fd)
+    os.chdir("/")
+
+
+def mount_root(overlay: dict[str, Any], target: str, binds: Sequence[dict[str, Any]], writable: bool) -> int:
+    """Mount the container's overlay (and binds) on ``target`` and chroot there; returns an fd
+    of the old root (``leave_root`` uses it to unmount a fuse-overlayfs mount)."""
+    from rootless.overlay import mount_overlay
+
+    lower = list(overlay.get("lowerdir") or [])
+    if writable:
+        mount_overlay(lower, overlay["upperdir"], overlay["workdir"], target, overlay.get("driver", "kernel"))
+    else:
+        mount_overlay([*lower, overlay["upperdir"]], None, None, target, overlay.get("driver", "kernel"))
+    trees = []  # detached copies of the binds, attached after the chroot (paths resolved inside)
+    for b in binds:
+        if not os.path.exists(b["source"]):
+            continue
+        try:
+            fd = syscalls.open_tree(AT_FDCWD, b["source"], syscalls.OPEN_TREE_CLONE | syscalls.OPEN_TREE_CLOEXEC
+                                    | syscalls.AT_RECURSIVE)
+            if b.get("readonly"):
+                syscalls.mount_setattr(fd, "", syscalls.AT_EMPTY_PATH | syscalls.AT_RECURSIVE,
+                                       attr_set=syscalls.MOUNT_ATTR_RDONLY)
+        except OSError as e:
+            raise CopyError("failed", f"cannot mount {b['source']} on {b['destination']}: {e.strerror}") from e
+        trees.append((fd, b["destination"]))
+    old_root = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    os.chroot(target)
+    os.chdir("/")
+    for fd, destination in trees:
+        dest = os.path.realpath(destination)
+        try:
+            if not os.path.exists(dest) and writable:  # a mount point the runtime would make at start
+                if stat.S_ISDIR(os.fstat(fd).st_mode):
+                    os.makedirs(dest, 0o755, exist_ok=True)
+                else:
+                    os.makedirs(os.path.dirname(dest), 0o755, exist_ok=True)
+                    os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
+            if os.path.exists(dest):
+                syscalls.move_mount(fd, "", AT_FDCWD, dest, syscalls.MOVE_MOUNT_F_EMPTY_PATH)
+        except OSError as e:
+            raise CopyError("failed", f"cannot mount a volume on {destination}: {e.strerror}") from e
+        finally:
+            os.close(fd)
+    return old_root
+
+
+def leave_root(old_root: int, target: str, driver: str) -> None:
+    """Back to the old root; unmount a fuse-overlayfs mount (its daemon would outlive us)."""
+    if driver != "fuse":
+        return
+    from rootless.overlay import unmount
+
+    os.fchdir(old_root)
+    os.chroot(".")
+    try:
+        unmount(target)
+    except RootlessError:
+        pass
+
+
+# ---------------------------------------------------------------- operations
+def _reply(obj: dict[str, Any]) -> None:
+    out = sys.stdout.buffer
+    out.write(json.dumps(obj).encode() + b"\n")
+    out.flush()
+
+
+def do_get(cfg: dict[str, Any]) -> None:
+    info = source_info(cfg["path"])
+    real = info.pop("real")
+    _reply(info)
+    out = sys.stdout.buffer
+    try:
+        write_tar(out, real, info["name"], info["contents"] or real == "/")
+        out.flush()
+    except (OSError, tarfile.TarError) as e:  # the header is out: report on stderr
+        if not isinstance(e, BrokenPipeError):
+            print(f"rpod-archive: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def do_export() -> None:
+    _reply({"ok": True})
+    out = sys.stdout.buffer
+    write_tar(out, "/", "", True)
+    out.flush()
+
+
+def do_put(cfg: dict[str, Any]) -> None:
+    dest, rename, mkdir = plan_put(cfg["path"], cfg.get("src"))
+    owner = tuple(cfg["owner"]) if cfg.get("owner") is not None else None
+    stdin = open_tar_input(sys.stdin.buffer.raw)  # type: ignore[attr-defined]
+    extract_into(stdin, dest, owner=owner, rename=rename, overwrite=bool(cfg.get("overwrite")),  # type: ignore[arg-type]
+                 mkdir=mkdir)
+    while stdin.read(CHUNK):  # let the writer finish without EPIPE
+        pass
+    _reply({"ok": True})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``CONFIG_JSON``: see the module docstring.  Exit 0, or 1 after an error line on stdout."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: rootless.archive CONFIG_JSON", file=sys.stderr)
+        return 2
+    cfg = json.loads(args[0])
+    old_root = -1
+    try:
+        if cfg.get("enter_pid"):
+            enter_namespaces(int(cfg["enter_pid"]))
+        else:
+            old_root = mount_root(cfg["overlay"], cfg["target"], cfg.get("binds") or [], cfg["op"] == "put")
+        try:
+            op = cfg["op"]
+            if op == "get":
+                do_get(cfg)
+            elif op == "put":
+                do_put(cfg)
+            elif op == "export":
+                do_export()
+            else:
+                raise CopyError("usage", f"unknown operation {op!r}")
+        finally:
+            if old_root >= 0:
+                leave_root(old_root, cfg["target"], cfg["overlay"].get("driver", "kernel"))
+    except CopyError as e:
+        _reply({"error": e.kind, "message": e.message, "hint": e.hint})
+        return 1
+    except BrokenPipeError:
+        return 1
+    except (RootlessError, OSError, tarfile.TarError, ValueError) as e:
+        msg = e.message if isinstance(e, RootlessError) else (
+            f"{e.filename}: {e.strerror}" if isinstance(e, OSError) and e.filename else str(e))
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            msg = "no space left on the device"
+        _reply({"error": "failed", "message": msg})
+        return 1
+    return 0
+
+
+__all__ = ["CopyError", "extract_into", "main", "open_tar_input", "plan_put", "source_info", "split_source",
+           "write_tar"]

@@ -1,0 +1,85 @@
+"""``rpod cp``, ``rpod diff`` and ``rpod export`` (also under ``rpod container``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from rpod.cli.common import paths, write
+from rpod.errors import UsageError
+
+HELP = {"help_option_names": ["-h", "--help"]}
+app = click.Group()
+
+
+def _store() -> Any:
+    from rpod.container.state import ContainerStore
+
+    return ContainerStore(paths())
+
+
+@app.command("cp", context_settings=HELP)
+@click.argument("src")
+@click.argument("dest")
+@click.option("-a", "--archive", default="true", is_flag=False, flag_value="true", show_default=True,
+              help="Chown copied files to the primary uid/gid of the destination container")
+@click.option("--overwrite", is_flag=True, help="Allow to overwrite directories with non-directories and vice versa")
+def cp_cmd(src: str, dest: str, archive: str, overwrite: bool) -> None:
+    """Copy files/folders between a container and the local filesystem.
+
+    SRC and DEST are [CONTAINER:]PATH; "-" is a tar archive on stdin (as SRC) or stdout (as DEST).
+    """
+    from rpod.cli.common import parse_bool_flag
+    from rpod.container.archive import copy, parse_location
+
+    copy(paths(), parse_location(src), parse_location(dest), archive=bool(parse_bool_flag(archive, "--archive")),
+         overwrite=overwrite)
+
+
+@app.command("diff", context_settings=HELP)
+@click.argument("container", required=False)
+@click.option("--format", "fmt", help="Change the output format (json)")
+@click.option("-l", "--latest", is_flag=True, help="Act on the latest container")
+def diff_cmd(container: str | None, fmt: str | None, latest: bool) -> None:
+    """Inspect changes to the container's file systems."""
+    from rpod.container.archive import diff
+
+    store = _store()
+    if latest:
+        rec = store.latest()
+    elif container:
+        rec = store.get(container)
+    else:
+        raise UsageError("diff requires a container name or ID (or --latest)")
+    changes = diff(paths(), rec)
+    if fmt:
+        if fmt.strip() != "json":
+            raise UsageError(f"invalid --format {fmt!r}: only json is supported")
+        doc: dict[str, list[str]] = {}
+        for key, kind in (("changed", "C"), ("added", "A"), ("deleted", "D")):
+            items = [p for k, p in changes if k == kind]
+            if items:
+                doc[key] = items
+        write(json.dumps(doc, indent=5) + "\n")
+        return
+    write("".join(f"{k} {p}\n" for k, p in changes))
+
+
+@app.command("export", context_settings=HELP)
+@click.argument("container")
+@click.option("-o", "--output", help="Write to a specified file (default: stdout, which must be redirected)")
+def export_cmd(container: str, output: str | None) -> None:
+    """Export a container's filesystem contents as a tar archive."""
+    from rpod.container.archive import export
+
+    rec = _store().get(container)
+    if output:
+        with open(output, "wb") as f:
+            export(paths(), rec, f)
+        return
+    if sys.stdout.isatty():
+        raise UsageError("refusing to export to terminal. Use -o flag or redirect")
+    export(paths(), rec, sys.stdout.buffer)
