@@ -176,6 +176,14 @@ def monitor_spec(paths: Any, record: Any, cdir: Path) -> dict[str, Any] | None:
         _check_tun()
         for m in p.port_mappings:
             check_free(m)
+    if p.mode in ("slirp4netns", "pasta"):
+        import shutil
+
+        tool = "slirp4netns" if p.mode == "slirp4netns" else "pasta"
+        if not shutil.which(tool):
+            raise RpodError(f"{tool} is not installed: --network {p.mode} needs it",
+                            hint=f"apt-get install {'slirp4netns' if tool == 'slirp4netns' else 'passt'}, "
+                                 "or run with --network none")
     if p.mode == "slirp4netns":
         return {"mode": "slirp4netns", "options": p.options, "ports": [m.monitor() for m in p.port_mappings]}
     if p.mode == "pasta":
