@@ -328,9 +328,33 @@ def _become_root() -> None:
             pass
 
 
+_NS_GET_USERNS = 0xB701
+
+
+def _netns_owner(nss: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A network namespace to join (``path``) with a *new* user namespace: join the network
+    namespace's owning user namespace instead, when it is not ours.  Rootless, a namespace is
+    only joinable from its owner (a new sibling user namespace has no rights over it)."""
+    net = next((ns for ns in nss if ns["type"] == "network" and ns.get("path")), None)
+    user = next((ns for ns in nss if ns["type"] == "user"), None)
+    if net is None or user is None or user.get("path"):
+        return nss
+    fd = os.open(net["path"], os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        owner = fcntl.ioctl(fd, _NS_GET_USERNS)
+    except OSError:
+        return nss
+    finally:
+        os.close(fd)
+    if os.fstat(owner).st_ino == os.stat("/proc/self/ns/user").st_ino:
+        os.close(owner)
+        return nss
+    return [({"type": "user", "path": f"/proc/self/fd/{owner}"} if ns is user else ns) for ns in nss]
+
+
 def enter_namespaces(config: dict[str, Any], chan: Channel) -> None:
     """Join the ``path`` namespaces and create the others; the parent maps a new user namespace."""
-    nss = _ns_order(bundle.namespaces(config))
+    nss = _netns_owner(_ns_order(bundle.namespaces(config)))
     types = {ns["type"] for ns in nss}
     if "user" not in types and os.geteuid() != 0:
         raise ContainerError(

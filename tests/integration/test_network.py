@@ -6,10 +6,13 @@ Loopback only: every server the containers talk to runs on this machine; nothing
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -214,3 +217,25 @@ def test_inspect_network_mode(env: RpodEnv) -> None:
     ok(run_rpod(env, "create", "--name", "insp", "alpine", "true"))
     doc = json.loads(ok(run_rpod(env, "inspect", "insp")).stdout)[0]
     assert doc["HostConfig"]["NetworkMode"] == "slirp4netns"
+
+
+def test_ns_path_joins_a_namespace_the_user_owns(env: RpodEnv, tmp_path: Path) -> None:
+    """``--network ns:PATH`` of a namespace made in another user namespace of this user (here
+    ``rpod unshare unshare -n``): the runtime joins the namespace's owning user namespace."""
+    pid_file = tmp_path / "pid"
+    holder = subprocess.Popen([sys.executable, "-m", "rpod", "unshare", "unshare", "-n", "sh", "-c",
+                               f"ip link add rpodv0 type veth peer name rpodv1 && echo $$ > {pid_file} && "
+                               "exec sleep 30"], env=env, stdin=subprocess.DEVNULL)
+    try:
+        end = time.monotonic() + 10
+        while time.monotonic() < end and not pid_file.exists():
+            time.sleep(0.05)
+        path = f"/proc/{pid_file.read_text().strip()}/ns/net"
+        r = ok(run_rpod(env, "run", "--rm", "--network", f"ns:{path}", "alpine", "ls", "/sys/class/net"))
+        assert sorted(r.stdout.split()) == ["lo", "rpodv0", "rpodv1"]
+    finally:
+        if pid_file.exists():
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        holder.kill()
+        holder.wait()
