@@ -59,6 +59,7 @@ class MonitorConfig:
     remove: bool = False  # --rm
     exit_command: list[str] | None = None  # run when --rm and the CLI is gone
     detach_fork: bool = True
+    await_config: bool = False  # started before the container exists: the config follows on sync_fd
     # services (rootless.monitor.notify/restart/health/journal, imported only when used)
     sdnotify: str = "ignore"  # conmon | container | healthy | ignore (with notify_socket)
     notify_socket: str | None = None  # the CLI's $NOTIFY_SOCKET
@@ -788,6 +789,23 @@ def become_subreaper() -> None:
         pass
 
 
+def receive_config(fd: int) -> MonitorConfig | None:
+    """``LENGTH\nJSON`` from the CLI on the sync socket; None on EOF."""
+    head = b""
+    while not head.endswith(b"\n"):
+        c = os.read(fd, 1)
+        if not c:
+            return None
+        head += c
+    size, data = int(head), b""
+    while len(data) < size:
+        chunk = os.read(fd, size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return MonitorConfig.from_json(data.decode())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: ``python -I -S -c ... CONFIG_JSON``."""
     args = sys.argv[1:] if argv is None else argv
@@ -813,6 +831,11 @@ def main(argv: list[str] | None = None) -> int:
             os.dup2(null, fd)
     if null > 2:
         os.close(null)
+    if cfg.await_config:
+        received = receive_config(cfg.sync_fd)
+        if received is None:
+            return 0  # the CLI gave up (no container after all)
+        cfg = received
     try:
         return Monitor(cfg).run()
     except Exception as e:  # last resort: leave a trace where the CLI and ps can see it

@@ -165,10 +165,16 @@ def run_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool, *
     opts = build_options(image, command, kw)
     systemd_unit_label(opts)
     p = paths()
-    record = lifecycle.create(p, opts, create_command=create_command())
+    # the monitor's interpreter starts now, while this process writes the bundle
+    spawn = lifecycle.spawn_monitor(None if opts.detach else _stdio_request(opts))
+    try:
+        record = lifecycle.create(p, opts, create_command=create_command())
+    except BaseException:
+        spawn.cancel()
+        raise
     if opts.detach:
         try:
-            started = lifecycle.start(p, record, None)
+            started = lifecycle.start(p, record, None, spawn)
         except BaseException:
             if opts.rm:
                 with contextlib.suppress(Exception):
@@ -178,7 +184,8 @@ def run_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool, *
             started.sync.close()
         sys.stdout.write(record.id + "\n")
         return
-    code = run_foreground(p, record, opts, bool(parse_bool_flag(sig_proxy, "--sig-proxy")), remove=opts.rm)
+    code = run_foreground(p, record, opts, bool(parse_bool_flag(sig_proxy, "--sig-proxy")), remove=opts.rm,
+                          spawn=spawn)
     raise click.exceptions.Exit(code)
 
 
@@ -193,16 +200,17 @@ def _stdio_request(opts: Any) -> Any:
                         stderr_fd=2 if "stderr" in attach else -1)
 
 
-def run_foreground(p: Any, record: Any, opts: Any, sig_proxy: bool, remove: bool) -> int:
-    """Start ``record`` attached to this process's stdio; return the container's exit code."""
+def run_foreground(p: Any, record: Any, opts: Any, sig_proxy: bool, remove: bool, spawn: Any = None) -> int:
+    """Start ``record`` attached to this process's stdio (through ``spawn``, a monitor started
+    early with ``_stdio_request(opts)``, if given); return the container's exit code."""
     from rootless.monitor import stdio as mstdio
     from rpod.container import lifecycle
 
-    io = _stdio_request(opts)
+    io = spawn.io if spawn is not None else _stdio_request(opts)
     raw = mstdio.RawTerminal(0 if opts.tty and opts.interactive else -1)
     try:
         with raw if opts.tty and opts.interactive and os.isatty(0) else contextlib.nullcontext():
-            started = lifecycle.start(p, record, io)
+            started = lifecycle.start(p, record, io, spawn)
             restore = _proxy_signals(p, record, started, sig_proxy and not opts.tty)
             try:
                 code = lifecycle.wait_started(p, started)
