@@ -230,6 +230,50 @@ class Started:
     terminal: bool
 
 
+class MonitorSpawn:
+    """A monitor started before the container exists (``rpod run`` starts it first, so the
+    interpreter's start-up overlaps the bundle's creation); it waits for its configuration on
+    the sync socket.  Its stdio fds are dups of ``io``'s, made now."""
+
+    def __init__(self, io: StdioRequest | None) -> None:
+        from rootless.userns import python_entry
+
+        self.io = io
+        self.sync, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sync_fd = theirs.fileno()
+        self.fds: dict[str, int] = {}
+        if io is not None:
+            for key in ("stdin_fd", "stdout_fd", "stderr_fd"):
+                if getattr(io, key) >= 0:
+                    self.fds[key] = os.dup(getattr(io, key))  # above 2: the monitor's own 0-2 are /dev/null
+        argv = python_entry("rootless.monitor", json.dumps({"await_config": True, "sync_fd": self.sync_fd,
+                                                            **self.fds}))
+        self.proc = subprocess.Popen(argv, pass_fds=sorted({self.sync_fd, *self.fds.values()}),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, cwd="/")
+        theirs.close()
+        for fd in self.fds.values():
+            os.close(fd)
+        debug("monitor spawned")
+
+    def configure(self, cfg: dict[str, Any]) -> socket.socket:
+        """Send the configuration (length line + JSON); returns the sync socket."""
+        data = json.dumps(cfg).encode()
+        self.sync.sendall(b"%d\n" % len(data) + data)
+        self.proc.wait()  # the first process forked the monitor and exited at once
+        return self.sync
+
+    def cancel(self) -> None:
+        """No container after all: the monitor sees EOF and exits."""
+        self.sync.close()
+        self.proc.wait()
+
+
+def spawn_monitor(io: StdioRequest | None = None) -> MonitorSpawn:
+    """Start a monitor now; give it to ``start`` (with the same ``io``) or ``cancel`` it."""
+    return MonitorSpawn(io)
+
+
 def _options(record: ContainerRecord) -> RunOptions:
     known = set(RunOptions.__dataclass_fields__)
     return RunOptions(**{k: v for k, v in record.options.items() if k in known})
@@ -241,10 +285,10 @@ def exit_command(paths: Paths, cid: str) -> list[str]:
             "container", "cleanup", "--rm", cid]
 
 
-def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None) -> Started:
-    """Spawn the monitor, which creates and starts the container; wait for its pid or its error."""
-    from rootless.userns import python_entry
-
+def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
+          spawn: MonitorSpawn | None = None) -> Started:
+    """Configure the monitor (``spawn``, started early with the same ``io``, or one started here),
+    which creates and starts the container; wait for its pid or its error."""
     store = ContainerStore(paths)
     st = store.state(record.id)
     if st.running:
@@ -262,11 +306,11 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None)
     log_driver = {"json-file": "k8s-file", None: "k8s-file"}.get(opts.log_driver, opts.log_driver)
     if log_driver == "passthrough" and (io is None or opts.detach):
         raise UsageError("--log-driver passthrough needs a foreground container (no -d)")
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    pass_fds = [theirs.fileno()]
+    if spawn is None:
+        spawn = spawn_monitor(io)
     cfg: dict[str, Any] = {
         "id": record.id, "bundle": str(cdir), "state_root": runtime_state_root(paths),
-        "container_dir": str(cdir), "run_dir": str(run_dir), "sync_fd": theirs.fileno(),
+        "container_dir": str(cdir), "run_dir": str(run_dir), "sync_fd": spawn.sync_fd,
         "terminal": terminal, "log_driver": log_driver, "log_path": str(cdir / "ctr.log"),
         "remove": bool(opts.rm), "exit_command": exit_command(paths, record.id) if opts.rm else None,
     }
@@ -278,29 +322,16 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None)
         cfg["runtime"] = resolve_runtime(runtime)
     elif os.environ.get("RPOD_OCI_RUNTIME"):
         cfg["runtime"] = os.environ["RPOD_OCI_RUNTIME"].split()
-    dups: list[int] = []
+    cfg.update(spawn.fds)
     if io is not None:
-        for key in ("stdin_fd", "stdout_fd", "stderr_fd"):
-            fd = getattr(io, key)
-            if fd >= 0:
-                dup = os.dup(fd)  # above 2: the monitor's own 0-2 are /dev/null
-                dups.append(dup)
-                cfg[key] = dup
-                pass_fds.append(dup)
         if io.stdin_fd >= 0:
             cfg["stdin"] = "inherit"
         elif io.keep_stdin_open:
             cfg["stdin"] = "pipe"
     elif opts.interactive:
         cfg["stdin"] = "pipe"
-    argv = python_entry("rootless.monitor", json.dumps(cfg))
-    proc = subprocess.Popen(argv, pass_fds=sorted(set(pass_fds)), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
-    theirs.close()
-    for fd in dups:
-        os.close(fd)
-    proc.wait()  # the first process forks the monitor and exits at once
-    debug(f"container {record.short_id}: monitor spawned")
+    ours = spawn.configure(cfg)
+    debug(f"container {record.short_id}: monitor configured")
     msg = read_message(ours)
     debug(f"container {record.short_id}: monitor reported {msg}")
     if msg is None:
