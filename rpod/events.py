@@ -8,49 +8,19 @@ fails the operation that called it.  Lines are Podman's ``events --format json``
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
 
+from rootless.monitor.eventlog import write_event
 from rpod.paths import Paths
-
-
-def _rfc3339(ns: int) -> str:
-    secs, frac = divmod(ns, 1_000_000_000)
-    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
-    nanos = f"{frac:09d}".rstrip("0")
-    return f"{base}.{nanos}Z" if nanos else f"{base}Z"
 
 
 def record(paths: Paths, type_: str, action: str, *, id: str = "", name: str = "", image: str = "",  # noqa: A002
            attributes: dict[str, str] | None = None, exit_code: int | None = None) -> None:
     """Append one event; errors (read-only store, disk full) are ignored."""
-    ns = time.time_ns()
-    ev: dict[str, Any] = {"ns": ns}
-    if id:
-        ev["ID"] = id
-    if image:
-        ev["Image"] = image
-    if name:
-        ev["Name"] = name
-    ev["Status"] = action
-    ev["Time"] = _rfc3339(ns)
-    ev["Type"] = type_
-    if exit_code is not None:
-        ev["ContainerExitCode"] = exit_code
-    ev["Attributes"] = attributes if attributes is not None else ({} if type_ == "container" else None)
-    line = (json.dumps(ev, separators=(",", ":")) + "\n").encode()
-    try:
-        fd = os.open(paths.events_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError:
-        return
-    try:
-        os.write(fd, line)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    write_event(str(paths.events_log), type_, action, id=id, name=name, image=image, attributes=attributes,
+                exit_code=exit_code)
 
 
 def container_event(paths: Paths, record_: Any, action: str, exit_code: int | None = None) -> None:

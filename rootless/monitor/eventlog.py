@@ -1,6 +1,7 @@
-"""Events the monitor itself observes (``died`` and ``restart`` between automatic restarts,
-``health_status``), appended to rpod's ``events.log`` in the same line format as
-``rpod.events.record`` (the monitor never imports ``rpod``: this is the few lines it needs)."""
+"""The per-user event log's line format and writer, and the events the monitor itself observes
+(``died`` and ``restart`` between automatic restarts, ``health_status``).  ``rpod.events``
+writes through ``write_event`` too, so the CLI and the monitor (which never imports ``rpod``)
+append the same lines."""
 
 from __future__ import annotations
 
@@ -13,34 +14,38 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def _rfc3339(ns: int) -> str:
+def rfc3339(ns: int) -> str:
+    """Nanoseconds since the epoch as Podman's event time (UTC, trailing zeros dropped)."""
     secs, frac = divmod(ns, 1_000_000_000)
     nanos = f"{frac:09d}".rstrip("0")
     base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
     return f"{base}.{nanos}Z" if nanos else f"{base}Z"
 
 
-def container_event(ctx: dict[str, Any] | None, action: str, exit_code: int | None = None,
-                    health_status: str | None = None) -> None:
-    """Append one container event; ``ctx`` is ``{"path", "id", "name", "image", "labels"}`` from the CLI."""
-    if not ctx or not ctx.get("path"):
-        return
+def write_event(path: str, type_: str, action: str, *, id: str = "", name: str = "",  # noqa: A002
+                image: str = "", attributes: dict[str, str] | None = None, exit_code: int | None = None,
+                health_status: str | None = None) -> None:
+    """Append one event line to the log at ``path`` (one ``O_APPEND`` write, no fsync); errors
+    (read-only store, disk full) are ignored: an event never fails the operation that records it."""
     ns = time.time_ns()
-    ev: dict[str, Any] = {"ns": ns, "ID": ctx.get("id", "")}
-    if ctx.get("image"):
-        ev["Image"] = ctx["image"]
-    ev["Name"] = ctx.get("name", "")
+    ev: dict[str, Any] = {"ns": ns}
+    if id:
+        ev["ID"] = id
+    if image:
+        ev["Image"] = image
+    if name:
+        ev["Name"] = name
     ev["Status"] = action
-    ev["Time"] = _rfc3339(ns)
-    ev["Type"] = "container"
+    ev["Time"] = rfc3339(ns)
+    ev["Type"] = type_
     if exit_code is not None:
         ev["ContainerExitCode"] = exit_code
     if health_status is not None:
         ev["HealthStatus"] = health_status
-    ev["Attributes"] = dict(ctx.get("labels") or {})
+    ev["Attributes"] = attributes if attributes is not None else ({} if type_ == "container" else None)
     line = (json.dumps(ev, separators=(",", ":")) + "\n").encode()
     try:
-        fd = os.open(ctx["path"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError:
         return
     try:
@@ -49,6 +54,16 @@ def container_event(ctx: dict[str, Any] | None, action: str, exit_code: int | No
         pass
     finally:
         os.close(fd)
+
+
+def container_event(ctx: dict[str, Any] | None, action: str, exit_code: int | None = None,
+                    health_status: str | None = None) -> None:
+    """Append one container event; ``ctx`` is ``{"path", "id", "name", "image", "labels"}`` from the CLI."""
+    if not ctx or not ctx.get("path"):
+        return
+    write_event(ctx["path"], "container", action, id=ctx.get("id", ""), name=ctx.get("name", ""),
+                image=ctx.get("image", ""), attributes=dict(ctx.get("labels") or {}), exit_code=exit_code,
+                health_status=health_status)
 
 
 def died_once(container_dir: str, ctx: dict[str, Any] | None, exit_code: int) -> None:
