@@ -106,6 +106,10 @@ def plan(paths: Any, opts: Any, image_config: dict[str, Any]) -> NetworkPlan:
             name = DEFAULT_NAME if name == "bridge" else name  # Podman: bridge = the default network
             store.get(name)  # NoSuchNetwork when absent
             p.networks[name] = {"aliases": aliases}
+    if p.mode in ("bridge", "container") and getattr(opts, "runtime", None) not in (None, "", "rpod"):
+        raise UsageError(f"--runtime {opts.runtime} cannot be combined with --network {value}",
+                         hint="these containers join a shared user namespace, which rpod's runtime core "
+                              "does and an OCI runtime CLI run in its own namespace cannot")
     if p.mode in ("bridge", "container") and (getattr(opts, "userns", "") or getattr(opts, "uidmap", None)):
         raise UsageError(f"--userns/--uidmap cannot be combined with --network {value}",
                          hint="such containers join a shared user namespace (the network's or the other "

@@ -211,6 +211,10 @@ def test_pasta_network(env: RpodEnv) -> None:
         assert b"pasta-ok" in data
     finally:
         ok(run_rpod(env, "rm", "-f", "-t", "0", "pastaweb"))
+    end = time.monotonic() + 5
+    while not port_free(port) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert port_free(port)
 
 
 def test_inspect_network_mode(env: RpodEnv) -> None:
