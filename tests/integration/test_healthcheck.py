@@ -7,23 +7,11 @@ import json
 import time
 from pathlib import Path
 
-import pytest
-
-from tests.support.images import ALPINE_X86_64, DEFAULT_PATH, ImageSet, Layer, LayoutWriter
+from tests.support.images import ALPINE_X86_64, DEFAULT_PATH, Layer, LayoutWriter
 from tests.support.procs import pids_mentioning, wait_until
 from tests.support.registry import Registry, skopeo
-from tests.support.rpodcli import RpodEnv, ok, run_rpod
+from tests.support.rpodcli import RpodEnv, inspect_format, ok, run_rpod
 from tests.support.tarbuild import retar_tarball
-
-
-@pytest.fixture
-def env(rpod_env: RpodEnv, images: ImageSet) -> RpodEnv:
-    ok(run_rpod(rpod_env, "pull", "-q", "alpine"))
-    return rpod_env
-
-
-def _inspect(env: RpodEnv, name: str, fmt: str) -> str:
-    return ok(run_rpod(env, "inspect", "--format", fmt, name)).stdout.strip()
 
 
 def _health(env: RpodEnv, name: str) -> dict:
@@ -38,15 +26,15 @@ def test_healthy_then_unhealthy_inspect_ps_and_run(env: RpodEnv) -> None:
         assert doc["Config"]["Healthcheck"] == {"Test": ["CMD-SHELL", "test -f /tmp/ok"], "Interval": 1_000_000_000,
                                                 "Timeout": 30_000_000_000, "StartPeriod": 0, "Retries": 2}
         assert doc["State"]["Health"]["Status"] == "starting"
-        assert wait_until(lambda: _inspect(env, "hc", "{{.State.Health.Status}}") == "healthy", 10)
-        assert _inspect(env, "hc", "{{.State.Healthcheck.Status}}") == "healthy"  # Podman 4.3's name
+        assert wait_until(lambda: inspect_format(env, "hc", "{{.State.Health.Status}}") == "healthy", 10)
+        assert inspect_format(env, "hc", "{{.State.Healthcheck.Status}}") == "healthy"  # Podman 4.3's name
         assert ok(run_rpod(env, "ps", "--format", "{{.Status}}")).stdout.strip().endswith("(healthy)")
         r = ok(run_rpod(env, "healthcheck", "run", "hc"))
         assert r.stdout == ""
         ok(run_rpod(env, "exec", "hc", "rm", "/tmp/ok"))
         r = run_rpod(env, "healthcheck", "run", "hc")
         assert (r.returncode, r.stdout) == (1, "unhealthy\n"), r
-        assert wait_until(lambda: _inspect(env, "hc", "{{.State.Health.Status}}") == "unhealthy", 10)
+        assert wait_until(lambda: inspect_format(env, "hc", "{{.State.Health.Status}}") == "unhealthy", 10)
         h = _health(env, "hc")
         assert h["FailingStreak"] >= 2
         assert 1 <= len(h["Log"]) <= 5
@@ -56,7 +44,7 @@ def test_healthy_then_unhealthy_inspect_ps_and_run(env: RpodEnv) -> None:
         assert ok(run_rpod(env, "ps", "--filter", "health=unhealthy", "--format", "{{.Names}}")).stdout == "hc\n"
         assert ok(run_rpod(env, "ps", "--filter", "health=healthy", "--format", "{{.Names}}")).stdout == ""
         # --health-on-failure defaults to none: still running
-        assert _inspect(env, "hc", "{{.State.Status}}") == "running"
+        assert inspect_format(env, "hc", "{{.State.Status}}") == "running"
         events = ok(run_rpod(env, "events", "--stream=false", "--filter", "event=health_status",
                              "--format", "json")).stdout.splitlines()
         assert [json.loads(e).get("HealthStatus") for e in events] == ["healthy", "unhealthy"]
@@ -88,7 +76,7 @@ def test_interval_disable_start_period_and_timeout(env: RpodEnv) -> None:
     ok(run_rpod(env, "run", "-d", "--name", "slow", "--health-cmd", "sleep 20", "--health-interval", "disable",
                 "--health-timeout", "1s", "alpine", "sleep", "1000"))
     try:
-        assert _inspect(env, "manual", "{{json .Config.Healthcheck.Test}}") == '["CMD","test","-f","/tmp/ok"]'
+        assert inspect_format(env, "manual", "{{json .Config.Healthcheck.Test}}") == '["CMD","test","-f","/tmp/ok"]'
         time.sleep(1.5)
         assert _health(env, "manual")["Log"] in (None, [])  # no timer: nothing ran by itself
         # a failure inside the start period is reported but does not count
@@ -113,9 +101,9 @@ def test_interval_disable_start_period_and_timeout(env: RpodEnv) -> None:
 def test_on_failure_kill(env: RpodEnv) -> None:
     ok(run_rpod(env, "run", "-d", "--name", "k", "--health-cmd", "test -f /tmp/ok", "--health-interval", "1s",
                 "--health-retries", "1", "--health-on-failure", "kill", "alpine", "sleep", "1000"))
-    cid = _inspect(env, "k", "{{.Id}}")
+    cid = inspect_format(env, "k", "{{.Id}}")
     assert ok(run_rpod(env, "wait", "k", timeout=30)).stdout == "137\n"
-    assert _inspect(env, "k", "{{.State.Status}} {{.RestartCount}}") == "exited 0"
+    assert inspect_format(env, "k", "{{.State.Status}} {{.RestartCount}}") == "exited 0"
     assert wait_until(lambda: not pids_mentioning(cid), 10)
 
 
@@ -125,8 +113,8 @@ def test_on_failure_restart_restarts_in_place(env: RpodEnv) -> None:
                 "--health-retries", "1", "--health-on-failure", "restart", "--stop-timeout", "1", "alpine",
                 "sh", "-c", "[ -f /tmp/once ] && touch /tmp/ok; touch /tmp/once; exec sleep 1000"))
     try:
-        assert wait_until(lambda: _inspect(env, "r", "{{.RestartCount}} {{.State.Health.Status}}") == "1 healthy", 30)
-        assert _inspect(env, "r", "{{.State.Status}}") == "running"
+        assert wait_until(lambda: inspect_format(env, "r", "{{.RestartCount}} {{.State.Health.Status}}") == "1 healthy", 30)
+        assert inspect_format(env, "r", "{{.State.Status}}") == "running"
     finally:
         ok(run_rpod(env, "rm", "-f", "-t", "0", "r"))
 
@@ -135,10 +123,10 @@ def test_on_failure_stop_wins_over_restart_always(env: RpodEnv) -> None:
     ok(run_rpod(env, "run", "-d", "--name", "s", "--restart", "always", "--health-cmd", "false",
                 "--health-interval", "1s", "--health-retries", "1", "--health-on-failure", "stop", "alpine",
                 "sleep", "1000"))
-    cid = _inspect(env, "s", "{{.Id}}")
+    cid = inspect_format(env, "s", "{{.Id}}")
     ok(run_rpod(env, "wait", "s", timeout=30))
     time.sleep(1)
-    assert _inspect(env, "s", "{{.State.Status}} {{.RestartCount}}") == "exited 0"
+    assert inspect_format(env, "s", "{{.State.Status}} {{.RestartCount}}") == "exited 0"
     assert wait_until(lambda: not pids_mentioning(cid), 10)
 
 
@@ -159,11 +147,11 @@ def test_image_healthcheck_is_honoured_and_no_healthcheck_disables_it(env: RpodE
     ok(run_rpod(env, "run", "-d", "--name", "off", "--no-healthcheck", "withhc"))
     ok(run_rpod(env, "run", "-d", "--name", "mine", "--health-retries", "5", "withhc"))
     try:
-        got = json.loads(_inspect(env, "img", "{{json .Config.Healthcheck}}"))
+        got = json.loads(inspect_format(env, "img", "{{json .Config.Healthcheck}}"))
         assert got == {**hc, "Timeout": 30_000_000_000, "StartPeriod": 0}
-        assert json.loads(_inspect(env, "mine", "{{json .Config.Healthcheck}}"))["Retries"] == 5  # flag over image
-        assert wait_until(lambda: _inspect(env, "img", "{{.State.Health.Status}}") == "healthy", 10)
-        assert _inspect(env, "off", "{{json .Config.Healthcheck}}") == "null"
+        assert json.loads(inspect_format(env, "mine", "{{json .Config.Healthcheck}}"))["Retries"] == 5  # flag over image
+        assert wait_until(lambda: inspect_format(env, "img", "{{.State.Health.Status}}") == "healthy", 10)
+        assert inspect_format(env, "off", "{{json .Config.Healthcheck}}") == "null"
         assert run_rpod(env, "healthcheck", "run", "off").returncode == 125
     finally:
         ok(run_rpod(env, "rm", "-f", "-t", "0", "img", "off", "mine"))

@@ -6,25 +6,12 @@ import json
 import time
 from pathlib import Path
 
-import pytest
-
-from tests.support.images import ImageSet
 from tests.support.procs import alive, pids_mentioning, wait_until
-from tests.support.rpodcli import RpodEnv, ok, run_rpod
-
-
-@pytest.fixture
-def env(rpod_env: RpodEnv, images: ImageSet) -> RpodEnv:
-    ok(run_rpod(rpod_env, "pull", "-q", "alpine"))
-    return rpod_env
-
-
-def _inspect(env: RpodEnv, name: str, fmt: str) -> str:
-    return ok(run_rpod(env, "inspect", "--format", fmt, name)).stdout.strip()
+from tests.support.rpodcli import RpodEnv, inspect_format, ok, run_rpod
 
 
 def _cid(env: RpodEnv, name: str) -> str:
-    return _inspect(env, name, "{{.Id}}")
+    return inspect_format(env, name, "{{.Id}}")
 
 
 def _assert_nothing_left(cid: str, *pids: int) -> None:
@@ -39,7 +26,7 @@ def test_on_failure_restarts_with_backoff_and_gives_up(env: RpodEnv) -> None:
     # rpod wait returns once the monitor gave up (not at the first exit)
     r = ok(run_rpod(env, "wait", "crash", timeout=60))
     assert r.stdout == "3\n"
-    assert _inspect(env, "crash", "{{.RestartCount}} {{.State.Status}} {{.State.Restarting}} "
+    assert inspect_format(env, "crash", "{{.RestartCount}} {{.State.Status}} {{.State.Restarting}} "
                     "{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}") \
         == "3 exited false on-failure 3"
     assert ok(run_rpod(env, "ps", "-a", "--format", "{{.Names}} {{.Restarts}}")).stdout == "crash 3\n"
@@ -66,7 +53,7 @@ def test_on_failure_does_not_restart_success(env: RpodEnv) -> None:
     ok(run_rpod(env, "run", "-d", "--name", "fine", "--restart", "on-failure", "alpine", "true"))
     assert ok(run_rpod(env, "wait", "fine")).stdout == "0\n"
     time.sleep(0.5)
-    assert _inspect(env, "fine", "{{.RestartCount}} {{.State.Status}}") == "0 exited"
+    assert inspect_format(env, "fine", "{{.RestartCount}} {{.State.Status}}") == "0 exited"
 
 
 def test_always_restarts_a_killed_init_until_rpod_stop(env: RpodEnv, tmp_path: Path) -> None:
@@ -77,40 +64,40 @@ def test_always_restarts_a_killed_init_until_rpod_stop(env: RpodEnv, tmp_path: P
     cid = _cid(env, "svc")
     mon = int(monfile.read_text())
     first = int(pidfile.read_text())
-    assert _inspect(env, "svc", "{{.State.Pid}} {{.State.ConmonPid}}") == f"{first} {mon}"
+    assert inspect_format(env, "svc", "{{.State.Pid}} {{.State.ConmonPid}}") == f"{first} {mon}"
     # a crash (SIGKILL from outside rpod): the same monitor starts it again, --pidfile follows
     import os
     import signal
 
     os.kill(first, signal.SIGKILL)
     assert wait_until(lambda: pidfile.read_text().strip() != str(first)
-                      and _inspect(env, "svc", "{{.State.Status}}") == "running", 10)
+                      and inspect_format(env, "svc", "{{.State.Status}}") == "running", 10)
     second = int(pidfile.read_text())
     assert alive(second) and int(monfile.read_text()) == mon and alive(mon)
-    assert _inspect(env, "svc", "{{.RestartCount}}") == "1"
+    assert inspect_format(env, "svc", "{{.RestartCount}}") == "1"
     assert "Up " in ok(run_rpod(env, "ps", "--format", "{{.Status}}")).stdout
     # rpod stop ends it for good: no restart, no monitor, no container process
     ok(run_rpod(env, "stop", "-t", "2", "svc"))
     time.sleep(1)
-    assert _inspect(env, "svc", "{{.State.Status}} {{.State.Restarting}}") == "exited false"
+    assert inspect_format(env, "svc", "{{.State.Status}} {{.State.Restarting}}") == "exited false"
     _assert_nothing_left(cid, mon, second)
     # rpod start makes it a service again (the stop intent is forgotten)
     ok(run_rpod(env, "start", "svc"))
-    pid3 = int(_inspect(env, "svc", "{{.State.Pid}}"))
+    pid3 = int(inspect_format(env, "svc", "{{.State.Pid}}"))
     os.kill(pid3, signal.SIGKILL)
-    assert wait_until(lambda: _inspect(env, "svc", "{{.State.Pid}}") not in ("0", str(pid3)), 10)
+    assert wait_until(lambda: inspect_format(env, "svc", "{{.State.Pid}}") not in ("0", str(pid3)), 10)
     # rpod kill is an explicit stop too
     ok(run_rpod(env, "kill", "svc"))
     assert ok(run_rpod(env, "wait", "svc")).stdout == "137\n"
     time.sleep(1)
-    assert _inspect(env, "svc", "{{.State.Status}}") == "exited"
+    assert inspect_format(env, "svc", "{{.State.Status}}") == "exited"
     _assert_nothing_left(cid)
 
 
 def test_stop_during_backoff_of_a_crash_loop(env: RpodEnv) -> None:
     ok(run_rpod(env, "run", "-d", "--name", "loop", "--restart", "always", "alpine", "sh", "-c", "exit 1"))
     cid = _cid(env, "loop")
-    assert wait_until(lambda: int(_inspect(env, "loop", "{{.RestartCount}}")) >= 3, 20)
+    assert wait_until(lambda: int(inspect_format(env, "loop", "{{.RestartCount}}")) >= 3, 20)
     # during a back-off gap ps -a says so (status exited, restarting)
     seen = set()
     end = time.monotonic() + 5
@@ -118,9 +105,9 @@ def test_stop_during_backoff_of_a_crash_loop(env: RpodEnv) -> None:
         seen.add(ok(run_rpod(env, "ps", "--format", "{{.Status}}")).stdout)
     assert any(s.startswith("Restarting (1)") for s in seen), seen
     ok(run_rpod(env, "stop", "-t", "1", "loop"))
-    count = _inspect(env, "loop", "{{.RestartCount}}")
+    count = inspect_format(env, "loop", "{{.RestartCount}}")
     time.sleep(1.5)
-    assert _inspect(env, "loop", "{{.State.Status}} {{.State.Restarting}} {{.RestartCount}}") \
+    assert inspect_format(env, "loop", "{{.State.Status}} {{.State.Restarting}} {{.RestartCount}}") \
         == f"exited false {count}"
     _assert_nothing_left(cid)
     ok(run_rpod(env, "rm", "loop"))
@@ -129,7 +116,7 @@ def test_stop_during_backoff_of_a_crash_loop(env: RpodEnv) -> None:
 def test_rm_force_on_a_restarting_container(env: RpodEnv) -> None:
     ok(run_rpod(env, "run", "-d", "--name", "gone", "--restart", "always", "alpine", "sh", "-c", "sleep 0.2; exit 2"))
     cid = _cid(env, "gone")
-    assert wait_until(lambda: int(_inspect(env, "gone", "{{.RestartCount}}")) >= 1, 20)
+    assert wait_until(lambda: int(inspect_format(env, "gone", "{{.RestartCount}}")) >= 1, 20)
     r = run_rpod(env, "rm", "gone")
     assert r.returncode != 0  # it is (about to be) running again
     ok(run_rpod(env, "rm", "-f", "-t", "1", "gone"))
@@ -151,11 +138,11 @@ def test_sigterm_to_the_monitor_stops_for_good(env: RpodEnv, tmp_path: Path) -> 
     os.kill(mon, signal.SIGTERM)
     assert ok(run_rpod(env, "wait", "unit", timeout=20)).stdout == "7\n"
     time.sleep(1)
-    assert _inspect(env, "unit", "{{.State.Status}} {{.RestartCount}}") == "exited 0"
+    assert inspect_format(env, "unit", "{{.State.Status}} {{.RestartCount}}") == "exited 0"
     _assert_nothing_left(cid, mon)
 
 
 def test_foreground_run_stays_attached_until_the_monitor_gives_up(env: RpodEnv) -> None:
     r = run_rpod(env, "run", "--name", "fg", "--restart", "on-failure:2", "alpine", "sh", "-c", "echo try; exit 4")
     assert (r.returncode, r.stdout) == (4, "try\ntry\ntry\n"), r
-    assert _inspect(env, "fg", "{{.RestartCount}} {{.State.Status}}") == "2 exited"
+    assert inspect_format(env, "fg", "{{.RestartCount}} {{.State.Status}}") == "2 exited"

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.images import ImageSet
 from tests.support.procs import alive, pids_mentioning, wait_until
-from tests.support.rpodcli import RpodEnv, ok, run_rpod
+from tests.support.rpodcli import RpodEnv, inspect_format, ok, run_rpod
 
 # the host's python, run in the (musl) alpine container through the host's loader, to speak sd_notify
 HOST_PY = ["/host/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "--library-path", "/host/usr/lib/x86_64-linux-gnu",
@@ -24,12 +23,6 @@ HOST_PY = ["/host/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "--library-pat
 SEND = ("import os,socket; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); "
         "s.sendto(b'MAINPID=1\\nREADY=1\\nSTATUS=serving\\n', os.environ['NOTIFY_SOCKET']); "
         "print('sent', os.environ['NOTIFY_SOCKET'], flush=True)")
-
-
-@pytest.fixture
-def env(rpod_env: RpodEnv, images: ImageSet) -> RpodEnv:
-    ok(run_rpod(rpod_env, "pull", "-q", "alpine"))
-    return rpod_env
 
 
 class NotifyListener:
@@ -86,10 +79,6 @@ def _with_socket(env: RpodEnv, path: Path) -> RpodEnv:
     return e
 
 
-def _inspect(env: RpodEnv, name: str, fmt: str) -> str:
-    return ok(run_rpod(env, "inspect", "--format", fmt, name)).stdout.strip()
-
-
 def test_conmon_sends_mainpid_of_the_monitor_and_ready(env: RpodEnv, listener: NotifyListener,
                                                          tmp_path: Path) -> None:
     monfile, pidfile = tmp_path / "conmon.pid", tmp_path / "ctr.pid"
@@ -101,14 +90,14 @@ def test_conmon_sends_mainpid_of_the_monitor_and_ready(env: RpodEnv, listener: N
     msg = listener.first(10)
     mon = int(monfile.read_text())
     assert msg == f"MAINPID={mon}\nREADY=1\n"
-    assert _inspect(env, "svc", "{{.State.ConmonPid}} {{.State.Pid}} {{.Config.SdNotifyMode}}") \
+    assert inspect_format(env, "svc", "{{.State.ConmonPid}} {{.State.Pid}} {{.Config.SdNotifyMode}}") \
         == f"{mon} {int(pidfile.read_text())} conmon"
     # the container never sees the CLI's NOTIFY_SOCKET, not even with --env-host
     assert wait_until(lambda: "no-socket" in run_rpod(env, "logs", "svc").stdout, 5)
     assert listener.messages(0.5) == []
     ctr = int(pidfile.read_text())
     ok(run_rpod(env, "stop", "-t", "1", "svc"))
-    cid = _inspect(env, "svc", "{{.Id}}")
+    cid = inspect_format(env, "svc", "{{.Id}}")
     assert wait_until(lambda: not alive(mon) and not alive(ctr) and not pids_mentioning(cid), 10)
 
 
@@ -166,7 +155,7 @@ def test_healthy_waits_for_the_first_passing_check(env: RpodEnv, listener: Notif
         ready = listener.first(15)
         assert ready == "READY=1\n"
         assert time.monotonic() - t0 >= 2
-        assert _inspect(env, "hl", "{{.State.Health.Status}}") == "healthy"
+        assert inspect_format(env, "hl", "{{.State.Health.Status}}") == "healthy"
     finally:
         ok(run_rpod(env, "rm", "-f", "-t", "0", "hl"))
 
@@ -181,8 +170,8 @@ def test_unit_command_lines_in_sequence(env: RpodEnv, listener: NotifyListener, 
                 "-d", "--replace", "--name", "web", "alpine", "sleep", "1000"))
     msg = listener.first(10)
     cid = cidfile.read_text().strip()
-    mon = int(_inspect(env, "web", "{{.State.ConmonPid}}"))
-    ctr = int(_inspect(env, "web", "{{.State.Pid}}"))
+    mon = int(inspect_format(env, "web", "{{.State.ConmonPid}}"))
+    ctr = int(inspect_format(env, "web", "{{.State.Pid}}"))
     assert msg == f"MAINPID={mon}\nREADY=1\n"
     ok(run_rpod(senv, "stop", "--ignore", "-t", "10", "--cidfile", str(cidfile)))  # ExecStop
     ok(run_rpod(senv, "rm", "-f", "--ignore", "-t", "10", "--cidfile", str(cidfile)))  # ExecStopPost

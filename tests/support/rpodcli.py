@@ -110,3 +110,8 @@ def ok(r: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     """Assert that an rpod run succeeded, showing its output when it did not; return it."""
     assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
     return r
+
+
+def inspect_format(env: dict[str, str], name: str, fmt: str) -> str:
+    """``rpod inspect --format FMT NAME`` (asserted to succeed), stripped."""
+    return ok(run_rpod(env, "inspect", "--format", fmt, name)).stdout.strip()
