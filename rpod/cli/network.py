@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from rpod.cli.common import parse_filters, paths, print_json, write
+from rpod.cli.common import parse_filters, paths, write
 from rpod.errors import UsageError
 
 app = click.Group("network", help="Manage networks", no_args_is_help=True)
@@ -30,6 +30,12 @@ def _key_values(items: tuple[str, ...], flag: str) -> dict[str, str]:
             raise UsageError(f"invalid {flag} {item!r}: expected KEY=VALUE")
         out[k] = v
     return out
+
+
+def _json(obj: Any, indent: int) -> None:
+    import json
+
+    write(json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
 
 
 def _row(net: Any, no_trunc: bool) -> dict[str, Any]:
@@ -94,7 +100,7 @@ def ls(fmt: str | None, filters: tuple[str, ...], quiet: bool, noheading: bool, 
         write("".join(n.name + "\n" for n in nets))
         return
     if fmt and fmt.strip() in ("json", "{{json .}}"):
-        print_json([n.to_json() for n in nets])
+        _json([n.to_json() for n in nets], 2)  # Podman: 2 spaces here, 5 in inspect
         return
     from rpod.format import render_list
 
@@ -125,9 +131,10 @@ def inspect(names: tuple[str, ...], fmt: str | None) -> None:
         for net in nets:
             write(render_one(fmt, net.template_view()))
     else:
-        print_json([net.to_json() for net in nets])
+        _json([net.to_json() for net in nets], 5)
     if errors:
-        raise errors[0]
+        e = errors[0]
+        raise type(e)(f"inspecting object: network {e.ref}: {e}", hint=e.hint)
 
 
 @app.command("exists")
@@ -176,8 +183,10 @@ def rm(names: tuple[str, ...], force: bool, timeout: int | None) -> None:
         except RpodError as e:
             click.echo(f"Error: {e}", err=True)
             first = first or e
-    if first is not None:
-        raise click.exceptions.Exit(first.exit_code if first.exit_code != 125 else 1)
+    if first is not None:  # Podman: 1 for a missing network, 2 in use, 125 otherwise
+        from rpod.network.store import NoSuchNetwork
+
+        raise click.exceptions.Exit(1 if isinstance(first, NoSuchNetwork) else first.exit_code)
 
 
 app.add_command(rm, "remove")

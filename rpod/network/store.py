@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import ipaddress
 import json
 import os
@@ -22,12 +23,16 @@ from rpod.errors import RpodError, StateConflict, UsageError
 
 NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 DEFAULT_NAME = "podman"
-DEFAULT_ID = "2f259bab93aaaaa2542ba43ef33eb990d0999ee1b9924b557b7be53c0b7a1bb9"  # Podman's, fixed
+DEFAULT_ID = hashlib.sha256(DEFAULT_NAME.encode()).hexdigest()  # Podman: a network's id is sha256(name)
 POOL = ipaddress.ip_network("10.89.0.0/16")
 
 
 class NoSuchNetwork(RpodError):
     """No network by that name or id."""
+
+    def __init__(self, message: str, hint: str | None = None, ref: str = ""):
+        super().__init__(message, hint)
+        self.ref = ref
 
 
 @dataclass
@@ -106,14 +111,14 @@ class NetworkStore:
         return self.dir / f"{name}.json"
 
     def list(self) -> list[NetworkRecord]:
-        out = [default_network()]
+        out = [default_network()]  # sorted by name below, as Podman lists them
         if self.dir.is_dir():
             for p in sorted(self.dir.glob("*.json")):
                 with contextlib.suppress(OSError, ValueError, TypeError):
                     data = json.loads(p.read_text())
                     known = set(NetworkRecord.__dataclass_fields__)
                     out.append(NetworkRecord(**{k: v for k, v in data.items() if k in known}))
-        return out
+        return sorted(out, key=lambda n: n.name)
 
     def get(self, ref: str) -> NetworkRecord:
         """By name, full id or unique id prefix; raises ``NoSuchNetwork``."""
@@ -125,7 +130,8 @@ class NetworkStore:
         if len(matches) == 1:
             return matches[0]
         raise NoSuchNetwork(f"unable to find network with name or ID {ref}: network not found",
-                            hint="list networks with `rpod network ls`, create one with `rpod network create NAME`")
+                            hint="list networks with `rpod network ls`, create one with `rpod network create NAME`",
+                            ref=ref)
 
     def create(self, name: str | None, *, subnet: str | None = None, gateway: str | None = None,
                internal: bool = False, labels: dict[str, str] | None = None, driver: str = "bridge",
@@ -153,7 +159,8 @@ class NetworkStore:
                 raise UsageError(f"gateway {gw} is not in subnet {net}")
             ifaces = {n.network_interface for n in nets}
             iface = next(f"podman{i}" for i in range(1, 10000) if f"podman{i}" not in ifaces)
-            rec = NetworkRecord(name=name, id=os.urandom(32).hex(), network_interface=iface, created=_now_iso(),
+            rec = NetworkRecord(name=name, id=hashlib.sha256(name.encode()).hexdigest(),  # Podman's id
+                                network_interface=iface, created=_now_iso(),
                                 subnets=[{"subnet": str(net), "gateway": gw}], internal=internal,
                                 dns_enabled=not disable_dns, labels=dict(labels or {}), options=dict(options or {}))
             tmp = self._path(name).with_suffix(".tmp")

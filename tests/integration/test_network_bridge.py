@@ -5,6 +5,7 @@ Loopback/this machine only."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -69,8 +70,9 @@ def test_network_create_ls_inspect_rm(env: RpodEnv) -> None:
     lines = ok(run_rpod(env, "network", "ls")).stdout.splitlines()
     assert lines[0].split() == ["NETWORK", "ID", "NAME", "DRIVER"]
     names = [ln.split()[1] for ln in lines[1:]]
-    assert names == ["podman", "appnet", "other"]
-    assert ok(run_rpod(env, "network", "ls", "-q")).stdout == "podman\nappnet\nother\n"
+    assert names == ["appnet", "other", "podman"]  # sorted by name, as Podman
+    assert lines[1].split()[0] == hashlib.sha256(b"appnet").hexdigest()[:12]  # Podman's id: sha256(name)
+    assert ok(run_rpod(env, "network", "ls", "-q")).stdout == "appnet\nother\npodman\n"
     assert ok(run_rpod(env, "network", "ls", "--format", "{{.Name}} {{.Driver}}", "--filter", "label=team=net")
               ).stdout == "other bridge\n"
     doc = json.loads(ok(run_rpod(env, "network", "inspect", "appnet")).stdout)[0]
@@ -85,9 +87,11 @@ def test_network_create_ls_inspect_rm(env: RpodEnv) -> None:
     assert run_rpod(env, "network", "exists", "appnet").returncode == 0
     assert run_rpod(env, "network", "exists", "nope").returncode == 1
     r = run_rpod(env, "network", "inspect", "nope")
-    assert r.returncode == 125 and "network not found" in r.stderr
+    assert r.returncode == 125 and r.stdout == "[]\n"
+    assert "inspecting object: network nope: unable to find network with name or ID nope: network not found" in r.stderr
     r = run_rpod(env, "network", "rm", "podman")
-    assert r.returncode != 0
+    assert r.returncode == 125 and "default network podman cannot be removed" in r.stderr
+    assert run_rpod(env, "network", "rm", "nope").returncode == 1
     assert ok(run_rpod(env, "network", "rm", "appnet")).stdout == "appnet\n"
     assert ok(run_rpod(env, "network", "prune", "-f")).stdout == "other\n"
     assert ok(run_rpod(env, "network", "ls", "-q")).stdout == "podman\n"
