@@ -25,15 +25,16 @@ SLIRP_CONTAINER_IP = "10.0.2.100"
 HOST_RESOLV_CONF = "/etc/resolv.conf"
 
 
-def parse_add_host(value: str) -> tuple[str, str]:
-    """``--add-host NAME:IP`` (or ``NAME=IP``; IPv6 allowed after the first ``:``) → (name, ip)."""
+def parse_add_host(value: str, host_gateway: str = SLIRP_GATEWAY) -> tuple[str, str]:
+    """``--add-host NAME:IP`` (or ``NAME=IP``; IPv6 allowed after the first ``:``) → (name, ip);
+    ``host-gateway`` is ``host_gateway`` (the address ``host.containers.internal`` gets)."""
     sep = "=" if "=" in value else ":"
     name, found, ip = value.partition(sep)
     ip = ip.strip("[]")
     if not found or not name:
         raise UsageError(f"invalid --add-host {value!r}: expected HOST:IP")
     if ip == "host-gateway":
-        return name, SLIRP_GATEWAY
+        return name, host_gateway
     try:
         ipaddress.ip_address(ip)
     except ValueError:
@@ -42,14 +43,18 @@ def parse_add_host(value: str) -> tuple[str, str]:
 
 
 def hosts_content(hostname: str, name: str | None = None, add_hosts: Sequence[str] = (),
-                  network: str = "none", container_ip: str | None = None) -> str:
-    """``/etc/hosts`` for a container (tab-separated like Podman's)."""
+                  network: str = "none", container_ip: str | None = None,
+                  host_gateway: str | None = None) -> str:
+    """``/etc/hosts`` for a container (tab-separated like Podman's).  ``host_gateway``: the
+    address of ``host.containers.internal`` (default slirp's 10.0.2.2; Podman uses the host's
+    own address when slirp4netns cannot reach the host's loopback)."""
+    gateway = host_gateway or SLIRP_GATEWAY
     lines = ["127.0.0.1\tlocalhost localhost.localdomain", "::1\tlocalhost localhost.localdomain"]
     for entry in add_hosts:
-        host, ip = parse_add_host(entry)
+        host, ip = parse_add_host(entry, gateway)
         lines.append(f"{ip}\t{host}")
-    if network.startswith("slirp4netns"):
-        lines.append(f"{SLIRP_GATEWAY}\thost.containers.internal host.docker.internal")
+    if network.startswith("slirp4netns") or (network == "bridge" and host_gateway):
+        lines.append(f"{gateway}\thost.containers.internal host.docker.internal")
     if network != "host":
         ip = container_ip or (SLIRP_CONTAINER_IP if network.startswith("slirp4netns") else "127.0.0.1")
         names = [hostname] + ([name] if name and name != hostname else [])

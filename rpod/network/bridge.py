@@ -122,19 +122,10 @@ def _write_attached(cdir: Path, attached: dict[str, Any]) -> None:
 
 
 def _rewrite_hosts(cdir: Path, record: Any, attached: dict[str, Any]) -> None:
-    from rpod.container.etcfiles import hosts_content
+    from rpod.network.plan import rewrite_hosts
 
-    hosts = cdir / "userdata" / "hosts"
-    if not hosts.exists() or not attached:
-        return
-    first = next(iter(attached.values()))
-    opts = record.options or {}
-    text = hosts_content(record.hostname or record.id[:12], record.name, opts.get("add_host") or [],
-                         network="bridge", container_ip=first["ip"])
-    tmp = hosts.with_name("hosts.tmp")
-    tmp.write_text(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, hosts)
+    if attached:
+        rewrite_hosts(cdir, record, "bridge", next(iter(attached.values()))["ip"])
 
 
 def containers_on(paths: Any, network: str) -> list[Any]:

@@ -10,6 +10,7 @@ returns the ``network`` object for the monitor (``rootless.netsetup``).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,7 @@ def monitor_spec(paths: Any, record: Any, cdir: Path) -> dict[str, Any] | None:
                             hint=f"apt-get install {'slirp4netns' if tool == 'slirp4netns' else 'passt'}, "
                                  "or run with --network none")
     if p.mode == "slirp4netns":
+        rewrite_hosts(cdir, record, "slirp4netns")
         return {"mode": "slirp4netns", "options": p.options, "ports": [m.monitor() for m in p.port_mappings]}
     if p.mode == "pasta":
         return {"mode": "pasta", "args": p.args, "ports": [m.monitor() for m in p.port_mappings]}
@@ -207,6 +209,48 @@ def monitor_spec(paths: Any, record: Any, cdir: Path) -> dict[str, Any] | None:
 
         return bridge.prepare_start(paths, record, cdir, p)
     return None
+
+
+def host_address() -> str | None:
+    """The host's first non-loopback IPv4 address on an interface that is up (what Podman gives
+    ``host.containers.internal`` when the container cannot use slirp's 10.0.2.2 → host loopback)."""
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for _idx, name in socket.if_nameindex():
+            req = struct.pack("16sH14s", name.encode()[:15], socket.AF_INET, b"\0" * 14)
+            try:
+                flags = struct.unpack("16sH", fcntl.ioctl(s.fileno(), 0x8913, req)[:18])[1]  # SIOCGIFFLAGS
+                if not flags & 1 or flags & 8:  # IFF_UP, IFF_LOOPBACK
+                    continue
+                addr = socket.inet_ntoa(fcntl.ioctl(s.fileno(), 0x8915, req)[20:24])  # SIOCGIFADDR
+            except OSError:
+                continue
+            if not addr.startswith("127."):
+                return addr
+    return None
+
+
+def rewrite_hosts(cdir: Path, record: Any, network: str, container_ip: str | None = None) -> None:
+    """Regenerate ``userdata/hosts`` at start: the container's address (user networks) and
+    ``host.containers.internal`` (the host's address now) are only known then."""
+    from rpod.container.etcfiles import hosts_content
+
+    hosts = cdir / "userdata" / "hosts"
+    if not hosts.exists():
+        return
+    opts = record.options or {}
+    p = load(cdir)
+    loopback = bool(p and p.options.get("allow_host_loopback"))
+    text = hosts_content(record.hostname or record.id[:12], record.name, opts.get("add_host") or [],
+                         network=network, container_ip=container_ip,
+                         host_gateway=None if loopback else host_address())
+    tmp = hosts.with_name("hosts.tmp")
+    tmp.write_text(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, hosts)
 
 
 def _check_tun() -> None:

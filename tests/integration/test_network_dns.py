@@ -52,3 +52,39 @@ def test_add_host_name_resolves_and_connects(env: RpodEnv, host_server: tuple[in
 def test_mac_address(env: RpodEnv) -> None:
     r = ok(run_rpod(env, "run", "--rm", "--mac-address", "02:42:ac:11:00:99", "alpine", "cat", "/sys/class/net/tap0/address"))
     assert r.stdout.strip() == "02:42:ac:11:00:99"
+
+
+def test_host_containers_internal_is_the_hosts_address(env: RpodEnv) -> None:
+    """As Podman: without allow_host_loopback, host.containers.internal is the host's own address
+    (reachable through slirp4netns, unlike 10.0.2.2), and host-gateway follows it."""
+    import socket
+    import threading
+
+    from tests.integration.test_network import host_address
+
+    addr = host_address()
+    srv = socket.socket()
+    srv.bind((addr, 0))
+    srv.listen(1)
+    srv.settimeout(15)
+    port = srv.getsockname()[1]
+
+    def serve() -> None:
+        try:
+            conn, _ = srv.accept()
+        except OSError:
+            return
+        with conn:
+            conn.sendall(b"host-ip-says-hi\n")
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        r = ok(run_rpod(env, "run", "--rm", "--add-host", "gw:host-gateway", "alpine", "sh", "-c",
+                        f"cat /etc/hosts; nc -w 3 host.containers.internal {port} </dev/null"))
+        assert f"{addr}\thost.containers.internal host.docker.internal" in r.stdout
+        assert f"{addr}\tgw" in r.stdout
+        assert "host-ip-says-hi" in r.stdout
+    finally:
+        srv.close()
+        t.join()

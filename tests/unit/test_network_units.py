@@ -84,3 +84,13 @@ def test_pyroute2_not_imported_by_run_or_network_cli() -> None:
             "rootless.netsetup, rootless.slirp; assert 'pyroute2' not in sys.modules, 'pyroute2 imported'")
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_hosts_host_gateway() -> None:
+    from rpod.container.etcfiles import hosts_content
+
+    text = hosts_content("h", "n", ["gw:host-gateway"], network="slirp4netns", host_gateway="192.0.2.2")
+    assert "192.0.2.2\tgw\n" in text and "192.0.2.2\thost.containers.internal host.docker.internal\n" in text
+    text = hosts_content("h", "n", ["gw:host-gateway"], network="bridge", container_ip="10.89.0.5", host_gateway="192.0.2.2")
+    assert text.endswith("192.0.2.2\thost.containers.internal host.docker.internal\n10.89.0.5\th n\n")
+    assert "10.0.2.2\thost.containers.internal" in hosts_content("h", None, network="slirp4netns")
