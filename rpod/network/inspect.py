@@ -38,6 +38,6 @@ def container_network(cdir: Path, rec: Any) -> dict[str, Any]:
                 "GlobalIPv6PrefixLen": 0, "MacAddress": a.get("mac", ""), "NetworkID": name,
                 "DriverOpts": None, "IPAMConfig": None, "Links": None,
                 "Aliases": [rec.id[:12], *net.get("aliases", [])]}
-    elif p.mode == "slirp4netns":
-        settings["Networks"] = {}
+    else:  # Podman has no Networks key outside bridge networks
+        settings.pop("Networks")
     return {"mode": mode, "ports": ports, "settings": settings}
