@@ -90,6 +90,7 @@ class Holder:
         self.ipr: Any = None
         self.slirp: slirp.Slirp | None = None
         self.anchor = 0
+        self.pending: dict[int, tuple[socket.socket, socket.socket, Any, float]] = {}
 
     # ---------------------------------------------------------------- setup
     def start(self) -> None:
@@ -294,10 +295,41 @@ class Holder:
             return
         reply = dns.answer(query, self.records(network))
         if reply is None:
-            reply = _forward(query)
-        if reply:
-            with contextlib.suppress(OSError):
-                sock.sendto(reply, peer)
+            self.forward(query, sock, peer)
+            return
+        with contextlib.suppress(OSError):
+            sock.sendto(reply, peer)
+
+    def forward(self, query: bytes, sock: socket.socket, peer: Any) -> None:
+        """Relay a query for a name that is not ours to slirp's resolver, without blocking the loop."""
+        up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        up.setblocking(False)
+        try:
+            up.sendto(query, UPSTREAM_DNS)
+        except OSError:
+            up.close()
+            return
+        self.pending[up.fileno()] = (up, sock, peer, time.monotonic() + 5.0)
+        self.sel.register(up, selectors.EVENT_READ, ("upstream", None))
+
+    def on_upstream(self, up: socket.socket) -> None:
+        entry = self.pending.pop(up.fileno(), None)
+        with contextlib.suppress(Exception):
+            self.sel.unregister(up)
+        with contextlib.suppress(OSError):
+            data = up.recv(4096)
+            if entry is not None:
+                entry[1].sendto(data, entry[2])
+        up.close()
+
+    def expire_forwards(self) -> None:
+        now = time.monotonic()
+        for fd, (up, _s, _p, deadline) in list(self.pending.items()):
+            if deadline < now:
+                self.pending.pop(fd, None)
+                with contextlib.suppress(Exception):
+                    self.sel.unregister(up)
+                up.close()
 
     def on_control(self) -> None:
         try:
@@ -342,6 +374,9 @@ class Holder:
                     self.op_detach({"container": arg})
                 elif kind == "monitor-gone":
                     self.op_detach({"container": arg, "final": True})
+                elif kind == "upstream":
+                    self.on_upstream(key.fileobj)  # type: ignore[arg-type]
+            self.expire_forwards()
             if self.idle():
                 try:
                     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -451,16 +486,6 @@ def _sysctl(key: str, value: str) -> None:
 def _mac(cid: str, network: str) -> str:
     h = zlib.crc32(f"{cid}/{network}".encode())
     return "02:" + ":".join(f"{(h >> s) & 0xFF:02x}" for s in (24, 16, 8, 0)) + f":{len(network) & 0xFF:02x}"
-
-
-def _forward(query: bytes) -> bytes | None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(2)
-        try:
-            s.sendto(query, UPSTREAM_DNS)
-            return s.recv(4096)
-        except OSError:
-            return None
 
 
 def _bind_unix(directory: str, name: str) -> socket.socket:

@@ -94,3 +94,35 @@ def test_hosts_host_gateway() -> None:
     text = hosts_content("h", "n", ["gw:host-gateway"], network="bridge", container_ip="10.89.0.5", host_gateway="192.0.2.2")
     assert text.endswith("192.0.2.2\thost.containers.internal host.docker.internal\n10.89.0.5\th n\n")
     assert "10.0.2.2\thost.containers.internal" in hosts_content("h", None, network="slirp4netns")
+
+
+def test_holder_forwards_foreign_names_without_blocking(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Names that are not containers go to the upstream resolver through the holder's selector loop."""
+    import socket
+    import time
+
+    from rpod.network import holder as holder_mod
+
+    upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    upstream.bind(("127.0.0.1", 0))
+    monkeypatch.setattr(holder_mod, "UPSTREAM_DNS", upstream.getsockname())
+    h = holder_mod.Holder(str(tmp_path))
+    front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    front.bind(("127.0.0.1", 0))
+    front.setblocking(False)
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.settimeout(5)
+    query = dns.build_query("example.org")
+    client.sendto(query, front.getsockname())
+    time.sleep(0.05)
+    h.on_dns(front, "net")  # not ours: relayed, the loop is not blocked
+    got, src = upstream.recvfrom(512)
+    assert got == query
+    upstream.sendto(b"answer", src)
+    for key, _ in h.sel.select(5):
+        if key.data[0] == "upstream":
+            h.on_upstream(key.fileobj)  # type: ignore[arg-type]
+    assert client.recv(512) == b"answer"
+    assert h.pending == {}
+    for s in (upstream, front, client):
+        s.close()
