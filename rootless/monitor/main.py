@@ -107,88 +107,136 @@ class InProcessRuntime:
     exits once the container started: the container's init is reparented to us (subreaper), and
     the monitor never imports the runtime nor keeps its garbage (~4 MB per container).
 
-    ``create`` forks the child, which creates the container, reports ``{"pid"}`` (or
-    ``{"error", "exit_code"}``) on a pipe and waits for ``start``; ``delete`` forks another.
+    The child (``runtime_child``) imports the runtime, then serves ``create`` (stdio fds passed
+    with SCM_RIGHTS), ``start`` and ``delete`` orders, one JSON line each, on a socket pair.
+    ``prefork()`` starts one before the monitor has its configuration, so the runtime's ~20 ms
+    import overlaps the CLI writing the bundle; later orders fork a fresh child.
     """
+
+    _preforked: socket.socket | None = None
+    _preforked_pid = 0
 
     def __init__(self, cfg: MonitorConfig):
         self.cfg = cfg
         self.child = 0
-        self.replies = self.go = -1
+        self.chan: socket.socket | None = None
 
-    def _fork(self, work: Callable[[Any, int, int], None]) -> None:
-        """Fork a child running ``work(api)``; its JSON replies come on ``self.replies``."""
-        replies_r, replies_w = os.pipe()
-        go_r, go_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                os.close(replies_r)
-                os.close(go_w)
-                from rootless.runtime import api
+    @classmethod
+    def prefork(cls, close: tuple[int, ...] = ()) -> None:
+        cls._preforked_pid, cls._preforked = _fork_runtime_child(close)
 
-                work(api, replies_w, go_r)
-            except BaseException as e:  # noqa: BLE001 - everything goes back to the monitor
-                ec = getattr(e, "exit_code", None)
-                msg = {"error": str(e) or e.__class__.__name__, "exit_code": ec if ec in (125, 126, 127) else 125}
-                with contextlib.suppress(OSError):
-                    os.write(replies_w, json.dumps(msg).encode() + b"\n")
-                code = 1
-            finally:
-                os._exit(code)
-        os.close(replies_w)
-        os.close(go_r)
-        self.child, self.replies, self.go = pid, replies_r, go_w
+    @classmethod
+    def discard_prefork(cls) -> None:
+        if cls._preforked is not None:
+            cls._preforked.close()
+            cls._preforked = None
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(cls._preforked_pid, 0)
 
-    def _reply(self) -> dict[str, Any]:
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = os.read(self.replies, 65536)
-            if not chunk:
-                break
-            buf += chunk
-        msg = json.loads(buf) if buf.strip() else {"error": "the runtime exited without a word", "exit_code": 125}
-        if "error" in msg:
+    def _order(self, msg: dict[str, Any], fds: tuple[int, ...] = ()) -> dict[str, Any]:
+        if self.chan is None:
+            if InProcessRuntime._preforked is not None:
+                self.child, self.chan = InProcessRuntime._preforked_pid, InProcessRuntime._preforked
+                InProcessRuntime._preforked = None
+            else:
+                self.child, self.chan = _fork_runtime_child()
+        c = self.cfg
+        data = json.dumps({**msg, "id": c.id, "bundle": c.bundle, "state_root": c.state_root}).encode() + b"\n"
+        try:
+            socket.send_fds(self.chan, [data], list(fds)) if fds else self.chan.sendall(data)
+            reply = _read_line(self.chan)
+        except OSError:
+            reply = b""
+        out = json.loads(reply) if reply.strip() else {"error": "the runtime exited without a word", "exit_code": 125}
+        if "error" in out:
             self._finish_child()
-            raise RuntimeError_(str(msg["error"]), int(msg.get("exit_code") or 125))
-        return msg
+            raise RuntimeError_(str(out["error"]), int(out.get("exit_code") or 125))
+        return out
 
     def _finish_child(self) -> None:
-        for fd in (self.replies, self.go):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self.replies = self.go = -1
+        if self.chan is not None:
+            self.chan.close()  # the child exits on EOF
+            self.chan = None
         if self.child:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self.child, 0)
             self.child = 0
 
     def create(self, stdio_fds: tuple[int, int, int], console_socket: str | None) -> int:
-        c = self.cfg
-
-        def work(api: Any, out: int, go: int) -> None:
-            pid = api.create(c.id, c.bundle, c.state_root, stdio=stdio_fds, console_socket=console_socket)
-            os.write(out, json.dumps({"pid": pid}).encode() + b"\n")
-            if os.read(go, 1) == b"s":
-                api.start(c.id, c.state_root)
-                os.write(out, b'{"started": true}\n')
-
-        self._fork(work)
-        return int(self._reply()["pid"])
+        return int(self._order({"cmd": "create", "console_socket": console_socket}, stdio_fds)["pid"])
 
     def start(self) -> None:
-        os.write(self.go, b"s")
-        self._reply()
+        self._order({"cmd": "start"})
         self._finish_child()
 
     def delete(self) -> None:
-        if self.child:  # created, never started: the child sees EOF on its go pipe and exits
-            self._finish_child()
-        c = self.cfg
         with contextlib.suppress(Exception):
-            self._fork(lambda api, out, go: api.delete(c.id, c.state_root, force=True))
-            self._finish_child()
+            self._order({"cmd": "delete"})
+        self._finish_child()
+
+
+def _read_line(sock: socket.socket) -> bytes:
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def _fork_runtime_child(close: tuple[int, ...] = ()) -> tuple[int, socket.socket]:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        ours.close()
+        for fd in close:  # e.g. the sync socket: the CLI must see EOF when the monitor dies
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        code = 1
+        try:
+            code = runtime_child(theirs)
+        finally:
+            os._exit(code)
+    theirs.close()
+    return pid, ours
+
+
+def runtime_child(chan: socket.socket) -> int:
+    """The forked runtime: serve orders from the monitor until ``start``/``delete`` or EOF."""
+    # the container's processes must not inherit the interpreter's ignored signals
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+    from rootless.runtime import api
+
+    while True:
+        data, fds, _flags, _addr = socket.recv_fds(chan, 65536, 3)
+        if not data:
+            return 0
+        while not data.endswith(b"\n"):
+            more = chan.recv(65536)
+            if not more:
+                return 0
+            data += more
+        msg = json.loads(data)
+        try:
+            if msg["cmd"] == "create":
+                reply: dict[str, Any] = {"pid": api.create(msg["id"], msg["bundle"], msg["state_root"],
+                                                           stdio=tuple(fds), console_socket=msg["console_socket"])}
+                for fd in fds:
+                    os.close(fd)
+            elif msg["cmd"] == "start":
+                api.start(msg["id"], msg["state_root"])
+                reply = {"started": True}
+            else:
+                api.delete(msg["id"], msg["state_root"], force=True)
+                reply = {"deleted": True}
+        except Exception as e:  # the runtime's errors carry exit_code when they know it
+            ec = getattr(e, "exit_code", None)
+            reply = {"error": str(e) or e.__class__.__name__, "exit_code": ec if ec in (125, 126, 127) else 125}
+        chan.sendall(json.dumps(reply).encode() + b"\n")
+        if msg["cmd"] != "create" or "error" in reply:
+            return 0
 
 
 class CliRuntime:
@@ -832,7 +880,12 @@ def main(argv: list[str] | None = None) -> int:
     if null > 2:
         os.close(null)
     if cfg.await_config:
+        # the runtime's import overlaps the CLI writing the bundle
+        InProcessRuntime.prefork(close=tuple(fd for fd in (cfg.sync_fd, cfg.stdin_fd, cfg.stdout_fd,
+                                                           cfg.stderr_fd) if fd >= 0))
         received = receive_config(cfg.sync_fd)
+        if received is None or received.runtime:
+            InProcessRuntime.discard_prefork()
         if received is None:
             return 0  # the CLI gave up (no container after all)
         cfg = received
