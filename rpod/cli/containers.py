@@ -15,7 +15,8 @@ from rpod.cli.common import paths, write
 from rpod.errors import NoSuchContainer, RpodError, UsageError
 
 HELP = {"help_option_names": ["-h", "--help"]}
-PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "Names": "NAMES"}
+WAIT_CONDITIONS = ("configured", "created", "exited", "paused", "running", "stopped", "stopping", "removing")
+PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "Names": "NAMES", "Size": "SIZE"}
 
 
 def _store() -> Any:
@@ -107,11 +108,16 @@ class PsRow:
         self.StartedAt = int(_ts(st.started_at)) if st.started_at else 0
         self.Networks: list[str] = []
         self.IsInfra = False
+        self.Size = ""  # filled by ps -s
+        self.SizeRw = 0
+        self.SizeRootFs = 0
 
-    def json(self) -> dict[str, Any]:
-        d = {k: v for k, v in vars(self).items() if k not in ("ID", "CreatedHuman", "RunningFor")}
+    def json(self, size: bool = False) -> dict[str, Any]:
+        skip = ("ID", "CreatedHuman", "RunningFor", "Size", "SizeRw", "SizeRootFs")
+        d = {k: v for k, v in vars(self).items() if k not in skip}
         d["Names"] = [self.Names]
         d["Command"] = None
+        d["Size"] = {"rootFsSize": self.SizeRootFs, "rwSize": self.SizeRw} if size else None
         return d
 
 
@@ -150,8 +156,30 @@ def _match(rec: Any, st: Any, filters: dict[str, list[str]]) -> bool:
     return True
 
 
+def _size(rec: Any, image_sizes: dict[str, int]) -> tuple[int, int]:
+    """(bytes written by the container, size of its image): Podman's rwSize and rootFsSize."""
+    from rpod.cli.container_more import dir_size
+
+    return dir_size(str(_store().dir(rec.id) / "upper")), image_sizes.get(rec.image_id, 0)
+
+
+def _image_sizes() -> dict[str, int]:
+    from rpod.image.store import ImageStore
+
+    try:
+        return {r.id: int(r.size or 0) for r in ImageStore(paths()).list()}
+    except RpodError:
+        return {}
+
+
+def _size_text(rw: int, root: int) -> str:
+    from rpod.humanize import human_size
+
+    return f"{human_size(rw).replace(' ', '')} (virtual {human_size(root).replace(' ', '')})"
+
+
 def ps(all_: bool, quiet: bool, latest: bool, last: int, no_trunc: bool, filters: tuple[str, ...],
-       fmt: str | None, sort: str, noheading: bool) -> None:
+       fmt: str | None, sort: str, noheading: bool, size: bool = False) -> None:
     from rpod.cli.common import parse_filters
 
     store = _store()
@@ -164,9 +192,16 @@ def ps(all_: bool, quiet: bool, latest: bool, last: int, no_trunc: bool, filters
             continue
         rows.append(PsRow(rec, st, no_trunc))
     keys = {"created": lambda r: -r.Created, "id": lambda r: r.Id, "names": lambda r: r.Names,
-            "status": lambda r: r.State, "image": lambda r: r.Image, "command": lambda r: r.Command}
+            "status": lambda r: r.State, "image": lambda r: r.Image, "command": lambda r: r.Command,
+            "runningfor": lambda r: -r.Created, "size": lambda r: r.SizeRw}
     if sort not in keys:
-        raise UsageError(f"invalid --sort {sort!r}: use {', '.join(keys)}")
+        raise UsageError(f'invalid argument "{sort}" for "--sort" flag: "{sort}" is not a valid value.  '
+                         'Choose from: "command, created, id, image, names, runningfor, size, status"')
+    if size or sort == "size":
+        sizes = _image_sizes()
+        for r in rows:
+            r.SizeRw, r.SizeRootFs = _size(_store().get(r.Id), sizes)
+            r.Size = _size_text(r.SizeRw, r.SizeRootFs) if size else ""
     rows.sort(key=keys[sort])
     if latest:
         rows = rows[:1]
@@ -178,12 +213,12 @@ def ps(all_: bool, quiet: bool, latest: bool, last: int, no_trunc: bool, filters
     if fmt and fmt.strip() in ("json", "{{json .}}") and fmt.strip() == "json":
         from rpod.cli.common import print_json
 
-        print_json([r.json() for r in rows])
+        print_json([r.json(size) for r in rows])
         return
     from rpod.format import render_list
 
     fmt = fmt or ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t"
-                  "{{.Ports}}\t{{.Names}}")
+                  "{{.Ports}}\t{{.Names}}" + ("\t{{.Size}}" if size else ""))
     write(render_list(fmt, rows, headers=PS_HEADERS, noheading=noheading, name="ps"))
 
 
@@ -198,7 +233,7 @@ def ps_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--format", "fmt", help="Go template or json"),
         click.option("--sort", default="created", help="Sort by created, id, names, status, image, command"),
         click.option("--noheading", is_flag=True, help="Do not print the header row"),
-        click.option("-s", "--size", is_flag=True, hidden=True),
+        click.option("-s", "--size", is_flag=True, help="Display the total file sizes"),
         click.option("--external", is_flag=True, hidden=True),
     ]
     for o in reversed(opts):
@@ -286,9 +321,15 @@ def inspect_container(rec: Any, st: Any) -> dict[str, Any]:
             "SecurityOpt": opts.get("security_opt") or [], "UsernsMode": opts.get("userns") or "",
             **_resource_limits(opts, rec),
         },
-        "SizeRootFs": 0,
         "CreatedAt": int(parse_time(rec.created)),
     }
+
+
+def with_size(doc: dict[str, Any], rec: Any, sizes: dict[str, int]) -> dict[str, Any]:
+    """``inspect --size``: Podman's ``SizeRw`` and ``SizeRootFs`` (only then present)."""
+    rw, root = _size(rec, sizes)
+    doc["SizeRw"], doc["SizeRootFs"] = rw, root
+    return doc
 
 
 def _health(rec: Any, st: Any) -> dict[str, Any] | None:
@@ -431,6 +472,13 @@ def _time_arg(value: str | None) -> float | None:
 
 
 # ------------------------------------------------------------------------------------- commands
+def _dependents(store: Any, rec: Any) -> list[Any]:
+    """Containers that use ``rec``'s namespaces (``--network/--pid/--ipc/--uts container:X``)."""
+    refs = {f"container:{rec.name}", f"container:{rec.id}", f"container:{rec.id[:12]}"}
+    return [r for r in store.list() if r.id != rec.id and any(
+        (r.options or {}).get(k) in refs for k in ("network", "pid", "ipc", "uts"))]
+
+
 app = click.Group()
 
 
@@ -457,7 +505,7 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
     def ps_cmd(all_: bool, quiet: bool, latest: bool, last: int, no_trunc: bool, filters: tuple[str, ...],
                fmt: str | None, sort: str, noheading: bool, size: bool, external: bool) -> None:
         """List containers."""
-        ps(all_, quiet, latest, last, no_trunc, filters, fmt, sort, noheading)
+        ps(all_, quiet, latest, last, no_trunc, filters, fmt, sort, noheading, size)
 
     if prefix_ls:
         group.add_command(ps_cmd, "list")
@@ -472,8 +520,9 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
     @click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds before SIGKILL with --force")
     @click.option("-l", "--latest", is_flag=True, help="The latest created container")
     @click.option("--cidfile", "cidfiles", multiple=True, help="Read the container ID from this file")
+    @click.option("--depend", is_flag=True, help="Remove the container and the containers that depend on it")
     def rm_cmd(containers: tuple[str, ...], force: bool, all_: bool, ignore: bool, volumes: bool,
-               timeout: int | None, latest: bool, cidfiles: tuple[str, ...]) -> None:
+               timeout: int | None, latest: bool, cidfiles: tuple[str, ...], depend: bool) -> None:
         """Remove one or more containers."""
         from rpod.container import lifecycle
 
@@ -487,8 +536,12 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
 
         def one(ref: str) -> None:
             rec = store.get(ref)
+            if depend:
+                for dep in _dependents(store, rec):
+                    lifecycle.remove(paths(), dep, force=force, timeout=timeout, volumes=volumes)
+                    write(f"{dep.id}\n")
             lifecycle.remove(paths(), rec, force=force, timeout=timeout, volumes=volumes)
-            write(f"{rec.id if all_ or latest else ref}\n")
+            write(f"{rec.id if all_ or latest or depend else ref}\n")
 
         _each(refs, one, ignore)
 
@@ -554,7 +607,10 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
         """Wait for containers to stop and print their exit codes."""
         from rpod.container import lifecycle
 
-        conds = tuple({"stopped": "exited"}.get(c, c) for c in condition)
+        for c in condition:
+            if c not in WAIT_CONDITIONS:
+                raise UsageError(f"unknown container state: {c}: invalid argument")
+        conds = tuple({"stopped": "exited", "configured": "created"}.get(c, c) for c in condition)
         recs = _targets(containers, False, latest)
         for rec in recs:
             st = lifecycle.wait_exit(paths(), rec.id, conditions=conds)
@@ -579,7 +635,7 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
     @click.argument("containers", nargs=-1)
     @click.option("-f", "--format", "fmt", help="Go template or json")
     @click.option("-l", "--latest", is_flag=True, help="The latest created container")
-    @click.option("-s", "--size", is_flag=True, hidden=True)
+    @click.option("-s", "--size", is_flag=True, help="Display the total file size")
     @click.option("--type", "kind", default="container", hidden=True)
     def inspect_cmd(containers: tuple[str, ...], fmt: str | None, latest: bool, size: bool, kind: str) -> None:
         """Display the configuration of containers."""
@@ -588,8 +644,14 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
         from rpod.cli.app import print_error
 
         failed: RpodError | None = None
+        sizes = _image_sizes() if size else {}
+
+        def document(rec: Any) -> dict[str, Any]:
+            doc = inspect_container(rec, store.state(rec.id))
+            return with_size(doc, rec, sizes) if size else doc
+
         for rec in ([store.latest()] if latest else []):
-            docs.append(inspect_container(rec, store.state(rec.id)))
+            docs.append(document(rec))
         for ref in containers:
             try:
                 rec = store.get(ref)
@@ -605,7 +667,7 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
                     failed = NoSuchContainer(f"no such object: \"{ref}\"")
                     continue
                 raise UsageError(f"{ref} is an image: use rpod image inspect") from None
-            docs.append(inspect_container(rec, store.state(rec.id)))
+            docs.append(document(rec))
         if not containers and not latest:
             raise UsageError("inspect requires at least one container name or ID")
         if fmt and fmt.strip() != "json":
@@ -637,6 +699,8 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
         rec = _store().get(container)
         code = lifecycle.exec_in(paths(), rec, list(command), tty=tty, interactive=interactive, env=list(env),
                                  user=user, workdir=workdir, detach=detach)
+        if detach:
+            write(os.urandom(32).hex() + "\n")  # Podman prints the exec session's id
         raise click.exceptions.Exit(code)
 
     @group.command("restart", context_settings=HELP)

@@ -371,6 +371,7 @@ class VolumeStore:
             vol = Volume(name, driver, dict(labels or {}), options, _now(), str(d / "_data"), anonymous,
                          needs_copy_up=options.get("nocopy") is None, needs_chown=True)
             self._save(vol)
+        _event(self.paths, "create", name)
         return vol
 
     def update(self, vol: Volume) -> None:
@@ -395,6 +396,7 @@ class VolumeStore:
             trash = self.root / f".removing-{vol.name}-{os.getpid()}"
             os.rename(d, trash)  # gone from listings at once, even if the data removal fails below
             _remove_tree(trash)
+        _event(self.paths, "remove", vol.name)
 
     def prune(self, *, filters: Callable[[Volume], bool] | None = None) -> list[str]:
         """Remove every volume not used by a container (and matching ``filters``); the names removed."""
@@ -403,7 +405,16 @@ class VolumeStore:
             if (filters is None or filters(vol)) and not self.users(vol.name):
                 self.remove(vol.name)
                 removed.append(vol.name)
+        for name in removed:  # Podman: a remove event for each, then a prune event for each
+            _event(self.paths, "prune", name)
         return removed
+
+
+def _event(paths: Paths, action: str, name: str) -> None:
+    """A ``volume`` event in the per-user events log (as Podman: name only, no attributes)."""
+    from rpod.events import record
+
+    record(paths, "volume", action, name=name, attributes=None)
 
 
 def _remove_tree(path: Path) -> None:

@@ -1,0 +1,368 @@
+"""The container commands' flags on real containers, against Podman 4.3.1's observed behaviour:
+attach (detach keys, --no-stdin), exec -t/-d and its exit codes, start -a/-i, logs flags and
+several containers, wait --condition, rm --depend, ps --sort/-s/-n/-l, inspect -l/--size,
+kill -s, stop -a/--ignore; the ``died`` event at exit time of a detached container and volume events."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.images import ImageSet
+from tests.support.registry import Registry
+from tests.support.rpodcli import RpodEnv, ok, run_rpod
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory, registry: Registry, images: ImageSet) -> Iterator[RpodEnv]:
+    e = RpodEnv(tmp_path_factory.mktemp("surface"))
+    e.write_registries_conf(search=[registry.address], insecure=[registry.address])
+    ok(run_rpod(e, "pull", "-q", "alpine"))
+    yield e
+    run_rpod(e, "rm", "-f", "-a", "-t", "0")
+    e.cleanup()
+
+
+@pytest.fixture
+def clean(env: RpodEnv) -> Iterator[RpodEnv]:
+    """The module's store, emptied of containers after the test."""
+    yield env
+    run_rpod(env, "rm", "-f", "-a", "-t", "0")
+
+
+def events_log(env: RpodEnv) -> list[dict[str, object]]:
+    path = Path(env["XDG_DATA_HOME"]) / "rpod" / "events.log"
+    return [json.loads(ln) for ln in path.read_text().splitlines()] if path.exists() else []
+
+
+def wait_for(pred, timeout: float = 15, what: str = "condition") -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def epoch(ts: str) -> float:
+    """An RFC 3339 timestamp with nanoseconds as UNIX seconds."""
+    from datetime import datetime
+
+    m = re.fullmatch(r"(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", ts)
+    assert m, ts
+    zone = "+00:00" if m[3] == "Z" else m[3]
+    return datetime.fromisoformat(m[1] + zone).timestamp() + float("0" + (m[2] or ""))
+
+
+# ------------------------------------------------------------------------------------------ exec
+def test_exec_exit_codes(clean: RpodEnv) -> None:
+    env = clean
+    ok(run_rpod(env, "run", "-d", "--name", "ex", "alpine", "sleep", "1000"))
+    assert run_rpod(env, "exec", "ex", "sh", "-c", "exit 5").returncode == 5
+    r = run_rpod(env, "exec", "ex", "nosuch")
+    assert r.returncode == 127 and r.stderr.startswith("Error: ") and "nosuch" in r.stderr
+    r = run_rpod(env, "exec", "ex", "/etc")
+    assert r.returncode == 126 and r.stderr.startswith("Error: ")
+    r = run_rpod(env, "exec", "nosuchctr", "true")
+    assert r.returncode == 125
+    assert r.stderr.startswith('Error: no container with name or ID "nosuchctr" found: no such container')
+    ok(run_rpod(env, "create", "--name", "cr", "alpine", "true"))
+    r = run_rpod(env, "exec", "cr", "true")
+    # Podman 4.3.1 exits 255 here (a bug fixed later); rpod keeps its engine code
+    assert r.returncode == 125
+    assert "can only create exec sessions on running containers" in r.stderr
+
+
+def test_exec_detach_prints_session_id_and_runs(clean: RpodEnv) -> None:
+    env = clean
+    ok(run_rpod(env, "run", "-d", "--name", "exd", "alpine", "sleep", "1000"))
+    r = ok(run_rpod(env, "exec", "-d", "exd", "sh", "-c", "sleep 0.3; echo done > /tmp/mark"))
+    assert re.fullmatch(r"[0-9a-f]{64}\n", r.stdout), r.stdout
+    wait_for(lambda: run_rpod(env, "exec", "exd", "cat", "/tmp/mark").stdout == "done\n", what="exec -d")
+
+
+def test_exec_tty_under_tmux(clean: RpodEnv, tmp_path: Path) -> None:
+    env = clean
+    tmux = shutil.which("tmux")
+    assert tmux, "tmux is not installed (apt-get install tmux)"
+    ok(run_rpod(env, "run", "-d", "--name", "ext", "alpine", "sleep", "1000"))
+    sock = str(tmp_path / "tmux.sock")
+    cmd = f"{sys.executable} -m rpod exec -it ext sh; echo EXIT=$?; sleep 30"
+    envs = [f"{k}={v}" for k, v in env.items()]
+    subprocess.run([tmux, "-S", sock, "new-session", "-d", "-x", "90", "-y", "25", "env", *envs, "sh", "-c", cmd],
+                   check=True)
+    try:
+        def screen() -> str:
+            return subprocess.run([tmux, "-S", sock, "capture-pane", "-p"], capture_output=True, text=True).stdout
+
+        wait_for(lambda: "#" in screen(), 30, "the exec shell's prompt")
+        time.sleep(0.5)  # busybox switches the pty mode right after its prompt
+        subprocess.run([tmux, "-S", sock, "send-keys", "tty; echo hi-$((40+2)); stty size; exit 4", "Enter"],
+                       check=True)
+        wait_for(lambda: "EXIT=" in screen(), 30, "the exec shell to exit")
+        text = screen()
+        assert "hi-42" in text and "EXIT=4" in text and "/dev/pts/" in text
+        assert "25 90" in text or "24 90" in text
+    finally:
+        subprocess.run([tmux, "-S", sock, "kill-server"], check=False)
+
+
+# ---------------------------------------------------------------------------------------- attach
+def _attach_under_tmux(env: RpodEnv, tmp_path: Path, args: str) -> tuple[str, str, list[str]]:
+    tmux = shutil.which("tmux")
+    assert tmux, "tmux is not installed (apt-get install tmux)"
+    sock = str(tmp_path / "tmux.sock")
+    cmd = f"{sys.executable} -m rpod attach {args}; echo ATTACH-EXIT=$?; sleep 30"
+    envs = [f"{k}={v}" for k, v in env.items()]
+    subprocess.run([tmux, "-S", sock, "new-session", "-d", "-x", "90", "-y", "25", "env", *envs, "sh", "-c", cmd],
+                   check=True)
+    return tmux, sock, envs
+
+
+def test_attach_detach_keys_default_and_custom(clean: RpodEnv, tmp_path: Path) -> None:
+    env = clean
+    ok(run_rpod(env, "run", "-d", "-it", "--name", "att", "alpine", "sh"))
+    for keys, send in (("", ["C-p", "C-q"]), ("--detach-keys ctrl-x ", ["C-x"])):
+        tmux, sock, _ = _attach_under_tmux(env, tmp_path, f"{keys}att")
+        try:
+            def screen(sock: str = sock, tmux: str = tmux) -> str:
+                return subprocess.run([tmux, "-S", sock, "capture-pane", "-p"], capture_output=True, text=True).stdout
+
+            time.sleep(1.0)
+            subprocess.run([tmux, "-S", sock, "send-keys", "echo at-$((6*7))", "Enter"], check=True)
+            wait_for(lambda: "at-42" in screen(), 20, "the attached shell's output")
+            subprocess.run([tmux, "-S", sock, "send-keys", *send], check=True)
+            wait_for(lambda: "ATTACH-EXIT=" in screen(), 20, "attach to detach")
+            assert "ATTACH-EXIT=0" in screen()
+        finally:
+            subprocess.run([tmux, "-S", sock, "kill-server"], check=False)
+        # detaching leaves the container running
+        assert ok(run_rpod(env, "inspect", "--format", "{{.State.Status}}", "att")).stdout == "running\n"
+    # an invalid key spec is a usage error
+    r = run_rpod(env, "attach", "--detach-keys", "ctrl-", "att")
+    assert r.returncode == 125
+
+
+def test_attach_no_stdin_follows_output_until_exit(clean: RpodEnv) -> None:
+    env = clean
+    ok(run_rpod(env, "run", "-d", "-i", "--name", "ans", "alpine", "sh", "-c",
+                "sleep 1; echo out; echo err >&2; read x; echo read=$x; exit 3"))
+    # --no-stdin: our stdin is not forwarded, output is copied, exit code is the container's
+    proc = subprocess.Popen([sys.executable, "-m", "rpod", "attach", "--no-stdin", "ans"], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    proc.stdin.write("ignored\n")  # type: ignore[union-attr]
+    proc.stdin.flush()  # type: ignore[union-attr]
+    time.sleep(0.5)
+    assert proc.poll() is None  # still waiting: the container did not get "ignored"
+    # a second client feeds stdin; the --no-stdin client sees the result and the exit code
+    feeder = subprocess.run([sys.executable, "-m", "rpod", "attach", "ans"], env=env, input="fed\n",
+                            capture_output=True, text=True, timeout=30)
+    out, err = proc.communicate(timeout=30)
+    assert "out\n" in out and "read=fed\n" in out and "err\n" in err
+    assert proc.returncode == 3
+    assert feeder.returncode in (0, 3)
+    r = run_rpod(env, "attach", "ans")
+    assert r.returncode == 125 and "running" in r.stderr
+
+
+# ----------------------------------------------------------------------------------------- start
+def test_start_attach_and_interactive(clean: RpodEnv) -> None:
+    env = clean
+    ok(run_rpod(env, "create", "--name", "sa", "alpine", "sh", "-c", "echo out; echo err >&2; exit 3"))
+    r = run_rpod(env, "start", "-a", "sa")
+    assert (r.returncode, r.stdout, r.stderr) == (3, "out\n", "err\n")
+    ok(run_rpod(env, "create", "-i", "--name", "si", "alpine", "cat"))
+    r = run_rpod(env, "start", "-a", "-i", "si", input="fed\n")
+    assert (r.returncode, r.stdout) == (0, "fed\n")
+    # starting a running container is not an error; several at once print their names
+    ok(run_rpod(env, "run", "-d", "--name", "up", "alpine", "sleep", "1000"))
+    ok(run_rpod(env, "create", "--name", "c2", "alpine", "true"))
+    assert ok(run_rpod(env, "start", "up", "c2")).stdout == "up\nc2\n"
+    r = run_rpod(env, "start", "-a", "up", "c2")
+    assert r.returncode == 125
+
+
+# ------------------------------------------------------------------------------------------ logs
+def test_logs_flags_and_several_containers(clean: RpodEnv) -> None:
+    env = clean
+    ok(run_rpod(env, "run", "--name", "l1", "alpine", "sh", "-c", "echo one; echo err >&2; sleep 1.2; echo two"))
+    cid = ok(run_rpod(env, "inspect", "--format", "{{.Id}}", "l1")).stdout.strip()
+    r = ok(run_rpod(env, "logs", "l1"))
+    assert (r.stdout, r.stderr) == ("one\ntwo\n", "err\n")
+    assert ok(run_rpod(env, "logs", "--tail", "1", "l1")).stdout == "two\n"
+    assert ok(run_rpod(env, "logs", "--tail", "0", "l1")).stdout == ""
+    stamped = ok(run_rpod(env, "logs", "-t", "l1")).stdout.splitlines()
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) (one|two)", ln) for ln in stamped)
+    t_two = stamped[1].split()[0]
+    # --since/--until: the second line is ~1.2 s after the first
+    assert ok(run_rpod(env, "logs", "--since", t_two, "l1")).stdout == "two\n"
+    before_two = f"{epoch(t_two) - 0.5:.3f}"
+    assert ok(run_rpod(env, "logs", "--until", before_two, "l1")).stdout == "one\n"
+    assert ok(run_rpod(env, "logs", "--since", "2020-01-01T00:00:00Z", "l1")).stdout == "one\ntwo\n"
+    assert ok(run_rpod(env, "logs", "--since", "1h", "l1")).stdout == "one\ntwo\n"
+    assert ok(run_rpod(env, "logs", "--until", "2020-01-01T00:00:00Z", "l1")).stdout == ""
+    # several containers: each line prefixed with the short id, as Podman
+    ok(run_rpod(env, "run", "--name", "l2", "alpine", "echo", "other"))
+    cid2 = ok(run_rpod(env, "inspect", "--format", "{{.Id}}", "l2")).stdout.strip()
+    r = ok(run_rpod(env, "logs", "l1", "l2"))
+    assert r.stdout == f"{cid[:12]} one\n{cid[:12]} two\n{cid2[:12]} other\n"
+    # -f on a stopped container prints and returns
+    assert ok(run_rpod(env, "logs", "-f", "l1")).stdout == "one\ntwo\n"
+
+
+def test_logs_follow_running(clean: RpodEnv) -> None:
+    env = clean
+    ok(run_rpod(env, "run", "-d", "--name", "lf", "alpine", "sh", "-c",
+                "for i in 1 2 3; do echo line$i; sleep 0.4; done"))
+    r = ok(run_rpod(env, "logs", "-f", "lf", timeout=30))
+    assert r.stdout == "line1\nline2\nline3\n"
+    ok(run_rpod(env, "run", "-d", "--name", "lf2", "alpine", "sh", "-c", "sleep 0.5; echo a; sleep 0.5; echo b"))
+    r = ok(run_rpod(env, "logs", "-f", "--tail", "5", "lf2", timeout=30))
+    assert r.stdout == "a\nb\n"
+
+
+# ------------------------------------------------------------------------------------------ wait
+def test_wait_conditions(clean: RpodEnv) -> None:
+    env = clean
+    ok(run_rpod(env, "run", "-d", "--name", "w1", "alpine", "sleep", "1000"))
+    assert ok(run_rpod(env, "wait", "--condition", "running", "w1")).stdout == "-1\n"
+    r = run_rpod(env, "wait", "--condition", "bogus", "w1")
+    assert r.returncode == 125 and "bogus" in r.stderr
+    ok(run_rpod(env, "create", "--name", "w2", "alpine", "sh", "-c", "exit 4"))
+    assert ok(run_rpod(env, "wait", "--condition", "created", "w2")).stdout == "-1\n"
+    ok(run_rpod(env, "start", "w2"))
+    assert ok(run_rpod(env, "wait", "w2")).stdout == "4\n"
+    ok(run_rpod(env, "run", "--name", "w3", "alpine", "true"))
+    assert ok(run_rpod(env, "wait", "w2", "w3")).stdout == "4\n0\n"
+    assert ok(run_rpod(env, "wait", "--condition", "exited", "w3")).stdout == "0\n"
+    r = run_rpod(env, "wait", "nosuch")
+    assert r.returncode == 125
+
+
+# ------------------------------------------------------------------------------------------- ps
+def test_ps_sort_last_latest_size(clean: RpodEnv) -> None:
+    env = clean
+    for n in ("bravo", "alpha", "charlie"):
+        ok(run_rpod(env, "create", "--name", n, "alpine", "true"))
+        time.sleep(0.05)
+    names = ok(run_rpod(env, "ps", "-a", "--sort", "names", "--format", "{{.Names}}")).stdout
+    assert names == "alpha\nbravo\ncharlie\n"
+    assert ok(run_rpod(env, "ps", "-a", "--format", "{{.Names}}")).stdout == "charlie\nalpha\nbravo\n"
+    assert ok(run_rpod(env, "ps", "-n", "2", "--format", "{{.Names}}")).stdout == "charlie\nalpha\n"
+    assert ok(run_rpod(env, "ps", "-l", "--format", "{{.Names}}")).stdout == "charlie\n"
+    assert ok(run_rpod(env, "ps", "-a", "-q", "--sort", "names")).stdout.count("\n") == 3
+    r = run_rpod(env, "ps", "--sort", "bogus")
+    assert r.returncode == 125 and "bogus" in r.stderr
+    ok(run_rpod(env, "run", "--name", "big", "alpine", "sh", "-c", "head -c 300000 /dev/zero > /big"))
+    line = ok(run_rpod(env, "ps", "-a", "-s", "--filter", "name=big", "--format", "{{.Names}} {{.Size}}")).stdout
+    assert re.fullmatch(r"big (\d+(\.\d+)?)kB \(virtual \d+(\.\d+)?MB\)\n", line), line
+    table = ok(run_rpod(env, "ps", "-a", "-s", "--filter", "name=big")).stdout.splitlines()
+    assert table[0].split()[-1] == "SIZE" and "(virtual" in table[1]
+
+
+# -------------------------------------------------------------------------------------- inspect
+def test_inspect_latest_and_size(clean: RpodEnv) -> None:
+    env = clean
+    ok(run_rpod(env, "create", "--name", "first", "alpine", "true"))
+    time.sleep(0.05)
+    ok(run_rpod(env, "run", "--name", "sized", "alpine", "sh", "-c", "head -c 100000 /dev/zero > /blob"))
+    assert ok(run_rpod(env, "inspect", "-l", "--format", "{{.Name}}")).stdout == "sized\n"
+    out = ok(run_rpod(env, "inspect", "--size", "--format", "{{.SizeRw}} {{.SizeRootFs}}", "sized")).stdout.split()
+    rw, rootfs = int(out[0]), int(out[1])
+    assert 100000 <= rw < 200000 and rootfs > 1_000_000 + rw
+    doc = json.loads(ok(run_rpod(env, "inspect", "sized")).stdout)[0]
+    assert "SizeRw" not in doc  # only with --size, as Podman
+    assert ok(run_rpod(env, "container", "inspect", "-l", "-s", "--format", "{{.SizeRw}}")).stdout.strip() == str(rw)
+
+
+# -------------------------------------------------------------------------------- kill and stop
+def test_kill_signal_by_name_and_number(clean: RpodEnv) -> None:
+    env = clean
+    ok(run_rpod(env, "run", "-d", "--name", "k1", "alpine", "sh", "-c",
+                "trap 'exit 10' USR1; trap 'exit 11' HUP; while true; do sleep 0.1; done"))
+    time.sleep(0.5)
+    assert ok(run_rpod(env, "kill", "-s", "USR1", "k1")).stdout == "k1\n"
+    assert ok(run_rpod(env, "wait", "k1")).stdout == "10\n"
+    ok(run_rpod(env, "run", "-d", "--name", "k2", "alpine", "sh", "-c",
+                "trap 'exit 11' HUP; while true; do sleep 0.1; done"))
+    time.sleep(0.5)
+    ok(run_rpod(env, "kill", "--signal", "1", "k2"))
+    assert ok(run_rpod(env, "wait", "k2")).stdout == "11\n"
+    ok(run_rpod(env, "run", "-d", "--name", "k3", "alpine", "sleep", "1000"))
+    ok(run_rpod(env, "kill", "-s", "SIGKILL", "k3"))  # (sleep as pid 1 ignores SIGTERM, in Podman too)
+    assert ok(run_rpod(env, "wait", "k3")).stdout == "137\n"
+    r = run_rpod(env, "kill", "-s", "BOGUS", "k3")
+    assert r.returncode == 125 and "BOGUS" in r.stderr
+    r = run_rpod(env, "kill", "k3")
+    assert r.returncode == 125 and "can only kill running containers" in r.stderr
+
+
+def test_stop_all_and_ignore(clean: RpodEnv) -> None:
+    env = clean
+    ids = [ok(run_rpod(env, "run", "-d", "--name", f"s{i}", "alpine", "sleep", "1000")).stdout.strip()
+           for i in range(2)]
+    ok(run_rpod(env, "create", "--name", "idle", "alpine", "true"))
+    r = ok(run_rpod(env, "stop", "--ignore", "nosuch"))
+    assert r.stdout == ""
+    r = run_rpod(env, "stop", "nosuch")
+    assert r.returncode == 125 and 'no container with name or ID "nosuch" found' in r.stderr
+    r = ok(run_rpod(env, "stop", "-a", "-t", "0"))
+    assert sorted(r.stdout.split()) == sorted(ids)
+    assert ok(run_rpod(env, "ps", "-q")).stdout == ""
+    assert ok(run_rpod(env, "inspect", "--format", "{{.State.ExitCode}}", "s0")).stdout == "137\n"
+
+
+def test_rm_depend(clean: RpodEnv) -> None:
+    env = clean
+    cid = ok(run_rpod(env, "create", "--name", "dep", "alpine", "true")).stdout.strip()
+    r = ok(run_rpod(env, "rm", "--depend", "dep"))
+    assert r.stdout == f"{cid}\n"
+    assert run_rpod(env, "container", "exists", "dep").returncode == 1
+    # a container sharing another's network namespace goes first
+    base = ok(run_rpod(env, "run", "-d", "--name", "base", "alpine", "sleep", "1000")).stdout.strip()
+    child = ok(run_rpod(env, "create", "--name", "child", "--network", "container:base", "alpine", "true")
+               ).stdout.strip()
+    r = ok(run_rpod(env, "rm", "-f", "-t", "0", "--depend", "base"))
+    assert r.stdout == f"{child}\n{base}\n"
+
+
+# ---------------------------------------------------------------------------------------- events
+def test_died_event_at_exit_time_of_a_detached_container(clean: RpodEnv) -> None:
+    env = clean
+    cid = ok(run_rpod(env, "run", "-d", "--name", "dies", "-l", "k=v", "alpine", "sh", "-c", "sleep 0.5; exit 3")
+             ).stdout.strip()
+    # no rpod command observes the exit: the monitor itself must log it
+    wait_for(lambda: any(e.get("Status") == "died" and e.get("ID") == cid for e in events_log(env)),
+             what="the monitor's died event")
+    died = next(e for e in events_log(env) if e.get("Status") == "died" and e.get("ID") == cid)
+    assert died["ContainerExitCode"] == 3 and died["Name"] == "dies" and died["Attributes"] == {"k": "v"}
+    # and it is not logged twice when a CLI looks at the container later
+    ok(run_rpod(env, "rm", "dies"))
+    assert [e["Status"] for e in events_log(env) if e.get("ID") == cid] == ["create", "start", "died", "remove"]
+
+
+def test_volume_events(clean: RpodEnv) -> None:
+    env = clean
+    before = len(events_log(env))
+    ok(run_rpod(env, "volume", "create", "v1"))
+    ok(run_rpod(env, "volume", "create", "v2"))
+    ok(run_rpod(env, "volume", "rm", "v1"))
+    ok(run_rpod(env, "volume", "prune", "-f"))
+    ok(run_rpod(env, "run", "--rm", "-v", "/anon", "alpine", "true"))
+    evs = [e for e in events_log(env)[before:] if e["Type"] == "volume"]
+    anon = evs[-1]["Name"]
+    assert [(e["Status"], e["Name"]) for e in evs] == [
+        ("create", "v1"), ("create", "v2"), ("remove", "v1"), ("remove", "v2"), ("prune", "v2"),
+        ("create", anon), ("remove", anon)]
+    assert all(e["Attributes"] is None for e in evs)
+    lines = ok(run_rpod(env, "events", "--stream=false", "--filter", "type=volume")).stdout.splitlines()
+    assert lines[-1].endswith(f" volume remove {anon}") and " volume create v1" in lines[-7]
+    assert os.path.exists(Path(env["XDG_DATA_HOME"]) / "rpod" / "events.log")
