@@ -210,8 +210,21 @@ def start(target: str, run_dir: str, opts: dict[str, Any] | None = None, *, netn
           userns_path: str | None = None, api: bool = True, timeout: float = READY_TIMEOUT) -> Slirp:
     """Start slirp4netns for ``target`` and wait until it has configured the tap device.
 
-    Its stderr goes to ``run_dir/slirp4netns.log``; on failure the log's tail is in the error."""
+    Its stderr goes to ``run_dir/slirp4netns.log``; on failure the log's tail is in the error.
+    The sandbox and seccomp filter are on unless asked off; where they do not work (an old
+    kernel, a restricted mount namespace) it runs once more without them."""
     opts = dict(opts or {})
+    kw = {"netns_type": netns_type, "userns_path": userns_path, "api": api, "timeout": timeout}
+    try:
+        return _start(target, run_dir, opts, **kw)  # type: ignore[arg-type]
+    except NetworkSetupError:
+        if "enable_sandbox" in opts and "enable_seccomp" in opts:
+            raise
+        return _start(target, run_dir, {"enable_sandbox": False, "enable_seccomp": False, **opts}, **kw)  # type: ignore[arg-type]
+
+
+def _start(target: str, run_dir: str, opts: dict[str, Any], *, netns_type: str, userns_path: str | None,
+           api: bool, timeout: float) -> Slirp:
     check_tun()
     exe = binary()
     ready_r, ready_w = os.pipe()
