@@ -79,6 +79,9 @@ def plan(paths: Any, opts: Any, image_config: dict[str, Any]) -> NetworkPlan:
             p.options = parse_options(rest)
         except NetworkSetupError as e:
             raise UsageError(str(e), hint=e.hint) from None
+        for key in ("outbound_addr", "outbound_addr6"):
+            if p.options.get(key):
+                p.options[key] = _outbound(p.options[key], key)
         if p.options.get("port_handler") == "rootlesskit":
             raise UsageError("port_handler=rootlesskit is not available in rpod",
                              hint="rpod publishes through slirp4netns's own forwarder (port_handler=slirp4netns), "
@@ -209,6 +212,34 @@ def monitor_spec(paths: Any, record: Any, cdir: Path) -> dict[str, Any] | None:
 
         return bridge.prepare_start(paths, record, cdir, p)
     return None
+
+
+def _outbound(value: str, key: str) -> str:
+    """``outbound_addr=`` takes an address or, as Podman, an interface name (its IPv4 address)."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    addr = _iface_address(value) if key == "outbound_addr" else None
+    if not addr:
+        raise UsageError(f"invalid slirp4netns option {key}={value}: not an address nor an interface with one")
+    return addr
+
+
+def _iface_address(name: str) -> str | None:
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sH14s", name.encode()[:15], socket.AF_INET, b"\0" * 14)
+        try:
+            return socket.inet_ntoa(fcntl.ioctl(s.fileno(), 0x8915, req)[20:24])  # SIOCGIFADDR
+        except OSError:
+            return None
 
 
 def host_address() -> str | None:

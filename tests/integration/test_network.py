@@ -243,3 +243,37 @@ def test_ns_path_joins_a_namespace_the_user_owns(env: RpodEnv, tmp_path: Path) -
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
         holder.kill()
         holder.wait()
+
+
+def test_outbound_addr_binds_the_source(env: RpodEnv) -> None:
+    """``outbound_addr=`` (an address, or an interface name as Podman) is the source of the
+    container's outbound connections: here lo's 127.0.0.1 toward a server on the host address."""
+    addr = host_address()
+    srv = socket.socket()
+    srv.bind((addr, 0))
+    srv.listen(2)
+    srv.settimeout(15)
+    port = srv.getsockname()[1]
+    peers: list[str] = []
+
+    def serve() -> None:
+        for _ in range(2):
+            try:
+                conn, peer = srv.accept()
+            except OSError:
+                return
+            peers.append(peer[0])
+            conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        for value in ("127.0.0.1", "lo"):
+            run_rpod(env, "run", "--rm", "--network", f"slirp4netns:outbound_addr={value}", "alpine", "sh", "-c",
+                     f"nc -w 3 {addr} {port} </dev/null")
+        t.join(10)
+        assert peers == ["127.0.0.1", "127.0.0.1"]
+    finally:
+        srv.close()
+    r = run_rpod(env, "run", "--rm", "--network", "slirp4netns:outbound_addr=nosuchif0", "alpine", "true")
+    assert r.returncode == 125 and "nosuchif0" in r.stderr
