@@ -21,13 +21,12 @@ def _is_own_only(maps: Sequence[IdMap], own: int) -> bool:
 
 
 def _helper(name: str) -> str:
-    path = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
-    if not path:
-        raise NamespaceError(
-            f"{name} not found: it is needed to map the subordinate id range",
-            hint="install it as root: apt-get install uidmap",
-        )
-    return path
+    from rootless.hostgaps import idmap_helper_gap
+
+    gap = idmap_helper_gap(name)  # missing, or neither setuid nor file capabilities: say so before running it
+    if gap:
+        raise NamespaceError(gap.what, hint=gap.fix)
+    return shutil.which(name) or f"/usr/bin/{name}"
 
 
 def _run_helper(name: str, pid: int, maps: Sequence[IdMap]) -> None:

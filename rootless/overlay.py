@@ -41,9 +41,8 @@ FUSE = "fuse"
 MOUNT_DATA_MAX = 4095  # mount(2) copies one page of options, NUL included
 MAX_LOWER_LAYERS = 500  # OVL_MAX_STACK
 FUSE_DEVICE = "/dev/fuse"
-FUSE_NOT_ACCESSIBLE = (
-    "/dev/fuse is not accessible to this user; as root: chmod 0666 /dev/fuse (udev does this on a normal system)"
-)
+FUSE_NOT_ACCESSIBLE = "cannot open /dev/fuse read-write: permission denied"
+FUSE_FIX = "as root: chmod 0666 /dev/fuse (the mode udev gives it on a normal system)"
 NO_DRIVER_HINT = (
     "use Linux >= 5.13 (kernel overlayfs in a user namespace, option userxattr), or install "
     "fuse-overlayfs (as root: apt-get install fuse-overlayfs) and make /dev/fuse mode 0666"
@@ -203,7 +202,7 @@ def check_fuse_device(path: str = FUSE_DEVICE) -> None:
         os.close(os.open(path, os.O_RDWR | os.O_CLOEXEC))
     except OSError as e:
         if e.errno in (errno.EACCES, errno.EPERM):
-            raise RootlessError(FUSE_NOT_ACCESSIBLE) from e
+            raise RootlessError(FUSE_NOT_ACCESSIBLE, hint=FUSE_FIX) from e
         raise RootlessError(f"cannot open {path}: {e.strerror}",
                             hint="load the fuse module as root: modprobe fuse") from e
 

@@ -41,6 +41,12 @@ def _mapping_thread(ready_r: int, go_w: int, uid_map: Sequence[IdMap], gid_map: 
         data = os.read(ready_r, 64)
         if not data:
             return  # the child died before unsharing; Popen reports it
+        if data.startswith(b"E"):  # unshare(CLONE_NEWUSER) failed in the child: say why
+            from rootless.hostgaps import userns_failure
+
+            gap = userns_failure(int(data[1:]))
+            errors.append(NamespaceError(gap.what, hint=gap.fix))
+            return
         pid = int(data.decode())
         try:
             write_id_maps(pid, uid_map, gid_map)
@@ -74,7 +80,8 @@ def popen(argv: Sequence[str], mapping: Mapping, *, mount_ns: bool = True, extra
         os.close(go_w)
         try:
             syscalls.unshare(flags)
-        except OSError:
+        except OSError as e:
+            os.write(ready_w, f"E{e.errno}".encode())  # the mapping thread explains it
             os._exit(125)
         os.write(ready_w, str(os.getpid()).encode())
         if os.read(go_r, 1) != b"1":

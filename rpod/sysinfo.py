@@ -1,9 +1,8 @@
 """Facts about this host and store for ``rpod info`` (Podman's ``info`` keys) and the host checks.
 
-Also the checks that turn a machine's gaps into clear messages: a missing
-subuid range, ``/dev/fuse`` or ``/dev/net/tun`` that an unprivileged user cannot
-open (udev makes them 0666 on a normal system), cgroups that cannot be
-delegated.
+The host's gaps (``/dev/net/tun`` or ``/dev/fuse`` not 0666, user namespaces disabled,
+newuidmap without setuid, crun and a hybrid cgroup layout, missing helper binaries) are
+checked in ``rootless.hostgaps`` and reported in ``host.warnings``.
 """
 
 from __future__ import annotations
@@ -17,21 +16,6 @@ from typing import Any
 
 from rpod import __version__
 from rpod.paths import Paths, config_home
-
-DEVICE_FIXES = {
-    "/dev/fuse": "fuse-overlayfs needs it; as root: chmod 0666 /dev/fuse (udev does this on a normal system)",
-    "/dev/net/tun": "slirp4netns needs it; as root: chmod 0666 /dev/net/tun (udev does this on a normal system)",
-}
-
-
-def device_problem(path: str) -> str | None:
-    """Why the user cannot use a device node, with the fix; None when it is usable."""
-    if not os.path.exists(path):
-        return f"{path} does not exist: {DEVICE_FIXES.get(path, '')}"
-    if not os.access(path, os.R_OK | os.W_OK):
-        return f"{path} is not accessible to this user (mode {oct(os.stat(path).st_mode & 0o777)}): " + \
-            DEVICE_FIXES.get(path, "")
-    return None
 
 
 def cgroup_version() -> str:
@@ -116,9 +100,11 @@ def gather(paths: Paths) -> dict[str, Any]:
     except Exception:
         search = []
     slirp = shutil.which("slirp4netns")
+    pasta = shutil.which("pasta")
     fuse = shutil.which("fuse-overlayfs")
-    warnings = [w for w in (device_problem("/dev/fuse") if driver == "fuse" else None,
-                            device_problem("/dev/net/tun") if slirp else None) if w]
+    from rpod.hostcheck import info_warnings
+
+    warnings = info_warnings(id_range=mapping.mode != "single", overlay_driver=driver)
     if mapping.mode == "single":
         warnings.append(mapping.reason)
     if driver_error:
@@ -146,6 +132,7 @@ def gather(paths: Paths) -> dict[str, Any]:
             "security": {"rootless": os.getuid() != 0, "seccompEnabled": True,
                          "selinuxEnabled": False, "apparmorEnabled": False},
             "slirp4netns": {"executable": slirp or "", "version": _tool_version(slirp, ["--version"])},
+            "pasta": {"executable": pasta or "", "version": _tool_version(pasta, ["--version"])},
             "fuseOverlayfs": {"executable": fuse or "", "version": _tool_version(fuse, ["--version"])},
             "warnings": warnings,
         },

@@ -130,6 +130,15 @@ def print_error(err: BaseException, hint: str | None = None) -> None:
     sys.stderr.flush()
 
 
+def _report(message: str, hint: str | None, exit_code: int) -> int:
+    """Print an error, turned into the host gap behind it (and its fix) when there is one."""
+    from rpod.hostcheck import explain
+
+    message, hint, exit_code = explain(message, hint, exit_code)
+    print_error(RuntimeError(message), hint)
+    return exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
     argv = sys.argv[1:] if argv is None else argv
@@ -141,8 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         if partial:
             sys.stdout.write(partial)
             sys.stdout.flush()
-        print_error(e, e.hint)
-        return e.exit_code
+        return _report(e.message, e.hint, e.exit_code)
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.exceptions.Abort:
@@ -164,8 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         from rootless.errors import RootlessError
 
         if isinstance(e, RootlessError):
-            print_error(e, e.hint)
-            return EXIT_ENGINE
+            return _report(e.message, e.hint, EXIT_ENGINE)
         if os.environ.get("RPOD_LOG_LEVEL") == "debug":
             raise
         print_error(f"internal error: {e.__class__.__name__}: {e}",

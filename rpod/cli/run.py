@@ -131,6 +131,10 @@ def build_options(image: str, command: tuple[str, ...], kw: dict[str, Any]) -> A
         if fld == "read_only_tmpfs":
             value = parse_bool_flag(value, "--read-only-tmpfs")
         setattr(opts, fld, list(value) if isinstance(value, tuple) else value)
+    if opts.runtime:  # crun refuses some hosts rpod's runtime runs on: say so before any work
+        from rpod.hostcheck import check_runtime
+
+        check_runtime(opts.runtime)
     return opts
 
 
