@@ -136,6 +136,10 @@ def plan(paths: Any, opts: Any, image_config: dict[str, Any]) -> NetworkPlan:
         p.warnings.append("Port mappings have been discarded as one of the Host, Container, Pod, and None "
                           "network modes are in use")
         maps = []
+    v6 = [m for m in maps if ":" in m.host_ip]
+    if v6 and p.mode in ("slirp4netns", "bridge"):
+        raise UsageError(f"cannot publish on {v6[0].host_ip}: slirp4netns's forwarder binds IPv4 host addresses only",
+                         hint="leave the address out (-p HOST:CTR binds 0.0.0.0) or use --network pasta for IPv6")
     p.ports = [m.record() for m in maps]
     return p
 

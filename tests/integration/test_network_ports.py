@@ -105,7 +105,7 @@ def test_range_and_publish_all(env: RpodEnv) -> None:
 
 
 def test_bad_publish_is_125(env: RpodEnv) -> None:
-    for bad in ("notaport", "1:2:3:4", "80/sctp", "8000-8002:80"):
+    for bad in ("notaport", "1:2:3:4", "80/sctp", "8000-8002:80", "[::1]:8080:80"):
         r = run_rpod(env, "create", "-p", bad, "alpine", "true")
         assert r.returncode == 125, (bad, r.stderr)
 
