@@ -245,6 +245,16 @@ class Holder:
         log(f"detached {m.name} ({m.container[:12]})")
         return {"ok": True}
 
+    def monitor_gone(self, cid: str) -> None:
+        """The monitor died: a container still running keeps its network until it dies too."""
+        m = self.members.get(cid)
+        if m is None:
+            return
+        _close_watch(self.sel, m.keeper_fd)
+        m.keeper_fd = -1
+        if not m.pid:
+            self._drop(m)
+
     def _drop(self, m: Member) -> None:
         _close_watch(self.sel, m.keeper_fd)
         _close_watch(self.sel, m.pidfd)
@@ -373,7 +383,7 @@ class Holder:
                 elif kind == "died":
                     self.op_detach({"container": arg})
                 elif kind == "monitor-gone":
-                    self.op_detach({"container": arg, "final": True})
+                    self.monitor_gone(arg)
                 elif kind == "upstream":
                     self.on_upstream(key.fileobj)  # type: ignore[arg-type]
             self.expire_forwards()
