@@ -141,6 +141,34 @@ def run(argv: Sequence[str], mapping: Mapping, *, check: bool = False, mount_ns:
     return subprocess.CompletedProcess(list(argv), rc, out, err)
 
 
+def _open_own_dirs(root: Path) -> bool:
+    """``chmod u+rwx`` the directories under ``root`` that belong to the user but are closed to
+    it; True when there were some."""
+    import stat
+
+    me, fixed, todo = os.getuid(), False, [str(root)]
+    while todo:
+        d = todo.pop()
+        try:
+            st = os.lstat(d)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            continue
+        if st.st_uid == me and st.st_mode & 0o700 != 0o700:
+            try:
+                os.chmod(d, st.st_mode | 0o700)
+                fixed = True
+            except OSError:
+                continue
+        try:
+            with os.scandir(d) as it:
+                todo += [e.path for e in it if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            continue
+    return fixed
+
+
 def remove_tree(path: str | os.PathLike[str], mapping: Mapping) -> None:
     """Remove a directory tree whose files belong to subordinate ids.
 
@@ -157,6 +185,12 @@ def remove_tree(path: str | os.PathLike[str], mapping: Mapping) -> None:
         return
     except OSError:
         pass
+    if _open_own_dirs(p):  # e.g. overlay's work/work (mode 0, ours): no namespace needed
+        try:
+            shutil.rmtree(p)
+            return
+        except OSError:
+            pass
     # as root in the namespace; retried, in case a dying writer was still adding entries
     err = ""
     for attempt in range(3):

@@ -9,7 +9,6 @@ config (``host_uid_map``/``host_gid_map``), composed with the default mapping.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ class ContainerMaps:
 
     def key(self) -> str:
         """A short stable name for the map (the cache key of shifted layer copies)."""
+        import hashlib  # lazy: ~2.5 ms, only keep-id/--uidmap containers need it
+
         data = json.dumps({"uid": self.uid, "gid": self.gid}, separators=(",", ":"))
         return hashlib.sha256(data.encode()).hexdigest()[:16]
 
