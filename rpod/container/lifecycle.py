@@ -376,16 +376,18 @@ def resolve_runtime(name: str) -> list[str] | None:
     return [found]
 
 
-def shutil_rm_runtime(paths: Paths, cid: str) -> None:
-    """Remove leftover runtime state of a previous run of ``cid``."""
+def shutil_rm_runtime(paths: Paths, cid: str, exited: bool = False) -> None:
+    """Remove leftover runtime state of a previous run of ``cid`` (``exited``: its init is known
+    to be gone, so there is nothing to kill and no need to import the runtime)."""
     import shutil
 
     d = paths.runtime_state / cid
     if d.exists():
-        with contextlib.suppress(Exception):
-            from rootless.runtime import api
+        if not exited:
+            with contextlib.suppress(Exception):
+                from rootless.runtime import api
 
-            api.delete(cid, str(paths.runtime_state), force=True)
+                api.delete(cid, str(paths.runtime_state), force=True)
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -577,9 +579,9 @@ def remove_anonymous_volumes(paths: Paths, record: ContainerRecord) -> None:
 
 def cleanup(paths: Paths, record: ContainerRecord, rm: bool) -> None:
     """After the container exited: drop runtime state; with ``rm`` remove the container."""
-    shutil_rm_runtime(paths, record.id)
     store = ContainerStore(paths)
     st = store.state(record.id)
+    shutil_rm_runtime(paths, record.id, exited=not st.running)
     if st.status == "exited":
         record_died(paths, record, st.exit_code)
     if rm:
