@@ -132,10 +132,22 @@ def plan_put(dest: str, src: dict[str, Any] | None) -> tuple[str, tuple[str, str
 
 
 # ---------------------------------------------------------------- tar writing
-def write_tar(out: BinaryIO, real: str, name: str, contents: bool) -> None:
+class _BareDirInfo(tarfile.TarInfo):
+    """Directory entries named without the trailing ``/`` tarfile adds (as Podman's ``cp``)."""
+
+    def get_info(self) -> dict[str, Any]:  # type: ignore[override]
+        info = super().get_info()
+        if info["type"] == tarfile.DIRTYPE:
+            info["name"] = info["name"].rstrip("/") or info["name"]
+        return info
+
+
+def write_tar(out: BinaryIO, real: str, name: str, contents: bool, *, dir_slash: bool = False) -> None:
     """Write ``real`` as a tar stream on ``out``: entries under ``name`` (``name/...``), or only
-    the directory's contents when ``contents``.  Symlinks are stored, never followed."""
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=CHUNK) as tf:
+    the directory's contents when ``contents``.  Symlinks are stored, never followed.  Directory
+    names end in ``/`` only with ``dir_slash`` (Podman's ``export`` has it, its ``cp`` not)."""
+    kind = tarfile.TarInfo if dir_slash else _BareDirInfo
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=CHUNK, tarinfo=kind) as tf:
         if contents:
             for child in sorted(os.listdir(real)):
                 tf.add(os.path.join(real, child), arcname=child)
@@ -339,7 +351,7 @@ def do_get(cfg: dict[str, Any]) -> None:
 def do_export() -> None:
     _reply({"ok": True})
     out = sys.stdout.buffer
-    write_tar(out, "/", "", True)
+    write_tar(out, "/", "", True, dir_slash=True)
     out.flush()
 
 
