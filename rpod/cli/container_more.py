@@ -118,14 +118,16 @@ def port_cmd(container: str | None, private_port: str | None, all_: bool, latest
     else:
         raise UsageError("you must supply a running container name or ID")
     for rec in recs:
+        if not store.state(rec.id).running:  # Podman shows the ports of running containers only
+            continue
         lines = [_port_line(p) for p in rec.ports]
         if private_port:
             want = private_port if "/" in private_port else private_port + "/tcp"
             lines = [ln.split(" -> ", 1)[1] for ln in lines if ln.startswith(want + " ")]  # Podman: ip:port only
-        if all_ and lines:
-            write(rec.short_id + "\n")
+            if not lines and not all_:
+                raise UsageError(f'failed to find published port "{private_port}"')
         for ln in lines:
-            write(ln + "\n")
+            write(f"{rec.short_id}\t{ln}\n" if all_ else ln + "\n")
 
 
 def _port_line(spec: str) -> str:

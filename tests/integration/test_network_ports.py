@@ -95,13 +95,24 @@ def test_range_and_publish_all(env: RpodEnv) -> None:
     base = free_port()
     while not (port_free(base + 1) and port_free(base + 2)):
         base = free_port()
-    ok(run_rpod(env, "create", "--name", "rng", "-p", f"{base}-{base + 2}:7000-7002", "alpine", "true"))
+    ok(run_rpod(env, "run", "-d", "--name", "rng", "-p", f"{base}-{base + 2}:7000-7002", "alpine", "sleep", "30"))
     lines = ok(run_rpod(env, "port", "rng")).stdout.splitlines()
     assert lines == [f"{7000 + i}/tcp -> 0.0.0.0:{base + i}" for i in range(3)]
-    ok(run_rpod(env, "create", "--name", "pall", "--expose", "7100", "--expose", "7200/udp", "-P", "alpine", "true"))
+    assert ok(run_rpod(env, "ps", "--format", "{{.Ports}}")).stdout == f"0.0.0.0:{base}-{base + 2}->7000-7002/tcp\n"
+    ok(run_rpod(env, "create", "--name", "pall", "--expose", "7100", "--expose", "7200/udp", "-P", "alpine", "sleep", "30"))
+    assert ok(run_rpod(env, "port", "pall")).stdout == ""  # Podman: only running containers
+    doc = json.loads(ok(run_rpod(env, "inspect", "pall")).stdout)[0]
+    assert sorted(doc["HostConfig"]["PortBindings"]) == ["7100/tcp", "7200/udp"]
+    ok(run_rpod(env, "start", "pall"))
     lines = ok(run_rpod(env, "port", "pall")).stdout.splitlines()
     assert [ln.split(" -> ")[0] for ln in lines] == ["7100/tcp", "7200/udp"]
     assert all(int(ln.rsplit(":", 1)[1]) > 1024 for ln in lines)
+    short = ok(run_rpod(env, "inspect", "--format", "{{.Id}}", "rng")).stdout.strip()[:12]
+    every = ok(run_rpod(env, "port", "-a")).stdout.splitlines()
+    assert f"{short}\t7000/tcp -> 0.0.0.0:{base}" in every and len(every) == 5
+    r = run_rpod(env, "port", "rng", "9999")
+    assert r.returncode == 125 and 'failed to find published port "9999"' in r.stderr
+    ok(run_rpod(env, "rm", "-f", "-t", "0", "rng", "pall"))
 
 
 def test_bad_publish_is_125(env: RpodEnv) -> None:
