@@ -183,3 +183,45 @@ def test_user_network_container_restarts_in_place(benv: RpodEnv) -> None:
         assert r.stdout.startswith("up-"), r
     finally:
         ok(run_rpod(benv, "rm", "-f", "-t", "0", "flappy"))
+
+
+def test_outbound_from_user_network_and_internal(benv: RpodEnv) -> None:
+    """A user network's containers reach a server on this machine's address through the holder's
+    slirp4netns (routed, no NAT: the server sees slirp's own socket); an --internal one does not."""
+    import socket
+    import threading
+
+    from tests.integration.test_network import host_address
+
+    addr = host_address()
+    srv = socket.socket()
+    srv.bind((addr, 0))
+    srv.listen(4)
+    srv.settimeout(20)
+    port = srv.getsockname()[1]
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"outbound-ok\n")
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        ok(run_rpod(benv, "network", "create", "outnet"))
+        ok(run_rpod(benv, "network", "create", "--internal", "innet"))
+        r = ok(run_rpod(benv, "run", "--rm", "--network", "outnet", "busybox", "sh", "-c",
+                        f"nc -w 3 {addr} {port} </dev/null"))
+        assert "outbound-ok" in r.stdout
+        r = run_rpod(benv, "run", "--rm", "--network", "innet", "busybox", "sh", "-c",
+                     f"nc -w 3 {addr} {port} </dev/null")
+        assert "outbound-ok" not in r.stdout
+        doc = json.loads(ok(run_rpod(benv, "network", "inspect", "innet")).stdout)[0]
+        assert doc["internal"] is True
+    finally:
+        srv.close()
+        t.join()
