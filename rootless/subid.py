@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import os
 import pwd
-from dataclasses import dataclass
-from pathlib import Path
+from collections import namedtuple
 
 from rootless.errors import SubidError
 
-SUBUID_FILE = Path("/etc/subuid")
-SUBGID_FILE = Path("/etc/subgid")
+# plain strings and named tuples: pathlib and dataclasses would cost every runtime process ~8 ms
+SUBUID_FILE = "/etc/subuid"
+SUBGID_FILE = "/etc/subgid"
 RECOMMENDED_SIZE = 65536
 
 
-@dataclass(frozen=True)
-class IdMap:
-    container_id: int
-    host_id: int
-    size: int
+class IdMap(namedtuple("IdMap", "container_id host_id size")):
+    """One id map line: ``size`` ids from ``container_id`` inside are ``host_id``.. outside."""
+
+    __slots__ = ()
 
     def to_oci(self) -> dict[str, int]:
         return {"containerID": self.container_id, "hostID": self.host_id, "size": self.size}
@@ -54,23 +53,22 @@ def parse_subid_file(text: str, user: str, uid: int) -> list[tuple[int, int]]:
     return ranges
 
 
-def read_ranges(path: Path, user: str, uid: int) -> list[tuple[int, int]]:
+def read_ranges(path: str | os.PathLike[str], user: str, uid: int) -> list[tuple[int, int]]:
     """Ranges for ``user`` in ``path``; an unreadable or missing file has none."""
     try:
-        text = path.read_text()
+        with open(path) as f:
+            text = f.read()
     except OSError:
         return []
     return parse_subid_file(text, user, uid)
 
 
-@dataclass(frozen=True)
-class Mapping:
-    """The uid and gid maps of the user's default namespace and how they were chosen."""
+class Mapping(namedtuple("Mapping", "uid_map gid_map mode reason", defaults=("",))):
+    """The uid and gid maps of the user's default namespace and how they were chosen:
+    ``uid_map``/``gid_map`` (tuples of ``IdMap``), ``mode`` ("subid": own id + subordinate
+    range, "single": own id only, "host": real root) and ``reason`` (why "single" was chosen)."""
 
-    uid_map: tuple[IdMap, ...]
-    gid_map: tuple[IdMap, ...]
-    mode: str  # "subid" (own id + subordinate range) or "single" (own id only)
-    reason: str = ""  # why "single" was chosen
+    __slots__ = ()
 
     @property
     def size(self) -> int:
@@ -110,8 +108,8 @@ def default_mapping(
     uid: int | None = None,
     gid: int | None = None,
     user: str | None = None,
-    subuid_file: Path = SUBUID_FILE,
-    subgid_file: Path = SUBGID_FILE,
+    subuid_file: str | os.PathLike[str] = SUBUID_FILE,
+    subgid_file: str | os.PathLike[str] = SUBGID_FILE,
     strict: bool = False,
 ) -> Mapping:
     """The default rootless mapping for the current (or given) user.

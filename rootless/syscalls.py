@@ -7,12 +7,13 @@ Other modules of ``rootless`` add nothing ctypes-related elsewhere: new calls go
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 try:  # find_library runs ldconfig (~20 ms): try the glibc soname first
     _libc = ctypes.CDLL("libc.so.6", use_errno=True)
 except OSError:  # pragma: no cover - non-glibc systems
+    import ctypes.util  # ~7 ms of imports (shutil, subprocess, tempfile): only here
+
     _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 # clone flags (linux/sched.h)
