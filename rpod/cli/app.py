@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("Error: aborted\n")
         return EXIT_ENGINE
     except click.exceptions.ClickException as e:
-        print_error(e.format_message())
+        ctx = getattr(e, "ctx", None)  # a usage error: point at the command's help, as Podman does
+        print_error(e.format_message(), f"see '{ctx.command_path} --help'" if ctx is not None else None)
         return EXIT_ENGINE
     except KeyboardInterrupt:
         return 130

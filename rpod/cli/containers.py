@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from rpod.cli.common import paths, write
-from rpod.errors import NoSuchContainer, RpodError, UsageError
+from rpod.errors import NoSuchContainer, RpodError, StateConflict, UsageError
 
 HELP = {"help_option_names": ["-h", "--help"]}
 WAIT_CONDITIONS = ("configured", "created", "exited", "paused", "running", "stopped", "stopping", "removing")
@@ -543,7 +543,14 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
             lifecycle.remove(paths(), rec, force=force, timeout=timeout, volumes=volumes)
             write(f"{rec.id if all_ or latest or depend else ref}\n")
 
-        _each(refs, one, ignore)
+        try:
+            _each(refs, one, ignore or force)  # Podman: --force also ignores missing containers
+        except NoSuchContainer as e:
+            e.exit_code = 1  # Podman's rm: 1 no such container, 2 running without --force
+            raise
+        except StateConflict as e:
+            e.exit_code = 2
+            raise
 
     @group.command("stop", context_settings=HELP)
     @click.argument("containers", nargs=-1)
@@ -697,8 +704,13 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
         from rpod.container import lifecycle
 
         rec = _store().get(container)
-        code = lifecycle.exec_in(paths(), rec, list(command), tty=tty, interactive=interactive, env=list(env),
-                                 user=user, workdir=workdir, detach=detach)
+        try:
+            code = lifecycle.exec_in(paths(), rec, list(command), tty=tty, interactive=interactive, env=list(env),
+                                     user=user, workdir=workdir, detach=detach)
+        except RpodError as e:
+            if e.exit_code == 125:  # Podman: an exec session that cannot start exits 255 (126/127 stay)
+                e.exit_code = 255
+            raise
         if detach:
             write(os.urandom(32).hex() + "\n")  # Podman prints the exec session's id
         raise click.exceptions.Exit(code)

@@ -168,7 +168,7 @@ def remove(names: list[str], force: bool, all_: bool, ignore: bool) -> int:
         try:
             report = remove_images(p, [name], force=force, candidates_of=local_candidates)
         except NoSuchImage as e:
-            if ignore:
+            if ignore or force:  # Podman: --force ignores missing images too
                 continue
             sys.stderr.write(f"Error: {e}\n")
             rc = 1

@@ -42,7 +42,7 @@ from rpod.container.options import (
     security_options,
 )
 from rpod.container.users import ResolvedUser, UserLookup
-from rpod.errors import UsageError
+from rpod.errors import EXIT_CANNOT_INVOKE, UsageError
 
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -174,7 +174,8 @@ def _resolve_user(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext) -> Re
         return ctx.passwd_lookup(spec, list(opts.group_add))
     user, group = parse_user(spec)
     if (user and not user.isdigit()) or (group and not group.isdigit()):
-        raise UsageError(f"unable to find user {user or group}: no matching entries in passwd file")
+        raise UsageError(f"unable to find user {user or group}: no matching entries in passwd file",
+                         exit_code=EXIT_CANNOT_INVOKE)  # 126, as Podman
     gid = int(group) if group else 0
     extra = [gid] + [int(g) for g in opts.group_add if g.isdigit()]
     return ResolvedUser(int(user or 0), gid, list(dict.fromkeys(extra)))

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rpod.errors import UsageError
+from rpod.errors import EXIT_CANNOT_INVOKE, UsageError
 
 _OPAQUE_XATTRS = ("user.overlay.opaque", "trusted.overlay.opaque")
 
@@ -146,7 +146,8 @@ def resolve_with_db(spec: str, db: PasswdDB, group_add: Sequence[str] = ()) -> R
     user = user or "0"
     entry = db.user_by_uid(int(user)) if user.isdigit() else db.user_by_name(user)
     if entry is None and not user.isdigit():
-        raise UsageError(f"unable to find user {user}: no matching entries in passwd file")
+        raise UsageError(f"unable to find user {user}: no matching entries in passwd file",
+                         exit_code=EXIT_CANNOT_INVOKE)  # 126, as Podman
     uid = int(user) if user.isdigit() else int(entry[2])  # type: ignore[index]
     gid = int(entry[3]) if entry and entry[3].isdigit() else 0
     if group is not None:

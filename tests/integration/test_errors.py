@@ -1,0 +1,101 @@
+"""The mistakes a new user makes, table-driven: rpod's exit code must be Podman 4.3.1's (measured
+side by side on this machine, same registry, same mistake) and the message must name the problem.
+
+One store for the module: alpine pulled, ``up`` running, ``stopped`` created and never started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.images import ImageSet
+from tests.support.registry import Registry
+from tests.support.rpodcli import RpodEnv, ok, run_rpod
+
+NONE = ("--network", "none")
+
+# (what the user did wrong, argv, Podman 4.3.1's exit code, words the message must contain)
+CASES: list[tuple[str, list[str], int, list[str]]] = [
+    ("typo in the image name", ["pull", "alpnie"], 125, ["alpnie", "manifest unknown", "Hint:"]),
+    ("typo in the image name on run", ["run", "--rm", *NONE, "alpnie", "true"], 125, ["alpnie", "manifest unknown"]),
+    ("a tag that does not exist", ["pull", "alpine:nosuchtag"], 125, ["alpine:nosuchtag", "manifest unknown"]),
+    ("the registry is down", ["pull", "127.0.0.1:1/alpine"], 125, ["cannot reach registry 127.0.0.1:1"]),
+    ("an invalid reference", ["pull", "UPPER/Case"], 125, ["must be lowercase"]),
+    ("an unknown flag", ["run", "--foo", "alpine", "true"], 125, ["--foo", "rpod run --help"]),
+    ("an unknown command", ["fooo"], 125, ["fooo", "rpod --help"]),
+    ("run without an image", ["run"], 125, ["IMAGE"]),
+    ("create without an image", ["create"], 125, ["IMAGE"]),
+    ("exec into a stopped container", ["exec", "stopped", "true"], 255,
+     ["can only create exec sessions on running containers", "container state improper"]),
+    ("exec without a command", ["exec", "up"], 255, ["must provide a non-empty command"]),
+    ("exec into a container that does not exist", ["exec", "nosuch", "true"], 125,
+     ['no container with name or ID "nosuch" found']),
+    ("exec of a command the image lacks", ["exec", "up", "nosuchcmd"], 127, ["nosuchcmd", "not found"]),
+    ("exec of a directory", ["exec", "up", "/etc"], 126, ["/etc"]),
+    ("rm of a running container", ["rm", "up"], 2, ["as it is running", "rpod stop up", "rm -f"]),
+    ("rm of a container that does not exist", ["rm", "nosuch"], 1, ['no container with name or ID "nosuch"']),
+    ("rm -f of a container that does not exist", ["rm", "-f", "nosuch"], 0, []),
+    ("a name that is taken", ["create", "--name", "up", "alpine", "true"], 125,
+     ['the container name "up" is already in use', "--replace"]),
+    ("a bad --format field", ["ps", "--format", "{{.Foo}}"], 125, ["can't evaluate field Foo"]),
+    ("a --format that does not parse", ["images", "--format", "{{.Repository"], 125, ["template: images:1"]),
+    ("run of a command the image lacks", ["run", "--rm", *NONE, "alpine", "nosuchcmd"], 127,
+     ["nosuchcmd", "not found"]),
+    ("run of a directory", ["run", "--rm", *NONE, "alpine", "/etc"], 126, ["/etc"]),
+    ("run as a user the image lacks", ["run", "--rm", *NONE, "--user", "nosuchuser", "alpine", "true"], 126,
+     ["unable to find user nosuchuser"]),
+    ("a working directory that is a file", ["run", "--rm", *NONE, "-w", "/etc/passwd", "alpine", "true"], 126,
+     ["/etc/passwd"]),
+    ("no command at all", ["run", "--rm", *NONE, "--entrypoint=", "alpine"], 125, ["no command"]),
+    ("rmi of an image in use", ["rmi", "alpine"], 2, ["in use", "Hint:"]),
+    ("rmi of an image that does not exist", ["rmi", "nosuch"], 1, ["nosuch: image not known"]),
+    ("rmi -f of an image that does not exist", ["rmi", "-f", "nosuch"], 0, []),
+    ("stop of a container that does not exist", ["stop", "nosuch"], 125, ["no such container"]),
+    ("inspect of something that does not exist", ["inspect", "nosuch"], 125, ['no such object: "nosuch"']),
+    ("logs of a container that does not exist", ["logs", "nosuch"], 125, ["no such container"]),
+    ("a host port that is not a number", ["run", "--rm", "-p", "abc:80", "alpine", "true"], 125, ["abc"]),
+    ("a restart policy that does not exist", ["run", "--restart", "sometimes", "alpine", "true"], 125,
+     ["sometimes", "on-failure"]),
+    ("a network that does not exist", ["run", "--rm", "--network", "nosuchnet", "alpine", "true"], 125,
+     ["nosuchnet", "network not found", "rpod network ls"]),
+    ("a volume that does not exist", ["volume", "rm", "nosuchvol"], 1, ["nosuchvol"]),
+    ("a bind mount whose source does not exist", ["run", "--rm", "-v", "/nonexistent:/x", "alpine", "true"], 125,
+     ["/nonexistent", "no such file or directory"]),
+    ("a size that does not parse", ["run", "--rm", "--memory", "lots", "alpine", "true"], 125, ["lots"]),
+]
+
+
+@pytest.fixture(scope="module")
+def mistakes_env(tmp_path_factory: pytest.TempPathFactory, registry: Registry, images: ImageSet) -> Iterator[RpodEnv]:
+    env = RpodEnv(tmp_path_factory.mktemp("errors"))
+    env.write_registries_conf(search=[registry.address], insecure=[registry.address])
+    ok(run_rpod(env, "pull", "-q", "alpine"))
+    ok(run_rpod(env, "run", "-d", "--name", "up", *NONE, "alpine", "sleep", "1000"))
+    ok(run_rpod(env, "create", "--name", "stopped", *NONE, "alpine", "true"))
+    yield env
+    run_rpod(env, "rm", "-af", "-t", "0")
+    env.cleanup()
+
+
+@pytest.mark.parametrize(("mistake", "argv", "code", "words"), CASES, ids=[c[0] for c in CASES])
+def test_mistake(mistakes_env: RpodEnv, mistake: str, argv: list[str], code: int, words: list[str]) -> None:
+    r = run_rpod(mistakes_env, *argv)
+    assert r.returncode == code, f"{mistake}: exit {r.returncode}, Podman exits {code}\n{r.stderr}"
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("Error: ")]
+    if code == 0:
+        assert errors == [], r.stderr
+        return
+    assert len(errors) == 1, f"{mistake}: expected one Error: line\n{r.stderr}"
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
+    for w in words:
+        assert w in r.stderr, f"{mistake}: {w!r} missing from\n{r.stderr}"
+
+
+def test_mistakes_leave_the_containers_as_they_were(mistakes_env: RpodEnv) -> None:
+    """None of the mistakes above removed or stopped anything (rm/rmi without -f refused)."""
+    r = ok(run_rpod(mistakes_env, "ps", "-a", "--format", "{{.Names}} {{.State}}"))
+    states = dict(line.split() for line in r.stdout.splitlines())
+    assert states.get("up") == "running", r.stdout
+    assert states.get("stopped") == "created", r.stdout
