@@ -27,6 +27,7 @@ PACKAGES = {
     "newuidmap": "uidmap",
     "newgidmap": "uidmap",
     "crun": "crun",
+    "runc": "runc",
 }
 DEVICE_USERS = {TUN: "slirp4netns and pasta need it for the container's tap device",
                 FUSE: "fuse-overlayfs needs it"}
@@ -99,7 +100,7 @@ def userns_failure(err: int) -> Gap:
 
 def idmap_helper_gap(name: str) -> Gap | None:
     """``newuidmap``/``newgidmap`` missing, or neither setuid root nor carrying file capabilities."""
-    path = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
+    path = shutil.which(name) or (f"/usr/bin/{name}" if os.access(f"/usr/bin/{name}", os.X_OK) else None)
     if not path:
         return Gap(f"{name} is not installed: it maps the subordinate id range into the user namespace",
                    "as root: apt-get install uidmap")

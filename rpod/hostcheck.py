@@ -21,7 +21,14 @@ def _raise(gap: hostgaps.Gap) -> None:
 
 def check_runtime(runtime: str | None) -> None:
     """``--runtime crun``: crun refuses some cgroup layouts rpod's own runtime runs on."""
-    if runtime and os.path.basename(runtime.split()[0]) == "crun":
+    if not runtime:
+        return
+    name = os.path.basename(runtime.split()[0])
+    if name in hostgaps.PACKAGES and "/" not in runtime:
+        gap = hostgaps.binary_gap(name, f"--runtime {name}")
+        if gap:
+            _raise(gap)
+    if name == "crun":
         gap = hostgaps.crun_cgroup_gap()
         if gap:
             _raise(gap)

@@ -138,7 +138,7 @@ def find_init(explicit: str | None = None) -> str:
     if found:
         return found
     raise UsageError("--init needs catatonit, which is not installed",
-                     hint="install it (apt install catatonit) or pass --init-path")
+                     hint="as root: apt-get install catatonit; or pass --init-path")
 
 
 def capability_sets(opts: RunOptions, uid: int) -> dict[str, list[str]]:

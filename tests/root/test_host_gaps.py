@@ -180,3 +180,36 @@ def test_newuidmap_without_setuid(ci_user: UserEnv) -> None:
     assert_host_error(r, "newuidmap", "setuid", "apt-get install --reinstall uidmap")
     r = ci_user.run("info", "--format", "{{json .Host.Warnings}}", setup=setup)
     assert "newuidmap" in r.stdout, r.stdout
+
+
+def hidden_binary(name: str) -> str:
+    """Shell that makes ``/usr/bin/NAME`` a non-executable empty file (as if not installed)."""
+    return (f"d=$(mktemp -d); mount -t tmpfs none \"$d\"; touch \"$d/{name}\"; chmod 0644 \"$d/{name}\"; "
+            f"mount --bind \"$d/{name}\" /usr/bin/{name}")
+
+
+@pytest.mark.parametrize(("binary", "argv", "package"), [
+    ("slirp4netns", ["run", "--rm", "alpine", "true"], "slirp4netns"),
+    ("pasta", ["run", "--rm", "--network", "pasta", "alpine", "true"], "passt"),
+    ("catatonit", ["run", "--rm", "--network", "none", "--init", "alpine", "true"], "catatonit"),
+    ("crun", ["run", "--rm", "--network", "none", "--runtime", "crun", "alpine", "true"], "crun"),
+    ("newuidmap", ["run", "--rm", "--network", "none", "alpine", "true"], "uidmap"),
+])
+def test_missing_binary_names_its_debian_package(ci_user: UserEnv, binary: str, argv: list[str],
+                                                  package: str) -> None:
+    if not os.path.exists(f"/usr/bin/{binary}"):
+        pytest.fail(f"/usr/bin/{binary} is missing on this host: apt-get install {package}")
+    r = ci_user.run(*argv, setup=hidden_binary(binary))
+    assert_host_error(r, binary, f"apt-get install {package}")
+    assert ci_user.run("ps", "-aq").stdout.strip() == ""
+
+
+def test_fallback_runtime_dir_is_silent(ci_user: UserEnv) -> None:
+    """XDG_RUNTIME_DIR unset, or not the user's (``su``, cron): /tmp/rpod-run-UID, without a word."""
+    uid = pwd.getpwnam(ci_user.user).pw_uid
+    for setup in ("unset XDG_RUNTIME_DIR", "export XDG_RUNTIME_DIR=/run"):
+        r = ci_user.run("info", "--format", "{{.Store.RunRoot}}", setup=setup)
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+        assert r.stdout.strip() == f"/tmp/rpod-run-{uid}"
+        r = ci_user.run("run", "--rm", "--network", "none", "alpine", "echo", "ok", setup=setup)
+        assert (r.returncode, r.stdout, r.stderr) == (0, "ok\n", "")
