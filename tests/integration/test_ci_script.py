@@ -18,7 +18,7 @@ from tests.support.images import ImageSet
 from tests.support.registry import Registry
 from tests.support.rpodcli import RpodEnv
 
-SCRIPT = Path(__file__).parent / "scripts" / "ci_service.sh"
+SCRIPTS = Path(__file__).parent / "scripts"
 PODMAN = shutil.which("podman") or "/usr/bin/podman"
 
 
@@ -47,9 +47,10 @@ def warnings(stderr: str) -> list[str]:
     return out
 
 
-def run_script(engine: str, env: dict[str, str], workdir: Path, image: str) -> subprocess.CompletedProcess[str]:
+def run_script(script: str, engine: str, env: dict[str, str], workdir: Path,
+               image: str) -> subprocess.CompletedProcess[str]:
     workdir.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(["sh", str(SCRIPT)], env={**env, "ENGINE": engine, "IMAGE": image}, cwd=workdir,
+    return subprocess.run(["sh", str(SCRIPTS / script)], env={**env, "ENGINE": engine, "IMAGE": image}, cwd=workdir,
                           capture_output=True, text=True, timeout=180)
 
 
@@ -63,9 +64,9 @@ def _stop_podman(env: RpodEnv, engine: str) -> None:
             pass
 
 
-@pytest.mark.podman
-@pytest.mark.slow
-def test_ci_script_same_output_as_podman(tmp_path: Path, registry: Registry, images: ImageSet) -> None:
+def both(script: str, tmp_path: Path, registry: Registry, images: ImageSet
+         ) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Run ``script`` with rpod and with Podman, each in its own fresh store; both must succeed."""
     if not Path(PODMAN).exists():
         raise AssertionError("podman is not installed (apt-get install podman): this test compares against it")
     image = images.ref("alpine")
@@ -76,7 +77,7 @@ def test_ci_script_same_output_as_podman(tmp_path: Path, registry: Registry, ima
         engine = (f"{sys.executable} -m rpod" if name == "rpod"
                   else f"{PODMAN} --cgroup-manager cgroupfs --events-backend file")
         try:
-            r = run_script(engine, env, tmp_path / f"{name}-work", image)
+            r = run_script(script, engine, env, tmp_path / f"{name}-work", image)
         finally:
             if name == "podman":
                 _stop_podman(env, engine)
@@ -85,8 +86,25 @@ def test_ci_script_same_output_as_podman(tmp_path: Path, registry: Registry, ima
             env.cleanup()
         assert r.returncode == 0, f"{name}: the script failed (exit {r.returncode})\n{r.stdout}\n{r.stderr}"
         outputs[name] = r
+    return outputs
+
+
+@pytest.mark.podman
+@pytest.mark.slow
+def test_ci_script_same_output_as_podman(tmp_path: Path, registry: Registry, images: ImageSet) -> None:
+    outputs = both("ci_service.sh", tmp_path, registry, images)
     mine, theirs = normalise(outputs["rpod"].stdout), normalise(outputs["podman"].stdout)
     assert mine == theirs, f"rpod:\n{mine}\npodman:\n{theirs}"
     # sanity: the script really did its job
     assert "hello from ci" in mine and "exit code: 137" in mine and "containers left: 0" in mine
     assert warnings(outputs["rpod"].stderr) == warnings(outputs["podman"].stderr)
+
+
+@pytest.mark.podman
+@pytest.mark.slow
+def test_cp_rules_and_diff_same_as_podman(tmp_path: Path, registry: Registry, images: ImageSet) -> None:
+    outputs = both("cp_edges.sh", tmp_path, registry, images)
+    mine, theirs = normalise(outputs["rpod"].stdout), normalise(outputs["podman"].stdout)
+    assert mine == theirs, f"rpod:\n{mine}\npodman:\n{theirs}"
+    assert "hostname is the container's" in mine and "A /root/added" in mine
+    assert mine.count("rc=125") == 7 and "Error: destination must be a directory when copying from stdin" in mine
