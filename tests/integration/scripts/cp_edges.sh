@@ -51,4 +51,13 @@ echo notatar | $E cp - edge:/tmp/in 2>&1 || echo "rc=$?"
 echo "== diff"
 $E exec edge sh -c 'echo new > /root/added; rm /etc/motd; echo c >> /etc/profile; mkdir -p /var/nd/x; touch /var/nd/x/y; rm -r /etc/apk/keys'
 $E diff edge | sort
-$E rm -f -t 0 edge >/dev/null
+
+echo "== export"
+$E export edge | tar -tf - | sort > export.txt
+grep -E '^(root/added|etc/motd|etc/apk/keys)' export.txt || true
+$E run --name fresh "$IMAGE" true
+$E export -o fresh.tar fresh
+tar -tf fresh.tar | sort > fresh.txt
+echo "entries: $(wc -l < fresh.txt)"
+grep -E '^(dev|proc|sys|run|etc/host|etc/resolv|etc/mtab)' fresh.txt || true
+$E rm -f -t 0 edge fresh >/dev/null
