@@ -260,3 +260,27 @@ def test_export(env: RpodEnv, running: str, tmp_path: Path) -> None:
 def test_container_exists(env: RpodEnv, running: str) -> None:
     assert run_rpod(env, "container", "exists", running).returncode == 0
     assert run_rpod(env, "container", "exists", "no-such-container").returncode == 1
+
+
+def test_stopped_container_on_fuse_overlayfs_leaves_no_daemon(env: RpodEnv, host: Path) -> None:
+    """With the fuse driver the helper's mount is a fuse-overlayfs daemon: it must be unmounted
+    (the daemon gone) when the copy ends."""
+    fuse_env = RpodEnv.__new__(RpodEnv)
+    fuse_env.update(env)
+    fuse_env["RPOD_OVERLAY_DRIVER"] = "fuse"
+    name = "on-fuse"
+    cid = ok(run_rpod(fuse_env, "create", "--name", name, "alpine", "cat", "/tmp/f")).stdout.strip()
+    try:
+        spec = json.loads((Path(env["XDG_DATA_HOME"]) / "rpod" / "containers" / cid / "config.json").read_text())
+        assert json.loads(spec["annotations"]["run.rpod.overlay"])["driver"] == "fuse"
+        ok(run_rpod(env, "cp", str(host / "f"), f"{name}:/tmp/f"))
+        ok(run_rpod(env, "cp", f"{name}:/etc/apk/world", str(host / "out" / "w")))
+        assert (host / "out" / "w").read_text().strip()
+        r = run_bin(env, "export", name)
+        assert r.returncode == 0 and b"tmp/f" in r.stdout
+        daemons = subprocess.run(["pgrep", "-u", str(os.getuid()), "-f", f"fuse-overlayfs.*{env['XDG_DATA_HOME']}"],
+                                 capture_output=True, text=True).stdout
+        assert daemons == "", f"fuse-overlayfs left running: {daemons}"
+        assert ok(run_rpod(env, "start", "-a", name)).stdout == "hi\n"
+    finally:
+        run_rpod(env, "rm", "-f", name)
