@@ -345,18 +345,10 @@ def attach_cmd(container: str, detach_keys: str, no_stdin: bool, sig_proxy: str)
 
 
 def parse_detach_keys(spec: str) -> bytes:
-    """``ctrl-p,ctrl-q`` → ``b"\\x10\\x11"`` (Docker's syntax: ``ctrl-<a-z@[\\]^_>`` or one character)."""
-    out = bytearray()
-    for part in filter(None, spec.split(",")):
-        if part.startswith("ctrl-") and len(part) == 6:
-            c = part[5].lower()
-            code = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}.get(c)
-            out.append(code if code is not None else ord(c) - ord("a") + 1)
-        elif len(part) == 1:
-            out.append(ord(part))
-        else:
-            raise UsageError(f"invalid detach keys {spec!r}: use e.g. ctrl-p,ctrl-q")
-    return bytes(out)
+    """``ctrl-p,ctrl-q`` → ``b"\\x10\\x11"`` (see ``rpod.cli.detachkeys``)."""
+    from rpod.cli.detachkeys import parse
+
+    return parse(spec)
 
 
 def attach(ref: str, detach_keys: str, with_stdin: bool) -> int:
@@ -382,7 +374,9 @@ def attach(ref: str, detach_keys: str, with_stdin: bool) -> int:
         size = mstdio.get_winsize(0)
         if size:
             sock.send(mstdio.RESIZE + f"{size[0]} {size[1]}".encode())
-    matched = 0
+    from rpod.cli.detachkeys import DetachMatcher
+
+    matcher = DetachMatcher(keys)
     with mstdio.RawTerminal(0 if with_stdin and tty else -1):
         while True:
             for key, _ in sel.select():
@@ -396,11 +390,14 @@ def attach(ref: str, detach_keys: str, with_stdin: bool) -> int:
                     data = os.read(0, 4096)
                     if not data:
                         sel.unregister(0)
+                        held = matcher.flush()
+                        if held:
+                            sock.send(mstdio.STDIN + held)
                         sock.send(mstdio.STDIN_EOF)
                         continue
-                    for b in data:
-                        matched = matched + 1 if keys and b == keys[matched] else (1 if keys and b == keys[0] else 0)
-                        if keys and matched == len(keys):
-                            sys.stderr.write("\r\n")
-                            return 0
-                    sock.send(mstdio.STDIN + data)
+                    forward, detached = matcher.feed(data)  # a possible sequence start is held back
+                    if forward:
+                        sock.send(mstdio.STDIN + forward)
+                    if detached:
+                        sys.stderr.write("\r\n")
+                        return 0
