@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -22,17 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from rootless import syscalls
+from rootless.entry import PACKAGE_PARENT, python_entry  # noqa: F401 - part of this module's API
 from rootless.errors import NamespaceError
 from rootless.idmap import write_id_maps
 from rootless.subid import IdMap, Mapping
-
-PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
-
-
-def python_entry(module: str, *args: str) -> list[str]:
-    """argv that runs ``module.main()`` in a fresh ``python -I -S`` with rootless importable."""
-    code = f"import sys;sys.path.insert(0,{PACKAGE_PARENT!r});from {module} import main;sys.exit(main())"
-    return [sys.executable, "-I", "-S", "-c", code, *args]
 
 
 def _mapping_thread(ready_r: int, go_w: int, uid_map: Sequence[IdMap], gid_map: Sequence[IdMap],

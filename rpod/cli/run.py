@@ -163,15 +163,17 @@ app = click.Group()
 @run_flags
 def run_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool, **kw: Any) -> None:
     """Run a command in a new container."""
-    from rpod.cli.common import parse_bool_flag
-    from rpod.container import lifecycle
+    from rpod.container.monitorspawn import spawn_monitor
 
-    opts = build_options(image, command, kw)
-    systemd_unit_label(opts)
-    p = paths()
-    # the monitor's interpreter starts now, while this process writes the bundle
-    spawn = lifecycle.spawn_monitor(None if opts.detach else _stdio_request(opts))
+    # the monitor's interpreter starts first, while this process parses the flags and writes the bundle
+    spawn = spawn_monitor(None if kw.get("f_detach") else _stdio_request(kw.get("f_interactive"), kw.get("f_attach")))
     try:
+        from rpod.cli.common import parse_bool_flag
+        from rpod.container import lifecycle
+
+        opts = build_options(image, command, kw)
+        systemd_unit_label(opts)
+        p = paths()
         record = lifecycle.create(p, opts, create_command=create_command())
     except BaseException:
         spawn.cancel()
@@ -193,13 +195,14 @@ def run_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool, *
     raise click.exceptions.Exit(code)
 
 
-def _stdio_request(opts: Any) -> Any:
-    from rpod.container.lifecycle import StdioRequest
+def _stdio_request(interactive: bool, attach_flags: Any) -> Any:
+    """The CLI's fds a foreground container gets (``-i``, ``-a``)."""
+    from rpod.container.monitorspawn import StdioRequest
 
     sys.stdout.flush()
     sys.stderr.flush()
-    attach = {a.lower() for a in opts.attach} or {"stdout", "stderr"} | ({"stdin"} if opts.interactive else set())
-    return StdioRequest(stdin_fd=0 if opts.interactive and "stdin" in attach else -1,
+    attach = {a.lower() for a in attach_flags or ()} or {"stdout", "stderr"} | ({"stdin"} if interactive else set())
+    return StdioRequest(stdin_fd=0 if interactive and "stdin" in attach else -1,
                         stdout_fd=1 if "stdout" in attach else -1,
                         stderr_fd=2 if "stderr" in attach else -1)
 
@@ -210,7 +213,7 @@ def run_foreground(p: Any, record: Any, opts: Any, sig_proxy: bool, remove: bool
     from rootless.monitor import stdio as mstdio
     from rpod.container import lifecycle
 
-    io = spawn.io if spawn is not None else _stdio_request(opts)
+    io = spawn.io if spawn is not None else _stdio_request(opts.interactive, opts.attach)
     raw = mstdio.RawTerminal(0 if opts.tty and opts.interactive else -1)
     try:
         with raw if opts.tty and opts.interactive and os.isatty(0) else contextlib.nullcontext():

@@ -1,0 +1,70 @@
+"""Start a container's monitor before the container exists (``rpod run`` does it first thing).
+
+The monitor (``rootless.monitor``, a fresh ``python -I -S``) then starts its interpreter and
+forks its runtime child while the CLI parses the flags and writes the bundle; ``configure``
+sends it the configuration (``LENGTH\\nJSON`` on the sync socket).  Kept apart from
+``rpod.container.lifecycle`` so spawning costs the CLI no imports beyond the stdlib's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+from rootless.entry import python_entry
+from rpod.log import debug
+
+
+@dataclass
+class StdioRequest:
+    """How the CLI connects to the container: its own fds for a foreground run, None when detached."""
+
+    stdin_fd: int = -1  # the CLI's stdin (-i) or terminal
+    stdout_fd: int = -1
+    stderr_fd: int = -1
+    keep_stdin_open: bool = False  # detached -i: stdin is a pipe fed by attach
+
+
+class MonitorSpawn:
+    """A monitor waiting for its configuration on the sync socket; its stdio fds are dups of
+    ``io``'s, made now (give ``lifecycle.start`` the same ``io``)."""
+
+    def __init__(self, io: StdioRequest | None) -> None:
+        self.io = io
+        self.sync, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sync_fd = theirs.fileno()
+        self.fds: dict[str, int] = {}
+        if io is not None:
+            for key in ("stdin_fd", "stdout_fd", "stderr_fd"):
+                if getattr(io, key) >= 0:
+                    self.fds[key] = os.dup(getattr(io, key))  # above 2: the monitor's own 0-2 are /dev/null
+        argv = python_entry("rootless.monitor", json.dumps({"await_config": True, "sync_fd": self.sync_fd,
+                                                            **self.fds}))
+        self.proc = subprocess.Popen(argv, pass_fds=sorted({self.sync_fd, *self.fds.values()}),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, cwd="/")
+        theirs.close()
+        for fd in self.fds.values():
+            os.close(fd)
+        debug("monitor spawned")
+
+    def configure(self, cfg: dict[str, Any]) -> socket.socket:
+        """Send the configuration (length line + JSON); returns the sync socket."""
+        data = json.dumps(cfg).encode()
+        self.sync.sendall(b"%d\n" % len(data) + data)
+        self.proc.wait()  # the first process forked the monitor and exited at once
+        return self.sync
+
+    def cancel(self) -> None:
+        """No container after all: the monitor sees EOF and exits."""
+        self.sync.close()
+        self.proc.wait()
+
+
+def spawn_monitor(io: StdioRequest | None = None) -> MonitorSpawn:
+    """Start a monitor now; give it to ``lifecycle.start`` (with the same ``io``) or ``cancel`` it."""
+    return MonitorSpawn(io)
