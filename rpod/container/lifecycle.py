@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rootless.monitor import exitfile
+from rpod.container.monitorspawn import MonitorSpawn, StdioRequest, spawn_monitor  # noqa: F401 - API
 from rpod.container.options import RunOptions, parse_key_values, parse_signal
 from rpod.container.state import ContainerRecord, ContainerState, ContainerStore, new_id
 from rpod.errors import (
@@ -211,16 +212,6 @@ def _chown_in_userns(sources: list[str], uid: int, gid: int, uid_map: list[dict[
 
 # ------------------------------------------------------------------------------------------- start
 @dataclass
-class StdioRequest:
-    """How the CLI connects to the container: its own fds for a foreground run, None when detached."""
-
-    stdin_fd: int = -1  # the CLI's stdin (-i) or terminal
-    stdout_fd: int = -1
-    stderr_fd: int = -1
-    keep_stdin_open: bool = False  # detached -i: stdin is a pipe fed by attach
-
-
-@dataclass
 class Started:
     """A started container: its pid and the sync socket to its monitor (None once closed)."""
 
@@ -228,50 +219,6 @@ class Started:
     pid: int
     sync: socket.socket | None
     terminal: bool
-
-
-class MonitorSpawn:
-    """A monitor started before the container exists (``rpod run`` starts it first, so the
-    interpreter's start-up overlaps the bundle's creation); it waits for its configuration on
-    the sync socket.  Its stdio fds are dups of ``io``'s, made now."""
-
-    def __init__(self, io: StdioRequest | None) -> None:
-        from rootless.userns import python_entry
-
-        self.io = io
-        self.sync, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sync_fd = theirs.fileno()
-        self.fds: dict[str, int] = {}
-        if io is not None:
-            for key in ("stdin_fd", "stdout_fd", "stderr_fd"):
-                if getattr(io, key) >= 0:
-                    self.fds[key] = os.dup(getattr(io, key))  # above 2: the monitor's own 0-2 are /dev/null
-        argv = python_entry("rootless.monitor", json.dumps({"await_config": True, "sync_fd": self.sync_fd,
-                                                            **self.fds}))
-        self.proc = subprocess.Popen(argv, pass_fds=sorted({self.sync_fd, *self.fds.values()}),
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, cwd="/")
-        theirs.close()
-        for fd in self.fds.values():
-            os.close(fd)
-        debug("monitor spawned")
-
-    def configure(self, cfg: dict[str, Any]) -> socket.socket:
-        """Send the configuration (length line + JSON); returns the sync socket."""
-        data = json.dumps(cfg).encode()
-        self.sync.sendall(b"%d\n" % len(data) + data)
-        self.proc.wait()  # the first process forked the monitor and exited at once
-        return self.sync
-
-    def cancel(self) -> None:
-        """No container after all: the monitor sees EOF and exits."""
-        self.sync.close()
-        self.proc.wait()
-
-
-def spawn_monitor(io: StdioRequest | None = None) -> MonitorSpawn:
-    """Start a monitor now; give it to ``start`` (with the same ``io``) or ``cancel`` it."""
-    return MonitorSpawn(io)
 
 
 def _options(record: ContainerRecord) -> RunOptions:
