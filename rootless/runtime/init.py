@@ -221,8 +221,11 @@ class Prepared:
         self.caps = caps.masks_from_oci(process.get("capabilities")) if "capabilities" in process else None
         self.slave = -1
 
-    def check(self) -> None:
-        """Create the cwd and resolve the executable (reports 127/126 at create time)."""
+    def check(self, create_cwd: bool = True) -> None:
+        """Create the cwd (an exec's must exist, as with crun) and resolve the executable (reports
+        127/126 at create time)."""
+        if not create_cwd and not os.path.isdir(self.cwd):
+            raise ContainerError(f"chdir `{self.cwd}`: No such file or directory", exit_code=127)
         try:
             os.makedirs(self.cwd, exist_ok=True)
         except OSError as e:
@@ -527,7 +530,7 @@ def exec_child(config: dict[str, Any], process: dict[str, Any], chan: Channel, o
     try:
         apply_rlimits(process.get("rlimits") or [])
         prepared = Prepared(config, process, opts)
-        prepared.check()
+        prepared.check(create_cwd=False)
         prepared.setup_terminal()
         chan.send("ready", warnings=[])
     except BaseException as e:  # noqa: BLE001

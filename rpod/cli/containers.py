@@ -707,9 +707,8 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
         try:
             code = lifecycle.exec_in(paths(), rec, list(command), tty=tty, interactive=interactive, env=list(env),
                                      user=user, workdir=workdir, detach=detach)
-        except RpodError as e:
-            if e.exit_code == 125:  # Podman: an exec session that cannot start exits 255 (126/127 stay)
-                e.exit_code = 255
+        except (UsageError, StateConflict) as e:
+            e.exit_code = 255  # Podman: an exec session that cannot start exits 255 (the runtime's 126/127 stay)
             raise
         if detach:
             write(os.urandom(32).hex() + "\n")  # Podman prints the exec session's id

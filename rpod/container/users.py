@@ -155,7 +155,8 @@ def resolve_with_db(spec: str, db: PasswdDB, group_add: Sequence[str] = ()) -> R
         if g is None:
             g = db.group_gid(group)
             if g is None:
-                raise UsageError(f"unable to find group {group}: no matching entries in group file")
+                raise UsageError(f"unable to find group {group}: no matching entries in group file",
+                                 exit_code=EXIT_CANNOT_INVOKE)
         gid = g
     extra: list[int] = [gid]
     if entry is not None:
@@ -167,7 +168,8 @@ def resolve_with_db(spec: str, db: PasswdDB, group_add: Sequence[str] = ()) -> R
         if g is None:
             g = db.group_gid(g_name)
             if g is None:
-                raise UsageError(f"unable to find group {g_name}: no matching entries in group file")
+                raise UsageError(f"unable to find group {g_name}: no matching entries in group file",
+                                 exit_code=EXIT_CANNOT_INVOKE)
         extra.append(g)
     home = entry[5] if entry is not None and len(entry) >= 6 and entry[5] else None
     return ResolvedUser(uid, gid, list(dict.fromkeys(extra)), home, entry[0] if entry else None)
