@@ -29,12 +29,11 @@ the CLI on the host side, so both directions follow Podman's ``cp`` semantics.
 from __future__ import annotations
 
 import errno
-import gzip  # everything is imported up front: after setns the host's stdlib is out of reach
 import io
 import json
 import os
 import posixpath
-import shutil  # noqa: F401  (unpack imports it lazily; it must be loaded before setns)
+import shutil  # noqa: F401  (unpack imports it lazily: it must be loaded before setns)
 import stat
 import sys
 import tarfile
@@ -42,12 +41,6 @@ from collections.abc import Sequence
 from typing import Any, BinaryIO
 
 from rootless import syscalls
-
-try:  # optional in minimal Python builds
-    import bz2
-    import lzma
-except ImportError:  # pragma: no cover
-    bz2 = lzma = None  # type: ignore[assignment]
 from rootless.errors import RootlessError, UnpackError
 from rootless.unpack import _Extractor, normalize_name
 
@@ -239,13 +232,31 @@ def open_tar_input(raw: BinaryIO) -> BinaryIO:
     """``raw`` as an uncompressed tar stream: gzip, bzip2 and xz input is decompressed."""
     buffered = io.BufferedReader(raw, CHUNK) if not isinstance(raw, io.BufferedReader) else raw  # type: ignore[arg-type]
     head = buffered.peek(6)[:6]
-    if head[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
-    if head[:3] == b"BZh" and bz2 is not None:
-        return bz2.BZ2File(buffered)  # type: ignore[return-value]
-    if head == b"\xfd7zXZ\x00" and lzma is not None:
-        return lzma.LZMAFile(buffered)  # type: ignore[return-value]
+    try:
+        if head[:2] == b"\x1f\x8b":
+            import gzip
+
+            return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+        if head[:3] == b"BZh":
+            import bz2
+
+            return bz2.BZ2File(buffered)  # type: ignore[return-value]
+        if head == b"\xfd7zXZ\x00":
+            import lzma
+
+            return lzma.LZMAFile(buffered)  # type: ignore[return-value]
+    except ImportError as e:  # a Python built without the module
+        raise CopyError("usage", f"cannot decompress the archive: {e}") from None
     return buffered
+
+
+def preload() -> None:
+    """Import now what may be needed later: after setns the host's stdlib is out of reach."""
+    import contextlib
+
+    for name in ("gzip", "bz2", "lzma"):
+        with contextlib.suppress(ImportError):
+            __import__(name)
 
 
 # ---------------------------------------------------------------- getting into the container
@@ -375,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = json.loads(args[0])
     old_root = -1
     try:
+        if cfg["op"] == "put":
+            preload()  # before setns or chroot
         if cfg.get("enter_pid"):
             enter_namespaces(int(cfg["enter_pid"]))
         else:

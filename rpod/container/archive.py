@@ -19,6 +19,7 @@ from typing import IO, Any, BinaryIO
 from rootless.archive import CopyError, extract_into, open_tar_input, plan_put, source_info, write_tar
 from rpod.container.state import ContainerRecord, ContainerStore
 from rpod.errors import RpodError, UsageError
+from rpod.log import debug
 from rpod.paths import Paths
 
 
@@ -88,6 +89,7 @@ class Helper:
         state = store.state(rec.id)
         config: dict[str, Any] = {"op": op, **cfg}
         kwargs = {"stdin": stdin, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        debug(f"copy helper for {rec.id[:12]} ({op}, {state.status})")
         if live and state.status in ("running", "stopping") and state.pid:
             config["enter_pid"] = state.pid
             self.proc = subprocess.Popen(python_entry("rootless.archive", json.dumps(config)), **kwargs)
@@ -103,6 +105,7 @@ class Helper:
     def reply(self) -> dict[str, Any]:
         """The helper's JSON line (``{"error": ...}`` when it failed before writing it)."""
         line = self.proc.stdout.readline() if self.proc.stdout else b""
+        debug("copy helper replied")
         if not line:
             self.proc.wait()
             err = (self.proc.stderr.read().decode(errors="replace").strip() if self.proc.stderr else "")

@@ -202,6 +202,14 @@ def test_stopped_container_both_ways_and_owner(env: RpodEnv, host: Path) -> None
         # after the run (stopped again): copy out what it left, volume included
         ok(run_rpod(env, "cp", f"{name}:/data/v", str(host / "out" / "v2")))
         assert (host / "out" / "v2").read_text() == "vol\n"
+        # a compressed archive on stdin into the stopped container (decompressed after the chroot)
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:xz") as tf:
+            tf.add(host / "f", arcname="from-xz")
+        r = run_bin(env, "cp", "-", f"{name}:/tmp", data=buf.getvalue())
+        assert r.returncode == 0, r.stderr
+        r = run_bin(env, "cp", f"{name}:/tmp/from-xz", "-")
+        assert tar_of(r.stdout).extractfile("from-xz").read() == b"hi\n"  # type: ignore[union-attr]
         # --archive=false keeps the archive's ids (the host user's here)
         ok(run_rpod(env, "cp", "--archive=false", str(host / "f"), f"{name}:/tmp/keep"))
         r = run_bin(env, "cp", f"{name}:/tmp/keep", "-")
