@@ -265,9 +265,11 @@ def test_export(env: RpodEnv, running: str, tmp_path: Path) -> None:
         assert {n.rstrip("/") for n in tf.getnames()} == names
 
 
-def test_container_exists(env: RpodEnv, running: str) -> None:
+def test_container_exists_and_cp_alias(env: RpodEnv, running: str, host: Path) -> None:
     assert run_rpod(env, "container", "exists", running).returncode == 0
     assert run_rpod(env, "container", "exists", "no-such-container").returncode == 1
+    ok(run_rpod(env, "container", "cp", str(host / "f"), f"{running}:/tmp/alias"))
+    assert sh(env, running, "cat /tmp/alias") == "hi\n"
 
 
 def test_stopped_container_on_fuse_overlayfs_leaves_no_daemon(env: RpodEnv, host: Path) -> None:
