@@ -45,7 +45,10 @@ def _tool_version(path: str | None, args: list[str]) -> str:
         return ""
     try:
         out = subprocess.run([path, *args], capture_output=True, text=True, timeout=5)
-        return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else ""
+        lines = (out.stdout or out.stderr).strip().splitlines()
+        # fuse-overlayfs prints fusermount3's version first: the line that names the tool
+        name = os.path.basename(path)
+        return next((ln for ln in lines if name in ln), lines[0] if lines else "")
     except (OSError, subprocess.TimeoutExpired):
         return ""
 
