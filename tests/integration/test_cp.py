@@ -294,3 +294,23 @@ def test_stopped_container_on_fuse_overlayfs_leaves_no_daemon(env: RpodEnv, host
         assert ok(run_rpod(env, "start", "-a", name)).stdout == "hi\n"
     finally:
         run_rpod(env, "rm", "-f", name)
+
+
+def test_keep_id_container_owner_is_the_user(env: RpodEnv, host: Path) -> None:
+    """With --userns=keep-id the primary user is the host user's uid: copied files are theirs, in
+    the container and on the host (running and stopped)."""
+    uid, gid = os.getuid(), os.getgid()
+    name = "keepid"
+    ok(run_rpod(env, "run", "-d", "--name", name, "--userns=keep-id", "alpine", "sleep", "1000"))
+    try:
+        ok(run_rpod(env, "cp", str(host / "f"), f"{name}:/tmp/running"))
+        assert sh(env, name, "stat -c '%u:%g' /tmp/running") == f"{uid}:{gid}\n"
+        ok(run_rpod(env, "stop", "-t", "0", name))
+        ok(run_rpod(env, "cp", str(host / "f"), f"{name}:/tmp/stopped"))
+        ok(run_rpod(env, "cp", f"{name}:/tmp/running", str(host / "out" / "back")))
+        assert (host / "out" / "back").read_text() == "hi\n"
+        r = run_bin(env, "cp", f"{name}:/tmp/stopped", "-")
+        member = tar_of(r.stdout).getmember("stopped")
+        assert (member.uid, member.gid) == (uid, gid)
+    finally:
+        run_rpod(env, "rm", "-f", "-t", "0", name)
