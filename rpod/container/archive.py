@@ -250,9 +250,15 @@ def _container_to_container(paths: Paths, srec: ContainerRecord, src: Location, 
         if "error" in info:
             _raise(info, src.path, f"container {src.container}")
         spec = _spec(ContainerStore(paths), drec)
-        p = Helper(paths, drec, "put", stdin=g.stdout, path=dest.path, src=info, overwrite=overwrite,
+        p = Helper(paths, drec, "put", path=dest.path, src=info, overwrite=overwrite,
                    owner=_owner(spec) if archive else None)
         try:
+            # through this process: the reply line was read with a buffer that may hold tar data too
+            try:
+                shutil.copyfileobj(g.stdout, p.proc.stdin, 1 << 20)  # type: ignore[arg-type]
+                p.proc.stdin.close()  # type: ignore[union-attr]
+            except BrokenPipeError:
+                pass  # the destination was refused: its reply says why
             reply = p.reply()
             if "error" in reply:
                 _raise(reply, dest.path, f"container {dest.container}")

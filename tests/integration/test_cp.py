@@ -221,10 +221,12 @@ def test_stopped_container_both_ways_and_owner(env: RpodEnv, host: Path) -> None
 
 def test_container_to_container(env: RpodEnv, running: str) -> None:
     other = "c2c-target"
-    ok(run_rpod(env, "create", "--name", other, "alpine", "cat", "/tmp/world"))
+    ok(run_rpod(env, "create", "--name", other, "alpine", "sh", "-c", "cat /tmp/world; ls -R /tmp/apk"))
     try:
         ok(run_rpod(env, "cp", f"{running}:/etc/apk/world", f"{other}:/tmp/world"))
-        assert ok(run_rpod(env, "start", "-a", other)).stdout == sh(env, running, "cat /etc/apk/world")
+        ok(run_rpod(env, "cp", f"{running}:/etc/apk", f"{other}:/tmp/apk"))  # a tree, more than a buffer
+        expected = sh(env, running, "cat /etc/apk/world; cd /etc && ls -R apk | sed 's|^apk|/tmp/apk|'")
+        assert ok(run_rpod(env, "start", "-a", other)).stdout == expected
     finally:
         run_rpod(env, "rm", "-f", other)
 
