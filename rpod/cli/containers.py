@@ -403,6 +403,7 @@ def logs(refs: tuple[str, ...], follow: bool, since: str | None, until: str | No
     recs = _targets(refs, False, latest)
     t_since = _time_arg(since)
     t_until = _time_arg(until)
+    followed: list[_Followed] = []
     for rec in recs:
         path = str(store.dir(rec.id) / "ctr.log")
         if (rec.options or {}).get("log_driver") == "journald" and not os.path.exists(path):
@@ -412,10 +413,13 @@ def logs(refs: tuple[str, ...], follow: bool, since: str | None, until: str | No
                 _emit(stream, (rec.id[:12] + " " if names else "").encode() + text)
             continue
         records, offset = read_logs(path, t_since, t_until, timestamps, tail)
+        prefix = (rec.id[:12] + " " if names else "").encode()
         for stream, text in records:
-            _emit(stream, (rec.id[:12] + " " if names else "").encode() + text)
-        if follow and len(recs) == 1:
-            _follow(store, rec, path, offset, timestamps)
+            _emit(stream, prefix + text)
+        if follow:
+            followed.append(_Followed(rec, path, offset, prefix))
+    if followed:
+        _follow(store, followed, timestamps, t_until)
 
 
 def _emit(stream: str, data: bytes) -> None:
@@ -425,30 +429,44 @@ def _emit(stream: str, data: bytes) -> None:
     write_all(fd, data)
 
 
-def _follow(store: Any, rec: Any, path: str, offset: int, timestamps: bool) -> None:
+class _Followed:
+    """One container's log being followed: where we are in ``ctr.log``, the partial line."""
+
+    def __init__(self, rec: Any, path: str, offset: int, prefix: bytes):
+        self.rec, self.path, self.offset, self.prefix, self.buf = rec, path, offset, prefix, b""
+
+
+def _follow(store: Any, followed: list[_Followed], timestamps: bool, until: float | None) -> None:
+    """``logs -f``: print new records of every container until all have exited (or ``--until``)."""
     from rootless.monitor.stdio import parse_log_line
 
-    buf = b""
-    while True:
-        st = store.state(rec.id)
-        done = (st.status == "exited" and not st.restarting) or store.load(rec.id) is None
-        try:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                chunk = f.read()
-        except FileNotFoundError:
+    active = list(followed)
+    while active:
+        for f in list(active):
+            st = store.state(f.rec.id)
+            done = (st.status == "exited" and not st.restarting) or store.load(f.rec.id) is None
+            try:
+                with open(f.path, "rb") as fh:
+                    fh.seek(f.offset)
+                    chunk = fh.read()
+            except FileNotFoundError:
+                active.remove(f)
+                continue
+            f.offset += len(chunk)
+            f.buf += chunk
+            *lines, f.buf = f.buf.split(b"\n")
+            for line in lines:
+                parsed = parse_log_line(line)
+                if parsed:
+                    ts, stream, full, text = parsed
+                    stamp = (ts.encode() + b" ") if timestamps else b""
+                    _emit(stream, f.prefix + stamp + text + (b"\n" if full else b""))
+            if done:
+                active.remove(f)
+        if until is not None and time.time() >= until:
             return
-        offset += len(chunk)
-        buf += chunk
-        *lines, buf = buf.split(b"\n")
-        for line in lines:
-            parsed = parse_log_line(line)
-            if parsed:
-                ts, stream, full, text = parsed
-                _emit(stream, ((ts.encode() + b" ") if timestamps else b"") + text + (b"\n" if full else b""))
-        if done:
-            return
-        time.sleep(0.1)
+        if active:
+            time.sleep(0.1)
 
 
 def _time_arg(value: str | None) -> float | None:
@@ -679,8 +697,11 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
             raise UsageError("inspect requires at least one container name or ID")
         if fmt and fmt.strip() != "json":
             from rpod.format import render_list
+            from rpod.format.gofmt import go_structs
 
-            write(render_list(fmt, docs, name="inspect"))
+            # Podman's inspect data are structs: a field they lack is an error, not <no value>
+            structs = [go_structs(d, nested=INSPECT_STRUCTS) for d in docs]
+            write(render_list(fmt, structs, name="inspect"))
         else:
             from rpod.cli.common import print_json
 
@@ -738,6 +759,10 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
 
         _each(refs, one)
 
+
+INSPECT_STRUCTS = {"State": "*define.InspectContainerState", "Config": "*define.InspectContainerConfig",
+                   "HostConfig": "*define.InspectContainerHostConfig",
+                   "NetworkSettings": "*define.InspectNetworkSettings"}
 
 _register(app)
 

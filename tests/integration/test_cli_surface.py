@@ -226,6 +226,19 @@ def test_logs_follow_running(clean: RpodEnv) -> None:
     ok(run_rpod(env, "run", "-d", "--name", "lf2", "alpine", "sh", "-c", "sleep 0.5; echo a; sleep 0.5; echo b"))
     r = ok(run_rpod(env, "logs", "-f", "--tail", "5", "lf2", timeout=30))
     assert r.stdout == "a\nb\n"
+    # several containers are followed together, each line prefixed with its container's id
+    ids = [ok(run_rpod(env, "run", "-d", "--name", n, "alpine", "sh", "-c",
+                       f"sleep 0.5; echo {n}-1; sleep {d}; echo {n}-2")).stdout.strip()
+           for n, d in (("fa", "0.5"), ("fb", "1.2"))]
+    r = ok(run_rpod(env, "logs", "-f", "fa", "fb", timeout=30))
+    lines = r.stdout.splitlines()
+    assert sorted(lines) == sorted(f"{i[:12]} {n}-{k}" for i, n in zip(ids, ("fa", "fb"), strict=True) for k in (1, 2))
+    assert lines[-1] == f"{ids[1][:12]} fb-2"
+    # --until ends a follow
+    ok(run_rpod(env, "run", "-d", "--name", "forever", "alpine", "sh", "-c", "while true; do echo x; sleep 0.2; done"))
+    t0 = time.monotonic()
+    r = ok(run_rpod(env, "logs", "-f", "--until", f"{time.time() + 1.5:.3f}", "forever", timeout=30))
+    assert 1.0 < time.monotonic() - t0 < 10 and set(r.stdout.split()) == {"x"}
 
 
 # ------------------------------------------------------------------------------------------ wait
