@@ -370,7 +370,8 @@ def enter_namespaces(config: dict[str, Any], chan: Channel) -> None:
                  "or run the runtime inside a user namespace (rpod unshare)",
         )
     flags = 0
-    for ns in nss:
+    pending_map = False
+    for i, ns in enumerate(nss):
         t = ns["type"]
         if ns.get("path"):
             _setns_path(ns)
@@ -383,17 +384,31 @@ def enter_namespaces(config: dict[str, Any], chan: Channel) -> None:
                 raise ContainerError(f"cannot create a user namespace: {e.strerror}",
                                      hint="check sysctl kernel.unprivileged_userns_clone and user.max_user_namespaces") from e
             chan.send("map-request")
-            msg = chan.expect("map-done")
-            if msg["type"] == "error":
-                os._exit(1)
-            _become_root()
+            # we hold every capability in the new namespace already: the other namespaces are
+            # created while the parent runs newuidmap/newgidmap (~10 ms), unless a join follows
+            pending_map = True
+            if any(later.get("path") for later in nss[i + 1:]):
+                _await_map(chan)
+                pending_map = False
         else:
             flags |= syscalls.NAMESPACE_FLAGS[t]
     if flags:
         try:
             syscalls.unshare(flags)
         except OSError as e:
+            if pending_map:  # let the parent finish mapping before we report and exit
+                chan.expect("map-done")
             raise ContainerError(f"cannot create namespaces {sorted(types)}: {e.strerror}") from e
+    if pending_map:
+        _await_map(chan)
+
+
+def _await_map(chan: Channel) -> None:
+    """The parent wrote our id maps: become root of the new user namespace."""
+    msg = chan.expect("map-done")
+    if msg["type"] == "error":
+        os._exit(1)
+    _become_root()
 
 
 def _report(chan: Channel, err: BaseException) -> NoReturn:
