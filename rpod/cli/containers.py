@@ -697,8 +697,11 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
             raise UsageError("inspect requires at least one container name or ID")
         if fmt and fmt.strip() != "json":
             from rpod.format import render_list
+            from rpod.format.gofmt import go_structs
 
-            write(render_list(fmt, docs, name="inspect"))
+            # Podman's inspect data are structs: a field they lack is an error, not <no value>
+            structs = [go_structs(d, nested=INSPECT_STRUCTS) for d in docs]
+            write(render_list(fmt, structs, name="inspect"))
         else:
             from rpod.cli.common import print_json
 
@@ -756,6 +759,10 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
 
         _each(refs, one)
 
+
+INSPECT_STRUCTS = {"State": "*define.InspectContainerState", "Config": "*define.InspectContainerConfig",
+                   "HostConfig": "*define.InspectContainerHostConfig",
+                   "NetworkSettings": "*define.InspectNetworkSettings"}
 
 _register(app)
 

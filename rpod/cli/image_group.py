@@ -36,7 +36,10 @@ def inspect(names: tuple[str, ...], fmt: str | None) -> None:
         except NoSuchImage as e:
             errors.append(e)
     from rpod.format import render_list
+    from rpod.format.gofmt import go_structs
 
+    # Podman's image inspect data is a struct: a field it lacks is an error, not <no value>
+    docs = [go_structs(d, nested={"Config": "*v1.ImageConfig"}) for d in docs]
     write(render_list(fmt or "json", docs, name="inspect", json_indent=5))
     if errors:
         raise errors[0]

@@ -30,6 +30,27 @@ class _NoValue:
 
 NO_VALUE: Any = _NoValue()
 
+
+class GoStruct(dict):
+    """A JSON object that stands for a Go struct in templates: a field it lacks is an error
+    (``can't evaluate field X in type T``), not ``<no value>`` as for a map.  Podman's inspect
+    documents are structs; their ``Labels``/``Annotations`` stay maps."""
+
+    go_type = "interface {}"
+
+    def __init__(self, data: dict, go_type: str = "interface {}") -> None:
+        super().__init__(data)
+        self.go_type = go_type
+
+
+def go_structs(doc: dict, top: str = "interface {}", nested: dict[str, str] | None = None) -> GoStruct:
+    """``doc`` as a ``GoStruct``, and the keys in ``nested`` (key → Go type) as structs too."""
+    out = GoStruct(doc, top)
+    for key, go_type in (nested or {}).items():
+        if isinstance(out.get(key), dict):
+            out[key] = GoStruct(out[key], go_type)
+    return out
+
 # --------------------------------------------------------------------------- numbers
 
 

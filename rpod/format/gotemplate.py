@@ -18,7 +18,7 @@ from typing import Any
 from rpod.errors import UsageError
 from rpod.format import funcs as _funcs
 from rpod.format.funcs import truth
-from rpod.format.gofmt import NO_VALUE, format_v, go_quote, sorted_keys, type_name
+from rpod.format.gofmt import NO_VALUE, GoStruct, format_v, go_quote, sorted_keys, type_name
 
 
 class TemplateError(UsageError):
@@ -725,6 +725,8 @@ class _Exec:
         if isinstance(recv, Mapping):
             if has_args:
                 self.fail(f"{name} is not a method but has arguments")
+            if isinstance(recv, GoStruct) and name not in recv:
+                self.fail(f"can't evaluate field {name} in type {recv.go_type}")
             return recv.get(name, NO_VALUE)
         member = _member(recv, name)
         if member is None:
