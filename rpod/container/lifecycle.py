@@ -100,10 +100,14 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         mount_layers = layer_dirs if maps is None else shifted_layer_dirs(paths, layer_dirs, maps)
         mount_point, overlay = rootfs.prepare(paths, cid, mount_layers, driver, maps)
         cdir = store.dir(cid)
-        network = opts.network or "none"
+        from rpod.network import plan as netplan
+
+        net = netplan.plan(paths, opts, image_config)
+        network = net.etc_network
         hostname = opts.hostname or cid[:12]
+        dns, dns_search = net.etc_dns(paths, opts.dns, opts.dns_search)
         etc = write_etc_files(cdir / "userdata", hostname=hostname, name=name, network=network,
-                              add_hosts=opts.add_host, dns=opts.dns, dns_search=opts.dns_search,
+                              add_hosts=opts.add_host, dns=dns, dns_search=dns_search,
                               dns_option=opts.dns_option,
                               containerenv=containerenv_content(cid=cid, name=name, image=opts.image,
                                                                 image_id=image.id))
@@ -113,7 +117,8 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         ctx = SpecContext(
             container_id=cid, rootfs=str(mount_point), name=name, overlay=overlay,
             uid_mappings=maps.host_uid_map(mapping) if maps else mapping.uid_map_oci(),
-            gid_mappings=maps.host_gid_map(mapping) if maps else mapping.gid_map_oci(), network=network,
+            gid_mappings=maps.host_gid_map(mapping) if maps else mapping.gid_map_oci(), network=net.spec_network,
+            netns_path=net.ns_path or ("/proc/0/ns/net" if net.mode == "container" else None),
             hosts_file=str(etc.hosts), resolv_conf_file=str(etc.resolv_conf), hostname_file=str(etc.hostname),
             containerenv_file=str(etc.containerenv) if etc.containerenv else None, mounts=mounts,
             passwd_lookup=layer_lookup(list(reversed(layer_dirs))),
@@ -139,6 +144,11 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         record.stop_signal = parse_signal(opts.stop_signal or inner.get("StopSignal") or "SIGTERM")
         record.stop_timeout = opts.stop_timeout if opts.stop_timeout is not None else 10
         record.warnings = warnings
+        netplan.save(cdir, net)
+        record.ports = net.ports
+        record.warnings += net.warnings
+        for w in net.warnings:
+            sys.stderr.write(f"WARN[0000] {w}\n")
         store.save(record)
         if opts.cidfile:
             with open(opts.cidfile, "x") as f:
@@ -248,6 +258,9 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     cdir = store.dir(record.id)
     run_dir = store.run_dir(record.id)
     run_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
+    from rpod.network.plan import monitor_spec
+
+    network = monitor_spec(paths, record, cdir)  # tun, free host ports, namespaces to join
     with open(cdir / "config.json", "rb") as f:
         terminal = bool((json.load(f).get("process") or {}).get("terminal"))
     log_driver = {"json-file": "k8s-file", None: "k8s-file"}.get(opts.log_driver, opts.log_driver)
@@ -260,6 +273,7 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
         "container_dir": str(cdir), "run_dir": str(run_dir), "sync_fd": spawn.sync_fd,
         "terminal": terminal, "log_driver": log_driver, "log_path": str(cdir / "ctr.log"),
         "remove": bool(opts.rm), "exit_command": exit_command(paths, record.id) if opts.rm else None,
+        "network": network,
     }
     from rpod.container import service
 
