@@ -53,7 +53,7 @@ def diff_cmd(container: str | None, fmt: str | None, latest: bool) -> None:
     elif container:
         rec = store.get(container)
     else:
-        raise UsageError("diff requires a container name or ID (or --latest)")
+        raise UsageError('"rpod diff" requires a name, id, or the "--latest" flag')
     changes = diff(paths(), rec)
     if fmt:
         if fmt.strip() != "json":

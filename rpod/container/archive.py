@@ -18,7 +18,7 @@ from typing import IO, Any, BinaryIO
 
 from rootless.archive import CopyError, extract_into, open_tar_input, plan_put, source_info, write_tar
 from rpod.container.state import ContainerRecord, ContainerStore
-from rpod.errors import RpodError, UsageError
+from rpod.errors import NoSuchContainer, RpodError, UsageError
 from rpod.log import debug
 from rpod.paths import Paths
 
@@ -163,15 +163,21 @@ def copy(paths: Paths, src: Location, dest: Location, *, archive: bool = True, o
         raise UsageError("copying between two host paths is not supported: one of them must be CONTAINER:PATH")
     stdin = stdin or sys.stdin.buffer
     stdout = stdout or sys.stdout.buffer
+
+    def get(name: str) -> ContainerRecord:
+        try:
+            return store.get(name)
+        except NoSuchContainer:
+            raise NoSuchContainer(f'container "{name}" does not exist') from None  # Podman's cp wording
+
     if dest.container is not None:
-        drec = store.get(dest.container)
         if src.container is not None:
-            _container_to_container(paths, store.get(src.container), src, drec, dest, archive, overwrite)
+            srec = get(src.container)
+            _container_to_container(paths, srec, src, get(dest.container), dest, archive, overwrite)
             return
-        _copy_in(paths, drec, src, dest, archive, overwrite, stdin)
+        _copy_in(paths, get(dest.container), src, dest, archive, overwrite, stdin)
         return
-    srec = store.get(src.container or "")
-    _copy_out(paths, srec, src, dest, overwrite, stdout)
+    _copy_out(paths, get(src.container or ""), src, dest, overwrite, stdout)
 
 
 def _copy_in(paths: Paths, rec: ContainerRecord, src: Location, dest: Location, archive: bool,

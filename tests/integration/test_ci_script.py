@@ -107,4 +107,4 @@ def test_cp_rules_and_diff_same_as_podman(tmp_path: Path, registry: Registry, im
     mine, theirs = normalise(outputs["rpod"].stdout), normalise(outputs["podman"].stdout)
     assert mine == theirs, f"rpod:\n{mine}\npodman:\n{theirs}"
     assert "hostname is the container's" in mine and "A /root/added" in mine
-    assert mine.count("rc=125") == 7 and "Error: destination must be a directory when copying from stdin" in mine
+    assert mine.count("rc=125") == 9 and "Error: destination must be a directory when copying from stdin" in mine

@@ -21,6 +21,8 @@ $E exec edge sh -c 'cd /tmp && find newf f dnew e e2 | sort && stat -c "%u:%g %n
 $E cp h/f edge:/tmp/nodir/ 2>&1 || echo "rc=$?"
 $E cp h/d edge:/etc/hostname 2>&1 || echo "rc=$?"
 $E cp h/nonexist edge:/tmp 2>&1 || echo "rc=$?"
+$E cp h/f nosuch:/tmp 2>&1 || echo "rc=$?"
+$E cp nosuch:/etc out 2>&1 || echo "rc=$?"
 $E cp h/f/ edge:/tmp 2>&1 | sed 's/: stat .*: not a directory/: not a directory/' || true
 
 echo "== symlinks stay inside"
