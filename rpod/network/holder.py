@@ -397,12 +397,13 @@ class Holder:
                         with contextlib.suppress(FileNotFoundError):
                             os.unlink(os.path.join(self.state_dir, name))
                     log("no container left: exiting")
+                    os.close(lock)  # a new holder may start while this one winds down
                     return
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def stop(self) -> None:
         if self.slirp is not None:
-            self.slirp.close()
+            self.slirp.release()  # it exits on its own (closing tap0 takes a grace period)
         if self.anchor:
             with contextlib.suppress(OSError):
                 os.kill(self.anchor, signal.SIGKILL)
