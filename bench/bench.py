@@ -249,7 +249,9 @@ def _connect_first_byte(port: int, n: int) -> list[float]:
 
 def bench_network(tools: Tools, image: str, runs: int) -> list[Result]:
     """slirp4netns on both sides (Podman with port_handler=slirp4netns, the forwarder rpod uses):
-    run --rm latency with a network, throughput through -p, TCP connect + first byte through -p."""
+    run --rm latency with a network and on a user-defined network (nothing else attached: rpod
+    starts its network holder, Podman its rootless netns), throughput through -p, TCP connect +
+    first byte through -p."""
     rpod, podman, env = tools.fresh()
     # Podman puts slirp4netns's API socket under XDG_RUNTIME_DIR and fails past 108 bytes (rpod
     # binds it through /proc/self/fd): give both a short one
@@ -266,6 +268,14 @@ def bench_network(tools: Tools, image: str, runs: int) -> list[Result]:
             dt = timed([*cmds[who], "run", "--rm", *nets[who], image, "true"], env)
             if i:
                 getattr(lat, who).append(dt)
+    user = Result("run --rm alpine true (user network)")
+    for who in ("rpod", "podman"):
+        run([*cmds[who], "network", "create", "benchnet"], env)
+    for i in range(runs + 1):
+        for who in ("rpod", "podman"):
+            dt = timed([*cmds[who], "run", "--rm", "--network", "benchnet", image, "true"], env)
+            if i:
+                getattr(user, who).append(dt)
     size = 256 << 20
     for who in ("rpod", "podman"):
         sink, hello = _free_port(), _free_port()
@@ -281,7 +291,7 @@ def bench_network(tools: Tools, image: str, runs: int) -> list[Result]:
         finally:
             run([*cmds[who], "rm", "-f", "-t", "0", cid], env)
     shutil.rmtree(env["XDG_RUNTIME_DIR"], ignore_errors=True)
-    return [lat, thr, conn]
+    return [lat, user, thr, conn]
 
 
 BENCHES: dict[str, Callable[..., list[Result]]] = {}
