@@ -50,7 +50,9 @@ class NetworkPlan:
         from rpod.network.store import NetworkStore
 
         store = NetworkStore(paths)
-        servers = [store.get(n).gateway for n in self.networks]
+        servers = [net.gateway for net in map(store.get, self.networks) if net.dns_enabled]
+        if not servers:  # no DNS responder (--disable-dns, the default network): the host's servers
+            return dns, dns_search
         return servers, dns_search or [DNS_DOMAIN]
 
     @property
