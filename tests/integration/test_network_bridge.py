@@ -55,8 +55,9 @@ def children_named(ppid: int, name: bytes) -> list[int]:
 
 def test_network_bridge_is_the_default_network_and_userns_conflicts(env: RpodEnv) -> None:
     r = ok(run_rpod(env, "run", "--rm", "--network", "bridge", "alpine", "sh", "-c",
-                    "ip -o -4 addr show eth0; ip route"))
+                    "ip -o -4 addr show eth0; ip route; cat /etc/resolv.conf"))
     assert "10.88.0." in r.stdout and "default via 10.88.0.1" in r.stdout
+    assert "nameserver 10.88.0.1" not in r.stdout  # Podman's default network has no DNS responder
     r = run_rpod(env, "run", "--rm", "--network", "podman", "--userns", "keep-id", "alpine", "true")
     assert r.returncode == 125 and "--userns" in r.stderr
 
