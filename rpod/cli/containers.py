@@ -700,7 +700,7 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
             from rpod.format.gofmt import go_structs
 
             # Podman's inspect data are structs: a field they lack is an error, not <no value>
-            structs = [go_structs(d, nested=INSPECT_STRUCTS) for d in docs]
+            structs = [go_structs(d, INSPECT_TOP, INSPECT_STRUCTS) for d in docs]
             write(render_list(fmt, structs, name="inspect"))
         else:
             from rpod.cli.common import print_json
@@ -760,9 +760,31 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
         _each(refs, one)
 
 
-INSPECT_STRUCTS = {"State": "*define.InspectContainerState", "Config": "*define.InspectContainerConfig",
-                   "HostConfig": "*define.InspectContainerHostConfig",
-                   "NetworkSettings": "*define.InspectNetworkSettings"}
+# Podman 4.3.1's inspect structs and their field names (one rpod lacks renders <no value>; any
+# other name is Podman's "can't evaluate field" error); HostConfig/NetworkSettings stay maps
+INSPECT_TOP = ("interface {}", frozenset((
+    "Id", "Created", "Path", "Args", "State", "Image", "ImageDigest", "ImageName", "Rootfs", "Pod",
+    "ResolvConfPath", "HostnamePath", "HostsPath", "StaticDir", "OCIConfigPath", "OCIRuntime",
+    "ConmonPidFile", "PidFile", "Name", "RestartCount", "Driver", "MountLabel", "ProcessLabel",
+    "AppArmorProfile", "EffectiveCaps", "BoundingCaps", "ExecIDs", "GraphDriver", "SizeRw", "SizeRootFs",
+    "Mounts", "Dependencies", "NetworkSettings", "Namespace", "IsInfra", "IsService", "Config",
+    "HostConfig",
+)))
+INSPECT_STRUCTS = {
+    "State": ("*define.InspectContainerState", frozenset((
+        "OciVersion", "Status", "Running", "Paused", "Restarting", "OOMKilled", "Dead", "Pid",
+        "ConmonPid", "ExitCode", "Error", "StartedAt", "FinishedAt", "Health", "Healthcheck",
+        "CheckpointedAt", "RestoredAt", "CheckpointLog", "CheckpointPath", "RestoreLog", "Restored",
+        "StoppedByUser",
+    ))),
+    "Config": ("*define.InspectContainerConfig", frozenset((
+        "Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "Tty",
+        "OpenStdin", "StdinOnce", "Env", "Cmd", "Image", "Volumes", "WorkingDir", "Entrypoint", "OnBuild",
+        "Labels", "Annotations", "StopSignal", "HealthcheckOnFailureAction", "CreateCommand", "Timezone",
+        "SystemdMode", "Umask", "Secrets", "Timeout", "StopTimeout", "Passwd", "SdNotifyMode",
+        "SdNotifySocket", "Healthcheck", "ChrootDirs",
+    ))),
+}
 
 _register(app)
 

@@ -37,18 +37,21 @@ class GoStruct(dict):
     documents are structs; their ``Labels``/``Annotations`` stay maps."""
 
     go_type = "interface {}"
+    fields: frozenset[str] = frozenset()
 
-    def __init__(self, data: dict, go_type: str = "interface {}") -> None:
+    def __init__(self, data: dict, go_type: str = "interface {}", fields: frozenset[str] = frozenset()) -> None:
         super().__init__(data)
         self.go_type = go_type
+        self.fields = fields  # the Go struct's fields rpod leaves out: <no value>, not an error
 
 
-def go_structs(doc: dict, top: str = "interface {}", nested: dict[str, str] | None = None) -> GoStruct:
-    """``doc`` as a ``GoStruct``, and the keys in ``nested`` (key → Go type) as structs too."""
-    out = GoStruct(doc, top)
-    for key, go_type in (nested or {}).items():
+def go_structs(doc: dict, top: tuple[str, frozenset[str]],
+               nested: dict[str, tuple[str, frozenset[str]]] | None = None) -> GoStruct:
+    """``doc`` as a ``GoStruct`` (Go type, its field names), and the keys in ``nested`` too."""
+    out = GoStruct(doc, *top)
+    for key, (go_type, fields) in (nested or {}).items():
         if isinstance(out.get(key), dict):
-            out[key] = GoStruct(out[key], go_type)
+            out[key] = GoStruct(out[key], go_type, fields)
     return out
 
 # --------------------------------------------------------------------------- numbers

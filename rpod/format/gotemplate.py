@@ -725,7 +725,7 @@ class _Exec:
         if isinstance(recv, Mapping):
             if has_args:
                 self.fail(f"{name} is not a method but has arguments")
-            if isinstance(recv, GoStruct) and name not in recv:
+            if isinstance(recv, GoStruct) and name not in recv and name not in recv.fields:
                 self.fail(f"can't evaluate field {name} in type {recv.go_type}")
             return recv.get(name, NO_VALUE)
         member = _member(recv, name)

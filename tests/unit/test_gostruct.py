@@ -13,7 +13,12 @@ DOC = {"Id": "abc", "State": {"Status": "running"}, "Config": {"Labels": {"a": "
 
 
 def docs() -> list[GoStruct]:
-    return [go_structs(DOC, nested={"State": "*define.InspectContainerState", "Config": "*define.Cfg"})]
+    return [go_structs(DOC, ("interface {}", frozenset({"Id", "Podmanonly"})),
+                       {"State": ("*define.InspectContainerState", frozenset()), "Config": ("*define.Cfg", frozenset())})]
+
+
+def test_a_field_rpod_leaves_out_is_no_value() -> None:
+    assert render_list("{{.Podmanonly}}", docs(), name="inspect") == "<no value>\n"
 
 
 def test_known_fields_and_map_keys_render() -> None:
