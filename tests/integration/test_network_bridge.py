@@ -226,3 +226,32 @@ def test_outbound_from_user_network_and_internal(benv: RpodEnv) -> None:
     finally:
         srv.close()
         t.join()
+
+
+def test_concurrent_starts_share_one_holder(benv: RpodEnv) -> None:
+    """Containers started at the same moment on a network get one holder and distinct addresses."""
+    import subprocess
+    import sys
+
+    ok(run_rpod(benv, "network", "create", "busy"))
+    procs = [subprocess.Popen([sys.executable, "-m", "rpod", "run", "-d", "--name", f"p{i}", "--network", "busy",
+                               "busybox", "sleep", "60"], env=benv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for i in range(3)]
+    try:
+        for p in procs:
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+        ips = set()
+        for i in range(3):
+            doc = json.loads(ok(run_rpod(benv, "inspect", f"p{i}")).stdout)[0]
+            ips.add(doc["NetworkSettings"]["Networks"]["busy"]["IPAddress"])
+        assert len(ips) == 3
+        holder = holder_pid(benv)
+        assert holder
+        r = ok(run_rpod(benv, "exec", "p0", "sh", "-c", "nslookup p1; nslookup p2.dns.podman"))
+        for i in (1, 2):
+            ip = json.loads(ok(run_rpod(benv, "inspect", f"p{i}")).stdout)[0]["NetworkSettings"]["Networks"]["busy"]["IPAddress"]
+            assert f"Address: {ip}" in r.stdout, r.stdout
+    finally:
+        ok(run_rpod(benv, "rm", "-f", "-t", "0", "p0", "p1", "p2"))
+    assert holder is None or wait_gone(holder)
