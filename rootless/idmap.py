@@ -8,8 +8,6 @@ the setuid helpers ``newuidmap``/``newgidmap`` from the ``uidmap`` package.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Sequence
 
 from rootless.errors import NamespaceError
@@ -20,36 +18,62 @@ def _is_own_only(maps: Sequence[IdMap], own: int) -> bool:
     return len(maps) == 1 and maps[0].host_id == own and maps[0].size == 1
 
 
-def _helper(name: str) -> str:
-    from rootless.hostgaps import idmap_helper_gap
+def _helper_path(name: str) -> str:
+    for d in (os.environ.get("PATH") or "/usr/bin:/bin").split(os.pathsep):
+        path = os.path.join(d or ".", name)
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+    return f"/usr/bin/{name}"
 
-    gap = idmap_helper_gap(name)  # missing, or neither setuid nor file capabilities: say so before running it
-    if gap:
-        raise NamespaceError(gap.what, hint=gap.fix)
-    return shutil.which(name) or f"/usr/bin/{name}"
+
+def _explain(name: str, message: str, hint: str) -> NamespaceError:
+    """The error for a failed helper: a host gap (missing, not setuid) when there is one."""
+    from rootless.hostgaps import idmap_helper_gap  # only on failure: it is not free to import
+
+    gap = idmap_helper_gap(name)
+    return NamespaceError(gap.what, hint=gap.fix) if gap else NamespaceError(message, hint=hint)
 
 
-def _start_helper(name: str, pid: int, maps: Sequence[IdMap]) -> subprocess.Popen:
-    args = [_helper(name), str(pid)]
+def _start_helper(name: str, pid: int, maps: Sequence[IdMap]) -> tuple[int, int]:
+    """posix_spawn (no subprocess import on every container start) with stderr on a pipe;
+    returns (helper pid, read end)."""
+    args = [name, str(pid)]
     for m in maps:
         args += [str(m.container_id), str(m.host_id), str(m.size)]
-    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    r, w = os.pipe()
+    try:
+        child = os.posix_spawn(_helper_path(name), args, os.environ,
+                               file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                                             (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                                             (os.POSIX_SPAWN_DUP2, w, 2), (os.POSIX_SPAWN_CLOSE, r)])
+    except OSError as e:
+        os.close(r)
+        raise _explain(name, f"cannot run {name}: {e.strerror}", "as root: apt-get install uidmap") from e
+    finally:
+        os.close(w)
+    return child, r
 
 
 def _run_helper(name: str, pid: int, maps: Sequence[IdMap]) -> None:
     _finish_helper(name, pid, _start_helper(name, pid, maps))
 
 
-def _finish_helper(name: str, pid: int, proc: subprocess.Popen) -> None:
-    _out, err = proc.communicate()
-    if proc.returncode != 0:
-        msg = (err or "").strip() or f"exit status {proc.returncode}"
-        raise NamespaceError(
-            f"{name} {pid} failed: {msg}",
-            hint=(
-                f"check that {name} is setuid root (ls -l $(which {name})) and that /etc/subuid and "
-                "/etc/subgid give this user the range; inside a container the outer namespace must map it too"
-            ),
+def _finish_helper(name: str, pid: int, started: tuple[int, int]) -> None:
+    child, r = started
+    chunks = []
+    try:
+        while chunk := os.read(r, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(r)
+    _, status = os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        msg = b"".join(chunks).decode(errors="replace").strip() or f"exit status {code}"
+        raise _explain(
+            name, f"{name} {pid} failed: {msg}",
+            f"check that {name} is setuid root (ls -l $(which {name})) and that /etc/subuid and "
+            "/etc/subgid give this user the range; inside a container the outer namespace must map it too",
         )
 
 

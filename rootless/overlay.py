@@ -25,11 +25,8 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
 import stat
-import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 
 from rootless import syscalls
@@ -212,6 +209,9 @@ def check_fuse_device(path: str = FUSE_DEVICE) -> None:
 
 def _mount_fuse(lowerdirs: list[str], upperdir: str | None, workdir: str | None, target: str,
                 uid_map: Sequence[Any] | None, gid_map: Sequence[Any] | None) -> None:
+    import shutil
+    import subprocess  # the kernel driver (every container) needs neither
+
     exe = shutil.which("fuse-overlayfs") or next(
         (p for p in ("/usr/bin/fuse-overlayfs", "/usr/local/bin/fuse-overlayfs") if os.path.exists(p)), None)
     if exe is None:
@@ -290,6 +290,9 @@ def _try_driver(base: str, driver: str) -> str | None:
 
 
 def _probe(scratch: str) -> dict[str, Any]:
+    import shutil
+    import tempfile
+
     base = tempfile.mkdtemp(prefix="overlay-probe.", dir=scratch)
     result: dict[str, Any] = {"driver": None}
     try:
@@ -354,6 +357,9 @@ def _idmap_onto(source: str, target: str, userns_fd: int) -> str:
 
 def _idmap_probe(scratch: str) -> dict[str, Any]:
     """Can an overlay (or a plain layer dir) mounted here be idmapped? Both experiments, reported."""
+    import shutil
+    import tempfile
+
     base = tempfile.mkdtemp(prefix="idmap-probe.", dir=scratch)
     result: dict[str, Any] = {}
     try:
@@ -419,6 +425,8 @@ def idmapped_mount_supported(scratch_dir: str, mapping: Any) -> tuple[bool, dict
 
 
 def _run_probe(command: str, scratch_dir: str, mapping: Any) -> dict[str, Any]:
+    import subprocess
+
     from rootless import userns  # not needed by the runtime's mount path
 
     proc = userns.run(userns.python_entry("rootless.overlay", command, scratch_dir), mapping,
