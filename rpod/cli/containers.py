@@ -583,8 +583,8 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
         from rpod.container import lifecycle
 
         store = _store()
-        if all_:
-            refs = [r.id for r, st in store.iter_states() if st.running]
+        if all_:  # every container, as Podman (stopping a stopped one is a no-op that prints its id)
+            refs = [r.id for r in store.list()]
         else:
             refs = [store.latest().id] if latest else list(containers)
             refs += _cidfile_refs(cidfiles, ignore)

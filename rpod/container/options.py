@@ -262,7 +262,7 @@ def parse_signal(value: str | int) -> int:
         sig = getattr(signal, "SIG" + name, None)
         if isinstance(sig, signal.Signals):
             return int(sig)
-    raise UsageError(f"invalid signal {value!r}: use a name like SIGTERM or a number")
+    raise UsageError(f"invalid signal: {value}", hint="use a name like SIGTERM or a number")
 
 
 def parse_ulimit(value: str) -> tuple[str, int, int]:

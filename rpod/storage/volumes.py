@@ -327,7 +327,8 @@ class VolumeStore:
         """The volume called ``name``; raises ``NoSuchVolume``."""
         vol = self._load(name) if VOLUME_NAME_RE.fullmatch(name) else None
         if vol is None:
-            raise NoSuchVolume(f"no such volume {name}", hint="list volumes with 'rpod volume ls'")
+            raise NoSuchVolume(f'no volume with name "{name}" found: no such volume',
+                               hint="list volumes with 'rpod volume ls'")
         return vol
 
     def list(self) -> list[Volume]:

@@ -23,10 +23,14 @@ PODMAN = shutil.which("podman") or "/usr/bin/podman"
 
 
 def normalise(text: str) -> str:
-    """IDs (64 and 12 hex digits), times and sizes replaced by placeholders."""
+    """IDs (64 and 12 hex digits), times (and ``ps`` durations) and sizes replaced by placeholders;
+    rpod's ``Hint:`` lines dropped."""
+    text = re.sub(r"(?m)^Hint: .*\n", "", text)  # rpod's hints (after an Error: line) are its own addition
     text = re.sub(r"\b[0-9a-f]{64}\b", "<ID>", text)
     text = re.sub(r"\b[0-9a-f]{12}\b", "<ID>", text)
     text = re.sub(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?", "<TIME>", text)
+    text = re.sub(r"\b(Less than a second|About a minute|About an hour|"
+                  r"\d+ (seconds?|minutes?|hours?|days?|weeks?|months?|years?))\b", "<DURATION>", text)
     return re.sub(r"\b\d+(\.\d+)?\s?[kMG]?B\b", "<SIZE>", text)
 
 
@@ -108,3 +112,12 @@ def test_cp_rules_and_diff_same_as_podman(tmp_path: Path, registry: Registry, im
     assert mine == theirs, f"rpod:\n{mine}\npodman:\n{theirs}"
     assert "hostname is the container's" in mine and "A /root/added" in mine
     assert mine.count("rc=125") == 9 and "Error: destination must be a directory when copying from stdin" in mine
+
+
+@pytest.mark.podman
+@pytest.mark.slow
+def test_command_surface_same_as_podman(tmp_path: Path, registry: Registry, images: ImageSet) -> None:
+    outputs = both("surface.sh", tmp_path, registry, images)
+    mine, theirs = normalise(outputs["rpod"].stdout), normalise(outputs["podman"].stdout)
+    assert mine == theirs, f"rpod:\n{mine}\npodman:\n{theirs}"
+    assert "rc=127" in mine and "10\n" in mine

@@ -233,9 +233,9 @@ def test_cli_create_exists_inspect_rm(tmp_path: Path) -> None:
     p = rpod(tmp_path, "volume", "create", "v1")
     assert p.returncode == 125 and "already exists" in p.stderr
     p = rpod(tmp_path, "volume", "inspect", "v1", "ghost")
-    assert p.returncode == 125 and "no such volume ghost" in p.stderr and json.loads(p.stdout)[0]["Name"] == "v1"
+    assert p.returncode == 125 and 'no volume with name "ghost" found: no such volume' in p.stderr and json.loads(p.stdout)[0]["Name"] == "v1"
     p = rpod(tmp_path, "volume", "rm", "v1", "ghost")
-    assert p.returncode == 1 and p.stdout == "v1\n" and "no such volume ghost" in p.stderr
+    assert p.returncode == 1 and p.stdout == "v1\n" and 'no volume with name "ghost" found: no such volume' in p.stderr
     assert rpod(tmp_path, "volume", "exists", "v1").returncode == 1
 
 
