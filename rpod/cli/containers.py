@@ -718,15 +718,25 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
     @click.option("-u", "--user", help="Username or UID[:GID]")
     @click.option("-w", "--workdir", help="Working directory")
     @click.option("-d", "--detach", is_flag=True, help="Run in the background")
-    @click.option("--privileged", is_flag=True, hidden=True)
+    @click.option("--env-file", "env_files", multiple=True, help="Read in a file of environment variables")
+    @click.option("--privileged", is_flag=True, help="No effect: the process gets the container's privileges")
     def exec_cmd(container: str, command: tuple[str, ...], interactive: bool, tty: bool, env: tuple[str, ...],
-                 user: str | None, workdir: str | None, detach: bool, privileged: bool) -> None:
+                 user: str | None, workdir: str | None, detach: bool, env_files: tuple[str, ...],
+                 privileged: bool) -> None:
         """Run a process in a running container."""
         from rpod.container import lifecycle
+        from rpod.container.options import read_env_file
 
         rec = _store().get(container)
+        # --env-file entries first: a later -e wins, as in Podman
+        env_items = [item for path in env_files for item in read_env_file(path)] + list(env)
+        if privileged:
+            from rpod.log import warn
+
+            warn("exec --privileged has no effect in rootless rpod: the process gets the container's own "
+                 "capabilities (run the container with --privileged for more)")
         try:
-            code = lifecycle.exec_in(paths(), rec, list(command), tty=tty, interactive=interactive, env=list(env),
+            code = lifecycle.exec_in(paths(), rec, list(command), tty=tty, interactive=interactive, env=env_items,
                                      user=user, workdir=workdir, detach=detach)
         except (UsageError, StateConflict) as e:
             e.exit_code = 255  # Podman: an exec session that cannot start exits 255 (the runtime's 126/127 stay)

@@ -79,6 +79,19 @@ def test_exec_exit_codes(clean: RpodEnv) -> None:
     assert "can only create exec sessions on running containers" in r.stderr
 
 
+def test_exec_env_file_and_privileged(clean: RpodEnv, tmp_path: Path) -> None:
+    env = clean
+    ok(run_rpod(env, "run", "-d", "--name", "exe", "alpine", "sleep", "1000"))
+    envfile = tmp_path / "vars.env"
+    envfile.write_text("# comment\nA=from-file\nB=file-b\n\n")
+    r = ok(run_rpod(env, "exec", "--env-file", str(envfile), "-e", "B=from-flag", "exe", "sh", "-c", "echo $A $B"))
+    assert r.stdout == "from-file from-flag\n"
+    r = run_rpod(env, "exec", "--env-file", str(tmp_path / "missing.env"), "exe", "true")
+    assert r.returncode == 125 and "missing.env" in r.stderr
+    r = ok(run_rpod(env, "exec", "--privileged", "exe", "echo", "ok"))
+    assert r.stdout == "ok\n" and r.stderr.startswith("WARN[") and "--privileged" in r.stderr
+
+
 def test_exec_detach_prints_session_id_and_runs(clean: RpodEnv) -> None:
     env = clean
     ok(run_rpod(env, "run", "-d", "--name", "exd", "alpine", "sleep", "1000"))
