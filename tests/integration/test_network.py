@@ -178,11 +178,14 @@ def test_host_loopback_only_with_allow_host_loopback(env: RpodEnv, host_server: 
 
 def test_container_network_mode_shares_namespace(env: RpodEnv) -> None:
     ok(run_rpod(env, "run", "-d", "--name", "netowner", "alpine", "sh", "-c",
-                "echo shared-ns | nc -lk -p 7777 -e cat; sleep 30"))
-    r = ok(run_rpod(env, "run", "--rm", "--network", "container:netowner", "alpine", "sh", "-c",
-                    "ip -o -4 addr show tap0; sleep 0.5; echo ping | nc -w 2 127.0.0.1 7777"))
-    assert "10.0.2.100/24" in r.stdout, r.stdout
-    ok(run_rpod(env, "rm", "-f", "-t", "0", "netowner"))
+                "nc -l -p 7777 -e echo shared-ns & sleep 30"))
+    try:
+        r = ok(run_rpod(env, "run", "--rm", "--network", "container:netowner", "alpine", "sh", "-c",
+                        "ip -o -4 addr show tap0; sleep 0.5; nc -w 2 127.0.0.1 7777 </dev/null"))
+        assert "10.0.2.100/24" in r.stdout, r.stdout
+        assert "shared-ns" in r.stdout
+    finally:
+        ok(run_rpod(env, "rm", "-f", "-t", "0", "netowner"))
 
 
 def test_tun_check_names_the_fix() -> None:
