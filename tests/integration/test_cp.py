@@ -316,3 +316,16 @@ def test_keep_id_container_owner_is_the_user(env: RpodEnv, host: Path) -> None:
         assert (member.uid, member.gid) == (uid, gid)
     finally:
         run_rpod(env, "rm", "-f", "-t", "0", name)
+
+
+def test_cp_with_the_crun_runtime(env: RpodEnv, host: Path) -> None:
+    """A container run by crun (its namespaces made by crun inside rpod's shim) is entered the same way."""
+    name = "on-crun"
+    ok(run_rpod(env, "run", "-d", "--runtime", "crun", "--name", name, "alpine", "sleep", "1000"))
+    try:
+        ok(run_rpod(env, "cp", str(host / "f"), f"{name}:/tmp/f"))
+        assert sh(env, name, "cat /tmp/f; stat -c %u:%g /tmp/f") == "hi\n0:0\n"
+        ok(run_rpod(env, "cp", f"{name}:/etc/hostname", str(host / "out" / "hn")))
+        assert (host / "out" / "hn").read_text() == sh(env, name, "cat /etc/hostname")
+    finally:
+        run_rpod(env, "rm", "-f", "-t", "0", name)
