@@ -143,6 +143,11 @@ def _raise(reply: dict[str, Any], path: str, where: str) -> None:
     kind, msg = reply.get("error"), reply.get("message") or "failed"
     if kind == "notfound":
         raise RpodError(f'"{path}" could not be found on {where}: {msg}')
+    if kind == "failed":
+        hint = reply.get("hint")
+        if "Read-only file system" in msg:
+            hint = "the container's root file system is read-only (--read-only): copy into a volume or a tmpfs"
+        raise RpodError(f"copying {path} on {where} failed: {msg}", hint=hint)
     raise RpodError(msg, hint=reply.get("hint"))
 
 

@@ -329,3 +329,16 @@ def test_cp_with_the_crun_runtime(env: RpodEnv, host: Path) -> None:
         assert (host / "out" / "hn").read_text() == sh(env, name, "cat /etc/hostname")
     finally:
         run_rpod(env, "rm", "-f", "-t", "0", name)
+
+
+def test_read_only_container(env: RpodEnv, host: Path) -> None:
+    """--read-only: the live tree is read-only (the error says so), its tmpfs /tmp takes the copy."""
+    name = "ro"
+    ok(run_rpod(env, "run", "-d", "--read-only", "--name", name, "alpine", "sleep", "1000"))
+    try:
+        r = run_rpod(env, "cp", str(host / "f"), f"{name}:/root/")
+        assert r.returncode == 125 and "Read-only file system" in r.stderr and "--read-only" in r.stderr
+        ok(run_rpod(env, "cp", str(host / "f"), f"{name}:/tmp/"))
+        assert sh(env, name, "cat /tmp/f") == "hi\n"
+    finally:
+        run_rpod(env, "rm", "-f", "-t", "0", name)
