@@ -560,8 +560,22 @@ class Monitor:
                     os.rmdir(console_dir)  # type: ignore[arg-type]
         if self.cfg.terminal and self.cfg.stdin == "inherit" and self.cfg.stdin_fd >= 0:
             # foreground -it: copy the CLI's terminal to the pty master
-            self.sel.register(self.cfg.stdin_fd, selectors.EVENT_READ, ("cli-stdin", None))
+            try:
+                self.sel.register(self.cfg.stdin_fd, selectors.EVENT_READ, ("cli-stdin", None))
+            except PermissionError:  # not pollable (/dev/null, a regular file): it is all there now
+                self.copy_unpollable_stdin(self.cfg.stdin_fd)
         return pid
+
+    def copy_unpollable_stdin(self, fd: int) -> None:
+        """``-it < file`` or ``< /dev/null``: epoll refuses such fds (EPERM); read them to the end."""
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.to_stdin(data)
 
     def attach_network(self, pid: int) -> None:
         """slirp4netns/pasta/user network for the created (not yet started) container."""

@@ -75,6 +75,8 @@ CASES: list[tuple[str, list[str], int, list[str]]] = [
     ("a volume that does not exist", ["volume", "rm", "nosuchvol"], 1, ["nosuchvol"]),
     ("a bind mount whose source does not exist", ["run", "--rm", "-v", "/nonexistent:/x", "alpine", "true"], 125,
      ["/nonexistent", "no such file or directory"]),
+    ("-it without a terminal (stdin is /dev/null)", ["run", "--rm", *NONE, "-it", "alpine", "echo", "hi"], 0,
+     ["The input device is not a TTY"]),
     ("a size that does not parse", ["run", "--rm", "--memory", "lots", "alpine", "true"], 125, ["lots"]),
 ]
 
@@ -98,6 +100,7 @@ def test_mistake(mistakes_env: RpodEnv, mistake: str, argv: list[str], code: int
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("Error: ")]
     if code == 0:
         assert errors == [], r.stderr
+        assert all(w in r.stderr for w in words), r.stderr
         return
     assert len(errors) == 1, f"{mistake}: expected one Error: line\n{r.stderr}"
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
