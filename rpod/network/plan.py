@@ -81,6 +81,15 @@ def plan(paths: Any, opts: Any, image_config: dict[str, Any]) -> NetworkPlan:
             p.options = parse_options(rest)
         except NetworkSetupError as e:
             raise UsageError(str(e), hint=e.hint) from None
+        if p.options.get("cidr"):
+            import ipaddress
+
+            try:
+                cidr = ipaddress.ip_network(p.options["cidr"], strict=False)
+            except ValueError:
+                cidr = None
+            if not isinstance(cidr, ipaddress.IPv4Network) or cidr.prefixlen > 25:
+                raise UsageError(f"invalid slirp4netns option cidr={p.options['cidr']}: an IPv4 network of /25 or larger")
         for key in ("outbound_addr", "outbound_addr6"):
             if p.options.get(key):
                 p.options[key] = _outbound(p.options[key], key)
@@ -270,9 +279,24 @@ def host_address() -> str | None:
     return None
 
 
+def slirp_addresses(options: dict[str, Any]) -> tuple[str, str, str]:
+    """(container, gateway, dns) addresses of slirp4netns for its ``cidr`` (.100, .2, .3)."""
+    import ipaddress
+
+    net = ipaddress.ip_network(options.get("cidr") or "10.0.2.0/24", strict=False)
+    return str(net[100]), str(net[2]), str(net[3])
+
+
+def _replace(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
 def rewrite_hosts(cdir: Path, record: Any, network: str, container_ip: str | None = None) -> None:
-    """Regenerate ``userdata/hosts`` at start: the container's address (user networks) and
-    ``host.containers.internal`` (the host's address now) are only known then."""
+    """Regenerate ``userdata/hosts`` at start: the container's address (user networks, a slirp4netns
+    ``cidr=``) and ``host.containers.internal`` (the host's address now) are only known then."""
     from rpod.container.etcfiles import hosts_content
 
     hosts = cdir / "userdata" / "hosts"
@@ -280,14 +304,18 @@ def rewrite_hosts(cdir: Path, record: Any, network: str, container_ip: str | Non
         return
     opts = record.options or {}
     p = load(cdir)
-    loopback = bool(p and p.options.get("allow_host_loopback"))
-    text = hosts_content(record.hostname or record.id[:12], record.name, opts.get("add_host") or [],
-                         network=network, container_ip=container_ip,
-                         host_gateway=None if loopback else host_address())
-    tmp = hosts.with_name("hosts.tmp")
-    tmp.write_text(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, hosts)
+    slirp_opts = p.options if p else {}
+    gateway = None if not slirp_opts.get("allow_host_loopback") else slirp_addresses(slirp_opts)[1]
+    if network == "slirp4netns" and container_ip is None:
+        container_ip = slirp_addresses(slirp_opts)[0]
+    _replace(hosts, hosts_content(record.hostname or record.id[:12], record.name, opts.get("add_host") or [],
+                                  network=network, container_ip=container_ip,
+                                  host_gateway=gateway or host_address()))
+    resolv = cdir / "userdata" / "resolv.conf"
+    if network == "slirp4netns" and slirp_opts.get("cidr") and resolv.exists():
+        dns = slirp_addresses(slirp_opts)[2]
+        text = resolv.read_text()
+        _replace(resolv, text.replace("nameserver 10.0.2.3\n", f"nameserver {dns}\n"))
 
 
 def _check_tun() -> None:

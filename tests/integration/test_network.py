@@ -280,3 +280,13 @@ def test_outbound_addr_binds_the_source(env: RpodEnv) -> None:
         srv.close()
     r = run_rpod(env, "run", "--rm", "--network", "slirp4netns:outbound_addr=nosuchif0", "alpine", "true")
     assert r.returncode == 125 and "nosuchif0" in r.stderr
+
+
+def test_slirp_cidr(env: RpodEnv) -> None:
+    r = ok(run_rpod(env, "run", "--rm", "--name", "cidr", "--network", "slirp4netns:cidr=10.5.0.0/24", "alpine", "sh",
+                    "-c", "ip -o -4 addr show tap0; ip route; cat /etc/resolv.conf /etc/hosts"))
+    assert "10.5.0.100/24" in r.stdout and "default via 10.5.0.2" in r.stdout
+    assert "nameserver 10.5.0.3" in r.stdout and "10.0.2." not in r.stdout
+    assert "10.5.0.100\t" in r.stdout
+    r = run_rpod(env, "run", "--rm", "--network", "slirp4netns:cidr=10.5.0.0/28", "alpine", "true")
+    assert r.returncode == 125 and "cidr" in r.stderr
