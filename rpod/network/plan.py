@@ -221,6 +221,10 @@ def monitor_spec(paths: Any, record: Any, cdir: Path) -> dict[str, Any] | None:
             raise StateConflict(f"cannot join the network of container {p.container[:12]}: it is not running",
                                 hint="start it first")
         _patch_namespaces(cdir, f"/proc/{st.pid}/ns/user", f"/proc/{st.pid}/ns/net")
+        for name in ("resolv.conf", "hosts"):  # as Podman: the network's owner's files
+            src, dst = store.dir(p.container) / "userdata" / name, cdir / "userdata" / name
+            if src.exists() and dst.exists():
+                _replace(dst, src.read_text())
         return None
     if p.mode == "bridge":
         from rpod.network import bridge

@@ -181,8 +181,10 @@ def test_container_network_mode_shares_namespace(env: RpodEnv) -> None:
                 "nc -l -p 7777 -e echo shared-ns & sleep 30"))
     try:
         r = ok(run_rpod(env, "run", "--rm", "--network", "container:netowner", "alpine", "sh", "-c",
-                        "ip -o -4 addr show tap0; sleep 0.5; nc -w 2 127.0.0.1 7777 </dev/null"))
+                        "ip -o -4 addr show tap0; sleep 0.5; nc -w 2 127.0.0.1 7777 </dev/null; "
+                        "cat /etc/resolv.conf /etc/hosts"))
         assert "10.0.2.100/24" in r.stdout, r.stdout
+        assert "nameserver 10.0.2.3" in r.stdout and "netowner" in r.stdout  # the owner's files
         assert "shared-ns" in r.stdout
     finally:
         ok(run_rpod(env, "rm", "-f", "-t", "0", "netowner"))
