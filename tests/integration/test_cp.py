@@ -342,3 +342,11 @@ def test_read_only_container(env: RpodEnv, host: Path) -> None:
         assert sh(env, name, "cat /tmp/f") == "hi\n"
     finally:
         run_rpod(env, "rm", "-f", "-t", "0", name)
+
+
+def test_diff_reads_directories_of_other_container_users(env: RpodEnv, running: str) -> None:
+    """A 0700 directory of container uid 1000 is unreadable to the user on the host: diff reads it
+    as root of the container's user namespace."""
+    sh(env, running, "mkdir -p /home/u && touch /home/u/secret && chown -R 1000:1000 /home/u && chmod 700 /home/u")
+    lines = ok(run_rpod(env, "diff", running)).stdout.splitlines()
+    assert {"C /home", "A /home/u", "A /home/u/secret"} <= set(lines)
