@@ -164,6 +164,10 @@ class _CopyExtractor(_Extractor):
                        rename[1].encode("utf-8", "surrogateescape")) if rename else None
         self.overwrite = overwrite
         self._making_dir = False
+        # without CAP_DAC_OVERRIDE (the host side), a directory is made writable for its
+        # children and gets its real mode at the end
+        self.fix_dir_modes = os.geteuid() != 0
+        self.dir_modes: dict[Any, int] = {}
 
     def _renamed(self, name: str) -> str:
         if self.rename is None:
@@ -203,9 +207,20 @@ class _CopyExtractor(_Extractor):
     def _directory(self, ti: tarfile.TarInfo, parts: Any, entry: str) -> None:
         self._making_dir = True
         try:
+            if self.fix_dir_modes and ti.mode & 0o700 != 0o700:
+                self.dir_modes[parts] = ti.mode & 0o7777
+                ti.mode |= 0o700
             super()._directory(ti, parts, entry)
         finally:
             self._making_dir = False
+
+    def _finish_dirs(self) -> None:
+        super()._finish_dirs()
+        for parts, mode in self.dir_modes.items():
+            try:
+                os.fchmod(self._dir(parts, "", create=False), mode)
+            except (OSError, UnpackError):
+                continue  # replaced by a later entry
 
 
 def extract_into(fileobj: BinaryIO, dest: str, *, owner: tuple[int, int] | None = None, squash: bool = False,

@@ -350,3 +350,15 @@ def test_diff_reads_directories_of_other_container_users(env: RpodEnv, running: 
     sh(env, running, "mkdir -p /home/u && touch /home/u/secret && chown -R 1000:1000 /home/u && chmod 700 /home/u")
     lines = ok(run_rpod(env, "diff", running)).stdout.splitlines()
     assert {"C /home", "A /home/u", "A /home/u/secret"} <= set(lines)
+
+
+def test_copy_out_read_only_directories(env: RpodEnv, running: str, host: Path) -> None:
+    """Directories without write permission still get their contents on the host, then their mode."""
+    sh(env, running, "mkdir -p /ro/sub && echo z > /ro/sub/f && chmod 555 /ro/sub /ro && chmod 444 /ro/sub/f")
+    ok(run_rpod(env, "cp", f"{running}:/ro", str(host / "out" / "ro")))
+    try:
+        assert (host / "out" / "ro" / "sub" / "f").read_text() == "z\n"
+        assert oct((host / "out" / "ro" / "sub").stat().st_mode & 0o777) == "0o555"
+    finally:
+        for p in (host / "out" / "ro", host / "out" / "ro" / "sub"):
+            p.chmod(0o755)
