@@ -410,16 +410,23 @@ def logs(refs: tuple[str, ...], follow: bool, since: str | None, until: str | No
             from rpod.container import journal_logs  # no ctr.log: the monitor wrote to the journal
 
             for stream, text in journal_logs.read(rec.id, follow and len(recs) == 1, tail, timestamps):
-                _emit(stream, (rec.id[:12] + " " if names else "").encode() + text)
+                _emit(stream, _log_prefix(rec, names, len(recs) > 1) + text)
             continue
         records, offset = read_logs(path, t_since, t_until, timestamps, tail)
-        prefix = (rec.id[:12] + " " if names else "").encode()
+        prefix = _log_prefix(rec, names, len(recs) > 1)
         for stream, text in records:
             _emit(stream, prefix + text)
         if follow:
             followed.append(_Followed(rec, path, offset, prefix))
     if followed:
         _follow(store, followed, timestamps, t_until)
+
+
+def _log_prefix(rec: Any, names: bool, several: bool) -> bytes:
+    """Podman's line prefix: only with several containers; the name with ``-n``, else the short id."""
+    if not several:
+        return b""
+    return ((rec.name if names else rec.id[:12]) + " ").encode()
 
 
 def _emit(stream: str, data: bytes) -> None:
@@ -649,12 +656,12 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
     @click.option("-t", "--timestamps", is_flag=True, help="Show timestamps")
     @click.option("--tail", default=-1, help="Number of lines to show from the end")
     @click.option("-l", "--latest", is_flag=True, help="The latest created container")
-    @click.option("-n", "--names", is_flag=True, help="Prefix each line with the container's ID")
+    @click.option("-n", "--names", is_flag=True, help="Prefix lines with container names, not IDs (several containers)")
     @click.option("--details", is_flag=True, hidden=True)
     def logs_cmd(containers: tuple[str, ...], follow: bool, since: str | None, until: str | None,
                  timestamps: bool, tail: int, latest: bool, names: bool, details: bool) -> None:
         """Fetch the logs of one or more containers."""
-        logs(containers, follow, since, until, timestamps, tail, latest, names or len(containers) > 1)
+        logs(containers, follow, since, until, timestamps, tail, latest, names)
 
     @group.command("inspect", context_settings=HELP)
     @click.argument("containers", nargs=-1)

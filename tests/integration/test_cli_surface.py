@@ -226,6 +226,8 @@ def test_logs_flags_and_several_containers(clean: RpodEnv) -> None:
     cid2 = ok(run_rpod(env, "inspect", "--format", "{{.Id}}", "l2")).stdout.strip()
     r = ok(run_rpod(env, "logs", "l1", "l2"))
     assert r.stdout == f"{cid[:12]} one\n{cid[:12]} two\n{cid2[:12]} other\n"
+    assert ok(run_rpod(env, "logs", "-n", "l1", "l2")).stdout == "l1 one\nl1 two\nl2 other\n"
+    assert ok(run_rpod(env, "logs", "-n", "l2")).stdout == "other\n"  # one container: no prefix
     # -f on a stopped container prints and returns
     assert ok(run_rpod(env, "logs", "-f", "l1")).stdout == "one\ntwo\n"
 
