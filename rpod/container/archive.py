@@ -88,6 +88,10 @@ class Helper:
         self.spec = spec
         state = store.state(rec.id)
         config: dict[str, Any] = {"op": op, **cfg}
+        if config.get("path") and not config["path"].startswith("/"):  # relative to the working directory
+            import posixpath
+
+            config["path"] = posixpath.join((spec.get("process") or {}).get("cwd") or "/", config["path"])
         kwargs = {"stdin": stdin, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
         debug(f"copy helper for {rec.id[:12]} ({op}, {state.status})")
         if live and state.status in ("running", "stopping") and state.pid:

@@ -362,3 +362,18 @@ def test_copy_out_read_only_directories(env: RpodEnv, running: str, host: Path) 
     finally:
         for p in (host / "out" / "ro", host / "out" / "ro" / "sub"):
             p.chmod(0o755)
+
+
+def test_relative_container_paths_are_relative_to_the_workdir(env: RpodEnv, host: Path) -> None:
+    name = "wd"
+    ok(run_rpod(env, "run", "-d", "-w", "/etc", "--name", name, "alpine", "sleep", "1000"))
+    try:
+        r = run_bin(env, "cp", f"{name}:hostname", "-")
+        assert r.returncode == 0 and tar_of(r.stdout).getnames() == ["hostname"]
+        r = run_rpod(env, "cp", f"{name}:etc/hostname", str(host / "out"))
+        assert r.returncode == 125
+        assert r.stderr.startswith(f'Error: "etc/hostname" could not be found on container {name}')
+        ok(run_rpod(env, "cp", str(host / "f"), f"{name}:apk/"))
+        assert sh(env, name, "cat /etc/apk/f") == "hi\n"
+    finally:
+        run_rpod(env, "rm", "-f", "-t", "0", name)
