@@ -190,3 +190,25 @@ def layer_lookup(layer_dirs_top_first: Sequence[Path | str]) -> UserLookup:
         return resolve_with_db(spec, cache[0], group_add)
 
     return lookup
+
+
+def keep_id_entries(layer_dirs_top_first: Sequence[Path | str], uid: int, gid: int, user: str,
+                    group: str, home: str = "/", gecos: str = "") -> tuple[str | None, str | None]:
+    """``--userns=keep-id``: the image's ``/etc/passwd`` and ``/etc/group`` with an entry for the
+    container's user added, as Podman does (``NAME:*:UID:GID:GECOS:HOME:/bin/sh``,
+    ``GROUP:x:GID:NAME``), or None for a file that needs none (the id is already there, or the
+    image has no such file)."""
+    out: list[str | None] = []
+    for name, wanted, line in (("etc/passwd", uid, f"{user}:*:{uid}:{gid}:{gecos}:{home}:/bin/sh\n"),
+                               ("etc/group", gid, f"{group}:x:{gid}:{user}\n")):
+        path = find_in_layers(layer_dirs_top_first, name)
+        try:
+            text = path.read_text(errors="replace") if path is not None and path.is_file() else None
+        except OSError:
+            text = None
+        if text is None or any(_to_id((row + ["", "", ""])[2]) == wanted for row in
+                               (ln.split(":") for ln in text.splitlines())):
+            out.append(None)
+            continue
+        out.append(text + ("" if text.endswith("\n") or not text else "\n") + line)
+    return out[0], out[1]

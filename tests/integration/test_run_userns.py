@@ -128,3 +128,28 @@ def test_bad_maps_are_125(env: RpodEnv) -> None:
         r = run_rpod(env, "run", "--rm", *args, "alpine", "true")
         assert r.returncode == 125, (args, r.stderr)
         assert r.stderr.startswith("Error: "), r.stderr
+
+
+def test_keep_id_adds_the_caller_to_passwd_and_group_as_podman(env: RpodEnv) -> None:
+    import grp
+    import pwd
+
+    uid, gid = os.getuid(), os.getgid()
+    user, group = pwd.getpwuid(uid).pw_name, grp.getgrgid(gid).gr_name
+    r = ok(run_rpod(env, "run", "--rm", "--userns=keep-id", "alpine", "sh", "-c",
+                    f"id; grep '^{user}:' /etc/passwd; grep '^{group}:' /etc/group; echo HOME=$HOME;"
+                    " stat -c %u:%g /etc/passwd /etc/group; grep -c '^root:' /etc/passwd"))
+    lines = r.stdout.splitlines()
+    # Podman 4.3.1: uid=1001(rpodci) gid=1001(rpodci) groups=1001(rpodci), rpodci:*:1001:1001::/:/bin/sh
+    assert lines[0] == f"uid={uid}({user}) gid={gid}({group}) groups={gid}({group})"
+    assert lines[1] == f"{user}:*:{uid}:{gid}::/:/bin/sh"
+    assert lines[2] == f"{group}:x:{gid}:{user}"
+    assert lines[3] == "HOME=/"
+    assert lines[4:6] == ["0:0", "0:0"]  # still root's, like the image's files they replace
+    assert lines[6] == "1"  # the image's entries are all still there
+    # keep-id:uid=N: Podman 4.3.1 names the user N, "container user"
+    r = ok(run_rpod(env, "run", "--rm", "--userns=keep-id:uid=1000,gid=1000", "alpine", "sh", "-c",
+                    "id; grep 1000 /etc/passwd /etc/group"))
+    assert r.stdout.splitlines() == ["uid=1000(1000) gid=1000(1000) groups=1000(1000)",
+                                     "/etc/passwd:1000:*:1000:1000:container user:/:/bin/sh",
+                                     "/etc/group:1000:x:1000:1000"]
