@@ -57,7 +57,7 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     from rpod.container.ocispec import SpecContext, build_spec
     from rpod.container.users import layer_lookup
     from rpod.image.pull import ensure_image
-    from rpod.image.shifted import shifted_layer_dirs
+    from rpod.image.shifted import keep_id_layer, shifted_layer_dirs
     from rpod.image.store import ImageStore
     from rpod.storage.volumes import VolumeStore, parse_all, resolve_mounts
     from rpod.storefile import atomic_write_json
@@ -98,6 +98,8 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         mapping = default_mapping()
         maps = idmaps.for_options(opts, mapping)
         mount_layers = layer_dirs if maps is None else shifted_layer_dirs(paths, layer_dirs, maps)
+        if maps is not None:  # keep-id: the caller's passwd/group entries, as Podman adds them
+            mount_layers = [*mount_layers, *keep_id_layer(paths, opts.userns, layer_dirs, maps)]
         mount_point, overlay = rootfs.prepare(paths, cid, mount_layers, driver, maps)
         cdir = store.dir(cid)
         from rpod.network import plan as netplan
