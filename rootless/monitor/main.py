@@ -72,6 +72,7 @@ class MonitorConfig:
     events: dict[str, Any] | None = None  # {"path", "id", "name", "image", "labels"} for monitor events
     stop_signal: int = 15
     stop_timeout: int = 10
+    detach_keys: str = ""  # foreground -it: hex of the key sequence that detaches the CLI
     network: dict[str, Any] | None = None  # rootless.netsetup spec: slirp4netns/pasta/bridge, ports
 
     def __init__(self, **fields: Any) -> None:
@@ -354,6 +355,7 @@ class Monitor:
     exit_status: int | None = None
     exited_ns: int = 0
     stdin_w: int = -1  # the container's stdin pipe (detached -i) or the pty master (terminal)
+    detacher: Any = None  # a DetachMatcher on the CLI's terminal (foreground -it)
     master: int = -1
     open_streams: int = 0
     restart_count: int = 0
@@ -559,7 +561,11 @@ class Monitor:
                     os.unlink(console_path)  # type: ignore[arg-type]
                     os.rmdir(console_dir)  # type: ignore[arg-type]
         if self.cfg.terminal and self.cfg.stdin == "inherit" and self.cfg.stdin_fd >= 0:
-            # foreground -it: copy the CLI's terminal to the pty master
+            # foreground -it: copy the CLI's terminal to the pty master (watching for the detach keys)
+            if self.cfg.detach_keys:
+                from rootless.monitor.detach import DetachMatcher
+
+                self.detacher = DetachMatcher(bytes.fromhex(self.cfg.detach_keys))
             try:
                 self.sel.register(self.cfg.stdin_fd, selectors.EVENT_READ, ("cli-stdin", None))
             except PermissionError:  # not pollable (/dev/null, a regular file): it is all there now
@@ -695,7 +701,25 @@ class Monitor:
         if not data:
             self.sel.unregister(fd)
             return
+        if self.detacher is not None:
+            data, detached = self.detacher.feed(data)
+            self.to_stdin(data)
+            if detached:
+                self.detach_cli(fd)
+            return
         self.to_stdin(data)
+
+    def detach_cli(self, stdin_fd: int) -> None:
+        """The user typed the detach keys: stop copying to and from the CLI and tell it; the
+        container goes on (as after ``run -d``; at exit the monitor runs ``--rm`` itself)."""
+        self.sel.unregister(stdin_fd)
+        for sink in self.sinks.values():
+            sink.alive = False
+        self.report({"detached": True})
+        if self.cfg.sync_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.cfg.sync_fd)
+            self.cfg.sync_fd = -1
 
     def to_stdin(self, data: bytes) -> None:
         if self.stdin_w < 0:

@@ -226,6 +226,10 @@ def run_foreground(p: Any, record: Any, opts: Any, sig_proxy: bool, remove: bool
                 code = lifecycle.wait_started(p, started)
             finally:
                 restore()
+            if started.detached:  # ctrl-p,ctrl-q: the container runs on (and --rm is the monitor's job)
+                if started.sync is not None:
+                    started.sync.close()
+                return 0
     except BaseException:
         if remove:
             with contextlib.suppress(Exception):

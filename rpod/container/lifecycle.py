@@ -231,6 +231,7 @@ class Started:
     pid: int
     sync: socket.socket | None
     terminal: bool
+    detached: bool = False  # the user typed the detach keys (foreground -it)
 
 
 def _options(record: ContainerRecord) -> RunOptions:
@@ -289,6 +290,8 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     if io is not None:
         if io.stdin_fd >= 0:
             cfg["stdin"] = "inherit"
+            if terminal:  # the monitor reads the terminal: it watches for the detach keys
+                cfg["detach_keys"] = _detach_keys_hex(opts.detach_keys)
         elif io.keep_stdin_open:
             cfg["stdin"] = "pipe"
     elif opts.interactive:
@@ -381,10 +384,23 @@ def read_message(sock: socket.socket) -> dict[str, Any] | None:
         return None
 
 
+def _detach_keys_hex(spec: str | None) -> str:
+    from rootless.monitor.detach import DEFAULT, parse
+
+    try:
+        return parse(DEFAULT if spec is None else spec).hex()
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
 def wait_started(paths: Paths, started: Started) -> int:
-    """Foreground: the exit code the monitor reports (or the exit file if the monitor died)."""
+    """Foreground: the exit code the monitor reports (or the exit file if the monitor died);
+    0 with ``started.detached`` set when the user typed the detach keys (the container runs on)."""
     msg = read_message(started.sync) if started.sync else None
     debug(f"container {started.record.short_id}: exit {msg}")
+    if msg is not None and msg.get("detached"):
+        started.detached = True
+        return 0
     if msg is not None and "exit_code" in msg:
         code = int(msg["exit_code"])
     else:

@@ -162,6 +162,41 @@ def test_attach_detach_keys_default_and_custom(clean: RpodEnv, tmp_path: Path) -
     assert r.returncode == 125
 
 
+@pytest.mark.parametrize("rm", [False, True])
+def test_run_it_detaches_with_the_keys(clean: RpodEnv, tmp_path: Path, rm: bool) -> None:
+    """Foreground ``run -it``: ctrl-p,ctrl-q returns the shell prompt and leaves the container
+    running (with --rm it is still removed when it exits later)."""
+    env = clean
+    tmux = shutil.which("tmux")
+    assert tmux, "tmux is not installed (apt-get install tmux)"
+    sock = str(tmp_path / "tmux.sock")
+    name = "det-rm" if rm else "det"
+    cmd = f"{sys.executable} -m rpod run {'--rm ' if rm else ''}-it --name {name} alpine sh; echo RUN-EXIT=$?; sleep 30"
+    envs = [f"{k}={v}" for k, v in env.items()]
+    subprocess.run([tmux, "-S", sock, "new-session", "-d", "-x", "90", "-y", "25", "env", *envs, "sh", "-c", cmd],
+                   check=True)
+    try:
+        def screen() -> str:
+            return subprocess.run([tmux, "-S", sock, "capture-pane", "-p"], capture_output=True, text=True).stdout
+
+        wait_for(lambda: "#" in screen(), 30, "the shell prompt")
+        time.sleep(0.5)
+        subprocess.run([tmux, "-S", sock, "send-keys", "echo in-$((6*7))", "Enter"], check=True)
+        wait_for(lambda: "in-42" in screen(), 20, "the shell's output")
+        subprocess.run([tmux, "-S", sock, "send-keys", "C-p", "C-q"], check=True)
+        wait_for(lambda: "RUN-EXIT=" in screen(), 20, "run to detach")
+        assert "RUN-EXIT=0" in screen()
+    finally:
+        subprocess.run([tmux, "-S", sock, "kill-server"], check=False)
+    assert ok(run_rpod(env, "inspect", "--format", "{{.State.Status}}", name)).stdout == "running\n"
+    assert ok(run_rpod(env, "exec", name, "echo", "alive")).stdout == "alive\n"
+    ok(run_rpod(env, "stop", "-t", "0", name))
+    if rm:
+        wait_for(lambda: run_rpod(env, "container", "exists", name).returncode == 1, 20, "--rm after the exit")
+    else:
+        assert ok(run_rpod(env, "inspect", "--format", "{{.State.Status}}", name)).stdout == "exited\n"
+
+
 def test_attach_no_stdin_follows_output_until_exit(clean: RpodEnv) -> None:
     env = clean
     ok(run_rpod(env, "run", "-d", "-i", "--name", "ans", "alpine", "sh", "-c",
