@@ -320,6 +320,10 @@ def main() -> int:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="rpod-bench-") as tmp:
         base = Path(tmp)
+        # not from the checkout: `python -m rpod` puts the cwd first on sys.path, so the tools
+        # would run the checkout's sources (recompiled at every start when its __pycache__ is
+        # not writable, and the monitor with them) instead of the installed package
+        os.chdir(base)
         images = build_images(base / "layouts", default_cache_root())
         reg = start_registry(base / "registry")
         try:
