@@ -105,7 +105,8 @@ def prepare_start(paths: Any, record: Any, cdir: Path, p: NetworkPlan) -> dict[s
     namespace; the monitor's ``network`` object (the monitor then asks the holder to attach)."""
     views = _views(paths, p.networks)
     with holder_session(paths) as (d, info):
-        reply = _call(d, {"op": "reserve", "container": record.id, "name": record.name, "networks": views})
+        reply = _call(d, {"op": "reserve", "container": record.id, "name": record.name, "networks": views,
+                          "client": os.getpid()})
     attached = reply.get("networks") or {}
     _write_attached(cdir, attached)
     _rewrite_hosts(cdir, record, attached)

@@ -168,6 +168,10 @@ class Holder:
             out[view["name"]] = {"ip": ep.ip, "prefix": net["prefix"], "gateway": net["gateway"], "mac": ep.mac,
                                  "iface": net["iface"]}
         self.members[cid] = m
+        if req.get("client") and not m.pid:  # the CLI that reserved: if it dies before any attach, drop
+            with contextlib.suppress(OSError):
+                fd = os.pidfd_open(int(req["client"]))
+                self.sel.register(fd, selectors.EVENT_READ, ("client-gone", (cid, fd)))
         return {"networks": out}
 
     def _free_ip(self, net: dict[str, Any]) -> str:
@@ -244,6 +248,14 @@ class Holder:
             self._drop(m)
         log(f"detached {m.name} ({m.container[:12]})")
         return {"ok": True}
+
+    def client_gone(self, cid: str, fd: int) -> None:
+        """The CLI that reserved addresses exited: a start that failed before attaching."""
+        _close_watch(self.sel, fd)
+        m = self.members.get(cid)
+        if m is not None and not m.pid and m.keeper_fd < 0:
+            self._drop(m)
+            log(f"reservation of {cid[:12]} dropped: its CLI exited without a start")
 
     def monitor_gone(self, cid: str) -> None:
         """The monitor died: a container still running keeps its network until it dies too."""
@@ -384,6 +396,8 @@ class Holder:
                     self.op_detach({"container": arg})
                 elif kind == "monitor-gone":
                     self.monitor_gone(arg)
+                elif kind == "client-gone":
+                    self.client_gone(*arg)
                 elif kind == "upstream":
                     self.on_upstream(key.fileobj)  # type: ignore[arg-type]
             self.expire_forwards()

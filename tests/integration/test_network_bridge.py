@@ -255,3 +255,11 @@ def test_concurrent_starts_share_one_holder(benv: RpodEnv) -> None:
     finally:
         ok(run_rpod(benv, "rm", "-f", "-t", "0", "p0", "p1", "p2"))
     assert holder is None or wait_gone(holder)
+
+
+def test_failed_start_leaves_no_holder(benv: RpodEnv) -> None:
+    ok(run_rpod(benv, "network", "create", "failnet"))
+    r = run_rpod(benv, "run", "--rm", "--network", "failnet", "busybox", "no-such-command")
+    assert r.returncode == 127, r.stderr
+    pid = holder_pid(benv)
+    assert pid is None or wait_gone(pid, 5), "no holder outlives a container that never started"
