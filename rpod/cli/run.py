@@ -303,7 +303,9 @@ def create_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool
 @click.option("-a", "--attach", is_flag=True, help="Attach to the container's output and wait for it")
 @click.option("-i", "--interactive", is_flag=True, help="Attach the container's STDIN")
 @click.option("--sig-proxy", default="true", help="Proxy signals to the process (with --attach)")
-def start_cmd(containers: tuple[str, ...], attach: bool, interactive: bool, sig_proxy: str) -> None:
+@click.option("--detach-keys", default=None, help="Key sequence that detaches (default ctrl-p,ctrl-q)")
+def start_cmd(containers: tuple[str, ...], attach: bool, interactive: bool, sig_proxy: str,
+              detach_keys: str | None) -> None:
     """Start one or more containers."""
     from rpod.cli.common import parse_bool_flag
     from rpod.container import lifecycle
@@ -320,6 +322,12 @@ def start_cmd(containers: tuple[str, ...], attach: bool, interactive: bool, sig_
         opts = lifecycle._options(record)
         opts.interactive = interactive
         opts.attach = []
+        if detach_keys is not None:
+            from rpod.cli.detachkeys import parse
+
+            parse(detach_keys)
+            opts.detach_keys = detach_keys
+            record.options = {**record.options, "detach_keys": detach_keys}  # this start only
         code = run_foreground(p, record, opts, bool(parse_bool_flag(sig_proxy, "--sig-proxy")),
                               remove=bool(opts.rm))
         raise click.exceptions.Exit(code)

@@ -136,6 +136,13 @@ class RunOptions:
             raise UsageError("the --rm flag conflicts with --restart: use one or the other")
         for c in self.cap_add + self.cap_drop:
             normalize_cap(c)
+        if self.detach_keys:
+            from rootless.monitor.detach import parse as parse_detach_keys
+
+            try:
+                parse_detach_keys(self.detach_keys)
+            except ValueError as e:
+                raise UsageError(str(e)) from None
         for u in self.ulimit:
             parse_ulimit(u)
         for s in self.security_opt:

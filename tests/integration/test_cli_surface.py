@@ -229,6 +229,11 @@ def test_start_attach_and_interactive(clean: RpodEnv) -> None:
     ok(run_rpod(env, "create", "-i", "--name", "si", "alpine", "cat"))
     r = run_rpod(env, "start", "-a", "-i", "si", input="fed\n")
     assert (r.returncode, r.stdout) == (0, "fed\n")
+    r = run_rpod(env, "start", "-a", "--detach-keys", "ctrl-", "sa")
+    assert r.returncode == 125 and "detach keys" in r.stderr
+    r = run_rpod(env, "run", "--rm", "--detach-keys", "bogus-keys", "alpine", "true")
+    assert r.returncode == 125 and "detach keys" in r.stderr
+    assert ok(run_rpod(env, "ps", "-a", "-q")).stdout.count("\n") == 2  # nothing was created
     # starting a running container is not an error; several at once print their names
     ok(run_rpod(env, "run", "-d", "--name", "up", "alpine", "sleep", "1000"))
     ok(run_rpod(env, "create", "--name", "c2", "alpine", "true"))
