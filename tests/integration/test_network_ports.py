@@ -147,3 +147,10 @@ def test_published_port_survives_a_restart(benv: RpodEnv) -> None:
     finally:
         ok(run_rpod(benv, "rm", "-f", "-t", "0", "again"))
     assert port_free(port)
+
+
+def test_ports_discarded_with_host_network(env: RpodEnv) -> None:
+    r = ok(run_rpod(env, "create", "--name", "hostp", "--network", "host", "-p", "8080:80", "alpine", "true"))
+    assert "Port mappings have been discarded" in r.stderr
+    doc = json.loads(ok(run_rpod(env, "inspect", "hostp")).stdout)[0]
+    assert doc["HostConfig"]["PortBindings"] == {} and doc["HostConfig"]["NetworkMode"] == "host"
