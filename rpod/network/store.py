@@ -170,7 +170,7 @@ class NetworkStore:
 
     @staticmethod
     def _pick_subnet(nets: list[NetworkRecord], subnet: str | None) -> ipaddress.IPv4Network:
-        taken = [ipaddress.ip_network(n.subnet) for n in nets if n.subnet]
+        taken = [ipaddress.ip_network(n.subnet) for n in nets if n.subnet] + host_routes()
         if subnet:
             try:
                 net = ipaddress.ip_network(subnet, strict=False)
@@ -192,3 +192,27 @@ class NetworkStore:
             raise StateConflict(f"default network {DEFAULT_NAME} cannot be removed")
         with self.locked(), contextlib.suppress(FileNotFoundError):
             self._path(rec.name).unlink()
+
+
+def host_routes(path: str = "/proc/net/route") -> list[ipaddress.IPv4Network]:
+    """The host's IPv4 routes (not the default one): a network there would shadow them for the
+    containers (their traffic to those addresses would stay on the bridge), as Podman checks."""
+    import socket
+    import struct
+
+    out = []
+    try:
+        with open(path) as f:
+            next(f, None)
+            for line in f:
+                cols = line.split()
+                if len(cols) < 8:
+                    continue
+                dest = socket.inet_ntoa(struct.pack("<I", int(cols[1], 16)))
+                mask = socket.inet_ntoa(struct.pack("<I", int(cols[7], 16)))
+                net = ipaddress.ip_network(f"{dest}/{mask}", strict=False)
+                if net.prefixlen:
+                    out.append(net)
+    except (OSError, ValueError):
+        pass
+    return out

@@ -263,3 +263,12 @@ def test_failed_start_leaves_no_holder(benv: RpodEnv) -> None:
     assert r.returncode == 127, r.stderr
     pid = holder_pid(benv)
     assert pid is None or wait_gone(pid, 5), "no holder outlives a container that never started"
+
+
+def test_subnet_used_on_the_host_is_refused(env: RpodEnv) -> None:
+    from rpod.network.store import host_routes
+
+    routes = host_routes()
+    assert routes, "this machine has no IPv4 route besides the default one"
+    r = run_rpod(env, "network", "create", "--subnet", str(routes[0]), "clash")
+    assert r.returncode == 125 and "already used on the host" in r.stderr
