@@ -154,3 +154,19 @@ def test_ports_discarded_with_host_network(env: RpodEnv) -> None:
     assert "Port mappings have been discarded" in r.stderr
     doc = json.loads(ok(run_rpod(env, "inspect", "hostp")).stdout)[0]
     assert doc["HostConfig"]["PortBindings"] == {} and doc["HostConfig"]["NetworkMode"] == "host"
+
+
+def test_rpod_restart_and_start_again_publish_again(benv: RpodEnv) -> None:
+    port = free_port()
+    ok(run_rpod(benv, "run", "-d", "--name", "twice", "-p", f"{port}:80", "busybox", "sh", "-c", HTTPD_CGI))
+    try:
+        assert http_get(f"http://127.0.0.1:{port}/") == "hello-from-httpd\n"
+        ok(run_rpod(benv, "restart", "-t", "0", "twice"))
+        assert http_get(f"http://127.0.0.1:{port}/") == "hello-from-httpd\n"
+        ok(run_rpod(benv, "stop", "-t", "0", "twice"))
+        assert port_free(port)
+        ok(run_rpod(benv, "start", "twice"))
+        assert http_get(f"http://127.0.0.1:{port}/") == "hello-from-httpd\n"
+    finally:
+        ok(run_rpod(benv, "rm", "-f", "-t", "0", "twice"))
+    assert port_free(port)
