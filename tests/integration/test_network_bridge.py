@@ -272,3 +272,17 @@ def test_subnet_used_on_the_host_is_refused(env: RpodEnv) -> None:
     assert routes, "this machine has no IPv4 route besides the default one"
     r = run_rpod(env, "network", "create", "--subnet", str(routes[0]), "clash")
     assert r.returncode == 125 and "already used on the host" in r.stderr
+
+
+def test_connect_a_created_container_applies_at_start(benv: RpodEnv) -> None:
+    ok(run_rpod(benv, "network", "create", "c1"))
+    ok(run_rpod(benv, "network", "create", "c2"))
+    ok(run_rpod(benv, "create", "--name", "later", "--network", "c1", "busybox", "sh", "-c",
+                "ip -o -4 addr show eth0; ip -o -4 addr show eth1"))
+    ok(run_rpod(benv, "network", "connect", "c2", "later"))
+    r = ok(run_rpod(benv, "start", "-a", "later"))
+    assert "10.89.0." in r.stdout and "10.89.1." in r.stdout, r.stdout
+    ok(run_rpod(benv, "network", "disconnect", "c2", "later"))
+    r = run_rpod(benv, "start", "-a", "later")
+    assert "10.89.1." not in r.stdout
+    ok(run_rpod(benv, "rm", "later"))
