@@ -7,19 +7,20 @@ from tests.support.rpodcli import RpodEnv, ok, run_rpod
 
 
 def test_rename_frees_old_name_and_refuses_taken_one(env: RpodEnv) -> None:
-    cid = ok(run_rpod(env, "create", "--name", "a", "alpine", "true")).stdout.strip()
-    ok(run_rpod(env, "create", "--name", "b", "alpine", "true"))
-    r = run_rpod(env, "rename", "a", "b")
+    # names with non-hex letters: a hex name could also be read as an id prefix
+    cid = ok(run_rpod(env, "create", "--name", "old", "alpine", "true")).stdout.strip()
+    ok(run_rpod(env, "create", "--name", "taken", "alpine", "true"))
+    r = run_rpod(env, "rename", "old", "taken")
     assert r.returncode == 125
-    assert "name b already in use" in r.stderr
-    assert run_rpod(env, "rename", "a", "bad name").returncode == 125
+    assert "name taken already in use" in r.stderr
+    assert run_rpod(env, "rename", "old", "bad name").returncode == 125
     assert run_rpod(env, "rename", "nosuch", "x").returncode == 125
-    assert ok(run_rpod(env, "rename", "a", "c")).stdout == ""
-    assert ok(run_rpod(env, "inspect", "-f", "{{.Name}} {{.Id}}", "c")).stdout == f"c {cid}\n"
-    assert run_rpod(env, "inspect", "a").returncode == 125
-    ok(run_rpod(env, "container", "rename", "c", "d"))
-    ok(run_rpod(env, "create", "--name", "a", "alpine", "true"))  # the old name is free again
-    ok(run_rpod(env, "start", "--attach", "d"))
+    assert ok(run_rpod(env, "rename", "old", "new")).stdout == ""
+    assert ok(run_rpod(env, "inspect", "-f", "{{.Name}} {{.Id}}", "new")).stdout == f"new {cid}\n"
+    assert run_rpod(env, "inspect", "old").returncode == 125
+    ok(run_rpod(env, "container", "rename", "new", "last"))
+    ok(run_rpod(env, "create", "--name", "old", "alpine", "true"))  # the old name is free again
+    ok(run_rpod(env, "start", "--attach", "last"))
 
 
 def test_container_prune_removes_only_stopped(env: RpodEnv) -> None:
