@@ -580,6 +580,7 @@ class Monitor:
             except OSError:
                 return
             if not data:
+                self.to_stdin(b"\x04")  # end of input on the container's terminal
                 return
             self.to_stdin(data)
 
@@ -700,6 +701,7 @@ class Monitor:
             data = b""
         if not data:
             self.sel.unregister(fd)
+            self.to_stdin(b"\x04")  # the CLI's stdin ended (a pipe): end of input on the container's terminal
             return
         if self.detacher is not None:
             data, detached = self.detacher.feed(data)

@@ -185,7 +185,12 @@ def copy_terminal(master: int, interactive: bool, stdin_fd: int = 0, stdout_fd: 
     sel = selectors.DefaultSelector()
     sel.register(master, selectors.EVENT_READ)
     if interactive:
-        sel.register(stdin_fd, selectors.EVENT_READ)
+        try:
+            sel.register(stdin_fd, selectors.EVENT_READ)
+        except PermissionError:  # not pollable (/dev/null, a regular file): all of it is there now
+            while data := os.read(stdin_fd, 65536):
+                write_all(master, data)
+            write_all(master, b"\x04")
     try:
         with RawTerminal(stdin_fd if interactive else -1) if interactive and os.isatty(stdin_fd) else _Null():
             while True:

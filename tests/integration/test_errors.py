@@ -6,7 +6,10 @@ One store for the module: alpine pulled, ``up`` running, ``stopped`` created and
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -77,6 +80,7 @@ CASES: list[tuple[str, list[str], int, list[str]]] = [
      ["/nonexistent", "no such file or directory"]),
     ("-it without a terminal (stdin is /dev/null)", ["run", "--rm", *NONE, "-it", "alpine", "echo", "hi"], 0,
      ["The input device is not a TTY"]),
+    ("exec -it without a terminal (stdin is /dev/null)", ["exec", "-it", "up", "echo", "hi"], 0, []),
     ("a size that does not parse", ["run", "--rm", "--memory", "lots", "alpine", "true"], 125, ["lots"]),
 ]
 
@@ -114,3 +118,20 @@ def test_mistakes_leave_the_containers_as_they_were(mistakes_env: RpodEnv) -> No
     states = dict(line.split() for line in r.stdout.splitlines())
     assert states.get("up") == "running", r.stdout
     assert states.get("stopped") == "created", r.stdout
+
+
+@pytest.mark.parametrize("via", ["file", "pipe"])
+@pytest.mark.parametrize("cmd", [["run", "--rm", *NONE, "-it", "alpine"], ["exec", "-it", "up"]])
+def test_it_in_a_script_reads_stdin_to_its_end(mistakes_env: RpodEnv, tmp_path: Path, via: str,
+                                               cmd: list[str]) -> None:
+    """``-it`` with a file or a pipe as stdin: the container's terminal gets it all, then end of
+    input (^D), so ``cat`` ends (before: a file failed with 'monitor: PermissionError', a pipe hung)."""
+    data = tmp_path / "in.txt"
+    data.write_text("line1\nline2\n")
+    argv = [sys.executable, "-m", "rpod", *cmd, "cat"]
+    with data.open() as f:
+        stdin = {"stdin": f} if via == "file" else {"input": data.read_text()}
+        r = subprocess.run(argv, env=mistakes_env, capture_output=True, text=True, timeout=60,
+                           cwd=mistakes_env["HOME"], **stdin)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.replace("\r\n", "\n").count("line2\n") == 2, repr(r.stdout)  # the terminal's echo + cat
