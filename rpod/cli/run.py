@@ -174,7 +174,7 @@ def run_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool, *
         opts = build_options(image, command, kw)
         systemd_unit_label(opts)
         p = paths()
-        record = lifecycle.create(p, opts, create_command=create_command())
+        record = lifecycle.create(p, opts, create_command=create_command(), cid=spawn.cid)
     except BaseException:
         spawn.cancel()
         raise

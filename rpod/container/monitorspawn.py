@@ -31,10 +31,13 @@ class StdioRequest:
 
 class MonitorSpawn:
     """A monitor waiting for its configuration on the sync socket; its stdio fds are dups of
-    ``io``'s, made now (give ``lifecycle.start`` the same ``io``)."""
+    ``io``'s, made now (give ``lifecycle.start`` the same ``io``).  ``cid`` is the container's id
+    (a new one when None: ``lifecycle.create(cid=spawn.cid)``), on the monitor's command line as
+    conmon's, so ``ps`` tells which container a monitor serves."""
 
-    def __init__(self, io: StdioRequest | None) -> None:
+    def __init__(self, io: StdioRequest | None, cid: str | None = None) -> None:
         self.io = io
+        self.cid = cid or os.urandom(32).hex()  # as rpod.container.state.new_id
         self.sync, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sync_fd = theirs.fileno()
         self.fds: dict[str, int] = {}
@@ -42,8 +45,8 @@ class MonitorSpawn:
             for key in ("stdin_fd", "stdout_fd", "stderr_fd"):
                 if getattr(io, key) >= 0:
                     self.fds[key] = os.dup(getattr(io, key))  # above 2: the monitor's own 0-2 are /dev/null
-        argv = python_entry("rootless.monitor", json.dumps({"await_config": True, "sync_fd": self.sync_fd,
-                                                            **self.fds}))
+        argv = python_entry("rootless.monitor", json.dumps({"await_config": True, "id": self.cid,
+                                                            "sync_fd": self.sync_fd, **self.fds}))
         self.proc = subprocess.Popen(argv, pass_fds=sorted({self.sync_fd, *self.fds.values()}),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, cwd="/")
@@ -65,6 +68,6 @@ class MonitorSpawn:
         self.proc.wait()
 
 
-def spawn_monitor(io: StdioRequest | None = None) -> MonitorSpawn:
+def spawn_monitor(io: StdioRequest | None = None, cid: str | None = None) -> MonitorSpawn:
     """Start a monitor now; give it to ``lifecycle.start`` (with the same ``io``) or ``cancel`` it."""
-    return MonitorSpawn(io)
+    return MonitorSpawn(io, cid)
