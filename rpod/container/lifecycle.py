@@ -48,9 +48,10 @@ def runtime_state_root(paths: Paths) -> str:
 
 # ------------------------------------------------------------------------------------------ create
 def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
-           create_command: list[str] | None = None) -> ContainerRecord:
+           create_command: list[str] | None = None, cid: str | None = None) -> ContainerRecord:
     """Create a container from ``opts`` (pulling the image per ``--pull``); nothing is started.
-    ``create_command`` is the CLI argv, kept for ``inspect`` and ``generate systemd --new``."""
+    ``create_command`` is the CLI argv, kept for ``inspect`` and ``generate systemd --new``;
+    ``cid`` an id chosen beforehand (``rpod run``'s early monitor has it), else a new one."""
     from rootless.subid import default_mapping
     from rpod.container import idmaps, rootfs
     from rpod.container.etcfiles import containerenv_content, write_etc_files
@@ -79,7 +80,7 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     images = ImageStore(paths)
     image_config = images.config(image)
     layer_dirs = images.layer_dirs(image)
-    cid = new_id()
+    cid = cid or new_id()
     name = opts.name or store.generate_name()
     inner = image_config.get("config") or {}
     labels = {**(inner.get("Labels") or {}), **parse_key_values(opts.labels, "--label")}
@@ -270,7 +271,7 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     if log_driver == "passthrough" and (io is None or opts.detach):
         raise UsageError("--log-driver passthrough needs a foreground container (no -d)")
     if spawn is None:
-        spawn = spawn_monitor(io)
+        spawn = spawn_monitor(io, record.id)
     cfg: dict[str, Any] = {
         "id": record.id, "bundle": str(cdir), "state_root": runtime_state_root(paths),
         "container_dir": str(cdir), "run_dir": str(run_dir), "sync_fd": spawn.sync_fd,
