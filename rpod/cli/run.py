@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -189,10 +189,21 @@ def run_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool, *
         if started.sync:
             started.sync.close()
         sys.stdout.write(record.id + "\n")
-        return
+        _exit_now(0)
     code = run_foreground(p, record, opts, bool(parse_bool_flag(sig_proxy, "--sig-proxy")), remove=opts.rm,
                           spawn=spawn)
-    raise click.exceptions.Exit(code)
+    _exit_now(code)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End ``rpod run`` without the interpreter's teardown of its ~300 modules (5-10 ms on the
+    run path): everything it wrote is closed by now (rpod registers no atexit handlers)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _stdio_request(interactive: bool, attach_flags: Any) -> Any:
