@@ -566,23 +566,18 @@ class Monitor:
                 from rootless.monitor.detach import DetachMatcher
 
                 self.detacher = DetachMatcher(bytes.fromhex(self.cfg.detach_keys))
-            try:
+            if os.isatty(self.cfg.stdin_fd):
                 self.sel.register(self.cfg.stdin_fd, selectors.EVENT_READ, ("cli-stdin", None))
-            except PermissionError:  # not pollable (/dev/null, a regular file): it is all there now
-                self.copy_unpollable_stdin(self.cfg.stdin_fd)
+            else:  # -it in a script: a pipe, a file or /dev/null (which epoll refuses)
+                self.copy_stdin_to_end(self.cfg.stdin_fd)
         return pid
 
-    def copy_unpollable_stdin(self, fd: int) -> None:
-        """``-it < file`` or ``< /dev/null``: epoll refuses such fds (EPERM); read them to the end."""
-        while True:
-            try:
-                data = os.read(fd, 65536)
-            except OSError:
-                return
-            if not data:
-                self.to_stdin(b"\x04")  # end of input on the container's terminal
-                return
-            self.to_stdin(data)
+    def copy_stdin_to_end(self, fd: int) -> None:
+        """``-it`` with a pipe, a file or ``/dev/null`` as the CLI's stdin: a thread copies it to the
+        pty, waiting when the pty is full (the loop must go on reading the pty's output meanwhile),
+        then ends the input with ^D."""
+        if self.stdin_w >= 0:
+            stdio.copy_to_end_in_thread(fd, self.stdin_w)
 
     def attach_network(self, pid: int) -> None:
         """slirp4netns/pasta/user network for the created (not yet started) container."""

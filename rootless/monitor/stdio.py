@@ -76,6 +76,38 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
+def write_all_waiting(fd: int, data: bytes) -> None:
+    """``write_all`` that waits on a non-blocking ``fd`` (a pty master) instead of dropping the rest."""
+    import select
+
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except (BlockingIOError, InterruptedError):
+            select.select([], [fd], [], 1.0)
+
+
+def copy_to_end_in_thread(src: int, master: int) -> None:
+    """Copy ``src`` to a pty ``master`` to its end, then ^D (end of input on the terminal), in a
+    thread that waits when the pty is full while the caller keeps draining the pty's output."""
+    import threading
+
+    w = os.dup(master)  # its own fd: the caller may close master (and its number be reused) first
+
+    def copy() -> None:
+        try:
+            while data := os.read(src, 65536):
+                write_all_waiting(w, data)
+            write_all_waiting(w, b"\x04")
+        except OSError:
+            pass
+        finally:
+            os.close(w)
+
+    threading.Thread(target=copy, daemon=True).start()
+
+
 def recv_fd(sock: socket.socket) -> int:
     """Receive one file descriptor sent with SCM_RIGHTS (the pty master from the runtime)."""
     fds = array.array("i")
@@ -184,13 +216,10 @@ def copy_terminal(master: int, interactive: bool, stdin_fd: int = 0, stdout_fd: 
     old = signal.signal(signal.SIGWINCH, on_winch)
     sel = selectors.DefaultSelector()
     sel.register(master, selectors.EVENT_READ)
-    if interactive:
-        try:
-            sel.register(stdin_fd, selectors.EVENT_READ)
-        except PermissionError:  # not pollable (/dev/null, a regular file): all of it is there now
-            while data := os.read(stdin_fd, 65536):
-                write_all(master, data)
-            write_all(master, b"\x04")
+    if interactive and os.isatty(stdin_fd):
+        sel.register(stdin_fd, selectors.EVENT_READ)
+    elif interactive:  # a pipe, a file or /dev/null (which epoll refuses)
+        copy_to_end_in_thread(stdin_fd, master)
     try:
         with RawTerminal(stdin_fd if interactive else -1) if interactive and os.isatty(stdin_fd) else _Null():
             while True:
