@@ -6,7 +6,9 @@ ports).  Missing host tools make the fixtures fail loudly, naming the apt packag
 
 from __future__ import annotations
 
+import os
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,3 +114,51 @@ def rpod_env(tmp_path: Path, registry: Registry, images: ImageSet) -> Iterator[R
     env.write_registries_conf(search=[registry.address], insecure=[registry.address])
     yield env
     env.cleanup()
+
+
+# --------------------------------------------------------------------------- leftover processes
+SESSION_MARK = "RPODTEST_SESSION"  # not RPOD_*: RpodEnv drops those, and this one must be inherited
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Mark this session's environment (xdist workers, every RpodEnv and the processes they start
+    inherit it), so the end-of-session guard finds what this session, and no concurrent one, left."""
+    if not hasattr(config, "workerinput"):
+        os.environ[SESSION_MARK] = secrets.token_hex(8)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Warn (never fail) about processes this session started that still run: they reference this
+    session's mark or basetemp and started after pytest.  They are listed, then killed."""
+    from tests.support.leaks import boot_ticks_of, kill_processes, processes_referencing
+
+    mark = os.environ.get(SESSION_MARK)
+    if hasattr(config, "workerinput") or not mark:
+        return
+    needles = [f"{SESSION_MARK}={mark}", str(config._tmp_path_factory.getbasetemp())]
+    started = boot_ticks_of(os.getpid())
+    # xdist workers are our children and carry the mark; they are pytest, not leaks
+    workers = {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _is_worker(p, os.getpid())}
+    leaks = processes_referencing(needles, started_after=started, exclude=workers)
+    if leaks:  # give processes that are exiting on their own a moment
+        time.sleep(0.5)
+        again = {p.pid for p in processes_referencing(needles, started_after=started, exclude=workers)}
+        leaks = [p for p in leaks if p.pid in again]
+    if not leaks:
+        return
+    terminalreporter.write_sep("=", f"{len(leaks)} leftover process(es) from this test session", yellow=True)
+    for p in leaks:
+        terminalreporter.write_line(f"  pid {p.pid} (ppid {p.ppid}): {p.args[:300]}", yellow=True)
+    terminalreporter.write_line("  a test or fixture did not stop them; killed now (see tests/support/leaks.py)",
+                                yellow=True)
+    kill_processes(leaks)
+
+
+def _is_worker(proc: Path, controller: int) -> bool:
+    """True for an xdist worker (an execnet child python) of ``controller``."""
+    try:
+        ppid = int((proc / "stat").read_bytes().rsplit(b")", 1)[1].split()[1])
+        cmdline = (proc / "cmdline").read_bytes()
+    except (OSError, IndexError, ValueError):
+        return False
+    return ppid == controller and (b"execnet" in cmdline or b"sys.stdin.readline" in cmdline)

@@ -4,10 +4,8 @@ the unprivileged user against the test registry; only IDs, times and sizes are n
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.images import ImageSet
+from tests.support.leaks import stop_podman
 from tests.support.registry import Registry
 from tests.support.rpodcli import RpodEnv
 
@@ -58,16 +57,6 @@ def run_script(script: str, engine: str, env: dict[str, str], workdir: Path,
                           capture_output=True, text=True, timeout=180)
 
 
-def _stop_podman(env: RpodEnv, engine: str) -> None:
-    subprocess.run([*engine.split(), "rm", "-f", "-a", "-t", "0"], env=env, capture_output=True, timeout=60)
-    pause = env.runtime_dir / "libpod" / "tmp" / "pause.pid"
-    if pause.exists():
-        try:
-            os.kill(int(pause.read_text()), signal.SIGKILL)
-        except (ProcessLookupError, ValueError):
-            pass
-
-
 def both(script: str, tmp_path: Path, registry: Registry, images: ImageSet
          ) -> dict[str, subprocess.CompletedProcess[str]]:
     """Run ``script`` with rpod and with Podman, each in its own fresh store; both must succeed."""
@@ -84,10 +73,8 @@ def both(script: str, tmp_path: Path, registry: Registry, images: ImageSet
             r = run_script(script, engine, env, tmp_path / f"{name}-work", image)
         finally:
             if name == "podman":
-                _stop_podman(env, engine)
-            else:
-                subprocess.run([*engine.split(), "rm", "-f", "-a", "-t", "0"], env=env, capture_output=True)
-            env.cleanup()
+                stop_podman(engine.split(), env, env.base)
+            env.cleanup()  # rpod's: rm -af, then whatever still references the env is killed
         assert r.returncode == 0, f"{name}: the script failed (exit {r.returncode})\n{r.stdout}\n{r.stderr}"
         outputs[name] = r
     return outputs

@@ -28,6 +28,7 @@ from rpod.container.users import layer_lookup
 from rpod.paths import Paths
 from rpod.storage.volumes import VolumeStore, parse_all, resolve_mounts
 from tests.support.images import ALPINE_X86_64
+from tests.support.leaks import stop_podman
 
 REPO = Path(__file__).resolve().parents[2]
 CRUN = shutil.which("crun") or "/usr/bin/crun"
@@ -238,10 +239,14 @@ class Podman:
         # podman refuses a runroot longer than 50 characters (pytest's xdist paths are longer)
         self.runroot = Path(tempfile.mkdtemp(prefix="rpod-pm-"))
 
+    @property
+    def argv(self) -> list[str]:
+        """``podman`` and the global flags that select this store."""
+        return [PODMAN, "--root", str(self.base / "root"), "--runroot", str(self.runroot),
+                "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
+
     def __call__(self, *args: str) -> str:
-        proc = subprocess.run([PODMAN, "--root", str(self.base / "root"), "--runroot", str(self.runroot),
-                               "--cgroup-manager", "cgroupfs", "--events-backend", "none", *args],
-                              env=self.env, capture_output=True, text=True, timeout=60)
+        proc = subprocess.run([*self.argv, *args], env=self.env, capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, f"podman {args}: {proc.stderr}"
         return proc.stdout.strip()
 
@@ -255,13 +260,7 @@ class Podman:
 
     def cleanup(self) -> None:
         """Remove the initialised containers (their conmon/crun processes) and Podman's pause process."""
-        self("rm", "--force", "--all", "--time", "0")
-        pause = self.base / "xdg" / "libpod" / "tmp" / "pause.pid"
-        if pause.exists():
-            try:
-                os.kill(int(pause.read_text()), 9)
-            except (ProcessLookupError, ValueError):
-                pass
+        stop_podman(self.argv, self.env, self.base, self.runroot)
         shutil.rmtree(self.runroot, ignore_errors=True)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.images import ImageSet
+from tests.support.leaks import stop_podman
 from tests.support.registry import require_tool
 from tests.support.rpodcli import RpodEnv, ok, run_rpod
 from tests.support.systemd_units import expand, unit_commands
@@ -43,8 +44,12 @@ def podman_env(tmp_path: Path) -> dict[str, str]:
             "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / ".local/share"),
             "LANG": "C.UTF-8"}
     yield penv
-    _podman(penv, "rm", "-a", "-f", "-t", "0")
-    _podman(penv, "system", "reset", "-f")
+    try:
+        _podman(penv, "rm", "-a", "-f", "-t", "0")
+        _podman(penv, "system", "reset", "-f")  # the store's files belong to subordinate ids
+    except subprocess.SubprocessError:
+        pass
+    stop_podman([require_tool("podman", "podman")], penv, home)  # the pause process outlives reset
     shutil.rmtree(rt, ignore_errors=True)
 
 

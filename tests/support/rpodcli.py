@@ -78,12 +78,50 @@ class RpodEnv(dict[str, str]):
         auth_file.chmod(0o600)
         return auth_file
 
+    def may_run_something(self) -> bool:
+        """True when the store or the runtime directory holds containers, crun state or network
+        namespaces, i.e. something of this environment may still run (a few stat calls)."""
+        run = self.runtime_dir / "rpod"
+        dirs = [run / "containers", run / "runtime", run / "netns", self.data_home / "rpod" / "containers"]
+        dirs += [Path(self[k]) / sub for k in ("RPOD_ROOT", "RPOD_RUNROOT") if self.get(k)
+                 for sub in ("containers", "runtime", "netns")]
+        for d in dirs:
+            try:
+                with os.scandir(d) as it:
+                    if next(it, None) is not None:
+                        return True
+            except OSError:
+                continue
+        return False
+
+    def stop_everything(self) -> None:
+        """Stop what this environment still runs: ``rpod rm -af -t 0`` when a process references
+        its directories, then SIGKILL whatever still does (monitors, their containers, crun,
+        helpers; see ``tests.support.leaks``).  Nothing is done when the store holds no container."""
+        from tests.support.leaks import processes_referencing, stop_referencing
+
+        if not self.may_run_something():
+            return
+        needles = (self.runtime_dir, self.base, *(self[k] for k in ("RPOD_ROOT", "RPOD_RUNROOT") if self.get(k)))
+        if not processes_referencing(needles):
+            return
+        try:
+            run_rpod(self, "rm", "-af", "-t", "0", timeout=30)
+        except subprocess.SubprocessError as e:
+            print(f"warning: rpod rm -af in cleanup failed: {e}")
+        stop_referencing(*needles)
+
     def cleanup(self) -> None:
-        """Remove the runtime directory and the store (whose files belong to subordinate ids,
-        so plain removal fails: it goes through a user namespace)."""
+        """Stop what the environment still runs (``stop_everything``), then remove the runtime
+        directory and the store (whose files belong to subordinate ids, so plain removal fails:
+        it goes through a user namespace)."""
         from rootless.subid import default_mapping
         from rootless.userns import remove_tree
 
+        try:
+            self.stop_everything()
+        except Exception as e:  # never hide the test's own result behind a cleanup problem
+            print(f"warning: could not stop the processes of {self.base}: {e}")
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
         try:
             remove_tree(self.data_home, default_mapping())
