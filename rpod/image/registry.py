@@ -314,12 +314,17 @@ class RegistryClient:
             self._scheme = scheme
             return
         hint = None
-        if isinstance(last, requests.exceptions.SSLError):
+        reason = _short(last)
+        if isinstance(last, requests.exceptions.SSLError) and "WRONG_VERSION_NUMBER" in reason:
+            reason = "it answers in plain HTTP, not HTTPS"
+            hint = (f"if you trust the network: --tls-verify=false, or in registries.conf: [[registry]] "
+                    f'location = "{self.registry}" insecure = true')
+        elif isinstance(last, requests.exceptions.SSLError):
             hint = (
                 "add the registry's CA to ~/.config/containers/certs.d/HOST:PORT/ca.crt, or use "
                 "--tls-verify=false / mark it insecure in registries.conf if you trust the network"
             )
-        raise RegistryError(f"cannot reach registry {self.registry}: {_short(last)}", hint=hint)
+        raise RegistryError(f"cannot reach registry {self.registry}: {reason}", hint=hint)
 
     def _send_retrying(
         self,
@@ -856,7 +861,7 @@ def _short(e: BaseException | None) -> str:
         return "unknown error"
     text = str(e)
     m = re.search(
-        r"\[SSL: [^\]]+\][^')\"]*|Connection refused|Name or service not known|timed out|Temporary failure in name resolution",
+        r"\[SSL: [^\]]+\][^'()\"]*|Connection refused|Name or service not known|timed out|Temporary failure in name resolution",
         text,
     )
     return m.group(0).strip() if m else text[:300]

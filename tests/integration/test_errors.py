@@ -97,6 +97,16 @@ def mistakes_env(tmp_path_factory: pytest.TempPathFactory, registry: Registry, i
     env.cleanup()
 
 
+def test_https_to_a_plain_http_registry(mistakes_env: RpodEnv, registry: Registry) -> None:
+    """``localhost:PORT`` is not the insecure ``127.0.0.1:PORT`` of registries.conf: rpod tries HTTPS
+    and must say the registry speaks plain HTTP (Podman: 'server gave HTTP response to HTTPS client')."""
+    port = registry.address.rsplit(":", 1)[1]
+    r = run_rpod(mistakes_env, "pull", f"localhost:{port}/alpine")
+    assert r.returncode == 125, r.stderr
+    assert f"cannot reach registry localhost:{port}: it answers in plain HTTP, not HTTPS" in r.stderr
+    assert "--tls-verify=false" in r.stderr and "insecure = true" in r.stderr
+
+
 @pytest.mark.parametrize(("mistake", "argv", "code", "words"), CASES, ids=[c[0] for c in CASES])
 def test_mistake(mistakes_env: RpodEnv, mistake: str, argv: list[str], code: int, words: list[str]) -> None:
     r = run_rpod(mistakes_env, *argv)
