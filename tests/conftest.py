@@ -135,7 +135,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     mark = os.environ.get(SESSION_MARK)
     if hasattr(config, "workerinput") or not mark:
         return
-    needles = [f"{SESSION_MARK}={mark}", str(config._tmp_path_factory.getbasetemp())]
+    needles = [f"{SESSION_MARK}={mark}\0", f"{config._tmp_path_factory.getbasetemp()}/"]
     started = boot_ticks_of(os.getpid())
     # xdist workers are our children and carry the mark; they are pytest, not leaks
     workers = {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _is_worker(p, os.getpid())}

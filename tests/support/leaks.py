@@ -155,7 +155,8 @@ def stop_podman(podman: Sequence[str], env: Mapping[str, str], *dirs: str | os.P
     if runtime_dir:
         with contextlib.suppress(OSError, ValueError):
             os.kill(int((Path(runtime_dir) / "libpod" / "tmp" / "pause.pid").read_text().strip()), signal.SIGKILL)
-    stop_referencing(*(d for d in (runtime_dir, *dirs) if str(d)))
+    # a directory as "DIR/": .../podman1 must not match .../podman10 (every process names files in it)
+    stop_referencing(*(d for d in (runtime_dir, *(f"{os.fspath(d).rstrip('/')}/" for d in dirs)) if str(d)))
 
 
 def boot_ticks_of(pid: int) -> int:

@@ -102,7 +102,9 @@ class RpodEnv(dict[str, str]):
 
         if not self.may_run_something():
             return
-        needles = (self.runtime_dir, self.base, *(self[k] for k in ("RPOD_ROOT", "RPOD_RUNROOT") if self.get(k)))
+        # "DIR/" so that .../test_x1/rpod never matches .../test_x10/rpod (the runtime dir's name has a fixed length)
+        needles = (self.runtime_dir, f"{self.base}/",
+                   *(f"{self[k].rstrip('/')}/" for k in ("RPOD_ROOT", "RPOD_RUNROOT") if self.get(k)))
         if not processes_referencing(needles):
             return
         try:
