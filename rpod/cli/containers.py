@@ -668,46 +668,58 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
     @click.option("-f", "--format", "fmt", help="Go template or json")
     @click.option("-l", "--latest", is_flag=True, help="The latest created container")
     @click.option("-s", "--size", is_flag=True, help="Display the total file size")
-    @click.option("--type", "kind", default="container", hidden=True)
+    @click.option("-t", "--type", "kind", default="all", type=click.Choice(["all", "container", "image"]),
+                  help="Only this kind of object")
     def inspect_cmd(containers: tuple[str, ...], fmt: str | None, latest: bool, size: bool, kind: str) -> None:
-        """Display the configuration of containers."""
+        """Display the configuration of containers and images (containers first, as Podman)."""
         store = _store()
-        docs = []
+        docs: list[dict[str, Any]] = []
+        structs: list[Any] = []  # what templates see: Podman's inspect data are structs
         from rpod.cli.app import print_error
+        from rpod.format.gofmt import go_structs
 
         failed: RpodError | None = None
         sizes = _image_sizes() if size else {}
 
-        def document(rec: Any) -> dict[str, Any]:
+        def add_container(rec: Any) -> None:
             doc = inspect_container(rec, store.state(rec.id))
-            return with_size(doc, rec, sizes) if size else doc
+            doc = with_size(doc, rec, sizes) if size else doc
+            docs.append(doc)
+            structs.append(go_structs(doc, INSPECT_TOP, INSPECT_STRUCTS))
+
+        def add_image(ref: str) -> bool:
+            from rpod.image.pull import local_candidates
+            from rpod.image.reports import image_struct, inspect_image
+            from rpod.image.store import ImageStore
+
+            images = ImageStore(paths())
+            try:
+                doc = inspect_image(images, images.resolve(ref, local_candidates(ref)))
+            except RpodError:
+                return False
+            docs.append(doc)
+            structs.append(image_struct(doc))
+            return True
 
         for rec in ([store.latest()] if latest else []):
-            docs.append(document(rec))
+            add_container(rec)
         for ref in containers:
-            try:
-                rec = store.get(ref)
-            except NoSuchContainer:
-                # Podman's inspect also finds images
+            if kind != "image":
                 try:
-                    from rpod.image.store import ImageStore
-
-                    ImageStore(paths()).resolve(ref)
-                except RpodError:
-                    if failed is not None:
-                        print_error(failed)
-                    failed = NoSuchContainer(f"no such object: \"{ref}\"")
+                    add_container(store.get(ref))
                     continue
-                raise UsageError(f"{ref} is an image: use rpod image inspect") from None
-            docs.append(document(rec))
+                except NoSuchContainer:
+                    pass
+            if kind != "container" and add_image(ref):
+                continue
+            if failed is not None:
+                print_error(failed)
+            failed = NoSuchContainer(f"no such object: \"{ref}\"")
         if not containers and not latest:
             raise UsageError("inspect requires at least one container name or ID")
         if fmt and fmt.strip() != "json":
             from rpod.format import render_list
-            from rpod.format.gofmt import go_structs
 
-            # Podman's inspect data are structs: a field they lack is an error, not <no value>
-            structs = [go_structs(d, INSPECT_TOP, INSPECT_STRUCTS) for d in docs]
             write(render_list(fmt, structs, name="inspect"))
         else:
             from rpod.cli.common import print_json

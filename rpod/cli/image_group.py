@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from rpod.cli import images as img
@@ -28,7 +30,7 @@ def inspect(names: tuple[str, ...], fmt: str | None) -> None:
     from rpod.image.store import ImageStore
 
     store = ImageStore(paths())
-    docs = []
+    docs: list[Any] = []
     errors = []
     for name in names:
         try:
@@ -36,17 +38,9 @@ def inspect(names: tuple[str, ...], fmt: str | None) -> None:
         except NoSuchImage as e:
             errors.append(e)
     from rpod.format import render_list
-    from rpod.format.gofmt import go_structs
+    from rpod.image.reports import image_struct
 
-    # Podman 4.3.1's ImageData fields (Config, a v1 image config, stays a map here)
-    IMAGE_TOP = ("interface {}", frozenset((  # noqa: N806
-        "ID", "Digest", "RepoTags", "RepoDigests", "Parent", "Comment", "Created", "Config", "Version",
-        "Author", "Architecture", "Os", "Size", "VirtualSize", "GraphDriver", "RootFS", "Labels",
-        "Annotations", "ManifestType", "User", "History", "NamesHistory", "HealthCheck",
-    )))
-
-    # Podman's image inspect data is a struct: a field it lacks is an error, not <no value>
-    docs = [go_structs(d, IMAGE_TOP) for d in docs]
+    docs = [image_struct(d) for d in docs]
     write(render_list(fmt or "json", docs, name="inspect", json_indent=5))
     if errors:
         raise errors[0]

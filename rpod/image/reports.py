@@ -138,3 +138,19 @@ def inspect_image(store: ImageStore, rec: ImageRecord) -> dict[str, Any]:
         "History": config.get("history", []),
         "NamesHistory": rec.names_history,
     }
+
+
+# Podman 4.3.1's ImageData fields (Config, a v1 image config, stays a map here)
+IMAGE_INSPECT_TOP = ("interface {}", frozenset((
+    "ID", "Digest", "RepoTags", "RepoDigests", "Parent", "Comment", "Created", "Config", "Version",
+    "Author", "Architecture", "Os", "Size", "VirtualSize", "GraphDriver", "RootFS", "Labels",
+    "Annotations", "ManifestType", "User", "History", "NamesHistory", "HealthCheck",
+)))
+
+
+def image_struct(doc: dict[str, Any]) -> Any:
+    """An ``inspect_image`` document as templates see it: Podman's ImageData is a struct, so a
+    field it lacks is an error, not ``<no value>``."""
+    from rpod.format.gofmt import go_structs
+
+    return go_structs(doc, IMAGE_INSPECT_TOP)

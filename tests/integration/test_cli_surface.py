@@ -434,3 +434,20 @@ def test_volume_events(clean: RpodEnv) -> None:
     lines = ok(run_rpod(env, "events", "--stream=false", "--filter", "type=volume")).stdout.splitlines()
     assert lines[-1].endswith(f" volume remove {anon}") and " volume create v1" in lines[-7]
     assert os.path.exists(Path(env["XDG_DATA_HOME"]) / "rpod" / "events.log")
+
+
+def test_inspect_finds_images_too_as_podman(env: RpodEnv) -> None:
+    """``inspect`` (type all) looks for a container first, then an image: Jenkins' ``inspect -f . IMAGE``."""
+    image_id = ok(run_rpod(env, "images", "-q", "--no-trunc", "alpine")).stdout.strip().removeprefix("sha256:")
+    assert ok(run_rpod(env, "inspect", "-f", ".", "alpine")).stdout == ".\n"
+    assert ok(run_rpod(env, "inspect", "-f", "{{.Id}} {{.Config.Cmd}}", "alpine")).stdout == f"{image_id} [/bin/sh]\n"
+    doc = json.loads(ok(run_rpod(env, "inspect", "alpine")).stdout)
+    assert doc[0]["Id"] == image_id and doc[0]["RepoTags"]
+    r = run_rpod(env, "inspect", "--type", "container", "alpine")
+    assert r.returncode == 125 and 'no such object: "alpine"' in r.stderr
+    r = run_rpod(env, "inspect", "-f", "{{.Nope}}", "alpine")
+    assert r.returncode == 125 and "can't evaluate field Nope" in r.stderr
+    # a container of the same name wins; --type image narrows
+    ok(run_rpod(env, "create", "--name", "alpine", "alpine", "true"))
+    assert ok(run_rpod(env, "inspect", "-f", "{{.Name}}", "alpine")).stdout == "alpine\n"
+    assert ok(run_rpod(env, "inspect", "--type", "image", "-f", "{{.Id}}", "alpine")).stdout == f"{image_id}\n"
