@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 from tests.support.images import ImageSet
 from tests.support.registry import Registry
 from tests.support.rpodcli import RpodEnv, ok, run_rpod
+from tests.support.tmux import terminal
 
 
 @pytest.fixture(scope="module")
@@ -102,59 +102,27 @@ def test_exec_detach_prints_session_id_and_runs(clean: RpodEnv) -> None:
 
 def test_exec_tty_under_tmux(clean: RpodEnv, tmp_path: Path) -> None:
     env = clean
-    tmux = shutil.which("tmux")
-    assert tmux, "tmux is not installed (apt-get install tmux)"
     ok(run_rpod(env, "run", "-d", "--name", "ext", "alpine", "sleep", "1000"))
-    sock = str(tmp_path / "tmux.sock")
-    cmd = f"{sys.executable} -m rpod exec -it ext sh; echo EXIT=$?; sleep 30"
-    envs = [f"{k}={v}" for k, v in env.items()]
-    subprocess.run([tmux, "-S", sock, "new-session", "-d", "-x", "90", "-y", "25", "env", *envs, "sh", "-c", cmd],
-                   check=True)
-    try:
-        def screen() -> str:
-            return subprocess.run([tmux, "-S", sock, "capture-pane", "-p"], capture_output=True, text=True).stdout
-
-        wait_for(lambda: "#" in screen(), 30, "the exec shell's prompt")
-        time.sleep(0.5)  # busybox switches the pty mode right after its prompt
-        subprocess.run([tmux, "-S", sock, "send-keys", "tty; echo hi-$((40+2)); stty size; exit 4", "Enter"],
-                       check=True)
-        wait_for(lambda: "EXIT=" in screen(), 30, "the exec shell to exit")
-        text = screen()
+    with terminal(tmp_path, env, f"{sys.executable} -m rpod exec -it ext sh; echo EXIT=$?; sleep 30") as term:
+        term.wait_prompt(what="the exec shell's prompt")
+        term.send("tty; echo hi-$((40+2)); stty size; exit 4", "Enter")
+        text = term.wait_for("EXIT=", what="the exec shell to exit")
         assert "hi-42" in text and "EXIT=4" in text and "/dev/pts/" in text
         assert "25 90" in text or "24 90" in text
-    finally:
-        subprocess.run([tmux, "-S", sock, "kill-server"], check=False)
 
 
 # ---------------------------------------------------------------------------------------- attach
-def _attach_under_tmux(env: RpodEnv, tmp_path: Path, args: str) -> tuple[str, str, list[str]]:
-    tmux = shutil.which("tmux")
-    assert tmux, "tmux is not installed (apt-get install tmux)"
-    sock = str(tmp_path / "tmux.sock")
-    cmd = f"{sys.executable} -m rpod attach {args}; echo ATTACH-EXIT=$?; sleep 30"
-    envs = [f"{k}={v}" for k, v in env.items()]
-    subprocess.run([tmux, "-S", sock, "new-session", "-d", "-x", "90", "-y", "25", "env", *envs, "sh", "-c", cmd],
-                   check=True)
-    return tmux, sock, envs
-
-
 def test_attach_detach_keys_default_and_custom(clean: RpodEnv, tmp_path: Path) -> None:
     env = clean
     ok(run_rpod(env, "run", "-d", "-it", "--name", "att", "alpine", "sh"))
     for keys, send in (("", ["C-p", "C-q"]), ("--detach-keys ctrl-x ", ["C-x"])):
-        tmux, sock, _ = _attach_under_tmux(env, tmp_path, f"{keys}att")
-        try:
-            def screen(sock: str = sock, tmux: str = tmux) -> str:
-                return subprocess.run([tmux, "-S", sock, "capture-pane", "-p"], capture_output=True, text=True).stdout
-
+        cmd = f"{sys.executable} -m rpod attach {keys}att; echo ATTACH-EXIT=$?; sleep 30"
+        with terminal(tmp_path, env, cmd) as term:
             time.sleep(1.0)
-            subprocess.run([tmux, "-S", sock, "send-keys", "echo at-$((6*7))", "Enter"], check=True)
-            wait_for(lambda: "at-42" in screen(), 20, "the attached shell's output")
-            subprocess.run([tmux, "-S", sock, "send-keys", *send], check=True)
-            wait_for(lambda: "ATTACH-EXIT=" in screen(), 20, "attach to detach")
-            assert "ATTACH-EXIT=0" in screen()
-        finally:
-            subprocess.run([tmux, "-S", sock, "kill-server"], check=False)
+            term.send("echo at-$((6*7))", "Enter")
+            term.wait_for("at-42", 20, "the attached shell's output")
+            term.send(*send)
+            assert "ATTACH-EXIT=0" in term.wait_for("ATTACH-EXIT=", 20, "attach to detach")
         # detaching leaves the container running
         assert ok(run_rpod(env, "inspect", "--format", "{{.State.Status}}", "att")).stdout == "running\n"
     # an invalid key spec is a usage error
@@ -167,27 +135,14 @@ def test_run_it_detaches_with_the_keys(clean: RpodEnv, tmp_path: Path, rm: bool)
     """Foreground ``run -it``: ctrl-p,ctrl-q returns the shell prompt and leaves the container
     running (with --rm it is still removed when it exits later)."""
     env = clean
-    tmux = shutil.which("tmux")
-    assert tmux, "tmux is not installed (apt-get install tmux)"
-    sock = str(tmp_path / "tmux.sock")
     name = "det-rm" if rm else "det"
     cmd = f"{sys.executable} -m rpod run {'--rm ' if rm else ''}-it --name {name} alpine sh; echo RUN-EXIT=$?; sleep 30"
-    envs = [f"{k}={v}" for k, v in env.items()]
-    subprocess.run([tmux, "-S", sock, "new-session", "-d", "-x", "90", "-y", "25", "env", *envs, "sh", "-c", cmd],
-                   check=True)
-    try:
-        def screen() -> str:
-            return subprocess.run([tmux, "-S", sock, "capture-pane", "-p"], capture_output=True, text=True).stdout
-
-        wait_for(lambda: "#" in screen(), 30, "the shell prompt")
-        time.sleep(0.5)
-        subprocess.run([tmux, "-S", sock, "send-keys", "echo in-$((6*7))", "Enter"], check=True)
-        wait_for(lambda: "in-42" in screen(), 20, "the shell's output")
-        subprocess.run([tmux, "-S", sock, "send-keys", "C-p", "C-q"], check=True)
-        wait_for(lambda: "RUN-EXIT=" in screen(), 20, "run to detach")
-        assert "RUN-EXIT=0" in screen()
-    finally:
-        subprocess.run([tmux, "-S", sock, "kill-server"], check=False)
+    with terminal(tmp_path, env, cmd) as term:
+        term.wait_prompt()
+        term.send("echo in-$((6*7))", "Enter")
+        term.wait_for("in-42", 20, "the shell's output")
+        term.send("C-p", "C-q")
+        assert "RUN-EXIT=0" in term.wait_for("RUN-EXIT=", 20, "run to detach")
     assert ok(run_rpod(env, "inspect", "--format", "{{.State.Status}}", name)).stdout == "running\n"
     assert ok(run_rpod(env, "exec", name, "echo", "alive")).stdout == "alive\n"
     ok(run_rpod(env, "stop", "-t", "0", name))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.rpodcli import RpodEnv, ok, run_rpod
+from tests.support.tmux import terminal
 
 
 def containers_dir(env: RpodEnv) -> Path:
@@ -151,34 +151,14 @@ def test_create_start_attach_and_wait(env: RpodEnv) -> None:
 
 
 def test_tty_under_tmux(env: RpodEnv, tmp_path: Path) -> None:
-    tmux = shutil.which("tmux")
-    assert tmux, "tmux is not installed (apt-get install tmux)"
-    sock = str(tmp_path / "tmux.sock")
-    rpod = f"{sys.executable} -m rpod run --rm -it --name tty alpine sh; echo EXIT=$?; sleep 30"
-    envs = [f"{k}={v}" for k, v in env.items()]
-    subprocess.run([tmux, "-S", sock, "new-session", "-d", "-x", "100", "-y", "30", "env", *envs, "sh", "-c", rpod],
-                   check=True)
-    try:
-        def screen() -> str:
-            return subprocess.run([tmux, "-S", sock, "capture-pane", "-p"], capture_output=True, text=True).stdout
-
-        deadline = time.monotonic() + 30
-        while "#" not in screen():
-            assert time.monotonic() < deadline, f"no shell prompt:\n{screen()}"
-            time.sleep(0.2)
-        # busybox's line editor switches the pty's mode right after printing its prompt; keys typed in
-        # that instant can be dropped by the shell itself, so type as a person would, a moment later
-        time.sleep(0.5)
-        subprocess.run([tmux, "-S", sock, "send-keys", "echo hi-$((40+2)); stty size; exit 5", "Enter"], check=True)
-        while "EXIT=" not in screen():
-            assert time.monotonic() < deadline, f"the shell did not exit:\n{screen()}"
-            time.sleep(0.2)
-        text = screen()
+    cmd = f"{sys.executable} -m rpod run --rm -it --name tty alpine sh; echo EXIT=$?; sleep 30"
+    with terminal(tmp_path, env, cmd, cols=100, rows=30) as term:
+        term.wait_prompt()
+        term.send("echo hi-$((40+2)); stty size; exit 5", "Enter")
+        text = term.wait_for("EXIT=", what="the shell to exit")
         assert "hi-42" in text
         assert "30 100" in text or "29 100" in text
         assert "EXIT=5" in text
-    finally:
-        subprocess.run([tmux, "-S", sock, "kill-server"], check=False)
 
 
 def test_inspect_document(env: RpodEnv) -> None:
