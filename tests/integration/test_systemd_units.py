@@ -68,7 +68,9 @@ def _normalise(unit: str, exe: str, cid: str, name: str) -> str:
     unit = unit.replace("KillMode=mixed\nType=notify\n", "Type=notify\n")  # rpod's addition to --new
     unit = re.sub(r"^RequiresMountsFor=.*$", "RequiresMountsFor=RUNROOT", unit, flags=re.M)
     unit = re.sub(r"^PIDFile=.*$", "PIDFile=PIDFILE", unit, flags=re.M)
-    return unit
+    # Podman keeps -e values in a Go map: a run of Environment= lines comes out in any order
+    return re.sub(r"(?:^Environment=.*\n)+", lambda m: "".join(sorted(m.group(0).splitlines(True))), unit,
+                  flags=re.M)
 
 
 CREATE_ARGS = ["--name", "web", "--label", "io.containers.autoupdate=registry", "-e", "FOO=bar",
