@@ -14,6 +14,7 @@ is faster).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -67,6 +68,7 @@ class Tools:
         self.registry = registry
         self.python = python
         self.n = 0
+        self.podmans: list[tuple[list[str], dict[str, str], Path]] = []
 
     def fresh(self) -> tuple[list[str], list[str], dict[str, str]]:
         self.n += 1
@@ -83,7 +85,17 @@ class Tools:
         rpod = [self.python, "-m", "rpod", "--root", str(d / "rpod-root"), "--runroot", str(d / "rpod-run")]
         podman = ["podman", "--root", str(d / "pm-root"), "--runroot", str(d / "pm-run"),
                   "--cgroup-manager=cgroupfs", "--events-backend=file", "--storage-driver=overlay"]
+        self.podmans.append((podman, env, d))
         return rpod, podman, env
+
+    def close(self) -> None:
+        """Stop what every store left running: Podman's containers and its pause process, rpod's
+        containers (the same teardown as the test suite's)."""
+        from tests.support.leaks import stop_podman, stop_referencing
+
+        for podman, env, d in self.podmans:
+            stop_podman(podman, env, d)
+            stop_referencing(f"{d}/")
 
 
 def timed(cmd: list[str], env: dict[str, str], stdin: bytes | None = None) -> float:
@@ -326,10 +338,12 @@ def main() -> int:
         os.chdir(base)
         images = build_images(base / "layouts", default_cache_root())
         reg = start_registry(base / "registry")
-        try:
+        with contextlib.ExitStack() as stack:
+            stack.callback(reg.stop)
             ImageSet(images, reg, base / "skopeo").push_to(reg, "alpine", "large", "busybox")
             python = sys.executable if args.editable else installed_python(base)
             tools = Tools(base / "stores", reg.address, python)
+            stack.callback(tools.close)
             alpine = images["alpine"].reference(reg.address)
             if "pull" in only:
                 results.append(bench_pull(tools, alpine, args.runs, "pull alpine (cold)"))
@@ -343,8 +357,6 @@ def main() -> int:
                 results.extend(bench_containers(tools, alpine, args.runs, ALPINE_X86_64))
             if "net" in only:
                 results.extend(bench_network(tools, alpine, args.runs))
-        finally:
-            reg.stop()
     rows = [r.row() for r in results]
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
