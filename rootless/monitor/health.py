@@ -25,7 +25,7 @@ import selectors
 import signal
 import time
 
-from rootless.monitor import eventlog, exitfile
+from rootless.monitor import eventlog, exitfile, stdio
 
 TYPE_CHECKING = False  # typing costs ~0.6 MB in every monitor: annotations only
 if TYPE_CHECKING:
@@ -183,12 +183,9 @@ class HealthChecker:
     @_guarded
     def on_output(self, fd: int) -> None:
         cur = self.current
-        try:
-            data = os.read(fd, 4096)
-        except BlockingIOError:
+        data = stdio.read_ready(fd)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if cur is not None and cur.get("fd") == fd and data:
             if len(cur["buf"]) < MAX_OUTPUT * 2:
                 cur["buf"] += data

@@ -662,12 +662,9 @@ class Monitor:
                 self.child_waiters.pop(pid)(status)
 
     def on_output(self, fd: int, kind: bytes) -> None:
-        try:
-            data = os.read(fd, stdio.MAX_PACKET - 1)
-        except BlockingIOError:
+        data = stdio.read_ready(fd, stdio.MAX_PACKET - 1)
+        if data is None:
             return
-        except OSError:  # EIO: the pty's last slave closed
-            data = b""
         if not data:
             self.sel.unregister(fd)
             os.close(fd)
@@ -688,12 +685,9 @@ class Monitor:
                     self.drop_client(sock.fileno())
 
     def on_cli_stdin(self, fd: int) -> None:
-        try:
-            data = os.read(fd, 4096)
-        except BlockingIOError:
+        data = stdio.read_ready(fd)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self.sel.unregister(fd)
             self.to_stdin(b"\x04")  # the CLI's stdin ended (a pipe): end of input on the container's terminal

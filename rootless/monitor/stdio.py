@@ -76,6 +76,17 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
+def read_ready(fd: int, size: int = 4096) -> bytes | None:
+    """One read from a non-blocking ``fd`` the selector said is readable: the bytes, ``b""`` at
+    the end (EOF, or EIO once a pty's last slave closed), ``None`` when nothing is there after all."""
+    try:
+        return os.read(fd, size)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
+
+
 def write_all_waiting(fd: int, data: bytes) -> None:
     """``write_all`` that waits on a non-blocking ``fd`` (a pty master) instead of dropping the rest."""
     import select

@@ -16,20 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.images import ImageSet
-from tests.support.registry import Registry
 from tests.support.rpodcli import RpodEnv, ok, run_rpod
 from tests.support.tmux import terminal
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory, registry: Registry, images: ImageSet) -> Iterator[RpodEnv]:
-    e = RpodEnv(tmp_path_factory.mktemp("surface"))
-    e.write_registries_conf(search=[registry.address], insecure=[registry.address])
-    ok(run_rpod(e, "pull", "-q", "alpine"))
-    yield e
-    run_rpod(e, "rm", "-f", "-a", "-t", "0")
-    e.cleanup()
+def env(module_env: RpodEnv) -> RpodEnv:
+    return module_env
 
 
 @pytest.fixture
