@@ -95,9 +95,12 @@ class PsRow:
             self.Status += f" ({health['Status']})"
         self.Restarts = rec.restart_count + st.restart_count
         self.State = st.status
-        from rpod.network.ports import ps_text
+        if rec.ports:  # the ports module (ipaddress, socket) only when there is something to print
+            from rpod.network.ports import ps_text
 
-        self.Ports = ps_text(rec.ports)
+            self.Ports = ps_text(rec.ports)
+        else:
+            self.Ports = ""
         self.Names = rec.name
         self.Labels = dict(rec.labels)
         self.Mounts = [m.get("destination", "") for m in rec.mounts]

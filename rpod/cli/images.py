@@ -86,7 +86,9 @@ def list_images(all_: bool, quiet: bool, digests: bool, no_trunc: bool, fmt: str
     if repository:
         flt.setdefault("reference", []).append(repository)
     records = filter_images(store, records, flt)
-    used = {k: len(v) for k, v in containers_using(p).items()}
+    # only a --format can show .Containers (the default table and -q do not): the container store is
+    # not read otherwise
+    used = {k: len(v) for k, v in containers_using(p).items()} if fmt else {}
     rows = image_rows(store, records, no_trunc=no_trunc, containers_by_image=used)
     sort_keys = {
         "created": lambda r: -_created(r[1]),

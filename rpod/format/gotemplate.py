@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import types
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from rpod.errors import UsageError
@@ -47,13 +46,17 @@ _UNESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0
 _SIMPLE_ESC = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 
 
-@dataclass
 class _Tok:
-    kind: str  # text left right field var ident keyword string number bool nil dot pipe ( ) := = , eof
-    val: Any
-    pos: int
-    text: str = ""
-    spaced: bool = False  # whitespace came before it (separates operands; no chaining across it)
+    # plain classes with __slots__ for the lexer and the AST: a @dataclass costs ~0.2 ms at import
+    # per class, which every `ps`/`images` paid
+    __slots__ = ("kind", "val", "pos", "text", "spaced")
+
+    def __init__(self, kind: str, val: Any, pos: int, text: str = "", spaced: bool = False):
+        self.kind = kind  # text left right field var ident keyword string number bool nil dot pipe ( ) := = , eof
+        self.val = val
+        self.pos = pos
+        self.text = text
+        self.spaced = spaced  # whitespace came before it (separates operands; no chaining across it)
 
 
 def _unquote(lit: str) -> str:
@@ -225,91 +228,107 @@ def _number(text: str) -> int | float:
 # --------------------------------------------------------------------------- AST
 
 
-@dataclass
 class Node:
-    pos: int
+    __slots__ = ("pos",)
+
+    def __init__(self, pos: int):
+        self.pos = pos
 
 
-@dataclass
 class Text(Node):
-    text: str
+    __slots__ = ("text",)
+
+    def __init__(self, pos: int, text: str):
+        self.pos, self.text = pos, text
 
 
-@dataclass
 class Field(Node):
-    names: list[str]
+    __slots__ = ("names",)
+
+    def __init__(self, pos: int, names: list[str]):
+        self.pos, self.names = pos, names
 
     def __str__(self) -> str:
         return "".join("." + n for n in self.names)
 
 
-@dataclass
 class Var(Node):
-    names: list[str]  # ["$x", "A", "B"] for $x.A.B
+    __slots__ = ("names",)
+
+    def __init__(self, pos: int, names: list[str]):
+        self.pos, self.names = pos, names  # ["$x", "A", "B"] for $x.A.B
 
     def __str__(self) -> str:
         return ".".join(self.names)
 
 
-@dataclass
 class Literal(Node):
-    kind: str  # string number bool nil dot ident
-    value: Any
-    text: str
+    __slots__ = ("kind", "value", "text")
+
+    def __init__(self, pos: int, kind: str, value: Any, text: str):
+        self.pos, self.kind, self.value, self.text = pos, kind, value, text  # kind: string number bool nil dot ident
 
     def __str__(self) -> str:
         return self.text
 
 
-@dataclass
 class Pipe(Node):
-    decl: list[Var]
-    is_assign: bool
-    cmds: list[Command]
+    __slots__ = ("decl", "is_assign", "cmds")
+
+    def __init__(self, pos: int, decl: list[Var], is_assign: bool, cmds: list[Command]):
+        self.pos, self.decl, self.is_assign, self.cmds = pos, decl, is_assign, cmds
 
     def __str__(self) -> str:
         head = ", ".join(map(str, self.decl)) + (" = " if self.is_assign else " := ") if self.decl else ""
         return head + " | ".join(map(str, self.cmds))
 
 
-@dataclass
 class Command(Node):
-    args: list[Node]
+    __slots__ = ("args",)
+
+    def __init__(self, pos: int, args: list[Node]):
+        self.pos, self.args = pos, args
 
     def __str__(self) -> str:
         return " ".join(f"({a})" if isinstance(a, Pipe) else str(a) for a in self.args)
 
 
-@dataclass
 class Chain(Node):
-    node: Node
-    names: list[str]
+    __slots__ = ("node", "names")
+
+    def __init__(self, pos: int, node: Node, names: list[str]):
+        self.pos, self.node, self.names = pos, node, names
 
     def __str__(self) -> str:
         head = f"({self.node})" if isinstance(self.node, Pipe) else str(self.node)
         return head + "".join("." + n for n in self.names)
 
 
-@dataclass
 class Action(Node):
-    pipe: Pipe
+    __slots__ = ("pipe",)
+
+    def __init__(self, pos: int, pipe: Pipe):
+        self.pos, self.pipe = pos, pipe
 
     def __str__(self) -> str:
         return f"{{{{{self.pipe}}}}}"
 
 
-@dataclass
 class Control(Node):
-    kind: str  # if with range break continue
-    pipe: Pipe | None = None
-    body: list[Node] = field(default_factory=list)
-    else_body: list[Node] = field(default_factory=list)
+    __slots__ = ("kind", "pipe", "body", "else_body")
+
+    def __init__(self, pos: int, kind: str, pipe: Pipe | None = None, body: list[Node] | None = None,
+                 else_body: list[Node] | None = None):
+        self.pos, self.kind, self.pipe = pos, kind, pipe  # kind: if with range break continue
+        self.body: list[Node] = [] if body is None else body
+        self.else_body: list[Node] = [] if else_body is None else else_body
 
 
-@dataclass
 class TemplateCall(Node):
-    name: str
-    pipe: Pipe | None
+    __slots__ = ("name", "pipe")
+
+    def __init__(self, pos: int, name: str, pipe: Pipe | None):
+        self.pos, self.name, self.pipe = pos, name, pipe
 
     def __str__(self) -> str:
         return f"{{{{template {go_quote(self.name)}{' ' + str(self.pipe) if self.pipe else ''}}}}}"

@@ -9,7 +9,6 @@ old or the new file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -207,6 +206,8 @@ class ImageStore:
 
     def write_blob(self, digest: str, data: bytes) -> Path:
         """Store ``data`` under ``digest`` after checking it really has that digest."""
+        import hashlib  # lazily: loading OpenSSL costs ~2 ms that `images` and `run` never need
+
         algo, _, hexd = digest.partition(":")
         if algo != "sha256" or hashlib.sha256(data).hexdigest() != hexd:
             raise DigestMismatch(f"content does not match digest {digest}")
