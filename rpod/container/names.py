@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # `random` is imported when a name is generated, not by every `ps`
+    import random
 
 ADJECTIVES = (
     "admiring", "adoring", "affectionate", "agitated", "amazing", "angry", "awesome", "beautiful",
@@ -43,7 +46,11 @@ NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 def generate_name(taken: Callable[[str], bool] = lambda _n: False, rng: random.Random | None = None) -> str:
     """A free ``adjective_surname``; after many collisions a numeric suffix is added."""
-    r = rng or random.SystemRandom()
+    if rng is None:
+        import random
+
+        rng = random.SystemRandom()
+    r = rng
     for attempt in range(64):
         name = f"{r.choice(ADJECTIVES)}_{r.choice(SURNAMES)}"
         if attempt >= 8:

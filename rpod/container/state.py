@@ -18,7 +18,6 @@ fails if it exists: of two concurrent ``--name x`` creates exactly one wins.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -269,10 +268,14 @@ class ContainerStore:
                 os.unlink(cdir / name)
             except FileNotFoundError:
                 pass
+        import shutil  # lazily, as below: listing containers (`ps`) does not need it
+
         shutil.rmtree(self.run_dir(cid), ignore_errors=True)
 
     def remove(self, record: ContainerRecord) -> None:
         """Delete the record, its files (as root in the user namespace when needed) and its name."""
+        import shutil
+
         from rootless.subid import default_mapping
         from rootless.userns import remove_tree
 
