@@ -505,8 +505,7 @@ def stop(paths: Paths, record: ContainerRecord, timeout: int | None = None) -> C
         signame = signal.Signals(record.stop_signal).name if record.stop_signal in signal.Signals._value2member_map_ \
             else str(record.stop_signal)
         log.warn(f"StopSignal {signame} failed to stop container {record.name} in {t} seconds, "
-                 "resorting to SIGKILL (a PID 1 such as sh or sleep ignores it: run with --init, or set "
-                 "--stop-signal or --stop-timeout)", once=False)
+                 "resorting to SIGKILL", once=False)
     with contextlib.suppress(StateConflict):
         signal_container(paths, record, signal.SIGKILL)
     return _stopped(paths, record, wait_exit(paths, record.id, timeout=30))
