@@ -189,6 +189,14 @@ def copy(paths: Paths, src: Location, dest: Location, *, archive: bool = True, o
     _copy_out(paths, get(src.container or ""), src, dest, overwrite, stdout)
 
 
+def _finish_put(h: Helper, path: str, where: str) -> None:
+    """The helper's answer to a copy in: its error as rpod's, else wait for it to end."""
+    reply = h.reply()
+    if "error" in reply:
+        _raise(reply, path, where)
+    h.finish()
+
+
 def _copy_in(paths: Paths, rec: ContainerRecord, src: Location, dest: Location, archive: bool,
              overwrite: bool, stdin: IO[bytes]) -> None:
     where = f"container {dest.container}"
@@ -197,10 +205,7 @@ def _copy_in(paths: Paths, rec: ContainerRecord, src: Location, dest: Location, 
         h = Helper(paths, rec, "put", stdin=stdin, path=dest.path, src=None, overwrite=overwrite,
                    owner=None)
         try:
-            reply = h.reply()
-            if "error" in reply:
-                _raise(reply, dest.path, where)
-            h.finish()
+            _finish_put(h, dest.path, where)
         finally:
             h.close()
         return
@@ -221,10 +226,7 @@ def _copy_in(paths: Paths, rec: ContainerRecord, src: Location, dest: Location, 
             pass  # the helper refused the destination: its reply says why
         except OSError as e:
             raise RpodError(f"cannot read {src.path}: {e.strerror}") from None
-        reply = h.reply()
-        if "error" in reply:
-            _raise(reply, dest.path, where)
-        h.finish()
+        _finish_put(h, dest.path, where)
     finally:
         h.close()
 
