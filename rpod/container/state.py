@@ -237,6 +237,10 @@ class ContainerStore:
         restarts = int((mon or {}).get("restart_count", 0))
         if ex is not None:
             rs = exitfile.read_json(os.path.join(cdir, RESTART_FILE))
+            if rs is None and exitfile.read_exit_file(cdir) is None:
+                # the monitor restarted it between our two reads (it removes the exit file, then
+                # restart.json): derive again rather than report a final exit
+                return self.state(cid)
             gap = rs is not None and exitfile.process_alive(rs.get("monitor_pid"), rs.get("monitor_start"))
             return ContainerState("exited", exit_code=int(ex.get("exit_code", -1)), started_at=started,
                                   finished_at=ex.get("exited_at", ""), error=ex.get("error", ""),
