@@ -17,6 +17,7 @@ import os
 import socket
 from typing import Any
 
+from rootless.monitor.stdio import recv_line
 from rootless.slirp import NetworkSetupError
 
 HOLDER_SOCKET = "holder.sock"
@@ -76,12 +77,7 @@ def holder_call(holder_dir: str, request: dict[str, Any], timeout: float = 20.0)
             s.settimeout(timeout)
             s.connect(f"/proc/self/fd/{dfd}/{HOLDER_SOCKET}")
             s.sendall(json.dumps(request).encode() + b"\n")
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = recv_line(s)
     except OSError as e:
         raise NetworkSetupError(f"the network holder did not answer: {e.strerror or e}",
                                 hint="the network's holder process is gone; start the container again") from e

@@ -145,7 +145,7 @@ class InProcessRuntime:
         data = json.dumps({**msg, "id": c.id, "bundle": c.bundle, "state_root": c.state_root}).encode() + b"\n"
         try:
             socket.send_fds(self.chan, [data], list(fds)) if fds else self.chan.sendall(data)
-            reply = _read_line(self.chan)
+            reply = stdio.recv_line(self.chan)
         except OSError:
             reply = b""
         out = json.loads(reply) if reply.strip() else {"error": "the runtime exited without a word", "exit_code": 125}
@@ -176,16 +176,6 @@ class InProcessRuntime:
         self._finish_child()
 
 
-def _read_line(sock: socket.socket) -> bytes:
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-    return buf
-
-
 def _fork_runtime_child(close: tuple[int, ...] = ()) -> tuple[int, socket.socket]:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = os.fork()
@@ -214,11 +204,9 @@ def runtime_child(chan: socket.socket) -> int:
         data, fds, _flags, _addr = socket.recv_fds(chan, 65536, 3)
         if not data:
             return 0
-        while not data.endswith(b"\n"):
-            more = chan.recv(65536)
-            if not more:
-                return 0
-            data += more
+        data = stdio.recv_line(chan, data)
+        if not data.endswith(b"\n"):
+            return 0
         msg = json.loads(data)
         try:
             if msg["cmd"] == "create":

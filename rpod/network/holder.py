@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rootless import slirp, syscalls
+from rootless.monitor.stdio import recv_line
 from rpod.network import dns
 
 SOCKET = "holder.sock"
@@ -362,11 +363,7 @@ class Holder:
             conn.settimeout(5)
             data = b""
             with contextlib.suppress(OSError):
-                while not data.endswith(b"\n"):
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
+                data = recv_line(conn)
             try:
                 req = json.loads(data)
                 reply = getattr(self, f"op_{req['op']}")(req)
