@@ -225,3 +225,16 @@ def _df_verbose(usage: dict[str, list[dict[str, Any]]]) -> None:
     write("\nLocal Volumes space usage:\n\n")
     write(render_list("table {{.VolumeName}}\t{{.Links}}\t{{.Size}}", vrows,
                       headers={"VolumeName": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"}))
+
+
+@app.command("service", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("uri", required=False)
+@click.option("-t", "--time", "seconds", type=int, default=5, show_default=True,
+              help="Seconds of inactivity before the service exits (0: never)")
+def service(uri: str | None, seconds: int) -> None:
+    """Serve the Docker- and Podman-compatible REST API (socket-activated by systemd, or on URI)."""
+    from rpod.api.service import run
+
+    if seconds < 0:
+        raise click.UsageError("--time must be 0 or more seconds")
+    run(uri, seconds)
