@@ -15,6 +15,7 @@ from typing import Any
 import h11
 
 from rpod.api.http import IO_TIMEOUT, KEEPALIVE_TIMEOUT, Connection, HTTPError, Request
+from rpod.log import debug
 
 Handler = Callable[..., Any]
 _VERSION = re.compile(r"^/v\d+(\.\d+){0,2}(?=/)")
@@ -85,6 +86,7 @@ def handle_connection(sock: socket.socket, activity: Any) -> None:
         sock.settimeout(IO_TIMEOUT)
         with activity:
             req = Request(conn, ev)
+            debug(f"api: {req.method} {ev.target.decode('latin-1')}")
             _dispatch(conn, req)
         if conn.hijacked or conn.h11.our_state is not h11.DONE:
             return
@@ -106,10 +108,22 @@ def _dispatch(conn: Connection, req: Request) -> None:
                 conn.respond_json(200, result)
     except HTTPError as e:
         _error(conn, e.status, e.message)
-    except (OSError, h11.LocalProtocolError, h11.RemoteProtocolError):
-        conn.hijacked = True  # the client went away: drop the connection
+    except (BrokenPipeError, ConnectionResetError, TimeoutError, h11.RemoteProtocolError):
+        conn.hijacked = True  # the client went away (or stopped reading): drop the connection
     except Exception as e:
-        _error(conn, status_for(e), str(e) or type(e).__name__)
+        status = status_for(e)
+        if status == 500:
+            _log_exception(req)
+        _error(conn, status, str(e) or type(e).__name__)
+
+
+def _log_exception(req: Request) -> None:
+    """An unexpected failure: its traceback on the service's stderr (the journal under systemd)."""
+    import sys
+    import traceback
+
+    sys.stderr.write(f"ERRO {req.method} {req.path}: {traceback.format_exc()}")
+    sys.stderr.flush()
 
 
 def _error(conn: Connection, status: int, message: str) -> None:

@@ -83,7 +83,7 @@ def container_summary(rec: Any, st: Any, size: bool = False) -> dict[str, Any]:
     net = eng.network_view(rec.id)
     networks = net["settings"].get("Networks") or {}
     doc: dict[str, Any] = {
-        "Id": rec.id, "Names": ["/" + rec.name], "Image": rec.image_name, "ImageID": "sha256:" + rec.image_id,
+        "Id": rec.id, "Names": ["/" + rec.name], "Image": _raw_image(rec), "ImageID": "sha256:" + rec.image_id,
         "Command": " ".join(rec.command), "Created": int(eng.parse_time(rec.created)),
         "Ports": _ports_list(net["ports"]), "Labels": dict(rec.labels), "State": _docker_status(st),
         "Status": _status_text(st), "HostConfig": {"NetworkMode": net["mode"]},
@@ -92,6 +92,11 @@ def container_summary(rec: Any, st: Any, size: bool = False) -> dict[str, Any]:
     if size:
         doc["SizeRw"], doc["SizeRootFs"] = 0, 0
     return doc
+
+
+def _raw_image(rec: Any) -> str:
+    """The image as the client named it (Docker's and Podman's ``Image``), else the resolved name."""
+    return (rec.options or {}).get("image") or rec.image_name
 
 
 def _mount(m: dict[str, Any]) -> dict[str, Any]:
@@ -155,7 +160,7 @@ def container_inspect(rec: Any, st: Any, size: bool = False) -> dict[str, Any]:
             "Hostname": rec.hostname, "Domainname": "", "User": rec.user, "AttachStdin": False,
             "AttachStdout": False, "AttachStderr": False, "ExposedPorts": exposed or None, "Tty": tty,
             "OpenStdin": bool(opts.get("interactive")), "StdinOnce": False, "Env": rec.env, "Cmd": rec.cmd or None,
-            "Image": rec.image_name, "Volumes": None, "WorkingDir": rec.workdir, "Entrypoint": rec.entrypoint or None,
+            "Image": _raw_image(rec), "Volumes": None, "WorkingDir": rec.workdir, "Entrypoint": rec.entrypoint or None,
             "OnBuild": None, "Labels": dict(rec.labels), "StopSignal": _signal_name(rec.stop_signal),
             "StopTimeout": rec.stop_timeout, "Healthcheck": rec.healthcheck,
         },

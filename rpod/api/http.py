@@ -55,6 +55,7 @@ class Request:
     def __init__(self, conn: Connection, ev: h11.Request):
         self.conn = conn
         self.method = conn.method = ev.method.decode()
+        conn.responded = conn.streaming = False
         target = ev.target.decode("latin-1")
         parts = urlsplit(target)
         self.path = unquote(parts.path)

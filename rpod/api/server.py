@@ -122,7 +122,10 @@ class Service:
         try:
             self.handle(conn, self.activity)
         except Exception:  # one broken connection never ends the service
-            pass
+            import sys
+            import traceback
+
+            sys.stderr.write(f"ERRO connection: {traceback.format_exc()}")
         finally:
             with contextlib.suppress(OSError):
                 conn.close()

@@ -81,8 +81,8 @@ def test_logs_follow(denv: dict[str, str], tmp_path: Path) -> None:
             err = proc.stderr.read() if proc.stderr else ""
         assert out.read_text() == "line1\nline2\nline3\n"
         assert err == "err1\nerr2\nerr3\n"
-        r = ok(docker(denv, "logs", "--tail", "1", "ticker"))
-        assert r.stdout == "line3\n"
+        r = ok(docker(denv, "logs", "--tail", "2", "ticker"))  # the last two records of both streams
+        assert (r.stdout, r.stderr) == ("line3\n", "err3\n")
     finally:
         docker(denv, "rm", "-f", "ticker")
 
