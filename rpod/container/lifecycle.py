@@ -60,7 +60,7 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     from rpod.image.pull import ensure_image
     from rpod.image.shifted import keep_id_layer, shifted_layer_dirs
     from rpod.image.store import ImageStore
-    from rpod.storage.volumes import VolumeStore, parse_all, resolve_mounts
+    from rpod.volume.volumes import VolumeStore, parse_all, resolve_mounts
     from rpod.storefile import atomic_write_json
 
     opts.validate()
@@ -186,7 +186,7 @@ def _prepare_volumes(reqs: list[Any], mounts: list[dict[str, Any]], used: list[A
                      spec: dict[str, Any], *, layer_dirs: list[Path], scratch: Path, driver: str) -> None:
     """First use of a volume: copy the image's content at the mount point into it (unless
     ``nocopy``); ``:U``: chown the source to the container's user (in the user namespace)."""
-    from rpod.storage.volumes import copy_up
+    from rpod.volume.volumes import copy_up
 
     vol_iter = iter(used)
     chown_sources: list[str] = []
@@ -543,7 +543,7 @@ def remove(paths: Paths, record: ContainerRecord, *, force: bool = False, timeou
 def remove_anonymous_volumes(paths: Paths, record: ContainerRecord) -> None:
     """Remove the anonymous volumes the (removed) container mounted and no other container uses."""
     from rpod.container.state import containers_using_volume
-    from rpod.storage.volumes import VolumeStore
+    from rpod.volume.volumes import VolumeStore
 
     prefix = str(paths.volumes) + os.sep
     names = [os.path.basename(os.path.dirname(m["source"])) for m in record.mounts
