@@ -23,6 +23,7 @@ import socket
 import sys
 import time
 
+from rootless import ctrfiles
 from rootless.monitor import exitfile, stdio
 
 # The monitor stays for the container's whole life: every module it imports costs memory in
@@ -244,7 +245,7 @@ class CliRuntime:
             kw: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": err}
             if stdio_fds:
                 kw.update(stdin=stdio_fds[0], stdout=stdio_fds[1], stderr=stdio_fds[2])
-            log = os.path.join(self.cfg.run_dir, "runtime.log")
+            log = os.path.join(self.cfg.run_dir, ctrfiles.RUNTIME_LOG)
             argv = [*self.base, "--log", f"file:{log}", *args]
             if userns is not None:
                 proc = _run_in_userns(argv, userns, kw)
@@ -259,7 +260,7 @@ class CliRuntime:
                 raise RuntimeError_(msg, _classify(msg))
 
     def create(self, stdio_fds: tuple[int, int, int], console_socket: str | None) -> int:
-        pid_file = os.path.join(self.cfg.run_dir, "container.pid")
+        pid_file = os.path.join(self.cfg.run_dir, ctrfiles.CONTAINER_PID)
         args = ["create", "--bundle", self.cfg.bundle, "--pid-file", pid_file]
         if console_socket:
             args += ["--console-socket", console_socket]
@@ -296,7 +297,7 @@ def _rootfs_userns(cfg: MonitorConfig) -> dict[str, Any] | None:
     mapping and a config variant without the user namespace, for ``_run_in_userns``.  The runtime
     cannot mount rpod's overlay, so it is mounted beforehand in a user namespace the runtime then
     runs in as root (as Podman rootless does with crun)."""
-    with open(os.path.join(cfg.bundle, "config.json")) as f:
+    with open(os.path.join(cfg.bundle, ctrfiles.SPEC)) as f:
         config = json.load(f)
     overlay = (config.get("annotations") or {}).get("run.rpod.overlay")
     linux = config.get("linux") or {}
@@ -307,7 +308,7 @@ def _rootfs_userns(cfg: MonitorConfig) -> dict[str, Any] | None:
     rootfs = config["root"]["path"]
     if not os.path.isabs(rootfs):
         rootfs = os.path.join(cfg.bundle, rootfs)
-    path = os.path.join(cfg.run_dir, "config.runtime.json")
+    path = os.path.join(cfg.run_dir, ctrfiles.RUNTIME_SPEC)
     with open(path, "w") as f:
         json.dump(config, f)
     return {"config": path, "uid_map": uid_map, "gid_map": gid_map, "overlay": overlay, "rootfs": rootfs}
@@ -778,7 +779,7 @@ class Monitor:
             self.drop_client(fd)
         self.attach_sock.close()
         with contextlib.suppress(OSError):
-            os.unlink(os.path.join(c.run_dir, stdio.ATTACH_SOCKET))
+            os.unlink(os.path.join(c.run_dir, ctrfiles.ATTACH_SOCKET))
         self.close_network()  # published ports are free once the CLI hears the exit code
         cli_there = self.report({"exit_code": code, "signal": sig})
         runtime.delete()
