@@ -290,10 +290,10 @@ def inspect_container(rec: Any, st: Any) -> dict[str, Any]:
         "HostnamePath": str(_store().dir(rec.id) / "userdata" / "hostname"),
         "HostsPath": str(_store().dir(rec.id) / "userdata" / "hosts"),
         "StaticDir": str(_store().dir(rec.id)),
-        "OCIRuntime": opts.get("runtime") or "rpod",
+        "OCIRuntime": opts.runtime or "rpod",
         "LogPath": str(_store().dir(rec.id) / "ctr.log"),
-        "ConmonPidFile": opts.get("conmon_pidfile") or str(_store().dir(rec.id) / "userdata" / "conmon.pid"),
-        "PidFile": opts.get("pidfile") or "",
+        "ConmonPidFile": opts.conmon_pidfile or str(_store().dir(rec.id) / "userdata" / "conmon.pid"),
+        "PidFile": opts.pidfile or "",
         "Name": rec.name,
         "RestartCount": rec.restart_count + st.restart_count,
         "Driver": "overlay",
@@ -302,26 +302,26 @@ def inspect_container(rec: Any, st: Any) -> dict[str, Any]:
         "Mounts": mounts,
         "NetworkSettings": net["settings"],
         "Config": {
-            "Hostname": rec.hostname, "Domainname": "", "User": rec.user, "AttachStdin": bool(opts.get("interactive")),
-            "AttachStdout": not opts.get("detach"), "AttachStderr": not opts.get("detach"),
-            "Tty": bool(opts.get("tty")), "OpenStdin": bool(opts.get("interactive")), "StdinOnce": False,
+            "Hostname": rec.hostname, "Domainname": "", "User": rec.user, "AttachStdin": bool(opts.interactive),
+            "AttachStdout": not opts.detach, "AttachStderr": not opts.detach,
+            "Tty": bool(opts.tty), "OpenStdin": bool(opts.interactive), "StdinOnce": False,
             "Env": rec.env, "Cmd": rec.cmd or None, "Image": rec.image_name, "Volumes": None,
             "WorkingDir": rec.workdir, "Entrypoint": rec.entrypoint or None, "OnBuild": None,
             "Labels": dict(rec.labels), "Annotations": {}, "StopSignal": rec.stop_signal,
-            "StopTimeout": rec.stop_timeout, "CreateCommand": getattr(rec, "create_command", None) or None, "Umask": opts.get("umask") or "0022",
+            "StopTimeout": rec.stop_timeout, "CreateCommand": getattr(rec, "create_command", None) or None, "Umask": opts.umask or "0022",
             "Healthcheck": getattr(rec, "healthcheck", None),
-            "HealthcheckOnFailureAction": opts.get("health_on_failure") or "none",
-            "SdNotifyMode": opts.get("sdnotify") or "conmon",
+            "HealthcheckOnFailureAction": opts.health_on_failure or "none",
+            "SdNotifyMode": opts.sdnotify or "conmon",
         },
         "HostConfig": {
             "Binds": [f"{m['source']}:{m['destination']}" for m in rec.mounts if m.get("type") == "bind"],
-            "NetworkMode": net["mode"], "PortBindings": net["ports"], "AutoRemove": bool(opts.get("rm")),
-            "RestartPolicy": _restart_policy(opts.get("restart")),
-            "LogConfig": {"Type": opts.get("log_driver") or "k8s-file", "Config": None},
-            "Privileged": bool(opts.get("privileged")), "ReadonlyRootfs": bool(opts.get("read_only")),
-            "CapAdd": opts.get("cap_add") or [], "CapDrop": opts.get("cap_drop") or [],
-            "Dns": opts.get("dns") or [], "ExtraHosts": opts.get("add_host") or [],
-            "SecurityOpt": opts.get("security_opt") or [], "UsernsMode": opts.get("userns") or "",
+            "NetworkMode": net["mode"], "PortBindings": net["ports"], "AutoRemove": bool(opts.rm),
+            "RestartPolicy": _restart_policy(opts.restart),
+            "LogConfig": {"Type": opts.log_driver or "k8s-file", "Config": None},
+            "Privileged": bool(opts.privileged), "ReadonlyRootfs": bool(opts.read_only),
+            "CapAdd": opts.cap_add or [], "CapDrop": opts.cap_drop or [],
+            "Dns": opts.dns or [], "ExtraHosts": opts.add_host or [],
+            "SecurityOpt": opts.security_opt or [], "UsernsMode": opts.userns or "",
             **_resource_limits(opts, rec),
         },
         "CreatedAt": int(parse_time(rec.created)),
@@ -351,15 +351,15 @@ def _restart_policy(value: str | None) -> dict[str, Any]:
     return {"Name": name, "MaximumRetryCount": int(count) if count.isdigit() else 0}
 
 
-def _resource_limits(opts: dict[str, Any], rec: Any) -> dict[str, Any]:
+def _resource_limits(opts: Any, rec: Any) -> dict[str, Any]:
     """The limits as asked (Podman's fields) and whether they were enforced (rpod's note)."""
     from rpod.container.options import parse_memory
 
-    memory = parse_memory(opts["memory"]) if opts.get("memory") else 0
-    cpus = opts.get("cpus")
-    asked = bool(memory or cpus or opts.get("pids_limit"))
+    memory = parse_memory(opts.memory) if opts.memory else 0
+    cpus = opts.cpus
+    asked = bool(memory or cpus or opts.pids_limit)
     notes = list(getattr(rec, "warnings", []) or [])
-    return {"Memory": memory, "NanoCpus": int(cpus * 1e9) if cpus else 0, "PidsLimit": opts.get("pids_limit") or 0,
+    return {"Memory": memory, "NanoCpus": int(cpus * 1e9) if cpus else 0, "PidsLimit": opts.pids_limit or 0,
             "ResourceLimitsApplied": asked and not notes, "ResourceLimitsNote": notes[0] if notes else ""}
 
 
@@ -409,7 +409,7 @@ def logs(refs: tuple[str, ...], follow: bool, since: str | None, until: str | No
     followed: list[_Followed] = []
     for rec in recs:
         path = str(store.dir(rec.id) / "ctr.log")
-        if (rec.options or {}).get("log_driver") == "journald" and not os.path.exists(path):
+        if rec.options.log_driver == "journald" and not os.path.exists(path):
             from rpod.container import journal_logs  # no ctr.log: the monitor wrote to the journal
 
             for stream, text in journal_logs.read(rec.id, follow and len(recs) == 1, tail, timestamps):
@@ -504,7 +504,7 @@ def _dependents(store: Any, rec: Any) -> list[Any]:
     """Containers that use ``rec``'s namespaces (``--network/--pid/--ipc/--uts container:X``)."""
     refs = {f"container:{rec.name}", f"container:{rec.id}", f"container:{rec.id[:12]}"}
     return [r for r in store.list() if r.id != rec.id and any(
-        (r.options or {}).get(k) in refs for k in ("network", "pid", "ipc", "uts"))]
+        getattr(r.options, k) in refs for k in ("network", "pid", "ipc", "uts"))]
 
 
 app = click.Group()

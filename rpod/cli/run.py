@@ -338,7 +338,9 @@ def start_cmd(containers: tuple[str, ...], attach: bool, interactive: bool, sig_
 
             parse(detach_keys)
             opts.detach_keys = detach_keys
-            record.options = {**record.options, "detach_keys": detach_keys}  # this start only
+            from dataclasses import replace
+
+            record.options = replace(record.options, detach_keys=detach_keys)  # this start only
         code = run_foreground(p, record, opts, bool(parse_bool_flag(sig_proxy, "--sig-proxy")),
                               remove=bool(opts.rm))
         raise click.exceptions.Exit(code)

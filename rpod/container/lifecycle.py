@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +87,7 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     labels = {**(inner.get("Labels") or {}), **parse_key_values(opts.labels, "--label")}
     record = store.create(ContainerRecord(
         id=cid, name=name, image_id=image.id, image_name=image.names[0] if image.names else opts.image,
-        created=_now_iso(), options=asdict(opts), labels=labels, ports=list(opts.publish),
+        created=_now_iso(), options=RunOptions.from_dict(asdict(opts)), labels=labels, ports=list(opts.publish),
         create_command=list(create_command or [])))
     container_event(paths, record, "create")
     try:
@@ -237,8 +237,8 @@ class Started:
 
 
 def _options(record: ContainerRecord) -> RunOptions:
-    known = set(RunOptions.__dataclass_fields__)
-    return RunOptions(**{k: v for k, v in record.options.items() if k in known})
+    """A copy of the record's options, for one start to adjust."""
+    return replace(record.options)
 
 
 def exit_command(paths: Paths, cid: str) -> list[str]:
@@ -283,7 +283,7 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     from rpod.container import service
 
     cfg.update(service.monitor_config(paths, record, opts, cdir, log_driver))
-    runtime = (record.options or {}).get("runtime")
+    runtime = record.options.runtime
     if runtime:
         cfg["runtime"] = resolve_runtime(runtime)
     elif os.environ.get("RPOD_OCI_RUNTIME"):
@@ -581,7 +581,7 @@ def exec_in(paths: Paths, record: ContainerRecord, args: list[str], *, tty: bool
     if not args:
         raise UsageError("must provide a non-empty command to start an exec session: invalid argument")
     state_root = runtime_state_root(paths)
-    cli_runtime = resolve_runtime(record.options["runtime"]) if (record.options or {}).get("runtime") else None
+    cli_runtime = resolve_runtime(record.options.runtime) if record.options.runtime else None
     if cli_runtime and tty:
         raise UsageError("exec -t into a container run with --runtime is not supported yet",
                          hint="exec without -t, or run the container with rpod's own runtime")

@@ -23,7 +23,7 @@ def container_network(cdir: Path, rec: Any) -> dict[str, Any]:
                                 "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": ports,
                                 "SandboxKey": "", "Networks": {}}
     if p is None:
-        return {"mode": (rec.options or {}).get("network") or "none", "ports": ports, "settings": settings}
+        return {"mode": rec.options.network or "none", "ports": ports, "settings": settings}
     mode = {"container": f"container:{p.container}", "ns": f"ns:{p.ns_path}"}.get(p.mode, p.mode)
     if p.mode == "bridge":
         mode = "bridge"

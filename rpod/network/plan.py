@@ -307,13 +307,12 @@ def rewrite_hosts(cdir: Path, record: Any, network: str, container_ip: str | Non
     hosts = cdir / ctrfiles.HOSTS
     if not hosts.exists():
         return
-    opts = record.options or {}
     p = load(cdir)
     slirp_opts = p.options if p else {}
     gateway = None if not slirp_opts.get("allow_host_loopback") else slirp_addresses(slirp_opts)[1]
     if network == "slirp4netns" and container_ip is None:
         container_ip = slirp_addresses(slirp_opts)[0]
-    _replace(hosts, hosts_content(record.hostname or record.id[:12], record.name, opts.get("add_host") or [],
+    _replace(hosts, hosts_content(record.hostname or record.id[:12], record.name, record.options.add_host,
                                   network=network, container_ip=container_ip,
                                   host_gateway=gateway or host_address()))
     resolv = cdir / ctrfiles.RESOLV_CONF
