@@ -55,12 +55,12 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     ``cid`` an id chosen beforehand (``rpod run``'s early monitor has it), else a new one."""
     from rootless.subid import default_mapping
     from rpod.container import idmaps, rootfs
-    from rpod.container.etcfiles import containerenv_content, write_etc_files
     from rpod.container.ocispec import SpecContext, build_spec
+    from rpod.container.shifted import keep_id_layer, shifted_layer_dirs
     from rpod.container.users import layer_lookup
     from rpod.image.pull import ensure_image
-    from rpod.image.shifted import keep_id_layer, shifted_layer_dirs
     from rpod.image.store import ImageStore
+    from rpod.network.etcfiles import containerenv_content, write_etc_files
     from rpod.storefile import atomic_write_json
     from rpod.volume.volumes import VolumeStore, parse_all, resolve_mounts
 
@@ -106,7 +106,7 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         cdir = store.dir(cid)
         from rpod.network import plan as netplan
 
-        net = netplan.plan(paths, opts, image_config)
+        net = netplan.plan(paths, opts, image_config, lambda ref: store.get(ref).id)
         network = net.etc_network
         hostname = opts.hostname or cid[:12]
         dns, dns_search = net.etc_dns(paths, opts.dns, opts.dns_search)
@@ -241,6 +241,14 @@ def _options(record: ContainerRecord) -> RunOptions:
     return replace(record.options)
 
 
+def _peer(store: ContainerStore) -> Any:
+    """``--network container:ID``: the pid of that container's init (0 when not running) and its dir."""
+    def peer(cid: str) -> tuple[int, Path]:
+        st = store.state(cid)
+        return (st.pid if st.running else 0), store.dir(cid)
+    return peer
+
+
 def exit_command(paths: Paths, cid: str) -> list[str]:
     """What the monitor runs to remove an ``--rm`` container when no CLI is there to do it."""
     return [sys.executable, "-m", "rpod", "--root", str(paths.root), "--runroot", str(paths.runroot),
@@ -263,9 +271,9 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     cdir = store.dir(record.id)
     run_dir = store.run_dir(record.id)
     run_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
-    from rpod.network.plan import monitor_spec
+    from rpod.network.start import monitor_spec
 
-    network = monitor_spec(paths, record, cdir)  # tun, free host ports, namespaces to join
+    network = monitor_spec(paths, record, cdir, _peer(store))  # tun, free host ports, namespaces to join
     with open(cdir / ctrfiles.SPEC, "rb") as f:
         terminal = bool((json.load(f).get("process") or {}).get("terminal"))
     log_driver = {"json-file": "k8s-file", None: "k8s-file"}.get(opts.log_driver, opts.log_driver)

@@ -10,8 +10,6 @@ from rootless import ctrfiles
 from rpod.network.plan import load
 from rpod.network.ports import inspect_ports
 
-ATTACHED_FILE = ctrfiles.NETWORK_ATTACHED  # written at start for user networks: {name: {ip, gateway, prefix, mac}}
-
 
 def container_network(cdir: Path, rec: Any) -> dict[str, Any]:
     """``{"mode", "ports", "settings"}``: the NetworkMode string, the port map and ``.NetworkSettings``."""
@@ -28,7 +26,7 @@ def container_network(cdir: Path, rec: Any) -> dict[str, Any]:
     if p.mode == "bridge":
         mode = "bridge"
         try:
-            attached = json.loads((cdir / ATTACHED_FILE).read_text())
+            attached = json.loads((cdir / ctrfiles.NETWORK_ATTACHED).read_text())
         except (OSError, ValueError):
             attached = {}
         for name, net in p.networks.items():
