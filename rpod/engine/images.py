@@ -353,7 +353,7 @@ def login_registry(registry: str | None) -> str:
     """The registry ``login``/``logout`` act on: the one given, else the first unqualified-search one."""
     if registry:
         return _registry_host(registry)
-    from rpod.registries import load_registries_config
+    from rpod.image.registries_conf import load_registries_config
 
     search = load_registries_config().unqualified_search_registries
     if not search:
@@ -376,8 +376,8 @@ def login(host: str, username: str, password: str, *, authfile: str | None = Non
           tls_verify: bool | None = None, cert_dir: str | None = None) -> None:
     """Check the credentials against the registry, then store them."""
     from rpod.image.auth import Credentials, store_credentials
+    from rpod.image.registries_conf import load_registries_config
     from rpod.image.registry import RegistryClient
-    from rpod.registries import load_registries_config
 
     insecure = load_registries_config().is_insecure(host)
     client = RegistryClient(host, insecure=insecure, tls_verify=tls_verify,
