@@ -354,7 +354,7 @@ class RegistryClient:
                     requests.exceptions.MissingSchema, requests.exceptions.TooManyRedirects,
                     requests.exceptions.InvalidHeader) as e:
                 # a bad port in the name, or a registry redirecting somewhere impossible: no retry
-                raise RegistryError(f"cannot reach registry {self.registry}: {_bad_url(e)}") from e
+                raise RegistryError(f"cannot reach registry {self.registry}: {_bad_url(e, url)}") from e
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
                 if attempt + 1 >= attempts:
                     raise
@@ -860,11 +860,15 @@ def _error_detail(resp: requests.Response) -> str:
     return "; ".join(str(e.get("message") or e.get("code")) for e in _error_json(resp))
 
 
-def _bad_url(e: BaseException) -> str:
-    """Why a URL could not be requested, in one phrase (``invalid port`` for ``host:99999``)."""
-    text = str(e)
-    if "port" in text.lower():
+def _bad_url(e: BaseException, url: str) -> str:
+    """Why ``url`` could not be requested, in one phrase (``invalid port`` for ``host:99999``)."""
+    from urllib.parse import urlsplit
+
+    try:
+        _ = urlsplit(url).port
+    except ValueError:
         return "invalid port"
+    text = str(e)
     return text.splitlines()[0][:200] if text else e.__class__.__name__
 
 
