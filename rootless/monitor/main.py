@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 PR_SET_CHILD_SUBREAPER = 36
 DRAIN_TIMEOUT = 2.0  # seconds to wait for output after the container's init exited
 CLEANUP_ACK_TIMEOUT = 60.0
+AWAIT_CHECK_MS = 500  # how often a monitor awaiting its configuration checks that its CLI lives
 
 
 class MonitorConfig:
@@ -60,6 +61,8 @@ class MonitorConfig:
     exit_command: list[str] | None = None  # run when --rm and the CLI is gone
     detach_fork: bool = True
     await_config: bool = False  # started before the container exists: the config follows on sync_fd
+    cli_pid: int = 0  # the CLI that will send it (await_config): its death ends the wait
+    cli_start: int | None = None  # its start time (pid reuse)
     # services (rootless.monitor.notify/restart/health/journal, imported only when used)
     sdnotify: str = "ignore"  # conmon | container | healthy | ignore (with notify_socket)
     notify_socket: str | None = None  # the CLI's $NOTIFY_SOCKET
@@ -854,16 +857,33 @@ def become_subreaper() -> None:
         pass
 
 
-def receive_config(fd: int) -> MonitorConfig | None:
-    """``LENGTH\nJSON`` from the CLI on the sync socket; None on EOF."""
+def _wait_readable(fd: int, cli_pid: int, cli_start: int | None) -> bool:
+    """Wait until ``fd`` is readable; False when the CLI died first (a copy of its end of the
+    socket kept by some other process would otherwise keep us waiting forever)."""
+    import select
+
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    while not poller.poll(AWAIT_CHECK_MS):
+        if cli_pid and not exitfile.process_alive(cli_pid, cli_start):
+            return bool(poller.poll(0))  # it may have sent everything just before dying
+    return True
+
+
+def receive_config(fd: int, cli_pid: int = 0, cli_start: int | None = None) -> MonitorConfig | None:
+    """``LENGTH\nJSON`` from the CLI on the sync socket; None on EOF or when the CLI died."""
     head = b""
     while not head.endswith(b"\n"):
+        if not _wait_readable(fd, cli_pid, cli_start):
+            return None
         c = os.read(fd, 1)
         if not c:
             return None
         head += c
     size, data = int(head), b""
     while len(data) < size:
+        if not _wait_readable(fd, cli_pid, cli_start):
+            return None
         chunk = os.read(fd, size - len(data))
         if not chunk:
             return None
@@ -900,7 +920,7 @@ def main(argv: list[str] | None = None) -> int:
         # the runtime's import overlaps the CLI writing the bundle
         InProcessRuntime.prefork(close=tuple(fd for fd in (cfg.sync_fd, cfg.stdin_fd, cfg.stdout_fd,
                                                            cfg.stderr_fd) if fd >= 0))
-        received = receive_config(cfg.sync_fd)
+        received = receive_config(cfg.sync_fd, cfg.cli_pid, cfg.cli_start)
         if received is None or received.runtime:
             InProcessRuntime.discard_prefork()
         if received is None:
