@@ -82,13 +82,13 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     image_config = images.config(image)
     layer_dirs = images.layer_dirs(image)
     cid = cid or new_id()
-    name = opts.name or store.generate_name()
     inner = image_config.get("config") or {}
     labels = {**(inner.get("Labels") or {}), **parse_key_values(opts.labels, "--label")}
-    record = store.create(ContainerRecord(
-        id=cid, name=name, image_id=image.id, image_name=image.names[0] if image.names else opts.image,
+    record = store.create(ContainerRecord(  # no --name: the store picks a free one under its lock
+        id=cid, name=opts.name or "", image_id=image.id, image_name=image.names[0] if image.names else opts.image,
         created=_now_iso(), options=RunOptions.from_dict(asdict(opts)), labels=labels, ports=list(opts.publish),
         create_command=list(create_command or [])))
+    name = record.name
     container_event(paths, record, "create")
     try:
         from rpod.sysinfo import overlay_driver
