@@ -178,7 +178,7 @@ def parse_key_values(text: str, env: Mapping[str, str], escape: str, what: str) 
     words = split_words(text, escape)
     if not words:
         raise UsageError(f"{what} requires at least one argument")
-    if "=" not in _unquoted_prefix(words[0]):
+    if "=" not in words[0]:
         if len(words) < 2:
             raise UsageError(f"{what} names can not be blank" if not words[0] else
                              f"{what} must have two arguments")
@@ -187,8 +187,7 @@ def parse_key_values(text: str, env: Mapping[str, str], escape: str, what: str) 
         return [(key, expand(rest, env, escape))]
     pairs = []
     for w in words:
-        head = _unquoted_prefix(w)
-        if "=" not in head:
+        if "=" not in w:
             raise UsageError(f"{what} names can not be blank" if w.startswith("=") else
                              f"Syntax error - can't find = in {w!r}. Must be of the form: name=value")
         k, _, v = w.partition("=")
@@ -197,11 +196,4 @@ def parse_key_values(text: str, env: Mapping[str, str], escape: str, what: str) 
             raise UsageError(f"{what} names can not be blank")
         pairs.append((key, expand(v, env, escape)))
     return pairs
-
-
-def _unquoted_prefix(word: str) -> str:
-    for i, ch in enumerate(word):
-        if ch in "'\"":
-            return word[:i]
-    return word
 

@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rmi": ("rpod.cli.images", "Remove one or more images from local storage"),
     "tag": ("rpod.cli.images", "Add an additional name to a local image"),
     "untag": ("rpod.cli.images", "Remove a name from a local image"),
+    "build": ("rpod.cli.build", "Build an image using instructions from Containerfiles"),
+    "commit": ("rpod.cli.commit", "Create new image based on the changed container"),
     "login": ("rpod.cli.login", "Log in to a container registry"),
     "logout": ("rpod.cli.login", "Log out of a container registry"),
     "image": ("rpod.cli.image_group", "Manage images"),
