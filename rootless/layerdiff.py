@@ -190,7 +190,7 @@ def _apply(cfg: dict[str, Any]) -> None:
         dest = spec["dest"]
         real = os.path.realpath(dest)
         rename = None
-        if spec["mode"] == "file" and not os.path.isdir(real):
+        if spec["mode"] == "dir" or spec["mode"] == "file" and not os.path.isdir(real):
             into = posixpath.dirname(real) or "/"
             rename = (spec["name"], posixpath.basename(real))
         else:

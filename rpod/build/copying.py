@@ -204,6 +204,18 @@ def _add_member(out: Any, ti: Any, src: Any, owner: tuple[int, int] | None) -> N
     out.addfile(ti, data)
 
 
+def _read_line(fd: int) -> bytes:
+    """One line from ``fd`` without reading past it (the rest goes to another process)."""
+    out = bytearray()
+    while True:
+        ch = os.read(fd, 1)
+        if not ch:
+            return bytes(out)
+        out += ch
+        if ch == b"\n":
+            return bytes(out)
+
+
 def copy_from_image(b: Builder, state: State, src_dirs: list[Path], src: str, dest: str,
                     owner: tuple[int, int] | None, several: bool) -> LocalLayer:
     """COPY --from: a ``rootless.archive`` get on the source image, piped into the apply helper."""
@@ -225,9 +237,9 @@ def copy_from_image(b: Builder, state: State, src_dirs: list[Path], src: str, de
                "overlay": {"lowerdir": lowers, "upperdir": str(scratch / "upper"), "driver": driver},
                "target": str(scratch / "root")}
         proc = popen(python_entry("rootless.archive", json.dumps(cfg)), default_mapping(), die_with_parent=True,
-                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
         try:
-            line = proc.stdout.readline()  # type: ignore[union-attr]
+            line = _read_line(proc.stdout.fileno())  # type: ignore[union-attr]  # unbuffered: the tar follows
             info = json.loads(line) if line else {"error": "failed", "message": proc.stderr.read().decode()}  # type: ignore[union-attr]
             if "error" in info:
                 raise UsageError(f"COPY --from: {src}: {info.get('message') or 'no such file or directory'}")

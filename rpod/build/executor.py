@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from rootless.errors import RootlessError
 from rpod.build import imageconfig as ic
 from rpod.build.cache import BuildCache, step_key
 from rpod.build.ignore import Ignore
@@ -142,16 +143,7 @@ class Builder:
                      base_layers=len(record.layers))
 
     def layers_of(self, record: ImageRecord) -> list[LocalLayer]:
-        out = []
-        manifest = None
-        for i, diff_id in enumerate(record.layers):
-            layer = local_layer(self.paths, diff_id)
-            if layer is None:
-                manifest = manifest or self.store.manifest(record)
-                desc = manifest["layers"][i]
-                layer = LocalLayer(diff_id, desc["digest"], int(desc.get("size") or 0), desc.get("mediaType", ""))
-            out.append(layer)
-        return out
+        return record_layers(self.paths, self.store, record)
 
     def layer_dirs(self, state: State) -> list[Any]:
         return [self.paths.layer_dir(x.diff_id) / "diff" for x in state.layers]
@@ -184,6 +176,8 @@ class Builder:
             new = prepared.execute()
         except RpodError as e:
             raise self.step_error(ins, e) from None
+        except RootlessError as e:
+            raise self.step_error(ins, RpodError(e.message, e.hint)) from None
         new = self.commit_state(new)
         if self.opts.layers:
             self.cache.put(key, new.image_id or "")
@@ -194,7 +188,7 @@ class Builder:
         if not show:
             return
         if last and final:
-            name = self.opts.tags[0] if self.opts.tags else ""
+            name = self.opts.commit_name
             self.emit(f"{self.prefix(st)}COMMIT {name}".rstrip())
             return  # the final "-->" line comes from finish()
         if self.opts.layers:
@@ -221,7 +215,7 @@ class Builder:
     def finish(self, st: Stage, state: State) -> ImageRecord:
         opts = self.opts
         if not st.instructions:
-            self.emit(f"{self.prefix(st)}COMMIT {opts.tags[0] if opts.tags else ''}".rstrip())
+            self.emit(f"{self.prefix(st)}COMMIT {opts.commit_name}".rstrip())
         cfg = copy.deepcopy(state.config)
         layers = list(state.layers)
         if opts.labels:
@@ -238,6 +232,20 @@ class Builder:
         for t in opts.tags:
             self.emit(f"Successfully tagged {t}")
         return record
+
+
+def record_layers(paths: Paths, store: ImageStore, record: ImageRecord) -> list[LocalLayer]:
+    """An image's layers with their blobs' descriptors (from the manifest for a layer without a kept blob)."""
+    out = []
+    manifest = None
+    for i, diff_id in enumerate(record.layers):
+        layer = local_layer(paths, diff_id)
+        if layer is None:
+            manifest = manifest or store.manifest(record)
+            desc = manifest["layers"][i]
+            layer = LocalLayer(diff_id, desc["digest"], int(desc.get("size") or 0), desc.get("mediaType", ""))
+        out.append(layer)
+    return out
 
 
 def _platform(value: str | None) -> tuple[str, str]:

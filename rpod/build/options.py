@@ -12,6 +12,7 @@ class BuildOptions:
     containerfile: str  # its text
     containerfile_path: Path | None = None
     tags: list[str] = field(default_factory=list)  # fully qualified names
+    commit_name: str = ""  # the first -t as given (Podman prints it in the COMMIT line)
     target: str | None = None
     build_args: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)

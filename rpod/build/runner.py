@@ -141,6 +141,10 @@ def _store(paths: Paths, proc: Any, compression: str, skip_empty: bool) -> Local
     layer = None
     try:
         head = proc.stdout.read(512)
+        if not head:
+            err = proc.stderr.read().decode(errors="replace").strip()
+            proc.wait()
+            raise RpodError(err.removeprefix("rpod-layerdiff: ") or f"the layer helper failed (exit {proc.returncode})")
         if not (skip_empty and (not head or head == b"\0" * len(head))):
             layer = add_layer_from_tar(paths, _Chained(head, proc.stdout), compression)  # type: ignore[arg-type]
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+
 import click
 
 from rpod.cli.common import paths
@@ -125,7 +126,7 @@ def build_cmd(context: str | None, file: str | None, tags: tuple[str, ...], targ
     try:
         opts = builds.BuildOptions(
             context=ctx_dir, containerfile=text, containerfile_path=cf_path,
-            tags=[normalize_tag(t) for t in tags], target=target,
+            tags=[normalize_tag(t) for t in tags], commit_name=tags[0] if tags else "", target=target,
             build_args=builds.build_args(list(build_args), list(build_arg_files)),
             labels=_key_values(labels, "--label"), annotations=_key_values(annotations, "--annotation"),
             fmt=fmt, layers=_bool(layers, "--layers", True), no_cache=no_cache,

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from rpod.build.commit import CommitOptions
 from rpod.build.options import BuildOptions, BuildResult
 from rpod.errors import UsageError
+from rpod.image.store import ImageRecord
 from rpod.paths import Paths
 
-__all__ = ["BuildOptions", "BuildResult", "build", "prepare_context", "read_build_arg_file"]
+__all__ = ["BuildOptions", "BuildResult", "CommitOptions", "build", "commit", "prepare_context", "read_build_arg_file"]
 
 CONTAINERFILE_NAMES = ("Containerfile", "Dockerfile")
 
@@ -107,3 +109,10 @@ def build(paths: Paths, opts: BuildOptions, emit: Callable[[str], None]) -> Buil
     from rpod.build.executor import build as run_build
 
     return run_build(paths, opts, emit)
+
+
+def commit(paths: Paths, opts: CommitOptions) -> ImageRecord:
+    """A container's changes as a new image."""
+    from rpod.build.commit import commit as do_commit
+
+    return do_commit(paths, opts)
