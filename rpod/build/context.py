@@ -105,7 +105,7 @@ class _HashingWriter:
     """Tar entries into a file, with a digest of everything but the times."""
 
     def __init__(self, out: BinaryIO, chmod: int | None, mtime: int | None) -> None:
-        self.tf = tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT)
+        self.tf = tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT)  # noqa: SIM115 - closed by close()
         self.h = hashlib.sha256()
         self.chmod = chmod
         self.mtime = mtime

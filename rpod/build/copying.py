@@ -103,7 +103,7 @@ def context_payload(b: Builder, ins: Instruction, srcs: list[str], dest: str, en
     digests = [res.digest, *(ctx.file_digest(a) for a in archives)]
     single = res.single_file if not archives and not urls else None
     if urls:
-        tf = tarfile.open(out, "a", format=tarfile.PAX_FORMAT)
+        tf = tarfile.open(out, "a", format=tarfile.PAX_FORMAT)  # noqa: SIM115 - closed below
         try:
             for url in urls:
                 path, name, mtime = _download(b, url)
