@@ -114,7 +114,6 @@ def build_cmd(context: str | None, file: str | None, tags: tuple[str, ...], targ
               force_rm: str, jobs: int, compression: str, platform: str | None) -> None:
     """Build an image using instructions from Containerfiles."""
     from rpod.engine import builds
-    from rpod.image.manage import normalize_tag
 
     p = paths()
     req = builds.BuildRequest(context=context or ".", file=file, build_args=list(build_args),
@@ -126,7 +125,7 @@ def build_cmd(context: str | None, file: str | None, tags: tuple[str, ...], targ
     try:
         opts = builds.BuildOptions(
             context=ctx_dir, containerfile=text, containerfile_path=cf_path,
-            tags=[normalize_tag(t) for t in tags], commit_name=tags[0] if tags else "", target=target,
+            tags=builds.normalize_names(list(tags)), commit_name=tags[0] if tags else "", target=target,
             build_args=builds.build_args(list(build_args), list(build_arg_files)),
             labels=_key_values(labels, "--label"), annotations=_key_values(annotations, "--annotation"),
             fmt=fmt, layers=_bool(layers, "--layers", True), no_cache=no_cache,

@@ -27,9 +27,8 @@ def commit_cmd(container: str, image: str | None, changes: tuple[str, ...], mess
     """Create new image based on the changed container."""
     from rpod.cli.common import parse_bool_flag
     from rpod.engine import builds
-    from rpod.image.manage import normalize_tag
 
-    opts = builds.CommitOptions(container=container, image=normalize_tag(image) if image else None,
+    opts = builds.CommitOptions(container=container, image=builds.normalize_names([image])[0] if image else None,
                                 changes=list(changes), message=message, author=author,
                                 pause=bool(parse_bool_flag(pause, "--pause")), squash=squash, fmt=fmt,
                                 include_volumes=include_volumes)

@@ -104,6 +104,13 @@ def prepare_context(paths: Paths, req: BuildRequest) -> tuple[Path, str, Path | 
     return context, text, cf_path.resolve(), scratch
 
 
+def normalize_names(names: list[str]) -> list[str]:
+    """``app:1`` → ``localhost/app:1``, as ``tag`` names images."""
+    from rpod.image.manage import normalize_tag
+
+    return [normalize_tag(n) for n in names]
+
+
 def build(paths: Paths, opts: BuildOptions, emit: Callable[[str], None]) -> BuildResult:
     """Build ``opts``; progress lines through ``emit``."""
     from rpod.build.executor import build as run_build
