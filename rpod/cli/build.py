@@ -7,7 +7,6 @@ import sys
 
 import click
 
-from rpod.cli.common import paths
 from rpod.errors import UsageError
 
 app = click.Group()
@@ -115,13 +114,12 @@ def build_cmd(context: str | None, file: str | None, tags: tuple[str, ...], targ
     """Build an image using instructions from Containerfiles."""
     from rpod.engine import builds
 
-    p = paths()
     req = builds.BuildRequest(context=context or ".", file=file, build_args=list(build_args),
                               build_arg_files=list(build_arg_files))
     fmt = fmt or os.environ.get("BUILDAH_FORMAT", "oci")
     if compression not in ("gzip", "zstd", "none"):
         raise UsageError(f"unsupported compression format {compression!r}: use gzip or zstd")
-    ctx_dir, text, cf_path, scratch = builds.prepare_context(p, req)
+    ctx_dir, text, cf_path, scratch = builds.prepare_context(req)
     try:
         opts = builds.BuildOptions(
             context=ctx_dir, containerfile=text, containerfile_path=cf_path,
@@ -138,7 +136,7 @@ def build_cmd(context: str | None, file: str | None, tags: tuple[str, ...], targ
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
 
-        result = builds.build(p, opts, emit)
+        result = builds.build(opts, emit)
     finally:
         if scratch is not None:
             import shutil

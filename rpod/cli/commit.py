@@ -6,8 +6,6 @@ import sys
 
 import click
 
-from rpod.cli.common import paths
-
 app = click.Group()
 
 
@@ -34,7 +32,7 @@ def commit_cmd(container: str, image: str | None, changes: tuple[str, ...], mess
                                 include_volumes=include_volumes)
     if not quiet:
         sys.stderr.write("Getting image source signatures\n")
-    record = builds.commit(paths(), opts)
+    record = builds.commit(opts)
     if not quiet:
         sys.stderr.write("Writing manifest to image destination\n")
     sys.stdout.write(record.id + "\n")

@@ -64,11 +64,14 @@ def build_args(items: list[str], files: list[str]) -> dict[str, str]:
     return out
 
 
-def prepare_context(paths: Paths, req: BuildRequest) -> tuple[Path, str, Path | None, Path | None]:
+def prepare_context(req: BuildRequest, paths: Paths | None = None) -> tuple[Path, str, Path | None, Path | None]:
     """(context dir, Containerfile text, Containerfile path, scratch dir to remove) for a request.
 
     The context is a directory, or ``-`` (a tar, possibly compressed, on stdin; the
     Containerfile is then read from it unless ``-f`` names another file)."""
+    from rpod.engine.types import paths_or_default
+
+    paths = paths_or_default(paths)
     scratch = None
     if req.context == "-":
         from rootless.archive import open_tar_input
@@ -111,15 +114,17 @@ def normalize_names(names: list[str]) -> list[str]:
     return [normalize_tag(n) for n in names]
 
 
-def build(paths: Paths, opts: BuildOptions, emit: Callable[[str], None]) -> BuildResult:
+def build(opts: BuildOptions, emit: Callable[[str], None], paths: Paths | None = None) -> BuildResult:
     """Build ``opts``; progress lines through ``emit``."""
     from rpod.build.executor import build as run_build
+    from rpod.engine.types import paths_or_default
 
-    return run_build(paths, opts, emit)
+    return run_build(paths_or_default(paths), opts, emit)
 
 
-def commit(paths: Paths, opts: CommitOptions) -> ImageRecord:
+def commit(opts: CommitOptions, paths: Paths | None = None) -> ImageRecord:
     """A container's changes as a new image."""
     from rpod.build.commit import commit as do_commit
+    from rpod.engine.types import paths_or_default
 
-    return do_commit(paths, opts)
+    return do_commit(paths_or_default(paths), opts)

@@ -245,3 +245,18 @@ def test_output_matches_podman(module_env: RpodEnv, images, tmp_path: Path) -> N
         return [re.sub(r"[0-9a-f]{64}|[0-9a-f]{11}", "ID", x) for x in steps(out)]
 
     assert norm(ok(mine).stdout) == norm(theirs.stdout)
+
+
+def test_ci_script_build_then_run(module_env: RpodEnv, registry, tmp_path: Path) -> None:
+    """The issue's CI script: ``rpod build -t HOST:PORT/app:1 . && rpod run --rm HOST:PORT/app:1``
+    (the push that follows belongs to ``rpod push``)."""
+    import subprocess
+    import sys
+
+    write(tmp_path, {"Containerfile": "FROM alpine\nRUN echo ci > /ci.txt\nCMD [\"cat\", \"/ci.txt\"]\n"})
+    name = f"{registry.address}/app:1"
+    script = (f"set -e\ncd {tmp_path}\n{sys.executable} -m rpod build -t {name} .\n"
+              f"{sys.executable} -m rpod run --rm {name}\n")
+    r = subprocess.run(["sh", "-c", script], env=module_env, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    assert f"Successfully tagged {name}" in r.stdout and r.stdout.endswith("ci\n")
