@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import re
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -15,30 +14,15 @@ from typing import Any
 import h11
 
 from rpod.api.http import IO_TIMEOUT, KEEPALIVE_TIMEOUT, Connection, HTTPError, Request
-from rpod.log import debug
-
-Handler = Callable[..., Any]
-_VERSION = re.compile(r"^/v\d+(\.\d+){0,2}(?=/)")
-_ROUTES: dict[str, list[tuple[str, re.Pattern[str], Handler]]] = {"docker": [], "libpod": []}
-
-
-def route(method: str, pattern: str, api: str = "docker") -> Callable[[Handler], Handler]:
-    """Register a handler: ``{name}`` matches one path segment, ``{name:path}`` the rest."""
-    rx = re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", pattern)
-    rx = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", rx)
-
-    def deco(fn: Handler) -> Handler:
-        _ROUTES[api].append((method, re.compile("^" + rx + "/?$"), fn))
-        return fn
-
-    return deco
+from rpod.api.routes import _ROUTES, _VERSION
+from rpod.engine import api_support as eng
 
 
 def _load_handlers() -> None:
     from rpod.api import docker_containers, docker_exec, docker_images, docker_other  # noqa: F401
 
 
-def find(method: str, path: str) -> tuple[Handler, dict[str, str]]:
+def find(method: str, path: str) -> tuple[Callable[..., Any], dict[str, str]]:
     path = _VERSION.sub("", path)
     api = "docker"
     if path.startswith("/libpod/"):
@@ -86,7 +70,7 @@ def handle_connection(sock: socket.socket, activity: Any) -> None:
         sock.settimeout(IO_TIMEOUT)
         with activity:
             req = Request(conn, ev)
-            debug(f"api: {req.method} {ev.target.decode('latin-1')}")
+            eng.debug(f"api: {req.method} {ev.target.decode('latin-1')}")
             _dispatch(conn, req)
         if conn.hijacked or conn.h11.our_state is not h11.DONE:
             return

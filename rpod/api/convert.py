@@ -96,7 +96,7 @@ def container_summary(rec: Any, st: Any, size: bool = False) -> dict[str, Any]:
 
 def _raw_image(rec: Any) -> str:
     """The image as the client named it (Docker's and Podman's ``Image``), else the resolved name."""
-    return (rec.options or {}).get("image") or rec.image_name
+    return rec.options.image or rec.image_name
 
 
 def _mount(m: dict[str, Any]) -> dict[str, Any]:
@@ -121,7 +121,7 @@ def _signal_name(n: int) -> str:
 
 def container_inspect(rec: Any, st: Any, size: bool = False) -> dict[str, Any]:
     """Docker's ``ContainerJSON``."""
-    opts = rec.options or {}
+    opts = vars(rec.options)
     net = eng.network_view(rec.id)
     zero = "0001-01-01T00:00:00Z"
     tty = bool(opts.get("tty"))

@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 from rpod.api import convert
-from rpod.api.app import route
 from rpod.api.http import Connection, HTTPError, Request
+from rpod.api.routes import route
 from rpod.engine import api_support as eng
 
 # attach requests that arrived before the container started (``docker run`` attaches first)
@@ -137,8 +137,7 @@ def pause(req: Request, conn: Connection, ref: str) -> Any:
 
 @route("POST", "/containers/{ref}/unpause")
 def unpause(req: Request, conn: Connection, ref: str) -> Any:
-    eng.container(ref)
-    raise HTTPError(409, "unpause is not supported for cgroupv1 rootless containers")
+    eng.unpause(ref)
 
 
 @route("DELETE", "/containers/{ref}")
@@ -149,7 +148,10 @@ def remove(req: Request, conn: Connection, ref: str) -> Any:
 
 @route("POST", "/containers/prune")
 def prune(req: Request, conn: Connection) -> Any:
-    return {"ContainersDeleted": eng.prune_containers() or None, "SpaceReclaimed": 0}
+    from rpod.api.convert import filters
+
+    done = eng.prune_containers(filters(req))
+    return {"ContainersDeleted": [i for i, _ in done] or None, "SpaceReclaimed": sum(n for _, n in done)}
 
 
 @route("GET", "/containers/{ref}/top")
@@ -175,7 +177,7 @@ def logs(req: Request, conn: Connection, ref: str) -> Any:
     want = {"stdout": req.qbool("stdout"), "stderr": req.qbool("stderr")}
     if not any(want.values()):
         raise HTTPError(400, "you must choose at least one stream")
-    tty = bool((rec.options or {}).get("tty"))
+    tty = bool(rec.options.tty)
     since = _time(req.q("since"))
     until = _time(req.q("until"))
     stamps = req.qbool("timestamps")
@@ -226,7 +228,7 @@ def attach(req: Request, conn: Connection, ref: str) -> Any:
     from rpod.api import streams
 
     rec = eng.container(ref)
-    tty = bool((rec.options or {}).get("tty"))
+    tty = bool(rec.options.tty)
     with_stdin = req.qbool("stdin")
     want_out, want_err = req.qbool("stdout"), req.qbool("stderr")
     st = eng.container_state(rec.id)

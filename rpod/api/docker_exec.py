@@ -12,8 +12,8 @@ import os
 import threading
 from typing import Any
 
-from rpod.api.app import route
 from rpod.api.http import Connection, HTTPError, Request
+from rpod.api.routes import route
 from rpod.engine import api_support as eng
 
 _sessions: dict[str, dict[str, Any]] = {}

@@ -6,8 +6,8 @@ import base64
 import json
 from typing import Any
 
-from rpod.api.app import route
 from rpod.api.http import Connection, HTTPError, Request
+from rpod.api.routes import route
 from rpod.engine import api_support as eng
 
 
@@ -166,8 +166,10 @@ def prune(req: Request, conn: Connection) -> Any:
 
     flt = filters(req)
     all_ = flt.get("dangling", ["true"])[0] in ("false", "0")
-    ids = eng.prune_images(all_)
-    return {"ImagesDeleted": [{"Deleted": "sha256:" + i} for i in ids] or None, "SpaceReclaimed": 0}
+    flt.pop("dangling", None)
+    done = eng.prune_images(all_, flt)
+    return {"ImagesDeleted": [{"Deleted": "sha256:" + i} for i, _ in done] or None,
+            "SpaceReclaimed": sum(n for _, n in done)}
 
 
 @route("GET", "/images/search")

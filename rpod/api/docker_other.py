@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 from rpod.api import API_VERSION, LIBPOD_VERSION, MIN_API_VERSION
-from rpod.api.app import route
 from rpod.api.http import Connection, HTTPError, Request
+from rpod.api.routes import route
 from rpod.engine import api_support as eng
 
 

@@ -111,44 +111,53 @@ def start(ref: str, attach: bool = False, stdin: bool = False) -> StartedIO | No
     return StartedIO(stdout=out_r, stderr=err_r, stdin=in_w)
 
 
-def stop(ref: str, timeout: int | None) -> Any:
-    from rpod.container import lifecycle
+def _raise_first(reports: list[Any]) -> None:
+    for r in reports:
+        if r.error is not None:
+            raise r.error
 
-    rec = container(ref)
-    return lifecycle.stop(store(), rec, timeout)
+
+def stop(ref: str, timeout: int | None) -> None:
+    from rpod.engine import containers as ec
+
+    _raise_first(ec.stop(ec.StopOptions(refs=[ref], timeout=timeout), store()))
 
 
-def kill(ref: str, sig: str | int) -> None:
-    from rpod.container import lifecycle
-    from rpod.container.options import parse_signal
-    from rpod.events import container_event
+def kill(ref: str, sig: str) -> None:
+    """Signal a running container (Docker: 409 when it does not run)."""
+    from rpod.engine import containers as ec
 
     rec = container(ref)
     if not container_state(rec.id).running:
         raise StateConflict(f"can only kill running containers. {rec.id} is in state "
                             f"{container_state(rec.id).status}: container state improper")
-    lifecycle.signal_container(store(), rec, parse_signal(sig))
-    container_event(store(), rec, "kill")
+    _raise_first(ec.kill(ec.KillOptions(refs=[rec.id], signal=sig), store()))
 
 
 def remove(ref: str, force: bool, volumes: bool) -> None:
-    from rpod.container import lifecycle
+    from rpod.engine import containers as ec
 
-    lifecycle.remove(store(), container(ref), force=force, timeout=0 if force else None, volumes=volumes)
+    container(ref)  # a missing container is an error here, even with force
+    _raise_first(ec.remove(ec.RemoveOptions(refs=[ref], force=force, volumes=volumes,
+                                            timeout=0 if force else None), store()))
 
 
 def rename(ref: str, new_name: str) -> None:
-    from rpod.container.state import ContainerStore
+    from rpod.engine import containers as ec
 
-    ContainerStore(store()).rename(container(ref), new_name)
+    ec.rename(ref, new_name, store())
 
 
 def pause(ref: str) -> None:
-    rec = container(ref)
-    if not container_state(rec.id).running:
-        raise StateConflict(f'"{rec.id}" is not running, can\'t pause: container state improper')
-    raise StateConflict("can not pause containers on rootless containers with cgroup V1: "
-                        "this container does not have a cgroup")
+    from rpod.engine import containers as ec
+
+    ec.pause([ref], paths=store())
+
+
+def unpause(ref: str) -> None:
+    from rpod.engine import containers as ec
+
+    ec.unpause([ref], paths=store())
 
 
 def wait(ref: str, condition: str = "not-running", timeout: float | None = None) -> tuple[int, str]:
@@ -192,16 +201,10 @@ def note_exit(cid: str, code: int) -> None:
     _last_exit[cid] = code
 
 
-def prune_containers() -> list[str]:
-    from rpod.container import lifecycle
+def prune_containers(filters: dict[str, list[str]] | None = None) -> list[tuple[str, int]]:
+    from rpod.engine import containers as ec
 
-    out = []
-    for rec, st in containers():
-        if st.status in ("exited", "created") and not st.restarting:
-            with contextlib.suppress(Exception):
-                lifecycle.remove(store(), rec)
-                out.append(rec.id)
-    return out
+    return [(r.id, r.size) for r in ec.prune(filters, store())]
 
 
 # ------------------------------------------------------------------------------------------- logs
@@ -426,11 +429,9 @@ def images() -> list[Any]:
 
 def image(name: str) -> Any:
     """An image by id, full name or short name (``NoSuchImage``)."""
-    from rpod.image.pull import local_candidates
-    from rpod.image.store import ImageStore
+    from rpod.engine import images as ei
 
-    name = docker_name(name)
-    return ImageStore(store()).resolve(name, local_candidates(name))
+    return ei.resolve(store(), docker_name(name))
 
 
 def image_inspect(rec: Any) -> dict[str, Any]:
@@ -441,9 +442,9 @@ def image_inspect(rec: Any) -> dict[str, Any]:
 
 
 def image_in_use() -> dict[str, list[str]]:
-    from rpod.image.manage import containers_using
+    from rpod.engine import images as ei
 
-    return containers_using(store())
+    return ei.containers_by_image(store())
 
 
 class PullEvents:
@@ -489,34 +490,27 @@ def pull(name: str, emit: Any, platform: str | None = None, creds: str | None = 
 
 
 def tag(name: str, target: str) -> None:
-    from rpod.image.manage import normalize_tag
-    from rpod.image.store import ImageStore
+    from rpod.engine import images as ei
 
-    rec = image(name)
-    ImageStore(store()).add_name(rec.id, normalize_tag(target))
+    ei.tag(docker_name(name), [target], store())
 
 
 def remove_image(name: str, force: bool) -> tuple[list[str], list[str]]:
     """(untagged, deleted)."""
-    from rpod.image.manage import remove_images
-    from rpod.image.pull import local_candidates
+    from rpod.engine import images as ei
 
-    report = remove_images(store(), [docker_name(name)], force=force, candidates_of=local_candidates)
-    return list(report.untagged), list(report.deleted)
+    image(name)  # missing: an error even with force (Docker's 404)
+    reports = ei.remove(ei.RemoveOptions(names=[docker_name(name)], force=force), store())
+    _raise_first(reports)
+    lines = [ln for r in reports for ln in r.lines()]
+    return ([ln.removeprefix("Untagged: ") for ln in lines if ln.startswith("Untagged: ")],
+            [ln.removeprefix("Deleted: ") for ln in lines if ln.startswith("Deleted: ")])
 
 
-def prune_images(all_: bool) -> list[str]:
-    from rpod.image.manage import cleanup_unused, containers_using
-    from rpod.image.store import ImageStore
+def prune_images(all_: bool, filters: dict[str, list[str]] | None = None) -> list[tuple[str, int]]:
+    from rpod.engine import images as ei
 
-    p = store()
-    st = ImageStore(p)
-    used = containers_using(p)
-    doomed = [r for r in st.list() if r.id not in used and (all_ or not r.names)]
-    for r in doomed:
-        st.delete(r.id)
-    cleanup_unused(p)
-    return [r.id for r in doomed]
+    return [(r.id, r.size) for r in ei.prune(all_, filters, store())]
 
 
 def image_config(rec: Any) -> dict[str, Any]:
@@ -552,3 +546,9 @@ def parse_events(lines: list[str]) -> list[dict[str, Any]]:
     from rpod.events import parse_lines
 
     return list(parse_lines(lines))
+
+
+def debug(message: str) -> None:
+    from rpod.log import debug as d
+
+    d(message)
