@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -63,7 +64,11 @@ def handle_connection(sock: socket.socket, activity: Any) -> None:
         sock.settimeout(KEEPALIVE_TIMEOUT)
         try:
             ev = conn.next_event()
-        except (h11.RemoteProtocolError, OSError, TimeoutError):
+        except h11.RemoteProtocolError as e:  # malformed, or a head over MAX_HEAD: say so, then close
+            with contextlib.suppress(Exception):
+                conn.respond_json(e.error_status_hint, {"message": str(e), "response": e.error_status_hint})
+            return
+        except (OSError, TimeoutError):
             return
         if isinstance(ev, h11.ConnectionClosed) or not isinstance(ev, h11.Request):
             return
