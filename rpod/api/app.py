@@ -14,6 +14,7 @@ from typing import Any
 
 import h11
 
+from rpod.api.errors import status_for
 from rpod.api.http import IO_TIMEOUT, KEEPALIVE_TIMEOUT, Connection, HTTPError, Request
 from rpod.api.routes import _ROUTES, _VERSION
 from rpod.engine import api_support as eng
@@ -39,21 +40,6 @@ def find(method: str, path: str) -> tuple[Callable[..., Any], dict[str, str]]:
     if allowed:
         raise HTTPError(405, "method not allowed")
     raise HTTPError(404, f"page not found: {path}")
-
-
-def status_for(e: Exception) -> int:
-    from rpod import errors
-
-    table = [(errors.NoSuchContainer, 404), (errors.NoSuchImage, 404), (errors.NoSuchVolume, 404),
-             (errors.ManifestUnknown, 404), (errors.ShortNameError, 404), (errors.StateConflict, 409),
-             (errors.InvalidReference, 400), (errors.UsageError, 400), (errors.RegistryAuthError, 401)]
-    for cls, status in table:
-        if isinstance(e, cls):
-            return status
-    name = type(e).__name__
-    if name.startswith("NoSuch") or name.endswith("NotFound"):
-        return 404
-    return 500
 
 
 def handle_connection(sock: socket.socket, activity: Any) -> None:

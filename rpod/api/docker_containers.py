@@ -290,3 +290,35 @@ def _attach_running(client: Any, cid: str, tty: bool, with_stdin: bool, want: di
         sel.close()
         sock.close()
         streams.end(client)
+
+
+# --------------------------------------------------------------------------------------- archive
+@route("GET", "/containers/{ref}/archive")
+def get_archive(req: Request, conn: Connection, ref: str) -> Any:
+    """A tar of ``path`` (``X-Docker-Container-Path-Stat``: its stat, base64 JSON)."""
+    import base64
+    import json
+
+    path = req.q("path")
+    if not path:
+        raise HTTPError(400, "path is required")
+    stat, chunks = eng.archive_get(ref, path)
+    header = ("X-Docker-Container-Path-Stat", base64.b64encode(json.dumps(stat).encode()).decode())
+    if req.method == "HEAD":
+        conn.respond(200, b"", "application/x-tar", [header])
+        chunks.close()  # type: ignore[attr-defined]
+        return None
+    conn.start_stream(200, "application/x-tar", [header])
+    for chunk in chunks:
+        conn.write(chunk)
+    conn.end()
+    return None
+
+
+@route("PUT", "/containers/{ref}/archive")
+def put_archive(req: Request, conn: Connection, ref: str) -> Any:
+    path = req.q("path")
+    if not path:
+        raise HTTPError(400, "path is required")
+    eng.archive_put(ref, path, req.body_chunks())
+    conn.respond_empty(200)

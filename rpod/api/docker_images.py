@@ -6,6 +6,7 @@ import base64
 import json
 from typing import Any
 
+from rpod.api.errors import status_for
 from rpod.api.http import Connection, HTTPError, Request
 from rpod.api.routes import route
 from rpod.engine import api_support as eng
@@ -125,18 +126,36 @@ def create(req: Request, conn: Connection) -> Any:
     tag = req.q("tag")
     if tag:
         name = f"{name}@{tag}" if tag.startswith("sha256:") else f"{name}:{tag}"
-    conn.start_stream(200, "application/json")
+    held: list[dict[str, Any]] = []  # lines before the first layer: a missing image is still a 404
 
     def emit(d: dict[str, Any]) -> None:
-        if d.get("status") != "Downloading":  # one line per step; byte counts only at the end
-            conn.write_json(d)
+        if d.get("status") == "Downloading":  # one line per step; byte counts only at the end
+            return
+        if not conn.streaming:
+            if "id" not in d:
+                held.append(d)
+                return
+            conn.start_stream(200, "application/json")
+            for h in held:
+                conn.write_json(h)
+        conn.write_json(d)
 
     try:
         rec = eng.pull(name, emit, req.q("platform"), _creds(req))
     except Exception as e:
+        if not conn.streaming:
+            status = status_for(e)
+            if status == 404:  # Docker's words (clients look for them to tell a missing image)
+                raise HTTPError(404, f"pull access denied for {name}, repository does not exist or may "
+                                     f"require 'docker login': {e}") from None
+            raise
         conn.write_json({"errorDetail": {"message": str(e)}, "error": str(e)})
         conn.end()
         return None
+    if not conn.streaming:
+        conn.start_stream(200, "application/json")
+        for h in held:
+            conn.write_json(h)
     conn.write_json({"status": f"Digest: {rec.digest}"})
     conn.write_json({"status": f"Status: Downloaded newer image for {name}"})
     conn.end()

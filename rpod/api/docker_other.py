@@ -139,10 +139,10 @@ def events(req: Request, conn: Connection) -> Any:
     until = _ts(req.q("until"))
     stream = req.qbool("stream", True) if until is None else False
     path = eng.events_path()
+    start = time.time()  # before the headers: the client may act as soon as it has them
     conn.start_stream(200, "application/json")
     offset = 0
     buf = b""
-    start = time.time()
     while True:
         try:
             with open(path, "rb") as f:

@@ -360,11 +360,15 @@ def archive_get(ref: str, path: str) -> tuple[dict[str, Any], Iterator[bytes]]:
 
 
 def _tar_first_stat(data: bytes, path: str) -> dict[str, Any]:
+    """Docker's path stat from the archive's first member (pax headers read as tar does)."""
+    import io
     import tarfile
 
-    try:
-        hdr = tarfile.TarInfo.frombuf(data[:512], "utf-8", "surrogateescape")
-    except tarfile.TarError:
+    hdr = None
+    with contextlib.suppress(tarfile.TarError, EOFError, OSError), \
+            tarfile.open(fileobj=io.BytesIO(data), mode="r|") as tf:
+        hdr = tf.next()
+    if hdr is None:
         return {"name": os.path.basename(path.rstrip("/")) or "/", "size": 0, "mode": 0, "mtime": "",
                 "linkTarget": ""}
     mode = hdr.mode | (0x80000000 if hdr.isdir() else 0) | (0x8000000 if hdr.issym() else 0)
