@@ -102,3 +102,28 @@ def test_pull_through_api(denv: dict[str, str], registry: Registry) -> None:
     ok(docker(denv, "rmi", f"{registry.address}/layered"))
     r = docker(denv, "pull", f"{registry.address}/nonesuch")
     assert r.returncode != 0 and "nonesuch" in r.stderr
+
+
+def test_exec_it_and_run_it_in_a_terminal(denv: dict[str, str], tmp_path: Path) -> None:
+    """``docker exec -it`` and ``docker run -it``: the hijacked raw stream both ways, in a real terminal."""
+    from tests.support.tmux import terminal
+
+    ok(docker(denv, "run", "-d", "--name", "term", "alpine", "sleep", "1000"))
+    (tmp_path / "e").mkdir()
+    (tmp_path / "r").mkdir()
+    try:
+        with terminal(tmp_path / "e", denv, "docker exec -it term sh; echo EXIT=$?; sleep 30") as term:
+            term.wait_prompt()
+            term.send("tty && echo in-exec-$((6*7))", "Enter")
+            term.wait_for("in-exec-42", what="the exec's output")
+            assert "/dev/pts/" in term.screen()
+            term.send("exit 3", "Enter")
+            term.wait_for("EXIT=3", what="docker exec's exit code")
+        with terminal(tmp_path / "r", denv, "docker run --rm -it alpine sh; echo EXIT=$?; sleep 30") as term:
+            term.wait_prompt()
+            term.send("echo in-run-$((7*6))", "Enter")
+            term.wait_for("in-run-42", what="the container's output")
+            term.send("exit 4", "Enter")
+            term.wait_for("EXIT=4", what="docker run's exit code")
+    finally:
+        docker(denv, "rm", "-f", "term")
