@@ -21,7 +21,7 @@ from rpod.engine import api_support as eng
 
 
 def _load_handlers() -> None:
-    from rpod.api import docker_containers, docker_exec, docker_images, docker_netvol, docker_other  # noqa: F401
+    from rpod.api import docker_containers, docker_exec, docker_images, docker_netvol, docker_other, libpod  # noqa: F401
 
 
 def find(method: str, path: str) -> tuple[Callable[..., Any], dict[str, str]]:
