@@ -467,14 +467,14 @@ class ExecOptions:
 def exec_(opts: ExecOptions, paths: Paths | None = None) -> int:
     """Run a process in a running container, on this process's stdio; its exit code (0 when detached).
     A session that cannot start raises with exit code 255 (Podman; the runtime's 126/127 stay)."""
-    from rpod.container import lifecycle
+    from rpod.container.execute import exec_in
     from rpod.container.options import read_env_file
 
     p = paths_or_default(paths)
     rec = container_store(p).get(opts.ref)
     env_items = [item for path in opts.env_files for item in read_env_file(path)] + list(opts.env)  # -e wins
     try:
-        return lifecycle.exec_in(p, rec, list(opts.command), tty=opts.tty, interactive=opts.interactive,
+        return exec_in(p, rec, list(opts.command), tty=opts.tty, interactive=opts.interactive,
                                  env=env_items, user=opts.user, workdir=opts.workdir, detach=opts.detach)
     except (UsageError, StateConflict) as e:
         e.exit_code = 255
