@@ -34,6 +34,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+AWAIT_CHECK_MS = 500  # how often a monitor awaiting its configuration checks that its CLI lives
+
 
 def daemonize() -> None:
     """Leave the CLI: fork (the CLI reaps our parent at once) and start a new session."""
@@ -67,17 +69,34 @@ def config_failed(text: str, error: ConfigError) -> int:
     return 2
 
 
-def receive_config(fd: int) -> MonitorConfig | None:
-    """``LENGTH\nJSON`` from the CLI on the sync socket; None on EOF, ``ConfigError`` when the
-    configuration does not match ``rootless.monitor.config.MONITOR``."""
+def _wait_readable(fd: int, cli_pid: int, cli_start: int | None) -> bool:
+    """Wait until ``fd`` is readable; False when the CLI died first (a copy of its end of the
+    socket kept by some other process would otherwise keep us waiting forever)."""
+    import select
+
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    while not poller.poll(AWAIT_CHECK_MS):
+        if cli_pid and not exitfile.process_alive(cli_pid, cli_start):
+            return bool(poller.poll(0))  # it may have sent everything just before dying
+    return True
+
+
+def receive_config(fd: int, cli_pid: int = 0, cli_start: int | None = None) -> MonitorConfig | None:
+    """``LENGTH\nJSON`` from the CLI on the sync socket; None on EOF or when the CLI died,
+    ``ConfigError`` when the configuration does not match ``rootless.monitor.config.MONITOR``."""
     head = b""
     while not head.endswith(b"\n"):
+        if not _wait_readable(fd, cli_pid, cli_start):
+            return None
         c = os.read(fd, 1)
         if not c:
             return None
         head += c
     size, data = int(head), b""
     while len(data) < size:
+        if not _wait_readable(fd, cli_pid, cli_start):
+            return None
         chunk = os.read(fd, size - len(data))
         if not chunk:
             return None
@@ -118,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         InProcessRuntime.prefork(close=tuple(fd for fd in (cfg.sync_fd, cfg.stdin_fd, cfg.stdout_fd,
                                                            cfg.stderr_fd) if fd >= 0))
         try:
-            received = receive_config(cfg.sync_fd)
+            received = receive_config(cfg.sync_fd, cfg.cli_pid, cfg.cli_start)
         except ConfigError as e:
             InProcessRuntime.discard_prefork()
             _report_fd(cfg.sync_fd, {"error": str(e), "exit_code": 125})

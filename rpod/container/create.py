@@ -41,10 +41,9 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     images = ImageStore(paths)
     src = _Source(image, images.config(image), images.layer_dirs(image))
     cid = cid or new_id()
-    name = opts.name or store.generate_name()
     labels = {**(src.inner.get("Labels") or {}), **parse_key_values(opts.labels, "--label")}
-    record = store.create(ContainerRecord(
-        id=cid, name=name, image_id=image.id, image_name=image.names[0] if image.names else opts.image,
+    record = store.create(ContainerRecord(  # no --name: the store picks a free one under its lock
+        id=cid, name=opts.name or "", image_id=image.id, image_name=image.names[0] if image.names else opts.image,
         created=_now_iso(), options=RunOptions.from_dict(asdict(opts)), labels=labels, ports=list(opts.publish),
         create_command=list(create_command or [])))
     container_event(paths, record, "create")
