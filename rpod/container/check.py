@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from rootless import ctrfiles
 from rpod.container.names import generate_name
 from rpod.container.state import ContainerStore
 from rpod.storefile import abandoned_removals
@@ -71,11 +72,10 @@ def _relink(store: ContainerStore, rec, owners: dict[str, str], repair: bool) ->
         if taken:
             rec.name = generate_name(lambda n: store.name_owner(n) is not None)
             p.problem += f": renamed to {rec.name!r}"
-            from dataclasses import asdict
 
             from rpod.storefile import atomic_write_json
 
-            atomic_write_json(store.dir(rec.id) / "container.json", asdict(rec))
+            atomic_write_json(store.dir(rec.id) / ctrfiles.RECORD, rec.to_dict())
         os.symlink(rec.id, store.link(rec.name))
         owners[rec.name] = rec.id
         p.repaired = True

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rootless import ctrfiles
 from rpod.engine.types import ItemReport, paths_or_default
 from rpod.errors import NoSuchContainer, RpodError, StateConflict, UsageError
 
@@ -185,7 +186,7 @@ def image_sizes(paths: Paths) -> dict[str, int]:
 
 def sizes(paths: Paths, rec: Any, by_image: dict[str, int]) -> tuple[int, int]:
     """(bytes written by the container, size of its image): Podman's rwSize and rootFsSize."""
-    return dir_size(str(paths.container_dir(rec.id) / "upper")), by_image.get(rec.image_id, 0)
+    return dir_size(str(paths.container_dir(rec.id) / ctrfiles.UPPER)), by_image.get(rec.image_id, 0)
 
 
 def ps(opts: ListOptions, paths: Paths | None = None) -> list[PsRow]:
@@ -211,7 +212,7 @@ def ps(opts: ListOptions, paths: Paths | None = None) -> list[PsRow]:
 
         by_image = image_sizes(p)
         for r in rows:
-            r.SizeRw, r.SizeRootFs = dir_size(str(p.container_dir(r.Id) / "upper")), by_image.get(r.ImageID, 0)
+            r.SizeRw, r.SizeRootFs = dir_size(str(p.container_dir(r.Id) / ctrfiles.UPPER)), by_image.get(r.ImageID, 0)
             if opts.size:
                 r.Size = (f"{human_size(r.SizeRw).replace(' ', '')} "
                           f"(virtual {human_size(r.SizeRootFs).replace(' ', '')})")
