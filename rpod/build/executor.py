@@ -19,7 +19,7 @@ from rootless.errors import RootlessError
 from rpod.build import imageconfig as ic
 from rpod.build.cache import BuildCache, step_key
 from rpod.build.ignore import Ignore
-from rpod.build.options import BuildOptions, BuildResult
+from rpod.build.options import BuildOptions, BuildResult, build_platform
 from rpod.build.parser import Instruction, parse, parse_onbuild
 from rpod.build.shell import expand
 from rpod.build.stages import PROXY_ARGS, Plan, Stage, plan
@@ -130,7 +130,7 @@ class Builder:
         if st.base_stage is not None:
             return self.results[st.base_stage].copy()
         if st.base == "scratch":
-            arch, os_name = _platform(st.platform or self.opts.platform)
+            arch, os_name = build_platform(st.platform or self.opts.platform)
             return State(ic.new_config(None, arch, os_name), [], None)
         from rpod.image.pull import ensure_image
 
@@ -246,16 +246,6 @@ def record_layers(paths: Paths, store: ImageStore, record: ImageRecord) -> list[
             layer = LocalLayer(diff_id, desc["digest"], int(desc.get("size") or 0), desc.get("mediaType", ""))
         out.append(layer)
     return out
-
-
-def _platform(value: str | None) -> tuple[str, str]:
-    import platform as _p
-
-    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(_p.machine(), _p.machine())
-    if value:
-        parts = value.split("/")
-        return (parts[1] if len(parts) > 1 else machine), parts[0]
-    return machine, "linux"
 
 
 def build(paths: Paths, opts: BuildOptions, emit: Emit) -> BuildResult:
