@@ -63,6 +63,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("rpod.cli.generate", "Generate structured data based on containers"),
     "quadlet": ("rpod.cli.quadlet", "Turn Quadlet .container/.volume/.network files into systemd units"),
     "auto-update": ("rpod.cli.autoupdate", "Auto update containers according to their auto-update policy"),
+    "import": ("rpod.cli.ship", "Import a tarball to create a filesystem image"),
 }
 GROUPS = {"image", "system", "volume", "container", "network", "generate", "healthcheck"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

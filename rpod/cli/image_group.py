@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from rpod.cli import images as img
+from rpod.cli import ship
 from rpod.cli.common import complete_images, paths, write
 from rpod.errors import NoSuchImage
 
@@ -18,6 +19,8 @@ app.add_command(img.tag, "tag")
 app.add_command(img.untag, "untag")
 app.add_command(img.images, "ls")
 app.add_command(img.images, "list")
+for _name in ("import",):
+    app.add_command(ship.app.commands[_name], _name)
 
 
 @app.command("inspect")
