@@ -64,6 +64,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "quadlet": ("rpod.cli.quadlet", "Turn Quadlet .container/.volume/.network files into systemd units"),
     "auto-update": ("rpod.cli.autoupdate", "Auto update containers according to their auto-update policy"),
     "import": ("rpod.cli.ship", "Import a tarball to create a filesystem image"),
+    "push": ("rpod.cli.ship", "Push an image to a specified destination"),
+    "save": ("rpod.cli.ship", "Save image(s) to an archive"),
+    "load": ("rpod.cli.ship", "Load image(s) from a tar archive"),
 }
 GROUPS = {"image", "system", "volume", "container", "network", "generate", "healthcheck"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

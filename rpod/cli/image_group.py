@@ -19,7 +19,7 @@ app.add_command(img.tag, "tag")
 app.add_command(img.untag, "untag")
 app.add_command(img.images, "ls")
 app.add_command(img.images, "list")
-for _name in ("import",):
+for _name in ("import", "push", "save", "load"):
     app.add_command(ship.app.commands[_name], _name)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from rpod.cli.common import write
@@ -35,3 +37,91 @@ def import_(source: str, reference: str | None, changes: tuple[str, ...], messag
     finally:
         progress.close()
     write(f"sha256:{rec.id}\n")
+
+
+@app.command("push")
+@click.argument("source", metavar="IMAGE")
+@click.argument("destination", required=False, metavar="[DESTINATION]")
+@click.option("--authfile", help="Path of the authentication file")
+@click.option("--cert-dir", help="Directory with TLS certificates for the registry")
+@click.option("--compression-format", "compression", type=click.Choice(["gzip", "zstd", "zstd:chunked"]),
+              help="Compression format to use (re-compresses the layers when they are stored otherwise)")
+@click.option("--creds", help="USER[:PASSWORD] for the registry")
+@click.option("--digestfile", help="Write the digest of the pushed image to the specified file")
+@click.option("--format", "-f", "fmt", help="Manifest type (oci, v2s2) to use in the destination")
+@click.option("--quiet", "-q", is_flag=True, help="Suppress output information when pushing images")
+@click.option("--remove-signatures", is_flag=True, help="Discard any pre-existing signatures in the image")
+@click.option("--tls-verify", help="Require HTTPS and verify certificates (true/false)")
+@click.option("--compress", is_flag=True, hidden=True)
+def push(source: str, destination: str | None, authfile: str | None, cert_dir: str | None, compression: str | None,
+         creds: str | None, digestfile: str | None, fmt: str | None, quiet: bool, remove_signatures: bool,
+         tls_verify: str | None, compress: bool) -> None:
+    """Push an image to a specified destination."""
+    from rpod.cli.common import parse_bool_flag
+    from rpod.engine.image_ship import push as push_image
+    from rpod.image.push import PushOptions
+    from rpod.progress import make_progress
+
+    opts = PushOptions(tls_verify=parse_bool_flag(tls_verify, "--tls-verify"), creds=creds, authfile=authfile,
+                       cert_dir=cert_dir, format=fmt, digestfile=digestfile, remove_signatures=remove_signatures,
+                       compression=(compression or "").partition(":")[0] or None)
+    chunk = os.environ.get("RPOD_PUSH_CHUNK", "")  # tests and slow links: force chunked uploads of this size
+    if chunk.isdigit() and int(chunk) > 0:
+        opts.chunk_size = opts.monolithic_max = int(chunk)
+    progress = make_progress(quiet)
+    try:
+        push_image(source, destination or "", opts, progress)
+    finally:
+        progress.close()
+
+
+@app.command("save")
+@click.argument("names", nargs=-1, required=True, metavar="IMAGE...")
+@click.option("--output", "-o", default="", help="Write to a specified file (default: stdout, which must be "
+              "redirected)")
+@click.option("--format", "fmt", default="docker-archive",
+              help="Save image to oci-archive, oci-dir (directory with oci manifest type), docker-archive, "
+                   "docker-dir (directory with v2s2 manifest type)")
+@click.option("--multi-image-archive", "-m", "multi", is_flag=True, help="Interpret additional arguments as "
+              "images not tags and create a multi-image-archive (only for docker-archive)")
+@click.option("--quiet", "-q", is_flag=True, help="Suppress the output")
+@click.option("--compress", is_flag=True, help="Compress tarball image layers when saving to a directory "
+              "using the 'dir' transport")
+@click.option("--uncompressed", is_flag=True, help="Accept uncompressed layers when copying OCI images")
+def save(names: tuple[str, ...], output: str, fmt: str, multi: bool, quiet: bool, compress: bool,
+         uncompressed: bool) -> None:
+    """Save image(s) to an archive."""
+    import sys
+
+    from rpod.engine.image_ship import save as save_images
+    from rpod.errors import UsageError
+    from rpod.progress import QuietProgress, make_progress
+
+    if not output and sys.stdout.isatty():
+        raise UsageError("refusing to save to terminal. Use -o flag or redirect")
+    progress = make_progress(quiet) if output else QuietProgress()
+    try:
+        save_images(list(names), fmt, output, multi, progress, compress)
+    finally:
+        progress.close()
+
+
+@app.command("load")
+@click.option("--input", "-i", "input_", default="", help="Read from specified archive file (default: stdin)")
+@click.option("--quiet", "-q", is_flag=True, help="Suppress the output")
+def load(input_: str, quiet: bool) -> None:
+    """Load image(s) from a tar archive."""
+    import sys
+
+    from rpod.engine.image_ship import load as load_images
+    from rpod.errors import UsageError
+    from rpod.progress import make_progress
+
+    if not input_ and sys.stdin.isatty():
+        raise UsageError("cannot read from terminal, use command-line redirection or the --input flag")
+    progress = make_progress(quiet)
+    try:
+        loaded = load_images(input_, progress)
+    finally:
+        progress.close()
+    write("".join(f"Loaded image: {n}\n" for n in loaded.names))

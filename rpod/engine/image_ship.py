@@ -25,3 +25,118 @@ def import_image(opts: Any, progress: Any = None, paths: Paths | None = None) ->
     rec = import_tarball(p, opts, progress)
     record(p, "image", "import", id=rec.id, name=opts.source)
     return rec
+
+
+def _full_name(rec: Any, name: str) -> str:
+    """The stored name ``name`` stands for ("" when it was an ID)."""
+    if rec.id.startswith(name.removeprefix("sha256:")):
+        return ""
+    from rpod.image.store import split_name
+
+    repo, tag = split_name(name)
+    want = f"{repo}:{tag or 'latest'}"
+    for n in rec.names:
+        if n == want or n.endswith("/" + want):
+            return n
+    return rec.names[0] if rec.names else ""
+
+
+def push(source: str, destination: str, opts: Any, progress: Any, paths: Paths | None = None) -> str:
+    """``rpod push IMAGE [DEST]``; returns the manifest digest written."""
+    from rpod.errors import UsageError
+    from rpod.events import record
+    from rpod.image.push import push_to_registry
+    from rpod.image.reference import parse_reference
+    from rpod.image.source import open_image, resolve_local
+    from rpod.image.transports import docker_format_needed, parse_destination, write_to
+
+    p = _paths(paths)
+    rec = resolve_local(p, source)
+    dest = parse_destination(destination or _full_name(rec, source) or source)
+    src = open_image(p, rec, opts.format or docker_format_needed(dest), opts.compression, progress)
+    try:
+        if dest.transport == "docker":
+            ref = parse_reference(dest.reference)
+            if ref.is_short:
+                raise UsageError(f"{dest.reference}: a push needs a fully qualified destination "
+                                 "(registry/repository[:tag])")
+            digest = push_to_registry(src, ref, opts, progress)
+        else:
+            progress.message("Getting image source signatures")
+            names = [dest.reference] if dest.reference else ([_full_name(rec, source)] if dest.transport
+                                                                 == "docker-archive" and _full_name(rec, source)
+                                                                 else [])
+            write_to(dest, [(src, names)], progress)
+            digest = src.manifest_digest
+    finally:
+        src.cleanup()
+    if opts.digestfile:
+        with open(opts.digestfile, "w") as f:
+            f.write(digest)
+    record(p, "image", "push", id=rec.id, name=destination or source)
+    return digest
+
+
+def save(names: list[str], fmt: str, output: str, multi: bool, progress: Any, compress: bool = False,
+         paths: Paths | None = None) -> None:
+    """``rpod save``: images into a docker-archive, oci-archive, oci-dir or docker-dir."""
+    from rpod.errors import UsageError
+    from rpod.image.source import open_image, resolve_local
+    from rpod.image.transports import Destination, write_to
+
+    p = _paths(paths)
+    fmt = fmt or "docker-archive"
+    transport = {"docker-archive": "docker-archive", "oci-archive": "oci-archive", "oci-dir": "oci",
+                 "docker-dir": "dir"}.get(fmt)
+    if transport is None:
+        raise UsageError(f"unknown format {fmt!r}: use docker-archive, oci-archive, oci-dir or docker-dir")
+    if transport in ("oci", "dir") and not output:
+        raise UsageError(f"--format {fmt} needs a directory given with -o")
+    if multi and fmt != "docker-archive" and len(names) > 1 and transport != "oci-archive":
+        raise UsageError("--multi-image-archive is only supported with --format=docker-archive or oci-archive")
+    manifest_fmt = "docker" if fmt in ("docker-archive", "docker-dir") else "oci"
+    images = []
+    try:
+        if multi or len(names) == 1:
+            for name in names:
+                rec = resolve_local(p, name)
+                full = _full_name(rec, name)
+                images.append((open_image(p, rec, manifest_fmt, None if fmt != "docker-dir" else None, progress),
+                               [full] if full else []))
+        else:  # as Podman: the other names are additional tags of the first image
+            rec = resolve_local(p, names[0])
+            tags = [t for t in [_full_name(rec, names[0])] + [_normalize(n) for n in names[1:]] if t]
+            images.append((open_image(p, rec, manifest_fmt, None, progress), tags))
+        write_to(Destination(transport, output), images, progress)
+    finally:
+        for src, _ in images:
+            src.cleanup()
+
+
+def _normalize(name: str) -> str:
+    from rpod.image.manage import normalize_tag
+
+    return normalize_tag(name)
+
+
+def load(source: str, progress: Any, paths: Paths | None = None) -> Any:
+    """``rpod load``: every image of an archive file (``source``; ``-``/empty: stdin)."""
+    import sys
+
+    from rpod.errors import RpodError
+    from rpod.events import record
+    from rpod.image.load import load_archive
+
+    p = _paths(paths)
+    if source in ("", "-"):
+        loaded = load_archive(p, sys.stdin.buffer, progress)
+    else:
+        try:
+            f = open(source, "rb")  # noqa: SIM115
+        except OSError as e:
+            raise RpodError(f"{source}: {e.strerror.lower() if e.strerror else e}") from e
+        with f:
+            loaded = load_archive(p, f, progress)
+    for rec in loaded.records:
+        record(p, "image", "load", id=rec.id, name=",".join(rec.names))
+    return loaded

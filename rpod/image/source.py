@@ -31,6 +31,14 @@ class Blob:
     media_type: str
     path: Path | None = None  # on disk (layers)
     data: bytes | None = None  # in memory (config, manifest)
+    diff_id: str = ""  # layers: the uncompressed digest
+    uncompressed_size: int = 0
+
+    def open_uncompressed(self) -> Any:
+        """The layer as an uncompressed tar stream."""
+        from rpod.image.compression import open_decompressed
+
+        return open_decompressed(self.open())[0]
 
     def open(self) -> Any:
         import io
@@ -87,7 +95,8 @@ def open_image(paths: Paths, record: ImageRecord, fmt: str | None = None, compre
             layer, path = _recompress(paths, layer, path, compression, progress)
             src.temp_files.append(path)
         layers.append(layer)
-        src.layers.append(Blob(layer.digest, layer.size, layer_media_type(layer.media_type, fmt), path=path))
+        src.layers.append(Blob(layer.digest, layer.size, layer_media_type(layer.media_type, fmt), path=path,
+                               diff_id=diff_id, uncompressed_size=layer.uncompressed_size))
     src.manifest, src.manifest_type = _manifest(store, record, config, layers, fmt)
     return src
 

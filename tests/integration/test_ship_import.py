@@ -15,7 +15,7 @@ def test_import_minirootfs_runs_and_matches_podmans_config(rpod_env: RpodEnv) ->
     image_id = r.stdout.strip()
     assert image_id.startswith("sha256:") and len(image_id) == 71
     assert "Writing manifest to image destination" in r.stderr
-    out = ok(run_rpod(rpod_env, "run", "--rm", "alpimp", "sh", "-c", "cat /etc/alpine-release; echo $FOO"))
+    out = ok(run_rpod(rpod_env, "run", "--rm", "--network=none", "alpimp", "sh", "-c", "cat /etc/alpine-release; echo $FOO"))
     assert out.stdout.split() == ["3.20.3", "bar"]
     doc = json.loads(ok(run_rpod(rpod_env, "image", "inspect", "alpimp")).stdout)[0]
     assert doc["Id"] == image_id.removeprefix("sha256:")
@@ -43,7 +43,7 @@ def test_import_from_stdin_and_errors(rpod_env: RpodEnv, tmp_path: Path) -> None
     proc = subprocess.run([sys.executable, "-m", "rpod", "import", "-q", "-", "fromstdin:v1"], input=raw,
                           env=rpod_env, capture_output=True, cwd=rpod_env["HOME"], timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert ok(run_rpod(rpod_env, "run", "--rm", "fromstdin:v1", "true"))
+    assert ok(run_rpod(rpod_env, "run", "--rm", "--network=none", "fromstdin:v1", "true"))
     missing = run_rpod(rpod_env, "import", str(tmp_path / "nope.tar"))
     assert missing.returncode == 125 and "no such file" in missing.stderr
     bad = run_rpod(rpod_env, "import", "--change", "FROM x", str(ALPINE_X86_64))
