@@ -160,7 +160,7 @@ def test_save_multi_image_gzip_stdin_and_terminal_refusal(env: RpodEnv, images: 
         r = subprocess.run([sys.executable, "-m", "rpod", "load"], stdin=f, env=env, capture_output=True,
                            text=True, timeout=300, cwd=env["HOME"])
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == [f"Loaded image: {images.ref('alpine')}", f"Loaded image: {images.ref('layered')}"]
+    assert r.stdout.splitlines() == [f"Loaded image: {images.ref('alpine', 'latest')}", f"Loaded image: {images.ref('layered')}"]
     # a skopeo-written OCI layout directory is not an archive: load says what it takes
     bad = run_rpod(env, "load", "-i", str(tmp_path / "missing.tar"))
     assert bad.returncode == 125 and "Error:" in bad.stderr
