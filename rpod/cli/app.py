@@ -67,6 +67,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "push": ("rpod.cli.ship", "Push an image to a specified destination"),
     "save": ("rpod.cli.ship", "Save image(s) to an archive"),
     "load": ("rpod.cli.ship", "Load image(s) from a tar archive"),
+    "history": ("rpod.cli.ship", "Show history of a specified image"),
 }
 GROUPS = {"image", "system", "volume", "container", "network", "generate", "healthcheck"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

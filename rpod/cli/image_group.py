@@ -19,7 +19,7 @@ app.add_command(img.tag, "tag")
 app.add_command(img.untag, "untag")
 app.add_command(img.images, "ls")
 app.add_command(img.images, "list")
-for _name in ("import", "push", "save", "load"):
+for _name in ("import", "push", "save", "load", "history"):
     app.add_command(ship.app.commands[_name], _name)
 
 
@@ -81,3 +81,36 @@ def prune(all_: bool, force: bool, filters: tuple[str, ...]) -> None:
         store.delete(r.id)
         write(r.id + "\n")
     cleanup_unused(p)
+
+
+@app.command("tree")
+@click.argument("name", metavar="IMAGE")
+@click.option("--whatrequires", is_flag=True, help="Show all child images and layers of the specified image")
+def tree(name: str, whatrequires: bool) -> None:
+    """Print layer hierarchy of an image in a tree format."""
+    from rpod.engine.image_ship import tree as image_tree
+
+    write(image_tree(name))
+
+
+@app.command("diff")
+@click.argument("names", nargs=-1, required=True, metavar="IMAGE [IMAGE]")
+@click.option("--format", "fmt", help="Change the output format (json)")
+def diff(names: tuple[str, ...], fmt: str | None) -> None:
+    """Inspect changes to the image's file systems."""
+    import json
+
+    from rpod.engine.image_ship import image_diff
+    from rpod.errors import UsageError
+
+    if len(names) > 2:
+        raise UsageError("image diff takes one or two images")
+    changes = image_diff(names[0], names[1] if len(names) > 1 else None)
+    if fmt:
+        if fmt.strip() != "json":
+            raise UsageError(f"invalid --format {fmt!r}: only json is supported")
+        doc = {key: [p for k, p in changes if k == kind] for key, kind in (("changed", "C"), ("added", "A"),
+                                                                          ("deleted", "D"))}
+        write(json.dumps({k: v for k, v in doc.items() if v}, indent=5) + "\n")
+        return
+    write("".join(f"{k} {p}\n" for k, p in changes))

@@ -125,3 +125,105 @@ def load(input_: str, quiet: bool) -> None:
     finally:
         progress.close()
     write("".join(f"Loaded image: {n}\n" for n in loaded.names))
+
+
+class _HistoryRow:
+    """One ``history`` row as the templates see it (Podman's historyReporter)."""
+
+    def __init__(self, entry: object, human: bool, no_trunc: bool):
+        self.e = entry
+        self.human = human
+        self.no_trunc = no_trunc
+
+    @property
+    def ID(self) -> str:  # noqa: N802 - template field names
+        i = self.e.id  # type: ignore[attr-defined]
+        return i if self.no_trunc or i == "<missing>" else i[:12]
+
+    @property
+    def Created(self) -> str:  # noqa: N802
+        from rpod.humanize import parse_time, since
+
+        ts = parse_time(self.e.created)  # type: ignore[attr-defined]
+        if self.human:
+            return since(ts) if ts else ""
+        return self.CreatedAt
+
+    @property
+    def CreatedAt(self) -> str:  # noqa: N802
+        import datetime
+
+        from rpod.humanize import parse_time
+
+        ts = parse_time(self.e.created)  # type: ignore[attr-defined]
+        return datetime.datetime.fromtimestamp(int(ts), datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else ""
+
+    @property
+    def CreatedSince(self) -> str:  # noqa: N802
+        from rpod.humanize import parse_time, since
+
+        ts = parse_time(self.e.created)  # type: ignore[attr-defined]
+        return since(ts) if ts else ""
+
+    @property
+    def CreatedBy(self) -> str:  # noqa: N802
+        text = self.e.created_by  # type: ignore[attr-defined]
+        return text if self.no_trunc or len(text) <= 45 else text[:42] + "..."
+
+    @property
+    def Size(self) -> str:  # noqa: N802
+        from rpod.humanize import human_size
+
+        return human_size(self.e.size)  # type: ignore[attr-defined]  # --human=false too, as Podman 4.3.1
+
+    @property
+    def Comment(self) -> str:  # noqa: N802
+        return self.e.comment  # type: ignore[attr-defined]
+
+    @property
+    def Tags(self) -> list[str]:  # noqa: N802
+        return self.e.tags  # type: ignore[attr-defined]
+
+
+HISTORY_HEADERS = {"ID": "ID", "Created": "CREATED", "CreatedBy": "CREATED BY", "Size": "SIZE",
+                   "Comment": "COMMENT", "CreatedAt": "CREATED AT", "CreatedSince": "CREATED"}
+
+
+class _BoolFlags(click.Command):
+    """Go-style boolean flags: ``--human=false`` as well as ``--human``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        out = []
+        for a in args:
+            flag, sep, value = a.partition("=")
+            if sep and flag == "--human":
+                a = "--human" if value.lower() in ("true", "1", "yes") else "--no-human"
+            out.append(a)
+        return super().parse_args(ctx, out)
+
+
+@app.command("history", cls=_BoolFlags)
+@click.argument("name", metavar="IMAGE")
+@click.option("--human/--no-human", "-H", default=True, help="Display sizes and dates in human readable format")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate the output")
+@click.option("--notruncate", "no_trunc", is_flag=True, hidden=True)
+@click.option("--quiet", "-q", is_flag=True, help="Display the numeric IDs only")
+@click.option("--format", "fmt", help="Change the output to JSON or a Go template")
+def history(name: str, human: bool, no_trunc: bool, quiet: bool, fmt: str | None) -> None:
+    """Show history of a specified image."""
+    from rpod.cli.common import print_json
+    from rpod.engine.image_ship import history as image_history
+    from rpod.format import render_list
+    from rpod.format.report import is_json
+    from rpod.image.history import history_json
+
+    entries = image_history(name)
+    if fmt and is_json(fmt):
+        print_json(history_json(entries))
+        return
+    rows = [_HistoryRow(e, human, no_trunc) for e in entries]
+    if quiet:
+        write("".join(r.ID + "\n" for r in rows))
+        return
+    fmt = fmt or "table {{.ID}}\t{{.Created}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+    write(render_list(fmt, rows, headers=HISTORY_HEADERS, name="history"))

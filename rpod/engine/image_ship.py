@@ -140,3 +140,30 @@ def load(source: str, progress: Any, paths: Paths | None = None) -> Any:
     for rec in loaded.records:
         record(p, "image", "load", id=rec.id, name=",".join(rec.names))
     return loaded
+
+
+def history(name: str, paths: Paths | None = None) -> list[Any]:
+    """``rpod history``: the image's history entries, newest first."""
+    from rpod.image.history import history as image_history
+    from rpod.image.source import resolve_local
+
+    p = _paths(paths)
+    return image_history(p, resolve_local(p, name))
+
+
+def tree(name: str, paths: Paths | None = None) -> str:
+    """``rpod image tree``: the image's layers as text."""
+    from rpod.image.history import tree as image_tree
+    from rpod.image.source import resolve_local
+
+    p = _paths(paths)
+    return image_tree(p, resolve_local(p, name))
+
+
+def image_diff(name: str, other: str | None = None, paths: Paths | None = None) -> list[tuple[str, str]]:
+    """``rpod image diff IMAGE [IMAGE]``: ``[(kind, path)]``."""
+    from rpod.image.history import image_diff as diff
+    from rpod.image.source import resolve_local
+
+    p = _paths(paths)
+    return diff(p, resolve_local(p, name), resolve_local(p, other) if other else None)
