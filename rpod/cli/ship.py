@@ -1,4 +1,5 @@
-"""``rpod import``, ``push``, ``save``, ``load``, ``history``, ``search`` (thin: flags → engine → output)."""
+"""``rpod import``, ``push``, ``save``, ``load``, ``history`` and ``image tree/diff/mount/unmount``
+(thin: flags → engine → output)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,7 @@ app = click.Group()
 def import_(source: str, reference: str | None, changes: tuple[str, ...], message: str, quiet: bool, os_: str,
             arch: str, variant: str) -> None:
     """Import a tarball to create a filesystem image."""
-    from rpod.engine.image_ship import import_image
-    from rpod.image.importer import ImportOptions
-    from rpod.progress import make_progress
+    from rpod.engine.image_ship import ImportOptions, import_image, make_progress
 
     opts = ImportOptions(source=source, reference=reference or "", changes=list(changes), message=message,
                          os=os_, arch=arch, variant=variant)
@@ -58,9 +57,8 @@ def push(source: str, destination: str | None, authfile: str | None, cert_dir: s
          tls_verify: str | None, compress: bool) -> None:
     """Push an image to a specified destination."""
     from rpod.cli.common import parse_bool_flag
+    from rpod.engine.image_ship import PushOptions, make_progress
     from rpod.engine.image_ship import push as push_image
-    from rpod.image.push import PushOptions
-    from rpod.progress import make_progress
 
     opts = PushOptions(tls_verify=parse_bool_flag(tls_verify, "--tls-verify"), creds=creds, authfile=authfile,
                        cert_dir=cert_dir, format=fmt, digestfile=digestfile, remove_signatures=remove_signatures,
@@ -93,9 +91,9 @@ def save(names: tuple[str, ...], output: str, fmt: str, multi: bool, quiet: bool
     """Save image(s) to an archive."""
     import sys
 
+    from rpod.engine.image_ship import QuietProgress, make_progress
     from rpod.engine.image_ship import save as save_images
     from rpod.errors import UsageError
-    from rpod.progress import QuietProgress, make_progress
 
     if not output and sys.stdout.isatty():
         raise UsageError("refusing to save to terminal. Use -o flag or redirect")
@@ -114,8 +112,8 @@ def load(input_: str, quiet: bool) -> None:
     import sys
 
     from rpod.engine.image_ship import load as load_images
+    from rpod.engine.image_ship import make_progress
     from rpod.errors import UsageError
-    from rpod.progress import make_progress
 
     if not input_ and sys.stdin.isatty():
         raise UsageError("cannot read from terminal, use command-line redirection or the --input flag")
@@ -125,64 +123,6 @@ def load(input_: str, quiet: bool) -> None:
     finally:
         progress.close()
     write("".join(f"Loaded image: {n}\n" for n in loaded.names))
-
-
-class _HistoryRow:
-    """One ``history`` row as the templates see it (Podman's historyReporter)."""
-
-    def __init__(self, entry: object, human: bool, no_trunc: bool):
-        self.e = entry
-        self.human = human
-        self.no_trunc = no_trunc
-
-    @property
-    def ID(self) -> str:  # noqa: N802 - template field names
-        i = self.e.id  # type: ignore[attr-defined]
-        return i if self.no_trunc or i == "<missing>" else i[:12]
-
-    @property
-    def Created(self) -> str:  # noqa: N802
-        from rpod.humanize import parse_time, since
-
-        ts = parse_time(self.e.created)  # type: ignore[attr-defined]
-        if self.human:
-            return since(ts) if ts else ""
-        return self.CreatedAt
-
-    @property
-    def CreatedAt(self) -> str:  # noqa: N802
-        import datetime
-
-        from rpod.humanize import parse_time
-
-        ts = parse_time(self.e.created)  # type: ignore[attr-defined]
-        return datetime.datetime.fromtimestamp(int(ts), datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else ""
-
-    @property
-    def CreatedSince(self) -> str:  # noqa: N802
-        from rpod.humanize import parse_time, since
-
-        ts = parse_time(self.e.created)  # type: ignore[attr-defined]
-        return since(ts) if ts else ""
-
-    @property
-    def CreatedBy(self) -> str:  # noqa: N802
-        text = self.e.created_by  # type: ignore[attr-defined]
-        return text if self.no_trunc or len(text) <= 45 else text[:42] + "..."
-
-    @property
-    def Size(self) -> str:  # noqa: N802
-        from rpod.humanize import human_size
-
-        return human_size(self.e.size)  # type: ignore[attr-defined]  # --human=false too, as Podman 4.3.1
-
-    @property
-    def Comment(self) -> str:  # noqa: N802
-        return self.e.comment  # type: ignore[attr-defined]
-
-    @property
-    def Tags(self) -> list[str]:  # noqa: N802
-        return self.e.tags  # type: ignore[attr-defined]
 
 
 HISTORY_HEADERS = {"ID": "ID", "Created": "CREATED", "CreatedBy": "CREATED BY", "Size": "SIZE",
@@ -212,18 +152,49 @@ class _BoolFlags(click.Command):
 def history(name: str, human: bool, no_trunc: bool, quiet: bool, fmt: str | None) -> None:
     """Show history of a specified image."""
     from rpod.cli.common import print_json
-    from rpod.engine.image_ship import history as image_history
+    from rpod.engine.image_ship import history_json, history_rows
     from rpod.format import render_list
     from rpod.format.report import is_json
-    from rpod.image.history import history_json
 
-    entries = image_history(name)
+    rows = history_rows(name, human, no_trunc)
     if fmt and is_json(fmt):
-        print_json(history_json(entries))
+        print_json(history_json(rows))
         return
-    rows = [_HistoryRow(e, human, no_trunc) for e in entries]
     if quiet:
         write("".join(r.ID + "\n" for r in rows))
         return
     fmt = fmt or "table {{.ID}}\t{{.Created}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
     write(render_list(fmt, rows, headers=HISTORY_HEADERS, name="history"))
+
+
+@app.command("tree")
+@click.argument("name", metavar="IMAGE")
+@click.option("--whatrequires", is_flag=True, help="Show all child images and layers of the specified image")
+def tree(name: str, whatrequires: bool) -> None:
+    """Print layer hierarchy of an image in a tree format."""
+    from rpod.engine.image_ship import tree as image_tree
+
+    write(image_tree(name))
+
+
+@app.command("diff")
+@click.argument("names", nargs=-1, required=True, metavar="IMAGE [IMAGE]")
+@click.option("--format", "fmt", help="Change the output format (json)")
+def diff(names: tuple[str, ...], fmt: str | None) -> None:
+    """Inspect changes to the image's file systems."""
+    import json
+
+    from rpod.engine.image_ship import image_diff
+    from rpod.errors import UsageError
+
+    if len(names) > 2:
+        raise UsageError("image diff takes one or two images")
+    changes = image_diff(names[0], names[1] if len(names) > 1 else None)
+    if fmt:
+        if fmt.strip() != "json":
+            raise UsageError(f"invalid --format {fmt!r}: only json is supported")
+        doc = {key: [p for k, p in changes if k == kind] for key, kind in (("changed", "C"), ("added", "A"),
+                                                                          ("deleted", "D"))}
+        write(json.dumps({k: v for k, v in doc.items() if v}, indent=5) + "\n")
+        return
+    write("".join(f"{k} {p}\n" for k, p in changes))

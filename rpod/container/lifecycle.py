@@ -16,10 +16,11 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from rootless import ctrfiles
 from rootless.monitor import exitfile
 from rpod.container.monitorspawn import MonitorSpawn, StdioRequest, spawn_monitor  # noqa: F401 - API
 from rpod.container.options import RunOptions, parse_key_values, parse_signal
@@ -54,14 +55,14 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     ``cid`` an id chosen beforehand (``rpod run``'s early monitor has it), else a new one."""
     from rootless.subid import default_mapping
     from rpod.container import idmaps, rootfs
-    from rpod.container.etcfiles import containerenv_content, write_etc_files
     from rpod.container.ocispec import SpecContext, build_spec
+    from rpod.container.shifted import keep_id_layer, shifted_layer_dirs
     from rpod.container.users import layer_lookup
     from rpod.image.pull import ensure_image
-    from rpod.image.shifted import keep_id_layer, shifted_layer_dirs
     from rpod.image.store import ImageStore
-    from rpod.storage.volumes import VolumeStore, parse_all, resolve_mounts
+    from rpod.network.etcfiles import containerenv_content, write_etc_files
     from rpod.storefile import atomic_write_json
+    from rpod.volume.volumes import VolumeStore, parse_all, resolve_mounts
 
     opts.validate()
     if opts.runtime:
@@ -81,13 +82,13 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     image_config = images.config(image)
     layer_dirs = images.layer_dirs(image)
     cid = cid or new_id()
-    name = opts.name or store.generate_name()
     inner = image_config.get("config") or {}
     labels = {**(inner.get("Labels") or {}), **parse_key_values(opts.labels, "--label")}
-    record = store.create(ContainerRecord(
-        id=cid, name=name, image_id=image.id, image_name=image.names[0] if image.names else opts.image,
-        created=_now_iso(), options=asdict(opts), labels=labels, ports=list(opts.publish),
+    record = store.create(ContainerRecord(  # no --name: the store picks a free one under its lock
+        id=cid, name=opts.name or "", image_id=image.id, image_name=image.names[0] if image.names else opts.image,
+        created=_now_iso(), options=RunOptions.from_dict(asdict(opts)), labels=labels, ports=list(opts.publish),
         create_command=list(create_command or [])))
+    name = record.name
     container_event(paths, record, "create")
     try:
         from rpod.sysinfo import overlay_driver
@@ -105,11 +106,11 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         cdir = store.dir(cid)
         from rpod.network import plan as netplan
 
-        net = netplan.plan(paths, opts, image_config)
+        net = netplan.plan(paths, opts, image_config, lambda ref: store.get(ref).id)
         network = net.etc_network
         hostname = opts.hostname or cid[:12]
         dns, dns_search = net.etc_dns(paths, opts.dns, opts.dns_search)
-        etc = write_etc_files(cdir / "userdata", hostname=hostname, name=name, network=network,
+        etc = write_etc_files(cdir / ctrfiles.USERDATA, hostname=hostname, name=name, network=network,
                               add_hosts=opts.add_host, dns=dns, dns_search=dns_search,
                               dns_option=opts.dns_option,
                               containerenv=containerenv_content(cid=cid, name=name, image=opts.image,
@@ -133,7 +134,7 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         record.healthcheck = service.resolve_healthcheck(opts, image_config)
         warnings = _drop_unenforceable_resources(spec, opts)
         _prepare_volumes(reqs, mounts, used, volumes, spec, layer_dirs=layer_dirs, scratch=cdir, driver=driver)
-        atomic_write_json(cdir / "config.json", spec)
+        atomic_write_json(cdir / ctrfiles.SPEC, spec)
         debug(f"container {cid[:12]}: bundle written")
         proc = spec.get("process") or {}
         record.command = list(proc.get("args") or [])
@@ -186,7 +187,7 @@ def _prepare_volumes(reqs: list[Any], mounts: list[dict[str, Any]], used: list[A
                      spec: dict[str, Any], *, layer_dirs: list[Path], scratch: Path, driver: str) -> None:
     """First use of a volume: copy the image's content at the mount point into it (unless
     ``nocopy``); ``:U``: chown the source to the container's user (in the user namespace)."""
-    from rpod.storage.volumes import copy_up
+    from rpod.volume.volumes import copy_up
 
     vol_iter = iter(used)
     chown_sources: list[str] = []
@@ -236,8 +237,16 @@ class Started:
 
 
 def _options(record: ContainerRecord) -> RunOptions:
-    known = set(RunOptions.__dataclass_fields__)
-    return RunOptions(**{k: v for k, v in record.options.items() if k in known})
+    """A copy of the record's options, for one start to adjust."""
+    return replace(record.options)
+
+
+def _peer(store: ContainerStore) -> Any:
+    """``--network container:ID``: the pid of that container's init (0 when not running) and its dir."""
+    def peer(cid: str) -> tuple[int, Path]:
+        st = store.state(cid)
+        return (st.pid if st.running else 0), store.dir(cid)
+    return peer
 
 
 def exit_command(paths: Paths, cid: str) -> list[str]:
@@ -256,16 +265,16 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
         raise StateConflict(f"container {record.id} is already running: container state improper")
     store.reset_runtime(record.id)
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(store.dir(record.id) / DIED_MARK)
+        os.unlink(store.dir(record.id) / ctrfiles.DIED_MARK)
     shutil_rm_runtime(paths, record.id)
     opts = _options(record)
     cdir = store.dir(record.id)
     run_dir = store.run_dir(record.id)
     run_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
-    from rpod.network.plan import monitor_spec
+    from rpod.network.start import monitor_spec
 
-    network = monitor_spec(paths, record, cdir)  # tun, free host ports, namespaces to join
-    with open(cdir / "config.json", "rb") as f:
+    network = monitor_spec(paths, record, cdir, _peer(store))  # tun, free host ports, namespaces to join
+    with open(cdir / ctrfiles.SPEC, "rb") as f:
         terminal = bool((json.load(f).get("process") or {}).get("terminal"))
     log_driver = {"json-file": "k8s-file", None: "k8s-file"}.get(opts.log_driver, opts.log_driver)
     if log_driver == "passthrough" and (io is None or opts.detach):
@@ -275,14 +284,14 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     cfg: dict[str, Any] = {
         "id": record.id, "bundle": str(cdir), "state_root": runtime_state_root(paths),
         "container_dir": str(cdir), "run_dir": str(run_dir), "sync_fd": spawn.sync_fd,
-        "terminal": terminal, "log_driver": log_driver, "log_path": str(cdir / "ctr.log"),
+        "terminal": terminal, "log_driver": log_driver, "log_path": str(cdir / ctrfiles.LOG),
         "remove": bool(opts.rm), "exit_command": exit_command(paths, record.id) if opts.rm else None,
         "network": network,
     }
     from rpod.container import service
 
     cfg.update(service.monitor_config(paths, record, opts, cdir, log_driver))
-    runtime = (record.options or {}).get("runtime")
+    runtime = record.options.runtime
     if runtime:
         cfg["runtime"] = resolve_runtime(runtime)
     elif os.environ.get("RPOD_OCI_RUNTIME"):
@@ -313,15 +322,12 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     return Started(record, int(msg["pid"]), ours, terminal)
 
 
-MONITOR_PIDFILE = "userdata/conmon.pid"  # where Podman keeps conmon's; a unit's PIDFile= names it
-
-
 def write_monitor_pidfile(cdir: Path) -> None:
     """Write the monitor's pid to ``<container dir>/userdata/conmon.pid`` (the ``PIDFile=`` of a
     ``generate systemd`` unit without ``--new``: ``rpod start`` returns, the monitor stays)."""
     mon = exitfile.read_monitor_file(str(cdir)) or {}
     if mon.get("monitor_pid"):
-        path = cdir / MONITOR_PIDFILE
+        path = cdir / ctrfiles.MONITOR_PIDFILE
         with contextlib.suppress(OSError):
             path.parent.mkdir(exist_ok=True)
             tmp = path.with_name(path.name + ".tmp")
@@ -411,13 +417,10 @@ def wait_started(paths: Paths, started: Started) -> int:
     return code
 
 
-DIED_MARK = "died.event"
-
-
 def record_died(paths: Paths, record: ContainerRecord, exit_code: int) -> None:
     """The ``died`` event, once per run (whichever CLI observes the exit first records it)."""
     try:
-        fd = os.open(ContainerStore(paths).dir(record.id) / DIED_MARK, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(ContainerStore(paths).dir(record.id) / ctrfiles.DIED_MARK, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError:
         return
     os.close(fd)
@@ -543,7 +546,7 @@ def remove(paths: Paths, record: ContainerRecord, *, force: bool = False, timeou
 def remove_anonymous_volumes(paths: Paths, record: ContainerRecord) -> None:
     """Remove the anonymous volumes the (removed) container mounted and no other container uses."""
     from rpod.container.state import containers_using_volume
-    from rpod.storage.volumes import VolumeStore
+    from rpod.volume.volumes import VolumeStore
 
     prefix = str(paths.volumes) + os.sep
     names = [os.path.basename(os.path.dirname(m["source"])) for m in record.mounts
@@ -586,13 +589,13 @@ def exec_in(paths: Paths, record: ContainerRecord, args: list[str], *, tty: bool
     if not args:
         raise UsageError("must provide a non-empty command to start an exec session: invalid argument")
     state_root = runtime_state_root(paths)
-    cli_runtime = resolve_runtime(record.options["runtime"]) if (record.options or {}).get("runtime") else None
+    cli_runtime = resolve_runtime(record.options.runtime) if record.options.runtime else None
     if cli_runtime and tty:
         raise UsageError("exec -t into a container run with --runtime is not supported yet",
                          hint="exec without -t, or run the container with rpod's own runtime")
     api.become_subreaper()  # the runtime's intermediate process exits: its child must become ours
     if cli_runtime:
-        with open(store.dir(record.id) / "config.json") as f:
+        with open(store.dir(record.id) / ctrfiles.SPEC) as f:
             process = dict(json.load(f).get("process") or {}, args=list(args), terminal=False)
     else:
         process = api.exec_defaults(record.id, state_root, args, tty=tty)
@@ -605,7 +608,7 @@ def exec_in(paths: Paths, record: ContainerRecord, args: list[str], *, tty: bool
     if user:
         from rpod.container.users import resolve_user
 
-        ru = resolve_user(user, [store.dir(record.id) / "upper", *_layer_dirs_top_first(paths, record)])
+        ru = resolve_user(user, [store.dir(record.id) / ctrfiles.UPPER, *_layer_dirs_top_first(paths, record)])
         process["user"] = {"uid": ru.uid, "gid": ru.gid, "additionalGids": list(ru.additional_gids)}
     devnull = os.open(os.devnull, os.O_RDWR)
     try:

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from rpod.image.importer import ImportOptions
+from rpod.image.push import PushOptions
 from rpod.paths import Paths
+from rpod.progress import QuietProgress, make_progress
+
+__all__ = ["ImportOptions", "PushOptions", "QuietProgress", "make_progress"]
 
 
 def _paths(paths: Paths | None) -> Paths:
@@ -149,6 +154,76 @@ def history(name: str, paths: Paths | None = None) -> list[Any]:
 
     p = _paths(paths)
     return image_history(p, resolve_local(p, name))
+
+
+class HistoryRow:
+    """One ``history`` row as the templates see it (Podman's historyReporter)."""
+
+    def __init__(self, entry: object, human: bool, no_trunc: bool):
+        self.e = entry
+        self.human = human
+        self.no_trunc = no_trunc
+
+    @property
+    def ID(self) -> str:  # noqa: N802 - template field names
+        i = self.e.id  # type: ignore[attr-defined]
+        return i if self.no_trunc or i == "<missing>" else i[:12]
+
+    @property
+    def Created(self) -> str:  # noqa: N802
+        from rpod.humanize import parse_time, since
+
+        ts = parse_time(self.e.created)  # type: ignore[attr-defined]
+        if self.human:
+            return since(ts) if ts else ""
+        return self.CreatedAt
+
+    @property
+    def CreatedAt(self) -> str:  # noqa: N802
+        import datetime
+
+        from rpod.humanize import parse_time
+
+        ts = parse_time(self.e.created)  # type: ignore[attr-defined]
+        return datetime.datetime.fromtimestamp(int(ts), datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else ""
+
+    @property
+    def CreatedSince(self) -> str:  # noqa: N802
+        from rpod.humanize import parse_time, since
+
+        ts = parse_time(self.e.created)  # type: ignore[attr-defined]
+        return since(ts) if ts else ""
+
+    @property
+    def CreatedBy(self) -> str:  # noqa: N802
+        text = self.e.created_by  # type: ignore[attr-defined]
+        return text if self.no_trunc or len(text) <= 45 else text[:42] + "..."
+
+    @property
+    def Size(self) -> str:  # noqa: N802
+        from rpod.humanize import human_size
+
+        return human_size(self.e.size)  # type: ignore[attr-defined]  # --human=false too, as Podman 4.3.1
+
+    @property
+    def Comment(self) -> str:  # noqa: N802
+        return self.e.comment  # type: ignore[attr-defined]
+
+    @property
+    def Tags(self) -> list[str]:  # noqa: N802
+        return self.e.tags  # type: ignore[attr-defined]
+
+
+def history_rows(name: str, human: bool = True, no_trunc: bool = False, paths: Paths | None = None) -> list[HistoryRow]:
+    """``rpod history`` rows (template fields as Podman's historyReporter)."""
+    return [HistoryRow(e, human, no_trunc) for e in history(name, paths)]
+
+
+def history_json(rows: list[HistoryRow]) -> list[dict[str, Any]]:
+    """``history --format json``."""
+    from rpod.image.history import history_json as as_json
+
+    return as_json([r.e for r in rows])
 
 
 def tree(name: str, paths: Paths | None = None) -> str:
