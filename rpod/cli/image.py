@@ -17,7 +17,7 @@ from rpod.cli.common import (
 )
 
 app = NounGroup("image", help="Manage images", lazy={"build": "rpod.cli.build", **{n: "rpod.cli.ship" for n in (
-    "import", "push", "save", "load", "history", "tree", "diff", "mount", "unmount")}}, no_args_is_help=True)
+    "import", "push", "save", "load", "history", "tree", "diff", "mount", "unmount", "umount")}}, no_args_is_help=True)
 
 IMAGE_HEADERS = {"ID": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Created": "CREATED"}
 

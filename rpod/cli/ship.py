@@ -198,3 +198,45 @@ def diff(names: tuple[str, ...], fmt: str | None) -> None:
         write(json.dumps({k: v for k, v in doc.items() if v}, indent=5) + "\n")
         return
     write("".join(f"{k} {p}\n" for k, p in changes))
+
+
+@app.command("mount")
+@click.argument("names", nargs=-1, metavar="[IMAGE...]")
+@click.option("--all", "-a", "all_", is_flag=True, help="Mount all images")
+@click.option("--format", "fmt", help="Print the mounted images in specified format (json)")
+def mount(names: tuple[str, ...], all_: bool, fmt: str | None) -> None:
+    """Mount an image's root filesystem (inside rpod unshare)."""
+    from rpod.cli.common import print_json
+    from rpod.engine.image_ship import mount as mount_images
+
+    if all_:
+        from rpod.engine.image_ship import all_image_ids
+
+        names = tuple(all_image_ids())
+    mounted = mount_images(list(names))
+    if fmt and fmt.strip() == "json":
+        print_json([{"id": r.id, "Names": r.names, "Repositories": r.names, "mountpoint": str(m)}
+                    for r, m in mounted])
+        return
+    if names:
+        write("".join(f"{m}\n" for _, m in mounted))
+    else:
+        write("".join(f"{r.id[:12]} {' '.join(r.names)} {m}\n" for r, m in mounted))
+
+
+@app.command("unmount")
+@click.argument("names", nargs=-1, metavar="IMAGE...")
+@click.option("--all", "-a", "all_", is_flag=True, help="Unmount all of the currently mounted images")
+@click.option("--force", "-f", is_flag=True, help="Force the complete unmount of the specified mounted images")
+def unmount(names: tuple[str, ...], all_: bool, force: bool) -> None:
+    """Unmount an image's root filesystem."""
+    from rpod.engine.image_ship import unmount as unmount_images
+    from rpod.errors import UsageError
+
+    if not names and not all_:
+        raise UsageError("when using the --all switch, you may not pass any image names or IDs"
+                         if names else "image name or ID must be specified")
+    write("".join(f"{i}\n" for i in unmount_images(list(names), all_)))
+
+
+app.add_command(unmount, "umount")

@@ -242,3 +242,43 @@ def image_diff(name: str, other: str | None = None, paths: Paths | None = None) 
 
     p = _paths(paths)
     return diff(p, resolve_local(p, name), resolve_local(p, other) if other else None)
+
+
+def mount(names: list[str], paths: Paths | None = None) -> list[tuple[Any, Any]]:
+    """``rpod image mount [IMAGE...]``: mount each image (inside ``rpod unshare``); without names,
+    the images mounted now.  Returns ``[(record, mount point)]``."""
+    from rpod.image.mount import mount_image, mounted_images, require_unshare
+    from rpod.image.source import resolve_local
+
+    require_unshare("image mount")
+    p = _paths(paths)
+    if not names:
+        return mounted_images(p)
+    out = []
+    for name in names:
+        rec = resolve_local(p, name)
+        out.append((rec, mount_image(p, rec)))
+    return out
+
+
+def unmount(names: list[str], all_: bool = False, paths: Paths | None = None) -> list[str]:
+    """``rpod image unmount``: the IDs of the images unmounted."""
+    from rpod.errors import RpodError
+    from rpod.image.mount import mounted_images, require_unshare, unmount_image
+    from rpod.image.source import resolve_local
+
+    require_unshare("image unmount")
+    p = _paths(paths)
+    recs = [r for r, _ in mounted_images(p)] if all_ else [resolve_local(p, n) for n in names]
+    done = []
+    for rec in recs:
+        if not unmount_image(p, rec) and not all_:
+            raise RpodError(f"image {rec.id} is not mounted")
+        done.append(rec.id)
+    return done
+
+
+def all_image_ids(paths: Paths | None = None) -> list[str]:
+    from rpod.image.store import ImageStore
+
+    return [r.id for r in ImageStore(_paths(paths)).list()]

@@ -68,7 +68,7 @@ def client_for(registry: str, repository: str, opts: PushOptions) -> Any:
     """A registry client with the credentials and TLS settings for ``registry``."""
     from rpod.image.auth import credentials_for, parse_creds
     from rpod.image.registry import RegistryClient
-    from rpod.registries import load_registries_config
+    from rpod.image.registries_conf import load_registries_config
 
     creds = parse_creds(opts.creds) if opts.creds else credentials_for(registry, repository, authfile=opts.authfile)
     insecure = False
