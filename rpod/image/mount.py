@@ -43,18 +43,27 @@ def mounted_images(paths: Paths) -> list[tuple[ImageRecord, Path]]:
 
 def mount_image(paths: Paths, record: ImageRecord) -> Path:
     """Mount the image read-only (again: the existing mount); returns the mount point."""
-    from rootless.overlay import mount_overlay
-    from rpod.sysinfo import overlay_driver
+    from rootless.errors import RootlessError
+    from rootless.overlay import FUSE, KERNEL, mount_overlay
 
     target = mount_point(paths, record)
     if str(target) in _mounted():
         return target
     target.mkdir(parents=True, exist_ok=True)
     lowers = [str(d) for d in ImageStore(paths).layer_dirs(record)]
-    driver, error = overlay_driver(paths)
-    if not driver:
-        raise RpodError(f"cannot mount image {record.short_id}: {error}")
-    mount_overlay(lowers, None, None, str(target), driver)
+    # already in the namespace: no probe (it would need a nested one); the cached answer, else try
+    try:
+        cached = (paths.cache / "overlay-driver").read_text().strip()
+    except OSError:
+        cached = ""
+    drivers = [cached] if cached in (KERNEL, FUSE) else [KERNEL, FUSE]
+    for i, driver in enumerate(drivers):
+        try:
+            mount_overlay(lowers, None, None, str(target), driver)
+            return target
+        except RootlessError as e:
+            if i == len(drivers) - 1:
+                raise RpodError(f"cannot mount image {record.short_id}: {e}") from e
     return target
 
 
