@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
     "save": ("rpod.cli.ship", "save", "Save image(s) to an archive"),
     "load": ("rpod.cli.ship", "load", "Load image(s) from a tar archive"),
     "history": ("rpod.cli.ship", "history", "Show history of a specified image"),
+    "search": ("rpod.cli.ship", "search", "Search registry for image"),
     "manifest": ("rpod.cli.manifest", None, "Manipulate manifest lists and image indexes"),
     "login": ("rpod.cli.login", "login", "Log in to a container registry"),
     "logout": ("rpod.cli.login", "logout", "Log out of a container registry"),

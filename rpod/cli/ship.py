@@ -240,3 +240,45 @@ def unmount(names: tuple[str, ...], all_: bool, force: bool) -> None:
 
 
 app.add_command(unmount, "umount")
+
+
+@app.command("search")
+@click.argument("term", metavar="TERM")
+@click.option("--filter", "-f", "filters", multiple=True, help="Filter output based on conditions provided")
+@click.option("--format", "fmt", help="Change the output format to JSON or a Go template")
+@click.option("--limit", type=int, default=0, help="Limit the number of results")
+@click.option("--list-tags", is_flag=True, help="List the tags of the input registry")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate the output")
+@click.option("--authfile", help="Path of the authentication file")
+@click.option("--creds", help="USER[:PASSWORD] for the registry")
+@click.option("--tls-verify", help="Require HTTPS and verify certificates (true/false)")
+@click.option("--cert-dir", help="Directory with TLS certificates for the registry")
+def search(term: str, filters: tuple[str, ...], fmt: str | None, limit: int, list_tags: bool, no_trunc: bool,
+           authfile: str | None, creds: str | None, tls_verify: str | None, cert_dir: str | None) -> None:
+    """Search a registry for an image."""
+    from rpod.cli.common import parse_bool_flag, parse_filters, print_json
+    from rpod.engine.image_ship import search as search_images
+    from rpod.engine.image_ship import search_options
+    from rpod.format import render_list
+    from rpod.format.report import is_json
+
+    opts = search_options(limit=limit, filters=parse_filters(list(filters)), list_tags=list_tags,
+                          tls_verify=parse_bool_flag(tls_verify, "--tls-verify"), creds=creds, authfile=authfile,
+                          cert_dir=cert_dir)
+    rows = search_images(term, opts)
+    if fmt and is_json(fmt):
+        if list_tags:
+            by_name: dict[str, list[str]] = {}
+            for r in rows:
+                by_name.setdefault(r.Name, []).append(r.Tag)
+            print_json([{"Name": n, "Tags": t} for n, t in by_name.items()])
+        else:
+            print_json([{"Index": r.Index, "Name": r.Name, "Description": r.Description, "Stars": r.Stars,
+                         "Official": r.Official, "Automated": r.Automated, "Tag": r.Tag} for r in rows])
+        return
+    if not rows:
+        return  # Podman prints no header for no results
+    fmt = fmt or ("table {{.Name}}\t{{.Tag}}" if list_tags else "table {{.Name}}\t{{.Description}}")
+    write(render_list(fmt, rows, headers={"Name": "NAME", "Description": "DESCRIPTION", "Tag": "TAG",
+                                          "Index": "INDEX", "Stars": "STARS", "Official": "OFFICIAL",
+                                          "Automated": "AUTOMATED"}, name="search"))

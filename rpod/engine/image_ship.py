@@ -282,3 +282,16 @@ def all_image_ids(paths: Paths | None = None) -> list[str]:
     from rpod.image.store import ImageStore
 
     return [r.id for r in ImageStore(_paths(paths)).list()]
+
+
+def search(term: str, opts: Any) -> list[Any]:
+    """``rpod search``: ``SearchResult`` rows."""
+    from rpod.image.search import search as search_registries
+
+    return search_registries(term, opts)
+
+
+def search_options(**kw: Any) -> Any:
+    from rpod.image.search import SearchOptions
+
+    return SearchOptions(**kw)
