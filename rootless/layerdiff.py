@@ -166,6 +166,65 @@ class _Buffered:
         self.out.flush()
 
 
+class _Merged(_Writer):
+    """Several layer dirs (top first) as one layer: what overlay would show, with the whiteouts
+    and opaque markers that still matter below them when ``keep_whiteouts``."""
+
+    def __init__(self, layers: list[str], tf: tarfile.TarFile, keep_whiteouts: bool, mtime: int | None) -> None:
+        super().__init__("", tf, (), mtime)
+        self.layers = [d.rstrip("/") for d in layers]
+        self.keep = keep_whiteouts
+
+    def walk(self, rel: str, layers: list[str]) -> None:
+        names: set[str] = set()
+        for d in layers:
+            try:
+                names.update(os.listdir(d + rel) if rel else os.listdir(d))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+        for name in sorted(names):
+            child = f"{rel}/{name}"
+            top, below, opaque = None, [], False
+            for d in layers:
+                try:
+                    st = os.lstat(d + child)
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                if top is None:
+                    top = (d, st)
+                if not stat.S_ISDIR(st.st_mode) or not stat.S_ISDIR(top[1].st_mode):
+                    break  # a file or a whiteout hides what lies below it
+                below.append(d)
+                if _opaque(d + child):
+                    opaque = True
+                    break
+            if top is None:
+                continue
+            d, st = top
+            arc = child.lstrip("/")
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                if self.keep:
+                    head, _, base = arc.rpartition("/")
+                    self.tf.addfile(self.empty(f"{head}/.wh.{base}" if head else f".wh.{base}"))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                self.tf.addfile(self.info(arc, st, tarfile.DIRTYPE))
+                if opaque and self.keep:
+                    self.tf.addfile(self.empty(f"{arc}/.wh..wh..opq"))
+                self.walk(child, below)
+                continue
+            self.upper = d
+            self.entry(child)
+
+
+def write_merged(layers_top_first: list[str], out: BinaryIO, keep_whiteouts: bool, mtime: int | None = None) -> None:
+    """Write several layer dirs as one layer tar (``--squash``, ``--squash-all``)."""
+    buf = _Buffered(out)
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        _Merged(layers_top_first, tf, keep_whiteouts, mtime).walk("", layers_top_first)
+    buf.flush()
+
+
 def write_layer(upper: str, out: BinaryIO, exclude: Iterable[str] = (), mtime: int | None = None) -> int:
     """Write ``upper`` as a layer tar on ``out``; returns the number of entries."""
     buf = _Buffered(out)
@@ -230,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cfg = json.loads(args[0])
     try:
+        if cfg.get("merge"):
+            write_merged(cfg["merge"], sys.stdout.buffer, bool(cfg.get("keep_whiteouts")), cfg.get("mtime"))
+            sys.stdout.buffer.flush()
+            return 0
         if cfg.get("apply"):
             import gzip  # noqa: F401 - loaded before the chroot
             _apply(cfg)

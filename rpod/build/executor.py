@@ -221,13 +221,15 @@ class Builder:
         if opts.labels:
             ic.set_labels(cfg, list(opts.labels.items()))
         if opts.squash or opts.squash_all:
-            from rpod.build.squash import squash
+            from rpod.build.squash import squash, squash_history
 
             keep = 0 if opts.squash_all else state.base_layers
-            layers = squash(self.paths, layers, keep, opts.compression, opts.timestamp)
-            cfg["history"] = [h for h in cfg.get("history") or [] if h.get("empty_layer")] if opts.squash_all else \
-                cfg.get("history") or []
+            squashed = squash(self.paths, layers, keep, opts.compression, opts.timestamp)
+            if len(squashed) != len(layers):
+                cfg["history"] = squash_history(cfg.get("history") or [], keep, self.created)
+            layers = squashed
         record = add_image(self.paths, cfg, layers, opts.tags, opts.fmt, opts.annotations or None)
+        self.cache.put_result(record.id)
         self.emit(f"--> {record.id[:11]}")
         for t in opts.tags:
             self.emit(f"Successfully tagged {t}")
