@@ -137,6 +137,28 @@ def bench_images(tools: Tools, image: str, runs: int) -> Result:
     return res
 
 
+BUILD_CONTAINERFILE = ("FROM {image}\nRUN echo one > /one\nRUN apk --version > /apkv\nCOPY app.sh /app.sh\n"
+                       'CMD ["/bin/sh", "/app.sh"]\n')
+
+
+def bench_build(tools: Tools, image: str, runs: int) -> list[Result]:
+    """A 5-step build (FROM, two RUN, COPY, CMD): cold (no cache, base image present) and warm."""
+    cold, warm = Result("build, 5 steps (cold cache)"), Result("build, 5 steps (warm cache)")
+    ctx = tools.base / "build-ctx"
+    ctx.mkdir(parents=True, exist_ok=True)
+    (ctx / "Containerfile").write_text(BUILD_CONTAINERFILE.format(image=image))
+    (ctx / "app.sh").write_text("echo hello\n")
+    for _ in range(runs):
+        rpod, podman, env = tools.fresh()
+        run([*rpod, "pull", "-q", image], env)
+        run([*podman, "pull", "-q", "--tls-verify=false", image], env)
+        cold.rpod.append(timed([*rpod, "build", "-q", "-t", "b", str(ctx)], env))
+        cold.podman.append(timed([*podman, "build", "-q", "-t", "b", str(ctx)], env))
+        warm.rpod.append(timed([*rpod, "build", "-q", "-t", "b", str(ctx)], env))
+        warm.podman.append(timed([*podman, "build", "-q", "-t", "b", str(ctx)], env))
+    return [cold, warm]
+
+
 def _pss_kb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
         if line.startswith("Pss:"):
@@ -357,6 +379,8 @@ def main() -> int:
                 results.extend(bench_containers(tools, alpine, args.runs, ALPINE_X86_64))
             if "net" in only:
                 results.extend(bench_network(tools, alpine, args.runs))
+            if "build" in only:
+                results.extend(bench_build(tools, alpine, args.runs))
     rows = [r.row() for r in results]
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
