@@ -11,7 +11,6 @@ import copy
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,26 +84,52 @@ class Builder:
         from rpod.build import steps
 
         self.steps = steps
-        futures: dict[int, Future[State]] = {}
+        from rpod.build.runner import finish_cleanups
+
         final = self.plan.stages[-1]
-        with ThreadPoolExecutor(max_workers=max(1, self.opts.jobs)) as pool:
-            for st in self.plan.stages:
-                futures[st.index] = pool.submit(self._stage_after_deps, st, futures, st is final)
-            state = futures[final.index].result()
-            for f in futures.values():
-                f.result()
-        record = self.finish(final, state)
+        try:
+            if self.opts.jobs > 1 and len(self.plan.stages) > 1:
+                state = self._run_parallel(final)
+            else:
+                state = State({}, [], None)
+                for st in self.plan.stages:
+                    state = self.stage(st, st is final)
+                    self.results[st.index] = state
+            record = self.finish(final, state)
+        finally:
+            finish_cleanups()
         unused = sorted(a for a in self.opts.build_args if a not in self.used_args and a not in PROXY_ARGS)
         if unused:
             self.emit(f"[Warning] one or more build args were not consumed: [{' '.join(unused)}]")
         return BuildResult(record.id, list(self.opts.tags))
 
-    def _stage_after_deps(self, st: Stage, futures: dict[int, Future[State]], final: bool) -> State:
-        for d in sorted(st.deps):
-            futures[d].result()
-        state = self.stage(st, final)
-        self.results[st.index] = state
-        return state
+    def _run_parallel(self, final: Stage) -> State:
+        """``--jobs N``: a thread per stage, at most N building at once, each after its dependencies."""
+        done = {s.index: threading.Event() for s in self.plan.stages}
+        slots = threading.Semaphore(self.opts.jobs)
+        errors: list[BaseException] = []
+
+        def work(st: Stage) -> None:
+            try:
+                for d in st.deps:
+                    done[d].wait()
+                if errors:
+                    return
+                with slots:
+                    self.results[st.index] = self.stage(st, st is final)
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+                errors.append(e)
+            finally:
+                done[st.index].set()
+
+        threads = [threading.Thread(target=work, args=(st,), daemon=True) for st in self.plan.stages]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return self.results[final.index]
 
     def stage(self, st: Stage, final: bool) -> State:
         pre = self.prefix(st)
@@ -251,9 +276,10 @@ def record_layers(paths: Paths, store: ImageStore, record: ImageRecord) -> list[
 
 
 def _platform(value: str | None) -> tuple[str, str]:
-    import platform as _p
+    import os
 
-    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(_p.machine(), _p.machine())
+    raw = os.uname().machine
+    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(raw, raw)
     if value:
         parts = value.split("/")
         return (parts[1] if len(parts) > 1 else machine), parts[0]

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import IO, Any
 
 from rpod.errors import RpodError
 from rpod.image.localstore import LocalLayer, add_layer_from_tar
+from rpod.log import debug
 from rpod.paths import Paths
 
 # mount points the runtime makes in a container's root: never part of a RUN's layer when empty
@@ -99,17 +101,41 @@ def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, l
         code = lifecycle.wait_started(paths, started)
         if started.sync is not None:
             started.sync.close()
-        for t in pumps:
-            t.join(timeout=5)
-        result = RunResult(code, list(tail), None)
-        if code == 0 and layer:
+        result = RunResult(code, [], None)
+        if code == 0 and layer:  # while the monitor exits and the output pumps drain
             upper = paths.container_dir(record.id) / "upper"
             result.layer = layer_from_upper(paths, str(upper), [*RUNTIME_MOUNTS, *spec.exclude], compression, mtime)
+        t0 = time.perf_counter()
+        for t in pumps:
+            t.join(timeout=5)
+        debug(f"build RUN: output pumps joined in {(time.perf_counter() - t0) * 1000:.0f} ms")
+        result.tail = list(tail)
         return result
     finally:
         if record is not None:
-            with contextlib.suppress(Exception):
-                lifecycle.remove(paths, record, force=True, timeout=0)
+            _remove_later(paths, record)
+
+
+_PENDING: list[threading.Thread] = []
+
+
+def _remove_later(paths: Paths, record: Any) -> None:
+    """Remove a RUN step's container in the background (the next step need not wait for it)."""
+    from rpod.container import lifecycle
+
+    def remove() -> None:
+        with contextlib.suppress(Exception):
+            lifecycle.remove(paths, record, force=True, timeout=0)
+
+    t = threading.Thread(target=remove, daemon=True)
+    t.start()
+    _PENDING.append(t)
+
+
+def finish_cleanups() -> None:
+    """Wait for the background removals (the build's end)."""
+    while _PENDING:
+        _PENDING.pop().join(timeout=60)
 
 
 class _Chained:
