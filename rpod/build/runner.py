@@ -186,11 +186,50 @@ def _store(paths: Paths, proc: Any, compression: str, skip_empty: bool) -> Local
 
 def layer_from_upper(paths: Paths, upper: str, exclude: list[str], compression: str, mtime: int | None,
                      skip_empty: bool = False) -> LocalLayer | None:
-    """An upper dir (or a layer dir) → a stored layer."""
+    """An upper dir (or a layer dir) → a stored layer.  When the user can read all of it (the
+    common case: files made by the container's root are the user's), it is read here, with the
+    host ids mapped back; else by the helper in the user namespace."""
     import subprocess
 
+    from rootless.layerdiff import readable_tree
+
+    if readable_tree(upper):
+        return _layer_in_process(paths, upper, exclude, compression, mtime, skip_empty)
     proc = _helper({"upper": upper, "exclude": exclude, "mtime": mtime}, subprocess.DEVNULL)
     return _store(paths, proc, compression, skip_empty)
+
+
+def _layer_in_process(paths: Paths, upper: str, exclude: list[str], compression: str, mtime: int | None,
+                      skip_empty: bool) -> LocalLayer | None:
+    from rootless.layerdiff import write_layer
+    from rootless.subid import default_mapping
+
+    mapping = default_mapping()
+    r, w = os.pipe()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with os.fdopen(w, "wb") as out:
+                write_layer(upper, out, exclude, mtime, [tuple(m) for m in mapping.uid_map],
+                            [tuple(m) for m in mapping.gid_map])
+        except BaseException as e:  # noqa: BLE001 - re-raised below
+            errors.append(e)
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    with os.fdopen(r, "rb") as stream:
+        head = stream.read(512)
+        layer = None
+        if not (skip_empty and (not head or head == b"\0" * len(head))):
+            layer = add_layer_from_tar(paths, _Chained(head, stream), compression)  # type: ignore[arg-type]
+        else:
+            while stream.read(1 << 20):
+                pass
+    t.join()
+    if errors:
+        raise RpodError(f"cannot read the container's changes: {errors[0]}")
+    return layer
 
 
 def apply_step(paths: Paths, layer_dirs: list[Path], apply: dict[str, Any], tar: IO[bytes] | None,
