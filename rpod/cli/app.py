@@ -108,6 +108,9 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic")
+
+
 def _version_callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
         click.echo(f"rpod version {__version__}")
@@ -127,6 +130,10 @@ def app(root_dir: str | None, runroot: str | None, log_level: str) -> None:
         os.environ["RPOD_ROOT"] = root_dir
     if runroot:
         os.environ["RPOD_RUNROOT"] = runroot
+    if log_level.lower() not in LOG_LEVELS:
+        # Podman's logrus check: exit 1, its exact line (no "Error:" prefix)
+        sys.stderr.write(f'Log Level "{log_level}" is not supported, choose from: {", ".join(LOG_LEVELS)}\n')
+        raise click.exceptions.Exit(1)
     os.environ["RPOD_LOG_LEVEL"] = log_level
 
 
