@@ -155,7 +155,7 @@ class Builder:
         if st.base_stage is not None:
             return self.results[st.base_stage].copy()
         if st.base == "scratch":
-            arch, os_name = _platform(st.platform or self.opts.platform)
+            arch, os_name = ic.platform_of(st.platform or self.opts.platform)
             return State(ic.new_config(None, arch, os_name), [], None)
         from rpod.image.pull import ensure_image
 
@@ -273,17 +273,6 @@ def record_layers(paths: Paths, store: ImageStore, record: ImageRecord) -> list[
             layer = LocalLayer(diff_id, desc["digest"], int(desc.get("size") or 0), desc.get("mediaType", ""))
         out.append(layer)
     return out
-
-
-def _platform(value: str | None) -> tuple[str, str]:
-    import os
-
-    raw = os.uname().machine
-    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(raw, raw)
-    if value:
-        parts = value.split("/")
-        return (parts[1] if len(parts) > 1 else machine), parts[0]
-    return machine, "linux"
 
 
 def build(paths: Paths, opts: BuildOptions, emit: Emit) -> BuildResult:

@@ -17,6 +17,11 @@ from tests.support.rpodcli import RpodEnv, ok, run_rpod
 pytestmark = pytest.mark.usefixtures("module_env")
 
 
+def _names(data: io.BytesIO) -> list[str]:
+    with tarfile.open(fileobj=data) as tf:
+        return tf.getnames()
+
+
 def inspect(env: RpodEnv, name: str) -> dict:
     return json.loads(ok(run_rpod(env, "image", "inspect", name)).stdout)[0]
 
@@ -35,13 +40,13 @@ def test_squash_format_compression_iidfile_annotation(module_env: RpodEnv, tmp_p
     assert doc["ManifestType"] == "application/vnd.docker.distribution.manifest.v2+json"
     assert ok(run_rpod(module_env, "run", "--rm", "sq")).stdout == "two\nend\n"
     tars = _layer_tars(module_env, "sq")
-    names = tarfile.open(fileobj=io.BytesIO(tars[-1])).getnames()
+    names = _names(io.BytesIO(tars[-1]))
     assert "etc/.wh.motd" in names and "two" in names and "one" not in names
     ok(build(module_env, ctx, "-t", "sqall", "--squash-all"))
     doc = inspect(module_env, "sqall")
     assert len(doc["RootFS"]["Layers"]) == 1
     assert ok(run_rpod(module_env, "run", "--rm", "sqall")).stdout == "two\nend\n"
-    names = tarfile.open(fileobj=io.BytesIO(_layer_tars(module_env, "sqall")[0])).getnames()
+    names = _names(io.BytesIO(_layer_tars(module_env, "sqall")[0]))
     assert not any(".wh." in n for n in names) and "bin/busybox" in names
 
 
@@ -87,7 +92,7 @@ def test_run_mounts_shell_user_and_entrypoint_rules(module_env: RpodEnv, tmp_pat
     assert got == ["1", "bound-content", "exec-form", "4321"]
     assert ok(run_rpod(module_env, "run", "--rm", "mnt")).stdout == "bound-content\n"
     for raw in _layer_tars(module_env, "mnt"):
-        names = tarfile.open(fileobj=io.BytesIO(raw)).getnames()
+        names = _names(io.BytesIO(raw))
         assert not any(n.startswith(("cache/", "mnt/src/", "scratch/")) for n in names)
     # the cache mount persists between builds: a second (uncached) build counts 2
     ok(build(module_env, ctx, "-t", "mnt2", "--no-cache", "--network", "none"))
