@@ -204,8 +204,7 @@ class Builder:
         except RootlessError as e:
             raise self.step_error(ins, RpodError(e.message, e.hint)) from None
         new = self.commit_state(new)
-        if self.opts.layers:
-            self.cache.put(key, new.image_id or "")
+        self.cache.put(key, new.image_id or "")  # also --no-cache/--layers=false: images hides it
         self._done(st, new, last, final, show)
         return new
 
