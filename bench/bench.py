@@ -165,6 +165,28 @@ def bench_ship(tools: Tools, image: str, runs: int, base: Path) -> list[Result]:
     return [push, saveload]
 
 
+BUILD_CONTAINERFILE = ("FROM {image}\nRUN echo one > /one\nRUN apk --version > /apkv\nCOPY app.sh /app.sh\n"
+                       'CMD ["/bin/sh", "/app.sh"]\n')
+
+
+def bench_build(tools: Tools, image: str, runs: int) -> list[Result]:
+    """A 5-step build (FROM, two RUN, COPY, CMD): cold (no cache, base image present) and warm."""
+    cold, warm = Result("build, 5 steps (cold cache)"), Result("build, 5 steps (warm cache)")
+    ctx = tools.base / "build-ctx"
+    ctx.mkdir(parents=True, exist_ok=True)
+    (ctx / "Containerfile").write_text(BUILD_CONTAINERFILE.format(image=image))
+    (ctx / "app.sh").write_text("echo hello\n")
+    for _ in range(runs):
+        rpod, podman, env = tools.fresh()
+        run([*rpod, "pull", "-q", image], env)
+        run([*podman, "pull", "-q", "--tls-verify=false", image], env)
+        cold.rpod.append(timed([*rpod, "build", "-q", "-t", "b", str(ctx)], env))
+        cold.podman.append(timed([*podman, "build", "-q", "-t", "b", str(ctx)], env))
+        warm.rpod.append(timed([*rpod, "build", "-q", "-t", "b", str(ctx)], env))
+        warm.podman.append(timed([*podman, "build", "-q", "-t", "b", str(ctx)], env))
+    return [cold, warm]
+
+
 def _pss_kb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
         if line.startswith("Pss:"):
@@ -388,6 +410,10 @@ def main() -> int:
             if "ship" in only:
                 results.extend(bench_ship(tools, images["large"].reference(reg.address), max(1, args.runs // 2),
                                           base / "ship"))
+
+
+            if "build" in only:
+                results.extend(bench_build(tools, alpine, args.runs))
     rows = [r.row() for r in results]
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

@@ -74,8 +74,6 @@ def commit(paths: Paths, opts: CommitOptions) -> ImageRecord:
     from rpod.build.runner import RUNTIME_MOUNTS, layer_from_upper
     from rpod.container.state import ContainerStore
 
-    if opts.squash:
-        raise UsageError("--squash is not supported by rpod commit yet")
     if opts.fmt not in ("oci", "docker"):
         raise UsageError(f"unrecognized image type {opts.fmt!r}")
     cstore = ContainerStore(paths)
@@ -111,4 +109,10 @@ def commit(paths: Paths, opts: CommitOptions) -> ImageRecord:
     cfg["created"] = created
     base = record_layers(paths, store, image)
     assert layer is not None
-    return add_image(paths, cfg, [*base, layer], [opts.image] if opts.image else [], opts.fmt)
+    layers = [*base, layer]
+    if opts.squash:  # the whole image as one layer, as buildah's commit --squash
+        from rpod.build.squash import squash, squash_history
+
+        layers = squash(paths, layers, 0, opts.compression, None)
+        cfg["history"] = squash_history(cfg["history"], 0, created)
+    return add_image(paths, cfg, layers, [opts.image] if opts.image else [], opts.fmt)
