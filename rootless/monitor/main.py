@@ -23,7 +23,7 @@ import socket
 import sys
 import time
 
-from rootless import ctrfiles
+from rootless import ctrfiles, sockio
 from rootless.monitor import exitfile, stdio
 from rootless.monitor.config import ConfigError, MonitorConfig
 
@@ -101,7 +101,7 @@ class InProcessRuntime:
         data = json.dumps({**msg, "id": c.id, "bundle": c.bundle, "state_root": c.state_root}).encode() + b"\n"
         try:
             socket.send_fds(self.chan, [data], list(fds)) if fds else self.chan.sendall(data)
-            reply = stdio.recv_line(self.chan)
+            reply = sockio.recv_line(self.chan)
         except OSError:
             reply = b""
         out = json.loads(reply) if reply.strip() else {"error": "the runtime exited without a word", "exit_code": 125}
@@ -160,7 +160,7 @@ def runtime_child(chan: socket.socket) -> int:
         data, fds, _flags, _addr = socket.recv_fds(chan, 65536, 3)
         if not data:
             return 0
-        data = stdio.recv_line(chan, data)
+        data = sockio.recv_line(chan, data)
         if not data.endswith(b"\n"):
             return 0
         msg = json.loads(data)

@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
     "tag": ("rpod.cli.image", "tag", "Add an additional name to a local image"),
     "untag": ("rpod.cli.image", "untag", "Remove a name from a local image"),
     "image": ("rpod.cli.image", None, "Manage images"),
+    "build": ("rpod.cli.build", "build", "Build an image using instructions from Containerfiles"),
+    "commit": ("rpod.cli.commit", "commit", "Create new image based on the changed container"),
     "login": ("rpod.cli.login", "login", "Log in to a container registry"),
     "logout": ("rpod.cli.login", "logout", "Log out of a container registry"),
     "info": ("rpod.cli.system", "info", "Display rpod related system information"),

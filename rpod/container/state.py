@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rootless import ctrfiles
 from rootless.monitor import exitfile
@@ -30,14 +30,45 @@ from rpod.errors import NoSuchContainer, StateConflict, UsageError
 from rpod.paths import Paths
 from rpod.storefile import atomic_write_json, locked, read_json
 
+if TYPE_CHECKING:
+    from rpod.container.options import RunOptions
+
 RECORD = ctrfiles.RECORD
+# The version of container.json this code writes.  1 (no "version" key): ``options`` was read
+# as a free dict; 2: ``version`` is written, ``options`` is read as a typed ``RunOptions``.  A
+# record of any version is read (unknown keys dropped, missing ones defaulted) and written
+# back as the current version.
+RECORD_VERSION = 2
+
+
+class _TypedOptions:
+    """The record's ``options`` as a ``RunOptions``, converted from the stored dict on first read:
+    ``ps`` lists records without ever reading their options, and importing
+    ``rpod.container.options`` (a 90-field dataclass) costs a short command 5-15 ms."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return None  # the dataclass default: an empty RunOptions on first read
+        value = obj.__dict__[self.slot]
+        if value is None or type(value) is dict:
+            from rpod.container.options import RunOptions
+
+            value = obj.__dict__[self.slot] = RunOptions.from_dict(value or {})
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.slot] = value
+
 REMOVING = ".removing."  # tmp/<what>.removing.<pid>: a removal in progress (or abandoned by a kill)
 NAME_LINK_MAX = 200  # longer names are linked by their digest (NAME_MAX is 255 bytes)
 
 
 @dataclass
 class ContainerRecord:
-    """What rpod knows about a container independently of whether it runs."""
+    """What rpod knows about a container independently of whether it runs (``container.json``)."""
 
     id: str
     name: str
@@ -45,7 +76,7 @@ class ContainerRecord:
     image_name: str = ""
     created: str = ""  # RFC 3339 with nanoseconds
     command: list[str] = field(default_factory=list)  # process args as run
-    options: dict[str, Any] = field(default_factory=dict)  # RunOptions as given
+    options: RunOptions = _TypedOptions()  # type: ignore[assignment]  # the run/create flags as given
     labels: dict[str, str] = field(default_factory=dict)
     ports: list[str] = field(default_factory=list)
     mounts: list[dict[str, Any]] = field(default_factory=list)
@@ -61,6 +92,7 @@ class ContainerRecord:
     warnings: list[str] = field(default_factory=list)  # e.g. resource limits asked but not enforced
     healthcheck: dict[str, Any] | None = None  # Podman's Config.Healthcheck (Test, Interval ns...), resolved
     create_command: list[str] = field(default_factory=list)  # the CLI argv that created it (inspect CreateCommand)
+    version: int = RECORD_VERSION
 
     @property
     def short_id(self) -> str:
@@ -68,8 +100,16 @@ class ContainerRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ContainerRecord:
+        """A record as stored, of any version (see ``RECORD_VERSION``)."""
         known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in d.items() if k in known})
+        fields = {k: v for k, v in d.items() if k in known}
+        fields["options"] = dict(fields.get("options") or {})  # typed on first read
+        fields["version"] = RECORD_VERSION  # what it is once read: saved back in this version's shape
+        return cls(**fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``container.json`` holds."""
+        return asdict(self)
 
 
 @dataclass
@@ -173,7 +213,7 @@ class ContainerStore:
                     hint=f"remove it (rpod rm {record.name}) or use --replace") from None
             try:
                 self.dir(record.id).mkdir(parents=True, mode=0o700)
-                atomic_write_json(self.dir(record.id) / RECORD, asdict(record))
+                atomic_write_json(self.dir(record.id) / RECORD, record.to_dict())
             except BaseException:
                 os.unlink(self.link(record.name))
                 raise
@@ -202,7 +242,7 @@ class ContainerStore:
             old = current.name
             current.name = new_name
             try:
-                atomic_write_json(self.dir(current.id) / RECORD, asdict(current))
+                atomic_write_json(self.dir(current.id) / RECORD, current.to_dict())
             except BaseException:
                 os.unlink(self.link(new_name))
                 raise
@@ -212,7 +252,7 @@ class ContainerStore:
 
     def save(self, record: ContainerRecord) -> None:
         with self.lock():
-            atomic_write_json(self.dir(record.id) / RECORD, asdict(record))
+            atomic_write_json(self.dir(record.id) / RECORD, record.to_dict())
 
     def load(self, cid: str) -> ContainerRecord | None:
         data = read_json(self.dir(cid) / RECORD)

@@ -260,7 +260,7 @@ def _dependents(store: Any, rec: Any) -> list[Any]:
     """Containers that use ``rec``'s namespaces (``--network/--pid/--ipc/--uts container:X``)."""
     refs = {f"container:{rec.name}", f"container:{rec.id}", f"container:{rec.id[:12]}"}
     return [r for r in store.list() if r.id != rec.id and any(
-        (r.options or {}).get(k) in refs for k in ("network", "pid", "ipc", "uts"))]
+        getattr(r.options, k) in refs for k in ("network", "pid", "ipc", "uts"))]
 
 
 def remove_records(paths: Paths, records: Iterable[Any], *, force: bool = True, timeout: int | None = 0,

@@ -389,18 +389,29 @@ def fetch_layer(paths: Paths, client: Any, repo: str, job: LayerJob, on_bytes: C
         job.stats = json.loads(out.decode().strip().splitlines()[-1]) if out.strip() else {}
     except (ValueError, IndexError):
         job.stats = {}
+    # keep the verified compressed bytes: push and save send them as they are (localstore)
+    _fsync_file(partial)
+    os.rename(partial, job.scratch / "blob")
     atomic_write_json(job.scratch / "layer.json", {
         "diff_id": job.diff_id,
         "compressed_digest": job.digest,
-        "compressed_size": job.size,
+        "compressed_size": pipe.received,
         "media_type": job.media_type,
         "size": pipe.unpacked,
         "created": time.time(),
         "stats": job.stats,
+        "blob": True,
     }, 0o644)
     target = paths.layer_dir(job.diff_id)
     paths.layers.mkdir(parents=True, exist_ok=True)
     os.rename(job.scratch, target)
     fsync_dir(paths.layers)
     job.scratch = None
-    partial.unlink(missing_ok=True)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

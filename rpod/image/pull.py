@@ -67,7 +67,7 @@ def parse_platform(value: str) -> tuple[str, str, str]:
 def candidates(name: str) -> list[Any]:
     """The fully qualified references a user-given name may stand for, in the order to try."""
     from rpod.image.reference import parse_reference
-    from rpod.registries import load_registries_config
+    from rpod.image.registries_conf import load_registries_config
 
     ref = parse_reference(name)
     if not ref.is_short:
@@ -160,7 +160,7 @@ class Puller:
 
         Raises ``BlockedRegistry`` when registries.conf blocks the registry.
         """
-        from rpod.registries import load_registries_config
+        from rpod.image.registries_conf import load_registries_config
 
         return [(self._client(src.reference.registry, src.reference.repository, src.insecure), src.reference)
                 for src in load_registries_config().pull_sources(ref)]
