@@ -54,6 +54,7 @@ class State:
 
 class Builder:
     def __init__(self, paths: Paths, opts: BuildOptions, emit: Emit) -> None:
+        self.lease: Any = None  # rpod.image.lease.Lease while run() runs
         self.paths = paths
         self.opts = opts
         self._emit = emit
@@ -85,15 +86,19 @@ class Builder:
         from rpod.build import steps
 
         self.steps = steps
+        from rpod.image.lease import Lease
+
         futures: dict[int, Future[State]] = {}
         final = self.plan.stages[-1]
-        with ThreadPoolExecutor(max_workers=max(1, self.opts.jobs)) as pool:
+        # a lease (rpod.image.lease): an rmi/prune during the build keeps its base images' layers
+        # and the layers and blobs its steps write before their images are recorded
+        with Lease(self.paths, "build") as self.lease, ThreadPoolExecutor(max_workers=max(1, self.opts.jobs)) as pool:
             for st in self.plan.stages:
                 futures[st.index] = pool.submit(self._stage_after_deps, st, futures, st is final)
             state = futures[final.index].result()
             for f in futures.values():
                 f.result()
-        record = self.finish(final, state)
+            record = self.finish(final, state)
         unused = sorted(a for a in self.opts.build_args if a not in self.used_args and a not in PROXY_ARGS)
         if unused:
             self.emit(f"[Warning] one or more build args were not consumed: [{' '.join(unused)}]")
@@ -139,6 +144,8 @@ class Builder:
         except RpodError as e:
             raise BuildError(f"creating build container: {e.message}", hint=f"Containerfile line {st.from_ins.line}",
                              exit_code=e.exit_code) from None
+        if self.lease is not None:
+            self.lease.add([*record.layers, "sha256:" + record.id, record.manifest_digest])
         return State(ic.new_config(self.store.config(record), "", ""), self.layers_of(record), record.id,
                      base_layers=len(record.layers))
 
