@@ -46,7 +46,7 @@ def damaged(store: ImageStore, rec: ImageRecord, quick: bool) -> str:
 def check(paths: Paths, users: dict[str, list[str]], *, quick: bool = False,
           max_age: float = 24 * 3600) -> list[Problem]:
     """Damaged images (with the containers in ``users`` that use them) and old leftovers."""
-    from rpod.image.lease import leased
+    from rpod.image.lease import leases, written_since
 
     store = ImageStore(paths)
     out: list[Problem] = []
@@ -60,9 +60,9 @@ def check(paths: Paths, users: dict[str, list[str]], *, quick: bool = False,
             out.append(Problem("image", rec.short_id, why, users=list(users.get(rec.id, []))))
     now = time.time()
     with locked(paths.store_lock):
-        keep = leased(paths)
+        keep, since = leases(paths)
         for d in store.unused_layers(keep=keep):
-            if now - _mtime(paths.layer_dir(d)) >= max_age:
+            if now - _mtime(paths.layer_dir(d)) >= max_age and not written_since(paths.layer_dir(d), since):
                 out.append(Problem("layer", d, "layer no image uses"))
     out += [Problem("directory", f"tmp/{n}", "scratch directory of a pull that is gone")
             for n in _stale_scratch(paths)]
