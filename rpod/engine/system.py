@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rootless import ctrfiles
 from rpod.engine.types import paths_or_default
 
 if TYPE_CHECKING:
@@ -129,6 +128,7 @@ class DiskUsage:
 
 def df(paths: Paths | None = None) -> DiskUsage:
     """Sizes of what the store holds (``rec`` keys hold the domain records)."""
+    from rootless import ctrfiles
     from rpod.engine.containers import container_store, dir_size
     from rpod.engine.volumes import volume_store
     from rpod.image.store import ImageStore
