@@ -71,3 +71,50 @@ def locked(path: Path, shared: bool = False, blocking: bool = True) -> Iterator[
         yield True
     finally:
         os.close(fd)
+
+
+# ----------------------------------------------------------------- removals a kill may abandon
+REMOVING = ".removing."  # tmp/<what>.removing.<pid>: a removal in progress (or abandoned by a kill)
+
+
+def pid_alive(pid: int) -> bool:
+    """True when ``pid`` exists (ours or another user's)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def abandoned(tmp: Path) -> list[os.DirEntry[str]]:
+    """``tmp/*.removing.<pid>`` of processes that are gone (``.removing`` alone: an older rpod)."""
+    try:
+        entries = list(os.scandir(tmp))
+    except FileNotFoundError:
+        return []
+    out = []
+    for e in entries:
+        _, sep, pid = e.name.rpartition(REMOVING)
+        if (sep and pid.isdigit() and not pid_alive(int(pid))) or (not sep and e.name.endswith(".removing")):
+            out.append(e)
+    return out
+
+
+def claim_abandoned(tmp: Path) -> list[Path]:
+    """Take over the removals dead processes abandoned in ``tmp`` (renamed to our pid: of two
+    commands reclaiming at once, one gets each); the caller removes the returned trees."""
+    out = []
+    for e in abandoned(tmp):
+        head = e.name.rpartition(REMOVING)[0] or e.name.removesuffix(".removing")
+        mine = tmp / f"{head}{REMOVING}{os.getpid()}"
+        try:
+            os.rename(e.path, mine)
+        except OSError:
+            continue
+        out.append(mine)
+    return out
+

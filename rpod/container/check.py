@@ -13,7 +13,8 @@ import os
 from dataclasses import dataclass
 
 from rpod.container.names import generate_name
-from rpod.container.state import ContainerStore, abandoned_removals
+from rpod.container.state import ContainerStore
+from rpod.storefile import abandoned
 
 
 @dataclass
@@ -56,7 +57,7 @@ def check(store: ContainerStore, repair: bool = False) -> list[Problem]:
         store.reclaim()
     else:
         out += [Problem("directory", f"tmp/{p.name}", "removal abandoned by a killed command")
-                for p in _abandoned_peek(store)]
+                for p in abandoned(store.paths.tmp)]
     return out
 
 
@@ -95,20 +96,4 @@ def _links(store: ContainerStore) -> dict[str, str]:
     return out
 
 
-def _abandoned_peek(store: ContainerStore) -> list:  # noqa: ANN201
-    """``tmp/*.removing*`` of dead processes, without claiming them (a check that repairs nothing)."""
-    from rpod.container.state import REMOVING, _pid_alive
-
-    out = []
-    try:
-        entries = list(os.scandir(store.paths.tmp))
-    except FileNotFoundError:
-        return out
-    for e in entries:
-        _, sep, pid = e.name.rpartition(REMOVING)
-        if (sep and pid.isdigit() and not _pid_alive(int(pid))) or (not sep and e.name.endswith(".removing")):
-            out.append(e)
-    return out
-
-
-__all__ = ["Problem", "check", "abandoned_removals"]
+__all__ = ["Problem", "check"]
