@@ -28,7 +28,7 @@ from rootless.monitor import exitfile
 from rpod.container.names import generate_name, valid_name
 from rpod.errors import NoSuchContainer, StateConflict, UsageError
 from rpod.paths import Paths
-from rpod.storefile import REMOVING, atomic_write_json, claim_abandoned, locked, read_json
+from rpod.storefile import REMOVING, abandoned_removals, atomic_write_json, locked, read_json
 
 if TYPE_CHECKING:
     from rpod.container.options import RunOptions
@@ -402,7 +402,7 @@ class ContainerStore:
         if self.orphans():
             with self.lock():
                 doomed = [self._doom(self.dir(cid), cid) for cid in self.orphans()]
-        doomed += [p for p in claim_abandoned(self.paths.tmp) if p not in doomed]
+        doomed += [p for p in abandoned_removals(self.paths) if p not in doomed]
         if doomed:
             mapping = default_mapping()
             for path in doomed:

@@ -107,7 +107,7 @@ def _mtime(path: os.PathLike[str]) -> float:
 
 def _stale_scratch(paths: Paths) -> list[str]:
     """``tmp/<diffid-hex>.<token>`` whose layer lock is free and ``tmp/spare.<pid>.*`` of dead pids."""
-    from rpod.storefile import pid_alive
+    from rootless.procinfo import pid_alive
 
     out = []
     try:

@@ -10,7 +10,7 @@ from rpod.errors import InvalidReference, NoSuchImage, StateConflict
 from rpod.events import record as record_event
 from rpod.image.store import ImageRecord, ImageStore, split_name
 from rpod.paths import Paths
-from rpod.storefile import REMOVING, claim_abandoned, locked
+from rpod.storefile import REMOVING, locked, reclaim_removals
 
 
 def normalize_tag(name: str) -> str:
@@ -90,11 +90,7 @@ def cleanup_unused(paths: Paths) -> list[str]:
     from rootless.userns import remove_tree
     from rpod.image.lease import leases, written_since
 
-    claimed = claim_abandoned(paths.tmp)  # first finish the removals killed commands left
-    if claimed:
-        mapping = default_mapping()
-        for path in claimed:
-            remove_tree(path, mapping)
+    reclaim_removals(paths)  # first finish what killed commands left (tmp/*.removing.<pid>)
     store = ImageStore(paths)
     removed = []
     with locked(paths.store_lock):
