@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from rpod import __version__
+from rpod.cli.globals import LogLevelError, global_options, hints_enabled
 from rpod.errors import EXIT_ENGINE, RpodError
 
 # name -> (module, summary).  A module's ``app`` (a click.Group) holds the command under that
@@ -68,7 +69,52 @@ GROUPS = {"image", "system", "volume", "container", "network", "generate", "heal
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-class LazyGroup(click.Group):
+HIDDEN = {"__complete", "__completeNoDesc"}
+
+
+def _cobra_args(cmd: click.Command, args: list[str]) -> list[str]:
+    """Accept cobra's ``--flag=true|false`` on every boolean flag of ``cmd`` (see rpod.cli.globals)."""
+    from rpod.cli.globals import bool_values
+
+    interspersed = (cmd.context_settings or {}).get("allow_interspersed_args", cmd.allow_interspersed_args)
+    return bool_values(cmd, args, stop_at_positional=isinstance(cmd, click.Group) or not interspersed)
+
+
+class CobraGroupMixin:
+    """Resolves subcommands with cobra's flag syntax applied to their arguments."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:  # type: ignore[attr-defined]
+            known = {o for p in self.params for o in p.opts + p.secondary_opts}  # type: ignore[attr-defined]
+            flag = next((a.split("=")[0] for a in args[1:] if a.startswith("-") and a.split("=")[0] not in known), None)
+            if flag:  # cobra parses the flags first
+                raise click.exceptions.NoSuchOption(flag, ctx=ctx)
+            raise UnknownCommand(f"unrecognized command `{ctx.command_path} {args[0]}`", ctx)
+        name, cmd, rest = super().resolve_command(ctx, args)  # type: ignore[misc]
+        if cmd is not None and not isinstance(cmd, click.Group):
+            rest = _cobra_args(cmd, rest)
+        elif isinstance(cmd, click.Group) and not isinstance(cmd, CobraGroupMixin):
+            cmd.__class__ = type(f"Cobra{cmd.__class__.__name__}", (CobraGroupMixin, cmd.__class__), {})
+        return name, cmd, rest
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and not getattr(self, "invoke_without_command", False):
+            raise MissingCommand(ctx)
+        return super().parse_args(ctx, args)  # type: ignore[misc]
+
+
+class UnknownCommand(click.exceptions.UsageError):
+    """``rpod nosuch``: ``Error: unrecognized command `rpod nosuch```."""
+
+
+class MissingCommand(click.exceptions.UsageError):
+    """A command group run without a subcommand: usage on stdout, Podman's error, 125."""
+
+    def __init__(self, ctx: click.Context):
+        super().__init__(f"missing command '{ctx.command_path} COMMAND'", ctx)
+
+
+class LazyGroup(CobraGroupMixin, click.Group):
     """A group that imports a command's module only when that command runs.
 
     Why click and not typer: typer 0.29 builds a pydantic TypeAdapter for every
@@ -81,6 +127,10 @@ class LazyGroup(click.Group):
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in HIDDEN or cmd_name == "completion":
+            from rpod.cli import completion
+
+            return completion.app.commands[cmd_name]
         entry = COMMANDS.get(cmd_name)
         if entry is None:
             return None
@@ -95,7 +145,7 @@ class LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List commands from the table, without importing their modules."""
         rows = [(name, summary) for name, (_, summary) in sorted(COMMANDS.items())]
-        with formatter.section("Commands"):
+        with formatter.section("Available Commands"):
             formatter.write_dl(rows)
 
 
@@ -105,27 +155,24 @@ def _version_callback(ctx: click.Context, _param: click.Parameter, value: bool) 
         ctx.exit(0)
 
 
-@click.group(cls=LazyGroup, context_settings=CONTEXT, no_args_is_help=True,
-             help="rpod: rootless, daemonless, Podman-compatible containers")
-@click.option("--root", "root_dir", help="Storage root (default ~/.local/share/rpod)")
-@click.option("--runroot", help="Runtime state root (default $XDG_RUNTIME_DIR/rpod)")
-@click.option("--log-level", default="warn", show_default=True, help="Log level: debug, info, warn, error")
+@click.group(cls=LazyGroup, context_settings=CONTEXT, options_metavar="[options]",
+             subcommand_metavar="[command]",
+             help="Manage pods, containers and images (rpod: rootless, daemonless, Podman-compatible)")
+@global_options
 @click.option("--version", "-v", is_flag=True, expose_value=False, is_eager=True, callback=_version_callback,
-              help="Print the version")
-def app(root_dir: str | None, runroot: str | None, log_level: str) -> None:
+              help="version for rpod")
+def app(**opts: Any) -> None:
     """Global options shared by every command."""
-    if root_dir:
-        os.environ["RPOD_ROOT"] = root_dir
-    if runroot:
-        os.environ["RPOD_RUNROOT"] = runroot
-    os.environ["RPOD_LOG_LEVEL"] = log_level
+    from rpod.cli.globals import apply
+
+    apply(opts)
 
 
 def print_error(err: BaseException, hint: str | None = None) -> None:
     """Write ``Error: ...`` (and the hint) to stderr, as Podman does."""
     msg = str(err) or err.__class__.__name__
     sys.stderr.write(f"Error: {msg}\n")
-    if hint:
+    if hint and hints_enabled():
         sys.stderr.write(f"Hint: {hint}\n")
     sys.stderr.flush()
 
@@ -139,12 +186,42 @@ def _report(message: str, hint: str | None, exit_code: int) -> int:
     return exit_code
 
 
+def _usage_error(e: click.exceptions.ClickException) -> None:
+    """A flag or argument error in Podman's (cobra's) words: ``Error: unknown flag: --x`` + ``See '...'``."""
+    ctx = getattr(e, "ctx", None)
+    path = ctx.command_path if ctx is not None else "rpod"
+    msg = e.format_message()
+    if isinstance(e, click.exceptions.NoSuchOption):
+        msg = f"unknown flag: {e.option_name}"
+    elif isinstance(e, click.exceptions.BadOptionUsage) and "requires an argument" in msg:
+        name = e.option_name
+        msg = f"flag needs an argument: '{name.lstrip('-')}' in {name}" if not name.startswith("--") \
+            else f"flag needs an argument: {name}"
+    elif isinstance(e, UnknownCommand):
+        print_error(msg)
+        sys.stderr.write(f"Try '{path} --help' for more information\n")
+        return
+    else:
+        print_error(msg, f"see '{path} --help'")
+        return
+    print_error(msg)
+    sys.stderr.write(f"See '{path} --help'\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
     argv = sys.argv[1:] if argv is None else argv
     try:
-        rv: Any = app.main(args=argv, prog_name="rpod", standalone_mode=False)
+        rv: Any = app.main(args=_cobra_args(app, list(argv)), prog_name="rpod", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
+    except LogLevelError as e:  # Podman prints these bare and exits 1
+        sys.stderr.write(f"{e.message}\n")
+        return e.exit_code
+    except MissingCommand as e:  # usage on stdout, then Podman's error
+        sys.stdout.write(e.ctx.get_help() + "\n")
+        sys.stdout.flush()
+        print_error(e.format_message())
+        return EXIT_ENGINE
     except RpodError as e:
         partial = getattr(e, "output", None)  # a template prints what it rendered before failing
         if partial:
@@ -157,8 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("Error: aborted\n")
         return EXIT_ENGINE
     except click.exceptions.ClickException as e:
-        ctx = getattr(e, "ctx", None)  # a usage error: point at the command's help, as Podman does
-        print_error(e.format_message(), f"see '{ctx.command_path} --help'" if ctx is not None else None)
+        _usage_error(e)
         return EXIT_ENGINE
     except KeyboardInterrupt:
         return 130

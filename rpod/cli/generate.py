@@ -74,7 +74,9 @@ def systemd_cmd(container: str, new: bool, use_name: bool, files: bool, restart_
                               f'"{container}" found: no such container') from None
     warning = restart_policy_warning(record)
     if warning:
-        sys.stderr.write(f"WARN[0000] {warning}\n")
+        from rpod.log import warn
+
+        warn(warning)
     unit = generate(p, record, opts, run_flag_takes_value)
     if files:
         written = write_files([unit], os.getcwd())

@@ -7,6 +7,7 @@ import sys
 import click
 
 from rpod.cli.common import complete_images, parse_bool_flag, parse_filters, paths, print_json, write
+from rpod.cli.globals import hints_enabled
 from rpod.errors import NoSuchImage, RpodError, UsageError
 
 app = click.Group()
@@ -177,7 +178,7 @@ def remove(names: list[str], force: bool, all_: bool, ignore: bool) -> int:
             continue
         except RpodError as e:
             sys.stderr.write(f"Error: {e}\n")
-            if e.hint:
+            if e.hint and hints_enabled():
                 sys.stderr.write(f"Hint: {e.hint}\n")
             rc = 2 if rc in (0, 2) else rc
             continue

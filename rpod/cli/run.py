@@ -226,8 +226,9 @@ def run_foreground(p: Any, record: Any, opts: Any, sig_proxy: bool, remove: bool
 
     io = spawn.io if spawn is not None else _stdio_request(opts.interactive, opts.attach)
     if opts.tty and opts.interactive and not os.isatty(0):  # -it in a script: works, as Podman says
-        sys.stderr.write("WARN[0000] The input device is not a TTY. The --tty and --interactive flags might "
-                         "not work properly\n")
+        from rpod.log import warn
+
+        warn("The input device is not a TTY. The --tty and --interactive flags might not work properly")
     raw = mstdio.RawTerminal(0 if opts.tty and opts.interactive else -1)
     try:
         with raw if opts.tty and opts.interactive and os.isatty(0) else contextlib.nullcontext():

@@ -14,17 +14,23 @@ app = click.Group()
 
 def _version_doc() -> dict:
     import platform
+    import time
 
+    import rpod
     from rpod import __version__
     from rpod.image.pull import host_arch
 
+    try:  # when this rpod was installed (built): the package's own files
+        built = int(os.stat(rpod.__file__).st_mtime)
+    except OSError:
+        built = 0
     client = {
         "APIVersion": __version__,
         "Version": __version__,
         "GoVersion": f"python{platform.python_version()}",
         "GitCommit": "",
-        "BuiltTime": "",
-        "Built": 0,
+        "BuiltTime": time.strftime("%a %b %e %H:%M:%S %Y", time.localtime(built)),
+        "Built": built,
         "OsArch": f"linux/{host_arch()}",
         "Os": "linux",
     }
@@ -42,10 +48,10 @@ def version(fmt: str | None) -> None:
 
         write(render_one(fmt, doc, name="version", json_indent=None))
         return
-    c = doc["Client"]
+    c = doc["Client"]  # Podman's layout (scripts read "Version:"); "Go Version" names the language runtime
     write(
-        f"Version:      {c['Version']}\nAPI Version:  {c['APIVersion']}\nPython Version: {c['GoVersion']}\n"
-        f"OS/Arch:      {c['OsArch']}\n"
+        f"Client:       rpod Engine\nVersion:      {c['Version']}\nAPI Version:  {c['APIVersion']}\n"
+        f"Go Version:   {c['GoVersion']}\nBuilt:        {c['BuiltTime']}\nOS/Arch:      {c['OsArch']}\n"
     )
 
 

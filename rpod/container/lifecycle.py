@@ -150,8 +150,8 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         netplan.save(cdir, net)
         record.ports = net.ports
         record.warnings += net.warnings
-        for w in net.warnings:
-            sys.stderr.write(f"WARN[0000] {w}\n")
+        for w in net.warnings:  # Podman prints a spec's warnings as plain lines
+            sys.stderr.write(f"{w}\n")
         store.save(record)
         if opts.cidfile:
             with open(opts.cidfile, "x") as f:
@@ -177,7 +177,7 @@ def _drop_unenforceable_resources(spec: dict[str, Any], opts: RunOptions) -> lis
     resources = (spec.get("linux") or {}).get("resources") or {}
     for key in ("memory", "cpu", "pids"):
         resources.pop(key, None)
-    sys.stderr.write(f"WARN[0000] {note}\n")
+    sys.stderr.write(f"{note}\n")  # a spec warning: plain, as Podman prints them
     sys.stderr.flush()
     return [note]
 
@@ -254,6 +254,12 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     st = store.state(record.id)
     if st.running:
         raise StateConflict(f"container {record.id} is already running: container state improper")
+    if os.environ.get("RPOD_RUNTIME_FLAGS") and not (record.options or {}).get("runtime") \
+            and not os.environ.get("RPOD_OCI_RUNTIME"):  # as crun refuses a flag it does not know
+        from rpod.errors import ContainerCannotInvoke
+
+        raise ContainerCannotInvoke(f"the built-in runtime takes no flags: --runtime-flag "
+                                    f"{os.environ['RPOD_RUNTIME_FLAGS']} (use --runtime crun to pass flags)")
     store.reset_runtime(record.id)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(store.dir(record.id) / DIED_MARK)
