@@ -64,6 +64,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("rpod.cli.generate", "Generate structured data based on containers"),
     "quadlet": ("rpod.cli.quadlet", "Turn Quadlet .container/.volume/.network files into systemd units"),
     "auto-update": ("rpod.cli.autoupdate", "Auto update containers according to their auto-update policy"),
+    "completion": ("rpod.cli.completion", "Generate shell autocompletions"),
 }
 GROUPS = {"image", "system", "volume", "container", "network", "generate", "healthcheck"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -98,7 +99,7 @@ class CobraGroupMixin:
         return name, cmd, rest
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args and not getattr(self, "invoke_without_command", False):
+        if not args and not ctx.resilient_parsing and not getattr(self, "invoke_without_command", False):
             raise MissingCommand(ctx)
         return super().parse_args(ctx, args)  # type: ignore[misc]
 
@@ -127,7 +128,7 @@ class LazyGroup(CobraGroupMixin, click.Group):
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in HIDDEN or cmd_name == "completion":
+        if cmd_name in HIDDEN:
             from rpod.cli import completion
 
             return completion.app.commands[cmd_name]
@@ -211,6 +212,10 @@ def _usage_error(e: click.exceptions.ClickException) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in HIDDEN:  # cobra's completion protocol: every word verbatim (even "--")
+        from rpod.cli.completion import answer
+
+        return answer(list(argv[1:]), descriptions=argv[0] == "__complete")
     try:
         rv: Any = app.main(args=_cobra_args(app, list(argv)), prog_name="rpod", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
