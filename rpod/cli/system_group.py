@@ -93,7 +93,7 @@ def prune(all_: bool, filters: tuple[str, ...], force: bool, volumes: bool) -> N
         reclaimed += sum(size for _, size in removed)
     if volumes:
         from rpod.container.state import containers_using_volume
-        from rpod.storage.volumes import VolumeStore
+        from rpod.volume.volumes import VolumeStore
 
         vstore = VolumeStore(p, in_use=lambda n: containers_using_volume(p, n))
         sizes = {v.name: dir_size(str(p.volumes / v.name / "_data")) for v in vstore.list()}
@@ -174,7 +174,7 @@ def _disk_usage() -> dict[str, list[dict[str, Any]]]:
         containers.append({"rec": rec, "state": st, "size": dir_size(str(cstore.dir(rec.id) / "upper")),
                            "volumes": len(vols), "active": st.running})
     volumes = []
-    from rpod.storage.volumes import VolumeStore
+    from rpod.volume.volumes import VolumeStore
 
     for name in sorted(v.name for v in VolumeStore(p).list()):
         volumes.append({"name": name, "links": volume_links.get(name, 0),

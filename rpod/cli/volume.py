@@ -16,7 +16,7 @@ _LS_DEFAULT = "table {{.Driver}}\t{{.Name}}"
 
 
 def _store() -> Any:
-    from rpod.storage.volumes import VolumeStore
+    from rpod.volume.volumes import VolumeStore
 
     return VolumeStore(paths(), in_use=_containers_using)
 

@@ -17,12 +17,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from rootless import ctrfiles
 from rpod.errors import RpodError, StateConflict, UsageError
 
 NOTIFY_DEST = "/run/notify"  # where --sdnotify=container mounts the proxy socket's directory
-NOTIFY_DIR = "notify"  # ... from <container dir>/notify
-STOP_MARK = "stopped-by-user"  # rootless.monitor.restart.STOP_MARK
-HEALTH_FILE = "healthcheck.log"  # rootless.monitor.health.HEALTH_FILE
 DEFAULT_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3
@@ -110,7 +108,7 @@ def _resolve_healthcheck(opts: Any, image_config: dict[str, Any]) -> dict[str, A
 def read_health(cdir: Path) -> dict[str, Any] | None:
     """The monitor's health log (``{"Status", "FailingStreak", "Log"}``), None when absent."""
     try:
-        with open(cdir / HEALTH_FILE, "rb") as f:
+        with open(cdir / ctrfiles.HEALTH_LOG, "rb") as f:
             data = json.load(f)
     except (OSError, ValueError):
         return None
@@ -162,7 +160,7 @@ def adjust_spec(spec: dict[str, Any], opts: Any, cdir: Path) -> None:
     proc = spec.setdefault("process", {})
     env = [e for e in proc.get("env") or [] if not e.startswith("NOTIFY_SOCKET=")]
     if opts.sdnotify == "container":
-        d = cdir / NOTIFY_DIR
+        d = cdir / ctrfiles.NOTIFY_DIR
         d.mkdir(mode=0o755, exist_ok=True)
         os.chmod(d, 0o755)
         spec.setdefault("mounts", []).append({"destination": NOTIFY_DEST, "type": "bind", "source": str(d),
@@ -188,7 +186,7 @@ def monitor_config(paths: Any, record: Any, opts: Any, cdir: Path, log_driver: s
     if notify_socket and opts.sdnotify != "ignore":
         cfg.update(sdnotify=opts.sdnotify, notify_socket=notify_socket)
         if opts.sdnotify == "container":
-            cfg["notify_dir"] = str(cdir / NOTIFY_DIR)
+            cfg["notify_dir"] = str(cdir / ctrfiles.NOTIFY_DIR)
     for key in ("pidfile", "conmon_pidfile"):
         value = getattr(opts, key, None)
         if value:
@@ -216,6 +214,6 @@ def monitor_config(paths: Any, record: Any, opts: Any, cdir: Path, log_driver: s
 def mark_stopped(cdir: Path) -> None:
     """The user stopped or killed the container: the monitor must not restart it."""
     with contextlib.suppress(OSError):
-        fd = os.open(cdir / STOP_MARK, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(cdir / ctrfiles.STOP_MARK, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
         os.close(fd)
 
