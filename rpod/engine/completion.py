@@ -64,7 +64,7 @@ def network_names(paths: Paths) -> list[str]:
 
 
 def volume_names(paths: Paths) -> list[str]:
-    from rpod.storage.volumes import VolumeStore
+    from rpod.volume.volumes import VolumeStore
 
     try:
         return [v.name for v in VolumeStore(paths).list()]
