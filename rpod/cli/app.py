@@ -18,6 +18,7 @@ import click
 
 from rpod import __version__
 from rpod.cli.globals import LogLevelError, global_options, hints_enabled
+from rpod.cli.helpfmt import PodmanHelpMixin, adopt
 from rpod.errors import EXIT_ENGINE, RpodError
 
 # name -> (module, summary).  A module's ``app`` (a click.Group) holds the command under that
@@ -92,10 +93,9 @@ class CobraGroupMixin:
                 raise click.exceptions.NoSuchOption(flag, ctx=ctx)
             raise UnknownCommand(f"unrecognized command `{ctx.command_path} {args[0]}`", ctx)
         name, cmd, rest = super().resolve_command(ctx, args)  # type: ignore[misc]
+        adopt(cmd, (CobraGroupMixin,) if isinstance(cmd, click.Group) else ())
         if cmd is not None and not isinstance(cmd, click.Group):
             rest = _cobra_args(cmd, rest)
-        elif isinstance(cmd, click.Group) and not isinstance(cmd, CobraGroupMixin):
-            cmd.__class__ = type(f"Cobra{cmd.__class__.__name__}", (CobraGroupMixin, cmd.__class__), {})
         return name, cmd, rest
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -115,7 +115,7 @@ class MissingCommand(click.exceptions.UsageError):
         super().__init__(f"missing command '{ctx.command_path} COMMAND'", ctx)
 
 
-class LazyGroup(CobraGroupMixin, click.Group):
+class LazyGroup(CobraGroupMixin, PodmanHelpMixin, click.Group):
     """A group that imports a command's module only when that command runs.
 
     Why click and not typer: typer 0.29 builds a pydantic TypeAdapter for every
@@ -158,7 +158,7 @@ def _version_callback(ctx: click.Context, _param: click.Parameter, value: bool) 
 
 @click.group(cls=LazyGroup, context_settings=CONTEXT, options_metavar="[options]",
              subcommand_metavar="[command]",
-             help="Manage pods, containers and images (rpod: rootless, daemonless, Podman-compatible)")
+             help="Manage pods, containers and images\n\nrpod: rootless, daemonless, Podman-compatible containers.")
 @global_options
 @click.option("--version", "-v", is_flag=True, expose_value=False, is_eager=True, callback=_version_callback,
               help="version for rpod")
