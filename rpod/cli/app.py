@@ -101,7 +101,11 @@ class CobraGroupMixin:
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not args and not ctx.resilient_parsing and not getattr(self, "invoke_without_command", False):
             raise MissingCommand(ctx)
-        return super().parse_args(ctx, args)  # type: ignore[misc]
+        rest = super().parse_args(ctx, args)  # type: ignore[misc]
+        if not ctx.resilient_parsing and not getattr(ctx, "_protected_args", None) and not ctx.args \
+                and not getattr(self, "invoke_without_command", False):
+            raise MissingCommand(ctx)  # only options (``rpod --remote``): usage, as Podman
+        return rest
 
 
 class UnknownCommand(click.exceptions.UsageError):

@@ -227,7 +227,7 @@ def _rewrite(tok: str, flags: dict[str, click.Option]) -> list[str] | None:
         return [on]
     if off:
         return [off]
-    return [] if not p.default else [tok]  # a default-true flag without a --no- form: leave it to click
+    return [tok] if p.default is True else []  # a default-true flag without a --no- form: leave it to click
 
 
 def bool_values(cmd: click.Command, args: list[str], stop_at_positional: bool) -> list[str]:
