@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +23,14 @@ NOTIFY_DEST = "/run/notify"  # where --sdnotify=container mounts the proxy socke
 DEFAULT_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 # ------------------------------------------------------------------------------------ durations
 def parse_duration(value: str, flag: str) -> float:
     """A Go duration (``30s``, ``1m30s``, ``500ms``; a bare number is seconds) → seconds."""
-    text = value.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise UsageError(f"invalid {flag} {value!r}: use a duration like 30s, 1m30s or 500ms")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
+    from rpod.duration import parse
+
+    return parse(value, flag)
 
 
 def _ns(seconds: float) -> int:
@@ -187,10 +181,10 @@ def monitor_config(paths: Any, record: Any, opts: Any, cdir: Path, log_driver: s
         cfg.update(sdnotify=opts.sdnotify, notify_socket=notify_socket)
         if opts.sdnotify == "container":
             cfg["notify_dir"] = str(cdir / ctrfiles.NOTIFY_DIR)
-    for key in ("pidfile", "conmon_pidfile"):
-        value = getattr(opts, key, None)
-        if value:
-            cfg[key] = os.path.abspath(value)
+    if opts.pidfile:
+        cfg["pidfile"] = os.path.abspath(opts.pidfile)
+    if opts.conmon_pidfile:
+        cfg["conmon_pidfile"] = os.path.abspath(opts.conmon_pidfile)
     if opts.restart and opts.restart != "no":
         cfg["restart"] = opts.restart
     hc = getattr(record, "healthcheck", None)
