@@ -138,6 +138,8 @@ class LazyGroup(CobraGroupMixin, PodmanHelpMixin, click.Group):
     docs/decisions.md).
     """
 
+    table = COMMANDS  # name -> (..., summary): what completion lists without importing a module
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -224,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in HIDDEN:  # cobra's completion protocol: every word verbatim (even "--")
         from rpod.cli.completion import answer
 
-        return answer(list(argv[1:]), descriptions=argv[0] == "__complete")
+        return answer(app, list(argv[1:]), descriptions=argv[0] == "__complete")
     try:
         rv: Any = app.main(args=_cobra_args(app, list(argv)), prog_name="rpod", standalone_mode=False)
         return rv if isinstance(rv, int) else 0

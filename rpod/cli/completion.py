@@ -113,11 +113,9 @@ def _options(cmd: click.Command, ctx: click.Context, incomplete: str) -> list[tu
     return sorted(out, key=lambda t: (not t[0].startswith("--"), t[0]))
 
 
-def complete(words: list[str]) -> tuple[list[tuple[str, str]], int]:
+def complete(root: click.Group, words: list[str]) -> tuple[list[tuple[str, str]], int]:
     """Candidates (word, description) and directive for ``rpod WORDS...`` whose last word is being typed."""
     from click.shell_completion import _resolve_context, _resolve_incomplete
-
-    from rpod.cli.app import app as root
 
     args, incomplete = words[:-1], (words[-1] if words else "")
     try:
@@ -133,9 +131,8 @@ def complete(words: list[str]) -> tuple[list[tuple[str, str]], int]:
         if incomplete.startswith("-"):
             return _options(obj, ctx, incomplete), NOFILE
         if obj is root:  # the command table: no command module imported
-            from rpod.cli.app import COMMANDS
-
-            return [(n, summary) for n, (_, summary) in sorted(COMMANDS.items()) if n.startswith(incomplete)], NOFILE
+            table = getattr(root, "table", {})
+            return [(n, summary) for n, (*_, summary) in sorted(table.items()) if n.startswith(incomplete)], NOFILE
         if isinstance(obj, click.Group):
             rows = []
             for n in obj.list_commands(ctx):
@@ -160,9 +157,9 @@ def complete(words: list[str]) -> tuple[list[tuple[str, str]], int]:
     return [(w, "") for w in found if w.startswith(inc)], directive
 
 
-def answer(words: list[str], descriptions: bool) -> int:
-    """Print the candidates for ``words`` in cobra's format; the exit code (0)."""
-    rows, directive = complete(words)
+def answer(root: click.Group, words: list[str], descriptions: bool) -> int:
+    """Print the candidates for ``words`` under the command tree ``root`` in cobra's format; exit code 0."""
+    rows, directive = complete(root, words)
     out = sys.stdout
     for word, desc in rows:
         out.write(f"{word}\t{desc}\n" if descriptions and desc else f"{word}\n")
@@ -180,14 +177,14 @@ _HIDDEN = {"hidden": True, "context_settings": {"ignore_unknown_options": True, 
 @click.argument("words", nargs=-1, type=click.UNPROCESSED)
 def complete_cmd(words: tuple[str, ...]) -> None:
     """Request shell completion choices for the specified command-line (cobra's protocol)."""
-    answer(list(words), True)
+    answer(click.get_current_context().find_root().command, list(words), True)
 
 
 @app.command("__completeNoDesc", **_HIDDEN)
 @click.argument("words", nargs=-1, type=click.UNPROCESSED)
 def complete_nodesc_cmd(words: tuple[str, ...]) -> None:
     """The same, without descriptions."""
-    answer(list(words), False)
+    answer(click.get_current_context().find_root().command, list(words), False)
 
 
 @app.command("completion", context_settings={"help_option_names": ["-h", "--help"]})

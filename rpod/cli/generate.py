@@ -65,7 +65,7 @@ def systemd_cmd(container: str, new: bool, use_name: bool, files: bool, restart_
         after=list(after), requires=list(requires))
     unit, warning = systemd.generate(container, opts, run_flag_takes_value)
     if warning:
-        from rpod.log import warn
+        from rpod.cli.common import warn
 
         warn(warning)
     if files:

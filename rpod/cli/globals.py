@@ -34,19 +34,6 @@ class LogLevelError(RpodError):
     exit_code = 1
 
 
-def hints_enabled() -> bool:
-    """``Hint:`` lines go to a person at a terminal (or when ``RPOD_HINTS=1`` asks), never into a pipe."""
-    want = os.environ.get("RPOD_HINTS", "")
-    if want in ("0", "false"):
-        return False
-    if want in ("1", "true"):
-        return True
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 def remote_requested() -> bool:
     """``CONTAINER_HOST``/``CONTAINER_CONNECTION`` make Podman hide ``--remote``; rpod does the same."""
     return bool(os.environ.get("CONTAINER_HOST") or os.environ.get("CONTAINER_CONNECTION"))
@@ -146,7 +133,7 @@ def apply(opts: dict[str, Any]) -> None:
         raise UsageError("rpod has no remote mode (--remote, --url, --connection): it runs containers of the "
                          "local user only; run rpod on the machine itself (e.g. over ssh)")
     if opts["config"]:
-        from rpod.log import warn
+        from rpod.cli.common import warn
 
         warn("The --config flag is ignored by Podman. Exists for Docker compatibility")
     _set("RPOD_ROOT", opts["root_dir"])
