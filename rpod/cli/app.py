@@ -147,7 +147,7 @@ def app(root_dir: str | None, runroot: str | None, log_level: str) -> None:
 def _report(err: BaseException) -> int | None:
     """Print an rpod (or kernel-side) error, turned into the host gap behind it (and its fix)
     when there is one; its exit code, or None when it is neither (a bug)."""
-    from rpod.engine.system import explain
+    from rpod.engine.host import explain
 
     explained = explain(err)
     if explained is None:
