@@ -65,7 +65,9 @@ def systemd_cmd(container: str, new: bool, use_name: bool, files: bool, restart_
         after=list(after), requires=list(requires))
     unit, warning = systemd.generate(container, opts, run_flag_takes_value)
     if warning:
-        sys.stderr.write(f"WARN[0000] {warning}\n")
+        from rpod.cli.common import warn
+
+        warn(warning)
     if files:
         written = systemd.write_units([unit], os.getcwd())
         if fmt == "json":

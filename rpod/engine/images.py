@@ -283,6 +283,9 @@ def prune(all_: bool = False, filters: dict[str, list[str]] | None = None,
     doomed = [r for r in records if r.id not in used and (all_ or not r.names)]
     for r in doomed:
         store.delete(r.id)
+    from rpod.engine.containers import container_store
+
+    container_store(p).reclaim()  # container directories and removals killed commands left
     cleanup_unused(p)
     return [PruneReport(r.id, int(r.size or 0)) for r in doomed]
 
