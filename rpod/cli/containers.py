@@ -501,10 +501,15 @@ def _time_arg(value: str | None) -> float | None:
 
 # ------------------------------------------------------------------------------------- commands
 def _dependents(store: Any, rec: Any) -> list[Any]:
-    """Containers that use ``rec``'s namespaces (``--network/--pid/--ipc/--uts container:X``)."""
-    refs = {f"container:{rec.name}", f"container:{rec.id}", f"container:{rec.id[:12]}"}
-    return [r for r in store.list() if r.id != rec.id and any(
-        (r.options or {}).get(k) in refs for k in ("network", "pid", "ipc", "uts"))]
+    """Containers that depend on ``rec`` (its namespaces, ``--requires``), dependents' own first."""
+    from rpod.container.namespaces import dependents
+
+    out: list[Any] = []
+    for cid in dependents(store.paths, rec.id):
+        dep = store.load(cid)
+        if dep is not None:
+            out += [d for d in _dependents(store, dep) if d.id not in {o.id for o in out}] + [dep]
+    return out
 
 
 app = click.Group()

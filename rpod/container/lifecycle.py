@@ -70,6 +70,13 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         raise UsageError(f"container id file exists: {opts.cidfile}", hint="remove it or choose another --cidfile")
     store = ContainerStore(paths)
     paths.ensure()
+    if opts.pod or opts.pod_id_file:
+        from rpod.pod import join as pod_join  # only for --pod: run's start-up stays light
+
+        pod_join.apply(paths, opts)
+    from rpod.container import namespaces
+
+    namespaces.resolve(paths, opts)
     if opts.replace and opts.name:
         owner = store.name_owner(opts.name)
         if owner:
@@ -122,6 +129,7 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
             uid_mappings=maps.host_uid_map(mapping) if maps else mapping.uid_map_oci(),
             gid_mappings=maps.host_gid_map(mapping) if maps else mapping.gid_map_oci(), network=net.spec_network,
             netns_path=net.ns_path or ("/proc/0/ns/net" if net.mode == "container" else None),
+            ns_modes=namespaces.spec_modes(opts),
             hosts_file=str(etc.hosts), resolv_conf_file=str(etc.resolv_conf), hostname_file=str(etc.hostname),
             containerenv_file=str(etc.containerenv) if etc.containerenv else None, mounts=mounts,
             passwd_lookup=layer_lookup(list(reversed(layer_dirs))),
@@ -262,9 +270,12 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     cdir = store.dir(record.id)
     run_dir = store.run_dir(record.id)
     run_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
+    from rpod.container import namespaces
     from rpod.network.plan import monitor_spec
 
+    namespaces.start_dependencies(paths, record, lambda dep: _start_detached(paths, dep))
     network = monitor_spec(paths, record, cdir)  # tun, free host ports, namespaces to join
+    namespaces.join_at_start(paths, record, cdir)
     with open(cdir / "config.json", "rb") as f:
         terminal = bool((json.load(f).get("process") or {}).get("terminal"))
     log_driver = {"json-file": "k8s-file", None: "k8s-file"}.get(opts.log_driver, opts.log_driver)
@@ -311,6 +322,13 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     container_event(paths, record, "start")
     write_monitor_pidfile(cdir)
     return Started(record, int(msg["pid"]), ours, terminal)
+
+
+def _start_detached(paths: Paths, record: ContainerRecord) -> None:
+    """Start a dependency in the background (``--requires``, a namespace's owner)."""
+    started = start(paths, record, None)
+    if started.sync:
+        started.sync.close()
 
 
 MONITOR_PIDFILE = "userdata/conmon.pid"  # where Podman keeps conmon's; a unit's PIDFile= names it
@@ -522,6 +540,12 @@ def remove(paths: Paths, record: ContainerRecord, *, force: bool = False, timeou
            volumes: bool = False) -> None:
     """Remove a container (``force`` stops a running one first; ``volumes`` also removes its
     anonymous volumes, as ``rm -v``)."""
+    from rpod.container.namespaces import dependents
+
+    deps = dependents(paths, record.id)
+    if deps:
+        raise RpodError(f"container {record.id} has dependent containers which must be removed before it: "
+                        f"{', '.join(deps)}: container already exists")  # Podman: 125, not rm's 2
     store = ContainerStore(paths)
     st = store.state(record.id)
     if st.running:

@@ -89,6 +89,17 @@ class RunOptions:
     expose: list[str] = field(default_factory=list)
     network_alias: list[str] = field(default_factory=list)
     mac_address: str | None = None
+    ip: str | None = None  # --ip: a static address on the (one) user network
+    ip6: str | None = None
+    # namespaces shared with the host or other containers, pods, start dependencies
+    ipc: str | None = None
+    pid: str | None = None
+    uts: str | None = None
+    cgroupns: str | None = None
+    requires: list[str] = field(default_factory=list)
+    pod: str | None = None  # pod id once resolved (``new:NAME`` creates it)
+    pod_id_file: str | None = None
+    secrets: list[str] = field(default_factory=list)  # --secret NAME[,type=mount|env,target=...]
     # security
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
@@ -165,6 +176,10 @@ class RunOptions:
             parse_restart(self.restart)
         if self.network:
             parse_network(self.network)
+        for flag in ("ipc", "pid", "uts", "cgroupns"):
+            value = getattr(self, flag)
+            if value:
+                parse_ns_mode(value, flag)
         _check_choice(self.sdnotify, SDNOTIFY_MODES, "--sdnotify")
         _check_choice(self.systemd, ("true", "false", "always"), "--systemd")
         _check_choice(self.health_on_failure, ("none", "kill", "restart", "stop"), "--health-on-failure")
@@ -457,12 +472,52 @@ def parse_idmap(value: str) -> dict[str, int]:
     return {"containerID": int(parts[0]), "hostID": int(parts[1]), "size": int(parts[2])}
 
 
+NS_MODES = {"ipc": ("host", "private", "shareable", "none"), "pid": ("host", "private"),
+            "uts": ("host", "private"), "cgroupns": ("host", "private")}
+
+
+def parse_ns_mode(value: str, flag: str) -> tuple[str, str]:
+    """``--ipc``/``--pid``/``--uts``/``--cgroupns`` → (mode, argument): ``host``, ``private``,
+    ``shareable`` (ipc), ``none`` (ipc), ``container:NAME``, ``ns:PATH``."""
+    mode, _, rest = value.partition(":")
+    if mode in NS_MODES[flag] and not rest:
+        return mode, ""
+    if mode == "container" and rest and flag != "cgroupns":
+        return mode, rest
+    if mode == "ns" and rest.startswith("/"):
+        return mode, rest
+    forms = ", ".join([*NS_MODES[flag], *(["container:NAME"] if flag != "cgroupns" else []), "ns:PATH"])
+    raise UsageError(f"invalid --{flag} {value!r}: use {forms}")
+
+
+def split_network(value: str) -> tuple[str, dict[str, str]]:
+    """Podman 4's ``NAME:alias=a,ip=x,mac=y,interface_name=z`` → (NAME, options); other
+    ``--network`` values (``slirp4netns:...``, ``container:X``) come back unchanged."""
+    mode, sep, rest = value.partition(":")
+    if not sep or mode in NETWORK_MODES or mode == "container" or "," in mode:
+        return value, {}
+    opts: dict[str, str] = {}
+    aliases: list[str] = []
+    for item in filter(None, rest.split(",")):
+        key, eq, val = item.partition("=")
+        if not eq or key not in ("alias", "ip", "ip6", "mac", "interface_name"):
+            raise UsageError(f"invalid option {item!r} for network {mode}",
+                             hint="use alias=NAME, ip=ADDR, ip6=ADDR, mac=MAC or interface_name=NAME")
+        if key == "alias":
+            aliases.append(val)
+        else:
+            opts[key] = val
+    if aliases:
+        opts["alias"] = ",".join(aliases)
+    return mode, opts
+
+
 def parse_network(value: str) -> tuple[str, str]:
     """``--network`` → (mode, options): ``none``, ``host``, ``slirp4netns[:opts]``, ``ns:PATH``,
     ``private``, ``pasta[:opts]``.  The engine picks the default when the flag is absent."""
+    value = split_network(value)[0]
     mode, _, rest = value.partition(":")
     if mode not in NETWORK_MODES and mode != "container":
-        import re
 
         if not all(re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", n) for n in value.split(",")):
             raise UsageError(f"invalid --network {value!r}",

@@ -112,15 +112,34 @@ def plan(paths: Any, opts: Any, image_config: dict[str, Any]) -> NetworkPlan:
     elif mode in ("none", "host"):
         pass
     else:
+        from rpod.container.options import split_network
         from rpod.network.store import DEFAULT_NAME, NetworkStore
 
         store = NetworkStore(paths)
         aliases = list(getattr(opts, "network_alias", None) or [])
         p.mode = "bridge"
-        for name in value.split(","):
+        first, net_opts = split_network(value)  # Podman 4: NAME:alias=a,ip=x,mac=y,interface_name=z
+        for name in ([first] if net_opts else value.split(",")):
             name = DEFAULT_NAME if name == "bridge" else name  # Podman: bridge = the default network
             store.get(name)  # NoSuchNetwork when absent
-            p.networks[name] = {"aliases": aliases}
+            extra = [a for a in net_opts.get("alias", "").split(",") if a]
+            p.networks[name] = {"aliases": [*aliases, *extra]}
+            for key in ("ip", "mac"):
+                if net_opts.get(key):
+                    p.networks[name][key] = net_opts[key]
+        if getattr(opts, "ip", None):
+            if len(p.networks) != 1:
+                raise UsageError("--ip can only be set for a single network",
+                                 hint="use NETWORK:ip=ADDR on each network instead")
+            import ipaddress
+
+            try:
+                ipaddress.IPv4Address(opts.ip)
+            except ValueError:
+                raise UsageError(f"{opts.ip} is not an IPv4 address") from None
+            next(iter(p.networks.values()))["ip"] = opts.ip
+        if getattr(opts, "ip6", None):
+            raise UsageError("--ip6 is not available: rpod's user networks have no IPv6 yet")
     if p.mode in ("bridge", "container") and getattr(opts, "runtime", None) not in (None, "", "rpod"):
         raise UsageError(f"--runtime {opts.runtime} cannot be combined with --network {value}",
                          hint="these containers join a shared user namespace, which rpod's runtime core "
@@ -139,7 +158,7 @@ def plan(paths: Any, opts: Any, image_config: dict[str, Any]) -> NetworkPlan:
             p.options["mac"] = mac
         elif p.mode == "bridge":
             for net in p.networks.values():
-                net["mac"] = mac
+                net.setdefault("mac", mac)
         else:
             p.warnings.append(f"--mac-address is ignored with --network {p.mode}")
     maps = resolve(opts.publish, opts.publish_all, exposed, getattr(opts, "expose", None) or [])
