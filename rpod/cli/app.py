@@ -62,9 +62,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "healthcheck": ("rpod.cli.healthcheck", "Manage health checks on containers"),
     "generate": ("rpod.cli.generate", "Generate structured data based on containers"),
     "quadlet": ("rpod.cli.quadlet", "Turn Quadlet .container/.volume/.network files into systemd units"),
+    "pod": ("rpod.cli.pod", "Manage pods"),
     "auto-update": ("rpod.cli.autoupdate", "Auto update containers according to their auto-update policy"),
 }
-GROUPS = {"image", "system", "volume", "container", "network", "generate", "healthcheck"}
+GROUPS = {"image", "system", "volume", "container", "network", "generate", "healthcheck", "pod"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 

@@ -291,11 +291,27 @@ def top_cmd(container: str, descriptors: tuple[str, ...], latest: bool) -> None:
     st = store.state(rec.id)
     if not st.running or not st.pid:
         raise StateConflict("top can only be used on running containers: container state improper")
+    top_rows([rec.id], list(descriptors))
+
+
+def top_rows(cids: list[str], descriptors: list[str]) -> None:
+    """Print the ``top`` table of the processes of running containers ``cids`` (``pod top`` too)."""
+    store = _store()
     descs = [d for arg in descriptors for d in arg.replace(",", " ").split()] or _TOP_DEFAULT
     for d in descs:
         if d not in _TOP_HEADERS:
             raise UsageError(f"unknown descriptor: {d}: use one of {', '.join(sorted(_TOP_HEADERS))}")
-    init = st.pid
+    rows = [[_TOP_HEADERS[d] for d in descs]]
+    for cid in cids:
+        init = store.state(cid).pid
+        if init:
+            rows += _top_of(init, descs)
+    widths = [max(12, max(len(r[i]) for r in rows) + 2) for i in range(len(descs))]
+    for r in rows:
+        write("".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=False)) + r[-1] + "\n")
+
+
+def _top_of(init: int, descs: list[str]) -> list[list[str]]:
     root = f"/proc/{init}/root"
     users, groups = _names(f"{root}/etc/passwd"), _names(f"{root}/etc/group")
     uidmap, gidmap = _id_map(f"/proc/{init}/uid_map"), _id_map(f"/proc/{init}/gid_map")
@@ -308,13 +324,11 @@ def top_cmd(container: str, descriptors: tuple[str, ...], latest: bool) -> None:
             nspid[pid] = int(line.split()[-1]) if line else pid
         except (OSError, ValueError):
             continue
-    rows = [[_TOP_HEADERS[d] for d in descs]]
+    rows = []
     for pid in pids:
         try:
             row = _proc_row(pid, uidmap, gidmap, users, groups, nspid)
         except (OSError, KeyError, IndexError, ValueError):
             continue  # it exited while we looked
         rows.append([row[d] for d in descs])
-    widths = [max(12, max(len(r[i]) for r in rows) + 2) for i in range(len(descs))]
-    for r in rows:
-        write("".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=False)) + r[-1] + "\n")
+    return rows

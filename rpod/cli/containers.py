@@ -16,7 +16,8 @@ from rpod.errors import NoSuchContainer, RpodError, StateConflict, UsageError
 
 HELP = {"help_option_names": ["-h", "--help"]}
 WAIT_CONDITIONS = ("configured", "created", "exited", "paused", "running", "stopped", "stopping", "removing")
-PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "Names": "NAMES", "Size": "SIZE"}
+PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "Names": "NAMES", "Size": "SIZE", "Pod": "POD ID",
+              "PodName": "PODNAME"}
 
 
 def _store() -> Any:
@@ -110,7 +111,10 @@ class PsRow:
         self.ExitedAt = int(_ts(st.finished_at)) if st.finished_at else 0
         self.StartedAt = int(_ts(st.started_at)) if st.started_at else 0
         self.Networks: list[str] = []
-        self.IsInfra = False
+        pod = (rec.options or {}).get("pod") or ""
+        self.Pod = pod if no_trunc else pod[:12]
+        self.PodName = _pod_name(pod) if pod else ""
+        self.IsInfra = bool(pod) and rec.name == _infra_name(pod)
         self.Size = ""  # filled by ps -s
         self.SizeRw = 0
         self.SizeRootFs = 0
@@ -122,6 +126,25 @@ class PsRow:
         d["Command"] = None
         d["Size"] = {"rootFsSize": self.SizeRootFs, "rwSize": self.SizeRw} if size else None
         return d
+
+
+def _pod_record(pod_id: str) -> Any:
+    from rpod.pod.store import PodStore  # only when a container is in a pod
+
+    return PodStore(paths()).load(pod_id)
+
+
+def _pod_name(pod_id: str) -> str:
+    rec = _pod_record(pod_id)
+    return rec.name if rec else ""
+
+
+def _infra_name(pod_id: str) -> str:
+    rec = _pod_record(pod_id)
+    if not rec or not rec.infra_id:
+        return ""
+    c = _store().load(rec.infra_id)
+    return c.name if c else ""
 
 
 def _ts(value: str) -> float:
@@ -149,11 +172,14 @@ def _match(rec: Any, st: Any, filters: dict[str, list[str]]) -> bool:
             ok = st.status == "exited" and str(st.exit_code) in values
         elif key == "health":  # starting, healthy, unhealthy (Podman's ps --filter health=)
             ok = st.status == "running" and (_health(rec, st) or {}).get("Status") in values
+        elif key == "pod":
+            pod = (rec.options or {}).get("pod") or ""
+            ok = bool(pod) and any(pod.startswith(v) or _pod_name(pod) == v for v in values)
         elif key == "ancestor":
             ok = any(v in (rec.image_name, rec.image_id) or rec.image_id.startswith(v)
                      or rec.image_name.split("/")[-1].startswith(v) for v in values)
         else:
-            raise UsageError(f"invalid filter {key!r}: use name, id, status, label, exited, ancestor or health")
+            raise UsageError(f"invalid filter {key!r}: use name, id, status, label, exited, ancestor, pod or health")
         if not ok:
             return False
     return True
@@ -182,7 +208,7 @@ def _size_text(rw: int, root: int) -> str:
 
 
 def ps(all_: bool, quiet: bool, latest: bool, last: int, no_trunc: bool, filters: tuple[str, ...],
-       fmt: str | None, sort: str, noheading: bool, size: bool = False) -> None:
+       fmt: str | None, sort: str, noheading: bool, size: bool = False, pod: bool = False) -> None:
     from rpod.cli.common import parse_filters
 
     store = _store()
@@ -221,7 +247,8 @@ def ps(all_: bool, quiet: bool, latest: bool, last: int, no_trunc: bool, filters
     from rpod.format import render_list
 
     fmt = fmt or ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t"
-                  "{{.Ports}}\t{{.Names}}" + ("\t{{.Size}}" if size else ""))
+                  "{{.Ports}}\t{{.Names}}" + ("\t{{.Size}}" if size else "")
+                  + ("\t{{.Pod}}\t{{.PodName}}" if pod else ""))
     write(render_list(fmt, rows, headers=PS_HEADERS, noheading=noheading, name="ps"))
 
 
@@ -238,6 +265,7 @@ def ps_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--noheading", is_flag=True, help="Do not print the header row"),
         click.option("-s", "--size", is_flag=True, help="Display the total file sizes"),
         click.option("--external", is_flag=True, hidden=True),
+        click.option("-p", "--pod", is_flag=True, help="Print the ID and name of the pod of each container"),
     ]
     for o in reversed(opts):
         fn = o(fn)
@@ -536,9 +564,9 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
     @group.command("ps" if not prefix_ls else "ls", context_settings=HELP)
     @ps_options
     def ps_cmd(all_: bool, quiet: bool, latest: bool, last: int, no_trunc: bool, filters: tuple[str, ...],
-               fmt: str | None, sort: str, noheading: bool, size: bool, external: bool) -> None:
+               fmt: str | None, sort: str, noheading: bool, size: bool, external: bool, pod: bool) -> None:
         """List containers."""
-        ps(all_, quiet, latest, last, no_trunc, filters, fmt, sort, noheading, size)
+        ps(all_, quiet, latest, last, no_trunc, filters, fmt, sort, noheading, size, pod)
 
     if prefix_ls:
         group.add_command(ps_cmd, "list")

@@ -71,9 +71,9 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     store = ContainerStore(paths)
     paths.ensure()
     if opts.pod or opts.pod_id_file:
-        from rpod.pod import join as pod_join  # only for --pod: run's start-up stays light
+        from rpod.pod.create import apply as join_pod  # only for --pod: run's start-up stays light
 
-        pod_join.apply(paths, opts)
+        join_pod(paths, opts)
     from rpod.container import namespaces
 
     namespaces.resolve(paths, opts)

@@ -482,11 +482,11 @@ def parse_ns_mode(value: str, flag: str) -> tuple[str, str]:
     mode, _, rest = value.partition(":")
     if mode in NS_MODES[flag] and not rest:
         return mode, ""
-    if mode == "container" and rest and flag != "cgroupns":
+    if mode == "container" and rest:  # cgroupns: pods share it (Podman's CLI has no such form)
         return mode, rest
     if mode == "ns" and rest.startswith("/"):
         return mode, rest
-    forms = ", ".join([*NS_MODES[flag], *(["container:NAME"] if flag != "cgroupns" else []), "ns:PATH"])
+    forms = ", ".join([*NS_MODES[flag], "container:NAME", "ns:PATH"])
     raise UsageError(f"invalid --{flag} {value!r}: use {forms}")
 
 
