@@ -128,6 +128,14 @@ class PsRow:
         return d
 
 
+def _exists(ref: str) -> bool:
+    try:
+        _store().get(ref)
+    except NoSuchContainer:
+        return False
+    return True
+
+
 def _pod_record(pod_id: str) -> Any:
     from rpod.pod.store import PodStore  # only when a container is in a pod
 
@@ -671,7 +679,9 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
     @click.option("--condition", multiple=True, default=("stopped",), help="stopped, exited, running, created")
     @click.option("-i", "--interval", default="250ms", hidden=True)
     @click.option("-l", "--latest", is_flag=True, help="The latest created container")
-    def wait_cmd(containers: tuple[str, ...], condition: tuple[str, ...], interval: str, latest: bool) -> None:
+    @click.option("--ignore", is_flag=True, help="Ignore containers that do not exist (print -1)")
+    def wait_cmd(containers: tuple[str, ...], condition: tuple[str, ...], interval: str, latest: bool,
+                 ignore: bool) -> None:
         """Wait for containers to stop and print their exit codes."""
         from rpod.container import lifecycle
 
@@ -679,6 +689,14 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
             if c not in WAIT_CONDITIONS:
                 raise UsageError(f"unknown container state: {c}: invalid argument")
         conds = tuple({"stopped": "exited", "configured": "created"}.get(c, c) for c in condition)
+        if ignore and containers:
+            known = [c for c in containers if _exists(c)]
+            for c in containers:
+                if c not in known:
+                    write("-1\n")
+            if not known:
+                return
+            containers = tuple(known)
         recs = _targets(containers, False, latest)
         for rec in recs:
             st = lifecycle.wait_exit(paths(), rec.id, conditions=conds)
@@ -694,8 +712,9 @@ def _register(group: click.Group, prefix_ls: bool = False) -> None:
     @click.option("-l", "--latest", is_flag=True, help="The latest created container")
     @click.option("-n", "--names", is_flag=True, help="Prefix lines with container names, not IDs (several containers)")
     @click.option("--details", is_flag=True, hidden=True)
+    @click.option("--color", is_flag=True, help="Accepted for compatibility (rpod prints no colours)")
     def logs_cmd(containers: tuple[str, ...], follow: bool, since: str | None, until: str | None,
-                 timestamps: bool, tail: int, latest: bool, names: bool, details: bool) -> None:
+                 timestamps: bool, tail: int, latest: bool, names: bool, details: bool, color: bool) -> None:
         """Fetch the logs of one or more containers."""
         logs(containers, follow, since, until, timestamps, tail, latest, names)
 
