@@ -63,10 +63,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("rpod.cli.generate", "Generate structured data based on containers"),
     "quadlet": ("rpod.cli.quadlet", "Turn Quadlet .container/.volume/.network files into systemd units"),
     "pod": ("rpod.cli.pod", "Manage pods"),
+    "secret": ("rpod.cli.secret", "Manage secrets"),
     "compose": ("rpod.cli.compose", "Run compose workloads via an external provider such as podman-compose"),
     "auto-update": ("rpod.cli.autoupdate", "Auto update containers according to their auto-update policy"),
 }
-GROUPS = {"image", "system", "volume", "container", "network", "generate", "healthcheck", "pod"}
+GROUPS = {"image", "system", "volume", "container", "network", "generate", "healthcheck", "pod", "secret"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 

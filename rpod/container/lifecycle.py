@@ -124,6 +124,13 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         reqs = parse_all(opts.volumes, opts.mounts, opts.tmpfs)
         volumes = VolumeStore(paths)
         mounts, used = resolve_mounts(reqs, volumes)
+        secret_mounts: list[dict[str, Any]] = []
+        secret_env: list[str] = []
+        if opts.secrets:
+            from rpod.secret.store import apply as apply_secrets
+
+            secret_mounts, secret_env = apply_secrets(paths, opts.secrets, cdir / "userdata" / "secrets")
+            opts.env = [*opts.env, *secret_env]
         ctx = SpecContext(
             container_id=cid, rootfs=str(mount_point), name=name, overlay=overlay,
             uid_mappings=maps.host_uid_map(mapping) if maps else mapping.uid_map_oci(),
@@ -135,6 +142,8 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
             passwd_lookup=layer_lookup(list(reversed(layer_dirs))),
         )
         spec = build_spec(opts, image_config, ctx)
+        if secret_mounts:  # after the user's mounts, so /run/secrets/NAME is not hidden by them
+            spec["mounts"] = [*spec["mounts"], *secret_mounts]
         from rpod.container import service
 
         service.adjust_spec(spec, opts, cdir)
@@ -145,7 +154,7 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         debug(f"container {cid[:12]}: bundle written")
         proc = spec.get("process") or {}
         record.command = list(proc.get("args") or [])
-        record.env = list(proc.get("env") or [])
+        record.env = [e for e in proc.get("env") or [] if not opts.secrets or e not in secret_env]
         record.workdir = proc.get("cwd") or "/"
         record.hostname = spec.get("hostname") or hostname
         record.mounts = mounts

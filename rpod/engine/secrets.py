@@ -1,0 +1,55 @@
+"""Secrets (the engine side of ``rpod secret ...``): create, list, inspect, remove."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rpod.paths import Paths
+from rpod.secret.store import NoSuchSecret, SecretRecord, SecretStore
+
+__all__ = ["NoSuchSecret", "SecretRecord", "create", "exists", "inspect", "ls", "rm"]
+
+
+@dataclass
+class RemoveReport:
+    ref: str
+    id: str = ""
+    error: BaseException | None = None
+
+
+def create(paths: Paths, name: str, data: bytes, *, labels: dict[str, str] | None = None,
+           replace: bool = False, driver: str = "file", env: bool = False) -> SecretRecord:
+    return SecretStore(paths).create(name, data, labels=labels, replace=replace, driver=driver, env=env)
+
+
+def ls(paths: Paths) -> list[SecretRecord]:
+    return SecretStore(paths).list()
+
+
+def inspect(paths: Paths, refs: list[str], *, show: bool = False) -> tuple[list[dict[str, Any]], list[BaseException]]:
+    store = SecretStore(paths)
+    docs, errors = [], []
+    for ref in refs:
+        try:
+            rec = store.get(ref)
+            docs.append(rec.inspect(store.data_dir, store.data(rec) if show else None))
+        except NoSuchSecret as e:
+            errors.append(e)
+    return docs, errors
+
+
+def rm(paths: Paths, refs: list[str], *, all_: bool = False, ignore: bool = False) -> list[RemoveReport]:
+    store = SecretStore(paths)
+    out = []
+    for ref in [r.id for r in store.list()] if all_ else refs:
+        try:
+            out.append(RemoveReport(ref, store.remove(ref).id))
+        except NoSuchSecret as e:
+            if not ignore:
+                out.append(RemoveReport(ref, error=e))
+    return out
+
+
+def exists(paths: Paths, ref: str) -> bool:
+    return SecretStore(paths).lookup(ref) is not None
