@@ -406,6 +406,7 @@ class _Extractor:
             fd = os.open(name, _FILE_FLAGS, ti.mode & 0o777, dir_fd=dfd)
         try:
             if ti.sparse:
+                _check_sparse(ti, entry)
                 written = 0
                 for offset, count in ti.sparse:
                     os.lseek(fd, offset, os.SEEK_SET)
@@ -545,7 +546,7 @@ class _Extractor:
                 if e.errno == errno.ENOSPC:
                     raise UnpackError(f"{shown}: no space left on the filesystem of {self.dest}") from e
                 raise UnpackError(f"{shown}: {e.strerror or e}") from e
-            except ValueError as e:  # e.g. an embedded NUL byte rejected by os
+            except (ValueError, OverflowError) as e:  # an embedded NUL byte, a number too big for C
                 raise UnpackError(f"{ti.name!r}: {e}") from e
         last = reader.last
         if 0 < len(last) < tarfile.BLOCKSIZE:
@@ -569,6 +570,21 @@ class _Extractor:
             except (OSError, UnpackError):
                 continue  # replaced by a later entry
             os.utime(fd, ns=(t, t))
+
+
+MAX_FILE_SIZE = 1 << 62  # beyond what lseek/ftruncate take (a hostile header says 2**70)
+
+
+def _check_sparse(ti: tarfile.TarInfo, entry: str) -> None:
+    """A sparse map must stay inside the file's size, in order, within what the kernel takes."""
+    if not 0 <= ti.size <= MAX_FILE_SIZE:
+        raise UnpackError(f"{entry}: sparse file size {ti.size} is out of range")
+    end = 0
+    for offset, count in ti.sparse or ():
+        if offset < end or count < 0 or offset + count > ti.size:
+            raise UnpackError(f"{entry}: sparse map entry {offset},{count} is out of range "
+                              f"(file size {ti.size})")
+        end = offset + count
 
 
 def extract(fileobj: BinaryIO, dest: str, *, squash_ids: bool = False) -> dict[str, Any]:

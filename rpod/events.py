@@ -40,35 +40,6 @@ def parse_lines(lines: Iterator[str] | list[str]) -> Iterator[dict[str, Any]]:
             yield ev
 
 
-FILTER_KEYS = ("event", "status", "type", "container", "volume", "image", "label")
-
-
-def matches(ev: dict[str, Any], filters: dict[str, list[str]]) -> bool:
-    """Podman's event filters: event/status, type, container, image, volume, label (keys AND-ed, values OR-ed)."""
-    for key, values in filters.items():
-        if key in ("event", "status"):
-            hit = ev.get("Status") in values
-        elif key == "type":
-            hit = ev.get("Type") in values
-        elif key in ("container", "volume"):
-            hit = ev.get("Type") == key and any(
-                v == ev.get("Name") or (v and str(ev.get("ID", "")).startswith(v)) for v in values)
-        elif key == "image":
-            hit = any(v in (ev.get("Image"), ev.get("Name")) or (v and str(ev.get("ID", "")).startswith(v))
-                      for v in values)
-        elif key == "label":
-            attrs = ev.get("Attributes") or {}
-            hit = any((attrs.get(k) == v) if sep else (k in attrs)
-                      for k, sep, v in (x.partition("=") for x in values))
-        else:
-            from rpod.errors import UsageError
-
-            raise UsageError(f"{key!r} is an invalid filter: use event, type, container, image, volume or label")
-        if not hit:
-            return False
-    return True
-
-
 def human_line(ev: dict[str, Any]) -> str:
     """Podman's default ``events`` line: ``2026-11-23 01:35:11.477874232 +0000 UTC container create ID (…)``."""
     secs, frac = divmod(int(ev["ns"]), 1_000_000_000)

@@ -9,6 +9,8 @@ import json
 import os
 import time
 
+from rootless import ctrfiles
+
 TYPE_CHECKING = False  # typing costs the monitor ~0.6 MB; annotations are never evaluated
 if TYPE_CHECKING:
     from typing import Any
@@ -72,7 +74,7 @@ def died_once(container_dir: str, ctx: dict[str, Any] | None, exit_code: int) ->
     if not ctx:
         return
     try:
-        fd = os.open(os.path.join(container_dir, "died.event"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(os.path.join(container_dir, ctrfiles.DIED_MARK), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError:
         return
     os.close(fd)

@@ -12,14 +12,15 @@ import json
 import os
 import time
 
+from rootless import ctrfiles
 from rootless.procinfo import proc_start_time  # noqa: F401 - re-exported for the monitor's callers
 
 TYPE_CHECKING = False  # typing costs the monitor ~0.6 MB; annotations are never evaluated
 if TYPE_CHECKING:
     from typing import Any
 
-EXIT_FILE = "exit"
-MONITOR_FILE = "monitor.json"
+EXIT_FILE = ctrfiles.EXIT
+MONITOR_FILE = ctrfiles.MONITOR
 BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
 
 

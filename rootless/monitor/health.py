@@ -25,6 +25,7 @@ import selectors
 import signal
 import time
 
+from rootless import ctrfiles
 from rootless.monitor import eventlog, exitfile, stdio
 
 TYPE_CHECKING = False  # typing costs ~0.6 MB in every monitor: annotations only
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-HEALTH_FILE = "healthcheck.log"
 MAX_LOG_ENTRIES = 5
 MAX_OUTPUT = 500
 
@@ -83,7 +83,7 @@ class HealthChecker:
         self.start_period = float(spec.get("start_period") or 0)
         self.retries = int(spec.get("retries") or 3)
         self.on_failure = spec.get("on_failure") or "none"
-        self.path = os.path.join(mon.cfg.container_dir, HEALTH_FILE)
+        self.path = os.path.join(mon.cfg.container_dir, ctrfiles.HEALTH_LOG)
         self.state: dict[str, Any] = {"Status": "starting", "FailingStreak": 0, "Log": []}
         self.generation = 0
         self.started = 0.0
@@ -110,7 +110,7 @@ class HealthChecker:
     def tick(self, gen: int) -> None:
         if gen != self.generation or self.mon.exit_status is not None:
             return
-        if os.path.exists(os.path.join(self.mon.cfg.container_dir, "stopped-by-user")):
+        if os.path.exists(os.path.join(self.mon.cfg.container_dir, ctrfiles.STOP_MARK)):
             return  # rpod stop/kill is under way: no check into a dying container
         if self.current is None:
             self.start_check(rescheduled=True)
@@ -169,7 +169,7 @@ class HealthChecker:
         import tempfile
 
         c = self.mon.cfg
-        with open(os.path.join(c.bundle, "config.json")) as f:
+        with open(os.path.join(c.bundle, ctrfiles.SPEC)) as f:
             process = dict(json.load(f).get("process") or {}, args=self.argv, terminal=False)
         fd, name = tempfile.mkstemp(prefix="health-", suffix=".json", dir=c.run_dir)
         with os.fdopen(fd, "w") as f:

@@ -23,7 +23,9 @@ import socket
 import sys
 import time
 
+from rootless import ctrfiles
 from rootless.monitor import exitfile, stdio
+from rootless.monitor.config import ConfigError, MonitorConfig
 
 # The monitor stays for the container's whole life: every module it imports costs memory in
 # every container (dataclasses ~1.5 MB, subprocess+tempfile ~1.3 MB, typing ~0.6 MB), so
@@ -37,53 +39,6 @@ if TYPE_CHECKING:
 PR_SET_CHILD_SUBREAPER = 36
 DRAIN_TIMEOUT = 2.0  # seconds to wait for output after the container's init exited
 CLEANUP_ACK_TIMEOUT = 60.0
-
-
-class MonitorConfig:
-    """Everything the CLI tells the monitor (one JSON object on argv); defaults as class attributes."""
-
-    id: str = ""
-    bundle: str = ""
-    state_root: str = ""
-    container_dir: str = ""
-    run_dir: str = ""
-    sync_fd: int = -1
-    runtime: list[str] | None = None  # an OCI runtime CLI (argv prefix) instead of the in-process core
-    terminal: bool = False
-    stdin: str = "null"  # null | inherit (stdin_fd is the container's stdin) | pipe (fed by attach)
-    stdin_fd: int = -1  # the CLI's stdin (inherit, or the terminal to copy from with terminal)
-    stdout_fd: int = -1  # the CLI's stdout/stderr (foreground), -1 when detached
-    stderr_fd: int = -1
-    log_driver: str = "k8s-file"  # k8s-file | none | passthrough
-    log_path: str | None = None
-    remove: bool = False  # --rm
-    exit_command: list[str] | None = None  # run when --rm and the CLI is gone
-    detach_fork: bool = True
-    await_config: bool = False  # started before the container exists: the config follows on sync_fd
-    # services (rootless.monitor.notify/restart/health/journal, imported only when used)
-    sdnotify: str = "ignore"  # conmon | container | healthy | ignore (with notify_socket)
-    notify_socket: str | None = None  # the CLI's $NOTIFY_SOCKET
-    notify_dir: str | None = None  # --sdnotify=container: the proxy socket's dir (bind-mounted)
-    pidfile: str | None = None  # --pidfile: the container's init pid
-    conmon_pidfile: str | None = None  # --conmon-pidfile: ours
-    restart: str | None = None  # --restart policy
-    healthcheck: dict[str, Any] | None = None  # {"test", "interval", "timeout", "start_period", "retries", "on_failure"}
-    journal_socket: str | None = None  # --log-driver journald
-    events: dict[str, Any] | None = None  # {"path", "id", "name", "image", "labels"} for monitor events
-    stop_signal: int = 15
-    stop_timeout: int = 10
-    detach_keys: str = ""  # foreground -it: hex of the key sequence that detaches the CLI
-    network: dict[str, Any] | None = None  # rootless.netsetup spec: slirp4netns/pasta/bridge, ports
-
-    def __init__(self, **fields: Any) -> None:
-        for k, v in fields.items():
-            setattr(self, k, v)
-
-    @classmethod
-    def from_json(cls, text: str) -> MonitorConfig:
-        data = json.loads(text)
-        known = cls.__annotations__
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 class RuntimeError_(Exception):
@@ -244,7 +199,7 @@ class CliRuntime:
             kw: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": err}
             if stdio_fds:
                 kw.update(stdin=stdio_fds[0], stdout=stdio_fds[1], stderr=stdio_fds[2])
-            log = os.path.join(self.cfg.run_dir, "runtime.log")
+            log = os.path.join(self.cfg.run_dir, ctrfiles.RUNTIME_LOG)
             argv = [*self.base, "--log", f"file:{log}", *args]
             if userns is not None:
                 proc = _run_in_userns(argv, userns, kw)
@@ -259,7 +214,7 @@ class CliRuntime:
                 raise RuntimeError_(msg, _classify(msg))
 
     def create(self, stdio_fds: tuple[int, int, int], console_socket: str | None) -> int:
-        pid_file = os.path.join(self.cfg.run_dir, "container.pid")
+        pid_file = os.path.join(self.cfg.run_dir, ctrfiles.CONTAINER_PID)
         args = ["create", "--bundle", self.cfg.bundle, "--pid-file", pid_file]
         if console_socket:
             args += ["--console-socket", console_socket]
@@ -296,7 +251,7 @@ def _rootfs_userns(cfg: MonitorConfig) -> dict[str, Any] | None:
     mapping and a config variant without the user namespace, for ``_run_in_userns``.  The runtime
     cannot mount rpod's overlay, so it is mounted beforehand in a user namespace the runtime then
     runs in as root (as Podman rootless does with crun)."""
-    with open(os.path.join(cfg.bundle, "config.json")) as f:
+    with open(os.path.join(cfg.bundle, ctrfiles.SPEC)) as f:
         config = json.load(f)
     overlay = (config.get("annotations") or {}).get("run.rpod.overlay")
     linux = config.get("linux") or {}
@@ -307,7 +262,7 @@ def _rootfs_userns(cfg: MonitorConfig) -> dict[str, Any] | None:
     rootfs = config["root"]["path"]
     if not os.path.isabs(rootfs):
         rootfs = os.path.join(cfg.bundle, rootfs)
-    path = os.path.join(cfg.run_dir, "config.runtime.json")
+    path = os.path.join(cfg.run_dir, ctrfiles.RUNTIME_SPEC)
     with open(path, "w") as f:
         json.dump(config, f)
     return {"config": path, "uid_map": uid_map, "gid_map": gid_map, "overlay": overlay, "rootfs": rootfs}
@@ -778,7 +733,7 @@ class Monitor:
             self.drop_client(fd)
         self.attach_sock.close()
         with contextlib.suppress(OSError):
-            os.unlink(os.path.join(c.run_dir, stdio.ATTACH_SOCKET))
+            os.unlink(os.path.join(c.run_dir, ctrfiles.ATTACH_SOCKET))
         self.close_network()  # published ports are free once the CLI hears the exit code
         cli_there = self.report({"exit_code": code, "signal": sig})
         runtime.delete()
@@ -854,8 +809,34 @@ def become_subreaper() -> None:
         pass
 
 
+def _report_fd(fd: int, obj: dict[str, Any]) -> None:
+    """One JSON line on the sync socket (best effort: the CLI may be gone)."""
+    if fd >= 0:
+        with contextlib.suppress(OSError):
+            stdio.write_all(fd, json.dumps(obj).encode() + b"\n")
+
+
+def config_failed(text: str, error: ConfigError) -> int:
+    """A command line the schema refuses: say so on the sync socket (the CLI reports it), on
+    stderr, and in the exit file when the container directory is known."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    fd = data.get("sync_fd")
+    _report_fd(fd if type(fd) is int else -1, {"error": str(error), "exit_code": 125})
+    with contextlib.suppress(OSError):
+        sys.stderr.write(f"rootless.monitor: {error}\n")
+    if isinstance(data.get("container_dir"), str) and data["container_dir"]:
+        with contextlib.suppress(OSError):
+            exitfile.write_exit_file(data["container_dir"], -1, None, exitfile.iso_now(), error=str(error))
+    return 2
+
+
 def receive_config(fd: int) -> MonitorConfig | None:
-    """``LENGTH\nJSON`` from the CLI on the sync socket; None on EOF."""
+    """``LENGTH\nJSON`` from the CLI on the sync socket; None on EOF, ``ConfigError`` when the
+    configuration does not match ``rootless.monitor.config.MONITOR``."""
     head = b""
     while not head.endswith(b"\n"):
         c = os.read(fd, 1)
@@ -868,7 +849,7 @@ def receive_config(fd: int) -> MonitorConfig | None:
         if not chunk:
             return None
         data += chunk
-    return MonitorConfig.from_json(data.decode())
+    return MonitorConfig.parse(data)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -877,7 +858,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         sys.stderr.write("usage: rootless.monitor CONFIG_JSON\n")
         return 2
-    cfg = MonitorConfig.from_json(args[0])
+    try:
+        cfg = MonitorConfig.from_argv(args[0])
+    except ConfigError as e:
+        return config_failed(args[0], e)
     # the CLI's NOTIFY_SOCKET is ours to answer (cfg.notify_socket), never an OCI runtime's or a
     # child's: crun would bind its own proxy on it (Podman strips it for the runtime too)
     os.environ.pop("NOTIFY_SOCKET", None)
@@ -900,7 +884,12 @@ def main(argv: list[str] | None = None) -> int:
         # the runtime's import overlaps the CLI writing the bundle
         InProcessRuntime.prefork(close=tuple(fd for fd in (cfg.sync_fd, cfg.stdin_fd, cfg.stdout_fd,
                                                            cfg.stderr_fd) if fd >= 0))
-        received = receive_config(cfg.sync_fd)
+        try:
+            received = receive_config(cfg.sync_fd)
+        except ConfigError as e:
+            InProcessRuntime.discard_prefork()
+            _report_fd(cfg.sync_fd, {"error": str(e), "exit_code": 125})
+            return 2
         if received is None or received.runtime:
             InProcessRuntime.discard_prefork()
         if received is None:

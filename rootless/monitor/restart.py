@@ -25,15 +25,13 @@ import os
 import signal
 import time
 
+from rootless import ctrfiles
 from rootless.monitor import eventlog, exitfile
 
 TYPE_CHECKING = False  # typing costs ~0.6 MB in every monitor: annotations only
 if TYPE_CHECKING:
     from typing import Any
 
-RESTART_FILE = "restart.json"
-STOP_MARK = "stopped-by-user"
-DIED_MARK = "died.event"  # rpod's once-per-run marker of the ``died`` event (rpod.container.lifecycle)
 INITIAL_DELAY = 0.1
 MAX_DELAY = 30.0
 RESET_AFTER = 10.0  # a run this long resets the back-off
@@ -67,7 +65,7 @@ def next_delay(delay: float, ran_for: float) -> float:
 
 
 def stopped_by_user(container_dir: str) -> bool:
-    return os.path.exists(os.path.join(container_dir, STOP_MARK))
+    return os.path.exists(os.path.join(container_dir, ctrfiles.STOP_MARK))
 
 
 def supervise(mon: Any, runtime: Any) -> None:
@@ -88,7 +86,7 @@ def supervise(mon: Any, runtime: Any) -> None:
         ran_for = (mon.exited_ns - mon.started_ns) / 1e9 if mon.started_ns else 0.0
         delay = next_delay(delay, ran_for)
         # restart.json before the exit file: a reader never sees "exited" without "restarting"
-        exitfile.write_json_atomic(os.path.join(cdir, RESTART_FILE), {
+        exitfile.write_json_atomic(os.path.join(cdir, ctrfiles.RESTART), {
             "restart_count": mon.restart_count, "exit_code": code,
             "next_start": exitfile.iso_now(time.time_ns() + int(delay * 1e9)),
             "monitor_pid": os.getpid(), "monitor_start": exitfile.proc_start_time(os.getpid()),
@@ -98,7 +96,7 @@ def supervise(mon: Any, runtime: Any) -> None:
         runtime.delete()
         if not wait_backoff(mon, delay):
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(cdir, RESTART_FILE))
+                os.unlink(os.path.join(cdir, ctrfiles.RESTART))
             return
         delay = min(delay * 2, MAX_DELAY)
         mon.restart_count += 1
@@ -110,11 +108,11 @@ def supervise(mon: Any, runtime: Any) -> None:
             mon.exit_status = (code & 0xFF) << 8
             mon.exit_error = f"restarting the container failed: {e}"
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(cdir, RESTART_FILE))
+                os.unlink(os.path.join(cdir, ctrfiles.RESTART))
             return
         mon.exit_status = None
         mon.record_started()
-        for name in (exitfile.EXIT_FILE, RESTART_FILE, DIED_MARK):
+        for name in (ctrfiles.EXIT, ctrfiles.RESTART, ctrfiles.DIED_MARK):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(cdir, name))
         eventlog.container_event(c.events, "restart")

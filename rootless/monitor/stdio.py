@@ -16,11 +16,12 @@ import socket
 import struct
 import termios
 
+from rootless import ctrfiles
 from rootless.monitor.exitfile import iso_now
 
 STDIN, STDOUT, STDERR, STDIN_EOF, RESIZE, CONTROL = b"\x00", b"\x01", b"\x02", b"\x04", b"\x05", b"\x07"
 HEALTHCHECK = b"\x08"  # client: run a healthcheck now; monitor: its JSON result
-ATTACH_SOCKET = "attach"
+ATTACH_SOCKET = ctrfiles.ATTACH_SOCKET
 MAX_PACKET = 32768
 STREAM_NAMES = {STDOUT: "stdout", STDERR: "stderr"}
 

@@ -1,6 +1,6 @@
 """Root of the ``rpod`` command line: global options, lazy command table, exit codes.
 
-Commands live in ``rpod.cli.<module>`` as small Typer apps; only the module of
+Commands live in ``rpod.cli.<noun>`` as click commands; only the module of
 the command being run is imported, so ``rpod run`` does not pay for ``pull``'s
 ``requests`` or ``network``'s ``pyroute2``.  Every error leaves through
 ``main()``, which prints ``Error: ...`` on stderr and maps it to Podman's exit
@@ -17,57 +17,60 @@ from typing import Any
 import click
 
 from rpod import __version__
+from rpod.cli.common import print_error
 from rpod.errors import EXIT_ENGINE, RpodError
 
-# name -> (module, summary).  A module's ``app`` (a click.Group) holds the command under that
-# name; for command groups (``image``, ``volume``...) the module's ``app`` is the group itself.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "pull": ("rpod.cli.images", "Pull an image from a registry"),
-    "images": ("rpod.cli.images", "List images in local storage"),
-    "rmi": ("rpod.cli.images", "Remove one or more images from local storage"),
-    "tag": ("rpod.cli.images", "Add an additional name to a local image"),
-    "untag": ("rpod.cli.images", "Remove a name from a local image"),
-    "login": ("rpod.cli.login", "Log in to a container registry"),
-    "logout": ("rpod.cli.login", "Log out of a container registry"),
-    "image": ("rpod.cli.image_group", "Manage images"),
-    "info": ("rpod.cli.system", "Display rpod related system information"),
-    "version": ("rpod.cli.system", "Display the rpod version information"),
-    "unshare": ("rpod.cli.system", "Run a command in a modified user namespace"),
-    "system": ("rpod.cli.system_group", "Manage rpod"),
-    "volume": ("rpod.cli.volume", "Manage volumes"),
-    "network": ("rpod.cli.network", "Manage networks"),
-    "run": ("rpod.cli.run", "Run a command in a new container"),
-    "create": ("rpod.cli.run", "Create but do not start a container"),
-    "start": ("rpod.cli.run", "Start one or more containers"),
-    "attach": ("rpod.cli.run", "Attach to a running container"),
-    "ps": ("rpod.cli.containers", "List containers"),
-    "rm": ("rpod.cli.containers", "Remove one or more containers"),
-    "stop": ("rpod.cli.containers", "Stop one or more containers"),
-    "kill": ("rpod.cli.containers", "Send a signal to one or more containers"),
-    "wait": ("rpod.cli.containers", "Wait for containers to stop and print their exit codes"),
-    "logs": ("rpod.cli.containers", "Fetch the logs of one or more containers"),
-    "inspect": ("rpod.cli.containers", "Display the configuration of containers"),
-    "exec": ("rpod.cli.containers", "Run a process in a running container"),
-    "restart": ("rpod.cli.containers", "Restart one or more containers"),
-    "container": ("rpod.cli.container_group", "Manage containers"),
-    "rename": ("rpod.cli.container_more", "Rename an existing container"),
-    "port": ("rpod.cli.container_more", "List port mappings or a specific mapping for the container"),
-    "pause": ("rpod.cli.container_more", "Pause all the processes in one or more containers"),
-    "unpause": ("rpod.cli.container_more", "Unpause the processes in one or more containers"),
-    "top": ("rpod.cli.container_more", "Display the running processes of a container"),
-    "events": ("rpod.cli.events", "Show rpod events"),
-    "cp": ("rpod.cli.cp", "Copy files/folders between a container and the local filesystem"),
-    "diff": ("rpod.cli.cp", "Display the changes to the object's file system"),
-    "export": ("rpod.cli.cp", "Export container's filesystem contents as a tar archive"),
-    "healthcheck": ("rpod.cli.healthcheck", "Manage health checks on containers"),
-    "generate": ("rpod.cli.generate", "Generate structured data based on containers"),
-    "quadlet": ("rpod.cli.quadlet", "Turn Quadlet .container/.volume/.network files into systemd units"),
-    "pod": ("rpod.cli.pod", "Manage pods"),
-    "secret": ("rpod.cli.secret", "Manage secrets"),
-    "compose": ("rpod.cli.compose", "Run compose workloads via an external provider such as podman-compose"),
-    "auto-update": ("rpod.cli.autoupdate", "Auto update containers according to their auto-update policy"),
+# name -> (module, command, summary).  ``command`` is the name of the command in the module's ``app``
+# group (or in its ``top_level`` group, for commands that exist only at the top level); None means
+# the module's ``app`` is itself the group (``image``, ``volume``...).  Aliases (``images`` =
+# ``image ls``, ``rmi`` = ``image rm``, ``ps`` = ``container ps``) point at the one definition.
+COMMANDS: dict[str, tuple[str, str | None, str]] = {
+    "pull": ("rpod.cli.image", "pull", "Pull an image from a registry"),
+    "images": ("rpod.cli.image", "ls", "List images in local storage"),
+    "rmi": ("rpod.cli.image", "rm", "Remove one or more images from local storage"),
+    "tag": ("rpod.cli.image", "tag", "Add an additional name to a local image"),
+    "untag": ("rpod.cli.image", "untag", "Remove a name from a local image"),
+    "image": ("rpod.cli.image", None, "Manage images"),
+    "login": ("rpod.cli.login", "login", "Log in to a container registry"),
+    "logout": ("rpod.cli.login", "logout", "Log out of a container registry"),
+    "info": ("rpod.cli.system", "info", "Display rpod related system information"),
+    "version": ("rpod.cli.system", "version", "Display the rpod version information"),
+    "unshare": ("rpod.cli.system", "unshare", "Run a command in a modified user namespace"),
+    "system": ("rpod.cli.system", None, "Manage rpod"),
+    "events": ("rpod.cli.events", "events", "Show rpod events"),
+    "volume": ("rpod.cli.volume", None, "Manage volumes"),
+    "network": ("rpod.cli.network", None, "Manage networks"),
+    "run": ("rpod.cli.run", "run", "Run a command in a new container"),
+    "create": ("rpod.cli.run", "create", "Create but do not start a container"),
+    "start": ("rpod.cli.run", "start", "Start one or more containers"),
+    "attach": ("rpod.cli.run", "attach", "Attach to a running container"),
+    "container": ("rpod.cli.container", None, "Manage containers"),
+    "ps": ("rpod.cli.container", "ps", "List containers"),
+    "rm": ("rpod.cli.container", "rm", "Remove one or more containers"),
+    "stop": ("rpod.cli.container", "stop", "Stop one or more containers"),
+    "kill": ("rpod.cli.container", "kill", "Send a signal to one or more containers"),
+    "wait": ("rpod.cli.container", "wait", "Wait for containers to stop and print their exit codes"),
+    "logs": ("rpod.cli.container", "logs", "Fetch the logs of one or more containers"),
+    "inspect": ("rpod.cli.container", "inspect", "Display the configuration of containers"),
+    "exec": ("rpod.cli.container", "exec", "Run a process in a running container"),
+    "restart": ("rpod.cli.container", "restart", "Restart one or more containers"),
+    "rename": ("rpod.cli.container", "rename", "Rename an existing container"),
+    "port": ("rpod.cli.container", "port", "List port mappings or a specific mapping for the container"),
+    "pause": ("rpod.cli.container", "pause", "Pause all the processes in one or more containers"),
+    "unpause": ("rpod.cli.container", "unpause", "Unpause the processes in one or more containers"),
+    "top": ("rpod.cli.container", "top", "Display the running processes of a container"),
+    "cp": ("rpod.cli.container_files", "cp", "Copy files/folders between a container and the local filesystem"),
+    "diff": ("rpod.cli.container_files", "diff", "Display the changes to the object's file system"),
+    "export": ("rpod.cli.container_files", "export", "Export container's filesystem contents as a tar archive"),
+    "healthcheck": ("rpod.cli.healthcheck", None, "Manage health checks on containers"),
+    "generate": ("rpod.cli.generate", None, "Generate structured data based on containers"),
+    "quadlet": ("rpod.cli.quadlet", "quadlet", "Turn Quadlet .container/.volume/.network files into systemd units"),
+    "pod": ("rpod.cli.pod", None, "Manage pods"),
+    "secret": ("rpod.cli.secret", None, "Manage secrets"),
+    "compose": ("rpod.cli.compose", "compose", "Run compose workloads via an external provider such as podman-compose"),
+    "auto-update": ("rpod.cli.autoupdate", "auto-update",
+                    "Auto update containers according to their auto-update policy"),
 }
-GROUPS = {"image", "system", "volume", "container", "network", "generate", "healthcheck", "pod", "secret"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -87,17 +90,21 @@ class LazyGroup(click.Group):
         entry = COMMANDS.get(cmd_name)
         if entry is None:
             return None
-        module = importlib.import_module(entry[0])
+        module_name, command, summary = entry
+        module = importlib.import_module(module_name)
         group: click.Group = module.app
-        if cmd_name in GROUPS:
+        if command is None:
             group.name = cmd_name
-            group.help = group.help or entry[1]
+            group.help = group.help or summary
             return group
-        return group.commands.get(cmd_name)
+        top_level = getattr(module, "top_level", None)
+        if top_level is not None and command in top_level.commands:
+            return top_level.commands[command]
+        return group.get_command(ctx, command)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List commands from the table, without importing their modules."""
-        rows = [(name, summary) for name, (_, summary) in sorted(COMMANDS.items())]
+        rows = [(name, summary) for name, (_, _, summary) in sorted(COMMANDS.items())]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
@@ -124,21 +131,16 @@ def app(root_dir: str | None, runroot: str | None, log_level: str) -> None:
     os.environ["RPOD_LOG_LEVEL"] = log_level
 
 
-def print_error(err: BaseException, hint: str | None = None) -> None:
-    """Write ``Error: ...`` (and the hint) to stderr, as Podman does."""
-    msg = str(err) or err.__class__.__name__
-    sys.stderr.write(f"Error: {msg}\n")
-    if hint:
-        sys.stderr.write(f"Hint: {hint}\n")
-    sys.stderr.flush()
+def _report(err: BaseException) -> int | None:
+    """Print an rpod (or kernel-side) error, turned into the host gap behind it (and its fix)
+    when there is one; its exit code, or None when it is neither (a bug)."""
+    from rpod.engine.system import explain
 
-
-def _report(message: str, hint: str | None, exit_code: int) -> int:
-    """Print an error, turned into the host gap behind it (and its fix) when there is one."""
-    from rpod.hostcheck import explain
-
-    message, hint, exit_code = explain(message, hint, exit_code)
-    print_error(RuntimeError(message), hint)
+    explained = explain(err)
+    if explained is None:
+        return None
+    message, hint, exit_code = explained
+    print_error(message, hint)
     return exit_code
 
 
@@ -153,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         if partial:
             sys.stdout.write(partial)
             sys.stdout.flush()
-        return _report(e.message, e.hint, e.exit_code)
+        return _report(e) or EXIT_ENGINE
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.exceptions.Abort:
@@ -173,10 +175,9 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return 0
     except Exception as e:  # an unexpected bug: say so, keep exit code contract
-        from rootless.errors import RootlessError
-
-        if isinstance(e, RootlessError):
-            return _report(e.message, e.hint, EXIT_ENGINE)
+        code = _report(e)
+        if code is not None:
+            return code
         if os.environ.get("RPOD_LOG_LEVEL") == "debug":
             raise
         print_error(f"internal error: {e.__class__.__name__}: {e}",

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from rpod.cli.common import paths, write
+from rpod.cli.common import write
 
 HELP = {"help_option_names": ["-h", "--help"]}
 HEADERS = {"Unit": "UNIT", "Container": "CONTAINER", "Image": "IMAGE", "Policy": "POLICY", "Updated": "UPDATED"}
@@ -20,14 +20,11 @@ app = click.Group()
 @click.option("--authfile", default=None, help="Path of the authentication file")
 def auto_update_cmd(dry_run: bool, rollback: str, fmt: str | None, authfile: str | None) -> None:
     """Auto update containers according to their auto-update policy."""
-    import os
-
     from rpod.cli.common import parse_bool_flag
-    from rpod.systemd.autoupdate import auto_update
+    from rpod.engine.systemd import auto_update
 
-    if authfile:
-        os.environ["REGISTRY_AUTH_FILE"] = authfile
-    reports, errors = auto_update(paths(), dry_run=dry_run, rollback=bool(parse_bool_flag(rollback, "--rollback")))
+    reports, errors = auto_update(dry_run=dry_run, rollback=bool(parse_bool_flag(rollback, "--rollback")),
+                                  authfile=authfile)
     if fmt == "json":
         from rpod.cli.common import print_json
 

@@ -1,18 +1,19 @@
-"""Small helpers every command module shares: the store paths, output, ``--format``."""
+"""What every command module shares: output, ``--format`` JSON, flag parsing, the confirmation
+prompt, the per-item error loop, and the group that finds subcommands in other modules."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
+from collections.abc import Iterable
 from typing import Any
 
-from rpod.errors import UsageError
-from rpod.paths import Paths
+import click
 
+from rpod.errors import RpodError, UsageError
 
-def paths() -> Paths:
-    """The store of this invocation (``--root``/``--runroot`` are applied to the environment)."""
-    return Paths.default()
+HELP = {"help_option_names": ["-h", "--help"]}
 
 
 def write(text: str) -> None:
@@ -21,27 +22,49 @@ def write(text: str) -> None:
     sys.stdout.flush()
 
 
-def print_json(obj: Any) -> None:
-    """Pretty JSON with 4-space indent, as Podman prints ``inspect`` output."""
-    sys.stdout.write(json.dumps(obj, indent=4, ensure_ascii=False) + "\n")
+def print_json(obj: Any, indent: int = 4) -> None:
+    """Pretty JSON (4-space indent, as Podman prints ``inspect`` output)."""
+    sys.stdout.write(json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
 
 
-def complete_images(ctx: Any, param: Any, incomplete: str) -> list[Any]:
-    """Shell completion of local image names (and IDs when the word looks like one)."""
-    from click.shell_completion import CompletionItem
+def print_error(err: BaseException | str, hint: str | None = None) -> None:
+    """Write ``Error: ...`` (and the hint) to stderr, as Podman does."""
+    msg = str(err) or err.__class__.__name__
+    sys.stderr.write(f"Error: {msg}\n")
+    if hint:
+        sys.stderr.write(f"Hint: {hint}\n")
+    sys.stderr.flush()
 
-    from rpod.image.store import ImageStore
 
-    try:
-        records = ImageStore(paths()).list()
-    except Exception:
-        return []
-    words: list[str] = []
-    for r in records:
-        for n in r.names:
-            words += [n, n.split("/", 1)[-1] if "/" in n else n]
-        words.append(r.short_id)
-    return [CompletionItem(w) for w in dict.fromkeys(words) if w.startswith(incomplete)]
+def warn(message: str) -> None:
+    """A ``WARN[0000]`` line on stderr, as Podman's logrus prints it."""
+    sys.stderr.write(f"WARN[0000] {message}\n")
+    sys.stderr.flush()
+
+
+def report_items(reports: Iterable[Any], out: Any = None) -> None:
+    """The one per-item error loop of every multi-item command (rm, stop, kill, rmi, volume rm,
+    network rm...): print each success's lines, ``Error:`` for each failure but the last, and
+    raise the last failure (printed at the edge, its exit code is the command's), as Podman."""
+    last: RpodError | None = None
+    for r in reports:
+        if r.error is None:
+            text = "".join(line + "\n" for line in r.lines())
+            if text:
+                (out or write)(text)
+            continue
+        if last is not None:
+            print_error(last, last.hint)
+        last = r.error
+    if last is not None:
+        raise last
+
+
+def confirm(question: str) -> bool:
+    """Podman's ``[y/N]`` prompt on stderr; True only for ``y``/``yes`` read from stdin."""
+    sys.stderr.write(question + " [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def parse_bool_flag(value: str | None, name: str) -> bool | None:
@@ -56,12 +79,55 @@ def parse_bool_flag(value: str | None, name: str) -> bool | None:
     raise UsageError(f"invalid value {value!r} for {name}: use true or false")
 
 
-def parse_filters(filters: list[str] | None) -> dict[str, list[str]]:
-    """``--filter key=value`` flags → {key: [values]} (a key given twice is OR-ed, as Podman does)."""
-    out: dict[str, list[str]] = {}
-    for f in filters or []:
-        key, sep, value = f.partition("=")
-        if not sep or not key:
-            raise UsageError(f"invalid filter {f!r}: expected key=value")
-        out.setdefault(key, []).append(value)
+def parse_filters(filters: Iterable[str] | None) -> dict[str, list[str]]:
+    """``--filter key=value`` flags → {key: [values]} (see ``rpod.engine.filters``)."""
+    from rpod.engine.filters import parse
+
+    return parse(filters)
+
+
+def key_values(items: Iterable[str], flag: str) -> dict[str, str]:
+    """``--label K=V`` / ``--opt K=V`` flags → a dict."""
+    out: dict[str, str] = {}
+    for item in items:
+        k, _, v = item.partition("=")
+        if not k:
+            raise UsageError(f"invalid {flag} {item!r}: expected KEY=VALUE")
+        out[k] = v
     return out
+
+
+def is_json(fmt: str | None) -> bool:
+    """``--format json`` (Podman's shorthand for the JSON document)."""
+    return bool(fmt) and fmt.strip() == "json"  # type: ignore[union-attr]
+
+
+def complete_images(ctx: Any, param: Any, incomplete: str) -> list[Any]:
+    """Shell completion of local image names (and IDs when the word looks like one)."""
+    from click.shell_completion import CompletionItem
+
+    from rpod.engine.images import completion_words
+
+    try:
+        words = completion_words()
+    except Exception:
+        return []
+    return [CompletionItem(w) for w in words if w.startswith(incomplete)]
+
+
+class NounGroup(click.Group):
+    """A command group (``container``, ``image``...) whose subcommands may live in other modules:
+    ``lazy`` maps a subcommand name to the module whose ``app`` holds it, imported only when run."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kw: Any):
+        super().__init__(*args, **kw)
+        self.lazy = lazy or {}
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module = importlib.import_module(self.lazy[cmd_name])
+            return module.app.commands.get(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})

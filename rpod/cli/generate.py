@@ -8,8 +8,7 @@ import sys
 
 import click
 
-from rpod.cli.common import paths
-from rpod.errors import NoSuchContainer, UsageError
+from rpod.errors import UsageError
 
 HELP = {"help_option_names": ["-h", "--help"]}
 
@@ -55,29 +54,20 @@ def systemd_cmd(container: str, new: bool, use_name: bool, files: bool, restart_
                 container_prefix: str, separator: str, no_header: bool, template: bool, env: tuple[str, ...],
                 wants: tuple[str, ...], after: tuple[str, ...], requires: tuple[str, ...], fmt: str) -> None:
     """Generate a systemd unit file for a container."""
-    from rpod.container.state import ContainerStore
-    from rpod.systemd.generate import GenerateOptions, generate, restart_policy_warning, write_files
+    from rpod.engine import systemd
 
     if fmt and fmt != "json":
         raise UsageError(f"unknown --format {fmt!r}: only json is supported")
-    opts = GenerateOptions(new=new, use_name=use_name, restart_policy=restart_policy, restart_sec=restart_sec,
-                           stop_timeout=stop_timeout, start_timeout=start_timeout,
-                           container_prefix=container_prefix, separator=separator, no_header=no_header,
-                           template=template,
-                           env=list(env), wants=list(wants), after=list(after), requires=list(requires))
-    opts.validate()
-    p = paths()
-    try:
-        record = ContainerStore(p).get(container)
-    except NoSuchContainer:
-        raise NoSuchContainer(f"{container} does not refer to a container: no container with name or ID "
-                              f'"{container}" found: no such container') from None
-    warning = restart_policy_warning(record)
+    opts = systemd.generate_options(
+        new=new, use_name=use_name, restart_policy=restart_policy, restart_sec=restart_sec,
+        stop_timeout=stop_timeout, start_timeout=start_timeout, container_prefix=container_prefix,
+        separator=separator, no_header=no_header, template=template, env=list(env), wants=list(wants),
+        after=list(after), requires=list(requires))
+    unit, warning = systemd.generate(container, opts, run_flag_takes_value)
     if warning:
         sys.stderr.write(f"WARN[0000] {warning}\n")
-    unit = generate(p, record, opts, run_flag_takes_value)
     if files:
-        written = write_files([unit], os.getcwd())
+        written = systemd.write_units([unit], os.getcwd())
         if fmt == "json":
             sys.stdout.write(json.dumps({unit.name: written[0]}, indent=1) + "\n")
         else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from rpod.cli.common import paths, write
+from rpod.cli.common import write
 
 app = click.Group("healthcheck", help="Manage health checks on containers")
 
@@ -17,12 +17,8 @@ app = click.Group("healthcheck", help="Manage health checks on containers")
 @click.argument("container")
 def run_cmd(container: str) -> None:
     """Run the health check of a container."""
-    from rpod.container.service import healthcheck_run
-    from rpod.container.state import ContainerStore
+    from rpod.engine.containers import healthcheck_run
 
-    p = paths()
-    record = ContainerStore(p).get(container)
-    result = healthcheck_run(p, record)
-    if int(result.get("exit_code", 1)) != 0:
+    if not healthcheck_run(container):
         write("unhealthy\n")
         raise click.exceptions.Exit(1)

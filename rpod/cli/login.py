@@ -7,14 +7,9 @@ import sys
 import click
 
 from rpod.cli.common import parse_bool_flag, write
-from rpod.errors import RegistryAuthError, UsageError
+from rpod.errors import UsageError
 
 app = click.Group()
-
-
-def _registry_host(value: str) -> str:
-    host = value.removeprefix("https://").removeprefix("http://").rstrip("/")
-    return "docker.io" if host in ("index.docker.io", "registry-1.docker.io") else host
 
 
 @app.command("login")
@@ -29,21 +24,11 @@ def _registry_host(value: str) -> str:
 def login(registry: str | None, username: str | None, password: str | None, password_stdin: bool,
           authfile: str | None, tls_verify: str | None, cert_dir: str | None, get_login: bool) -> None:
     """Log in to a container registry (the credentials are checked before they are stored)."""
-    from rpod.image.auth import Credentials, credentials_for, store_credentials
+    from rpod.engine import images
 
-    if not registry:
-        from rpod.registries import load_registries_config
-
-        search = load_registries_config().unqualified_search_registries
-        if not search:
-            raise UsageError("no registry given and no unqualified-search-registries configured")
-        registry = search[0]
-    host = _registry_host(registry)
+    host = images.login_registry(registry)
     if get_login:
-        creds = credentials_for(host, authfile=authfile)
-        if creds is None:
-            raise RegistryAuthError(f"not logged into {host}")
-        write(creds.username + "\n")
+        write(images.login_user(host, authfile) + "\n")
         return
     if password_stdin:
         if password:
@@ -59,17 +44,8 @@ def login(registry: str | None, username: str | None, password: str | None, pass
         import getpass
 
         password = getpass.getpass("Password: ")
-    from rpod.image.registry import RegistryClient
-    from rpod.registries import load_registries_config
-
-    insecure = load_registries_config().is_insecure(host)
-    client = RegistryClient(host, insecure=insecure, tls_verify=parse_bool_flag(tls_verify, "--tls-verify"),
-                            credentials=Credentials(username, password), certs_dir=cert_dir)
-    try:
-        client.check_login()
-    finally:
-        client.close()
-    store_credentials(host, username, password, authfile=authfile)
+    images.login(host, username, password, authfile=authfile, tls_verify=parse_bool_flag(tls_verify, "--tls-verify"),
+                 cert_dir=cert_dir)
     write("Login Succeeded!\n")
 
 
@@ -79,15 +55,14 @@ def login(registry: str | None, username: str | None, password: str | None, pass
 @click.option("--all", "-a", "all_", is_flag=True, help="Remove the credentials of every registry")
 def logout(registry: str | None, authfile: str | None, all_: bool) -> None:
     """Log out of a container registry."""
-    from rpod.image.auth import remove_credentials
+    from rpod.engine import images
 
     if not registry and not all_:
         raise UsageError("a registry (or --all) must be given")
     if all_:
-        remove_credentials(None, authfile=authfile, all=True)
+        images.logout(None, authfile)
         write("Removed login credentials for all registries\n")
         return
-    host = _registry_host(registry)
-    if not remove_credentials(host, authfile=authfile):
-        raise RegistryAuthError(f"not logged into {host}")
+    host = images.login_registry(registry)
+    images.logout(host, authfile)
     write(f"Removed login credentials for {host}\n")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from rpod.cli.common import parse_bool_flag, parse_filters, paths, print_json, write
+from rpod.cli.common import parse_bool_flag, parse_filters, print_json, write
 from rpod.errors import RpodError, StateConflict, UsageError
 
 HELP = {"help_option_names": ["-h", "--help"]}
@@ -104,7 +104,7 @@ def create_cmd(name_arg: str | None, name: str | None, infra: str, infra_image: 
         labels=list(labels), userns=userns, add_host=list(add_host), dns=list(dns), dns_search=list(dns_search),
         dns_option=list(dns_option), volumes=list(volumes), exit_policy=exit_policy, pod_id_file=pod_id_file,
         replace=replace, create_command=["rpod", *sys.argv[1:]])
-    write(pods.create(paths(), opts).id + "\n")
+    write(pods.create(None, opts).id + "\n")
 
 
 def _simple(verb: str, help_text: str) -> Any:
@@ -117,7 +117,7 @@ def _simple(verb: str, help_text: str) -> Any:
 
         refs = _refs(pods, all_, latest, id_files)
         fn = getattr(engine, verb)
-        _report(fn(paths(), refs, all_=all_, latest=latest, **kw))
+        _report(fn(None, refs, all_=all_, latest=latest, **kw))
 
     cmd.__doc__ = help_text
     return cmd
@@ -140,7 +140,7 @@ def stop_cmd(pods: tuple[str, ...], all_: bool, latest: bool, ignore: bool, time
     from rpod.engine import pods as engine
 
     refs = _refs(pods, all_, latest, id_files)
-    _report(engine.stop(paths(), refs, timeout=timeout, all_=all_, latest=latest, ignore=ignore))
+    _report(engine.stop(None, refs, timeout=timeout, all_=all_, latest=latest, ignore=ignore))
 
 
 @app.command("kill", context_settings=HELP)
@@ -154,7 +154,7 @@ def kill_cmd(pods: tuple[str, ...], all_: bool, latest: bool, sig: str) -> None:
     from rpod.engine import pods as engine
 
     refs = _refs(pods, all_, latest)
-    _report(engine.kill(paths(), refs, parse_signal(sig), all_=all_, latest=latest))
+    _report(engine.kill(None, refs, parse_signal(sig), all_=all_, latest=latest))
 
 
 @app.command("rm", context_settings=HELP)
@@ -177,7 +177,7 @@ def rm_cmd(pods: tuple[str, ...], all_: bool, latest: bool, force: bool, ignore:
         if not id_files and not pods:
             return
     refs = _refs(pods, all_, latest, id_files)
-    _report(engine.rm(paths(), refs, force=force, timeout=timeout, all_=all_, latest=latest, ignore=ignore))
+    _report(engine.rm(None, refs, force=force, timeout=timeout, all_=all_, latest=latest, ignore=ignore))
 
 
 @app.command("pause", context_settings=HELP)
@@ -188,7 +188,7 @@ def pause_cmd(pods: tuple[str, ...], all_: bool) -> None:
     from rpod.engine import pods as engine
 
     for ref in _refs(pods, all_, False) or []:
-        engine.inspect(paths(), ref)
+        engine.inspect(None, ref)
     raise StateConflict("can not pause pods on rootless containers with cgroup V1: the pod has no cgroup",
                         hint="rootless rpod has no cgroup of its own to freeze", exit_code=125)
 
@@ -201,7 +201,7 @@ def unpause_cmd(pods: tuple[str, ...], all_: bool) -> None:
     from rpod.engine import pods as engine
 
     for ref in _refs(pods, all_, False) or []:
-        engine.inspect(paths(), ref)
+        engine.inspect(None, ref)
     raise StateConflict("unpause is not supported for cgroupv1 rootless pods", exit_code=125)
 
 
@@ -224,7 +224,7 @@ def ps_cmd(fmt: str | None, quiet: bool, no_trunc: bool, filters: tuple[str, ...
 
     from rpod.engine import pods as engine
 
-    rows = engine.ps(paths(), parse_filters(list(filters)), no_trunc=no_trunc)
+    rows = engine.ps(None, parse_filters(list(filters)), no_trunc=no_trunc)
     keys = {"created": lambda r: r.CreatedAt, "id": lambda r: r.ID, "name": lambda r: r.Name,
             "number": lambda r: r.NumberOfContainers, "status": lambda r: r.Status}
     if sort not in keys:
@@ -266,7 +266,7 @@ def inspect_cmd(pod: str | None, fmt: str | None, latest: bool) -> None:
 
     if not pod and not latest:
         raise UsageError("you must provide one pod name or id")
-    doc = engine.inspect(paths(), pod, latest=latest)
+    doc = engine.inspect(None, pod, latest=latest)
     if fmt and fmt.strip() not in ("json", "{{json .}}"):
         from rpod.format import render_one
 
@@ -281,7 +281,7 @@ def exists_cmd(pod: str) -> None:
     """Check if a pod exists in local storage (exit 0 if it does, 1 if not)."""
     from rpod.engine import pods as engine
 
-    if not engine.exists(paths(), pod):
+    if not engine.exists(None, pod):
         raise click.exceptions.Exit(1)
 
 
@@ -296,7 +296,7 @@ def prune_cmd(force: bool) -> None:
         sys.stdout.flush()
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return
-    _report(engine.prune(paths()))
+    _report(engine.prune(None))
 
 
 @app.command("logs", context_settings=HELP)
@@ -313,18 +313,27 @@ def prune_cmd(force: bool) -> None:
 def logs_cmd(pod: str | None, container: str | None, follow: bool, since: str | None, until: str | None,
              timestamps: bool, tail: int, names: bool, color: bool, latest: bool) -> None:
     """Fetch the logs of the containers of a pod (not its infra container)."""
-    from rpod.cli.containers import logs
-    from rpod.engine import pods as engine
+    import os
 
-    doc = engine.inspect(paths(), pod, latest=latest)
+    from rpod.engine import pods as engine
+    from rpod.engine.containers_logs import LogsOptions, logs
+
+    doc = engine.inspect(None, pod, latest=latest)
     ctrs = [c["Id"] for c in doc["Containers"] if c["Id"] != doc.get("InfraContainerID")]
     if container:
         wanted = [c["Id"] for c in doc["Containers"] if container in (c["Name"], c["Id"]) or c["Id"].startswith(container)]
         if not wanted:
             raise RpodError(f"container {container} is not in pod {doc['Name']}")
         ctrs = wanted
-    if ctrs:
-        logs(tuple(ctrs), follow, since, until, timestamps, tail, False, names)
+    if not ctrs:
+        return
+    opts = LogsOptions(refs=ctrs, follow=follow, since=since, until=until, timestamps=timestamps, tail=tail,
+                       names=names)
+    for stream, data in logs(opts):
+        fd = 2 if stream == "stderr" else 1
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
 
 
 @app.command("top", context_settings=HELP)
@@ -333,11 +342,16 @@ def logs_cmd(pod: str | None, container: str | None, follow: bool, since: str | 
 @click.option("-l", "--latest", is_flag=True, help="The latest created pod")
 def top_cmd(pod: str | None, descriptors: tuple[str, ...], latest: bool) -> None:
     """Display the running processes of the containers in a pod."""
-    from rpod.cli import container_more
     from rpod.engine import pods as engine
+    from rpod.engine.containers_top import top
 
-    doc = engine.inspect(paths(), pod, latest=latest)
+    doc = engine.inspect(None, pod, latest=latest)
     running = [c["Id"] for c in doc["Containers"] if c["State"] == "running"]
     if not running:
         raise StateConflict(f"pod {doc['Id']} is not running: no such container", exit_code=125)
-    container_more.top_rows(running, list(descriptors))
+    rows: list[list[str]] = []
+    for cid in running:
+        rows += top(cid, list(descriptors), False)[0 if not rows else 1:]
+    widths = [max(12, max(len(r[i]) for r in rows) + 2) for i in range(len(rows[0]))]
+    for r in rows:
+        write("".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=False)) + r[-1] + "\n")

@@ -22,15 +22,14 @@ def quadlet_cmd(output_dirs: tuple[str, ...], dryrun: bool, user: bool, no_kmsg:
     """Generate systemd services from .container, .volume and .network files.
 
     As a systemd generator it gets three directories (normal, early, late) and writes to the first."""
-    from rpod.systemd.quadlet import find_files, generate_all, unit_dirs, write_services
+    from rpod.engine import systemd
 
     if not dryrun and not output_dirs:
         raise UsageError("missing output directory", hint="give one (as a systemd generator does) or use --dryrun")
-    dirs = unit_dirs(user)
     if verbose:
-        for path in find_files(dirs):
+        for path in systemd.quadlet_files(user):
             sys.stderr.write(f"rpod quadlet: loading {path}\n")
-    result = generate_all(dirs)
+    result = systemd.quadlet(user)
     for err in result.errors:
         sys.stderr.write(f"Error: {err}\n")
     if dryrun:
@@ -39,7 +38,7 @@ def quadlet_cmd(output_dirs: tuple[str, ...], dryrun: bool, user: bool, no_kmsg:
             for link_dir, target in s.links:
                 sys.stdout.write(f"# link: {link_dir}/{target} -> ../{target}\n")
     else:
-        written = write_services(result.services, output_dirs[0])
+        written = systemd.quadlet_write(result.services, output_dirs[0])
         if verbose:
             for path in written:
                 sys.stderr.write(f"rpod quadlet: wrote {path}\n")

@@ -8,16 +8,13 @@ monitor, forwards signals to the container (``--sig-proxy``) and exits with the 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 import click
 
-from rpod.cli.common import paths
 from rpod.errors import UsageError
 
 CONTEXT = {"help_option_names": ["--help"], "allow_interspersed_args": False}
@@ -131,9 +128,9 @@ def run_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
 def build_options(image: str, command: tuple[str, ...], kw: dict[str, Any]) -> Any:
     """A ``RunOptions`` from the click parameters."""
     from rpod.cli.common import parse_bool_flag
-    from rpod.container.options import RunOptions
+    from rpod.engine.containers_run import check_runtime, run_options
 
-    opts = RunOptions(image=image, command=list(command))
+    opts = run_options(image, list(command))
     for key, value in kw.items():
         if not key.startswith("f_") or value is None:
             continue
@@ -142,8 +139,6 @@ def build_options(image: str, command: tuple[str, ...], kw: dict[str, Any]) -> A
             value = parse_bool_flag(value, "--read-only-tmpfs")
         setattr(opts, fld, list(value) if isinstance(value, tuple) else value)
     if opts.runtime:  # crun refuses some hosts rpod's runtime runs on: say so before any work
-        from rpod.hostcheck import check_runtime
-
         check_runtime(opts.runtime)
     return opts
 
@@ -173,35 +168,28 @@ app = click.Group()
 @run_flags
 def run_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool, **kw: Any) -> None:
     """Run a command in a new container."""
-    from rpod.container.monitorspawn import spawn_monitor
+    from rpod.engine import containers_run as engine
 
     # the monitor's interpreter starts first, while this process parses the flags and writes the bundle
-    spawn = spawn_monitor(None if kw.get("f_detach") else _stdio_request(kw.get("f_interactive"), kw.get("f_attach")))
+    spawn = engine.spawn_monitor(bool(kw.get("f_detach")), bool(kw.get("f_interactive")), kw.get("f_attach"))
     try:
         from rpod.cli.common import parse_bool_flag
-        from rpod.container import lifecycle
 
         opts = build_options(image, command, kw)
         systemd_unit_label(opts)
-        p = paths()
-        record = lifecycle.create(p, opts, create_command=create_command(), cid=spawn.cid)
+        record = engine.create(opts, create_command=create_command(), cid=spawn.cid, quiet=quiet)
     except BaseException:
         spawn.cancel()
         raise
     if opts.detach:
-        try:
-            started = lifecycle.start(p, record, None, spawn)
-        except BaseException:
-            if opts.rm:
-                with contextlib.suppress(Exception):
-                    lifecycle.remove(p, record, force=True, timeout=0)
-            raise
-        if started.sync:
-            started.sync.close()
+        engine.start_detached(record, spawn, remove_on_error=bool(opts.rm))
         sys.stdout.write(record.id + "\n")
         _exit_now(0)
-    code = run_foreground(p, record, opts, bool(parse_bool_flag(sig_proxy, "--sig-proxy")), remove=opts.rm,
-                          spawn=spawn)
+    if opts.tty and opts.interactive and not os.isatty(0):  # -it in a script: works, as Podman says
+        sys.stderr.write("WARN[0000] The input device is not a TTY. The --tty and --interactive flags might "
+                         "not work properly\n")
+    code = engine.run_attached(record, opts, sig_proxy=bool(parse_bool_flag(sig_proxy, "--sig-proxy")),
+                               remove=opts.rm, spawn=spawn)
     _exit_now(code)
 
 
@@ -216,106 +204,17 @@ def _exit_now(code: int) -> NoReturn:
     os._exit(code)
 
 
-def _stdio_request(interactive: bool, attach_flags: Any) -> Any:
-    """The CLI's fds a foreground container gets (``-i``, ``-a``)."""
-    from rpod.container.monitorspawn import StdioRequest
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    attach = {a.lower() for a in attach_flags or ()} or {"stdout", "stderr"} | ({"stdin"} if interactive else set())
-    return StdioRequest(stdin_fd=0 if interactive and "stdin" in attach else -1,
-                        stdout_fd=1 if "stdout" in attach else -1,
-                        stderr_fd=2 if "stderr" in attach else -1)
-
-
-def run_foreground(p: Any, record: Any, opts: Any, sig_proxy: bool, remove: bool, spawn: Any = None) -> int:
-    """Start ``record`` attached to this process's stdio (through ``spawn``, a monitor started
-    early with ``_stdio_request(opts)``, if given); return the container's exit code."""
-    from rootless.monitor import stdio as mstdio
-    from rpod.container import lifecycle
-
-    io = spawn.io if spawn is not None else _stdio_request(opts.interactive, opts.attach)
-    if opts.tty and opts.interactive and not os.isatty(0):  # -it in a script: works, as Podman says
-        sys.stderr.write("WARN[0000] The input device is not a TTY. The --tty and --interactive flags might "
-                         "not work properly\n")
-    raw = mstdio.RawTerminal(0 if opts.tty and opts.interactive else -1)
-    try:
-        with raw if opts.tty and opts.interactive and os.isatty(0) else contextlib.nullcontext():
-            started = lifecycle.start(p, record, io, spawn)
-            restore = _proxy_signals(p, record, started, sig_proxy and not opts.tty)
-            try:
-                code = lifecycle.wait_started(p, started)
-            finally:
-                restore()
-            if started.detached:  # ctrl-p,ctrl-q: the container runs on (and --rm is the monitor's job)
-                if started.sync is not None:
-                    started.sync.close()
-                return 0
-    except BaseException:
-        if remove:
-            with contextlib.suppress(Exception):
-                lifecycle.remove(p, record, force=True, timeout=0)
-        raise
-    if remove:
-        with contextlib.suppress(Exception):
-            lifecycle.cleanup(p, record, rm=True)
-        lifecycle.ack_removed(started)
-        from rpod.log import debug
-
-        debug(f"container {record.short_id}: removed")
-    elif started.sync is not None:
-        started.sync.close()
-    return code
-
-
-def _proxy_signals(p: Any, record: Any, started: Any, sig_proxy: bool) -> Callable[[], None]:
-    """Forward signals to the container; with a terminal, follow window size changes."""
-    from rpod.container import lifecycle
-
-    handlers: dict[int, Any] = {}
-    if sig_proxy:
-        def forward(signum: int, _frame: Any) -> None:
-            with contextlib.suppress(Exception):
-                lifecycle.signal_container(p, record, signum)
-
-        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
-            handlers[s] = signal.signal(s, forward)
-    ctl = None
-    if started.terminal and (os.isatty(0) or os.isatty(1)):
-        from rootless.monitor import stdio as mstdio
-
-        with contextlib.suppress(OSError):
-            ctl = mstdio.connect_attach(str(lifecycle.ContainerStore(p).run_dir(record.id)))
-            ctl.send(mstdio.CONTROL)
-
-        def winch(_s: int, _f: Any) -> None:
-            size = mstdio.get_winsize(0) or mstdio.get_winsize(1)
-            if size and ctl is not None:
-                with contextlib.suppress(OSError):
-                    ctl.send(mstdio.RESIZE + f"{size[0]} {size[1]}".encode())
-
-        handlers[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, winch)
-
-    def restore() -> None:
-        for s, h in handlers.items():
-            signal.signal(s, h)
-        if ctl is not None:
-            ctl.close()
-
-    return restore
-
-
 @app.command("create", context_settings=CONTEXT)
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @run_flags
 def create_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool, **kw: Any) -> None:
     """Create but do not start a container."""
-    from rpod.container import lifecycle
+    from rpod.engine import containers_run as engine
 
     opts = build_options(image, command, kw)
     systemd_unit_label(opts)
-    record = lifecycle.create(paths(), opts, create_command=create_command())
+    record = engine.create(opts, create_command=create_command(), quiet=quiet)
     sys.stdout.write(record.id + "\n")
 
 
@@ -328,49 +227,22 @@ def create_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool
 def start_cmd(containers: tuple[str, ...], attach: bool, interactive: bool, sig_proxy: str,
               detach_keys: str | None) -> None:
     """Start one or more containers."""
-    from rpod.cli.common import parse_bool_flag
-    from rpod.container import lifecycle
-    from rpod.container.state import ContainerStore
+    from rpod.cli.common import parse_bool_flag, report_items
 
     if not containers:
         raise UsageError("start requires at least one container name or ID")
-    p = paths()
-    store = ContainerStore(p)
     if attach or interactive:
+        from rpod.engine.containers_run import StartAttachedOptions, start_attached
+
         if len(containers) != 1:
             raise UsageError("you cannot start and attach multiple containers at once")
-        record = store.get(containers[0])
-        opts = lifecycle._options(record)
-        opts.interactive = interactive
-        opts.attach = []
-        if detach_keys is not None:
-            from rpod.cli.detachkeys import parse
-
-            parse(detach_keys)
-            opts.detach_keys = detach_keys
-            record.options = {**record.options, "detach_keys": detach_keys}  # this start only
-        code = run_foreground(p, record, opts, bool(parse_bool_flag(sig_proxy, "--sig-proxy")),
-                              remove=bool(opts.rm))
+        code = start_attached(StartAttachedOptions(containers[0], interactive=interactive,
+                                                   sig_proxy=bool(parse_bool_flag(sig_proxy, "--sig-proxy")),
+                                                   detach_keys=detach_keys))
         raise click.exceptions.Exit(code)
-    failed = None
-    for ref in containers:
-        try:
-            record = store.get(ref)
-            if store.state(record.id).running:
-                sys.stdout.write(ref + "\n")
-                continue
-            started = lifecycle.start(p, record, None)
-            if started.sync:
-                started.sync.close()
-            sys.stdout.write(ref + "\n")
-        except Exception as e:
-            if failed is not None:
-                from rpod.cli.app import print_error
+    from rpod.engine.containers import start
 
-                print_error(failed)
-            failed = e
-    if failed is not None:
-        raise failed
+    report_items(start(list(containers)))
 
 
 @app.command("attach", context_settings={"help_option_names": ["-h", "--help"]})
@@ -380,63 +252,6 @@ def start_cmd(containers: tuple[str, ...], attach: bool, interactive: bool, sig_
 @click.option("--sig-proxy", default="true", help="Proxy signals to the process")
 def attach_cmd(container: str, detach_keys: str, no_stdin: bool, sig_proxy: str) -> None:
     """Attach to a running container's stdio (detach with ctrl-p,ctrl-q)."""
+    from rpod.engine.containers_run import attach
+
     raise click.exceptions.Exit(attach(container, detach_keys, not no_stdin))
-
-
-def parse_detach_keys(spec: str) -> bytes:
-    """``ctrl-p,ctrl-q`` → ``b"\\x10\\x11"`` (see ``rpod.cli.detachkeys``)."""
-    from rpod.cli.detachkeys import parse
-
-    return parse(spec)
-
-
-def attach(ref: str, detach_keys: str, with_stdin: bool) -> int:
-    """Copy the container's output here and our input there, until it exits or the keys detach."""
-    import selectors
-
-    from rootless.monitor import stdio as mstdio
-    from rpod.container import lifecycle
-    from rpod.container.state import ContainerStore
-
-    p = paths()
-    store = ContainerStore(p)
-    record = store.get(ref)
-    if not store.state(record.id).running:
-        raise UsageError(f"you can only attach to running containers: {record.name} is not running")
-    keys = parse_detach_keys(detach_keys)
-    sock = mstdio.connect_attach(str(store.run_dir(record.id)))
-    sel = selectors.DefaultSelector()
-    sel.register(sock, selectors.EVENT_READ)
-    tty = os.isatty(0)
-    if with_stdin:
-        sel.register(0, selectors.EVENT_READ)
-        size = mstdio.get_winsize(0)
-        if size:
-            sock.send(mstdio.RESIZE + f"{size[0]} {size[1]}".encode())
-    from rpod.cli.detachkeys import DetachMatcher
-
-    matcher = DetachMatcher(keys)
-    with mstdio.RawTerminal(0 if with_stdin and tty else -1):
-        while True:
-            for key, _ in sel.select():
-                if key.fileobj is sock:
-                    pkt = sock.recv(mstdio.MAX_PACKET)
-                    if not pkt:
-                        st = lifecycle.wait_exit(p, record.id, timeout=5)
-                        return st.exit_code if st.status == "exited" else 0
-                    mstdio.write_all(2 if pkt[:1] == mstdio.STDERR else 1, pkt[1:])
-                else:
-                    data = os.read(0, 4096)
-                    if not data:
-                        sel.unregister(0)
-                        held = matcher.flush()
-                        if held:
-                            sock.send(mstdio.STDIN + held)
-                        sock.send(mstdio.STDIN_EOF)
-                        continue
-                    forward, detached = matcher.feed(data)  # a possible sequence start is held back
-                    if forward:
-                        sock.send(mstdio.STDIN + forward)
-                    if detached:
-                        sys.stderr.write("\r\n")
-                        return 0

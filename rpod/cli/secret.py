@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from rpod.cli.common import paths, print_json, write
+from rpod.cli.common import print_json, write
 from rpod.errors import UsageError
 
 HELP = {"help_option_names": ["-h", "--help"]}
@@ -44,7 +44,7 @@ def create_cmd(name: str, source: str | None, driver: str, driver_opts: tuple[st
                 data = f.read()
         except OSError as e:
             raise UsageError(f"{e.strerror}: {source}") from None
-    rec = secrets.create(paths(), name, data, labels=parse_key_values(list(labels), "--label"),
+    rec = secrets.create(None, name, data, labels=parse_key_values(list(labels), "--label"),
                          replace=replace, driver=driver, env=env)
     write(rec.id + "\n")
 
@@ -61,7 +61,7 @@ def ls_cmd(fmt: str | None, quiet: bool, noheading: bool, filters: tuple[str, ..
     from rpod.humanize import parse_time, since
 
     flt = parse_filters(list(filters))
-    recs = [r for r in secrets.ls(paths())
+    recs = [r for r in secrets.ls(None)
             if all(any(r.name == v or (k == "id" and r.id.startswith(v)) for v in vs) for k, vs in flt.items())]
     if quiet:
         write("".join(r.id + "\n" for r in recs))
@@ -88,7 +88,7 @@ def inspect_cmd(secrets_: tuple[str, ...], fmt: str | None, showsecret: bool) ->
     from rpod.cli.app import print_error
     from rpod.engine import secrets
 
-    docs, errors = secrets.inspect(paths(), list(secrets_), show=showsecret)
+    docs, errors = secrets.inspect(None, list(secrets_), show=showsecret)
     if fmt and fmt.strip() not in ("json", "{{json .}}"):
         from rpod.format import render_one
 
@@ -114,7 +114,7 @@ def rm_cmd(secrets_: tuple[str, ...], all_: bool, ignore: bool) -> None:
     if not secrets_ and not all_:
         raise UsageError("requires at least 1 arg(s), only received 0")
     failed = None
-    for r in secrets.rm(paths(), list(secrets_), all_=all_, ignore=ignore):
+    for r in secrets.rm(None, list(secrets_), all_=all_, ignore=ignore):
         if r.error is not None:
             if failed is not None:
                 print_error(failed)
@@ -131,5 +131,5 @@ def exists_cmd(secret: str) -> None:
     """Check if a secret exists (exit 0 if it does, 1 if not)."""
     from rpod.engine import secrets
 
-    if not secrets.exists(paths(), secret):
+    if not secrets.exists(None, secret):
         raise click.exceptions.Exit(1)

@@ -1,91 +1,180 @@
-"""``rpod version``, ``rpod info`` and ``rpod unshare``."""
+"""``rpod system ...`` (info, df, prune, reset, migrate, events) and the top-level ``info``,
+``version`` and ``unshare``."""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
-from rpod.cli.common import paths, write
+from rpod.cli.common import NounGroup, confirm, parse_filters, write
 
-app = click.Group()
-
-
-def _version_doc() -> dict:
-    import platform
-
-    from rpod import __version__
-    from rpod.image.pull import host_arch
-
-    client = {
-        "APIVersion": __version__,
-        "Version": __version__,
-        "GoVersion": f"python{platform.python_version()}",
-        "GitCommit": "",
-        "BuiltTime": "",
-        "Built": 0,
-        "OsArch": f"linux/{host_arch()}",
-        "Os": "linux",
-    }
-    # no server: rpod is daemonless; .Server mirrors .Client so docker-style scripts keep working
-    return {"Client": client, "Server": dict(client)}
+app = NounGroup("system", help="Manage rpod", lazy={"events": "rpod.cli.events"}, no_args_is_help=True)
+top_level = click.Group()  # commands only at the top level (``rpod version``, ``rpod unshare``)
 
 
-@app.command("version")
+@top_level.command("version")
 @click.option("--format", "-f", "fmt", help="Go template or json")
 def version(fmt: str | None) -> None:
     """Display the rpod version information."""
-    doc = _version_doc()
+    from rpod.engine import system
+
+    doc = system.version()
     if fmt:
         from rpod.format import render_one
 
         write(render_one(fmt, doc, name="version", json_indent=None))
         return
     c = doc["Client"]
-    write(
-        f"Version:      {c['Version']}\nAPI Version:  {c['APIVersion']}\nPython Version: {c['GoVersion']}\n"
-        f"OS/Arch:      {c['OsArch']}\n"
-    )
-
-
-def show_info(fmt: str | None) -> None:
-    from rpod.sysinfo import gather, go_view, to_yaml
-
-    doc = gather(paths())
-    if fmt:
-        from rpod.format import render_one
-        from rpod.format.report import is_json
-
-        write(render_one(fmt, doc if is_json(fmt) else go_view(doc), name="info", json_indent=2))
-    else:
-        write(to_yaml(doc) + "\n")
+    write(f"Version:      {c['Version']}\nAPI Version:  {c['APIVersion']}\nPython Version: {c['GoVersion']}\n"
+          f"OS/Arch:      {c['OsArch']}\n")
 
 
 @app.command("info")
 @click.option("--format", "-f", "fmt", help="Go template or json")
 def info(fmt: str | None) -> None:
     """Display rpod related system information."""
-    show_info(fmt)
+    from rpod.engine import system
+
+    report = system.info()
+    if fmt:
+        from rpod.format import render_one
+        from rpod.format.report import is_json
+
+        write(render_one(fmt, report.doc if is_json(fmt) else report.view, name="info", json_indent=2))
+    else:
+        write(report.yaml + "\n")
 
 
-@app.command("unshare", context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
+@top_level.command("unshare", context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="[COMMAND [ARG...]]")
 def unshare(command: tuple[str, ...]) -> None:
     """Run a command in a user namespace with the user's subordinate id map (as root there)."""
-    from rootless import userns
-    from rootless.subid import default_mapping
+    from rpod.engine import system
 
-    p = paths()
     argv = list(command) or [os.environ.get("SHELL") or "/bin/sh"]
-    env = dict(os.environ, CONTAINERS_GRAPHROOT=str(p.root), CONTAINERS_RUNROOT=str(p.runroot),
-               RPOD_UNSHARE="1", _CONTAINERS_ROOTLESS_UID=str(os.getuid()),
-               _CONTAINERS_ROOTLESS_GID=str(os.getgid()))
-    mapping = default_mapping()
     try:
-        proc = userns.popen(argv, mapping, env=env)
+        rc = system.unshare(argv)
     except FileNotFoundError:
         sys.stderr.write(f'Error: exec: "{argv[0]}": executable file not found in $PATH\n')
         raise click.exceptions.Exit(127) from None
-    rc = proc.wait()
-    raise click.exceptions.Exit(rc if rc >= 0 else 255)  # killed by a signal: 255, as Podman
+    raise click.exceptions.Exit(rc)
+
+
+@app.command("reset")
+@click.option("--force", "-f", is_flag=True, help="Do not prompt for confirmation")
+def reset(force: bool) -> None:
+    """Remove every container, image, volume and all state of this user's store."""
+    from rpod.engine import system
+    from rpod.engine.types import store
+
+    if not force:
+        if not sys.stdin.isatty():
+            raise click.UsageError("refusing to reset without a terminal to confirm: use --force")
+        if not confirm(f"WARNING! This will remove all containers, images and volumes under {store().root}\n"
+                       "Are you sure you want to continue?"):
+            return
+    system.reset(warn=lambda text: sys.stderr.write(f"WARN: {text}\n"))
+
+
+@app.command("migrate")
+def migrate() -> None:
+    """Nothing to migrate: rpod reads the id maps fresh on every command (kept for Podman scripts)."""
+    write("")
+
+
+def _size(n: float) -> str:
+    """``8.091MB``, ``0B``: go-units ``HumanSize`` as ``podman system df`` prints it."""
+    from rpod.format.human import human_size
+
+    return human_size(n, 4).replace(" ", "")
+
+
+@app.command("prune")
+@click.option("--all", "-a", "all_", is_flag=True, help="Remove all unused data")
+@click.option("--filter", "filters", multiple=True, help="Provide filter values (e.g. 'label=<key>=<value>')")
+@click.option("--force", "-f", is_flag=True, help="Do not prompt for confirmation")
+@click.option("--volumes", is_flag=True, help="Prune volumes")
+def prune(all_: bool, filters: tuple[str, ...], force: bool, volumes: bool) -> None:
+    """Remove unused data: stopped containers, dangling (-a: unused) images, unused layers (and volumes)."""
+    from rpod.engine import system
+
+    if not force:
+        images = ("all images without at least one container associated to them" if all_
+                  else "all dangling images")
+        vols = "\t- all volumes not used by at least one container\n" if volumes else ""
+        if not confirm("WARNING! This command removes:\n\t- all stopped containers\n"
+                       f"\t- all networks not used by at least one container\n{vols}\t- {images}\n"
+                       "\t- all dangling build cache\n\nAre you sure you want to continue?"):
+            return
+    report = system.prune(all_, volumes, parse_filters(filters))
+    for title, items in (("Containers", report.containers), ("Volumes", report.volumes),
+                         ("Images", report.images)):
+        if items:
+            write(f"Deleted {title}\n" + "".join(i + "\n" for i in items))
+    write(f"Total reclaimed space: {_size(report.reclaimed)}\n")
+
+
+@app.command("df")
+@click.option("--format", "fmt", help="Pretty-print images using a Go template")
+@click.option("--verbose", "-v", is_flag=True, help="Show detailed information on disk usage")
+def df(fmt: str | None, verbose: bool) -> None:
+    """Show rpod disk usage: images, containers and local volumes."""
+    from rpod.engine import system
+    from rpod.format import render_list
+
+    usage = system.df()
+    if verbose:
+        if fmt:
+            raise click.UsageError("cannot combine --format and --verbose flags")
+        _df_verbose(usage)
+        return
+    rows = []
+    for kind, items in (("Images", usage.images), ("Containers", usage.containers),
+                        ("Local Volumes", usage.volumes)):
+        total = sum(i["size"] for i in items)
+        free = sum(i["size"] for i in items if not i["active"])
+        pct = int(round(100 * free / total)) if total else 0
+        rows.append({"Type": kind, "Total": len(items), "Active": sum(1 for i in items if i["active"]),
+                     "RawSize": total, "RawReclaimable": free, "Size": _size(total),
+                     "Reclaimable": f"{_size(free)} ({pct}%)"})
+    default = "table {{.Type}}\t{{.Total}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
+    headers = {"Type": "TYPE", "Total": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"}
+    write(render_list(fmt or default, rows, headers=headers))
+
+
+def _df_verbose(usage: Any) -> None:
+    from rpod.format import render_list
+    from rpod.format.human import ago
+
+    irows = []
+    for i in usage.images:
+        r = i["rec"]
+        repo, _, tag = (r.names[0].rpartition(":") if r.names else ("<none>", "", "<none>"))
+        irows.append({"Repository": repo, "Tag": tag, "ID": r.short_id, "Created": ago(r.created),
+                      "Size": _size(i["size"]), "SharedSize": _size(i["shared"]),
+                      "UniqueSize": _size(i["size"] - i["shared"]), "Containers": i["containers"]})
+    crows = []
+    for c in usage.containers:
+        rec = c["rec"]
+        crows.append({"ContainerID": rec.short_id, "Image": rec.image_id[:12],
+                      "Command": " ".join(rec.command), "LocalVolumes": c["volumes"], "Size": _size(c["size"]),
+                      "Created": ago(rec.created), "Status": c["state"].status, "Names": rec.name})
+    vrows = [{"VolumeName": v["name"], "Links": v["links"], "Size": _size(v["size"])} for v in usage.volumes]
+    write("Images space usage:\n\n")
+    write(render_list("table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Created}}\t{{.Size}}\t{{.SharedSize}}\t"
+                      "{{.UniqueSize}}\t{{.Containers}}", irows,
+                      headers={"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "Created": "CREATED",
+                               "Size": "SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
+                               "Containers": "CONTAINERS"}))
+    write("\nContainers space usage:\n\n")
+    write(render_list("table {{.ContainerID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t"
+                      "{{.Created}}\t{{.Status}}\t{{.Names}}", crows,
+                      headers={"ContainerID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND",
+                               "LocalVolumes": "LOCAL VOLUMES", "Size": "SIZE", "Created": "CREATED",
+                               "Status": "STATUS", "Names": "NAMES"}))
+    write("\nLocal Volumes space usage:\n\n")
+    write(render_list("table {{.VolumeName}}\t{{.Links}}\t{{.Size}}", vrows,
+                      headers={"VolumeName": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"}))

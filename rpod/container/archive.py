@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
 
+from rootless import ctrfiles
 from rootless.archive import CopyError, extract_into, open_tar_input, plan_put, source_info, write_tar
 from rpod.container.state import ContainerRecord, ContainerStore
 from rpod.errors import NoSuchContainer, RpodError, UsageError
@@ -47,7 +48,7 @@ def parse_location(arg: str) -> Location:
 
 # ------------------------------------------------------------------------------- helper process
 def _spec(store: ContainerStore, rec: ContainerRecord) -> dict[str, Any]:
-    with open(store.dir(rec.id) / "config.json") as f:
+    with open(store.dir(rec.id) / ctrfiles.SPEC) as f:
         return json.load(f)
 
 

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rootless import ctrfiles
 from rootless.monitor import exitfile
 from rpod.container.monitorspawn import MonitorSpawn, StdioRequest, spawn_monitor  # noqa: F401 - API
 from rpod.container.options import RunOptions, parse_key_values, parse_signal
@@ -60,8 +61,8 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     from rpod.image.pull import ensure_image
     from rpod.image.shifted import keep_id_layer, shifted_layer_dirs
     from rpod.image.store import ImageStore
-    from rpod.storage.volumes import VolumeStore, parse_all, resolve_mounts
     from rpod.storefile import atomic_write_json
+    from rpod.volume.volumes import VolumeStore, parse_all, resolve_mounts
 
     opts.validate()
     if opts.runtime:
@@ -116,7 +117,7 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         network = net.etc_network
         hostname = opts.hostname or cid[:12]
         dns, dns_search = net.etc_dns(paths, opts.dns, opts.dns_search)
-        etc = write_etc_files(cdir / "userdata", hostname=hostname, name=name, network=network,
+        etc = write_etc_files(cdir / ctrfiles.USERDATA, hostname=hostname, name=name, network=network,
                               add_hosts=opts.add_host, dns=dns, dns_search=dns_search,
                               dns_option=opts.dns_option,
                               containerenv=containerenv_content(cid=cid, name=name, image=opts.image,
@@ -150,7 +151,7 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         record.healthcheck = service.resolve_healthcheck(opts, image_config)
         warnings = _drop_unenforceable_resources(spec, opts)
         _prepare_volumes(reqs, mounts, used, volumes, spec, layer_dirs=layer_dirs, scratch=cdir, driver=driver)
-        atomic_write_json(cdir / "config.json", spec)
+        atomic_write_json(cdir / ctrfiles.SPEC, spec)
         debug(f"container {cid[:12]}: bundle written")
         proc = spec.get("process") or {}
         record.command = list(proc.get("args") or [])
@@ -203,7 +204,7 @@ def _prepare_volumes(reqs: list[Any], mounts: list[dict[str, Any]], used: list[A
                      spec: dict[str, Any], *, layer_dirs: list[Path], scratch: Path, driver: str) -> None:
     """First use of a volume: copy the image's content at the mount point into it (unless
     ``nocopy``); ``:U``: chown the source to the container's user (in the user namespace)."""
-    from rpod.storage.volumes import copy_up
+    from rpod.volume.volumes import copy_up
 
     vol_iter = iter(used)
     chown_sources: list[str] = []
@@ -273,7 +274,7 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
         raise StateConflict(f"container {record.id} is already running: container state improper")
     store.reset_runtime(record.id)
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(store.dir(record.id) / DIED_MARK)
+        os.unlink(store.dir(record.id) / ctrfiles.DIED_MARK)
     shutil_rm_runtime(paths, record.id)
     opts = _options(record)
     cdir = store.dir(record.id)
@@ -285,7 +286,7 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     namespaces.start_dependencies(paths, record, lambda dep: _start_detached(paths, dep))
     network = monitor_spec(paths, record, cdir)  # tun, free host ports, namespaces to join
     namespaces.join_at_start(paths, record, cdir)
-    with open(cdir / "config.json", "rb") as f:
+    with open(cdir / ctrfiles.SPEC, "rb") as f:
         terminal = bool((json.load(f).get("process") or {}).get("terminal"))
     log_driver = {"json-file": "k8s-file", None: "k8s-file"}.get(opts.log_driver, opts.log_driver)
     if log_driver == "passthrough" and (io is None or opts.detach):
@@ -295,7 +296,7 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     cfg: dict[str, Any] = {
         "id": record.id, "bundle": str(cdir), "state_root": runtime_state_root(paths),
         "container_dir": str(cdir), "run_dir": str(run_dir), "sync_fd": spawn.sync_fd,
-        "terminal": terminal, "log_driver": log_driver, "log_path": str(cdir / "ctr.log"),
+        "terminal": terminal, "log_driver": log_driver, "log_path": str(cdir / ctrfiles.LOG),
         "remove": bool(opts.rm), "exit_command": exit_command(paths, record.id) if opts.rm else None,
         "network": network,
     }
@@ -340,15 +341,12 @@ def _start_detached(paths: Paths, record: ContainerRecord) -> None:
         started.sync.close()
 
 
-MONITOR_PIDFILE = "userdata/conmon.pid"  # where Podman keeps conmon's; a unit's PIDFile= names it
-
-
 def write_monitor_pidfile(cdir: Path) -> None:
     """Write the monitor's pid to ``<container dir>/userdata/conmon.pid`` (the ``PIDFile=`` of a
     ``generate systemd`` unit without ``--new``: ``rpod start`` returns, the monitor stays)."""
     mon = exitfile.read_monitor_file(str(cdir)) or {}
     if mon.get("monitor_pid"):
-        path = cdir / MONITOR_PIDFILE
+        path = cdir / ctrfiles.MONITOR_PIDFILE
         with contextlib.suppress(OSError):
             path.parent.mkdir(exist_ok=True)
             tmp = path.with_name(path.name + ".tmp")
@@ -438,13 +436,10 @@ def wait_started(paths: Paths, started: Started) -> int:
     return code
 
 
-DIED_MARK = "died.event"
-
-
 def record_died(paths: Paths, record: ContainerRecord, exit_code: int) -> None:
     """The ``died`` event, once per run (whichever CLI observes the exit first records it)."""
     try:
-        fd = os.open(ContainerStore(paths).dir(record.id) / DIED_MARK, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(ContainerStore(paths).dir(record.id) / ctrfiles.DIED_MARK, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError:
         return
     os.close(fd)
@@ -576,7 +571,7 @@ def remove(paths: Paths, record: ContainerRecord, *, force: bool = False, timeou
 def remove_anonymous_volumes(paths: Paths, record: ContainerRecord) -> None:
     """Remove the anonymous volumes the (removed) container mounted and no other container uses."""
     from rpod.container.state import containers_using_volume
-    from rpod.storage.volumes import VolumeStore
+    from rpod.volume.volumes import VolumeStore
 
     prefix = str(paths.volumes) + os.sep
     names = [os.path.basename(os.path.dirname(m["source"])) for m in record.mounts
@@ -625,7 +620,7 @@ def exec_in(paths: Paths, record: ContainerRecord, args: list[str], *, tty: bool
                          hint="exec without -t, or run the container with rpod's own runtime")
     api.become_subreaper()  # the runtime's intermediate process exits: its child must become ours
     if cli_runtime:
-        with open(store.dir(record.id) / "config.json") as f:
+        with open(store.dir(record.id) / ctrfiles.SPEC) as f:
             process = dict(json.load(f).get("process") or {}, args=list(args), terminal=False)
     else:
         process = api.exec_defaults(record.id, state_root, args, tty=tty)
@@ -638,7 +633,7 @@ def exec_in(paths: Paths, record: ContainerRecord, args: list[str], *, tty: bool
     if user:
         from rpod.container.users import resolve_user
 
-        ru = resolve_user(user, [store.dir(record.id) / "upper", *_layer_dirs_top_first(paths, record)])
+        ru = resolve_user(user, [store.dir(record.id) / ctrfiles.UPPER, *_layer_dirs_top_first(paths, record)])
         process["user"] = {"uid": ru.uid, "gid": ru.gid, "additionalGids": list(ru.additional_gids)}
     devnull = os.open(os.devnull, os.O_RDWR)
     try:

@@ -56,9 +56,22 @@ class MonitorSpawn:
         debug("monitor spawned")
 
     def configure(self, cfg: dict[str, Any]) -> socket.socket:
-        """Send the configuration (length line + JSON); returns the sync socket."""
+        """Check ``cfg`` against the monitor's schema (``rootless.monitor.config.MONITOR``), send
+        it (length line + JSON); returns the sync socket, where the monitor answers."""
+        from rootless.monitor.config import ConfigError, validate
+
+        try:
+            validate(cfg)
+        except ConfigError as e:
+            self.cancel()
+            from rpod.errors import RpodError
+
+            raise RpodError(str(e)) from None
         data = json.dumps(cfg).encode()
-        self.sync.sendall(b"%d\n" % len(data) + data)
+        try:
+            self.sync.sendall(b"%d\n" % len(data) + data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the monitor refused its command line and exited: its error waits on the socket
         self.proc.wait()  # the first process forked the monitor and exited at once
         return self.sync
 

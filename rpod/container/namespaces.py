@@ -100,7 +100,9 @@ def join_at_start(paths: Any, record: Any, cdir: Path) -> None:
             raise StateConflict(f"cannot join the {kind} namespace of container "
                                 f"{rec.name if rec else cid[:12]}: it is not running", hint="start it first")
         pids[kind] = st.pid
-    cfg_path = cdir / "config.json"
+    from rootless import ctrfiles
+
+    cfg_path = cdir / ctrfiles.SPEC
     spec = json.loads(cfg_path.read_text())
     nss = (spec.get("linux") or {}).get("namespaces") or []
     owner = next(iter(pids.values()))

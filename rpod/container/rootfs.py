@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rootless import ctrfiles
 from rpod.container.idmaps import ContainerMaps
 from rpod.container.ocispec import OverlayInfo
 from rpod.errors import RpodError
@@ -22,15 +23,15 @@ def prepare(paths: Paths, cid: str, layer_dirs: list[Path], driver: str = "kerne
     container's root, so the overlay's root directory shows as root's and its mounter can write.
     """
     cdir = paths.container_dir(cid)
-    for sub in ("upper", "work", "rootfs"):
-        (cdir / sub).mkdir(mode=0o755 if sub != "work" else 0o700, parents=True, exist_ok=True)
+    for sub in (ctrfiles.UPPER, ctrfiles.WORK, ctrfiles.ROOTFS):
+        (cdir / sub).mkdir(mode=0o755 if sub != ctrfiles.WORK else 0o700, parents=True, exist_ok=True)
     if maps is not None and not maps.maps_user():  # (with the user mapped, the runtime chowns upper/)
         cdir.chmod(cdir.stat().st_mode | 0o001)  # its root reaches upper/, work/ and userdata/
-        _check_reachable([cdir / "upper", *layer_dirs])
+        _check_reachable([cdir / ctrfiles.UPPER, *layer_dirs])
         _give_to_container_root(cdir, maps)
-    info = OverlayInfo(lowerdirs=[str(d) for d in layer_dirs], upperdir=str(cdir / "upper"),
-                       workdir=str(cdir / "work"), driver=driver)
-    return cdir / "rootfs", info
+    info = OverlayInfo(lowerdirs=[str(d) for d in layer_dirs], upperdir=str(cdir / ctrfiles.UPPER),
+                       workdir=str(cdir / ctrfiles.WORK), driver=driver)
+    return cdir / ctrfiles.ROOTFS, info
 
 
 def _give_to_container_root(cdir: Path, maps: ContainerMaps) -> None:
@@ -41,7 +42,7 @@ def _give_to_container_root(cdir: Path, maps: ContainerMaps) -> None:
     uid, gid = shifter(maps.uid)(0), shifter(maps.gid)(0)
     if (uid, gid) == (0, 0):
         return
-    proc = run(["chown", f"{uid}:{gid}", "--", str(cdir / "upper"), str(cdir / "work")], default_mapping(),
+    proc = run(["chown", f"{uid}:{gid}", "--", str(cdir / ctrfiles.UPPER), str(cdir / ctrfiles.WORK)], default_mapping(),
                mount_ns=False, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RpodError(f"cannot give the container's writable layer to its root: {proc.stderr.strip()}")

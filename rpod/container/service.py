@@ -13,32 +13,24 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
+from rootless import ctrfiles
 from rpod.errors import RpodError, StateConflict, UsageError
 
 NOTIFY_DEST = "/run/notify"  # where --sdnotify=container mounts the proxy socket's directory
-NOTIFY_DIR = "notify"  # ... from <container dir>/notify
-STOP_MARK = "stopped-by-user"  # rootless.monitor.restart.STOP_MARK
-HEALTH_FILE = "healthcheck.log"  # rootless.monitor.health.HEALTH_FILE
 DEFAULT_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 # ------------------------------------------------------------------------------------ durations
 def parse_duration(value: str, flag: str) -> float:
     """A Go duration (``30s``, ``1m30s``, ``500ms``; a bare number is seconds) → seconds."""
-    text = value.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise UsageError(f"invalid {flag} {value!r}: use a duration like 30s, 1m30s or 500ms")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
+    from rpod.duration import parse
+
+    return parse(value, flag)
 
 
 def _ns(seconds: float) -> int:
@@ -110,7 +102,7 @@ def _resolve_healthcheck(opts: Any, image_config: dict[str, Any]) -> dict[str, A
 def read_health(cdir: Path) -> dict[str, Any] | None:
     """The monitor's health log (``{"Status", "FailingStreak", "Log"}``), None when absent."""
     try:
-        with open(cdir / HEALTH_FILE, "rb") as f:
+        with open(cdir / ctrfiles.HEALTH_LOG, "rb") as f:
             data = json.load(f)
     except (OSError, ValueError):
         return None
@@ -162,7 +154,7 @@ def adjust_spec(spec: dict[str, Any], opts: Any, cdir: Path) -> None:
     proc = spec.setdefault("process", {})
     env = [e for e in proc.get("env") or [] if not e.startswith("NOTIFY_SOCKET=")]
     if opts.sdnotify == "container":
-        d = cdir / NOTIFY_DIR
+        d = cdir / ctrfiles.NOTIFY_DIR
         d.mkdir(mode=0o755, exist_ok=True)
         os.chmod(d, 0o755)
         spec.setdefault("mounts", []).append({"destination": NOTIFY_DEST, "type": "bind", "source": str(d),
@@ -188,7 +180,7 @@ def monitor_config(paths: Any, record: Any, opts: Any, cdir: Path, log_driver: s
     if notify_socket and opts.sdnotify != "ignore":
         cfg.update(sdnotify=opts.sdnotify, notify_socket=notify_socket)
         if opts.sdnotify == "container":
-            cfg["notify_dir"] = str(cdir / NOTIFY_DIR)
+            cfg["notify_dir"] = str(cdir / ctrfiles.NOTIFY_DIR)
     for key in ("pidfile", "conmon_pidfile"):
         value = getattr(opts, key, None)
         if value:
@@ -216,6 +208,6 @@ def monitor_config(paths: Any, record: Any, opts: Any, cdir: Path, log_driver: s
 def mark_stopped(cdir: Path) -> None:
     """The user stopped or killed the container: the monitor must not restart it."""
     with contextlib.suppress(OSError):
-        fd = os.open(cdir / STOP_MARK, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(cdir / ctrfiles.STOP_MARK, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
         os.close(fd)
 

@@ -23,16 +23,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rootless import ctrfiles
 from rootless.monitor import exitfile
 from rpod.container.names import generate_name, valid_name
 from rpod.errors import NoSuchContainer, StateConflict, UsageError
 from rpod.paths import Paths
 from rpod.storefile import atomic_write_json, locked, read_json
 
-RECORD = "container.json"
-RESTART_FILE = "restart.json"  # the monitor's back-off gap (rootless.monitor.restart)
-STOP_MARK = "stopped-by-user"  # rpod stop/kill: never restart (rootless.monitor.restart)
-HEALTH_FILE = "healthcheck.log"  # the monitor's health log (rootless.monitor.health)
+RECORD = ctrfiles.RECORD
 
 
 @dataclass
@@ -236,7 +234,7 @@ class ContainerStore:
         started = (mon or {}).get("started_at", "")
         restarts = int((mon or {}).get("restart_count", 0))
         if ex is not None:
-            rs = exitfile.read_json(os.path.join(cdir, RESTART_FILE))
+            rs = exitfile.read_json(os.path.join(cdir, ctrfiles.RESTART))
             if rs is None and exitfile.read_exit_file(cdir) is None:
                 # the monitor restarted it between our two reads (it removes the exit file, then
                 # restart.json): derive again rather than report a final exit
@@ -267,7 +265,7 @@ class ContainerStore:
     def reset_runtime(self, cid: str) -> None:
         """Forget the previous run (before a new start): exit file, monitor file, run dir."""
         cdir = self.dir(cid)
-        for name in (exitfile.EXIT_FILE, exitfile.MONITOR_FILE, RESTART_FILE, STOP_MARK, HEALTH_FILE):
+        for name in ctrfiles.RUNTIME_FILES:
             try:
                 os.unlink(cdir / name)
             except FileNotFoundError:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rpod.engine.types import paths_or_default
 from rpod.errors import RpodError
 from rpod.paths import Paths
 from rpod.pod.create import PodOptions, create_pod
@@ -26,11 +27,12 @@ class PodReport:
     errors: list[tuple[Any, BaseException]] = field(default_factory=list)  # per container
 
 
-def create(paths: Paths, opts: PodOptions) -> PodRecord:
+def create(paths: Paths | None, opts: PodOptions) -> PodRecord:
+    paths = paths_or_default(paths)
     return create_pod(paths, opts)
 
 
-def _pods(paths: Paths, refs: list[str], all_: bool = False, latest: bool = False) -> list[tuple[str, Any]]:
+def _pods(paths: Paths | None, refs: list[str], all_: bool = False, latest: bool = False) -> list[tuple[str, Any]]:
     store = PodStore(paths)
     if all_:
         return [(p.id, p) for p in store.list()]
@@ -48,7 +50,7 @@ def _pods(paths: Paths, refs: list[str], all_: bool = False, latest: bool = Fals
     return out
 
 
-def _each(paths: Paths, refs: list[str], fn: Any, *, all_: bool = False, latest: bool = False,
+def _each(paths: Paths | None, refs: list[str], fn: Any, *, all_: bool = False, latest: bool = False,
           ignore: bool = False) -> list[PodReport]:
     reports = []
     for ref, pod in _pods(paths, refs, all_, latest):
@@ -64,20 +66,23 @@ def _each(paths: Paths, refs: list[str], fn: Any, *, all_: bool = False, latest:
     return reports
 
 
-def start(paths: Paths, refs: list[str], *, all_: bool = False, latest: bool = False) -> list[PodReport]:
+def start(paths: Paths | None, refs: list[str], *, all_: bool = False, latest: bool = False) -> list[PodReport]:
+    paths = paths_or_default(paths)
     from rpod.pod import ops
 
     return _each(paths, refs, lambda p: ops.start(paths, p), all_=all_, latest=latest)
 
 
-def stop(paths: Paths, refs: list[str], *, timeout: int | None = None, all_: bool = False,
+def stop(paths: Paths | None, refs: list[str], *, timeout: int | None = None, all_: bool = False,
          latest: bool = False, ignore: bool = False) -> list[PodReport]:
+    paths = paths_or_default(paths)
     from rpod.pod import ops
 
     return _each(paths, refs, lambda p: ops.stop(paths, p, timeout), all_=all_, latest=latest, ignore=ignore)
 
 
-def restart(paths: Paths, refs: list[str], *, all_: bool = False, latest: bool = False) -> list[PodReport]:
+def restart(paths: Paths | None, refs: list[str], *, all_: bool = False, latest: bool = False) -> list[PodReport]:
+    paths = paths_or_default(paths)
     from rpod.pod import ops
 
     def one(p: PodRecord) -> list[Any]:
@@ -86,22 +91,25 @@ def restart(paths: Paths, refs: list[str], *, all_: bool = False, latest: bool =
     return _each(paths, refs, one, all_=all_, latest=latest)
 
 
-def kill(paths: Paths, refs: list[str], signum: int, *, all_: bool = False, latest: bool = False) -> list[PodReport]:
+def kill(paths: Paths | None, refs: list[str], signum: int, *, all_: bool = False, latest: bool = False) -> list[PodReport]:
+    paths = paths_or_default(paths)
     from rpod.pod import ops
 
     return _each(paths, refs, lambda p: ops.kill(paths, p, signum), all_=all_, latest=latest)
 
 
-def rm(paths: Paths, refs: list[str], *, force: bool = False, timeout: int | None = None, all_: bool = False,
+def rm(paths: Paths | None, refs: list[str], *, force: bool = False, timeout: int | None = None, all_: bool = False,
        latest: bool = False, ignore: bool = False) -> list[PodReport]:
+    paths = paths_or_default(paths)
     from rpod.pod import ops
 
     return _each(paths, refs, lambda p: ops.remove(paths, p, force=force, timeout=timeout), all_=all_,
                  latest=latest, ignore=ignore)
 
 
-def prune(paths: Paths) -> list[PodReport]:
+def prune(paths: Paths | None) -> list[PodReport]:
     """Remove every pod none of whose containers runs."""
+    paths = paths_or_default(paths)
     from rpod.pod import ops
     from rpod.pod.store import status
 
@@ -109,11 +117,13 @@ def prune(paths: Paths) -> list[PodReport]:
     return _each(paths, [p.id for p in gone], lambda p: ops.remove(paths, p, force=True))
 
 
-def exists(paths: Paths, ref: str) -> bool:
+def exists(paths: Paths | None, ref: str) -> bool:
+    paths = paths_or_default(paths)
     return PodStore(paths).lookup(ref) is not None
 
 
-def inspect(paths: Paths, ref: str | None, *, latest: bool = False) -> dict[str, Any]:
+def inspect(paths: Paths | None, ref: str | None, *, latest: bool = False) -> dict[str, Any]:
+    paths = paths_or_default(paths)
     from rpod.pod import ops
 
     pod = _pods(paths, [ref or ""], latest=latest)[0][1]
@@ -143,7 +153,8 @@ class PodRow:
     Containers: list[dict[str, Any]] = field(default_factory=list)
 
 
-def ps(paths: Paths, filters: dict[str, list[str]], *, no_trunc: bool = False) -> list[PodRow]:
+def ps(paths: Paths | None, filters: dict[str, list[str]], *, no_trunc: bool = False) -> list[PodRow]:
+    paths = paths_or_default(paths)
     from rpod.container.state import ContainerStore
     from rpod.humanize import parse_time, since
     from rpod.pod.store import container_state, members, pod_status

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rpod.engine.types import paths_or_default
 from rpod.paths import Paths
 from rpod.secret.store import NoSuchSecret, SecretRecord, SecretStore
 
@@ -18,16 +19,19 @@ class RemoveReport:
     error: BaseException | None = None
 
 
-def create(paths: Paths, name: str, data: bytes, *, labels: dict[str, str] | None = None,
+def create(paths: Paths | None, name: str, data: bytes, *, labels: dict[str, str] | None = None,
            replace: bool = False, driver: str = "file", env: bool = False) -> SecretRecord:
+    paths = paths_or_default(paths)
     return SecretStore(paths).create(name, data, labels=labels, replace=replace, driver=driver, env=env)
 
 
-def ls(paths: Paths) -> list[SecretRecord]:
+def ls(paths: Paths | None) -> list[SecretRecord]:
+    paths = paths_or_default(paths)
     return SecretStore(paths).list()
 
 
-def inspect(paths: Paths, refs: list[str], *, show: bool = False) -> tuple[list[dict[str, Any]], list[BaseException]]:
+def inspect(paths: Paths | None, refs: list[str], *, show: bool = False) -> tuple[list[dict[str, Any]], list[BaseException]]:
+    paths = paths_or_default(paths)
     store = SecretStore(paths)
     docs, errors = [], []
     for ref in refs:
@@ -39,7 +43,8 @@ def inspect(paths: Paths, refs: list[str], *, show: bool = False) -> tuple[list[
     return docs, errors
 
 
-def rm(paths: Paths, refs: list[str], *, all_: bool = False, ignore: bool = False) -> list[RemoveReport]:
+def rm(paths: Paths | None, refs: list[str], *, all_: bool = False, ignore: bool = False) -> list[RemoveReport]:
+    paths = paths_or_default(paths)
     store = SecretStore(paths)
     out = []
     for ref in [r.id for r in store.list()] if all_ else refs:
@@ -51,5 +56,6 @@ def rm(paths: Paths, refs: list[str], *, all_: bool = False, ignore: bool = Fals
     return out
 
 
-def exists(paths: Paths, ref: str) -> bool:
+def exists(paths: Paths | None, ref: str) -> bool:
+    paths = paths_or_default(paths)
     return SecretStore(paths).lookup(ref) is not None

@@ -151,30 +151,11 @@ def rfc3339nano(t: dt.datetime) -> str:
     return f"{t:%Y-%m-%dT%H:%M:%S}{_frac(t)}{zone}"
 
 
-def _unit_frac(v: int, prec: int) -> str:
-    whole, frac = divmod(v, 10**prec)
-    f = f"{frac:0{prec}d}".rstrip("0")
-    return f"{whole}.{f}" if f else str(whole)
-
-
 def go_duration(d: dt.timedelta) -> str:
     """Go's ``Duration.String()``: ``1h2m3.5s``, ``1.5ms``, ``0s``."""
-    ns = (d.days * 86400 + d.seconds) * 10**9 + d.microseconds * 1000
-    sign, u = ("-" if ns < 0 else ""), abs(ns)
-    if u == 0:
-        return "0s"
-    if u < 1000:
-        return f"{sign}{u}ns"
-    if u < 10**6:
-        return f"{sign}{_unit_frac(u, 3)}µs"
-    if u < 10**9:
-        return f"{sign}{_unit_frac(u, 6)}ms"
-    mins, secs = divmod(u, 60 * 10**9)
-    out = _unit_frac(secs, 9) + "s"
-    if mins:
-        hours, mins = divmod(mins, 60)
-        out = (f"{hours}h" if hours else "") + f"{mins}m" + out
-    return sign + out
+    from rpod.duration import format_ns
+
+    return format_ns((d.days * 86400 + d.seconds) * 10**9 + d.microseconds * 1000)
 
 
 # --------------------------------------------------------------------------- %v and type names

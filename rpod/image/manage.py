@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from rpod.errors import InvalidReference, NoSuchImage, StateConflict, UsageError
+from rpod.errors import InvalidReference, NoSuchImage, StateConflict
 from rpod.events import record as record_event
-from rpod.humanize import parse_time
 from rpod.image.store import ImageRecord, ImageStore, split_name
 from rpod.paths import Paths
 from rpod.storefile import locked
@@ -27,17 +25,6 @@ def normalize_tag(name: str) -> str:
     return f"{ref.registry}/{ref.repository}:{ref.tag or 'latest'}"
 
 
-def containers_using(paths: Paths) -> dict[str, list[str]]:
-    """image id → names of the containers created from it."""
-    from rpod.container.state import ContainerStore
-
-    out: dict[str, list[str]] = {}
-    for rec in ContainerStore(paths).list():
-        if rec.image_id:
-            out.setdefault(rec.image_id, []).append(rec.name)
-    return out
-
-
 @dataclass
 class RemoveReport:
     untagged: list[str]
@@ -45,11 +32,15 @@ class RemoveReport:
 
 
 def remove_images(paths: Paths, names: Iterable[str], *, force: bool = False,
-                  candidates_of=lambda n: []) -> RemoveReport:  # noqa: ANN001
-    """``rpod rmi``: untag by name, delete when no name is left (or by id).  In-use images need ``force``."""
+                  candidates_of: Callable[[str], list[str]] = lambda n: [],
+                  users: dict[str, list[str]] | None = None,
+                  remove_users: Callable[[list[str]], None] | None = None) -> RemoveReport:
+    """``rpod rmi``: untag by name, delete when no name is left (or by id).  ``users`` maps an image
+    id to the containers made from it: such an image needs ``force``, and ``remove_users(names)``
+    (the engine's) removes those containers first."""
     store = ImageStore(paths)
     report = RemoveReport([], [])
-    users = containers_using(paths)
+    users = users or {}
     for name in names:
         rec = store.resolve(name, candidates_of(name))
         key = name.removeprefix("sha256:")
@@ -69,8 +60,8 @@ def remove_images(paths: Paths, names: Iterable[str], *, force: bool = False,
             raise StateConflict(
                 f"image used by {', '.join(using)}: image is in use by a container",
                 hint="remove the containers first (rpod rm) or use rpod rmi -f")
-        if using and force:
-            _remove_containers(paths, using)
+        if using and force and remove_users is not None:
+            remove_users(using)
         report.untagged.extend(rec.names)
         store.delete(rec.id)
         report.deleted.append(rec.id)
@@ -79,16 +70,6 @@ def remove_images(paths: Paths, names: Iterable[str], *, force: bool = False,
         record_event(paths, "image", "remove", id=rec.id, name=rec.id)
     cleanup_unused(paths)
     return report
-
-
-def _remove_containers(paths: Paths, names: list[str]) -> None:
-    """``rmi -f``: remove the containers using the image first (stopping running ones)."""
-    from rpod.container import lifecycle
-    from rpod.container.state import ContainerStore
-
-    store = ContainerStore(paths)
-    for name in names:
-        lifecycle.remove(paths, store.get(name), force=True, timeout=0)
 
 
 def _full_name(rec: ImageRecord, name: str, candidates: list[str]) -> str:
@@ -137,49 +118,3 @@ def cleanup_unused(paths: Paths) -> list[str]:
                 if "sha256:" + entry.name not in keep:
                     os.unlink(entry.path)
     return removed
-
-
-def filter_images(store: ImageStore, records: list[ImageRecord], filters: dict[str, list[str]]) -> list[ImageRecord]:
-    """Apply ``--filter`` (dangling, reference, label, before, since, id, readonly) to image records."""
-    out = records
-    for key, values in filters.items():
-        if key == "dangling":
-            want = values[-1].lower() in ("true", "1")
-            out = [r for r in out if (not r.names) == want]
-        elif key == "reference":
-            out = [r for r in out if any(_ref_matches(n, v) for n in r.names for v in values)]
-        elif key == "id":
-            out = [r for r in out if any(r.id.startswith(v.removeprefix("sha256:")) for v in values)]
-        elif key == "label":
-            out = [r for r in out if all(_label_matches(store, r, v) for v in values)]
-        elif key in ("before", "since"):
-            pivot = store.resolve(values[-1])
-            t = parse_time(pivot.created)
-            if key == "before":
-                out = [r for r in out if parse_time(r.created) < t]
-            else:
-                out = [r for r in out if parse_time(r.created) > t]
-        elif key == "readonly":
-            want = values[-1].lower() in ("true", "1")
-            out = [r for r in out if not want]
-        else:
-            raise UsageError(f"invalid image filter {key!r}",
-                             hint="use dangling, reference, label, before, since or id")
-    return out
-
-
-def _ref_matches(name: str, pattern: str) -> bool:
-    repo, tag = split_name(name)
-    if ":" in pattern.rsplit("/", 1)[-1]:
-        candidates = [name, name.split("/", 1)[-1]]
-    else:
-        candidates = [repo, repo.split("/", 1)[-1], repo.rsplit("/", 1)[-1]]
-    return any(fnmatch.fnmatchcase(c, pattern) for c in candidates)
-
-
-def _label_matches(store: ImageStore, rec: ImageRecord, spec: str) -> bool:
-    key, sep, value = spec.partition("=")
-    labels = (store.config(rec).get("config") or {}).get("Labels") or {}
-    if key not in labels:
-        return False
-    return not sep or labels[key] == value

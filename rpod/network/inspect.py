@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rootless import ctrfiles
 from rpod.network.plan import load
 from rpod.network.ports import inspect_ports
 
-ATTACHED_FILE = "network-attached.json"  # written at start for user networks: {name: {ip, gateway, prefix, mac}}
+ATTACHED_FILE = ctrfiles.NETWORK_ATTACHED  # written at start for user networks: {name: {ip, gateway, prefix, mac}}
 
 
 def container_network(cdir: Path, rec: Any) -> dict[str, Any]:

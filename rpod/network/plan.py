@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rootless import ctrfiles
 from rpod.errors import RpodError, StateConflict, UsageError
 from rpod.network.ports import PortMapping, check_free, resolve
 
@@ -194,7 +195,7 @@ def _patch_namespaces(cdir: Path, user_path: str | None, net_path: str | None) -
     start: the pid of a namespace's holder changes between runs)."""
     from rpod.storefile import atomic_write_json
 
-    cfg_path = cdir / "config.json"
+    cfg_path = cdir / ctrfiles.SPEC
     spec = json.loads(cfg_path.read_text())
     nss = (spec.get("linux") or {}).get("namespaces") or []
     for ns in nss:
@@ -241,7 +242,7 @@ def monitor_spec(paths: Any, record: Any, cdir: Path) -> dict[str, Any] | None:
                                 hint="start it first")
         _patch_namespaces(cdir, f"/proc/{st.pid}/ns/user", f"/proc/{st.pid}/ns/net")
         for name in ("resolv.conf", "hosts"):  # as Podman: the network's owner's files
-            src, dst = store.dir(p.container) / "userdata" / name, cdir / "userdata" / name
+            src, dst = store.dir(p.container) / ctrfiles.USERDATA / name, cdir / ctrfiles.USERDATA / name
             if src.exists() and dst.exists():
                 _replace(dst, src.read_text())
         return None
@@ -322,7 +323,7 @@ def rewrite_hosts(cdir: Path, record: Any, network: str, container_ip: str | Non
     ``cidr=``) and ``host.containers.internal`` (the host's address now) are only known then."""
     from rpod.container.etcfiles import hosts_content
 
-    hosts = cdir / "userdata" / "hosts"
+    hosts = cdir / ctrfiles.HOSTS
     if not hosts.exists():
         return
     opts = record.options or {}
@@ -334,7 +335,7 @@ def rewrite_hosts(cdir: Path, record: Any, network: str, container_ip: str | Non
     _replace(hosts, hosts_content(record.hostname or record.id[:12], record.name, opts.get("add_host") or [],
                                   network=network, container_ip=container_ip,
                                   host_gateway=gateway or host_address()))
-    resolv = cdir / "userdata" / "resolv.conf"
+    resolv = cdir / ctrfiles.RESOLV_CONF
     if network == "slirp4netns" and slirp_opts.get("cidr") and resolv.exists():
         dns = slirp_addresses(slirp_opts)[2]
         text = resolv.read_text()

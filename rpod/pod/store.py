@@ -190,6 +190,13 @@ def status(paths: Paths, pod: PodRecord, ctrs: list[Any] | None = None) -> str:
     return pod_status([container_state(store, c.id) for c in ctrs])
 
 
+def pod_info(paths: Paths, rec: Any) -> tuple[str, str, bool]:
+    """(pod id, pod name, is the pod's infra) of a container record in a pod."""
+    pod_id = (rec.options or {}).get("pod") or ""
+    pod = PodStore(paths).load(pod_id) if pod_id else None
+    return pod_id, pod.name if pod else "", bool(pod and pod.infra_id == rec.id)
+
+
 def container_state(store: Any, cid: str) -> str:
     """A container's state word as pods count it (``stopping`` counts as running)."""
     st = store.state(cid)

@@ -170,7 +170,7 @@ def generate(paths: Any, record: Any, opts: GenerateOptions,
         ]
         mounts = runroot_for_unit(paths)
     else:
-        from rpod.container.lifecycle import MONITOR_PIDFILE
+        from rootless.ctrfiles import MONITOR_PIDFILE
         from rpod.container.state import ContainerStore
 
         base = exe + [escape_arg(w) for w in root_flags(paths)]

@@ -152,3 +152,32 @@ def test_monitor_memory_is_small(tmp_path: Path, rootfs: Path) -> None:
     assert values["Pss"] < 20_000, values
     os.kill(first["pid"], 9)
     assert read_line(sync) == {"exit_code": 137, "signal": 9}
+
+
+def test_unknown_or_missing_key_on_the_command_line_is_reported(tmp_path: Path, rootfs: Path) -> None:
+    b = Bundle(tmp_path, rootfs)
+    sync, first, proc = b.start(["true"], bogus_key=1)
+    assert first["exit_code"] == 125
+    assert "unknown key bogus_key" in first["error"], first
+    assert proc.returncode == 2
+    assert "unknown key bogus_key" in (exitfile.read_exit_file(str(b.cdir)) or {}).get("error", "")
+    assert not (b.cdir / "ctr.log").exists()  # nothing ran
+
+
+def test_invalid_configuration_on_the_sync_socket_is_reported(tmp_path: Path) -> None:
+    from rpod.container.monitorspawn import spawn_monitor
+    from rpod.errors import RpodError
+
+    # the engine side refuses to send a configuration its schema rejects
+    spawn = spawn_monitor(None)
+    with pytest.raises(RpodError, match="missing key bundle"):
+        spawn.configure({"id": spawn.cid, "state_root": "/x", "container_dir": "/x", "run_dir": "/x",
+                         "sync_fd": spawn.sync_fd})
+    # the monitor checks again what arrives: a wrong type is an error on the sync socket
+    spawn = spawn_monitor(None)
+    data = json.dumps({"id": spawn.cid, "bundle": "/x", "state_root": "/x", "container_dir": "/x",
+                       "run_dir": "/x", "sync_fd": "three"}).encode()
+    spawn.sync.sendall(b"%d\n" % len(data) + data)
+    spawn.proc.wait(timeout=10)
+    msg = read_line(spawn.sync)
+    assert msg["exit_code"] == 125 and "sync_fd: expected an integer, got 'three'" in msg["error"], msg

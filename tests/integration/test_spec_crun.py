@@ -26,7 +26,7 @@ from rpod.container.ocispec import DEFAULT_CAPS, SpecContext, build_spec
 from rpod.container.options import RunOptions
 from rpod.container.users import layer_lookup
 from rpod.paths import Paths
-from rpod.storage.volumes import VolumeStore, parse_all, resolve_mounts
+from rpod.volume.volumes import VolumeStore, parse_all, resolve_mounts
 from tests.support.images import ALPINE_X86_64
 from tests.support.leaks import stop_podman
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rpod.cli.detachkeys import DetachMatcher, parse
+from rpod.engine.detachkeys import DetachMatcher, parse
 from rpod.errors import UsageError
 
 

@@ -16,7 +16,7 @@ import pytest
 from rpod.container.etcfiles import hosts_content, resolv_conf_content
 from rpod.errors import NoSuchVolume, StateConflict, UsageError
 from rpod.paths import Paths
-from rpod.storage.volumes import (
+from rpod.volume.volumes import (
     MountRequest,
     VolumeStore,
     copy_up,

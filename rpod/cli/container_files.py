@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 import click
 
-from rpod.cli.common import paths, write
+from rpod.cli.common import HELP, parse_bool_flag, write
 from rpod.errors import UsageError
 
-HELP = {"help_option_names": ["-h", "--help"]}
 app = click.Group()
-
-
-def _store() -> Any:
-    from rpod.container.state import ContainerStore
-
-    return ContainerStore(paths())
 
 
 @app.command("cp", context_settings=HELP)
@@ -32,11 +24,9 @@ def cp_cmd(src: str, dest: str, archive: str, overwrite: bool) -> None:
 
     SRC and DEST are [CONTAINER:]PATH; "-" is a tar archive on stdin (as SRC) or stdout (as DEST).
     """
-    from rpod.cli.common import parse_bool_flag
-    from rpod.container.archive import copy, parse_location
+    from rpod.engine.containers_files import copy
 
-    copy(paths(), parse_location(src), parse_location(dest), archive=bool(parse_bool_flag(archive, "--archive")),
-         overwrite=overwrite)
+    copy(src, dest, archive=bool(parse_bool_flag(archive, "--archive")), overwrite=overwrite)
 
 
 @app.command("diff", context_settings=HELP)
@@ -45,16 +35,9 @@ def cp_cmd(src: str, dest: str, archive: str, overwrite: bool) -> None:
 @click.option("-l", "--latest", is_flag=True, help="Act on the latest container")
 def diff_cmd(container: str | None, fmt: str | None, latest: bool) -> None:
     """Inspect changes to the container's file systems."""
-    from rpod.container.archive import diff
+    from rpod.engine.containers_files import diff
 
-    store = _store()
-    if latest:
-        rec = store.latest()
-    elif container:
-        rec = store.get(container)
-    else:
-        raise UsageError('"rpod diff" requires a name, id, or the "--latest" flag')
-    changes = diff(paths(), rec)
+    changes = diff(container, latest)
     if fmt:
         if fmt.strip() != "json":
             raise UsageError(f"invalid --format {fmt!r}: only json is supported")
@@ -73,13 +56,12 @@ def diff_cmd(container: str | None, fmt: str | None, latest: bool) -> None:
 @click.option("-o", "--output", help="Write to a specified file (default: stdout, which must be redirected)")
 def export_cmd(container: str, output: str | None) -> None:
     """Export a container's filesystem contents as a tar archive."""
-    from rpod.container.archive import export
+    from rpod.engine.containers_files import export
 
-    rec = _store().get(container)
     if output:
         with open(output, "wb") as f:
-            export(paths(), rec, f)
+            export(container, f)
         return
     if sys.stdout.isatty():
         raise UsageError("refusing to export to terminal. Use -o flag or redirect")
-    export(paths(), rec, sys.stdout.buffer)
+    export(container, sys.stdout.buffer)

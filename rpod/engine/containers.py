@@ -1,0 +1,628 @@
+"""Containers: list, remove, stop, kill, wait, restart, rename, port, prune, exec, start...
+
+Inspect is in ``containers_inspect``, logs in ``containers_logs``, top in ``containers_top``,
+create/run/attach in ``containers_run``, cp/diff/export in ``containers_files``.
+Every function takes an optional ``paths`` (the store; default: ``rpod.engine.types.store()``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rpod.engine.types import ItemReport, paths_or_default
+from rpod.errors import NoSuchContainer, RpodError, StateConflict, UsageError
+
+if TYPE_CHECKING:
+    from rpod.paths import Paths
+
+WAIT_CONDITIONS = ("configured", "created", "exited", "paused", "running", "stopped", "stopping", "removing")
+
+
+def container_store(paths: Paths | None = None) -> Any:
+    """The domain's container store (``rpod.container.state.ContainerStore``)."""
+    from rpod.container.state import ContainerStore
+
+    return ContainerStore(paths_or_default(paths))
+
+
+def _each(refs: Iterable[str], fn: Any, ignore_missing: bool = False) -> list[ItemReport]:
+    """Apply ``fn(ref) -> ItemReport`` to each ref, catching each item's error in its report."""
+    out: list[ItemReport] = []
+    for ref in refs:
+        try:
+            out.append(fn(ref))
+        except NoSuchContainer as e:
+            if not ignore_missing:
+                out.append(ItemReport(ref, error=e))
+        except RpodError as e:
+            out.append(ItemReport(ref, error=e))
+    return out
+
+
+def cidfile_refs(cidfiles: Iterable[str], ignore: bool) -> list[str]:
+    """The ids written in ``--cidfile`` files; with ``ignore`` a missing file is skipped
+    (a unit's ExecStopPost after the container already went away)."""
+    refs = []
+    for path in cidfiles:
+        try:
+            with open(path) as f:
+                cid = f.read().strip()
+        except FileNotFoundError:
+            if ignore:
+                continue
+            raise UsageError(f"reading CIDFile: open {path}: no such file or directory") from None
+        if cid:
+            refs.append(cid)
+    return refs
+
+
+# -------------------------------------------------------------------------------------------- ps
+@dataclass
+class ListOptions:
+    """``ps``: which containers, in which order."""
+
+    all: bool = False
+    latest: bool = False
+    last: int = -1
+    no_trunc: bool = False
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    sort: str = "created"
+    size: bool = False
+
+
+def status_text(st: Any) -> str:
+    """``Up 3 minutes``, ``Exited (0) 2 seconds ago``, ``Created``: Podman's STATUS column."""
+    from rpod.humanize import human_duration, parse_time
+
+    now = time.time()
+    if st.status in ("running", "stopping"):
+        return f"Up {human_duration(now - parse_time(st.started_at))}" if st.started_at else "Up"
+    if st.status == "exited":
+        ago = human_duration(now - parse_time(st.finished_at)) + " ago" if st.finished_at else ""
+        word = "Restarting" if st.restarting else "Exited"  # in the restart back-off gap (Docker's word)
+        return f"{word} ({st.exit_code}) {ago}".rstrip()
+    return "Created"
+
+
+def health(paths: Paths, rec: Any, st: Any) -> dict[str, Any]:
+    """``State.Health``: the monitor's health log while it runs a healthcheck for the container."""
+    if not getattr(rec, "healthcheck", None):
+        return {"Status": "", "FailingStreak": 0, "Log": None}
+    from rpod.container.service import read_health
+
+    return read_health(paths.container_dir(rec.id)) or {"Status": "starting" if st.running else "",
+                                                         "FailingStreak": 0, "Log": None}
+
+
+def _ts(value: str) -> float:
+    from rpod.humanize import parse_time
+
+    return parse_time(value)
+
+
+class PsRow:
+    """One ``ps`` row; attribute names are Podman's template fields."""
+
+    def __init__(self, paths: Paths, rec: Any, st: Any, no_trunc: bool):
+        from rpod.humanize import since
+
+        cmd = " ".join(rec.command)
+        self.ID = rec.id if no_trunc else rec.id[:12]
+        self.Id = rec.id
+        self.Image = rec.image_name
+        self.ImageID = rec.image_id
+        self.Command = cmd if no_trunc or len(cmd) <= 20 else cmd[:17] + "..."
+        self.CreatedHuman = since(_ts(rec.created))
+        self.CreatedAt = rec.created
+        self.Created = int(_ts(rec.created))
+        self.RunningFor = self.CreatedHuman
+        self.Status = status_text(st)
+        hc = health(paths, rec, st)
+        if hc.get("Status") and st.status == "running":
+            self.Status += f" ({hc['Status']})"
+        self.Restarts = rec.restart_count + st.restart_count
+        self.State = st.status
+        if rec.ports:  # the ports module (ipaddress, socket) only when there is something to print
+            from rpod.network.ports import ps_text
+
+            self.Ports = ps_text(rec.ports)
+        else:
+            self.Ports = ""
+        self.Names = rec.name
+        self.Labels = dict(rec.labels)
+        self.Mounts = [m.get("destination", "") for m in rec.mounts]
+        self.Pid = st.pid
+        self.ExitCode = st.exit_code
+        self.Exited = st.status == "exited"
+        self.ExitedAt = int(_ts(st.finished_at)) if st.finished_at else 0
+        self.StartedAt = int(_ts(st.started_at)) if st.started_at else 0
+        self.Networks: list[str] = []
+        self.Pod, self.PodName, self.IsInfra = "", "", False
+        if (rec.options or {}).get("pod"):  # the pod module only for containers in a pod
+            from rpod.pod.store import pod_info
+
+            pod_id, self.PodName, self.IsInfra = pod_info(paths, rec)
+            self.Pod = pod_id if no_trunc else pod_id[:12]
+        self.Size = ""  # filled by ps -s
+        self.SizeRw = 0
+        self.SizeRootFs = 0
+
+    def json(self, size: bool = False) -> dict[str, Any]:
+        """Podman's ``ps --format json`` object."""
+        skip = ("ID", "CreatedHuman", "RunningFor", "Size", "SizeRw", "SizeRootFs")
+        d = {k: v for k, v in vars(self).items() if k not in skip}
+        d["Names"] = [self.Names]
+        d["Command"] = None
+        d["Size"] = {"rootFsSize": self.SizeRootFs, "rwSize": self.SizeRw} if size else None
+        return d
+
+
+_SORT_KEYS = {"created": lambda r: -r.Created, "id": lambda r: r.Id, "names": lambda r: r.Names,
+              "status": lambda r: r.State, "image": lambda r: r.Image, "command": lambda r: r.Command,
+              "runningfor": lambda r: -r.Created, "size": lambda r: r.SizeRw}
+
+
+def dir_size(path: str) -> int:
+    """Bytes of the regular files under ``path`` (unreadable parts count as 0)."""
+    total = 0
+    for root, _dirs, files in os.walk(path, onerror=lambda e: None):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def image_sizes(paths: Paths) -> dict[str, int]:
+    """Image id → size, for ``ps -s`` and ``inspect -s``."""
+    from rpod.image.store import ImageStore
+
+    try:
+        return {r.id: int(r.size or 0) for r in ImageStore(paths).list()}
+    except RpodError:
+        return {}
+
+
+def sizes(paths: Paths, rec: Any, by_image: dict[str, int]) -> tuple[int, int]:
+    """(bytes written by the container, size of its image): Podman's rwSize and rootFsSize."""
+    return dir_size(str(paths.container_dir(rec.id) / "upper")), by_image.get(rec.image_id, 0)
+
+
+def ps(opts: ListOptions, paths: Paths | None = None) -> list[PsRow]:
+    """The containers ``ps`` shows, as rows (running ones unless ``all``/filters/latest/last)."""
+    from rpod.engine import filters as flt
+
+    p = paths_or_default(paths)
+    if opts.sort not in _SORT_KEYS:
+        raise UsageError(f'invalid argument "{opts.sort}" for "--sort" flag: "{opts.sort}" is not a valid value.  '
+                         'Choose from: "command, created, id, image, names, runningfor, size, status"')
+    for key in opts.filters:
+        if key not in flt.CONTAINER_KEYS:
+            raise UsageError(f"invalid filter {key!r}: use name, id, status, label, exited, ancestor or health")
+    rows = []
+    for rec, st in container_store(p).iter_states():
+        if not opts.all and not opts.filters and not opts.latest and opts.last < 0 and not st.running:
+            continue
+        if not flt.container(rec, st, opts.filters, lambda r=rec, s=st: health(p, r, s).get("Status") or ""):
+            continue
+        rows.append(PsRow(p, rec, st, opts.no_trunc))
+    if opts.size or opts.sort == "size":
+        from rpod.humanize import human_size
+
+        by_image = image_sizes(p)
+        for r in rows:
+            r.SizeRw, r.SizeRootFs = dir_size(str(p.container_dir(r.Id) / "upper")), by_image.get(r.ImageID, 0)
+            if opts.size:
+                r.Size = (f"{human_size(r.SizeRw).replace(' ', '')} "
+                          f"(virtual {human_size(r.SizeRootFs).replace(' ', '')})")
+    rows.sort(key=_SORT_KEYS[opts.sort])
+    if opts.latest:
+        rows = rows[:1]
+    if opts.last >= 0:
+        rows = rows[:opts.last]
+    return rows
+
+
+def exists(ref: str, paths: Paths | None = None) -> bool:
+    """Whether a container with that name or (short) id exists."""
+    try:
+        container_store(paths).get(ref)
+    except NoSuchContainer:
+        return False
+    return True
+
+
+def resolve(refs: Iterable[str], latest: bool = False, paths: Paths | None = None) -> list[Any]:
+    """Container records for names/ids (or the latest created); raises ``NoSuchContainer``."""
+    store = container_store(paths)
+    if latest:
+        return [store.latest()]
+    return [store.get(r) for r in refs]
+
+
+# --------------------------------------------------------------------------------- rm / stop / kill
+@dataclass
+class RemoveOptions:
+    """``rm``."""
+
+    refs: list[str] = field(default_factory=list)
+    all: bool = False
+    latest: bool = False
+    force: bool = False
+    ignore: bool = False
+    volumes: bool = False
+    timeout: int | None = None
+    cidfiles: list[str] = field(default_factory=list)
+    depend: bool = False
+
+
+def _dependents(store: Any, rec: Any) -> list[Any]:
+    """Containers that depend on ``rec`` (its namespaces, ``--requires``), dependents' own first."""
+    from rpod.container.namespaces import dependents
+
+    out: list[Any] = []
+    for cid in dependents(store.paths, rec.id):
+        dep = store.load(cid)
+        if dep is not None:
+            out += [d for d in _dependents(store, dep) if d.id not in {o.id for o in out}] + [dep]
+    return out
+
+
+def remove_records(paths: Paths, records: Iterable[Any], *, force: bool = True, timeout: int | None = 0,
+                   volumes: bool = False) -> None:
+    """Remove containers (stopping running ones when ``force``): what rmi -f, network rm -f,
+    volume rm -f and system reset do to the containers in their way."""
+    from rpod.container import lifecycle
+
+    for rec in records:
+        lifecycle.remove(paths, rec, force=force, timeout=timeout, volumes=volumes)
+
+
+def remove(opts: RemoveOptions, paths: Paths | None = None) -> list[ItemReport]:
+    """Remove containers; one report per container (Podman's rm exit codes: 1 missing, 2 running)."""
+    from rpod.container import lifecycle
+
+    p = paths_or_default(paths)
+    store = container_store(p)
+    refs = [r.id for r in store.list()] if opts.all else [store.latest().id] if opts.latest else list(opts.refs)
+    refs += cidfile_refs(opts.cidfiles, opts.ignore)
+    if not refs and not opts.all and not opts.cidfiles:
+        raise UsageError("rm requires at least one container name or ID (or --all)")
+
+    def one(ref: str) -> ItemReport:
+        rec = store.get(ref)
+        lines = []
+        if opts.depend:
+            for dep in _dependents(store, rec):
+                lifecycle.remove(p, dep, force=opts.force, timeout=opts.timeout, volumes=opts.volumes)
+                lines.append(dep.id)
+        lifecycle.remove(p, rec, force=opts.force, timeout=opts.timeout, volumes=opts.volumes)
+        lines.append(rec.id if opts.all or opts.latest or opts.depend else ref)
+        return ItemReport(ref, rec.id, text=lines)
+
+    reports = _each(refs, one, opts.ignore or opts.force)  # Podman: --force also ignores missing containers
+    for r in reports:
+        if isinstance(r.error, NoSuchContainer):
+            r.error.exit_code = 1
+        elif isinstance(r.error, StateConflict):
+            r.error.exit_code = 2
+    return reports
+
+
+@dataclass
+class StopOptions:
+    """``stop``."""
+
+    refs: list[str] = field(default_factory=list)
+    all: bool = False
+    latest: bool = False
+    ignore: bool = False
+    timeout: int | None = None
+    cidfiles: list[str] = field(default_factory=list)
+
+
+def stop(opts: StopOptions, paths: Paths | None = None) -> list[ItemReport]:
+    """Stop containers (``timeout`` seconds, then SIGKILL); stopping a stopped one is a no-op."""
+    from rpod.container import lifecycle
+
+    p = paths_or_default(paths)
+    store = container_store(p)
+    if opts.all:
+        refs = [r.id for r in store.list()]
+    else:
+        refs = [store.latest().id] if opts.latest else list(opts.refs)
+        refs += cidfile_refs(opts.cidfiles, opts.ignore)
+        if not refs and not opts.cidfiles:
+            raise UsageError("stop requires at least one container name or ID (or --all)")
+
+    def one(ref: str) -> ItemReport:
+        rec = store.get(ref)
+        lifecycle.stop(p, rec, opts.timeout)
+        return ItemReport(ref, rec.id)
+
+    return _each(refs, one, opts.ignore)
+
+
+@dataclass
+class KillOptions:
+    """``kill``."""
+
+    refs: list[str] = field(default_factory=list)
+    signal: str = "KILL"
+    all: bool = False
+    latest: bool = False
+
+
+def kill(opts: KillOptions, paths: Paths | None = None) -> list[ItemReport]:
+    """Send a signal to containers (``all``: the running ones)."""
+    from rpod.container import lifecycle
+    from rpod.container.options import parse_signal
+
+    p = paths_or_default(paths)
+    signum = parse_signal(opts.signal)
+    store = container_store(p)
+    refs = [r.id for r, st in store.iter_states() if st.running] if opts.all else \
+        [store.latest().id] if opts.latest else list(opts.refs)
+    if not refs and not opts.all:
+        raise UsageError("kill requires at least one container name or ID (or --all)")
+
+    def one(ref: str) -> ItemReport:
+        rec = store.get(ref)
+        lifecycle.signal_container(p, rec, signum)
+        return ItemReport(ref, rec.id)
+
+    return _each(refs, one)
+
+
+@dataclass
+class RestartOptions:
+    """``restart``."""
+
+    refs: list[str] = field(default_factory=list)
+    all: bool = False
+    running: bool = False
+    timeout: int | None = None
+
+
+def restart(opts: RestartOptions, paths: Paths | None = None) -> list[ItemReport]:
+    """Stop then start containers (``all``: every one; with ``running``, the running ones)."""
+    from rpod.container import lifecycle
+
+    p = paths_or_default(paths)
+    store = container_store(p)
+    refs = [r.id for r, st in store.iter_states() if st.running or not opts.running] if opts.all \
+        else list(opts.refs)
+
+    def one(ref: str) -> ItemReport:
+        rec = store.get(ref)
+        lifecycle.stop(p, rec, opts.timeout)
+        rec.restart_count += 1
+        store.save(rec)
+        started = lifecycle.start(p, rec, None)
+        if started.sync:
+            started.sync.close()
+        return ItemReport(ref, rec.id, text=[rec.id if opts.all else ref])
+
+    return _each(refs, one)
+
+
+@dataclass
+class WaitOptions:
+    """``wait``: Podman's conditions (stopped, exited, running, created...)."""
+
+    refs: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=lambda: ["stopped"])
+    latest: bool = False
+    ignore: bool = False  # a missing container is -1, not an error (podman-compose uses it)
+
+
+def wait(opts: WaitOptions, paths: Paths | None = None) -> list[int]:
+    """Block until each container meets a condition; their exit codes (-1 when not exited)."""
+    from rpod.container import lifecycle
+
+    p = paths_or_default(paths)
+    for c in opts.conditions:
+        if c not in WAIT_CONDITIONS:
+            raise UsageError(f"unknown container state: {c}: invalid argument")
+    conds = tuple({"stopped": "exited", "configured": "created"}.get(c, c) for c in opts.conditions)
+    if not opts.refs and not opts.latest:
+        raise UsageError("requires at least one container name or ID (or --all/--latest)")
+    codes = []
+    refs = opts.refs
+    if opts.ignore:
+        from rpod.container.state import ContainerStore
+
+        store = ContainerStore(p)
+        known = []
+        for ref in refs:
+            try:
+                known.append(store.get(ref).id)
+            except RpodError:
+                codes.append(-1)
+        if not known:
+            return codes
+        refs = known
+    for rec in resolve(refs, opts.latest, p):
+        st = lifecycle.wait_exit(p, rec.id, conditions=conds)
+        codes.append(st.exit_code if st.status in ("exited", "removed") else -1)
+    return codes
+
+
+# ------------------------------------------------------------------------------ start / exec / misc
+def start(refs: list[str], paths: Paths | None = None) -> list[ItemReport]:
+    """Start containers in the background (a running one is left as it is)."""
+    from rpod.container import lifecycle
+
+    p = paths_or_default(paths)
+    store = container_store(p)
+    if not refs:
+        raise UsageError("start requires at least one container name or ID")
+
+    def one(ref: str) -> ItemReport:
+        rec = store.get(ref)
+        if not store.state(rec.id).running:
+            started = lifecycle.start(p, rec, None)
+            if started.sync:
+                started.sync.close()
+        return ItemReport(ref, rec.id)
+
+    return _each(refs, one)
+
+
+@dataclass
+class ExecOptions:
+    """``exec``."""
+
+    ref: str
+    command: list[str]
+    interactive: bool = False
+    tty: bool = False
+    env: list[str] = field(default_factory=list)
+    env_files: list[str] = field(default_factory=list)
+    user: str | None = None
+    workdir: str | None = None
+    detach: bool = False
+
+
+def exec_(opts: ExecOptions, paths: Paths | None = None) -> int:
+    """Run a process in a running container, on this process's stdio; its exit code (0 when detached).
+    A session that cannot start raises with exit code 255 (Podman; the runtime's 126/127 stay)."""
+    from rpod.container import lifecycle
+    from rpod.container.options import read_env_file
+
+    p = paths_or_default(paths)
+    rec = container_store(p).get(opts.ref)
+    env_items = [item for path in opts.env_files for item in read_env_file(path)] + list(opts.env)  # -e wins
+    try:
+        return lifecycle.exec_in(p, rec, list(opts.command), tty=opts.tty, interactive=opts.interactive,
+                                 env=env_items, user=opts.user, workdir=opts.workdir, detach=opts.detach)
+    except (UsageError, StateConflict) as e:
+        e.exit_code = 255
+        raise
+
+
+def rename(ref: str, new_name: str, paths: Paths | None = None) -> None:
+    """Give a container a new name."""
+    store = container_store(paths)
+    store.rename(store.get(ref), new_name)
+
+
+def cleanup(refs: list[str], rm: bool, paths: Paths | None = None) -> None:
+    """After a container exited (the monitor runs ``container cleanup``): tidy up, remove with ``rm``."""
+    from rpod.container import lifecycle
+
+    p = paths_or_default(paths)
+    store = container_store(p)
+    for ref in refs:
+        try:
+            lifecycle.cleanup(p, store.get(ref), rm)
+        except NoSuchContainer:
+            continue
+
+
+def healthcheck_run(ref: str, paths: Paths | None = None) -> bool:
+    """Run the container's healthcheck now (through its monitor); True when healthy."""
+    from rpod.container.service import healthcheck_run as run_check
+
+    p = paths_or_default(paths)
+    result = run_check(p, container_store(p).get(ref))
+    return int(result.get("exit_code", 1)) == 0
+
+
+_PAUSE_V1 = "can not pause containers on rootless containers with cgroup V1: this container does not have a cgroup"
+
+
+def pause(refs: list[str], all_: bool = False, paths: Paths | None = None) -> None:
+    """Freeze containers: rootless rpod has no cgroup of its own to freeze (Podman's cgroup v1 error)."""
+    store = container_store(paths)
+    if not refs and not all_:
+        raise UsageError("pause requires at least one container name or ID (or --all)")
+    for ref in list(refs) or [r.id for r, st in store.iter_states() if st.running]:
+        rec = store.get(ref)
+        if not store.state(rec.id).running:
+            raise StateConflict(f'"{rec.id}" is not running, can\'t pause: container state improper')
+        raise StateConflict(_PAUSE_V1, hint="rootless rpod has no cgroup of its own to freeze")
+
+
+def unpause(refs: list[str], all_: bool = False, paths: Paths | None = None) -> None:
+    """Thaw containers: never paused here (see ``pause``)."""
+    if not refs and not all_:
+        raise UsageError("unpause requires at least one container name or ID (or --all)")
+    store = container_store(paths)
+    for ref in refs:
+        store.get(ref)
+        raise StateConflict("unpause is not supported for cgroupv1 rootless containers")
+
+
+# ----------------------------------------------------------------------------------------- port
+def _port_line(spec: str) -> str:
+    """``[ip:][host:]ctr[/proto]`` → ``ctr/proto -> ip:host``, as ``podman port`` prints."""
+    body, _, proto = spec.partition("/")
+    parts = body.rsplit(":", 2)
+    ctr = parts[-1]
+    host = parts[-2] if len(parts) >= 2 and parts[-2] else ctr
+    ip = parts[0] if len(parts) == 3 and parts[0] else "0.0.0.0"
+    return f"{ctr}/{proto or 'tcp'} -> {ip}:{host}"
+
+
+def port(ref: str | None, private_port: str | None = None, all_: bool = False, latest: bool = False,
+         paths: Paths | None = None) -> list[tuple[str, str]]:
+    """Published ports of running containers as (short id, ``ctr/proto -> ip:host``) pairs;
+    with ``private_port`` only ``ip:host`` of that port."""
+    store = container_store(paths)
+    if all_:
+        recs = [r for r, st in store.iter_states() if st.running]
+    elif latest:
+        recs = [store.latest()]
+    elif ref:
+        recs = [store.get(ref)]
+    else:
+        raise UsageError("you must supply a running container name or ID")
+    out = []
+    for rec in recs:
+        if not store.state(rec.id).running:  # Podman shows the ports of running containers only
+            continue
+        lines = [_port_line(p) for p in rec.ports]
+        if private_port:
+            want = private_port if "/" in private_port else private_port + "/tcp"
+            lines = [ln.split(" -> ", 1)[1] for ln in lines if ln.startswith(want + " ")]
+            if not lines and not all_:
+                raise UsageError(f'failed to find published port "{private_port}"')
+        out += [(rec.short_id, ln) for ln in lines]
+    return out
+
+
+# ---------------------------------------------------------------------------------------- prune
+@dataclass
+class PruneReport:
+    """One removed object and the bytes it freed."""
+
+    id: str
+    size: int = 0
+
+
+def prune(filters: dict[str, list[str]] | None = None, paths: Paths | None = None) -> list[PruneReport]:
+    """Remove the containers that do not run and match ``filters`` (label, label!, until)."""
+    from rpod.container import lifecycle
+    from rpod.engine import filters as flt
+
+    p = paths_or_default(paths)
+    filters = filters or {}
+    flt.check_prune(filters)
+    store = container_store(p)
+    removed: list[PruneReport] = []
+    for rec, st in list(store.iter_states()):
+        if st.running or not flt.prune(rec.labels, _ts(rec.created), filters):
+            continue
+        size = dir_size(str(store.dir(rec.id)))
+        try:
+            lifecycle.remove(p, rec, force=False)
+        except StateConflict:
+            continue  # it was started meanwhile
+        removed.append(PruneReport(rec.id, size))
+    return removed

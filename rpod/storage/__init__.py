@@ -1,1 +1,0 @@
-"""Layer storage and container root filesystems."""

@@ -1,0 +1,1 @@
+"""Volumes: named-volume store and ``-v``/``--mount``/``--tmpfs`` parsing (``volumes``)."""
