@@ -77,3 +77,15 @@ def systemd_cmd(container: str, new: bool, use_name: bool, files: bool, restart_
         sys.stdout.write(json.dumps({unit.name: unit.text}, indent=1) + "\n")
         return
     sys.stdout.write(unit.text)
+
+
+@app.command("kube", context_settings=HELP)
+@click.argument("refs", nargs=-1, required=True)
+@click.option("-s", "--service", is_flag=True, help="Also generate a Service (NodePort) for each pod")
+@click.option("-f", "--filename", help="Write the YAML to this file")
+@click.pass_context
+def kube_cmd(ctx: click.Context, refs: tuple[str, ...], service: bool, filename: str | None) -> None:
+    """Generate Kubernetes YAML from containers, pods or volumes (as ``rpod kube generate``)."""
+    from rpod.cli.kube import generate_cmd
+
+    ctx.invoke(generate_cmd, refs=refs, service=service, filename=filename)

@@ -82,7 +82,7 @@ def _config_doc(rec: Any) -> dict[str, Any]:
         "Tty": bool(opts.get("tty")), "OpenStdin": bool(opts.get("interactive")), "StdinOnce": False,
         "Env": rec.env, "Cmd": rec.cmd or None, "Image": rec.image_name, "Volumes": None,
         "WorkingDir": rec.workdir, "Entrypoint": rec.entrypoint or None, "OnBuild": None,
-        "Labels": dict(rec.labels), "Annotations": {}, "StopSignal": rec.stop_signal,
+        "Labels": dict(rec.labels), "Annotations": _annotations(opts), "StopSignal": rec.stop_signal,
         "StopTimeout": rec.stop_timeout, "CreateCommand": getattr(rec, "create_command", None) or None,
         "Umask": opts.get("umask") or "0022",
         "Healthcheck": getattr(rec, "healthcheck", None),
@@ -219,3 +219,13 @@ INSPECT_STRUCTS = {
         "SdNotifySocket", "Healthcheck", "ChrootDirs",
     ))),
 }
+
+
+def _annotations(opts: dict[str, Any]) -> dict[str, str]:
+    """The user's ``--annotation`` values (kube play's pod annotations among them)."""
+    out = {}
+    for item in opts.get("annotations") or []:
+        k, _, v = str(item).partition("=")
+        if k:
+            out[k] = v
+    return out

@@ -109,7 +109,10 @@ def remove(paths: Paths, pod: PodRecord, *, force: bool = False, timeout: int | 
             stop(paths, pod, timeout)
     for rec in order:
         if store.load(rec.id) is not None:
-            lifecycle.remove(paths, rec, force=force, timeout=timeout)
+            lifecycle.remove(paths, rec, force=force, timeout=timeout, volumes=True)
+    import shutil
+
+    shutil.rmtree(paths.root / "kube" / pod.id, ignore_errors=True)  # kube play's ConfigMap/Secret files
     PodStore(paths).remove(pod)
     _event(paths, pod, "remove")
 
