@@ -98,7 +98,7 @@ def create_cmd(name_arg: str | None, name: str | None, infra: str, infra_image: 
         raise UsageError("cannot specify --name and give a name as an argument")
     opts = pods.PodOptions(
         name=name or name_arg, infra=bool(parse_bool_flag(infra, "--infra")), infra_image=infra_image,
-        infra_command=infra_command, infra_name=infra_name, share=share,
+        infra_command=infra_command, infra_name=infra_name, infra_conmon_pidfile=infra_conmon_pidfile, share=share,
         share_parent=bool(parse_bool_flag(share_parent, "--share-parent")), publish=list(publish),
         network=network, network_alias=list(network_alias), ip=ip, mac_address=mac_address, hostname=hostname,
         labels=list(labels), userns=userns, add_host=list(add_host), dns=list(dns), dns_search=list(dns_search),

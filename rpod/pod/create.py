@@ -31,6 +31,7 @@ class PodOptions:
     infra_image: str | None = None
     infra_command: str | None = None  # JSON array or one word
     infra_name: str | None = None
+    infra_conmon_pidfile: str | None = None  # the infra's monitor pid (a --new unit's PIDFile=)
     share: str | None = None
     share_parent: bool = True
     publish: list[str] = field(default_factory=list)
@@ -131,7 +132,8 @@ def _create_infra(paths: Paths, pod: PodRecord, opts: PodOptions) -> Any:
                      network_alias=list(opts.network_alias), ip=opts.ip, mac_address=opts.mac_address,
                      dns=list(opts.dns), dns_search=list(opts.dns_search), dns_option=list(opts.dns_option),
                      add_host=list(opts.add_host), userns=opts.userns,
-                     ipc="shareable" if "ipc" in pod.share else None)
+                     ipc="shareable" if "ipc" in pod.share else None,
+                     conmon_pidfile=os.path.abspath(opts.infra_conmon_pidfile) if opts.infra_conmon_pidfile else None)
     if pod.infra_image and not command:
         run.command = []
     if not pod.infra_image:
