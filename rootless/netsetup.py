@@ -17,8 +17,8 @@ import os
 import socket
 from typing import Any
 
-from rootless.monitor.stdio import recv_line
 from rootless.slirp import NetworkSetupError
+from rootless.sockio import recv_line
 
 HOLDER_SOCKET = "holder.sock"
 

@@ -239,6 +239,7 @@ def _start(target: str, run_dir: str, opts: dict[str, Any], *, netns_type: str, 
     os.set_inheritable(dfd, True)
     try:
         with open(log_path, "ab") as log:
+            offset = log.tell()  # the log is appended to across restarts: this run's lines only
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                     pass_fds=(ready_w, exit_r, dfd), close_fds=True, cwd="/")
     except OSError as e:
@@ -249,7 +250,7 @@ def _start(target: str, run_dir: str, opts: dict[str, Any], *, netns_type: str, 
         os.close(fd)
     slirp = Slirp(proc, exit_w, run_dir, api)
     try:
-        _wait_ready(ready_r, proc, log_path, timeout)
+        _wait_ready(ready_r, proc, log_path, timeout, offset)
     except BaseException:
         slirp.close(0.5)
         raise
@@ -258,25 +259,32 @@ def _start(target: str, run_dir: str, opts: dict[str, Any], *, netns_type: str, 
     return slirp
 
 
-def _wait_ready(ready_r: int, proc: subprocess.Popen, log_path: str, timeout: float) -> None:
+def _wait_ready(ready_r: int, proc: subprocess.Popen, log_path: str, timeout: float, offset: int = 0) -> None:
     end = time.monotonic() + timeout
     while True:
         left = end - time.monotonic()
         if left <= 0:
-            raise NetworkSetupError(f"slirp4netns did not get ready within {timeout:.0f} s: {_tail(log_path)}")
+            raise NetworkSetupError(f"slirp4netns did not get ready within {timeout:.0f} s: {_tail(log_path, offset=offset)}")
         r, _, _ = select.select([ready_r], [], [], left)
         if r:
             data = os.read(ready_r, 16)
             if data:
                 return
-            raise NetworkSetupError(f"slirp4netns failed: {_tail(log_path) or f'exit {proc.wait()}'}")
+            raise NetworkSetupError(f"slirp4netns failed: {_tail(log_path, offset=offset) or f'exit {proc.wait()}'}")
 
 
-def _tail(path: str, limit: int = 600) -> str:
+def _tail(path: str, limit: int = 600, offset: int = 0) -> str:
+    """Why slirp4netns failed, from its log (this run's part, from ``offset``): the lines before
+    a usage text it printed (the real reason, e.g. ``unrecognized option``), never the usage."""
     try:
         with open(path, "rb") as f:
+            f.seek(offset)
             text = f.read().decode(errors="replace")
     except OSError:
         return ""
     lines = [ln for ln in text.splitlines() if ln.strip() and "experimental" not in ln]
+    usage = next((i for i, ln in enumerate(lines) if ln.startswith("Usage:")), None)
+    if usage is not None:
+        lines = lines[:usage] or ["slirp4netns rejected its command line (it printed its usage)"]
+        return " | ".join(lines)[:limit]
     return " | ".join(lines)[-limit:]

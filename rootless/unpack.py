@@ -276,9 +276,11 @@ class _Extractor:
             gid = gid if gmapped else self.own[1]
         return uid, gid
 
-    def _chown(self, target: int | bytes, ids: tuple[int, int], parent: Parts, dfd: int | None = None) -> None:
+    def _chown(self, target: int | bytes, ids: tuple[int, int], parent: Parts,
+               dfd: int | None = None) -> tuple[int, int]:
+        """Give ``target`` the owner ``ids`` (ours when the kernel says they are unmapped); the ids given."""
         if ids == self.own and parent not in self.sgid:
-            return
+            return ids
         try:
             self._chown_now(target, ids, dfd)
         except OSError as e:
@@ -286,6 +288,24 @@ class _Extractor:
                 raise
             self.stats["squashed"] += 1
             self._chown_now(target, self.own, dfd)
+            return self.own
+        return ids
+
+    def _setid_mode(self, ti: tarfile.TarInfo, given: tuple[int, int], entry: str) -> int:
+        """The mode of a setuid/setgid file once owned by ``given``.  An owner outside the namespace
+        would make it setuid to someone else (root, when squashed to us): refused as Podman
+        refuses ids it cannot map; with squashed ids (a single-id namespace) the bits are dropped."""
+        mode = ti.mode & 0o7777
+        lost = (stat.S_ISUID if mode & stat.S_ISUID and given[0] != ti.uid else 0) | (
+            stat.S_ISGID if mode & stat.S_ISGID and given[1] != ti.gid else 0)
+        if not lost:
+            return mode
+        if not self.squash:
+            raise UnpackError(
+                f"potentially insufficient UIDs or GIDs available in user namespace (requested {ti.uid}:{ti.gid} "
+                f"for /{entry}): a setuid/setgid file would change owner; check /etc/subuid and /etc/subgid")
+        self.stats["setid_dropped"] = self.stats.get("setid_dropped", 0) + 1
+        return mode & ~lost
 
     @staticmethod
     def _chown_now(target: int | bytes, ids: tuple[int, int], dfd: int | None) -> None:
@@ -417,9 +437,9 @@ class _Extractor:
             elif ti.size:
                 self._copy(reader, fd, ti.size, entry)
                 self.stats["bytes"] += ti.size
-            self._chown(fd, self._ids(ti), parent)
+            given = self._chown(fd, self._ids(ti), parent)
             if ti.mode & 0o7000:
-                os.fchmod(fd, ti.mode & 0o7777)  # after chown, which clears setuid/setgid
+                os.fchmod(fd, self._setid_mode(ti, given, entry))  # after chown, which clears setuid/setgid
             if ti.pax_headers:
                 self._xattrs(fd, ti, entry)
             t = mtime_ns(ti)
@@ -572,6 +592,7 @@ class _Extractor:
             os.utime(fd, ns=(t, t))
 
 
+MAX_TRAILING = 16 << 20  # padding after the end-of-archive blocks (tar pads to 10 KiB records)
 MAX_FILE_SIZE = 1 << 62  # beyond what lseek/ftruncate take (a hostile header says 2**70)
 
 
@@ -615,8 +636,11 @@ def main(argv: list[str] | None = None) -> int:
     stdin = io.BufferedReader(sys.stdin.buffer.raw, CHUNK)  # type: ignore[attr-defined]
     try:
         stats = extract(stdin, rest[0], squash_ids=squash)
-        while stdin.read(CHUNK):  # let the writer finish (trailing padding) without EPIPE
-            pass
+        trailing = 0
+        while block := stdin.read(CHUNK):  # let the writer finish (trailing padding) without EPIPE
+            trailing += len(block)
+            if trailing > MAX_TRAILING:  # an endless stream after the end of the archive
+                raise UnpackError(f"more than {MAX_TRAILING} bytes after the end of the tar archive")
     except UnpackError as e:
         print(f"rpod-unpack: {e}", file=sys.stderr)
         return 1

@@ -1,7 +1,7 @@
 """The engine's side of the host checks (``rootless.hostgaps``): errors before work, and the gap
 behind a failure that happened anyway.
 
-- ``check_before_start`` runs on the ``run``/``start`` path: stat and small /sys reads only.
+- ``check_runtime`` runs on the ``run``/``create`` path: stat and small /sys reads only.
 - ``explain`` is called at the CLI edge on every error: when the error's text points at a host
   gap that is really there (the probe runs only now, after the failure), the user gets the gap
   and its exact fix instead of the raw runtime message, and exit code 125.
@@ -40,12 +40,6 @@ def check_fuse_driver(driver: str) -> None:
         gap = hostgaps.device_gap(hostgaps.FUSE) or hostgaps.binary_gap("fuse-overlayfs", "the fuse overlay driver")
         if gap:
             _raise(gap)
-
-
-def check_before_start(options: dict | None) -> None:
-    """Cheap checks before a container is started (the network's are in ``rpod.network.plan``)."""
-    runtime = (options or {}).get("runtime") or os.environ.get("RPOD_OCI_RUNTIME")
-    check_runtime(runtime)
 
 
 def explain(message: str, hint: str | None, exit_code: int) -> tuple[str, str | None, int]:

@@ -21,7 +21,7 @@ def _process_start() -> float:
 
 
 _START = _process_start()
-_LEVELS = {"debug": 0, "info": 1, "warn": 2, "warning": 2, "error": 3}
+_LEVELS = {"trace": 0, "debug": 0, "info": 1, "warn": 2, "warning": 2, "error": 3, "fatal": 3, "panic": 3}
 _seen: set[str] = set()
 
 

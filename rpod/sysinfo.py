@@ -97,7 +97,7 @@ def gather(paths: Paths) -> dict[str, Any]:
     except Exception:
         images = 0
     try:
-        from rpod.registries import load_registries_config
+        from rpod.image.registries_conf import load_registries_config
 
         search = list(load_registries_config().unqualified_search_registries)
     except Exception:

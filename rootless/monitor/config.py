@@ -99,6 +99,8 @@ SPAWN = {
     "stdin_fd": (int, OPTIONAL, -1),
     "stdout_fd": (int, OPTIONAL, -1),
     "stderr_fd": (int, OPTIONAL, -1),
+    "cli_pid": (int, OPTIONAL, 0),  # the CLI that will send the configuration: its death ends the wait
+    "cli_start": (int, OPTIONAL, None),  # its start time (pid reuse)
 }
 
 

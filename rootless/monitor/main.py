@@ -23,7 +23,7 @@ import socket
 import sys
 import time
 
-from rootless import ctrfiles
+from rootless import ctrfiles, sockio
 from rootless.monitor import exitfile, stdio
 from rootless.monitor.config import ConfigError, MonitorConfig
 
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 PR_SET_CHILD_SUBREAPER = 36
 DRAIN_TIMEOUT = 2.0  # seconds to wait for output after the container's init exited
 CLEANUP_ACK_TIMEOUT = 60.0
+AWAIT_CHECK_MS = 500  # how often a monitor awaiting its configuration checks that its CLI lives
 
 
 class RuntimeError_(Exception):
@@ -100,7 +101,7 @@ class InProcessRuntime:
         data = json.dumps({**msg, "id": c.id, "bundle": c.bundle, "state_root": c.state_root}).encode() + b"\n"
         try:
             socket.send_fds(self.chan, [data], list(fds)) if fds else self.chan.sendall(data)
-            reply = stdio.recv_line(self.chan)
+            reply = sockio.recv_line(self.chan)
         except OSError:
             reply = b""
         out = json.loads(reply) if reply.strip() else {"error": "the runtime exited without a word", "exit_code": 125}
@@ -159,7 +160,7 @@ def runtime_child(chan: socket.socket) -> int:
         data, fds, _flags, _addr = socket.recv_fds(chan, 65536, 3)
         if not data:
             return 0
-        data = stdio.recv_line(chan, data)
+        data = sockio.recv_line(chan, data)
         if not data.endswith(b"\n"):
             return 0
         msg = json.loads(data)
@@ -834,17 +835,34 @@ def config_failed(text: str, error: ConfigError) -> int:
     return 2
 
 
-def receive_config(fd: int) -> MonitorConfig | None:
-    """``LENGTH\nJSON`` from the CLI on the sync socket; None on EOF, ``ConfigError`` when the
-    configuration does not match ``rootless.monitor.config.MONITOR``."""
+def _wait_readable(fd: int, cli_pid: int, cli_start: int | None) -> bool:
+    """Wait until ``fd`` is readable; False when the CLI died first (a copy of its end of the
+    socket kept by some other process would otherwise keep us waiting forever)."""
+    import select
+
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    while not poller.poll(AWAIT_CHECK_MS):
+        if cli_pid and not exitfile.process_alive(cli_pid, cli_start):
+            return bool(poller.poll(0))  # it may have sent everything just before dying
+    return True
+
+
+def receive_config(fd: int, cli_pid: int = 0, cli_start: int | None = None) -> MonitorConfig | None:
+    """``LENGTH\nJSON`` from the CLI on the sync socket; None on EOF or when the CLI died,
+    ``ConfigError`` when the configuration does not match ``rootless.monitor.config.MONITOR``."""
     head = b""
     while not head.endswith(b"\n"):
+        if not _wait_readable(fd, cli_pid, cli_start):
+            return None
         c = os.read(fd, 1)
         if not c:
             return None
         head += c
     size, data = int(head), b""
     while len(data) < size:
+        if not _wait_readable(fd, cli_pid, cli_start):
+            return None
         chunk = os.read(fd, size - len(data))
         if not chunk:
             return None
@@ -885,7 +903,7 @@ def main(argv: list[str] | None = None) -> int:
         InProcessRuntime.prefork(close=tuple(fd for fd in (cfg.sync_fd, cfg.stdin_fd, cfg.stdout_fd,
                                                            cfg.stderr_fd) if fd >= 0))
         try:
-            received = receive_config(cfg.sync_fd)
+            received = receive_config(cfg.sync_fd, cfg.cli_pid, cfg.cli_start)
         except ConfigError as e:
             InProcessRuntime.discard_prefork()
             _report_fd(cfg.sync_fd, {"error": str(e), "exit_code": 125})

@@ -77,16 +77,6 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def recv_line(sock: socket.socket, data: bytes = b"") -> bytes:
-    """Receive until ``data`` ends with a newline (or the peer closes): one JSON-line message."""
-    while not data.endswith(b"\n"):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
 def read_ready(fd: int, size: int = 4096) -> bytes | None:
     """One read from a non-blocking ``fd`` the selector said is readable: the bytes, ``b""`` at
     the end (EOF, or EIO once a pty's last slave closed), ``None`` when nothing is there after all."""

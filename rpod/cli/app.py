@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
     "tag": ("rpod.cli.image", "tag", "Add an additional name to a local image"),
     "untag": ("rpod.cli.image", "untag", "Remove a name from a local image"),
     "image": ("rpod.cli.image", None, "Manage images"),
+    "build": ("rpod.cli.build", "build", "Build an image using instructions from Containerfiles"),
+    "commit": ("rpod.cli.commit", "commit", "Create new image based on the changed container"),
     "login": ("rpod.cli.login", "login", "Log in to a container registry"),
     "logout": ("rpod.cli.login", "logout", "Log out of a container registry"),
     "info": ("rpod.cli.system", "info", "Display rpod related system information"),
@@ -110,6 +112,9 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic")
+
+
 def _version_callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
         click.echo(f"rpod version {__version__}")
@@ -129,6 +134,10 @@ def app(root_dir: str | None, runroot: str | None, log_level: str) -> None:
         os.environ["RPOD_ROOT"] = root_dir
     if runroot:
         os.environ["RPOD_RUNROOT"] = runroot
+    if log_level.lower() not in LOG_LEVELS:
+        # Podman's logrus check: exit 1, its exact line (no "Error:" prefix)
+        sys.stderr.write(f'Log Level "{log_level}" is not supported, choose from: {", ".join(LOG_LEVELS)}\n')
+        raise click.exceptions.Exit(1)
     os.environ["RPOD_LOG_LEVEL"] = log_level
 
 

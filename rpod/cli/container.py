@@ -20,6 +20,7 @@ PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "Names": "NAMES",
               "PodName": "PODNAME"}
 _LAZY = {name: "rpod.cli.run" for name in ("run", "create", "start", "attach")}
 _LAZY.update({name: "rpod.cli.container_files" for name in ("cp", "diff", "export")})
+_LAZY["commit"] = "rpod.cli.commit"
 
 app = NounGroup("container", help="Manage containers", lazy=_LAZY, no_args_is_help=True)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from rpod.cli.common import (
+    NounGroup,
     complete_images,
     is_json,
     parse_bool_flag,
@@ -15,7 +16,7 @@ from rpod.cli.common import (
     write,
 )
 
-app = click.Group("image", help="Manage images", no_args_is_help=True)
+app = NounGroup("image", help="Manage images", lazy={"build": "rpod.cli.build"}, no_args_is_help=True)
 
 IMAGE_HEADERS = {"ID": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Created": "CREATED"}
 

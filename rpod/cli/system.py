@@ -178,3 +178,21 @@ def _df_verbose(usage: Any) -> None:
     write("\nLocal Volumes space usage:\n\n")
     write(render_list("table {{.VolumeName}}\t{{.Links}}\t{{.Size}}", vrows,
                       headers={"VolumeName": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"}))
+
+
+@app.command("check")
+@click.option("--repair", "-r", is_flag=True, help="Remove damaged images and leftovers, fix container names")
+@click.option("--force", "-f", is_flag=True, help="Also remove containers that use damaged images")
+@click.option("--quick", "-q", is_flag=True, help="Skip time-consuming checks (blob digests)")
+@click.option("--max", "-m", "max_age", default="24h", help="Unused layers older than this are leftovers")
+def check(repair: bool, force: bool, quick: bool, max_age: str) -> None:
+    """Check the consistency of image and container storage (Podman 5's ``system check``)."""
+    from rpod.engine import system
+    from rpod.errors import StoreError
+
+    report = system.check(system.CheckOptions(repair=repair, force=force, quick=quick, max_age=max_age))
+    for f in report.findings:
+        write(f"{'repaired' if f.repaired else 'damaged'} {f.kind} {f.ident}: {f.problem}\n")
+    if report.unrepaired:
+        raise StoreError(f"{len(report.unrepaired)} problem(s) found in the store",
+                         hint="run rpod system check --repair (--force to remove containers of damaged images)")

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +55,12 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     ``cid`` an id chosen beforehand (``rpod run``'s early monitor has it), else a new one."""
     from rootless.subid import default_mapping
     from rpod.container import idmaps, rootfs
-    from rpod.container.etcfiles import containerenv_content, write_etc_files
     from rpod.container.ocispec import SpecContext, build_spec
+    from rpod.container.shifted import keep_id_layer, shifted_layer_dirs
     from rpod.container.users import layer_lookup
     from rpod.image.pull import ensure_image
-    from rpod.image.shifted import keep_id_layer, shifted_layer_dirs
     from rpod.image.store import ImageStore
+    from rpod.network.etcfiles import containerenv_content, write_etc_files
     from rpod.storefile import atomic_write_json
     from rpod.volume.volumes import VolumeStore, parse_all, resolve_mounts
 
@@ -89,13 +89,13 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     image_config = images.config(image)
     layer_dirs = images.layer_dirs(image)
     cid = cid or new_id()
-    name = opts.name or store.generate_name()
     inner = image_config.get("config") or {}
     labels = {**(inner.get("Labels") or {}), **parse_key_values(opts.labels, "--label")}
-    record = store.create(ContainerRecord(
-        id=cid, name=name, image_id=image.id, image_name=image.names[0] if image.names else opts.image,
-        created=_now_iso(), options=asdict(opts), labels=labels, ports=list(opts.publish),
+    record = store.create(ContainerRecord(  # no --name: the store picks a free one under its lock
+        id=cid, name=opts.name or "", image_id=image.id, image_name=image.names[0] if image.names else opts.image,
+        created=_now_iso(), options=RunOptions.from_dict(asdict(opts)), labels=labels, ports=list(opts.publish),
         create_command=list(create_command or [])))
+    name = record.name
     container_event(paths, record, "create")
     try:
         from rpod.sysinfo import overlay_driver
@@ -113,7 +113,7 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         cdir = store.dir(cid)
         from rpod.network import plan as netplan
 
-        net = netplan.plan(paths, opts, image_config)
+        net = netplan.plan(paths, opts, image_config, lambda ref: store.get(ref).id)
         network = net.etc_network
         hostname = opts.hostname or cid[:12]
         dns, dns_search = net.etc_dns(paths, opts.dns, opts.dns_search)
@@ -254,8 +254,16 @@ class Started:
 
 
 def _options(record: ContainerRecord) -> RunOptions:
-    known = set(RunOptions.__dataclass_fields__)
-    return RunOptions(**{k: v for k, v in record.options.items() if k in known})
+    """A copy of the record's options, for one start to adjust."""
+    return replace(record.options)
+
+
+def _peer(store: ContainerStore) -> Any:
+    """``--network container:ID``: the pid of that container's init (0 when not running) and its dir."""
+    def peer(cid: str) -> tuple[int, Path]:
+        st = store.state(cid)
+        return (st.pid if st.running else 0), store.dir(cid)
+    return peer
 
 
 def exit_command(paths: Paths, cid: str) -> list[str]:
@@ -281,10 +289,10 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     run_dir = store.run_dir(record.id)
     run_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
     from rpod.container import namespaces
-    from rpod.network.plan import monitor_spec
+    from rpod.network.start import monitor_spec
 
     namespaces.start_dependencies(paths, record, lambda dep: _start_detached(paths, dep))
-    network = monitor_spec(paths, record, cdir)  # tun, free host ports, namespaces to join
+    network = monitor_spec(paths, record, cdir, _peer(store))  # tun, free host ports, namespaces to join
     namespaces.join_at_start(paths, record, cdir)
     with open(cdir / ctrfiles.SPEC, "rb") as f:
         terminal = bool((json.load(f).get("process") or {}).get("terminal"))
@@ -303,7 +311,7 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     from rpod.container import service
 
     cfg.update(service.monitor_config(paths, record, opts, cdir, log_driver))
-    runtime = (record.options or {}).get("runtime")
+    runtime = record.options.runtime
     if runtime:
         cfg["runtime"] = resolve_runtime(runtime)
     elif os.environ.get("RPOD_OCI_RUNTIME"):
@@ -614,7 +622,7 @@ def exec_in(paths: Paths, record: ContainerRecord, args: list[str], *, tty: bool
     if not args:
         raise UsageError("must provide a non-empty command to start an exec session: invalid argument")
     state_root = runtime_state_root(paths)
-    cli_runtime = resolve_runtime(record.options["runtime"]) if (record.options or {}).get("runtime") else None
+    cli_runtime = resolve_runtime(record.options.runtime) if record.options.runtime else None
     if cli_runtime and tty:
         raise UsageError("exec -t into a container run with --runtime is not supported yet",
                          hint="exec without -t, or run the container with rpod's own runtime")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rootless.entry import python_entry
+from rootless.procinfo import proc_start_time
 from rpod.log import debug
 
 
@@ -45,8 +46,10 @@ class MonitorSpawn:
             for key in ("stdin_fd", "stdout_fd", "stderr_fd"):
                 if getattr(io, key) >= 0:
                     self.fds[key] = os.dup(getattr(io, key))  # above 2: the monitor's own 0-2 are /dev/null
+        me = os.getpid()  # the monitor stops waiting when this CLI dies (even if its socket leaked)
         argv = python_entry("rootless.monitor", json.dumps({"await_config": True, "id": self.cid,
-                                                            "sync_fd": self.sync_fd, **self.fds}))
+                                                            "sync_fd": self.sync_fd, "cli_pid": me,
+                                                            "cli_start": proc_start_time(me), **self.fds}))
         self.proc = subprocess.Popen(argv, pass_fds=sorted({self.sync_fd, *self.fds.values()}),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, cwd="/")

@@ -57,22 +57,35 @@ def spec_modes(opts: Any) -> dict[str, str]:
     return out
 
 
-def targets(options: dict[str, Any]) -> dict[str, str]:
+def option(options: Any, key: str) -> Any:
+    """One flag of a container's options (a ``RunOptions`` or its stored dict)."""
+    return options.get(key) if isinstance(options, dict) else getattr(options, key, None)
+
+
+def record_option(rec: Any, key: str) -> Any:
+    """``option`` of a ``ContainerRecord`` without typing its options."""
+    raw = rec.__dict__.get("_options")
+    if raw is None:
+        return getattr(rec.options, key, None)
+    return raw.get(key) if isinstance(raw, dict) else getattr(raw, key, None)
+
+
+def targets(options: Any) -> dict[str, str]:
     """OCI namespace type → id of the container whose namespace this one joins."""
     out: dict[str, str] = {}
     for flag, kind in NS_OPTIONS.items():
-        value = options.get(flag) or ""
+        value = option(options, flag) or ""
         if value.startswith("container:"):
             out[kind] = value.partition(":")[2]
-    net = options.get("network") or ""
+    net = option(options, "network") or ""
     if net.startswith("container:"):
         out["network"] = net.partition(":")[2]
     return out
 
 
-def dependencies(options: dict[str, Any]) -> list[str]:
+def dependencies(options: Any) -> list[str]:
     """Ids of the containers this one needs running: ``--requires`` and namespace owners."""
-    return list(dict.fromkeys([*(options.get("requires") or []), *targets(options).values()]))
+    return list(dict.fromkeys([*(option(options, "requires") or []), *targets(options).values()]))
 
 
 def dependents(paths: Any, cid: str) -> list[str]:
@@ -80,12 +93,12 @@ def dependents(paths: Any, cid: str) -> list[str]:
     from rpod.container.state import ContainerStore
 
     store = ContainerStore(paths)
-    return [rec.id for rec in store.list() if rec.id != cid and cid in dependencies(rec.options or {})]
+    return [rec.id for rec in store.list() if rec.id != cid and cid in dependencies(rec.options)]
 
 
 def join_at_start(paths: Any, record: Any, cdir: Path) -> None:
     """Point ``config.json``'s joined namespaces (and the user namespace) at the running owners."""
-    joins = {k: v for k, v in targets(record.options or {}).items() if k != "network"}
+    joins = {k: v for k, v in targets(record.options).items() if k != "network"}
     if not joins:
         return
     from rpod.container.state import ContainerStore
@@ -139,7 +152,7 @@ def start_dependencies(paths: Any, record: Any, start_one: Any) -> None:
     seen: set[str] = {record.id}
 
     def visit(rec: Any) -> None:
-        for dep in dependencies(rec.options or {}):
+        for dep in dependencies(rec.options):
             if dep in seen:
                 continue
             seen.add(dep)

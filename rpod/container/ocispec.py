@@ -42,7 +42,7 @@ from rpod.container.options import (
     security_options,
 )
 from rpod.container.users import ResolvedUser, UserLookup
-from rpod.errors import EXIT_CANNOT_INVOKE, UsageError
+from rpod.errors import EXIT_CANNOT_INVOKE, ContainerCannotInvoke, UsageError
 
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -357,7 +357,8 @@ def build_spec(opts: RunOptions, image_config: dict[str, Any], ctx: SpecContext)
 
     cwd = opts.workdir or cfg.get("WorkingDir") or "/"
     if not cwd.startswith("/"):
-        raise UsageError(f"invalid working directory {cwd!r}: it must be an absolute path")
+        # Podman creates the container and fails to chdir at start: exit 126, its wording
+        raise ContainerCannotInvoke(f'workdir "{cwd}" does not exist on container {ctx.container_id}')
 
     proc_user: dict[str, Any] = {"uid": user.uid, "gid": user.gid,
                                  "umask": parse_umask(opts.umask) if opts.umask else 0o022}

@@ -139,6 +139,13 @@ class RunOptions:
     os: str | None = None
     platform: str | None = None
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> RunOptions:
+        """The options stored in a container record (``asdict`` of a ``RunOptions``); keys this
+        version no longer knows are dropped, new ones get their defaults."""
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})  # type: ignore[arg-type]
+
     def validate(self) -> None:
         """Check the flags that can be checked without the image (raises ``UsageError``)."""
         if self.pull not in PULL_POLICIES:

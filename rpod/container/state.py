@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rootless import ctrfiles
 from rootless.monitor import exitfile
@@ -30,12 +30,45 @@ from rpod.errors import NoSuchContainer, StateConflict, UsageError
 from rpod.paths import Paths
 from rpod.storefile import atomic_write_json, locked, read_json
 
+if TYPE_CHECKING:
+    from rpod.container.options import RunOptions
+
 RECORD = ctrfiles.RECORD
+# The version of container.json this code writes.  1 (no "version" key): ``options`` was read
+# as a free dict; 2: ``version`` is written, ``options`` is read as a typed ``RunOptions``.  A
+# record of any version is read (unknown keys dropped, missing ones defaulted) and written
+# back as the current version.
+RECORD_VERSION = 2
+
+
+class _TypedOptions:
+    """The record's ``options`` as a ``RunOptions``, converted from the stored dict on first read:
+    ``ps`` lists records without ever reading their options, and importing
+    ``rpod.container.options`` (a 90-field dataclass) costs a short command 5-15 ms."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return None  # the dataclass default: an empty RunOptions on first read
+        value = obj.__dict__[self.slot]
+        if value is None or type(value) is dict:
+            from rpod.container.options import RunOptions
+
+            value = obj.__dict__[self.slot] = RunOptions.from_dict(value or {})
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.slot] = value
+
+REMOVING = ".removing."  # tmp/<what>.removing.<pid>: a removal in progress (or abandoned by a kill)
+NAME_LINK_MAX = 200  # longer names are linked by their digest (NAME_MAX is 255 bytes)
 
 
 @dataclass
 class ContainerRecord:
-    """What rpod knows about a container independently of whether it runs."""
+    """What rpod knows about a container independently of whether it runs (``container.json``)."""
 
     id: str
     name: str
@@ -43,7 +76,7 @@ class ContainerRecord:
     image_name: str = ""
     created: str = ""  # RFC 3339 with nanoseconds
     command: list[str] = field(default_factory=list)  # process args as run
-    options: dict[str, Any] = field(default_factory=dict)  # RunOptions as given
+    options: RunOptions = _TypedOptions()  # type: ignore[assignment]  # the run/create flags as given
     labels: dict[str, str] = field(default_factory=dict)
     ports: list[str] = field(default_factory=list)
     mounts: list[dict[str, Any]] = field(default_factory=list)
@@ -59,6 +92,7 @@ class ContainerRecord:
     warnings: list[str] = field(default_factory=list)  # e.g. resource limits asked but not enforced
     healthcheck: dict[str, Any] | None = None  # Podman's Config.Healthcheck (Test, Interval ns...), resolved
     create_command: list[str] = field(default_factory=list)  # the CLI argv that created it (inspect CreateCommand)
+    version: int = RECORD_VERSION
 
     @property
     def short_id(self) -> str:
@@ -66,8 +100,16 @@ class ContainerRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ContainerRecord:
+        """A record as stored, of any version (see ``RECORD_VERSION``)."""
         known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in d.items() if k in known})
+        fields = {k: v for k, v in d.items() if k in known}
+        fields["options"] = dict(fields.get("options") or {})  # typed on first read
+        fields["version"] = RECORD_VERSION  # what it is once read: saved back in this version's shape
+        return cls(**fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``container.json`` holds."""
+        return asdict(self)
 
 
 @dataclass
@@ -114,21 +156,54 @@ class ContainerStore:
         return locked(self.lock_path)
 
     # ---- records ------------------------------------------------------------------------------
+    def link(self, name: str) -> Path:
+        """The name link of ``name``: the name itself, or a digest of it when it is too long to be a
+        file name (Podman accepts names of any length; ``~`` never starts a valid name)."""
+        if len(name.encode()) <= NAME_LINK_MAX:
+            return self.names_dir / name
+        import hashlib
+
+        return self.names_dir / ("~" + hashlib.sha256(name.encode()).hexdigest())
+
     def name_owner(self, name: str) -> str | None:
         try:
-            return os.readlink(self.names_dir / name)
+            return os.readlink(self.link(name))
         except OSError:
             return None
 
+    def _stale_link(self, name: str) -> bool:
+        """True when ``name``'s link points at no record of that name (a create, rename or rm
+        killed between its two steps).  Call under the lock, where such a link cannot be in use."""
+        owner = self.name_owner(name)
+        if owner is None:
+            return False
+        rec = self.load(owner) if len(owner) == 64 and "/" not in owner else None
+        return rec is None or rec.name != name
+
+    def repair_name(self, name: str) -> bool:
+        """Free ``name`` when its link is stale; True when it did."""
+        with self.lock():
+            if self._stale_link(name):
+                os.unlink(self.link(name))
+                return True
+        return False
+
     def create(self, record: ContainerRecord) -> ContainerRecord:
-        """Store a new record, claiming its name (``StateConflict`` when the name is taken)."""
-        if not valid_name(record.name):
+        """Store a new record, claiming its name (``StateConflict`` when the name is taken).
+
+        An empty ``record.name`` gets a generated one, chosen under the lock, so two concurrent
+        creates never pick the same name."""
+        if record.name and not valid_name(record.name):
             raise UsageError(f"container name {record.name!r} is invalid: use [a-zA-Z0-9][a-zA-Z0-9_.-]*")
         self.paths.ensure()
         self.names_dir.mkdir(mode=0o700, exist_ok=True)
         with self.lock():
+            if not record.name:
+                record.name = generate_name(lambda n: self.name_owner(n) is not None)
+            elif self._stale_link(record.name):
+                os.unlink(self.link(record.name))
             try:
-                os.symlink(record.id, self.names_dir / record.name)
+                os.symlink(record.id, self.link(record.name))
             except FileExistsError:
                 other = self.name_owner(record.name) or "another container"
                 raise StateConflict(
@@ -138,10 +213,11 @@ class ContainerStore:
                     hint=f"remove it (rpod rm {record.name}) or use --replace") from None
             try:
                 self.dir(record.id).mkdir(parents=True, mode=0o700)
-                atomic_write_json(self.dir(record.id) / RECORD, asdict(record))
+                atomic_write_json(self.dir(record.id) / RECORD, record.to_dict())
             except BaseException:
-                os.unlink(self.names_dir / record.name)
+                os.unlink(self.link(record.name))
                 raise
+        self.reclaim()  # what a killed create/rm left behind (nothing to do, usually: two scandirs)
         return record
 
     def rename(self, record: ContainerRecord, new_name: str) -> ContainerRecord:
@@ -155,8 +231,10 @@ class ContainerStore:
                 raise NoSuchContainer(f'no container with name or ID "{record.name}" found: no such container')
             if current.name == new_name:
                 return current
+            if self._stale_link(new_name):
+                os.unlink(self.link(new_name))
             try:
-                os.symlink(current.id, self.names_dir / new_name)
+                os.symlink(current.id, self.link(new_name))
             except FileExistsError:
                 raise StateConflict(
                     f"renaming container {current.id}: name {new_name} already in use, cannot rename "
@@ -164,17 +242,17 @@ class ContainerStore:
             old = current.name
             current.name = new_name
             try:
-                atomic_write_json(self.dir(current.id) / RECORD, asdict(current))
+                atomic_write_json(self.dir(current.id) / RECORD, current.to_dict())
             except BaseException:
-                os.unlink(self.names_dir / new_name)
+                os.unlink(self.link(new_name))
                 raise
             if self.name_owner(old) == current.id:
-                os.unlink(self.names_dir / old)
+                os.unlink(self.link(old))
         return current
 
     def save(self, record: ContainerRecord) -> None:
         with self.lock():
-            atomic_write_json(self.dir(record.id) / RECORD, asdict(record))
+            atomic_write_json(self.dir(record.id) / RECORD, record.to_dict())
 
     def load(self, cid: str) -> ContainerRecord | None:
         data = read_json(self.dir(cid) / RECORD)
@@ -201,8 +279,10 @@ class ContainerStore:
         for cid in (ref, owner):
             if cid and len(cid) == 64:
                 rec = self.load(cid)
-                if rec is not None:
+                if rec is not None and (cid == ref or rec.name == ref):
                     return rec
+        if owner is not None:
+            self.repair_name(ref)  # a link left by a killed create/rm: free the name
         matches = [cid for cid in self.ids() if cid.startswith(ref)]
         if len(matches) == 1:
             rec = self.load(matches[0])
@@ -217,9 +297,6 @@ class ContainerStore:
         if not records:
             raise NoSuchContainer("no containers to choose the latest from: no such container")
         return records[0]
-
-    def generate_name(self) -> str:
-        return generate_name(lambda n: self.name_owner(n) is not None)
 
     def iter_states(self) -> Iterator[tuple[ContainerRecord, ContainerState]]:
         for rec in self.list():
@@ -282,16 +359,92 @@ class ContainerStore:
         from rootless.userns import remove_tree
 
         with self.lock():
-            if self.name_owner(record.name) == record.id:
-                os.unlink(self.names_dir / record.name)
             cdir = self.dir(record.id)
             try:
                 os.unlink(cdir / RECORD)  # from now on the container is gone for everyone
             except FileNotFoundError:
                 pass
+            if self.name_owner(record.name) == record.id:  # after the record: a kill in between
+                os.unlink(self.link(record.name))          # leaves a stale link, repaired on sight
+            doomed = self._doom(cdir, record.id)
         shutil.rmtree(self.run_dir(record.id), ignore_errors=True)
         shutil.rmtree(self.paths.runtime_state / record.id, ignore_errors=True)
-        remove_tree(cdir, default_mapping())
+        remove_tree(doomed, default_mapping())
+        self.reclaim()
+
+    def _doom(self, cdir: Path, cid: str) -> Path:
+        """Move a container directory out of ``containers/`` (under the lock) into
+        ``tmp/ctr-<id>.removing.<pid>``, where a later command finds it if this one is killed."""
+        if not cdir.exists():
+            return cdir
+        self.paths.tmp.mkdir(parents=True, exist_ok=True)
+        doomed = self.paths.tmp / f"ctr-{cid}{REMOVING}{os.getpid()}"
+        try:
+            os.rename(cdir, doomed)
+        except OSError:
+            return cdir
+        return doomed
+
+    def orphans(self) -> list[str]:
+        """Ids of ``containers/<id>/`` directories without a record (call under the lock)."""
+        try:
+            return [e.name for e in os.scandir(self.paths.containers)
+                    if e.is_dir(follow_symlinks=False) and not (Path(e.path) / RECORD).exists()]
+        except FileNotFoundError:
+            return []
+
+    def reclaim(self) -> list[Path]:
+        """Finish what killed commands started: move container directories without a record into
+        ``tmp/`` and remove them, with every ``tmp/*.removing*`` left by a dead process."""
+        from rootless.subid import default_mapping
+        from rootless.userns import remove_tree
+
+        doomed: list[Path] = []
+        if self.orphans():
+            with self.lock():
+                doomed = [self._doom(self.dir(cid), cid) for cid in self.orphans()]
+        doomed += [p for p in abandoned_removals(self.paths) if p not in doomed]
+        if doomed:
+            mapping = default_mapping()
+            for path in doomed:
+                remove_tree(path, mapping)
+        return doomed
+
+
+def abandoned_removals(paths: Paths) -> list[Path]:
+    """``tmp/*.removing.<pid>`` of processes that are gone (``.removing`` alone: an older rpod)."""
+    out = []
+    try:
+        entries = list(os.scandir(paths.tmp))
+    except FileNotFoundError:
+        return []
+    for e in entries:
+        head, sep, pid = e.name.rpartition(REMOVING)
+        if not sep:
+            if not e.name.endswith(".removing"):
+                continue
+            head = e.name.removesuffix(".removing")
+        elif not pid.isdigit() or _pid_alive(int(pid)):
+            continue
+        mine = paths.tmp / f"{head}{REMOVING}{os.getpid()}"
+        try:  # claim it: of two commands reclaiming at once, one renames it, the other skips it
+            os.rename(e.path, mine)
+        except OSError:
+            continue
+        out.append(mine)
+    return out
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def containers_using_volume(paths: Paths, name: str) -> list[str]:

@@ -142,7 +142,9 @@ class PsRow:
         self.StartedAt = int(_ts(st.started_at)) if st.started_at else 0
         self.Networks: list[str] = []
         self.Pod, self.PodName, self.IsInfra = "", "", False
-        if (rec.options or {}).get("pod"):  # the pod module only for containers in a pod
+        from rpod.container.namespaces import record_option
+
+        if record_option(rec, "pod"):  # the pod module only for containers in a pod
             from rpod.pod.store import pod_info
 
             pod_id, self.PodName, self.IsInfra = pod_info(paths, rec)

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rootless import ctrfiles
 from rpod.engine import containers
 from rpod.engine.types import paths_or_default
 from rpod.errors import NoSuchContainer, RpodError, UsageError
@@ -33,14 +34,14 @@ def container_doc(paths: Paths, rec: Any, st: Any) -> dict[str, Any]:
         "ImageName": rec.image_name,
         "Rootfs": "",
         "Pod": "",
-        "ResolvConfPath": str(cdir / "userdata" / "resolv.conf"),
-        "HostnamePath": str(cdir / "userdata" / "hostname"),
-        "HostsPath": str(cdir / "userdata" / "hosts"),
+        "ResolvConfPath": str(cdir / ctrfiles.RESOLV_CONF),
+        "HostnamePath": str(cdir / ctrfiles.HOSTNAME),
+        "HostsPath": str(cdir / ctrfiles.HOSTS),
         "StaticDir": str(cdir),
-        "OCIRuntime": opts.get("runtime") or "rpod",
-        "LogPath": str(cdir / "ctr.log"),
-        "ConmonPidFile": opts.get("conmon_pidfile") or str(cdir / "userdata" / "conmon.pid"),
-        "PidFile": opts.get("pidfile") or "",
+        "OCIRuntime": opts.runtime or "rpod",
+        "LogPath": str(cdir / ctrfiles.LOG),
+        "ConmonPidFile": opts.conmon_pidfile or str(cdir / ctrfiles.MONITOR_PIDFILE),
+        "PidFile": opts.pidfile or "",
         "Name": rec.name,
         "RestartCount": rec.restart_count + st.restart_count,
         "Driver": "overlay",
@@ -77,17 +78,17 @@ def _mount_doc(m: dict[str, Any]) -> dict[str, Any]:
 def _config_doc(rec: Any) -> dict[str, Any]:
     opts = rec.options
     return {
-        "Hostname": rec.hostname, "Domainname": "", "User": rec.user, "AttachStdin": bool(opts.get("interactive")),
-        "AttachStdout": not opts.get("detach"), "AttachStderr": not opts.get("detach"),
-        "Tty": bool(opts.get("tty")), "OpenStdin": bool(opts.get("interactive")), "StdinOnce": False,
+        "Hostname": rec.hostname, "Domainname": "", "User": rec.user, "AttachStdin": bool(opts.interactive),
+        "AttachStdout": not opts.detach, "AttachStderr": not opts.detach,
+        "Tty": bool(opts.tty), "OpenStdin": bool(opts.interactive), "StdinOnce": False,
         "Env": rec.env, "Cmd": rec.cmd or None, "Image": rec.image_name, "Volumes": None,
         "WorkingDir": rec.workdir, "Entrypoint": rec.entrypoint or None, "OnBuild": None,
         "Labels": dict(rec.labels), "Annotations": _annotations(opts), "StopSignal": rec.stop_signal,
         "StopTimeout": rec.stop_timeout, "CreateCommand": getattr(rec, "create_command", None) or None,
-        "Umask": opts.get("umask") or "0022",
+        "Umask": opts.umask or "0022",
         "Healthcheck": getattr(rec, "healthcheck", None),
-        "HealthcheckOnFailureAction": opts.get("health_on_failure") or "none",
-        "SdNotifyMode": opts.get("sdnotify") or "conmon",
+        "HealthcheckOnFailureAction": opts.health_on_failure or "none",
+        "SdNotifyMode": opts.sdnotify or "conmon",
     }
 
 
@@ -95,13 +96,13 @@ def _host_config_doc(rec: Any, net: dict[str, Any]) -> dict[str, Any]:
     opts = rec.options
     return {
         "Binds": [f"{m['source']}:{m['destination']}" for m in rec.mounts if m.get("type") == "bind"],
-        "NetworkMode": net["mode"], "PortBindings": net["ports"], "AutoRemove": bool(opts.get("rm")),
-        "RestartPolicy": _restart_policy(opts.get("restart")),
-        "LogConfig": {"Type": opts.get("log_driver") or "k8s-file", "Config": None},
-        "Privileged": bool(opts.get("privileged")), "ReadonlyRootfs": bool(opts.get("read_only")),
-        "CapAdd": opts.get("cap_add") or [], "CapDrop": opts.get("cap_drop") or [],
-        "Dns": opts.get("dns") or [], "ExtraHosts": opts.get("add_host") or [],
-        "SecurityOpt": opts.get("security_opt") or [], "UsernsMode": opts.get("userns") or "",
+        "NetworkMode": net["mode"], "PortBindings": net["ports"], "AutoRemove": bool(opts.rm),
+        "RestartPolicy": _restart_policy(opts.restart),
+        "LogConfig": {"Type": opts.log_driver or "k8s-file", "Config": None},
+        "Privileged": bool(opts.privileged), "ReadonlyRootfs": bool(opts.read_only),
+        "CapAdd": opts.cap_add or [], "CapDrop": opts.cap_drop or [],
+        "Dns": opts.dns or [], "ExtraHosts": opts.add_host or [],
+        "SecurityOpt": opts.security_opt or [], "UsernsMode": opts.userns or "",
         **_resource_limits(opts, rec),
     }
 
@@ -112,15 +113,15 @@ def _restart_policy(value: str | None) -> dict[str, Any]:
     return {"Name": name, "MaximumRetryCount": int(count) if count.isdigit() else 0}
 
 
-def _resource_limits(opts: dict[str, Any], rec: Any) -> dict[str, Any]:
+def _resource_limits(opts: Any, rec: Any) -> dict[str, Any]:
     """The limits as asked (Podman's fields) and whether they were enforced (rpod's note)."""
     from rpod.container.options import parse_memory
 
-    memory = parse_memory(opts["memory"]) if opts.get("memory") else 0
-    cpus = opts.get("cpus")
-    asked = bool(memory or cpus or opts.get("pids_limit"))
+    memory = parse_memory(opts.memory) if opts.memory else 0
+    cpus = opts.cpus
+    asked = bool(memory or cpus or opts.pids_limit)
     notes = list(getattr(rec, "warnings", []) or [])
-    return {"Memory": memory, "NanoCpus": int(cpus * 1e9) if cpus else 0, "PidsLimit": opts.get("pids_limit") or 0,
+    return {"Memory": memory, "NanoCpus": int(cpus * 1e9) if cpus else 0, "PidsLimit": opts.pids_limit or 0,
             "ResourceLimitsApplied": asked and not notes, "ResourceLimitsNote": notes[0] if notes else ""}
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rootless import ctrfiles
 from rpod.engine import containers
 from rpod.engine.types import paths_or_default
 
@@ -95,9 +96,9 @@ def logs(opts: LogsOptions, paths: Paths | None = None) -> Iterator[tuple[str, b
     several = len(recs) > 1
     followed: list[_Followed] = []
     for rec in recs:
-        path = str(p.container_dir(rec.id) / "ctr.log")
+        path = str(p.container_dir(rec.id) / ctrfiles.LOG)
         prefix = _prefix(rec, opts.names, several)
-        if (rec.options or {}).get("log_driver") == "journald" and not os.path.exists(path):
+        if rec.options.log_driver == "journald" and not os.path.exists(path):
             from rpod.container import journal_logs  # no ctr.log: the monitor wrote to the journal
 
             for stream, text in journal_logs.read(rec.id, opts.follow and not several, opts.tail, opts.timestamps):

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from rpod.engine.types import paths_or_default
@@ -206,7 +206,7 @@ def start_attached(opts: StartAttachedOptions, paths: Paths | None = None) -> in
     if opts.detach_keys is not None:
         parse(opts.detach_keys)
         run_opts.detach_keys = opts.detach_keys
-        record.options = {**record.options, "detach_keys": opts.detach_keys}  # this start only
+        record.options = replace(record.options, detach_keys=opts.detach_keys)  # this start only
     return run_attached(record, run_opts, sig_proxy=opts.sig_proxy, remove=bool(run_opts.rm), paths=p)
 
 

@@ -138,7 +138,9 @@ def container(rec: Any, st: Any, filters: Filters, health: Callable[[], str]) ->
 
 
 def _in_pod(rec: Any, values: list[str]) -> bool:
-    pod = (rec.options or {}).get("pod") or ""
+    from rpod.container.namespaces import record_option
+
+    pod = record_option(rec, "pod") or ""
     if not pod:
         return False
     from rpod.paths import Paths

@@ -19,10 +19,40 @@ if TYPE_CHECKING:
 
 def make_progress(quiet: bool) -> PullProgress:
     """The pull reporter that fits this process's stderr: rich bars on a terminal, Podman's plain
-    lines otherwise, nothing with ``quiet``."""
-    from rpod.progress import make_progress as make
+    lines otherwise, nothing with ``quiet``.  Made on the first event, so a ``run`` whose image is
+    present never imports rich nor draws anything."""
+    return _LazyProgress(quiet)
 
-    return make(quiet)
+
+class _LazyProgress:
+    """A ``PullProgress`` that picks and makes the real reporter when the first event comes."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.real: Any = None
+
+    def _get(self) -> Any:
+        if self.real is None:
+            from rpod.progress import make_progress as make
+
+            self.real = make(self.quiet)
+        return self.real
+
+    def message(self, text: str) -> None:
+        self._get().message(text)
+
+    def blob_start(self, digest: str, size: int, kind: str = "blob") -> None:
+        self._get().blob_start(digest, size, kind)
+
+    def blob_advance(self, digest: str, nbytes: int) -> None:
+        self._get().blob_advance(digest, nbytes)
+
+    def blob_done(self, digest: str, skipped: bool = False, kind: str = "blob") -> None:
+        self._get().blob_done(digest, skipped, kind)
+
+    def close(self) -> None:
+        if self.real is not None:
+            self.real.close()
 
 
 def _store(p: Paths) -> Any:
@@ -323,7 +353,7 @@ def login_registry(registry: str | None) -> str:
     """The registry ``login``/``logout`` act on: the one given, else the first unqualified-search one."""
     if registry:
         return _registry_host(registry)
-    from rpod.registries import load_registries_config
+    from rpod.image.registries_conf import load_registries_config
 
     search = load_registries_config().unqualified_search_registries
     if not search:
@@ -346,8 +376,8 @@ def login(host: str, username: str, password: str, *, authfile: str | None = Non
           tls_verify: bool | None = None, cert_dir: str | None = None) -> None:
     """Check the credentials against the registry, then store them."""
     from rpod.image.auth import Credentials, store_credentials
+    from rpod.image.registries_conf import load_registries_config
     from rpod.image.registry import RegistryClient
-    from rpod.registries import load_registries_config
 
     insecure = load_registries_config().is_insecure(host)
     client = RegistryClient(host, insecure=insecure, tls_verify=tls_verify,

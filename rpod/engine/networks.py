@@ -20,9 +20,12 @@ def _store(p: Paths) -> Any:
 
 
 def _users(p: Paths, name: str) -> list[Any]:
-    from rpod.network.bridge import containers_on
+    """Records of the containers whose plan names the network ``name``."""
+    from rpod.container.state import ContainerStore
+    from rpod.network.bridge import uses_network
 
-    return containers_on(p, name)
+    store = ContainerStore(p)
+    return [rec for rec, _st in store.iter_states() if uses_network(store.dir(rec.id), name)]
 
 
 @dataclass
@@ -142,13 +145,21 @@ def prune(filters: dict[str, list[str]] | None = None, paths: Paths | None = Non
 
 def connect(network: str, container: str, aliases: list[str] | None = None, paths: Paths | None = None) -> None:
     """Connect a container to a network (live when it runs)."""
+    from rpod.container.state import ContainerStore
     from rpod.network.bridge import connect as do_connect
 
-    do_connect(paths_or_default(paths), network, container, list(aliases or []))
+    p = paths_or_default(paths)
+    store = ContainerStore(p)
+    rec = store.get(container)
+    do_connect(p, network, rec, store.dir(rec.id), store.state(rec.id).running, list(aliases or []))
 
 
 def disconnect(network: str, container: str, paths: Paths | None = None) -> None:
     """Disconnect a container from a network."""
+    from rpod.container.state import ContainerStore
     from rpod.network.bridge import disconnect as do_disconnect
 
-    do_disconnect(paths_or_default(paths), network, container)
+    p = paths_or_default(paths)
+    store = ContainerStore(p)
+    rec = store.get(container)
+    do_disconnect(p, network, rec, store.dir(rec.id), store.state(rec.id).running)

@@ -177,10 +177,53 @@ def _alive(pid: int) -> bool:
     return True
 
 
+class LayerLimit(LayerError):
+    """A layer goes beyond a bound (size, expansion, free space): refused, its partial data removed."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one layer, from the environment (``RPOD_MAX_LAYER_RATIO``, ``RPOD_MAX_LAYER_SIZE``,
+    ``RPOD_MAX_BLOB_SIZE``, ``RPOD_MIN_FREE_SPACE``, in bytes or with a K/M/G/T suffix)."""
+
+    ratio: float = 200.0  # uncompressed / compressed, checked once ``ratio_after`` bytes are unpacked
+    ratio_after: int = 64 << 20
+    max_unpacked: int = 64 << 30  # uncompressed bytes of one layer
+    max_blob: int = 16 << 30  # compressed bytes of a layer whose descriptor has no size
+    reserve: int = 1 << 30  # free space the store's filesystem keeps
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        env = os.environ
+        d = cls()
+        return cls(ratio=float(env.get("RPOD_MAX_LAYER_RATIO") or d.ratio), ratio_after=d.ratio_after,
+                   max_unpacked=_bytes(env.get("RPOD_MAX_LAYER_SIZE"), d.max_unpacked),
+                   max_blob=_bytes(env.get("RPOD_MAX_BLOB_SIZE"), d.max_blob),
+                   reserve=_bytes(env.get("RPOD_MIN_FREE_SPACE"), d.reserve))
+
+
+def _bytes(text: str | None, default: int) -> int:
+    if not text:
+        return default
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(t[-1:], 1)
+    try:
+        return int(float(t.rstrip("KMGT")) * mult)
+    except ValueError:
+        return default
+
+
+FREE_CHECK_EVERY = 32 << 20  # statvfs the store once per this many unpacked bytes
+
+
 class _Pipeline:
     """Hashes, decompresses and forwards bytes to the helper, counting as it goes."""
 
-    def __init__(self, job: LayerJob, sink: IO[bytes], on_bytes: Callable[[int], None]):
+    def __init__(self, job: LayerJob, sink: IO[bytes], on_bytes: Callable[[int], None],
+                 limits: Limits | None = None, store_dir: Path | None = None):
+        self.limits = limits or Limits()
+        self.store_dir = store_dir
+        self._next_free_check = 0
         self.job = job
         self.sink = sink
         self.on_bytes = on_bytes
@@ -197,6 +240,9 @@ class _Pipeline:
             raise DigestMismatch(
                 f"layer {self.job.digest}: the registry sent more than the {self.job.size} bytes the manifest declares"
             )
+        if not self.job.size and self.received > self.limits.max_blob:
+            raise LayerLimit(f"layer {self.job.digest}: its descriptor has no size and the registry sent more "
+                             f"than {self.limits.max_blob} bytes", hint="raise RPOD_MAX_BLOB_SIZE if you trust it")
         try:
             data = self.decompress(chunk)
         except Exception as e:  # zlib.error, zstd.ZstdError: the bytes are not what the digest promises
@@ -211,7 +257,30 @@ class _Pipeline:
     def _write(self, data: bytes) -> None:
         self.uncompressed.update(data)
         self.unpacked += len(data)
+        self._bound()
         self.sink.write(data)
+
+    def _bound(self) -> None:
+        """Refuse a decompression bomb: too large, too compressed, or eating the disk's reserve."""
+        lim, n, digest = self.limits, self.unpacked, self.job.digest
+        if n > lim.max_unpacked:
+            raise LayerLimit(f"layer {digest}: expands to more than {lim.max_unpacked} bytes",
+                             hint="raise RPOD_MAX_LAYER_SIZE if you trust the image")
+        if n > lim.ratio_after and n > lim.ratio * max(self.received, 1):
+            raise LayerLimit(f"layer {digest}: {self.received} compressed bytes expand to more than {n} "
+                             f"(over {lim.ratio:g} times): refused as a decompression bomb",
+                             hint="raise RPOD_MAX_LAYER_RATIO if you trust the image")
+        if self.store_dir is not None and n >= self._next_free_check:
+            self._next_free_check = n + FREE_CHECK_EVERY
+            try:
+                st = os.statvfs(self.store_dir)
+            except OSError:
+                return
+            free = st.f_bavail * st.f_frsize
+            if free < lim.reserve + FREE_CHECK_EVERY:
+                raise LayerLimit(f"layer {digest}: unpacking it would leave less than {lim.reserve} bytes free "
+                                 f"on the store's filesystem ({free} free)",
+                                 hint="free some space (rpod system prune) or lower RPOD_MIN_FREE_SPACE")
 
     def finish(self) -> None:
         tail = self.decompress.finish()  # type: ignore[attr-defined]
@@ -246,7 +315,7 @@ def fetch_layer(paths: Paths, client: Any, repo: str, job: LayerJob, on_bytes: C
     have = partial.stat().st_size if partial.exists() else 0
     if have >= job.size > 0:  # a complete-looking leftover is re-verified by fetching anew
         have = 0
-    pipe = _Pipeline(job, job.helper.stdin, on_bytes)
+    pipe = _Pipeline(job, job.helper.stdin, on_bytes, Limits.from_env(), paths.tmp)
     try:
         stream = client.open_blob(repo, job.digest, offset=have)
         with open(partial, "ab" if have and stream.partial else "wb") as saved:
@@ -284,8 +353,9 @@ def fetch_layer(paths: Paths, client: Any, repo: str, job: LayerJob, on_bytes: C
         pipe.finish()
         debug(f"layer {job.digest[:19]}: downloaded {pipe.received} bytes")
     except BrokenPipeError:
+        partial.unlink(missing_ok=True)  # the helper refused the layer: nothing of it is worth resuming
         raise _helper_failure(job) from None
-    except DigestMismatch:
+    except (DigestMismatch, LayerLimit):  # nothing of it is worth resuming
         partial.unlink(missing_ok=True)
         job.helper.kill()
         job.helper.wait()
@@ -297,9 +367,11 @@ def fetch_layer(paths: Paths, client: Any, repo: str, job: LayerJob, on_bytes: C
     try:
         out, err = _close_and_collect(job.helper)
     except BrokenPipeError:
+        partial.unlink(missing_ok=True)
         raise _helper_failure(job) from None
     debug(f"layer {job.digest[:19]}: unpacked")
     if job.helper.returncode != 0:
+        partial.unlink(missing_ok=True)
         text = err.decode(errors="replace").strip().removeprefix("rpod-unpack: ")
         raise LayerError(f"layer {job.digest}: {text or 'unpack failed'}",
                          hint="the image's layer is malformed or hostile; nothing was written outside the store")
@@ -317,18 +389,29 @@ def fetch_layer(paths: Paths, client: Any, repo: str, job: LayerJob, on_bytes: C
         job.stats = json.loads(out.decode().strip().splitlines()[-1]) if out.strip() else {}
     except (ValueError, IndexError):
         job.stats = {}
+    # keep the verified compressed bytes: push and save send them as they are (localstore)
+    _fsync_file(partial)
+    os.rename(partial, job.scratch / "blob")
     atomic_write_json(job.scratch / "layer.json", {
         "diff_id": job.diff_id,
         "compressed_digest": job.digest,
-        "compressed_size": job.size,
+        "compressed_size": pipe.received,
         "media_type": job.media_type,
         "size": pipe.unpacked,
         "created": time.time(),
         "stats": job.stats,
+        "blob": True,
     }, 0o644)
     target = paths.layer_dir(job.diff_id)
     paths.layers.mkdir(parents=True, exist_ok=True)
     os.rename(job.scratch, target)
     fsync_dir(paths.layers)
     job.scratch = None
-    partial.unlink(missing_ok=True)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -12,6 +12,8 @@ from rpod.image.store import ImageRecord, ImageStore, split_name
 from rpod.paths import Paths
 from rpod.storefile import locked
 
+REMOVING = ".removing."  # as rpod.container.state.REMOVING: tmp/<what>.removing.<pid>
+
 
 def normalize_tag(name: str) -> str:
     """The name ``rpod tag`` stores: ``myimg`` → ``localhost/myimg:latest`` (as Podman)."""
@@ -88,11 +90,15 @@ def cleanup_unused(paths: Paths) -> list[str]:
     """Remove layers and blobs no image refers to any more; returns the removed diff_ids."""
     from rootless.subid import default_mapping
     from rootless.userns import remove_tree
+    from rpod.container.state import ContainerStore
+    from rpod.image.lease import leased
 
+    ContainerStore(paths).reclaim()  # first finish what killed commands left (tmp/*.removing.<pid>)
     store = ImageStore(paths)
     removed = []
     with locked(paths.store_lock):
-        unused = store.unused_layers()
+        protected = leased(paths)  # layers and blobs in-flight pulls rely on
+        unused = store.unused_layers(keep=protected)
         if unused:
             mapping = default_mapping()
             for diff_id in unused:
@@ -102,7 +108,7 @@ def cleanup_unused(paths: Paths) -> list[str]:
                         continue  # a pull is writing it right now
                     target = paths.layer_dir(diff_id)
                     # rename first so a half-removed layer never looks present
-                    doomed = paths.tmp / f"{hexd}.removing"
+                    doomed = paths.tmp / f"{hexd}{REMOVING}{os.getpid()}"
                     paths.tmp.mkdir(parents=True, exist_ok=True)
                     try:
                         os.rename(target, doomed)
@@ -110,8 +116,9 @@ def cleanup_unused(paths: Paths) -> list[str]:
                         continue
                     remove_tree(doomed, mapping)
                     removed.append(diff_id)
-        keep = {"sha256:" + r.id for r in store.list()} | {r.manifest_digest for r in store.list()} | {
-            r.digest for r in store.list()}
+        records = store.list()
+        keep = protected | {"sha256:" + r.id for r in records} | {r.manifest_digest for r in records} | {
+            r.digest for r in records}
         blob_dir = paths.blobs / "sha256"
         if blob_dir.is_dir():
             for entry in os.scandir(blob_dir):

@@ -30,7 +30,7 @@ from rpod.progress import PullProgress, QuietProgress
 from rpod.storefile import locked
 
 PARALLEL_LAYERS = 4
-MAX_CONFIG_SIZE = 8 << 20
+MAX_CONFIG_SIZE = 4 << 20  # as containers/image (iolimits.maxConfigBodySize)
 
 
 @dataclass
@@ -67,7 +67,7 @@ def parse_platform(value: str) -> tuple[str, str, str]:
 def candidates(name: str) -> list[Any]:
     """The fully qualified references a user-given name may stand for, in the order to try."""
     from rpod.image.reference import parse_reference
-    from rpod.registries import load_registries_config
+    from rpod.image.registries_conf import load_registries_config
 
     ref = parse_reference(name)
     if not ref.is_short:
@@ -160,7 +160,7 @@ class Puller:
 
         Raises ``BlockedRegistry`` when registries.conf blocks the registry.
         """
-        from rpod.registries import load_registries_config
+        from rpod.image.registries_conf import load_registries_config
 
         return [(self._client(src.reference.registry, src.reference.repository, src.insecure), src.reference)
                 for src in load_registries_config().pull_sources(ref)]
@@ -193,8 +193,16 @@ class Puller:
         return self._top_manifest(ref)[2].digest
 
     def pull_reference(self, ref: Any) -> ImageRecord:
-        """Pull one fully qualified reference."""
+        """Pull one fully qualified reference, under a lease on what it uses (``rpod.image.lease``)
+        until its image is recorded, so a concurrent ``rmi``/prune cannot delete a shared layer."""
+        from rpod.image.lease import Lease
+
+        with Lease(self.paths) as lease:
+            return self._pull_reference(ref, lease)
+
+    def _pull_reference(self, ref: Any, lease: Any) -> ImageRecord:
         from rpod.image import mediatypes as mt
+        from rpod.image.validate import check_config, check_descriptor, check_manifest
         from rpod.log import debug
 
         debug(f"pull {ref}: resolving the manifest")
@@ -203,6 +211,7 @@ class Puller:
 
             self._spare = spawn_spare(self.paths, self.mapping)
         client, where, top = self._top_manifest(ref)
+        lease.add([top.digest])
         debug(f"pull {ref}: top manifest {top.digest} ({top.media_type})")
         repo = where.repository
         self.progress.message("Getting image source signatures")
@@ -210,7 +219,8 @@ class Puller:
         if mt.is_index(top.media_type):
             index = _load_json(top.content, f"index {top.digest} of {ref}")
             os_, arch, variant = self.opts.platform()
-            desc = mt.select_platform(index, os=os_, arch=arch, variant=variant or None)
+            desc = check_descriptor(mt.select_platform(index, os=os_, arch=arch, variant=variant or None),
+                                    f"index {top.digest} of {ref}")
             self.store.write_blob(top.digest, top.content)
             manifest = client.get_manifest(repo, desc["digest"], accept=mt.ALL_MANIFEST_TYPES)
         if not mt.is_manifest(manifest.media_type):
@@ -219,18 +229,22 @@ class Puller:
                 "which is not an image manifest rpod can run",
                 hint="schema1 and artifact manifests are not supported")
         doc = _load_json(manifest.content, f"manifest {manifest.digest} of {ref}")
+        check_manifest(doc, f"manifest {manifest.digest} of {ref}")
         config_desc = doc.get("config") or {}
         layer_descs = doc.get("layers") or []
         config_digest = config_desc.get("digest", "")
         if not config_digest.startswith("sha256:"):
             raise UnsupportedMediaType(f"{ref}: manifest {manifest.digest} has no sha256 config digest")
+        lease.add([manifest.digest, config_digest])
         config_bytes = self._fetch_config(client, repo, config_desc)
         debug(f"pull {ref}: config {config_digest}")
         config = _load_json(config_bytes, f"config {config_digest} of {ref}")
+        check_config(config, f"config {config_digest} of {ref}")
         diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
         if len(diff_ids) != len(layer_descs):
             raise DigestMismatch(f"{ref}: the manifest lists {len(layer_descs)} layers but the config "
                                  f"{len(diff_ids)} diff_ids", hint="the image is corrupt")
+        lease.add(str(d) for d in diff_ids)  # before looking which layers are present
         self._fetch_layers(client, repo, layer_descs, diff_ids)
         debug(f"pull {ref}: layers done")
         self.store.write_blob(manifest.digest, manifest.content)
@@ -265,13 +279,21 @@ class Puller:
             self.progress.blob_done(digest, skipped=True, kind="config")
             return self.store.read_blob(digest)
         size = int(desc.get("size") or 0)
+        too_big = f"config {digest}: more than the {MAX_CONFIG_SIZE} bytes rpod accepts for an image config"
         if size > MAX_CONFIG_SIZE:
-            raise UnsupportedMediaType(f"config {digest} is {size} bytes, more than rpod accepts")
+            raise UnsupportedMediaType(too_big)
         stream = client.open_blob(repo, digest)
-        try:
-            data = b"".join(stream.iter_chunks(1 << 16))
+        chunks, got = [], 0
+        try:  # never more than the descriptor says, never more than the cap (no size: an endless blob)
+            for chunk in stream.iter_chunks(1 << 16):
+                got += len(chunk)
+                if got > (size or MAX_CONFIG_SIZE):
+                    raise (DigestMismatch(f"config {digest}: the registry sent more than the {size} bytes "
+                                          "the manifest declares") if size else UnsupportedMediaType(too_big))
+                chunks.append(chunk)
         finally:
             stream.close()
+        data = b"".join(chunks)
         if size and len(data) != size:
             raise DigestMismatch(f"config {digest}: got {len(data)} bytes, the manifest declares {size}")
         self.store.write_blob(digest, data)

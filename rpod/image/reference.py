@@ -12,7 +12,7 @@ Grammar (distribution/reference)::
 The first ``/``-separated component is a registry when it contains ``.`` or
 ``:``, is ``localhost``, or has upper-case letters; otherwise the name is a
 *short name* and :attr:`Reference.registry` is ``""`` — registries.conf decides
-where it comes from (:mod:`rpod.registries`).  ``index.docker.io`` is spelled
+where it comes from (:mod:`rpod.image.registries_conf`).  ``index.docker.io`` is spelled
 ``docker.io`` and single-component names on ``docker.io`` get ``library/``.
 """
 

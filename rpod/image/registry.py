@@ -350,6 +350,11 @@ class RegistryClient:
                 resp = self.session.request(method, url, headers=headers, **kwargs)
             except requests.exceptions.SSLError:
                 raise
+            except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                    requests.exceptions.MissingSchema, requests.exceptions.TooManyRedirects,
+                    requests.exceptions.InvalidHeader) as e:
+                # a bad port in the name, or a registry redirecting somewhere impossible: no retry
+                raise RegistryError(f"cannot reach registry {self.registry}: {_bad_url(e, url)}") from e
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
                 if attempt + 1 >= attempts:
                     raise
@@ -853,6 +858,18 @@ def _error_codes(resp: requests.Response) -> set[str]:
 
 def _error_detail(resp: requests.Response) -> str:
     return "; ".join(str(e.get("message") or e.get("code")) for e in _error_json(resp))
+
+
+def _bad_url(e: BaseException, url: str) -> str:
+    """Why ``url`` could not be requested, in one phrase (``invalid port`` for ``host:99999``)."""
+    from urllib.parse import urlsplit
+
+    try:
+        _ = urlsplit(url).port
+    except ValueError:
+        return "invalid port"
+    text = str(e)
+    return text.splitlines()[0][:200] if text else e.__class__.__name__
 
 
 def _short(e: BaseException | None) -> str:

@@ -55,9 +55,11 @@ def _ports(records: list[str]) -> list[dict[str, Any]]:
 def container_doc(paths: Paths, rec: Any, name: str, ports: list[str], volumes: dict[str, dict[str, Any]]
                   ) -> dict[str, Any]:
     """One ``containers[]`` entry; adds the volumes it mounts to ``volumes``."""
+    from dataclasses import asdict
+
     from rpod.container.options import parse_entrypoint
 
-    opts = rec.options or {}
+    opts = asdict(rec.options)
     c: dict[str, Any] = {"name": name, "image": rec.image_name}
     entry = parse_entrypoint(opts.get("entrypoint"))
     if entry:
@@ -204,7 +206,7 @@ def generate_docs(paths: Paths, refs: list[str], *, service: bool = False) -> li
         mem = sorted((m for m in members(paths, pod.id) if m.id != pod.infra_id), key=lambda r: r.created)
         if not mem:
             raise UsageError(f"pod {pod.name} only has an infra container: add containers to it first")
-        restart = _RESTART.get(str((mem[0].options or {}).get("restart") or "").partition(":")[0], "")
+        restart = _RESTART.get(str(mem[0].options.restart or "").partition(":")[0], "")
         pod_docs.append(pod_doc(paths, pod.name, mem, infra.ports if infra else [], labels=pod.labels,
                                 hostname=pod.hostname, restart=restart))
     if ctrs:

@@ -1,4 +1,4 @@
-"""Engine side of user-defined networks: find or start the network holder
+"""User-defined networks, container side: find or start the network holder
 (``rpod.network.holder``), reserve addresses, point the container at the holder's user namespace,
 connect/disconnect running containers.  Never imports pyroute2 (the holder does)."""
 
@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rootless import ctrfiles
 from rpod.errors import RpodError, StateConflict
-from rpod.network.inspect import ATTACHED_FILE
-from rpod.network.plan import NetworkPlan, _patch_namespaces, load, save
+from rpod.network.plan import NetworkPlan, load, patch_namespaces, save
 from rpod.network.store import NetworkStore
 
 SPAWN_TIMEOUT = 20.0
@@ -101,56 +101,38 @@ def _views(paths: Any, networks: dict[str, dict[str, Any]]) -> list[dict[str, An
             for name, net in networks.items()]
 
 
-def prepare_start(paths: Any, record: Any, cdir: Path, p: NetworkPlan) -> dict[str, Any]:
-    """Reserve the container's addresses, write its /etc/hosts and join the holder's user
-    namespace; the monitor's ``network`` object (the monitor then asks the holder to attach)."""
+def prepare_start(paths: Any, record: Any, cdir: Path, p: NetworkPlan) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Reserve the container's addresses and join the holder's user namespace; the monitor's
+    ``network`` object (the monitor then asks the holder to attach) and the addresses reserved
+    (``{network: {ip, gateway, prefix, mac}}``, also in ``network-attached.json``)."""
     views = _views(paths, p.networks)
     with holder_session(paths) as (d, info):
         reply = _call(d, {"op": "reserve", "container": record.id, "name": record.name, "networks": views,
                           "client": os.getpid()})
     attached = reply.get("networks") or {}
     _write_attached(cdir, attached)
-    _rewrite_hosts(cdir, record, attached)
-    _patch_namespaces(cdir, f"/proc/{info['pid']}/ns/user", None)
+    patch_namespaces(cdir, f"/proc/{info['pid']}/ns/user", None)
     return {"mode": "bridge", "holder_dir": str(d), "request": {
         "container": record.id, "name": record.name, "networks": views,
-        "ports": [m.monitor() for m in p.port_mappings]}}
+        "ports": [m.monitor() for m in p.port_mappings]}}, attached
 
 
 def _write_attached(cdir: Path, attached: dict[str, Any]) -> None:
     from rpod.storefile import atomic_write_json
 
-    atomic_write_json(cdir / ATTACHED_FILE, attached)
+    atomic_write_json(cdir / ctrfiles.NETWORK_ATTACHED, attached)
 
 
-def _rewrite_hosts(cdir: Path, record: Any, attached: dict[str, Any]) -> None:
-    from rpod.network.plan import rewrite_hosts
-
-    if attached:
-        rewrite_hosts(cdir, record, "bridge", next(iter(attached.values()))["ip"])
-
-
-def containers_on(paths: Any, network: str) -> list[Any]:
-    """Records of the containers whose plan names ``network``."""
-    from rpod.container.state import ContainerStore
-
-    store = ContainerStore(paths)
-    out = []
-    for rec, _st in store.iter_states():
-        p = load(store.dir(rec.id))
-        if p is not None and p.mode == "bridge" and network in p.networks:
-            out.append(rec)
-    return out
+def uses_network(cdir: Path, network: str) -> bool:
+    """Whether the container in ``cdir`` is planned on the user network ``network``."""
+    p = load(cdir)
+    return p is not None and p.mode == "bridge" and network in p.networks
 
 
-def connect(paths: Any, network: str, ref: str, aliases: list[str]) -> None:
-    """``network connect``: add ``network`` to the container (live when it runs)."""
-    from rpod.container.state import ContainerStore
-
-    store = ContainerStore(paths)
-    rec = store.get(ref)
+def connect(paths: Any, network: str, rec: Any, cdir: Path, running: bool, aliases: list[str]) -> None:
+    """``network connect``: add ``network`` to the container ``rec`` (its directory ``cdir``;
+    live when it is ``running``)."""
     NetworkStore(paths).get(network)
-    cdir = store.dir(rec.id)
     p = load(cdir)
     if p is None or p.mode != "bridge":
         raise StateConflict(
@@ -160,8 +142,7 @@ def connect(paths: Any, network: str, ref: str, aliases: list[str]) -> None:
     if network in p.networks:
         raise StateConflict(f"container {rec.id} is already connected to network {network}")
     p.networks[network] = {"aliases": aliases}
-    st = store.state(rec.id)
-    if st.running:
+    if running:
         views = _views(paths, {network: p.networks[network]})
         with holder_session(paths) as (d, _info):
             reply = _call(d, {"op": "connect", "container": rec.id, "networks": views})
@@ -171,17 +152,13 @@ def connect(paths: Any, network: str, ref: str, aliases: list[str]) -> None:
     save(cdir, p)
 
 
-def disconnect(paths: Any, network: str, ref: str) -> None:
-    from rpod.container.state import ContainerStore
-
-    store = ContainerStore(paths)
-    rec = store.get(ref)
-    cdir = store.dir(rec.id)
+def disconnect(paths: Any, network: str, rec: Any, cdir: Path, running: bool) -> None:
+    """``network disconnect``: remove ``network`` from the container ``rec``."""
     p = load(cdir)
     if p is None or network not in p.networks:
         raise StateConflict(f"container {rec.id} is not connected to network {network}")
     del p.networks[network]
-    if store.state(rec.id).running:
+    if running:
         with holder_session(paths) as (d, _info):
             _call(d, {"op": "disconnect", "container": rec.id, "network": network})
         attached = _read_attached(cdir)
@@ -192,6 +169,6 @@ def disconnect(paths: Any, network: str, ref: str) -> None:
 
 def _read_attached(cdir: Path) -> dict[str, Any]:
     try:
-        return json.loads((cdir / ATTACHED_FILE).read_text())
+        return json.loads((cdir / ctrfiles.NETWORK_ATTACHED).read_text())
     except (OSError, ValueError):
         return {}

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rootless import slirp, syscalls
-from rootless.monitor.stdio import recv_line
+from rootless.sockio import recv_line
 from rpod.network import dns
 
 SOCKET = "holder.sock"

@@ -10,8 +10,6 @@ from rootless import ctrfiles
 from rpod.network.plan import load
 from rpod.network.ports import inspect_ports
 
-ATTACHED_FILE = ctrfiles.NETWORK_ATTACHED  # written at start for user networks: {name: {ip, gateway, prefix, mac}}
-
 
 def container_network(cdir: Path, rec: Any) -> dict[str, Any]:
     """``{"mode", "ports", "settings"}``: the NetworkMode string, the port map and ``.NetworkSettings``."""
@@ -23,12 +21,12 @@ def container_network(cdir: Path, rec: Any) -> dict[str, Any]:
                                 "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": ports,
                                 "SandboxKey": "", "Networks": {}}
     if p is None:
-        return {"mode": (rec.options or {}).get("network") or "none", "ports": ports, "settings": settings}
+        return {"mode": rec.options.network or "none", "ports": ports, "settings": settings}
     mode = {"container": f"container:{p.container}", "ns": f"ns:{p.ns_path}"}.get(p.mode, p.mode)
     if p.mode == "bridge":
         mode = "bridge"
         try:
-            attached = json.loads((cdir / ATTACHED_FILE).read_text())
+            attached = json.loads((cdir / ctrfiles.NETWORK_ATTACHED).read_text())
         except (OSError, ValueError):
             attached = {}
         for name, net in p.networks.items():

@@ -137,7 +137,7 @@ class NetworkStore:
                internal: bool = False, labels: dict[str, str] | None = None, driver: str = "bridge",
                disable_dns: bool = False, options: dict[str, str] | None = None,
                ignore: bool = False) -> NetworkRecord:
-        from rpod.container.lifecycle import _now_iso
+        from rootless.monitor.exitfile import iso_now  # the timestamps rpod and the monitor write
 
         if driver != "bridge":
             raise UsageError(f"unsupported driver {driver}: rootless rpod networks are bridges")
@@ -160,7 +160,7 @@ class NetworkStore:
             ifaces = {n.network_interface for n in nets}
             iface = next(f"podman{i}" for i in range(1, 10000) if f"podman{i}" not in ifaces)
             rec = NetworkRecord(name=name, id=hashlib.sha256(name.encode()).hexdigest(),  # Podman's id
-                                network_interface=iface, created=_now_iso(),
+                                network_interface=iface, created=iso_now(),
                                 subnets=[{"subnet": str(net), "gateway": gw}], internal=internal,
                                 dns_enabled=not disable_dns, labels=dict(labels or {}), options=dict(options or {}))
             tmp = self._path(name).with_suffix(".tmp")

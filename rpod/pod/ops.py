@@ -26,7 +26,7 @@ def start_order(paths: Paths, pod: PodRecord) -> list[Any]:
     done: list[Any] = []
     left = sorted(ctrs, key=lambda c: c.created)
     while left:
-        ready = [c for c in left if not (set(dependencies(c.options or {})) & ids) - {d.id for d in done}]
+        ready = [c for c in left if not (set(dependencies(c.options)) & ids) - {d.id for d in done}]
         if not ready:  # a cycle cannot be made, but never loop forever
             ready = left[:1]
         done += ready

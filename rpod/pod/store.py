@@ -154,9 +154,10 @@ class PodStore:
 
 def members(paths: Paths, pod_id: str) -> list[Any]:
     """The pod's container records (infra included), newest first."""
+    from rpod.container.namespaces import record_option
     from rpod.container.state import ContainerStore
 
-    return [r for r in ContainerStore(paths).list() if (r.options or {}).get("pod") == pod_id]
+    return [r for r in ContainerStore(paths).list() if record_option(r, "pod") == pod_id]
 
 
 def pod_status(states: list[str]) -> str:
@@ -192,7 +193,9 @@ def status(paths: Paths, pod: PodRecord, ctrs: list[Any] | None = None) -> str:
 
 def pod_info(paths: Paths, rec: Any) -> tuple[str, str, bool]:
     """(pod id, pod name, is the pod's infra) of a container record in a pod."""
-    pod_id = (rec.options or {}).get("pod") or ""
+    from rpod.container.namespaces import record_option
+
+    pod_id = record_option(rec, "pod") or ""
     pod = PodStore(paths).load(pod_id) if pod_id else None
     return pod_id, pod.name if pod else "", bool(pod and pod.infra_id == rec.id)
 

@@ -91,7 +91,7 @@ def restart_lines(record: Any, opts: GenerateOptions) -> list[str]:
     unit drops from the command line) in systemd's terms, as Podman does; else on-failure."""
     if opts.restart_policy is not None:
         return [f"Restart={opts.restart_policy}"]
-    policy = ((record.options or {}).get("restart") or "") if opts.new else ""
+    policy = (record.options.restart or "") if opts.new else ""
     name, _, count = policy.partition(":")
     if name in ("always", "unless-stopped"):
         return ["Restart=always"]
@@ -104,7 +104,7 @@ def restart_lines(record: Any, opts: GenerateOptions) -> list[str]:
 
 def restart_policy_warning(record: Any) -> str | None:
     """Podman's warning for a container with its own restart policy (systemd should restart it)."""
-    policy = ((record.options or {}).get("restart") or "").partition(":")[0]
+    policy = (record.options.restart or "").partition(":")[0]
     if policy in ("", "no"):
         return None
     return (f"Container {record.id} has restart policy \"{policy}\" which can lead to issues on shutdown: "
@@ -175,7 +175,7 @@ def generate(paths: Any, record: Any, opts: GenerateOptions,
 
         base = exe + [escape_arg(w) for w in root_flags(paths)]
         ref = record.name if opts.use_name else record.id
-        pidfile = (record.options or {}).get("conmon_pidfile") or ContainerStore(paths).dir(record.id) / MONITOR_PIDFILE
+        pidfile = record.options.conmon_pidfile or ContainerStore(paths).dir(record.id) / MONITOR_PIDFILE
         stop = " ".join(base) + f" stop  \\\n\t-t {timeout} {ref}"
         body = _service_head(record, timeout, opts) + [
             f"ExecStart={' '.join(base)} start {ref}",

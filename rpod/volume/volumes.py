@@ -482,7 +482,7 @@ def copy_up(vol: Volume, layer_dirs: Sequence[Path | str], container_path: str, 
     (done as root in a fresh user namespace over a read-only overlay of ``layer_dirs``, lowest
     first).  Returns True when something was copied.  The caller then marks ``needs_copy_up``
     False (``VolumeStore.update``)."""
-    from rpod.container.users import find_in_layers
+    from rpod.image.layerfs import find_in_layers
 
     data = Path(vol.mountpoint)
     if not vol.needs_copy_up or any(data.iterdir()):

@@ -21,10 +21,10 @@ import pytest
 
 from rootless.caps import CAP_BITS, CAP_NAMES, last_cap
 from rootless.subid import default_mapping
-from rpod.container.etcfiles import write_etc_files
 from rpod.container.ocispec import DEFAULT_CAPS, SpecContext, build_spec
 from rpod.container.options import RunOptions
 from rpod.container.users import layer_lookup
+from rpod.network.etcfiles import write_etc_files
 from rpod.paths import Paths
 from rpod.volume.volumes import VolumeStore, parse_all, resolve_mounts
 from tests.support.images import ALPINE_X86_64

@@ -87,7 +87,7 @@ def test_pyroute2_not_imported_by_run_or_network_cli() -> None:
 
 
 def test_hosts_host_gateway() -> None:
-    from rpod.container.etcfiles import hosts_content
+    from rpod.network.etcfiles import hosts_content
 
     text = hosts_content("h", "n", ["gw:host-gateway"], network="slirp4netns", host_gateway="192.0.2.2")
     assert "192.0.2.2\tgw\n" in text and "192.0.2.2\thost.containers.internal host.docker.internal\n" in text

@@ -8,7 +8,7 @@ import pytest
 
 from rpod.errors import BlockedRegistry, ConfigError
 from rpod.image.reference import Reference, parse_reference
-from rpod.registries import RegistriesConfig, load_registries_config
+from rpod.image.registries_conf import RegistriesConfig, load_registries_config
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ def test_format_command_breaks_before_flags() -> None:
 
 
 def rec(*cc: str, restart: str = "") -> SimpleNamespace:
-    return SimpleNamespace(name="web", id="c" * 64, create_command=list(cc), options={"restart": restart},
+    return SimpleNamespace(name="web", id="c" * 64, create_command=list(cc), options=SimpleNamespace(restart=restart),
                            stop_timeout=10)
 
 

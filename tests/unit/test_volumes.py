@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from rpod.container.etcfiles import hosts_content, resolv_conf_content
 from rpod.errors import NoSuchVolume, StateConflict, UsageError
+from rpod.network.etcfiles import hosts_content, resolv_conf_content
 from rpod.paths import Paths
 from rpod.volume.volumes import (
     MountRequest,

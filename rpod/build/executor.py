@@ -1,0 +1,265 @@
+"""Runs a planned build: one image per step (the cache), stages in dependency order.
+
+Output follows Podman/buildah (``[1/2] STEP 3/5: RUN ...``, ``--> Using cache <id>``,
+``--> <id>``, ``COMMIT name``); it goes through ``emit`` (one line at a time) while RUN
+output goes to the build's stdout/stderr fds directly.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from rootless.errors import RootlessError
+from rpod.build import imageconfig as ic
+from rpod.build.cache import BuildCache, step_key
+from rpod.build.ignore import Ignore
+from rpod.build.options import BuildOptions, BuildResult
+from rpod.build.parser import Instruction, parse, parse_onbuild
+from rpod.build.shell import expand
+from rpod.build.stages import PROXY_ARGS, Plan, Stage, plan
+from rpod.errors import RpodError, UsageError
+from rpod.image.localstore import LocalLayer, add_image, local_layer
+from rpod.image.store import ImageRecord, ImageStore
+from rpod.paths import Paths
+
+Emit = Callable[[str], None]
+
+
+class BuildError(RpodError):
+    """A step failed: the message names the step as Podman does, the hint the line."""
+
+
+@dataclass
+class State:
+    """Where a stage stands: its config, its layers, the image of its last step."""
+
+    config: dict[str, Any]
+    layers: list[LocalLayer]
+    image_id: str | None
+    args: dict[str, str] = field(default_factory=dict)
+    shell: list[str] = field(default_factory=lambda: list(ic.DEFAULT_SHELL))
+    cmd_set: bool = False
+    base_layers: int = 0  # how many layers came from the FROM image (for --squash)
+
+    def copy(self) -> State:
+        return State(copy.deepcopy(self.config), list(self.layers), self.image_id, dict(self.args), list(self.shell),
+                     False, len(self.layers))
+
+
+class Builder:
+    def __init__(self, paths: Paths, opts: BuildOptions, emit: Emit) -> None:
+        self.paths = paths
+        self.opts = opts
+        self._emit = emit
+        self.cf = parse(opts.containerfile)
+        self.plan: Plan = plan(self.cf, opts.build_args, opts.target)
+        self.ignore = Ignore.for_context(opts.context, opts.containerfile_path)
+        self.store = ImageStore(paths)
+        self.cache = BuildCache(paths)
+        self.results: dict[int, State] = {}
+        self.used_args: set[str] = set(self.plan.used_args)
+        self.lock = threading.Lock()
+        self.created = ic.iso(opts.timestamp if opts.timestamp is not None else time.time())
+        self.multi = len(self.plan.stages) > 1
+
+    # ------------------------------------------------------------------ output
+    def emit(self, text: str) -> None:
+        if not self.opts.quiet:
+            with self.lock:
+                self._emit(text)
+
+    def prefix(self, st: Stage) -> str:
+        if not self.multi:
+            return ""
+        pos = [s.index for s in self.plan.stages].index(st.index)
+        return f"[{pos + 1}/{len(self.plan.stages)}] "
+
+    # ------------------------------------------------------------------ driver
+    def run(self) -> BuildResult:
+        from rpod.build import steps
+
+        self.steps = steps
+        futures: dict[int, Future[State]] = {}
+        final = self.plan.stages[-1]
+        with ThreadPoolExecutor(max_workers=max(1, self.opts.jobs)) as pool:
+            for st in self.plan.stages:
+                futures[st.index] = pool.submit(self._stage_after_deps, st, futures, st is final)
+            state = futures[final.index].result()
+            for f in futures.values():
+                f.result()
+        record = self.finish(final, state)
+        unused = sorted(a for a in self.opts.build_args if a not in self.used_args and a not in PROXY_ARGS)
+        if unused:
+            self.emit(f"[Warning] one or more build args were not consumed: [{' '.join(unused)}]")
+        return BuildResult(record.id, list(self.opts.tags))
+
+    def _stage_after_deps(self, st: Stage, futures: dict[int, Future[State]], final: bool) -> State:
+        for d in sorted(st.deps):
+            futures[d].result()
+        state = self.stage(st, final)
+        self.results[st.index] = state
+        return state
+
+    def stage(self, st: Stage, final: bool) -> State:
+        pre = self.prefix(st)
+        from_text = st.from_ins.original
+        if st.base_stage is not None:
+            base_id = self.results[st.base_stage].image_id or ""
+            from_text = f"FROM {base_id}" + (f" AS {st.name}" if not st.name.isdigit() else "")
+        self.emit(f"{pre}STEP 1/{st.steps}: {from_text}")
+        state = self.from_state(st)
+        triggers = list(ic.inner(state.config).pop("OnBuild", None) or [])
+        for text in triggers:
+            trig = parse_onbuild(Instruction("ONBUILD", text, st.from_ins.line, "ONBUILD " + text))
+            state = self.step(st, trig, state, last=False, final=False, show=False)
+        for n, ins in enumerate(st.instructions):
+            self.emit(f"{pre}STEP {n + 2}/{st.steps}: {ins.step_text()}")
+            last = n == len(st.instructions) - 1
+            state = self.step(st, ins, state, last=last, final=final)
+        if not st.instructions and state.image_id is None:
+            state = self.commit_state(state)
+        return state
+
+    def from_state(self, st: Stage) -> State:
+        if st.base_stage is not None:
+            return self.results[st.base_stage].copy()
+        if st.base == "scratch":
+            arch, os_name = _platform(st.platform or self.opts.platform)
+            return State(ic.new_config(None, arch, os_name), [], None)
+        from rpod.image.pull import ensure_image
+
+        try:
+            record = ensure_image(self.paths, st.base, self.opts.pull)
+        except RpodError as e:
+            raise BuildError(f"creating build container: {e.message}", hint=f"Containerfile line {st.from_ins.line}",
+                             exit_code=e.exit_code) from None
+        return State(ic.new_config(self.store.config(record), "", ""), self.layers_of(record), record.id,
+                     base_layers=len(record.layers))
+
+    def layers_of(self, record: ImageRecord) -> list[LocalLayer]:
+        return record_layers(self.paths, self.store, record)
+
+    def layer_dirs(self, state: State) -> list[Any]:
+        return [self.paths.layer_dir(x.diff_id) / "diff" for x in state.layers]
+
+    # ------------------------------------------------------------------ steps
+    def expand_env(self, state: State) -> dict[str, str]:
+        return {**state.args, **ic.env_dict(state.config)}
+
+    def x(self, text: str, state: State) -> str:
+        return expand(text, self.expand_env(state), self.cf.escape)
+
+    def step(self, st: Stage, ins: Instruction, state: State, *, last: bool, final: bool,
+             show: bool = True) -> State:
+        try:
+            prepared = self.steps.prepare(self, st, ins, state)
+        except RpodError as e:
+            raise self.step_error(ins, e) from None
+        use_cache = self.opts.layers and not self.opts.no_cache
+        key = step_key(state.image_id or "scratch", ins.original, state.args, prepared.cache_extra)
+        cached = self.cache.get(key) if use_cache else None
+        record = self.store.get(cached) if cached else None
+        if record is not None:
+            new = State(self.store.config(record), self.layers_of(record), record.id, prepared.state.args,
+                        prepared.state.shell, prepared.state.cmd_set, state.base_layers)
+            if show:
+                self.emit(f"--> Using cache {record.id}")
+            self._done(st, new, last, final, show)
+            return new
+        try:
+            new = prepared.execute()
+        except RpodError as e:
+            raise self.step_error(ins, e) from None
+        except RootlessError as e:
+            raise self.step_error(ins, RpodError(e.message, e.hint)) from None
+        new = self.commit_state(new)
+        if self.opts.layers:
+            self.cache.put(key, new.image_id or "")
+        self._done(st, new, last, final, show)
+        return new
+
+    def _done(self, st: Stage, state: State, last: bool, final: bool, show: bool) -> None:
+        if not show:
+            return
+        if last and final:
+            name = self.opts.commit_name
+            self.emit(f"{self.prefix(st)}COMMIT {name}".rstrip())
+            return  # the final "-->" line comes from finish()
+        if self.opts.layers:
+            self.emit(f"--> {(state.image_id or '')[:11]}")
+
+    def step_error(self, ins: Instruction, e: RpodError) -> BuildError:
+        if isinstance(e, BuildError):
+            return e
+        where = f"Containerfile line {ins.line}"
+        hint = f"{where}: {e.hint}" if e.hint else where
+        return BuildError(f'building at STEP "{ins.original}": {e.message}', hint=hint, exit_code=e.exit_code)
+
+    def commit_state(self, state: State, names: list[str] | None = None,
+                     annotations: dict[str, str] | None = None) -> State:
+        record = add_image(self.paths, state.config, state.layers, names or [], self.opts.fmt, annotations)
+        state.image_id = record.id
+        return state
+
+    def history(self, state: State, created_by: str, empty: bool) -> None:
+        ic.add_history(state.config, self.created, created_by, empty)
+        state.config["created"] = self.created
+
+    # ------------------------------------------------------------------ the end
+    def finish(self, st: Stage, state: State) -> ImageRecord:
+        opts = self.opts
+        if not st.instructions:
+            self.emit(f"{self.prefix(st)}COMMIT {opts.commit_name}".rstrip())
+        cfg = copy.deepcopy(state.config)
+        layers = list(state.layers)
+        if opts.labels:
+            ic.set_labels(cfg, list(opts.labels.items()))
+        if opts.squash or opts.squash_all:
+            from rpod.build.squash import squash
+
+            keep = 0 if opts.squash_all else state.base_layers
+            layers = squash(self.paths, layers, keep, opts.compression, opts.timestamp)
+            cfg["history"] = [h for h in cfg.get("history") or [] if h.get("empty_layer")] if opts.squash_all else \
+                cfg.get("history") or []
+        record = add_image(self.paths, cfg, layers, opts.tags, opts.fmt, opts.annotations or None)
+        self.emit(f"--> {record.id[:11]}")
+        for t in opts.tags:
+            self.emit(f"Successfully tagged {t}")
+        return record
+
+
+def record_layers(paths: Paths, store: ImageStore, record: ImageRecord) -> list[LocalLayer]:
+    """An image's layers with their blobs' descriptors (from the manifest for a layer without a kept blob)."""
+    out = []
+    manifest = None
+    for i, diff_id in enumerate(record.layers):
+        layer = local_layer(paths, diff_id)
+        if layer is None:
+            manifest = manifest or store.manifest(record)
+            desc = manifest["layers"][i]
+            layer = LocalLayer(diff_id, desc["digest"], int(desc.get("size") or 0), desc.get("mediaType", ""))
+        out.append(layer)
+    return out
+
+
+def _platform(value: str | None) -> tuple[str, str]:
+    import platform as _p
+
+    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(_p.machine(), _p.machine())
+    if value:
+        parts = value.split("/")
+        return (parts[1] if len(parts) > 1 else machine), parts[0]
+    return machine, "linux"
+
+
+def build(paths: Paths, opts: BuildOptions, emit: Emit) -> BuildResult:
+    """Run the build described by ``opts``; lines of progress through ``emit``."""
+    if opts.fmt not in ("oci", "docker"):
+        raise UsageError(f"unrecognized image type {opts.fmt!r}")
+    return Builder(paths, opts, emit).run()

@@ -1,0 +1,40 @@
+"""What a build is asked to do (filled by the CLI, read by the executor)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class BuildOptions:
+    context: Path
+    containerfile: str  # its text
+    containerfile_path: Path | None = None
+    tags: list[str] = field(default_factory=list)  # fully qualified names
+    commit_name: str = ""  # the first -t as given (Podman prints it in the COMMIT line)
+    target: str | None = None
+    build_args: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    fmt: str = "oci"
+    layers: bool = True
+    no_cache: bool = False
+    pull: str = "missing"
+    squash: bool = False
+    squash_all: bool = False
+    timestamp: int | None = None
+    secrets: dict[str, str] = field(default_factory=dict)  # id -> host file
+    network: str | None = None
+    quiet: bool = False
+    rm: bool = True
+    force_rm: bool = False
+    jobs: int = 1
+    compression: str = "gzip"
+    platform: str | None = None
+
+
+@dataclass
+class BuildResult:
+    image_id: str
+    names: list[str] = field(default_factory=list)

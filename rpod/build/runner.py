@@ -1,0 +1,198 @@
+"""Where a build step's files come from: a RUN in a real rootless container, or COPY/ADD/WORKDIR
+through ``rootless.layerdiff``'s apply mode; either way the overlay upper dir becomes a layer.
+
+RUN uses rpod's own run machinery (``lifecycle.create``/``start``: the monitor, the runtime
+core, slirp4netns by default); the step's output goes to the build's stdout/stderr and its
+last lines are kept for the error message of a failing step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from rpod.errors import RpodError
+from rpod.image.localstore import LocalLayer, add_layer_from_tar
+from rpod.paths import Paths
+
+# mount points the runtime makes in a container's root: never part of a RUN's layer when empty
+RUNTIME_MOUNTS = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run/.containerenv", "/run/secrets",
+                  "/dev", "/proc", "/sys", "/run", "/etc/mtab")
+
+
+@dataclass
+class RunSpec:
+    image_id: str
+    argv: list[str]
+    env: list[str]
+    workdir: str = "/"
+    user: str = ""
+    network: str | None = None
+    mounts: list[str] = field(default_factory=list)  # --mount values
+    tmpfs: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)  # mount targets to leave out of the layer
+    quiet: bool = False
+
+
+@dataclass
+class RunResult:
+    code: int
+    tail: list[str]
+    layer: LocalLayer | None
+
+
+def _pump(fd: int, sink: int | None, tail: deque[str]) -> None:
+    partial = b""
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        while True:
+            try:
+                data = f.read(65536)
+            except OSError:
+                break
+            if not data:
+                break
+            if sink is not None:
+                with contextlib.suppress(OSError):
+                    os.write(sink, data)
+            lines = (partial + data).split(b"\n")
+            partial = lines.pop()
+            tail.extend(x.decode(errors="replace") for x in lines)
+    if partial:
+        tail.append(partial.decode(errors="replace"))
+
+
+def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, layer: bool = True) -> RunResult:
+    """Run ``spec`` in a container; on success store its upper dir as a layer."""
+    from rpod.container import lifecycle
+    from rpod.container.monitorspawn import StdioRequest, spawn_monitor
+    from rpod.container.options import RunOptions
+
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    tail: deque[str] = deque(maxlen=10)
+    io = StdioRequest(stdin_fd=-1, stdout_fd=out_w, stderr_fd=err_w)
+    spawn = spawn_monitor(io)
+    os.close(out_w)
+    os.close(err_w)
+    sinks = (None, None) if spec.quiet else (1, 2)
+    pumps = [threading.Thread(target=_pump, args=(r, s, tail), daemon=True)
+             for r, s in ((out_r, sinks[0]), (err_r, sinks[1]))]
+    for t in pumps:
+        t.start()
+    opts = RunOptions(image=spec.image_id, entrypoint=json.dumps(spec.argv), env=list(spec.env),
+                      workdir=spec.workdir or "/", user=spec.user or None, network=spec.network,
+                      mounts=list(spec.mounts), tmpfs=list(spec.tmpfs), pull="never", log_driver="passthrough")
+    record = None
+    try:
+        try:
+            record = lifecycle.create(paths, opts, cid=spawn.cid)
+        except BaseException:
+            spawn.cancel()
+            raise
+        started = lifecycle.start(paths, record, io, spawn)
+        code = lifecycle.wait_started(paths, started)
+        if started.sync is not None:
+            started.sync.close()
+        for t in pumps:
+            t.join(timeout=5)
+        result = RunResult(code, list(tail), None)
+        if code == 0 and layer:
+            upper = paths.container_dir(record.id) / "upper"
+            result.layer = layer_from_upper(paths, str(upper), [*RUNTIME_MOUNTS, *spec.exclude], compression, mtime)
+        return result
+    finally:
+        if record is not None:
+            with contextlib.suppress(Exception):
+                lifecycle.remove(paths, record, force=True, timeout=0)
+
+
+class _Chained:
+    """``first`` then the rest of ``rest`` (a pipe already read from)."""
+
+    def __init__(self, first: bytes, rest: IO[bytes]) -> None:
+        self.first = first
+        self.rest = rest
+
+    def read(self, n: int = -1) -> bytes:
+        if self.first:
+            data, self.first = self.first, b""
+            return data
+        return self.rest.read(n)
+
+
+def _helper(cfg: dict[str, Any], stdin: Any) -> Any:
+    import subprocess
+
+    from rootless.subid import default_mapping
+    from rootless.userns import popen, python_entry
+
+    return popen(python_entry("rootless.layerdiff", json.dumps(cfg)), default_mapping(), die_with_parent=True,
+                 stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _store(paths: Paths, proc: Any, compression: str, skip_empty: bool) -> LocalLayer | None:
+    """Store the helper's tar as a layer (None when ``skip_empty`` and it has no entry)."""
+    layer = None
+    try:
+        head = proc.stdout.read(512)
+        if not head:
+            err = proc.stderr.read().decode(errors="replace").strip()
+            proc.wait()
+            raise RpodError(err.removeprefix("rpod-layerdiff: ") or f"the layer helper failed (exit {proc.returncode})")
+        if not (skip_empty and (not head or head == b"\0" * len(head))):
+            layer = add_layer_from_tar(paths, _Chained(head, proc.stdout), compression)  # type: ignore[arg-type]
+        else:
+            while proc.stdout.read(1 << 20):
+                pass
+    finally:
+        err = proc.stderr.read().decode(errors="replace").strip()
+        rc = proc.wait()
+    if rc != 0:
+        raise RpodError(err.removeprefix("rpod-layerdiff: ") or f"the layer helper failed (exit {rc})")
+    return layer
+
+
+def layer_from_upper(paths: Paths, upper: str, exclude: list[str], compression: str, mtime: int | None,
+                     skip_empty: bool = False) -> LocalLayer | None:
+    """An upper dir (or a layer dir) → a stored layer."""
+    import subprocess
+
+    proc = _helper({"upper": upper, "exclude": exclude, "mtime": mtime}, subprocess.DEVNULL)
+    return _store(paths, proc, compression, skip_empty)
+
+
+def apply_step(paths: Paths, layer_dirs: list[Path], apply: dict[str, Any], tar: IO[bytes] | None,
+               compression: str, mtime: int | None, skip_empty: bool = False) -> LocalLayer | None:
+    """Extract ``tar`` at ``apply['dest']`` on top of ``layer_dirs``; the change as a layer."""
+    import subprocess
+    import tempfile
+
+    from rootless.subid import default_mapping
+    from rootless.userns import remove_tree
+    from rpod.sysinfo import overlay_driver
+
+    driver, err = overlay_driver(paths)
+    if not driver:
+        raise RpodError(f"no overlay driver works: {err}")
+    paths.tmp.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="build-", dir=paths.tmp))
+    try:
+        for sub in ("upper", "work", "root"):
+            (scratch / sub).mkdir(mode=0o755)
+        overlay = {"lowerdir": [str(d) for d in layer_dirs], "upperdir": str(scratch / "upper"),
+                   "workdir": str(scratch / "work"), "driver": driver}
+        if not layer_dirs:  # FROM scratch: overlay needs a lower layer
+            (scratch / "empty").mkdir()
+            overlay["lowerdir"] = [str(scratch / "empty")]
+        cfg = {"upper": str(scratch / "upper"), "exclude": [], "mtime": mtime, "apply": {**apply, "has_tar": tar is not None},
+               "overlay": overlay, "target": str(scratch / "root")}
+        proc = _helper(cfg, tar if tar is not None else subprocess.DEVNULL)
+        return _store(paths, proc, compression, skip_empty)
+    finally:
+        remove_tree(scratch, default_mapping())

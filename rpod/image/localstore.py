@@ -1,0 +1,283 @@
+"""Adding locally made content to the store: layers from a tar stream, images from a config.
+
+The primitives ``build``, ``commit``, ``import`` and ``load`` share.
+
+``add_layer_from_tar`` reads an uncompressed layer tar once: each chunk is hashed (the
+diff_id), written to an unpack helper (``rootless.unpack`` as root in the user namespace,
+so the tar's container ids land as the store's sub-ids) and compressed into ``blob`` beside
+the helper's ``diff/`` (the compressed digest hashed on the way).  The scratch directory is
+``tmp/spare.<pid>.<rand>`` (swept when that pid is gone, like pull's spare helpers); under
+the layer's lock it is renamed to ``layers/<diffid>`` or, when the layer is already there,
+thrown away: a ``kill -9`` at any point leaves either no layer or a complete one.
+
+Every layer keeps its compressed blob as ``layers/<diffid>/blob`` (pull keeps the bytes it
+downloaded there too), described by ``layer.json``'s ``compressed_digest``/``media_type``:
+``push`` and ``save`` send those exact bytes, so a pulled image pushes with the same layer
+digests and diff_ids (docs/decisions.md, "Pushing what was pulled").
+
+``add_image`` writes the config and manifest blobs and records the image in
+``images.json`` (``ImageStore.put``: atomically, under the store lock).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from rpod.errors import LayerError, UsageError
+from rpod.image import mediatypes as mt
+from rpod.image.store import ImageRecord, ImageStore
+from rpod.paths import Paths
+from rpod.storefile import atomic_write_json, fsync_dir, locked, read_json
+
+CHUNK = 1 << 20
+BLOB_NAME = "blob"
+GZIP_LEVEL = 6  # as containers/image (pgzip's default)
+
+
+@dataclass
+class LocalLayer:
+    """A layer in the store: its uncompressed digest, and the compressed blob kept for push."""
+
+    diff_id: str
+    digest: str  # of the compressed blob
+    size: int  # of the compressed blob
+    media_type: str  # OCI media type of the blob (converted for docker manifests)
+    uncompressed_size: int = 0
+
+    def descriptor(self, fmt: str = "oci") -> dict[str, Any]:
+        return {"mediaType": layer_media_type(self.media_type, fmt), "digest": self.digest, "size": self.size}
+
+
+def layer_media_type(media_type: str, fmt: str) -> str:
+    """The blob's media type in an ``oci`` or ``docker`` manifest."""
+    comp = mt.layer_compression(media_type)
+    if fmt == "docker":
+        return {None: mt.DOCKER_LAYER, "gzip": mt.DOCKER_LAYER_GZIP, "zstd": mt.DOCKER_LAYER_ZSTD}[comp]
+    return {None: mt.OCI_LAYER, "gzip": mt.OCI_LAYER_GZIP, "zstd": mt.OCI_LAYER_ZSTD}[comp]
+
+
+class _Compressor:
+    """Streaming compressor for ``gzip``, ``zstd`` or ``none``."""
+
+    def __init__(self, compression: str, level: int | None = None):
+        self.kind = compression
+        if compression == "gzip":
+            self._c: Any = zlib.compressobj(GZIP_LEVEL if level is None else level, zlib.DEFLATED, 31)
+        elif compression == "zstd":
+            import zstandard
+
+            self._c = zstandard.ZstdCompressor(level=3 if level is None else level).compressobj()
+        elif compression in ("none", ""):
+            self._c = None
+        else:
+            raise UsageError(f"unsupported compression format {compression!r}: use gzip, zstd or none")
+
+    @property
+    def media_type(self) -> str:
+        return {"gzip": mt.OCI_LAYER_GZIP, "zstd": mt.OCI_LAYER_ZSTD}.get(self.kind, mt.OCI_LAYER)
+
+    def __call__(self, data: bytes) -> bytes:
+        return data if self._c is None else self._c.compress(data)
+
+    def finish(self) -> bytes:
+        return b"" if self._c is None else self._c.flush()
+
+
+class _HashWriter:
+    """Writes to a file, hashing and counting."""
+
+    def __init__(self, f: IO[bytes]):
+        self.f = f
+        self.h = hashlib.sha256()
+        self.n = 0
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self.h.update(data)
+            self.n += len(data)
+            self.f.write(data)
+
+
+def _mapping() -> Any:
+    from rootless.subid import default_mapping
+
+    return default_mapping()
+
+
+def layer_blob(paths: Paths, diff_id: str) -> tuple[Path, dict[str, Any]] | None:
+    """The kept compressed blob of a layer and its ``layer.json``, or None when the layer has none."""
+    info = read_json(paths.layer_dir(diff_id) / "layer.json", {}) or {}
+    path = paths.layer_dir(diff_id) / BLOB_NAME
+    if info.get("blob") and path.is_file():
+        return path, info
+    return None
+
+
+def local_layer(paths: Paths, diff_id: str) -> LocalLayer | None:
+    """The ``LocalLayer`` of a stored layer that has its blob."""
+    found = layer_blob(paths, diff_id)
+    if found is None:
+        return None
+    _, info = found
+    return LocalLayer(diff_id, info["compressed_digest"], int(info["compressed_size"]),
+                      mt.base_type(info["media_type"]), int(info.get("size") or 0))
+
+
+def add_layer_from_tar(paths: Paths, stream: IO[bytes], compression: str = "gzip",
+                       on_bytes: Callable[[int], None] | None = None, level: int | None = None) -> LocalLayer:
+    """Store the uncompressed layer tar read from ``stream`` (see the module docstring)."""
+    from rootless.userns import remove_tree
+    from rpod.image import layerfetch
+
+    paths.ensure()
+    comp = _Compressor(compression, level)
+    mapping = _mapping()
+    helper = layerfetch.spawn_spare(paths, mapping)
+    scratch = helper.scratch
+    try:
+        diff_id, unpacked, blob, stats = _feed(helper, stream, comp, scratch / BLOB_NAME, on_bytes)
+        layer = LocalLayer(diff_id, "sha256:" + blob.h.hexdigest(), blob.n, comp.media_type, unpacked)
+        hexd = diff_id.partition(":")[2]
+        with locked(paths.locks / f"layer-{hexd}.lock"):
+            target = paths.layer_dir(diff_id)
+            if (target / "layer.json").exists():
+                existing = local_layer(paths, diff_id)
+                if existing is not None:
+                    return existing
+                _adopt_blob(paths, diff_id, scratch / BLOB_NAME, layer)  # an old layer without a blob
+                return layer
+            atomic_write_json(scratch / "layer.json", _layer_json(layer, stats), 0o644)
+            paths.layers.mkdir(parents=True, exist_ok=True)
+            os.rename(scratch, target)
+            fsync_dir(paths.layers)
+            scratch = None  # type: ignore[assignment]
+            return layer
+    finally:
+        if helper.proc.poll() is None:
+            helper.proc.kill()
+            helper.proc.wait()
+        if scratch is not None and scratch.exists():
+            remove_tree(scratch, mapping)
+
+
+def _feed(helper: Any, stream: IO[bytes], comp: _Compressor, blob_path: Path,
+          on_bytes: Callable[[int], None] | None) -> tuple[str, int, _HashWriter, dict[str, Any]]:
+    """Copy ``stream`` to the helper and the compressed blob; returns (diff_id, size, blob, stats)."""
+    uncompressed = hashlib.sha256()
+    total = 0
+    sink = helper.proc.stdin
+    with open(blob_path, "wb") as f:
+        blob = _HashWriter(f)
+        try:
+            while chunk := stream.read(CHUNK):
+                uncompressed.update(chunk)
+                total += len(chunk)
+                sink.write(chunk)
+                blob.write(comp(chunk))
+                if on_bytes:
+                    on_bytes(len(chunk))
+            blob.write(comp.finish())
+            f.flush()
+            os.fsync(f.fileno())
+        except BrokenPipeError:
+            pass  # the helper failed: its message is collected below
+        try:
+            sink.close()
+        except BrokenPipeError:
+            pass
+        helper.proc.stdin = None
+        out, err = helper.proc.communicate()
+    if helper.proc.returncode != 0:
+        text = err.decode(errors="replace").strip().removeprefix("rpod-unpack: ")
+        raise LayerError(f"cannot store the layer: {text or 'unpack failed'}",
+                         hint="the layer tar is malformed; nothing was written outside the store")
+    try:
+        stats = json.loads(out.decode().strip().splitlines()[-1]) if out.strip() else {}
+    except (ValueError, IndexError):
+        stats = {}
+    return "sha256:" + uncompressed.hexdigest(), total, blob, stats
+
+
+def _layer_json(layer: LocalLayer, stats: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "diff_id": layer.diff_id,
+        "compressed_digest": layer.digest,
+        "compressed_size": layer.size,
+        "media_type": layer.media_type,
+        "size": layer.uncompressed_size,
+        "created": time.time(),
+        "stats": stats,
+        "blob": True,
+    }
+
+
+def _adopt_blob(paths: Paths, diff_id: str, blob: Path, layer: LocalLayer) -> None:
+    """Give a stored layer that lacks one (pulled by an older rpod) this blob (caller holds its lock)."""
+    target = paths.layer_dir(diff_id)
+    info = read_json(target / "layer.json", {}) or {}
+    os.rename(blob, target / BLOB_NAME)
+    info.update(_layer_json(layer, info.get("stats") or {}))
+    atomic_write_json(target / "layer.json", info, 0o644)
+
+
+def config_bytes(config: dict[str, Any]) -> bytes:
+    """The config as stored and pushed (compact JSON, as Go's encoder writes it)."""
+    return json.dumps(config, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def make_manifest(config_digest: str, config_size: int, layers: list[LocalLayer], fmt: str = "oci",
+                  annotations: dict[str, str] | None = None) -> tuple[bytes, str]:
+    """An image manifest (``oci`` or ``docker`` v2s2) for these blobs: (bytes, media type)."""
+    if fmt not in ("oci", "docker"):
+        raise UsageError(f"unrecognized image type {fmt!r}")
+    media = mt.OCI_MANIFEST if fmt == "oci" else mt.DOCKER_MANIFEST
+    doc: dict[str, Any] = {"schemaVersion": 2, "mediaType": media,
+                           "config": {"mediaType": mt.OCI_CONFIG if fmt == "oci" else mt.DOCKER_CONFIG,
+                                      "digest": config_digest, "size": config_size},
+                           "layers": [layer.descriptor(fmt) for layer in layers]}
+    if annotations and fmt == "oci":
+        doc["annotations"] = annotations
+    return json.dumps(doc, separators=(",", ":")).encode(), media
+
+
+def add_image(paths: Paths, config: dict[str, Any], layers: list[LocalLayer], names: list[str],
+              fmt: str = "oci", annotations: dict[str, str] | None = None) -> ImageRecord:
+    """Write ``config`` and a manifest for ``layers`` and record the image under ``names``.
+
+    ``config["rootfs"]["diff_ids"]`` is set from ``layers`` (lowest first).  Names must be
+    fully qualified (``localhost/app:latest``); they move from any image that had them.
+    """
+    store = ImageStore(paths.ensure())
+    config = dict(config)
+    config["rootfs"] = {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]}
+    cbytes = config_bytes(config)
+    cdigest = "sha256:" + hashlib.sha256(cbytes).hexdigest()
+    store.write_blob(cdigest, cbytes)
+    mbytes, media = make_manifest(cdigest, len(cbytes), layers, fmt, annotations)
+    mdigest = "sha256:" + hashlib.sha256(mbytes).hexdigest()
+    store.write_blob(mdigest, mbytes)
+    from rpod.image.store import split_name
+
+    record = ImageRecord(
+        id=cdigest.partition(":")[2],
+        names=list(dict.fromkeys(names)),
+        digest=mdigest,
+        repo_digests=list(dict.fromkeys(f"{split_name(n)[0]}@{mdigest}" for n in names)),
+        layers=[layer.diff_id for layer in layers],
+        manifest_digest=mdigest,
+        manifest_type=media,
+        created=str(config.get("created") or ""),
+        size=sum(layer.uncompressed_size for layer in layers),
+        architecture=str(config.get("architecture") or ""),
+        os=str(config.get("os") or ""),
+        pulled_at=time.time(),
+    )
+    return store.put(record)

@@ -1,0 +1,28 @@
+"""``rpod commit``: a container's upper dir as a layer, ``--change``, ``-m``, ``-a``."""
+
+from __future__ import annotations
+
+import json
+
+from tests.support.rpodcli import RpodEnv, ok, run_rpod
+
+
+def test_commit_changes_and_runs(module_env: RpodEnv) -> None:
+    ok(run_rpod(module_env, "run", "--name", "c1", "alpine", "sh", "-c",
+                "echo made > /made.txt && rm /etc/motd && mkdir -p /d && ln /made.txt /d/link"))
+    r = ok(run_rpod(module_env, "commit", "-q", "-m", "my message", "-a", "me <me@x>",
+                    "--change", 'CMD ["cat", "/made.txt"]', "--change", "ENV FOO=bar", "--change", "LABEL l=v",
+                    "c1", "committed:1"))
+    image_id = r.stdout.strip()
+    assert len(image_id) == 64 and r.stderr == ""
+    assert ok(run_rpod(module_env, "run", "--rm", "committed:1")).stdout == "made\n"
+    out = ok(run_rpod(module_env, "run", "--rm", "committed:1", "sh", "-c",
+                      "test -e /etc/motd || echo gone; stat -c %h /d/link; echo $FOO")).stdout
+    assert out.split() == ["gone", "2", "bar"]
+    doc = json.loads(ok(run_rpod(module_env, "image", "inspect", "committed:1")).stdout)[0]
+    assert doc["Config"]["Labels"]["l"] == "v" and doc["Author"] == "me <me@x>"
+    hist = json.loads(ok(run_rpod(module_env, "image", "inspect", "--format", "{{json .}}", "committed:1")).stdout)
+    assert hist["Id"] == image_id
+    bad = run_rpod(module_env, "commit", "--change", "RUN x", "c1")
+    assert bad.returncode == 125 and "not allowed" in bad.stderr
+    ok(run_rpod(module_env, "rm", "c1"))
