@@ -150,11 +150,10 @@ def stop_cmd(pods: tuple[str, ...], all_: bool, latest: bool, ignore: bool, time
 @click.option("-s", "--signal", "sig", default="KILL", help="Signal to send")
 def kill_cmd(pods: tuple[str, ...], all_: bool, latest: bool, sig: str) -> None:
     """Send a signal to the containers of one or more pods."""
-    from rpod.container.options import parse_signal
     from rpod.engine import pods as engine
 
     refs = _refs(pods, all_, latest)
-    _report(engine.kill(None, refs, parse_signal(sig), all_=all_, latest=latest))
+    _report(engine.kill(None, refs, sig, all_=all_, latest=latest))
 
 
 @app.command("rm", context_settings=HELP)

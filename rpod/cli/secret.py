@@ -27,7 +27,6 @@ _LS_HEADERS = {"ID": "ID", "Name": "NAME", "Driver": "DRIVER", "CreatedAt": "CRE
 def create_cmd(name: str, source: str | None, driver: str, driver_opts: tuple[str, ...], env: bool,
                labels: tuple[str, ...], replace: bool) -> None:
     """Create a new secret from a file, - (stdin) or an environment variable."""
-    from rpod.container.options import parse_key_values
     from rpod.engine import secrets
 
     if source is None:
@@ -44,7 +43,7 @@ def create_cmd(name: str, source: str | None, driver: str, driver_opts: tuple[st
                 data = f.read()
         except OSError as e:
             raise UsageError(f"{e.strerror}: {source}") from None
-    rec = secrets.create(None, name, data, labels=parse_key_values(list(labels), "--label"),
+    rec = secrets.create(None, name, data, labels=list(labels),
                          replace=replace, driver=driver, env=env)
     write(rec.id + "\n")
 
@@ -58,16 +57,11 @@ def ls_cmd(fmt: str | None, quiet: bool, noheading: bool, filters: tuple[str, ..
     """List secrets."""
     from rpod.cli.common import parse_filters
     from rpod.engine import secrets
-    from rpod.humanize import parse_time, since
 
-    flt = parse_filters(list(filters))
-    recs = [r for r in secrets.ls(None)
-            if all(any(r.name == v or (k == "id" and r.id.startswith(v)) for v in vs) for k, vs in flt.items())]
+    rows = secrets.ls_rows(None, parse_filters(list(filters)))
     if quiet:
-        write("".join(r.id + "\n" for r in recs))
+        write("".join(r["ID"] + "\n" for r in rows))
         return
-    rows = [{"ID": r.id, "Name": r.name, "Driver": r.driver, "CreatedAt": since(parse_time(r.created)),
-             "UpdatedAt": since(parse_time(r.updated or r.created)), "Labels": r.labels} for r in recs]
     if fmt and fmt.strip() in ("json", "{{json .}}"):
         print_json(rows)
         return

@@ -71,10 +71,6 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
         raise UsageError(f"container id file exists: {opts.cidfile}", hint="remove it or choose another --cidfile")
     store = ContainerStore(paths)
     paths.ensure()
-    if opts.pod or opts.pod_id_file:
-        from rpod.pod.create import apply as join_pod  # only for --pod: run's start-up stays light
-
-        join_pod(paths, opts)
     from rpod.container import namespaces
 
     namespaces.resolve(paths, opts)

@@ -109,6 +109,7 @@ def play(text: str, opts: PlayOptions, paths: Paths | None = None) -> PlayReport
 def _play_pod(p: Paths, pp: Any, opts: PlayOptions) -> PodPlayReport:
     from rpod.container import lifecycle
     from rpod.pod import ops
+    from rpod.pod.create import apply as join_pod
     from rpod.pod.create import create_pod
 
     pod = create_pod(p, pp.pod)
@@ -121,6 +122,7 @@ def _play_pod(p: Paths, pp: Any, opts: PlayOptions) -> PodPlayReport:
         for cp in pp.containers:
             run = cp.opts
             run.pod = pod.id
+            join_pod(p, run)  # the pod's namespaces, volumes and host name
             for kind, path in cp.create_paths:
                 _create_host_path(kind, path)
             for vname, dest, ro in cp.file_mounts:

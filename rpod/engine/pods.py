@@ -91,10 +91,13 @@ def restart(paths: Paths | None, refs: list[str], *, all_: bool = False, latest:
     return _each(paths, refs, one, all_=all_, latest=latest)
 
 
-def kill(paths: Paths | None, refs: list[str], signum: int, *, all_: bool = False, latest: bool = False) -> list[PodReport]:
+def kill(paths: Paths | None, refs: list[str], signal: str | int, *, all_: bool = False,
+         latest: bool = False) -> list[PodReport]:
     paths = paths_or_default(paths)
+    from rpod.container.options import parse_signal
     from rpod.pod import ops
 
+    signum = parse_signal(signal)
     return _each(paths, refs, lambda p: ops.kill(paths, p, signum), all_=all_, latest=latest)
 
 

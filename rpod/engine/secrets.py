@@ -19,10 +19,24 @@ class RemoveReport:
     error: BaseException | None = None
 
 
-def create(paths: Paths | None, name: str, data: bytes, *, labels: dict[str, str] | None = None,
+def create(paths: Paths | None, name: str, data: bytes, *, labels: list[str] | None = None,
            replace: bool = False, driver: str = "file", env: bool = False) -> SecretRecord:
+    """A new secret (``labels`` as ``K=V`` flags)."""
+    from rpod.container.options import parse_key_values
+
     paths = paths_or_default(paths)
-    return SecretStore(paths).create(name, data, labels=labels, replace=replace, driver=driver, env=env)
+    return SecretStore(paths).create(name, data, labels=parse_key_values(labels or [], "--label"),
+                                     replace=replace, driver=driver, env=env)
+
+
+def ls_rows(paths: Paths | None, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """``secret ls`` rows (times humanized, as Podman's table) matching ``name=``/``id=`` filters."""
+    from rpod.humanize import parse_time, since
+
+    recs = [r for r in ls(paths)
+            if all(any(r.name == v or (k == "id" and r.id.startswith(v)) for v in vs) for k, vs in filters.items())]
+    return [{"ID": r.id, "Name": r.name, "Driver": r.driver, "CreatedAt": since(parse_time(r.created)),
+             "UpdatedAt": since(parse_time(r.updated or r.created)), "Labels": r.labels} for r in recs]
 
 
 def ls(paths: Paths | None) -> list[SecretRecord]:
