@@ -38,3 +38,14 @@ class BuildOptions:
 class BuildResult:
     image_id: str
     names: list[str] = field(default_factory=list)
+
+
+def build_platform(value: str | None) -> tuple[str, str]:
+    """(architecture, os) a build targets: ``--platform OS/ARCH``, else this host's (Go names)."""
+    import platform as _p
+
+    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(_p.machine(), _p.machine())
+    if value:
+        parts = value.split("/")
+        return (parts[1] if len(parts) > 1 else machine), parts[0]
+    return machine, "linux"

@@ -85,9 +85,7 @@ def h_arg(b: Builder, st: Stage, ins: Instruction, state: State) -> Prepared:
 
 
 def _platform_arg(name: str, b: Builder) -> str | None:
-    from rpod.build.executor import _platform
-
-    arch, os_name = _platform(b.opts.platform)
+    arch, os_name = ic.platform_of(b.opts.platform)
     values = {"TARGETPLATFORM": f"{os_name}/{arch}", "TARGETOS": os_name, "TARGETARCH": arch, "TARGETVARIANT": "",
               "BUILDPLATFORM": f"{os_name}/{arch}", "BUILDOS": os_name, "BUILDARCH": arch, "BUILDVARIANT": ""}
     return values.get(name)

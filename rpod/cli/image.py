@@ -16,7 +16,8 @@ from rpod.cli.common import (
     write,
 )
 
-app = NounGroup("image", help="Manage images", lazy={"build": "rpod.cli.build"}, no_args_is_help=True)
+app = NounGroup("image", help="Manage images", lazy={"build": "rpod.cli.build", **{n: "rpod.cli.ship" for n in (
+    "import", "push", "save", "load", "history", "tree", "diff", "mount", "unmount", "umount")}}, no_args_is_help=True)
 
 IMAGE_HEADERS = {"ID": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Created": "CREATED"}
 
@@ -70,7 +71,7 @@ def ls_cmd(repository: str | None, all_: bool, quiet: bool, digests: bool, no_tr
         flt.setdefault("reference", []).append(repository)
     # only a --format can show .Containers (the default table and -q do not): the container store
     # is not read otherwise
-    rows = images.list_images(images.ListOptions(filters=flt, sort=sort, no_trunc=no_trunc, containers=bool(fmt)))
+    rows = images.list_images(images.ListOptions(filters=flt, sort=sort, no_trunc=no_trunc, containers=bool(fmt), all=all_))
     if quiet:
         write("".join(i + "\n" for i in dict.fromkeys(row.ID for row, _rec in rows)))
         return

@@ -8,6 +8,7 @@ monitor, forwards signals to the container (``--sig-proxy``) and exits with the 
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -114,9 +115,11 @@ _KINDS: dict[str, dict[str, Any]] = {
 }
 
 
-def run_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorate a command with every ``RUN_FLAGS`` option (parameter ``f_<field>``)."""
+def run_flags(fn: Callable[..., Any], skip: tuple[str, ...] = ()) -> Callable[..., Any]:
+    """Decorate a command with every ``RUN_FLAGS`` option (parameter ``f_<field>``) but ``skip``'s."""
     for names, fld, kind, help_text in reversed(RUN_FLAGS):
+        if fld in skip:
+            continue
         fn = click.option(*names, f"f_{fld}", help=help_text, **_KINDS[kind])(fn)
     fn = click.option("--sig-proxy", "sig_proxy", default="true", help="Proxy signals to the process")(fn)
     fn = click.option("--read-only-tmpfs", "f_read_only_tmpfs", default=None,
@@ -207,7 +210,7 @@ def _exit_now(code: int) -> NoReturn:
 @app.command("create", context_settings=CONTEXT)
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
-@run_flags
+@functools.partial(run_flags, skip=("detach",))  # Podman's create has no -d: "unknown shorthand flag"
 def create_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool, **kw: Any) -> None:
     """Create but do not start a container."""
     from rpod.engine import containers_run as engine

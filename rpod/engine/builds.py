@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,9 +79,10 @@ def prepare_context(req: BuildRequest, paths: Paths | None = None) -> tuple[Path
         import tempfile
 
         scratch = Path(tempfile.mkdtemp(prefix="build-ctx-", dir=paths.tmp))
-        stream = open_tar_input(req.stdin or sys.stdin.buffer)
-        with tarfile.open(fileobj=stream, mode="r|") as tf:  # type: ignore[arg-type]
-            tf.extractall(scratch, filter="data")
+        from rootless.archive import extract_into
+
+        stream = open_tar_input(req.stdin or sys.stdin.buffer)  # the safe extractor: no '..', no links out
+        extract_into(stream, str(scratch), owner=(os.getuid(), os.getgid()), overwrite=True)  # type: ignore[arg-type]
         context = scratch
     else:
         context = Path(req.context).resolve()

@@ -134,6 +134,7 @@ class ListOptions:
 
     filters: dict[str, list[str]] = field(default_factory=dict)
     sort: str = "created"
+    all: bool = False  # -a: also the intermediate images of builds (one per cached step)
     no_trunc: bool = False
     containers: bool = False  # count each image's containers (reads the container store)
 
@@ -163,6 +164,11 @@ def list_images(opts: ListOptions, paths: Paths | None = None) -> list[tuple[Any
         raise UsageError(f"invalid sort field {opts.sort!r}: use created, id, repository, size or tag")
     store = _store(p)
     records = store.list()
+    if not opts.all:
+        from rpod.build.cache import BuildCache
+
+        hidden = BuildCache(p).intermediate_ids()
+        records = [r for r in records if r.names or r.id not in hidden]
     if opts.filters:
         def labels(rec: Any) -> dict[str, str]:
             return (store.config(rec).get("config") or {}).get("Labels") or {}

@@ -107,7 +107,7 @@ def play(text: str, opts: PlayOptions, paths: Paths | None = None) -> PlayReport
 
 
 def _play_pod(p: Paths, pp: Any, opts: PlayOptions) -> PodPlayReport:
-    from rpod.container import lifecycle
+    from rpod.container.create import create as create_container
     from rpod.pod import ops
     from rpod.pod.create import apply as join_pod
     from rpod.pod.create import create_pod
@@ -127,7 +127,7 @@ def _play_pod(p: Paths, pp: Any, opts: PlayOptions) -> PodPlayReport:
                 _create_host_path(kind, path)
             for vname, dest, ro in cp.file_mounts:
                 run.mounts.append(f"type=bind,source={kdir / vname},destination={dest}" + (",ro" if ro else ""))
-            rec = lifecycle.create(p, run)
+            rec = create_container(p, run)
             (inits if cp.init else out.containers).append(rec.id)
         if not opts.start:
             return out

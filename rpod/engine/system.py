@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rootless import ctrfiles
 from rpod.engine.types import paths_or_default
 
 if TYPE_CHECKING:
@@ -155,7 +156,7 @@ def df(paths: Paths | None = None) -> DiskUsage:
         for src in vols:
             name = os.path.basename(os.path.dirname(src))
             volume_links[name] = volume_links.get(name, 0) + 1
-        usage.containers.append({"rec": rec, "state": st, "size": dir_size(str(cstore.dir(rec.id) / "upper")),
+        usage.containers.append({"rec": rec, "state": st, "size": dir_size(str(cstore.dir(rec.id) / ctrfiles.UPPER)),
                                  "volumes": len(vols), "active": st.running})
     for name in sorted(v.name for v in volume_store(p).list()):
         usage.volumes.append({"name": name, "links": volume_links.get(name, 0),
@@ -261,21 +262,23 @@ class CheckReport:
         return [f for f in self.findings if not f.repaired]
 
 
-def check(paths: Paths, opts: CheckOptions) -> CheckReport:
-    """Check (and with ``opts.repair`` repair) images, layers, container records and name links."""
+def check(opts: CheckOptions, paths: Paths | None = None) -> CheckReport:
+    """``system check``: images, layers, container records and name links (repaired with
+    ``opts.repair``; containers of damaged images removed too with ``opts.force``)."""
+    from rpod import duration
     from rpod.container import check as ccheck
     from rpod.container import lifecycle
-    from rpod.container.service import parse_duration
     from rpod.container.state import ContainerStore
+    from rpod.engine.images import containers_by_image
     from rpod.image import check as icheck
-    from rpod.image.manage import containers_using
 
-    max_age = parse_duration(opts.max_age, "--max")
+    paths = paths_or_default(paths)
+    max_age = duration.parse(opts.max_age, "--max")
     cstore = ContainerStore(paths)
     report = CheckReport()
     for p in ccheck.check(cstore, repair=opts.repair):
         report.findings.append(Finding(p.kind, p.ident, p.problem, p.repaired))
-    problems = icheck.check(paths, containers_using(paths), quick=opts.quick, max_age=max_age)
+    problems = icheck.check(paths, containers_by_image(paths), quick=opts.quick, max_age=max_age)
     if opts.repair:
         if opts.force:
             for p in problems:

@@ -46,7 +46,7 @@ def damaged(store: ImageStore, rec: ImageRecord, quick: bool) -> str:
 def check(paths: Paths, users: dict[str, list[str]], *, quick: bool = False,
           max_age: float = 24 * 3600) -> list[Problem]:
     """Damaged images (with the containers in ``users`` that use them) and old leftovers."""
-    from rpod.image.lease import leased
+    from rpod.image.lease import leases, written_since
 
     store = ImageStore(paths)
     out: list[Problem] = []
@@ -60,9 +60,9 @@ def check(paths: Paths, users: dict[str, list[str]], *, quick: bool = False,
             out.append(Problem("image", rec.short_id, why, users=list(users.get(rec.id, []))))
     now = time.time()
     with locked(paths.store_lock):
-        keep = leased(paths)
+        keep, since = leases(paths)
         for d in store.unused_layers(keep=keep):
-            if now - _mtime(paths.layer_dir(d)) >= max_age:
+            if now - _mtime(paths.layer_dir(d)) >= max_age and not written_since(paths.layer_dir(d), since):
                 out.append(Problem("layer", d, "layer no image uses"))
     out += [Problem("directory", f"tmp/{n}", "scratch directory of a pull that is gone")
             for n in _stale_scratch(paths)]
@@ -107,7 +107,7 @@ def _mtime(path: os.PathLike[str]) -> float:
 
 def _stale_scratch(paths: Paths) -> list[str]:
     """``tmp/<diffid-hex>.<token>`` whose layer lock is free and ``tmp/spare.<pid>.*`` of dead pids."""
-    from rpod.container.state import _pid_alive
+    from rootless.procinfo import pid_alive
 
     out = []
     try:
@@ -118,7 +118,7 @@ def _stale_scratch(paths: Paths) -> list[str]:
         head, _, rest = e.name.partition(".")
         if head == "spare":
             pid = rest.partition(".")[0]
-            if pid.isdigit() and not _pid_alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 out.append(e.name)
         elif len(head) == 64 and not rest.startswith("removing"):
             with locked(paths.locks / f"layer-{head}.lock", blocking=False) as free:

@@ -90,7 +90,7 @@ def plan(paths: Any, opts: Any, image_config: dict[str, Any],
         _user_networks(paths, p, value, list(getattr(opts, "network_alias", None) or []))
         _static_ip(p, opts)
     _check_shared_userns(p, opts, value)
-    _apply_mac(p, getattr(opts, "mac_address", None))
+    _apply_mac(p, opts.mac_address)
     p.ports = _port_records(p, opts, exposed)
     return p
 
@@ -159,11 +159,11 @@ def _static_ip(p: NetworkPlan, opts: Any) -> None:
 
 def _check_shared_userns(p: NetworkPlan, opts: Any, value: str) -> None:
     """User networks and ``container:`` join a shared user namespace: no other runtime, no own map."""
-    if p.mode in ("bridge", "container") and getattr(opts, "runtime", None) not in (None, "", "rpod"):
+    if p.mode in ("bridge", "container") and opts.runtime not in (None, "", "rpod"):
         raise UsageError(f"--runtime {opts.runtime} cannot be combined with --network {value}",
                          hint="these containers join a shared user namespace, which rpod's runtime core "
                               "does and an OCI runtime CLI run in its own namespace cannot")
-    if p.mode in ("bridge", "container") and (getattr(opts, "userns", "") or getattr(opts, "uidmap", None)):
+    if p.mode in ("bridge", "container") and (opts.userns or opts.uidmap):
         raise UsageError(f"--userns/--uidmap cannot be combined with --network {value}",
                          hint="such containers join a shared user namespace (the network's or the other "
                               "container's), whose id mapping they must use")
@@ -188,7 +188,7 @@ def _apply_mac(p: NetworkPlan, mac: str | None) -> None:
 
 def _port_records(p: NetworkPlan, opts: Any, exposed: list[str]) -> list[str]:
     """``-p``/``-P`` as ``PortMapping.record()`` strings (none in the port-less modes)."""
-    maps = resolve(opts.publish, opts.publish_all, exposed, getattr(opts, "expose", None) or [])
+    maps = resolve(opts.publish, opts.publish_all, exposed, opts.expose)
     if maps and p.mode in PORTLESS:
         p.warnings.append("Port mappings have been discarded as one of the Host, Container, Pod, and None "
                           "network modes are in use")

@@ -118,7 +118,7 @@ def _now() -> str:
 
 
 def _create_infra(paths: Paths, pod: PodRecord, opts: PodOptions) -> Any:
-    from rpod.container import lifecycle
+    from rpod.container.create import create as create_container
     from rpod.container.options import RunOptions
     from rpod.pod.pause import ensure_pause_image, infra_spec
 
@@ -138,7 +138,7 @@ def _create_infra(paths: Paths, pod: PodRecord, opts: PodOptions) -> Any:
         run.command = []
     if not pod.infra_image:
         run.entrypoint = ""  # the command is the whole argv
-    return lifecycle.create(paths, run)
+    return create_container(paths, run)
 
 
 def _read_id_file(path: str) -> str:

@@ -123,7 +123,12 @@ def _layer_tars(env: RpodEnv, image: str) -> list[bytes]:
     for diff_id in doc["RootFS"]["Layers"]:
         blob = root / "layers" / diff_id.split(":")[1] / "blob"
         data = blob.read_bytes()
-        raw = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+        if data[:4] == b"\x28\xb5\x2f\xfd":
+            import zstandard
+
+            raw = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+        else:
+            raw = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
         assert "sha256:" + hashlib.sha256(raw).hexdigest() == diff_id
         out.append(raw)
     return out
