@@ -93,7 +93,9 @@ def dependents(paths: Any, cid: str) -> list[str]:
     from rpod.container.state import ContainerStore
 
     store = ContainerStore(paths)
-    return [rec.id for rec in store.list() if rec.id != cid and cid in dependencies(rec.options)]
+    me = store.load(cid)
+    refs = {cid, cid[:12], *([me.name] if me else [])}  # ids since create resolves them; older records: names
+    return [rec.id for rec in store.list() if rec.id != cid and refs & set(dependencies(rec.options))]
 
 
 def join_at_start(paths: Any, record: Any, cdir: Path) -> None:

@@ -124,7 +124,7 @@ def _slirp_options(rest: str) -> dict[str, Any]:
 
 def _user_networks(paths: Any, p: NetworkPlan, value: str, aliases: list[str]) -> None:
     """``--network NAME[,NAME...]``: user-defined networks (``NoSuchNetwork`` when one is absent)."""
-    from rpod.container.options import split_network
+    from rpod.network.spec import split_network
     from rpod.network.store import DEFAULT_NAME, NetworkStore
 
     store = NetworkStore(paths)

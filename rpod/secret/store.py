@@ -88,11 +88,11 @@ class SecretStore:
 
     def create(self, name: str, data: bytes, *, labels: dict[str, str] | None = None, replace: bool = False,
                driver: str = "file", env: bool = False) -> SecretRecord:
-        from rpod.container.names import valid_name
+        import re
 
         if driver != "file":
             raise UsageError(f"unsupported secret driver {driver!r}: rpod has the file driver")
-        if not valid_name(name) or len(name) > 253:
+        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name) or len(name) > 253:
             raise UsageError(f"secret name {name!r} is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
         if not data:
             raise UsageError("secret data must be larger than 0 and less than 512000 bytes")
