@@ -222,10 +222,10 @@ INSPECT_STRUCTS = {
 }
 
 
-def _annotations(opts: dict[str, Any]) -> dict[str, str]:
+def _annotations(opts: Any) -> dict[str, str]:
     """The user's ``--annotation`` values (kube play's pod annotations among them)."""
     out = {}
-    for item in opts.get("annotations") or []:
+    for item in opts.annotations or []:
         k, _, v = str(item).partition("=")
         if k:
             out[k] = v
