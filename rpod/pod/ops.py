@@ -61,13 +61,26 @@ def stop(paths: Paths, pod: PodRecord, timeout: int | None = None) -> list[tuple
 
     store = ContainerStore(paths)
     errors: list[tuple[Any, BaseException]] = []
-    for rec in reversed(start_order(paths, pod)):
-        if not store.state(rec.id).running:
-            continue
+    order = [r for r in reversed(start_order(paths, pod)) if store.state(r.id).running]
+    infra = [r for r in order if r.id == pod.infra_id]
+    members = [r for r in order if r.id != pod.infra_id]
+
+    def one(rec: Any) -> None:
         try:
             lifecycle.stop(paths, rec, timeout)
         except RpodError as e:
             errors.append((rec, e))
+
+    if len(members) > 1:  # the members at once (each waits for its own exit), as Podman
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, len(members))) as pool:
+            list(pool.map(one, members))
+    else:
+        for rec in members:
+            one(rec)
+    for rec in infra:  # then the infra: the members' namespaces go with it
+        one(rec)
     _event(paths, pod, "stop")
     return errors
 
