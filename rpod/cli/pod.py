@@ -274,6 +274,19 @@ def inspect_cmd(pod: str | None, fmt: str | None, latest: bool) -> None:
     print_json(doc)
 
 
+@app.command("clone", context_settings=HELP)
+@click.argument("pod")
+@click.argument("name_arg", required=False)
+@click.option("--name", "-n", help="Name of the clone (default POD-clone)")
+@click.option("--destroy", is_flag=True, help="Remove the original pod")
+@click.option("--start", "start_", is_flag=True, help="Start the clone")
+def clone_cmd(pod: str, name_arg: str | None, name: str | None, destroy: bool, start_: bool) -> None:
+    """Create a copy of an existing pod (its configuration, not its containers)."""
+    from rpod.engine import pods as engine
+
+    write(engine.clone(None, pod, name=name or name_arg, destroy=destroy, start_pod=start_).id + "\n")
+
+
 @app.command("exists", context_settings=HELP)
 @click.argument("pod")
 def exists_cmd(pod: str) -> None:

@@ -110,6 +110,24 @@ def rm(paths: Paths | None, refs: list[str], *, force: bool = False, timeout: in
                  latest=latest, ignore=ignore)
 
 
+def clone(paths: Paths | None, ref: str, *, name: str | None = None, destroy: bool = False,
+          start_pod: bool = False) -> PodRecord:
+    """``pod clone``: a new pod with ``ref``'s configuration (not its containers); ``destroy``
+    removes the original first (its name can then be reused), ``start_pod`` starts the clone."""
+    from rpod.pod import ops
+    from rpod.pod.create import clone_options
+
+    paths = paths_or_default(paths)
+    old = PodStore(paths).get(ref)
+    opts = clone_options(old, name)
+    if destroy:
+        ops.remove(paths, old, force=True)
+    new = create_pod(paths, opts)
+    if start_pod:
+        ops.start(paths, new)
+    return new
+
+
 def prune(paths: Paths | None) -> list[PodReport]:
     """Remove every pod none of whose containers runs."""
     paths = paths_or_default(paths)

@@ -85,7 +85,9 @@ def create_pod(paths: Paths, opts: PodOptions) -> PodRecord:
                     create_command=list(opts.create_command),
                     infra_options={"network": opts.network, "publish": list(opts.publish),
                                    "dns": list(opts.dns), "add_host": list(opts.add_host),
-                                   "volumes": list(opts.volumes), "userns": opts.userns})
+                                   "volumes": list(opts.volumes), "userns": opts.userns,
+                                   "dns_search": list(opts.dns_search), "dns_option": list(opts.dns_option),
+                                   "network_alias": list(opts.network_alias), "share": opts.share})
     store.create(pod)
     try:
         if opts.infra:
@@ -103,6 +105,18 @@ def create_pod(paths: Paths, opts: PodOptions) -> PodRecord:
 
     record(paths, "pod", "create", id=pod.id, name=pod.name)
     return pod
+
+
+def clone_options(pod: PodRecord, name: str | None) -> PodOptions:
+    """``pod clone``: the options ``pod`` was created with, under a new name (PODNAME-clone)."""
+    io = pod.infra_options or {}
+    return PodOptions(name=name or f"{pod.name}-clone", infra=pod.infra, infra_image=pod.infra_image or None,
+                      share=io.get("share"), publish=list(io.get("publish") or []), network=io.get("network"),
+                      network_alias=list(io.get("network_alias") or []), hostname=pod.hostname or None,
+                      labels=[f"{k}={v}" for k, v in pod.labels.items()], userns=io.get("userns") or "",
+                      add_host=list(io.get("add_host") or []), dns=list(io.get("dns") or []),
+                      dns_search=list(io.get("dns_search") or []), dns_option=list(io.get("dns_option") or []),
+                      volumes=list(io.get("volumes") or []), exit_policy=pod.exit_policy)
 
 
 def _abs(path: str) -> Any:

@@ -104,3 +104,18 @@ def test_pod_without_infra_groups_containers(env: RpodEnv) -> None:
         run_rpod(env, "pod", "rm", "-f", "plain")
     r = run_rpod(env, "pod", "create", "--infra=false", "-p", "8080:80", "bad")
     assert r.returncode == 125
+
+
+def test_pod_clone_copies_the_configuration(env: RpodEnv) -> None:
+    ok(run_rpod(env, "pod", "create", "--name", "orig", "--share", "+pid", "--hostname", "h1", "--label", "a=b"))
+    try:
+        new_id = ok(run_rpod(env, "pod", "clone", "orig")).stdout.strip()
+        doc = json.loads(ok(run_rpod(env, "pod", "inspect", "orig-clone")).stdout)
+        assert doc["Id"] == new_id and doc["Hostname"] == "h1" and doc["Labels"] == {"a": "b"}
+        assert "pid" in doc["SharedNamespaces"] and doc["NumContainers"] == 1
+        ok(run_rpod(env, "pod", "clone", "--destroy", "--name", "orig2", "--start", "orig"))
+        assert run_rpod(env, "pod", "exists", "orig").returncode == 1
+        assert json.loads(ok(run_rpod(env, "pod", "inspect", "orig2")).stdout)["State"] == "Running"
+    finally:
+        run_rpod(env, "pod", "rm", "-f", "-t", "0", "-a")
+    assert ok(run_rpod(env, "pod", "ps", "-q")).stdout == ""
