@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from rpod.errors import UsageError
+from rpod.errors import RpodError, UsageError
 
 TCP_WARNING = ("WARN[0000] Using the Podman API service with TCP sockets is not recommended, please see "
                "`rpod system service` manpage for details\n")
@@ -69,3 +69,43 @@ def run(uri: str | None, idle_seconds: int) -> None:
         pass
     finally:
         server.close_all(listeners, created)
+
+
+def fast_main(argv: list[str]) -> int | None:
+    """``rpod [--log-level L] system service [-t N] [URI]`` without loading the CLI framework (socket
+    activation pays start-up on a client's first request); None for any other command line, which
+    the CLI then handles (and explains)."""
+    args = list(argv)
+    level = None
+    while args and args[0].startswith("--log-level"):
+        if args[0] == "--log-level" and len(args) > 1:
+            level, args = args[1], args[2:]
+        elif args[0].startswith("--log-level="):
+            level, args = args[0].split("=", 1)[1], args[1:]
+        else:
+            return None
+    if args[:2] != ["system", "service"] or level not in (None, "debug", "info", "warn", "error"):
+        return None
+    args = args[2:]
+    seconds, uri = 5, None
+    while args:
+        a = args.pop(0)
+        if a in ("-t", "--time") and args and args[0].isdigit():
+            seconds = int(args.pop(0))
+        elif a.startswith("--time=") and a[7:].isdigit():
+            seconds = int(a[7:])
+        elif not a.startswith("-") and uri is None:
+            uri = a
+        else:
+            return None
+    if level:
+        os.environ["RPOD_LOG_LEVEL"] = level
+    try:
+        run(uri, seconds)
+    except RpodError as e:
+        sys.stderr.write(f"Error: {e}\n")
+        return e.exit_code
+    except OSError as e:  # the address is taken, the directory not ours...
+        sys.stderr.write(f"Error: {e}\n")
+        return 125
+    return 0

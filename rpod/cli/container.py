@@ -221,16 +221,15 @@ def exec_cmd(container: str, command: tuple[str, ...], interactive: bool, tty: b
              user: str | None, workdir: str | None, detach: bool, env_files: tuple[str, ...],
              privileged: bool) -> None:
     """Run a process in a running container."""
-    from rpod.engine import containers as engine
+    from rpod.engine.containers_exec import ExecOptions, exec_
 
     if privileged:
         from rpod.cli.common import warn
 
         warn("exec --privileged has no effect in rootless rpod: the process gets the container's own "
              "capabilities (run the container with --privileged for more)")
-    code = engine.exec_(engine.ExecOptions(ref=container, command=list(command), interactive=interactive,
-                                           tty=tty, env=list(env), env_files=list(env_files), user=user,
-                                           workdir=workdir, detach=detach))
+    code = exec_(ExecOptions(ref=container, command=list(command), interactive=interactive, tty=tty,
+                             env=list(env), env_files=list(env_files), user=user, workdir=workdir, detach=detach))
     if detach:
         write(os.urandom(32).hex() + "\n")  # Podman prints the exec session's id
     raise click.exceptions.Exit(code)

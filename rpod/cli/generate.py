@@ -67,7 +67,9 @@ def systemd_cmd(container: str, new: bool, use_name: bool, files: bool, restart_
     units, warnings = systemd.generate_units(container, opts, run_flag_takes_value, pod_flag_takes_value,
                                              pod_prefix=pod_prefix)
     for warning in warnings:
-        sys.stderr.write(f"WARN[0000] {warning}\n")
+        from rpod.cli.common import warn
+
+        warn(warning)
     if files:
         written = systemd.write_units(units, os.getcwd())
         if fmt == "json":

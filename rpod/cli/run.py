@@ -189,8 +189,9 @@ def run_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool, *
         sys.stdout.write(record.id + "\n")
         _exit_now(0)
     if opts.tty and opts.interactive and not os.isatty(0):  # -it in a script: works, as Podman says
-        sys.stderr.write("WARN[0000] The input device is not a TTY. The --tty and --interactive flags might "
-                         "not work properly\n")
+        from rpod.cli.common import warn
+
+        warn("The input device is not a TTY. The --tty and --interactive flags might not work properly")
     code = engine.run_attached(record, opts, sig_proxy=bool(parse_bool_flag(sig_proxy, "--sig-proxy")),
                                remove=opts.rm, spawn=spawn)
     _exit_now(code)

@@ -27,9 +27,9 @@ def version(fmt: str | None) -> None:
 
         write(render_one(fmt, doc, name="version", json_indent=None))
         return
-    c = doc["Client"]
-    write(f"Version:      {c['Version']}\nAPI Version:  {c['APIVersion']}\nPython Version: {c['GoVersion']}\n"
-          f"OS/Arch:      {c['OsArch']}\n")
+    c = doc["Client"]  # Podman's layout (scripts read "Version:"); "Go Version" names the language runtime
+    write(f"Client:       rpod Engine\nVersion:      {c['Version']}\nAPI Version:  {c['APIVersion']}\n"
+          f"Go Version:   {c['GoVersion']}\nBuilt:        {c['BuiltTime']}\nOS/Arch:      {c['OsArch']}\n")
 
 
 @app.command("info")

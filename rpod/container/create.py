@@ -141,7 +141,7 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
     record.ports = net.ports
     record.warnings += net.warnings
     for w in net.warnings:
-        sys.stderr.write(f"WARN[0000] {w}\n")
+        sys.stderr.write(f"{w}\n")  # Podman prints a spec's warnings as plain lines
 
 
 def _secrets(paths: Paths, opts: RunOptions, cdir: Path) -> tuple[list[dict[str, Any]], list[str]]:
@@ -213,7 +213,7 @@ def _drop_unenforceable_resources(spec: dict[str, Any], opts: RunOptions) -> lis
     resources = (spec.get("linux") or {}).get("resources") or {}
     for key in ("memory", "cpu", "pids"):
         resources.pop(key, None)
-    sys.stderr.write(f"WARN[0000] {note}\n")
+    sys.stderr.write(f"{note}\n")  # a spec warning: plain, as Podman prints them
     sys.stderr.flush()
     return [note]
 

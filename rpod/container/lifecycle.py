@@ -85,6 +85,12 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     st = store.state(record.id)
     if st.running:
         raise StateConflict(f"container {record.id} is already running: container state improper")
+    if os.environ.get("RPOD_RUNTIME_FLAGS") and not (record.options or {}).get("runtime") \
+            and not os.environ.get("RPOD_OCI_RUNTIME"):  # as crun refuses a flag it does not know
+        from rpod.errors import ContainerCannotInvoke
+
+        raise ContainerCannotInvoke(f"the built-in runtime takes no flags: --runtime-flag "
+                                    f"{os.environ['RPOD_RUNTIME_FLAGS']} (use --runtime crun to pass flags)")
     store.reset_runtime(record.id)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(store.dir(record.id) / ctrfiles.DIED_MARK)

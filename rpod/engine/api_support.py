@@ -58,11 +58,11 @@ def run_options_fields() -> set[str]:
 
 def create(fields: dict[str, Any]) -> Any:
     """Create a container from ``RunOptions`` fields (pulling its image when missing)."""
-    from rpod.container import lifecycle
     from rpod.container.options import RunOptions
+    from rpod.engine import containers_run
 
-    opts = RunOptions(**fields)
-    return lifecycle.create(store(), opts, create_command=["rpod", "system", "service"])
+    return containers_run.create(RunOptions(**fields), create_command=["rpod", "system", "service"], quiet=True,
+                                 paths=store())
 
 
 @dataclass
@@ -556,3 +556,101 @@ def debug(message: str) -> None:
     from rpod.log import debug as d
 
     d(message)
+
+
+# -------------------------------------------------------------------------------- build, push, load
+def _chunk_reader(chunks: Iterator[bytes]) -> Any:
+    """A buffered file object over an iterator of byte chunks (a request body streamed to a reader)."""
+    import io
+
+    class Raw(io.RawIOBase):
+        def __init__(self) -> None:
+            self.pending = b""
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b: Any) -> int:
+            while not self.pending:
+                try:
+                    self.pending = next(chunks)
+                except StopIteration:
+                    return 0
+            n = min(len(b), len(self.pending))
+            b[:n] = self.pending[:n]
+            self.pending = self.pending[n:]
+            return n
+
+    return io.BufferedReader(Raw(), 65536)
+
+
+def build(chunks: Iterator[bytes], emit: Any, *, dockerfile: str, tags: list[str], build_args: dict[str, str],
+          labels: dict[str, str], target: str | None, no_cache: bool, pull: bool, quiet: bool,
+          rm: bool, force_rm: bool, platform: str | None) -> Any:
+    """Build from a tar context (a request body); progress lines through ``emit(str)``."""
+    import shutil
+
+    from rpod.engine import builds
+
+    req = builds.BuildRequest(context="-", file=dockerfile or None, stdin=_chunk_reader(chunks))  # type: ignore[arg-type]
+    context, text, cf_path, scratch = builds.prepare_context(req, store())
+    try:
+        opts = builds.BuildOptions(context=context, containerfile=text, containerfile_path=cf_path,
+                                   tags=builds.normalize_names(tags), commit_name=tags[0] if tags else "",
+                                   target=target or None, build_args=build_args, labels=labels, fmt="docker",
+                                   no_cache=no_cache, pull="always" if pull else "missing", quiet=quiet, rm=rm,
+                                   force_rm=force_rm, platform=platform or None)
+        return builds.build(opts, emit, store())
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def push(name: str, emit: Any, creds: str | None) -> str:
+    """Push a local image to its registry; the manifest digest."""
+    from rpod.engine import image_ship
+    from rpod.image.push import PushOptions
+
+    return image_ship.push(docker_name(name), "", PushOptions(creds=creds), PullEvents(emit), store())
+
+
+def load(chunks: Iterator[bytes], emit: Any) -> list[str]:
+    """Load a docker-archive/oci-archive (a request body); the names (or ids) loaded."""
+    import tempfile
+
+    from rpod.engine import image_ship
+
+    p = store()
+    p.tmp.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=p.tmp, prefix="api-load-", suffix=".tar") as f:
+        for c in chunks:
+            f.write(c)
+        f.flush()
+        loaded = image_ship.load(f.name, PullEvents(emit), p)
+    return [n for rec in loaded.records for n in (rec.names or ["sha256:" + rec.id])]
+
+
+def save(names: list[str]) -> Iterator[bytes]:
+    """A docker-archive of ``names``, streamed (written to a scratch file first, then read back)."""
+    import tempfile
+
+    from rpod.engine import image_ship
+    from rpod.progress import QuietProgress
+
+    p = store()
+    p.tmp.mkdir(parents=True, exist_ok=True)
+    fd, path = tempfile.mkstemp(dir=p.tmp, prefix="api-save-", suffix=".tar")
+    os.close(fd)
+    os.unlink(path)
+    image_ship.save([docker_name(n) for n in names], "docker-archive", path, True, QuietProgress(), paths=p)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            with open(path, "rb") as f:
+                while data := f.read(65536):
+                    yield data
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    return chunks()

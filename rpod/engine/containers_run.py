@@ -81,7 +81,7 @@ def create(opts: RunOptions, *, create_command: list[str] | None = None, cid: st
 
 def _pull(p: Paths, opts: RunOptions, progress: Any, quiet: bool) -> None:
     """``run``/``create``'s pull with their ``--platform``, ``--arch``, ``--os`` and ``-q``."""
-    from rpod.engine.images import make_progress
+    from rpod.engine.progress import make_progress
     from rpod.image.pull import PullOptions, ensure_image, parse_platform
 
     pull_opts = PullOptions()

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rootless import ctrfiles
 from rpod.engine.types import paths_or_default
 
 if TYPE_CHECKING:
@@ -33,12 +32,19 @@ def explain(error: BaseException) -> tuple[str, str | None, int] | None:
 def version() -> dict[str, Any]:
     """Podman's ``version`` document (no server: .Server mirrors .Client for docker-style scripts)."""
     import platform
+    import time
 
+    import rpod
     from rpod import __version__
     from rpod.image.pull import host_arch
 
+    try:  # when this rpod was installed (built): its package's own files
+        built = int(os.stat(rpod.__file__).st_mtime)
+    except OSError:
+        built = 0
     client = {"APIVersion": __version__, "Version": __version__, "GoVersion": f"python{platform.python_version()}",
-              "GitCommit": "", "BuiltTime": "", "Built": 0, "OsArch": f"linux/{host_arch()}", "Os": "linux"}
+              "GitCommit": "", "BuiltTime": time.strftime("%a %b %e %H:%M:%S %Y", time.localtime(built)),
+              "Built": built, "OsArch": f"linux/{host_arch()}", "Os": "linux"}
     return {"Client": client, "Server": dict(client)}
 
 
@@ -129,6 +135,7 @@ class DiskUsage:
 
 def df(paths: Paths | None = None) -> DiskUsage:
     """Sizes of what the store holds (``rec`` keys hold the domain records)."""
+    from rootless import ctrfiles
     from rpod.engine.containers import container_store, dir_size
     from rpod.engine.volumes import volume_store
     from rpod.image.store import ImageStore

@@ -84,7 +84,7 @@ def test_exec_env_file_and_privileged(clean: RpodEnv, tmp_path: Path) -> None:
     r = run_rpod(env, "exec", "--env-file", str(tmp_path / "missing.env"), "exe", "true")
     assert r.returncode == 125 and "missing.env" in r.stderr
     r = ok(run_rpod(env, "exec", "--privileged", "exe", "echo", "ok"))
-    assert r.stdout == "ok\n" and r.stderr.startswith("WARN[") and "--privileged" in r.stderr
+    assert r.stdout == "ok\n" and "level=warning" in r.stderr and "--privileged" in r.stderr
 
 
 def test_exec_detach_prints_session_id_and_runs(clean: RpodEnv) -> None:
