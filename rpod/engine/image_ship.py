@@ -58,7 +58,8 @@ def push(source: str, destination: str, opts: Any, progress: Any, paths: Paths |
     p = _paths(paths)
     rec = resolve_local(p, source)
     dest = parse_destination(destination or _full_name(rec, source) or source)
-    src = open_image(p, rec, opts.format or docker_format_needed(dest), opts.compression, progress)
+    src = open_image(p, rec, opts.format or docker_format_needed(dest), opts.compression, progress,
+                     compress_plain=dest.transport == "docker")
     try:
         if dest.transport == "docker":
             ref = parse_reference(dest.reference)

@@ -1,8 +1,9 @@
 """``rpod load``: images from a docker-archive or oci-archive (file or stdin, gzip/zstd/xz/plain).
 
 One pass over the tar stream, whatever order its members come in: layer members go straight
-into the store as they are read (``localstore``: a Docker archive's ``.tar`` layers are
-compressed on the way, an OCI archive's blobs kept as they are), small JSON members are kept
+into the store as they are read (``localstore``; a Docker archive's ``.tar`` layers and an OCI
+archive's blobs are kept as they are: compressing 100+ MB at load time would cost more than the
+load itself, and ``push`` gzips uncompressed layers as Podman does), small JSON members are kept
 in memory; at the end ``manifest.json`` (Docker) or ``index.json`` (OCI) says which configs
 and layers make which image.  Every config's diff_ids are checked against the layers
 (``add_image_bytes``), so a mangled archive cannot record a wrong image.
@@ -96,7 +97,7 @@ def _read_member(paths: Paths, tar: tarfile.TarFile, member: tarfile.TarInfo, ar
         media = {"gzip": mt.OCI_LAYER_GZIP, "zstd": mt.OCI_LAYER_ZSTD}.get(kind or "", mt.OCI_LAYER)
         layer = add_layer_from_blob(paths, head, media, on)
     else:
-        layer = add_layer_from_tar(paths, head, "gzip", on)
+        layer = add_layer_from_tar(paths, head, "none", on)  # kept as it is: gzipped if ever pushed
     arch.layers[name] = layer
     progress.blob_done(layer.digest)
 

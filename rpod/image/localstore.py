@@ -219,22 +219,57 @@ def _commit_layer(paths: Paths, scratch: Path, layer: LocalLayer, stats: dict[st
         return None
 
 
+class _PipeFeeder:
+    """Writes chunks to the unpack helper's stdin from a thread, so compressing and hashing here
+    overlap with the helper writing files (zlib, hashlib and pipe writes release the GIL)."""
+
+    def __init__(self, sink: IO[bytes]):
+        import queue
+        import threading
+
+        self.sink = sink
+        self.q: Any = queue.Queue(maxsize=16)
+        self.broken = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self.q.get()) is not None:
+            if self.broken:
+                continue
+            try:
+                self.sink.write(chunk)
+            except (BrokenPipeError, ValueError, OSError):
+                self.broken = True  # the helper failed: its message is collected by the caller
+
+    def write(self, chunk: bytes) -> None:
+        self.q.put(chunk)
+
+    def close(self) -> None:
+        self.q.put(None)
+        self.thread.join()
+        try:
+            self.sink.close()
+        except BrokenPipeError:
+            pass
+
+
 def _feed(helper: Any, stream: Any, comp: _Compressor, blob_path: Path | None,
           on_bytes: Callable[[int], None] | None) -> tuple[str, int, _HashWriter, dict[str, Any]]:
     """Copy ``stream`` to the helper and the compressed blob; returns (diff_id, size, blob, stats)."""
     uncompressed = hashlib.sha256()
     total = 0
-    sink = helper.proc.stdin
+    feeder = _PipeFeeder(helper.proc.stdin)
     with open(blob_path or os.devnull, "wb") as f:
         blob = _HashWriter(f)
         if blob_path is None:
             comp = _Compressor("none")
             blob.write = lambda data: None  # type: ignore[method-assign]
         try:
-            while chunk := stream.read(CHUNK):
+            while (chunk := stream.read(CHUNK)) and not feeder.broken:
                 uncompressed.update(chunk)
                 total += len(chunk)
-                sink.write(chunk)
+                feeder.write(chunk)
                 blob.write(comp(chunk))
                 if on_bytes:
                     on_bytes(len(chunk))
@@ -242,12 +277,8 @@ def _feed(helper: Any, stream: Any, comp: _Compressor, blob_path: Path | None,
             f.flush()
             if blob_path is not None:
                 os.fsync(f.fileno())
-        except BrokenPipeError:
-            pass  # the helper failed: its message is collected below
-        try:
-            sink.close()
-        except BrokenPipeError:
-            pass
+        finally:
+            feeder.close()
         helper.proc.stdin = None
         out, err = helper.proc.communicate()
     if helper.proc.returncode != 0:

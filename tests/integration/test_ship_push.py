@@ -164,3 +164,21 @@ def test_save_multi_image_gzip_stdin_and_terminal_refusal(env: RpodEnv, images: 
     # a skopeo-written OCI layout directory is not an archive: load says what it takes
     bad = run_rpod(env, "load", "-i", str(tmp_path / "missing.tar"))
     assert bad.returncode == 125 and "Error:" in bad.stderr
+
+
+def test_loaded_docker_archive_pushes_gzipped_with_same_config(env: RpodEnv, registry: Registry, images: ImageSet,
+                                                               tmp_path: Path) -> None:
+    """A docker-archive's layers are stored as they came (uncompressed); a push gzips them, and the
+    image (config, diff_ids) stays the same, twice in a row with the same digests."""
+    ref = images.ref("layered")
+    archive = tmp_path / "d.tar"
+    ok(run_rpod(env, "save", "-o", str(archive), ref))
+    ok(run_rpod(env, "rmi", "-f", ref))
+    ok(run_rpod(env, "load", "-q", "-i", str(archive)))
+    dest = f"{registry.address}/fromload/layered:1"
+    ok(run_rpod(env, "push", "--tls-verify=false", ref, dest))
+    raw = _inspect_raw(dest, registry, tmp_path)
+    assert raw["config"]["digest"] == images["layered"].config_digest
+    assert {d["mediaType"] for d in raw["layers"]} == {"application/vnd.docker.image.rootfs.diff.tar.gzip"}
+    again = ok(run_rpod(env, "push", "--tls-verify=false", ref, dest))
+    assert again.stderr.count("skipped: already exists") >= len(raw["layers"])
