@@ -205,8 +205,11 @@ def add_layer_from_blob(paths: Paths, stream: IO[bytes], media_type: str,
 
 def _commit_layer(paths: Paths, scratch: Path, layer: LocalLayer, stats: dict[str, Any]) -> Path | None:
     """Move a complete scratch layer into ``layers/`` (or adopt only its blob); returns what is left."""
+    from rpod.image.layerfetch import sweep_scratch
+
     hexd = layer.diff_id.partition(":")[2]
     with locked(paths.locks / f"layer-{hexd}.lock"):
+        sweep_scratch(paths, layer.diff_id, _mapping())  # what killed pulls/imports left
         target = paths.layer_dir(layer.diff_id)
         if (target / "layer.json").exists():
             if local_layer(paths, layer.diff_id) is None:
