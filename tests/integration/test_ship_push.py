@@ -182,3 +182,24 @@ def test_loaded_docker_archive_pushes_gzipped_with_same_config(env: RpodEnv, reg
     assert {d["mediaType"] for d in raw["layers"]} == {"application/vnd.docker.image.rootfs.diff.tar.gzip"}
     again = ok(run_rpod(env, "push", "--tls-verify=false", ref, dest))
     assert again.stderr.count("skipped: already exists") >= len(raw["layers"])
+
+
+@pytest.mark.podman
+def test_image_pushed_by_rpod_runs_under_podman(rpod_env: RpodEnv, token_registry: Registry, tmp_path: Path) -> None:
+    """The offline path end to end: import the minirootfs, push it to the token registry (push
+    scope), and Podman pulls and runs what rpod pushed."""
+    from tests.support.images import ALPINE_X86_64
+
+    creds = f"{token_registry.username}:{token_registry.password}"
+    dest = f"{token_registry.address}/ci/app:1"
+    ok(run_rpod(rpod_env, "import", "-q", "--change", "CMD cat /etc/alpine-release", str(ALPINE_X86_64), dest))
+    ok(run_rpod(rpod_env, "push", "--tls-verify=false", "--creds", creds, dest))
+    penv = RpodEnv(tmp_path / "podman")
+    try:
+        pulled = _podman(penv, "pull", "-q", "--tls-verify=false", "--creds", creds, dest)
+        assert pulled.returncode == 0, pulled.stderr
+        run = _podman(penv, "run", "--rm", "--network=none", dest)
+        assert run.stdout.decode().strip() == "3.20.3", run.stderr
+    finally:
+        stop_podman([PODMAN], penv, penv.base)
+        penv.cleanup()
