@@ -66,8 +66,8 @@ def load_archive(paths: Paths, stream: IO[bytes], progress: Any) -> Loaded:
         return _docker(paths, arch, progress)
     if "index.json" in arch.json:
         return _oci(paths, arch, progress)
-    raise RpodError("payload does not match any of the supported image formats (oci, oci-archive, dir, "
-                    "docker-archive)")
+    raise RpodError("payload does not match any of the supported image formats: the archive has neither "
+                    "manifest.json (docker-archive) nor index.json (oci-archive)")
 
 
 def _read_member(paths: Paths, tar: tarfile.TarFile, member: tarfile.TarInfo, arch: _Archive,

@@ -203,3 +203,35 @@ def test_image_pushed_by_rpod_runs_under_podman(rpod_env: RpodEnv, token_registr
     finally:
         stop_podman([PODMAN], penv, penv.base)
         penv.cleanup()
+
+
+def test_load_from_url_invalid_payload_and_uncompressed_oci(env: RpodEnv, images: ImageSet, tmp_path: Path) -> None:
+    """As Podman's 120-load: load -i http://..., a corrupt payload's diagnostic, save --uncompressed."""
+    import functools
+    import http.server
+    import tarfile
+    import threading
+
+    ref = images.ref("layered")
+    archive = tmp_path / "serve" / "image.tar"
+    archive.parent.mkdir()
+    ok(run_rpod(env, "save", "-o", str(archive), ref))
+    ok(run_rpod(env, "rmi", "-f", ref))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(archive.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        out = ok(run_rpod(env, "load", "-i", f"http://127.0.0.1:{server.server_address[1]}/image.tar")).stdout
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert out == f"Loaded image: {ref}\n"
+    assert ok(run_rpod(env, "image", "inspect", "--format", "{{.Id}}", ref)).stdout.strip() == \
+        images["layered"].image_id
+    bad = run_rpod(env, "load", input="Danger, Will Robinson!! This is a corrupt tarball!\n")
+    assert bad.returncode == 125 and "payload does not match any of the supported image formats:" in bad.stderr
+    oci = tmp_path / "u.tar"
+    ok(run_rpod(env, "save", "--format", "oci-archive", "--uncompressed", "-o", str(oci), ref))
+    with tarfile.open(oci) as tar:
+        blobs = [m for m in tar.getmembers() if m.isfile() and m.name.startswith("blobs/") and m.size > 1024]
+        assert blobs and all(tar.extractfile(m).read(262)[257:262] == b"ustar" for m in blobs)  # type: ignore[union-attr]
