@@ -100,6 +100,9 @@ def test_record_without_name_link_is_found_and_repaired(env: RpodEnv) -> None:
     r = ok(run_rpod(env, "system", "check", "--repair"))
     assert "repaired container" in r.stdout
     assert _cid(env, "half") == cid
+    os.unlink(store(env) / "container-names" / "half")  # again: a command that meets it relinks it
+    assert _cid(env, "half") == cid
+    assert (store(env) / "container-names" / "half").is_symlink()
     r = run_rpod(env, "create", "--name", "half", "alpine", "true")  # no second container of that name
     assert r.returncode == 125 and "already in use" in one_error(r)
     ok(run_rpod(env, "system", "check"))
