@@ -78,7 +78,7 @@ def prepare_context(req: BuildRequest, paths: Paths | None = None) -> tuple[Path
         paths.tmp.mkdir(parents=True, exist_ok=True)
         import tempfile
 
-        scratch = Path(tempfile.mkdtemp(prefix="build-ctx-", dir=paths.tmp))
+        scratch = Path(tempfile.mkdtemp(prefix=f"build-ctx-{os.getpid()}-", dir=paths.tmp))
         from rootless.archive import extract_into
 
         stream = open_tar_input(req.stdin or sys.stdin.buffer)  # the safe extractor: no '..', no links out
