@@ -108,7 +108,8 @@ class TerminalProgress(PlainProgress):
             return
         self._last = now
         out = "\x1b[1A" * self._drawn + "\r"
-        out += "".join(f"\x1b[2K{b.line()}\n" for b in self._bars)
+        # blobs first, then the config, as containers/image lists them (rpod fetches the config first)
+        out += "".join(f"\x1b[2K{b.line()}\n" for b in sorted(self._bars, key=lambda b: b.kind != "blob"))
         self._drawn = len(self._bars)
         self.stream.write(out)
         self.stream.flush()
