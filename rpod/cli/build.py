@@ -117,6 +117,8 @@ def build_cmd(context: str | None, file: str | None, tags: tuple[str, ...], targ
     req = builds.BuildRequest(context=context or ".", file=file, build_args=list(build_args),
                               build_arg_files=list(build_arg_files))
     fmt = fmt or os.environ.get("BUILDAH_FORMAT", "oci")
+    if network in ("private", "default", ""):
+        network = None  # rpod's default: slirp4netns, as Podman's rootless builds
     if compression not in ("gzip", "zstd", "none"):
         raise UsageError(f"unsupported compression format {compression!r}: use gzip or zstd")
     ctx_dir, text, cf_path, scratch = builds.prepare_context(req)

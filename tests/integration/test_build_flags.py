@@ -144,3 +144,29 @@ def test_add_url_jobs_pull_never_and_images_listing(module_env: RpodEnv, tmp_pat
     everything = ok(run_rpod(module_env, "images", "-a", "--format", "{{.ID}}")).stdout.splitlines()
     assert len(everything) > len(listed)  # the per-step images only with -a
     assert sum(1 for x in listed if x.endswith("<none>")) < sum(1 for _ in everything) - len(listed) + 1
+
+
+def test_epoch_annotation_chmod_onbuild_and_shell(module_env: RpodEnv, tmp_path: Path) -> None:
+    ctx = write(tmp_path / "ctx", {"Containerfile": (
+        "FROM alpine\nMAINTAINER someone\nCOPY --chmod=700 f /f\nSHELL [\"/bin/sh\", \"-x\", \"-c\"]\n"
+        "CMD echo via-shell\nHEALTHCHECK NONE\nONBUILD RUN echo triggered > /onbuild\n"), "f": "x"})
+    r = ok(build(module_env, ctx, "--timestamp", "1600000000", "--annotation", "org.example.k=v", "-t", "ep1"))
+    first = r.stdout.strip().splitlines()[-1]
+    import subprocess
+    import sys
+
+    env = {**module_env, "SOURCE_DATE_EPOCH": "1600000000"}
+    again = subprocess.run([sys.executable, "-m", "rpod", "build", "--no-cache", "-q", "--annotation",
+                            "org.example.k=v", str(ctx)], env=env, capture_output=True, text=True, timeout=180)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == first  # SOURCE_DATE_EPOCH is a default --timestamp
+    doc = inspect(module_env, "ep1")
+    manifest = json.loads((module_env.data_home / "rpod" / "blobs" / "sha256" / doc["Digest"].split(":")[1]).read_bytes())
+    assert manifest["annotations"] == {"org.example.k": "v"}
+    assert doc["Author"] == "someone" and doc["Config"]["Healthcheck"] == {"Test": ["NONE"]}
+    assert doc["Config"]["Cmd"] == ["/bin/sh", "-x", "-c", "echo via-shell"]
+    assert ok(run_rpod(module_env, "run", "--rm", "ep1", "stat", "-c", "%a", "/f")).stdout == "700\n"
+    child = write(tmp_path / "child", {"Containerfile": "FROM ep1\nCMD [\"cat\", \"/onbuild\"]\n"})
+    ok(build(module_env, child, "-t", "child"))
+    assert ok(run_rpod(module_env, "run", "--rm", "child")).stdout == "triggered\n"
+    assert not inspect(module_env, "child")["Config"].get("OnBuild")
