@@ -3,7 +3,7 @@
 
 Run as an unprivileged user with a subuid range, from the repository root:
 
-    python bench/bench.py [--runs 5] [--only pull,images,run,exec,ps,memory,net] [--markdown]
+    python bench/bench.py [--runs 5] [--only pull,images,run,exec,ps,memory,net,ship] [--markdown]
 
 It starts a local registry (the test suite's fixture code), pushes the test
 images with skopeo, then times each operation with fresh, separate stores for
@@ -157,6 +157,34 @@ def bench_build(tools: Tools, image: str, runs: int) -> list[Result]:
         warm.rpod.append(timed([*rpod, "build", "-q", "-t", "b", str(ctx)], env))
         warm.podman.append(timed([*podman, "build", "-q", "-t", "b", str(ctx)], env))
     return [cold, warm]
+
+
+def bench_ship(tools: Tools, image: str, runs: int, base: Path) -> list[Result]:
+    """``push`` of a pulled image to an empty registry (a new one each time: no blob is there to
+    mount), and ``save`` + ``load`` of it into a fresh store."""
+    from tests.support.registry import start_registry
+
+    push, saveload = Result("push large image (empty registry)"), Result("save + load large image")
+    for i in range(runs):
+        rpod, podman, env = tools.fresh()
+        run([*rpod, "pull", "-q", image], env)
+        run([*podman, "pull", "-q", "--tls-verify=false", image], env)
+        for side, cmd in (("rpod", rpod), ("podman", podman)):
+            reg = start_registry(base / f"push-{i}-{side}")
+            try:
+                dest = f"{reg.address}/pushed/large:1"
+                ms = timed([*cmd, "push", "--tls-verify=false", image, dest], env)
+            finally:
+                reg.stop()
+            getattr(push, side).append(ms)
+        rpod2, podman2, _ = tools.fresh()
+        for side, cmd, cmd2 in (("rpod", rpod, rpod2), ("podman", podman, podman2)):
+            archive = base / f"save-{i}-{side}.tar"
+            ms = timed([*cmd, "save", "-o", str(archive), image], env)
+            ms += timed([*cmd2, "load", "-i", str(archive)], env)
+            archive.unlink()
+            getattr(saveload, side).append(ms)
+    return [push, saveload]
 
 
 def _pss_kb(pid: int) -> float:
@@ -381,6 +409,11 @@ def main() -> int:
                 results.extend(bench_network(tools, alpine, args.runs))
             if "build" in only:
                 results.extend(bench_build(tools, alpine, args.runs))
+
+
+            if "ship" in only:
+                results.extend(bench_ship(tools, images["large"].reference(reg.address), max(1, args.runs // 2),
+                                          base / "ship"))
     rows = [r.row() for r in results]
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

@@ -24,6 +24,9 @@ from collections.abc import Sequence
 INIT_PATHS = frozenset({"/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/proc", "/run/.containerenv",
                         "/run/notify", "/run/secrets", "/sys", "/etc/mtab"})
 
+# what ``podman image diff`` leaves out (libpod's container mount points, matched by path)
+IMAGE_SKIP = INIT_PATHS | {"/run"}
+
 
 def _whiteout(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
@@ -46,8 +49,9 @@ def _opaque(path: str) -> bool:
         return False
 
 
-def changes(upper: str, lowers_top_first: Sequence[str]) -> list[tuple[str, str]]:
-    """``[(kind, path)]`` with kind ``A``, ``C`` or ``D``; parents before children, names sorted."""
+def changes(upper: str, lowers_top_first: Sequence[str], skip: frozenset[str] = INIT_PATHS) -> list[tuple[str, str]]:
+    """``[(kind, path)]`` with kind ``A``, ``C`` or ``D``; parents before children, names sorted.
+    ``skip``: paths left out (the runtime's mount points)."""
     out: list[tuple[str, str] | None] = []
     lowers = [d.rstrip("/") for d in lowers_top_first]
     top = upper.rstrip("/")
@@ -58,7 +62,7 @@ def changes(upper: str, lowers_top_first: Sequence[str]) -> list[tuple[str, str]
             entries = sorted(it, key=lambda e: e.name)
         for e in entries:
             rel = f"{rel_dir}/{e.name}"
-            if rel in INIT_PATHS:
+            if rel in skip:
                 continue
             st = e.stat(follow_symlinks=False)
             if _whiteout(st):
@@ -80,10 +84,29 @@ def changes(upper: str, lowers_top_first: Sequence[str]) -> list[tuple[str, str]
             else:
                 continue
             reported = True
+        if rel_dir and _opaque(top + rel_dir):  # what the lower layers had here is gone
+            names = {e.name for e in entries}
+            for name in _lower_names(lowers, rel_dir):
+                if name not in names and _in_lower(lowers, f"{rel_dir}/{name}") is not None:
+                    out.append(("D", f"{rel_dir}/{name}"))
+                    reported = True
         return reported
 
     walk("")
     return [c for c in out if c is not None]
+
+
+def _lower_names(lowers: Sequence[str], rel_dir: str) -> list[str]:
+    """Names in ``rel_dir`` of the merged lower layers (down to the first opaque one), sorted."""
+    names: set[str] = set()
+    for layer in lowers:
+        try:
+            names.update(os.listdir(layer + rel_dir))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if _opaque(layer + rel_dir):
+            break
+    return sorted(names)
 
 
 def _dir_changed(st: os.stat_result, low: os.stat_result, rel: str, top: str) -> bool:
@@ -96,13 +119,15 @@ def _dir_changed(st: os.stat_result, low: os.stat_result, rel: str, top: str) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``UPPER LOWERS_JSON``: print the changes as JSON."""
+    """``UPPER LOWERS_JSON [--image]``: print the changes as JSON (``--image``: of an image layer)."""
     args = sys.argv[1:] if argv is None else argv
+    image = "--image" in args
+    args = [a for a in args if a != "--image"]
     if len(args) != 2:
-        print("usage: rootless.changes UPPER LOWERS_JSON", file=sys.stderr)
+        print("usage: rootless.changes UPPER LOWERS_JSON [--image]", file=sys.stderr)
         return 2
     try:
-        result = changes(args[0], json.loads(args[1]))
+        result = changes(args[0], json.loads(args[1]), IMAGE_SKIP if image else INIT_PATHS)
     except OSError as e:
         print(f"rpod-changes: {e}", file=sys.stderr)
         return 1

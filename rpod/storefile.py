@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rootless.procinfo import pid_alive
+
 
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -71,3 +73,44 @@ def locked(path: Path, shared: bool = False, blocking: bool = True) -> Iterator[
         yield True
     finally:
         os.close(fd)
+
+
+# ---------------------------------------------------------------------------- removals in tmp/
+REMOVING = ".removing."  # tmp/<what>.removing.<pid>: a removal in progress (or abandoned by a kill)
+
+
+def abandoned_removals(paths: Any) -> list[Path]:
+    """``tmp/*.removing.<pid>`` of processes that are gone (``.removing`` alone: an older rpod)."""
+    out = []
+    try:
+        entries = list(os.scandir(paths.tmp))
+    except FileNotFoundError:
+        return []
+    for e in entries:
+        head, sep, pid = e.name.rpartition(REMOVING)
+        if not sep:
+            if not e.name.endswith(".removing"):
+                continue
+            head = e.name.removesuffix(".removing")
+        elif not pid.isdigit() or pid_alive(int(pid)):
+            continue
+        mine = paths.tmp / f"{head}{REMOVING}{os.getpid()}"
+        try:  # claim it: of two commands reclaiming at once, one renames it, the other skips it
+            os.rename(e.path, mine)
+        except OSError:
+            continue
+        out.append(mine)
+    return out
+
+
+def reclaim_removals(paths: Any) -> list[Path]:
+    """Remove the ``tmp/*.removing.<pid>`` that killed commands left (images' and containers')."""
+    doomed = abandoned_removals(paths)
+    if doomed:
+        from rootless.subid import default_mapping
+        from rootless.userns import remove_tree
+
+        mapping = default_mapping()
+        for path in doomed:
+            remove_tree(path, mapping)
+    return doomed

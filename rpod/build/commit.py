@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rootless import ctrfiles
 from rpod.build import imageconfig as ic
 from rpod.build.parser import parse
 from rpod.build.shell import expand_words, parse_key_values
@@ -101,7 +102,7 @@ def commit(paths: Paths, opts: CommitOptions) -> ImageRecord:
     if opts.author:
         cfg["author"] = opts.author
     mounts = [m.get("destination", "") for m in rec.mounts or []]
-    upper = str(cstore.dir(rec.id) / "upper")
+    upper = str(cstore.dir(rec.id) / ctrfiles.UPPER)
     layer = layer_from_upper(paths, upper, [*RUNTIME_MOUNTS, *mounts], opts.compression, None)
     created = ic.iso(time.time())
     ic.add_history(cfg, created, f"/bin/sh -c #(nop) commit of {rec.name}", False, opts.message)

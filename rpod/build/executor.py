@@ -18,7 +18,7 @@ from rootless.errors import RootlessError
 from rpod.build import imageconfig as ic
 from rpod.build.cache import BuildCache, step_key
 from rpod.build.ignore import Ignore
-from rpod.build.options import BuildOptions, BuildResult
+from rpod.build.options import BuildOptions, BuildResult, build_platform
 from rpod.build.parser import Instruction, parse, parse_onbuild
 from rpod.build.shell import expand
 from rpod.build.stages import PROXY_ARGS, Plan, Stage, plan
@@ -155,7 +155,7 @@ class Builder:
         if st.base_stage is not None:
             return self.results[st.base_stage].copy()
         if st.base == "scratch":
-            arch, os_name = ic.platform_of(st.platform or self.opts.platform)
+            arch, os_name = build_platform(st.platform or self.opts.platform)
             return State(ic.new_config(None, arch, os_name), [], None)
         from rpod.image.pull import ensure_image
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from rootless import ctrfiles
 from rpod.errors import RpodError
 from rpod.image.localstore import LocalLayer, add_layer_from_tar
 from rpod.log import debug
@@ -103,7 +104,7 @@ def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, l
             started.sync.close()
         result = RunResult(code, [], None)
         if code == 0 and layer:  # while the monitor exits and the output pumps drain
-            upper = paths.container_dir(record.id) / "upper"
+            upper = paths.container_dir(record.id) / ctrfiles.UPPER
             result.layer = layer_from_upper(paths, str(upper), [*RUNTIME_MOUNTS, *spec.exclude], compression, mtime)
         t0 = time.perf_counter()
         for t in pumps:

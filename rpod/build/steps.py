@@ -85,7 +85,9 @@ def h_arg(b: Builder, st: Stage, ins: Instruction, state: State) -> Prepared:
 
 
 def _platform_arg(name: str, b: Builder) -> str | None:
-    arch, os_name = ic.platform_of(b.opts.platform)
+    from rpod.build.options import build_platform
+
+    arch, os_name = build_platform(b.opts.platform)
     values = {"TARGETPLATFORM": f"{os_name}/{arch}", "TARGETOS": os_name, "TARGETARCH": arch, "TARGETVARIANT": "",
               "BUILDPLATFORM": f"{os_name}/{arch}", "BUILDOS": os_name, "BUILDARCH": arch, "BUILDVARIANT": ""}
     return values.get(name)

@@ -16,7 +16,8 @@ from rpod.cli.common import (
     write,
 )
 
-app = NounGroup("image", help="Manage images", lazy={"build": "rpod.cli.build"}, no_args_is_help=True)
+app = NounGroup("image", help="Manage images", lazy={"build": "rpod.cli.build", **{n: "rpod.cli.ship" for n in (
+    "import", "push", "save", "load", "history", "tree", "diff", "mount", "unmount", "umount")}}, no_args_is_help=True)
 
 IMAGE_HEADERS = {"ID": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Created": "CREATED"}
 

@@ -196,3 +196,16 @@ def check(repair: bool, force: bool, quick: bool, max_age: str) -> None:
     if report.unrepaired:
         raise StoreError(f"{len(report.unrepaired)} problem(s) found in the store",
                          hint="run rpod system check --repair (--force to remove containers of damaged images)")
+
+
+@app.command("service", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("uri", required=False)
+@click.option("-t", "--time", "seconds", type=int, default=5, show_default=True,
+              help="Seconds of inactivity before the service exits (0: never)")
+def service(uri: str | None, seconds: int) -> None:
+    """Serve the Docker- and Podman-compatible REST API (socket-activated by systemd, or on URI)."""
+    from rpod.api.service import run
+
+    if seconds < 0:
+        raise click.UsageError("--time must be 0 or more seconds")
+    run(uri, seconds)

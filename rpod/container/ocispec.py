@@ -315,33 +315,40 @@ def build_spec(opts: RunOptions, image_config: dict[str, Any], ctx: SpecContext)
     cfg = _image_config(image_config)
     sec = security_options(opts.security_opt)
     own_netns = ctx.network != "host" or bool(ctx.netns_path)
+    hostname = _hostname(opts, ctx)
+    process, init_source = _process(opts, cfg, ctx, sec, hostname)
+    mounts = _mounts(opts, ctx, own_netns, init_source)
+    linux = _linux(opts, ctx, sec, own_netns, process["capabilities"]["bounding"])
+    annotations = _annotations(opts, cfg, ctx)
+    return {
+        "ociVersion": OCI_VERSION,
+        "process": process,
+        "root": {"path": ctx.rootfs, "readonly": bool(opts.read_only)},
+        "hostname": hostname,
+        "mounts": mounts,
+        "annotations": annotations,
+        "linux": linux,
+    }
 
-    # process -----------------------------------------------------------------------------
+
+def _hostname(opts: RunOptions, ctx: SpecContext) -> str:
+    if opts.hostname:
+        return opts.hostname
+    if ctx.network == "host" and not ctx.netns_path:
+        return socket.gethostname()
+    return ctx.container_id[:12]
+
+
+def _process(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, sec: Any,
+             hostname: str) -> tuple[dict[str, Any], str | None]:
+    """The spec's ``process`` and the host path of ``--init``'s binary (None without ``--init``)."""
     args = process_args(opts, cfg)
     init_source = None
     if opts.init:
         init_source = find_init(opts.init_path or ctx.init_path)
         args = [INIT_DEST, "--", *args]
-    if opts.hostname:
-        hostname = opts.hostname
-    elif ctx.network == "host" and not ctx.netns_path:
-        hostname = socket.gethostname()
-    else:
-        hostname = ctx.container_id[:12]
     user = _resolve_user(opts, cfg, ctx)
-
-    image_env = list(cfg.get("Env") or [])
-    defaults = []
-    if not any(e.startswith("PATH=") for e in image_env):
-        defaults.append(f"PATH={DEFAULT_PATH}")
-    defaults += ["TERM=xterm", "container=podman"]
-    env = parse_env(opts.env, opts.env_file, opts.env_host, defaults + image_env, ctx.host_env)
-    keys = {e.partition("=")[0] for e in env}
-    if "HOSTNAME" not in keys:
-        env.append(f"HOSTNAME={hostname}")
-    if "HOME" not in keys and user.home:
-        env.append(f"HOME={user.home}")
-
+    env = _environment(opts, cfg, ctx, hostname, user.home)
     cwd = opts.workdir or cfg.get("WorkingDir") or "/"
     if not cwd.startswith("/"):
         # Podman creates the container and fails to chdir at start: exit 126, its wording
@@ -365,8 +372,28 @@ def build_spec(opts: RunOptions, image_config: dict[str, Any], ctx: SpecContext)
         if not -1000 <= opts.oom_score_adj <= 1000:
             raise UsageError(f"invalid --oom-score-adj {opts.oom_score_adj}: must be between -1000 and 1000")
         process["oomScoreAdj"] = opts.oom_score_adj
+    return process, init_source
 
-    # mounts: defaults, then generated files, then the user's (a later destination wins) -------
+
+def _environment(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, hostname: str,
+                 home: str | None) -> list[str]:
+    """Defaults, the image's, ``--env-host``/``--env-file``/``-e``, then HOSTNAME and HOME if unset."""
+    image_env = list(cfg.get("Env") or [])
+    defaults = []
+    if not any(e.startswith("PATH=") for e in image_env):
+        defaults.append(f"PATH={DEFAULT_PATH}")
+    defaults += ["TERM=xterm", "container=podman"]
+    env = parse_env(opts.env, opts.env_file, opts.env_host, defaults + image_env, ctx.host_env)
+    keys = {e.partition("=")[0] for e in env}
+    if "HOSTNAME" not in keys:
+        env.append(f"HOSTNAME={hostname}")
+    if "HOME" not in keys and home:
+        env.append(f"HOME={home}")
+    return env
+
+
+def _mounts(opts: RunOptions, ctx: SpecContext, own_netns: bool, init_source: str | None) -> list[dict[str, Any]]:
+    """Defaults, then generated files, then the user's (a later destination wins)."""
     mounts = _base_mounts(opts, own_netns)
     ro_etc = opts.read_only
     for dest, src in (("/etc/hostname", ctx.hostname_file), ("/etc/hosts", ctx.hosts_file),
@@ -385,9 +412,11 @@ def build_spec(opts: RunOptions, image_config: dict[str, Any], ctx: SpecContext)
         mounts.append(_bind(INIT_DEST, init_source, readonly=True))
     mounts += _devices(opts)
     overridden = {m["destination"] for m in ctx.mounts}
-    mounts = [m for m in mounts if m["destination"] not in overridden] + [dict(m) for m in ctx.mounts]
+    return [m for m in mounts if m["destination"] not in overridden] + [dict(m) for m in ctx.mounts]
 
-    # linux ----------------------------------------------------------------------------------
+
+def _linux(opts: RunOptions, ctx: SpecContext, sec: Any, own_netns: bool, bounding: list[str]) -> dict[str, Any]:
+    """The spec's ``linux``: id maps, sysctls, resources, namespaces, masked paths, seccomp."""
     linux: dict[str, Any] = {}
     if ctx.uid_mappings:
         linux["uidMappings"] = [dict(m) for m in ctx.uid_mappings]
@@ -404,11 +433,13 @@ def build_spec(opts: RunOptions, image_config: dict[str, Any], ctx: SpecContext)
     linux["readonlyPaths"] = readonly_paths
     from rpod.container.seccomp import profile_for
 
-    seccomp = profile_for(sec.seccomp, process["capabilities"]["bounding"], privileged=opts.privileged)
+    seccomp = profile_for(sec.seccomp, bounding, privileged=opts.privileged)
     if seccomp is not None:
         linux["seccomp"] = seccomp
+    return linux
 
-    # annotations -------------------------------------------------------------------------------
+
+def _annotations(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext) -> dict[str, str]:
     annotations = {
         "io.container.manager": "rpod",
         "io.podman.annotations.autoremove": "TRUE" if opts.rm else "FALSE",
@@ -423,17 +454,7 @@ def build_spec(opts: RunOptions, image_config: dict[str, Any], ctx: SpecContext)
         annotations["run.rpod.overlay"] = ctx.overlay.annotation()
     annotations.update(ctx.annotations)
     annotations.update(parse_key_values(opts.annotations, "--annotation"))
-
-    spec: dict[str, Any] = {
-        "ociVersion": OCI_VERSION,
-        "process": process,
-        "root": {"path": ctx.rootfs, "readonly": bool(opts.read_only)},
-        "hostname": hostname,
-        "mounts": mounts,
-        "annotations": annotations,
-        "linux": linux,
-    }
-    return spec
+    return annotations
 
 
 def mount_destinations(spec: dict[str, Any]) -> Sequence[str]:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rootless import ctrfiles
 from rpod.engine.types import ItemReport, paths_or_default
 from rpod.errors import NoSuchContainer, RpodError, StateConflict, UsageError
 
@@ -185,7 +186,7 @@ def image_sizes(paths: Paths) -> dict[str, int]:
 
 def sizes(paths: Paths, rec: Any, by_image: dict[str, int]) -> tuple[int, int]:
     """(bytes written by the container, size of its image): Podman's rwSize and rootFsSize."""
-    return dir_size(str(paths.container_dir(rec.id) / "upper")), by_image.get(rec.image_id, 0)
+    return dir_size(str(paths.container_dir(rec.id) / ctrfiles.UPPER)), by_image.get(rec.image_id, 0)
 
 
 def ps(opts: ListOptions, paths: Paths | None = None) -> list[PsRow]:
@@ -211,7 +212,7 @@ def ps(opts: ListOptions, paths: Paths | None = None) -> list[PsRow]:
 
         by_image = image_sizes(p)
         for r in rows:
-            r.SizeRw, r.SizeRootFs = dir_size(str(p.container_dir(r.Id) / "upper")), by_image.get(r.ImageID, 0)
+            r.SizeRw, r.SizeRootFs = dir_size(str(p.container_dir(r.Id) / ctrfiles.UPPER)), by_image.get(r.ImageID, 0)
             if opts.size:
                 r.Size = (f"{human_size(r.SizeRw).replace(' ', '')} "
                           f"(virtual {human_size(r.SizeRootFs).replace(' ', '')})")
@@ -257,10 +258,10 @@ class RemoveOptions:
 
 
 def _dependents(store: Any, rec: Any) -> list[Any]:
-    """Containers that use ``rec``'s namespaces (``--network/--pid/--ipc/--uts container:X``)."""
+    """Containers that use ``rec``'s namespaces (``--network container:X``; rpod has no
+    ``--pid/--ipc/--uts container:X``)."""
     refs = {f"container:{rec.name}", f"container:{rec.id}", f"container:{rec.id[:12]}"}
-    return [r for r in store.list() if r.id != rec.id and any(
-        getattr(r.options, k) in refs for k in ("network", "pid", "ipc", "uts"))]
+    return [r for r in store.list() if r.id != rec.id and r.options.network in refs]
 
 
 def remove_records(paths: Paths, records: Iterable[Any], *, force: bool = True, timeout: int | None = 0,
@@ -467,14 +468,14 @@ class ExecOptions:
 def exec_(opts: ExecOptions, paths: Paths | None = None) -> int:
     """Run a process in a running container, on this process's stdio; its exit code (0 when detached).
     A session that cannot start raises with exit code 255 (Podman; the runtime's 126/127 stay)."""
-    from rpod.container import lifecycle
+    from rpod.container.execute import exec_in
     from rpod.container.options import read_env_file
 
     p = paths_or_default(paths)
     rec = container_store(p).get(opts.ref)
     env_items = [item for path in opts.env_files for item in read_env_file(path)] + list(opts.env)  # -e wins
     try:
-        return lifecycle.exec_in(p, rec, list(opts.command), tty=opts.tty, interactive=opts.interactive,
+        return exec_in(p, rec, list(opts.command), tty=opts.tty, interactive=opts.interactive,
                                  env=env_items, user=opts.user, workdir=opts.workdir, detach=opts.detach)
     except (UsageError, StateConflict) as e:
         e.exit_code = 255

@@ -65,14 +65,14 @@ def create(opts: RunOptions, *, create_command: list[str] | None = None, cid: st
     ``quiet``).  Nothing is started; returns the container's record."""
     import dataclasses
 
-    from rpod.container import lifecycle
+    from rpod.container.create import create as create_container
 
     p = paths_or_default(paths)
     opts.validate()
     if opts.pull != "never":
         _pull(p, opts, progress, quiet)
         opts = dataclasses.replace(opts, pull="missing")  # pulled now: the create only resolves it
-    return lifecycle.create(p, opts, create_command=create_command or [], cid=cid)
+    return create_container(p, opts, create_command=create_command or [], cid=cid)
 
 
 def _pull(p: Paths, opts: RunOptions, progress: Any, quiet: bool) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rootless import ctrfiles
 from rpod.engine.types import paths_or_default
 
 if TYPE_CHECKING:
@@ -155,7 +156,7 @@ def df(paths: Paths | None = None) -> DiskUsage:
         for src in vols:
             name = os.path.basename(os.path.dirname(src))
             volume_links[name] = volume_links.get(name, 0) + 1
-        usage.containers.append({"rec": rec, "state": st, "size": dir_size(str(cstore.dir(rec.id) / "upper")),
+        usage.containers.append({"rec": rec, "state": st, "size": dir_size(str(cstore.dir(rec.id) / ctrfiles.UPPER)),
                                  "volumes": len(vols), "active": st.running})
     for name in sorted(v.name for v in volume_store(p).list()):
         usage.volumes.append({"name": name, "links": volume_links.get(name, 0),

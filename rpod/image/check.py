@@ -107,7 +107,7 @@ def _mtime(path: os.PathLike[str]) -> float:
 
 def _stale_scratch(paths: Paths) -> list[str]:
     """``tmp/<diffid-hex>.<token>`` whose layer lock is free and ``tmp/spare.<pid>.*`` of dead pids."""
-    from rpod.container.state import _pid_alive
+    from rootless.procinfo import pid_alive
 
     out = []
     try:
@@ -118,7 +118,7 @@ def _stale_scratch(paths: Paths) -> list[str]:
         head, _, rest = e.name.partition(".")
         if head == "spare":
             pid = rest.partition(".")[0]
-            if pid.isdigit() and not _pid_alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 out.append(e.name)
         elif len(head) == 64 and not rest.startswith("removing"):
             with locked(paths.locks / f"layer-{head}.lock", blocking=False) as free:

@@ -145,21 +145,8 @@ def add_layer_from_tar(paths: Paths, stream: IO[bytes], compression: str = "gzip
     try:
         diff_id, unpacked, blob, stats = _feed(helper, stream, comp, scratch / BLOB_NAME, on_bytes)
         layer = LocalLayer(diff_id, "sha256:" + blob.h.hexdigest(), blob.n, comp.media_type, unpacked)
-        hexd = diff_id.partition(":")[2]
-        with locked(paths.locks / f"layer-{hexd}.lock"):
-            target = paths.layer_dir(diff_id)
-            if (target / "layer.json").exists():
-                existing = local_layer(paths, diff_id)
-                if existing is not None:
-                    return existing
-                _adopt_blob(paths, diff_id, scratch / BLOB_NAME, layer)  # an old layer without a blob
-                return layer
-            atomic_write_json(scratch / "layer.json", _layer_json(layer, stats), 0o644)
-            paths.layers.mkdir(parents=True, exist_ok=True)
-            os.rename(scratch, target)
-            fsync_dir(paths.layers)
-            scratch = None  # type: ignore[assignment]
-            return layer
+        scratch = _commit_layer(paths, scratch, layer, stats)  # type: ignore[assignment]
+        return local_layer(paths, diff_id) or layer
     finally:
         if helper.proc.poll() is None:
             helper.proc.kill()
@@ -168,14 +155,81 @@ def add_layer_from_tar(paths: Paths, stream: IO[bytes], compression: str = "gzip
             remove_tree(scratch, mapping)
 
 
-def _feed(helper: Any, stream: IO[bytes], comp: _Compressor, blob_path: Path,
+def add_layer_from_blob(paths: Paths, stream: IO[bytes], media_type: str,
+                        on_bytes: Callable[[int], None] | None = None) -> LocalLayer:
+    """Store a layer from its compressed blob (``load`` of an OCI archive): the bytes are kept as
+    they are (so the manifest's digests stay), decompressed on the way to the unpack helper."""
+    from rootless.userns import remove_tree
+    from rpod.image import layerfetch
+
+    paths.ensure()
+    decompress = layerfetch.decompressor(mt.layer_compression(media_type))
+    mapping = _mapping()
+    helper = layerfetch.spawn_spare(paths, mapping)
+    scratch = helper.scratch
+
+    class _Reader:  # the decompressed view of ``stream``, hashing the compressed bytes read
+        def __init__(self) -> None:
+            self.blob = hashlib.sha256()
+            self.n = 0
+            self.file = open(scratch / BLOB_NAME, "wb")  # noqa: SIM115
+
+        def read(self, size: int) -> bytes:
+            while True:
+                raw = stream.read(size)
+                if not raw:
+                    return decompress.finish()  # type: ignore[attr-defined]
+                self.blob.update(raw)
+                self.n += len(raw)
+                self.file.write(raw)
+                out = decompress(raw)
+                if out:
+                    return out
+
+    reader = _Reader()
+    try:
+        with reader.file:
+            diff_id, unpacked, _, stats = _feed(helper, reader, _Compressor("none"), None, on_bytes)
+            reader.file.flush()
+            os.fsync(reader.file.fileno())
+        layer = LocalLayer(diff_id, "sha256:" + reader.blob.hexdigest(), reader.n, mt.base_type(media_type), unpacked)
+        scratch = _commit_layer(paths, scratch, layer, stats)
+        return local_layer(paths, diff_id) or layer
+    finally:
+        if helper.proc.poll() is None:
+            helper.proc.kill()
+            helper.proc.wait()
+        if scratch is not None and scratch.exists():
+            remove_tree(scratch, mapping)
+
+
+def _commit_layer(paths: Paths, scratch: Path, layer: LocalLayer, stats: dict[str, Any]) -> Path | None:
+    """Move a complete scratch layer into ``layers/`` (or adopt only its blob); returns what is left."""
+    hexd = layer.diff_id.partition(":")[2]
+    with locked(paths.locks / f"layer-{hexd}.lock"):
+        target = paths.layer_dir(layer.diff_id)
+        if (target / "layer.json").exists():
+            if local_layer(paths, layer.diff_id) is None:
+                _adopt_blob(paths, layer.diff_id, scratch / BLOB_NAME, layer)  # an old layer without a blob
+            return scratch
+        atomic_write_json(scratch / "layer.json", _layer_json(layer, stats), 0o644)
+        paths.layers.mkdir(parents=True, exist_ok=True)
+        os.rename(scratch, target)
+        fsync_dir(paths.layers)
+        return None
+
+
+def _feed(helper: Any, stream: Any, comp: _Compressor, blob_path: Path | None,
           on_bytes: Callable[[int], None] | None) -> tuple[str, int, _HashWriter, dict[str, Any]]:
     """Copy ``stream`` to the helper and the compressed blob; returns (diff_id, size, blob, stats)."""
     uncompressed = hashlib.sha256()
     total = 0
     sink = helper.proc.stdin
-    with open(blob_path, "wb") as f:
+    with open(blob_path or os.devnull, "wb") as f:
         blob = _HashWriter(f)
+        if blob_path is None:
+            comp = _Compressor("none")
+            blob.write = lambda data: None  # type: ignore[method-assign]
         try:
             while chunk := stream.read(CHUNK):
                 uncompressed.update(chunk)
@@ -186,7 +240,8 @@ def _feed(helper: Any, stream: IO[bytes], comp: _Compressor, blob_path: Path,
                     on_bytes(len(chunk))
             blob.write(comp.finish())
             f.flush()
-            os.fsync(f.fileno())
+            if blob_path is not None:
+                os.fsync(f.fileno())
         except BrokenPipeError:
             pass  # the helper failed: its message is collected below
         try:
@@ -255,15 +310,28 @@ def add_image(paths: Paths, config: dict[str, Any], layers: list[LocalLayer], na
     ``config["rootfs"]["diff_ids"]`` is set from ``layers`` (lowest first).  Names must be
     fully qualified (``localhost/app:latest``); they move from any image that had them.
     """
-    store = ImageStore(paths.ensure())
     config = dict(config)
     config["rootfs"] = {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]}
-    cbytes = config_bytes(config)
+    return add_image_bytes(paths, config_bytes(config), layers, names, fmt, annotations)
+
+
+def add_image_bytes(paths: Paths, cbytes: bytes, layers: list[LocalLayer], names: list[str], fmt: str = "oci",
+                    annotations: dict[str, str] | None = None, manifest: bytes | None = None,
+                    manifest_type: str = "") -> ImageRecord:
+    """``add_image`` for a config whose exact bytes must stay (``load``: the image ID is their digest);
+    ``manifest`` (with its ``manifest_type``) is kept when given, else one is made."""
+    store = ImageStore(paths.ensure())
+    config = json.loads(cbytes)
+    want = (config.get("rootfs") or {}).get("diff_ids") or []
+    if want != [layer.diff_id for layer in layers]:
+        raise LayerError(f"the config lists diff_ids {want} but the layers are "
+                         f"{[layer.diff_id for layer in layers]}", hint="the image is corrupt")
     cdigest = "sha256:" + hashlib.sha256(cbytes).hexdigest()
     store.write_blob(cdigest, cbytes)
-    mbytes, media = make_manifest(cdigest, len(cbytes), layers, fmt, annotations)
-    mdigest = "sha256:" + hashlib.sha256(mbytes).hexdigest()
-    store.write_blob(mdigest, mbytes)
+    if manifest is None:
+        manifest, manifest_type = make_manifest(cdigest, len(cbytes), layers, fmt, annotations)
+    mdigest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    store.write_blob(mdigest, manifest)
     from rpod.image.store import split_name
 
     record = ImageRecord(
@@ -273,7 +341,7 @@ def add_image(paths: Paths, config: dict[str, Any], layers: list[LocalLayer], na
         repo_digests=list(dict.fromkeys(f"{split_name(n)[0]}@{mdigest}" for n in names)),
         layers=[layer.diff_id for layer in layers],
         manifest_digest=mdigest,
-        manifest_type=media,
+        manifest_type=manifest_type,
         created=str(config.get("created") or ""),
         size=sum(layer.uncompressed_size for layer in layers),
         architecture=str(config.get("architecture") or ""),

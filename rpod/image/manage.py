@@ -10,9 +10,7 @@ from rpod.errors import InvalidReference, NoSuchImage, StateConflict
 from rpod.events import record as record_event
 from rpod.image.store import ImageRecord, ImageStore, split_name
 from rpod.paths import Paths
-from rpod.storefile import locked
-
-REMOVING = ".removing."  # as rpod.container.state.REMOVING: tmp/<what>.removing.<pid>
+from rpod.storefile import REMOVING, locked, reclaim_removals
 
 
 def normalize_tag(name: str) -> str:
@@ -90,10 +88,9 @@ def cleanup_unused(paths: Paths) -> list[str]:
     """Remove layers and blobs no image refers to any more; returns the removed diff_ids."""
     from rootless.subid import default_mapping
     from rootless.userns import remove_tree
-    from rpod.container.state import ContainerStore
     from rpod.image.lease import leased
 
-    ContainerStore(paths).reclaim()  # first finish what killed commands left (tmp/*.removing.<pid>)
+    reclaim_removals(paths)  # first finish what killed commands left (tmp/*.removing.<pid>)
     store = ImageStore(paths)
     removed = []
     with locked(paths.store_lock):

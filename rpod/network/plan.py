@@ -87,9 +87,9 @@ def plan(paths: Any, opts: Any, image_config: dict[str, Any],
             raise UsageError(f"invalid --network {value!r}: ns: needs an absolute path to a network namespace")
         p.ns_path = rest
     elif mode not in ("none", "host"):
-        _user_networks(paths, p, value, list(getattr(opts, "network_alias", None) or []))
+        _user_networks(paths, p, value, list(opts.network_alias))
     _check_shared_userns(p, opts, value)
-    _apply_mac(p, getattr(opts, "mac_address", None))
+    _apply_mac(p, opts.mac_address)
     p.ports = _port_records(p, opts, exposed)
     return p
 
@@ -135,11 +135,11 @@ def _user_networks(paths: Any, p: NetworkPlan, value: str, aliases: list[str]) -
 
 def _check_shared_userns(p: NetworkPlan, opts: Any, value: str) -> None:
     """User networks and ``container:`` join a shared user namespace: no other runtime, no own map."""
-    if p.mode in ("bridge", "container") and getattr(opts, "runtime", None) not in (None, "", "rpod"):
+    if p.mode in ("bridge", "container") and opts.runtime not in (None, "", "rpod"):
         raise UsageError(f"--runtime {opts.runtime} cannot be combined with --network {value}",
                          hint="these containers join a shared user namespace, which rpod's runtime core "
                               "does and an OCI runtime CLI run in its own namespace cannot")
-    if p.mode in ("bridge", "container") and (getattr(opts, "userns", "") or getattr(opts, "uidmap", None)):
+    if p.mode in ("bridge", "container") and (opts.userns or opts.uidmap):
         raise UsageError(f"--userns/--uidmap cannot be combined with --network {value}",
                          hint="such containers join a shared user namespace (the network's or the other "
                               "container's), whose id mapping they must use")
@@ -164,7 +164,7 @@ def _apply_mac(p: NetworkPlan, mac: str | None) -> None:
 
 def _port_records(p: NetworkPlan, opts: Any, exposed: list[str]) -> list[str]:
     """``-p``/``-P`` as ``PortMapping.record()`` strings (none in the port-less modes)."""
-    maps = resolve(opts.publish, opts.publish_all, exposed, getattr(opts, "expose", None) or [])
+    maps = resolve(opts.publish, opts.publish_all, exposed, opts.expose)
     if maps and p.mode in PORTLESS:
         p.warnings.append("Port mappings have been discarded as one of the Host, Container, Pod, and None "
                           "network modes are in use")

@@ -212,6 +212,7 @@ def _relative_path(src: str) -> bool:
 
 
 def convert_container(unit: UnitFile, exe: list[str]) -> Service:
+    """A ``.container`` file: the ``.service`` that runs ``rpod run`` with its keys as flags."""
     sec = "Container"
     allowed = set(CONTAINER_FLAGS) | set(CONTAINER_BOOLS) | CONTAINER_OTHER
     _check_keys(unit, sec, allowed)
@@ -231,53 +232,11 @@ def convert_container(unit: UnitFile, exe: list[str]) -> Service:
             continue
         if key in CONTAINER_FLAGS:
             flag = CONTAINER_FLAGS[key]
-            items = value.split() if key in MULTI_VALUE else [value]
-            for item in items:
-                if key == "Volume" and item.split(":", 1)[0].endswith(".volume"):
-                    src, _, rest = item.partition(":")
-                    vol, dep = _dep_unit(src, "volume", unit)
-                    deps.append(dep)
-                    item = f"{vol}:{rest}" if rest else vol
-                elif key == "Volume" and _relative_path(item.split(":", 1)[0]):
-                    src, _, rest = item.partition(":")
-                    item = os.path.normpath(os.path.join(os.path.dirname(unit.path), src)) + (f":{rest}" if rest else "")
-                if key == "EnvironmentFile" and _relative_path(item):
-                    item = os.path.normpath(os.path.join(os.path.dirname(unit.path), item))
-                if key == "Network" and item.split(":", 1)[0].endswith(".network"):
-                    src, _, rest = item.partition(":")
-                    net, dep = _dep_unit(src, "network", unit)
-                    deps.append(dep)
-                    item = f"{net}:{rest}" if rest else net
-                args += [flag, item]
-        elif key in CONTAINER_BOOLS:
-            if parse_bool(value, unit.path, key):
-                args.append(CONTAINER_BOOLS[key])
-        elif key == "Environment":
-            for item in split_words(value, unit.path, key):
-                if "=" not in item:
-                    raise QuadletError(f"{unit.path}: key Environment: {item!r} is not KEY=VALUE")
-                args += ["--env", item]
-        elif key == "ReadOnlyTmpfs":
-            args.append(f"--read-only-tmpfs={'true' if parse_bool(value, unit.path, key) else 'false'}")
-        elif key == "RemapUsers":
-            if value in ("keep-id", "auto"):
-                args.append(f"--userns={value}")
-            elif value == "manual":
-                args += [a for v in unit.values(sec, "RemapUid") for a in ("--uidmap", v)]
-                args += [a for v in unit.values(sec, "RemapGid") for a in ("--gidmap", v)]
-            else:
-                raise QuadletError(f"{unit.path}: key RemapUsers: {value!r} is not keep-id, auto or manual")
-        elif key in ("RemapUid", "RemapGid") and unit.last(sec, "RemapUsers") != "manual":
-            raise QuadletError(f"{unit.path}: key {key} needs RemapUsers=manual")
-        elif key == "AutoUpdate":
-            if value not in ("registry", "local"):
-                raise QuadletError(f"{unit.path}: key AutoUpdate: {value!r} is not registry or local")
-            args += ["--label", f"io.containers.autoupdate={value}"]
-    user, group = unit.last(sec, "User"), unit.last(sec, "Group")
-    if group and not user:
-        raise QuadletError(f"{unit.path}: key Group needs User too")
-    if user:
-        args += ["--user", f"{user}:{group}" if group else user]
+            for item in value.split() if key in MULTI_VALUE else [value]:
+                args += [flag, _flag_value(unit, key, item, deps)]
+        else:
+            args += _other_key(unit, sec, key, value)
+    args += _user_args(unit, sec)
     for v in unit.values(sec, "PodmanArgs"):
         args += split_words(v, unit.path, "PodmanArgs")
     args.append(image)
@@ -295,6 +254,65 @@ def convert_container(unit: UnitFile, exe: list[str]) -> Service:
                      "SyslogIdentifier=%N"]
     return Service(name + ".service", _render(unit, sec, unit_lines, service_lines),
                    _install_links(unit, name + ".service"))
+
+
+def _flag_value(unit: UnitFile, key: str, item: str, deps: list[str]) -> str:
+    """One value of a key that maps to a flag: ``.volume``/``.network`` units become their
+    names (and dependencies, appended to ``deps``), relative paths are resolved from the file's dir."""
+    if key == "Volume" and item.split(":", 1)[0].endswith(".volume"):
+        src, _, rest = item.partition(":")
+        vol, dep = _dep_unit(src, "volume", unit)
+        deps.append(dep)
+        item = f"{vol}:{rest}" if rest else vol
+    elif key == "Volume" and _relative_path(item.split(":", 1)[0]):
+        src, _, rest = item.partition(":")
+        item = os.path.normpath(os.path.join(os.path.dirname(unit.path), src)) + (f":{rest}" if rest else "")
+    if key == "EnvironmentFile" and _relative_path(item):
+        item = os.path.normpath(os.path.join(os.path.dirname(unit.path), item))
+    if key == "Network" and item.split(":", 1)[0].endswith(".network"):
+        src, _, rest = item.partition(":")
+        net, dep = _dep_unit(src, "network", unit)
+        deps.append(dep)
+        item = f"{net}:{rest}" if rest else net
+    return item
+
+
+def _other_key(unit: UnitFile, sec: str, key: str, value: str) -> list[str]:
+    """The flags of a key that is not a plain flag: booleans, Environment, RemapUsers, AutoUpdate..."""
+    if key in CONTAINER_BOOLS:
+        return [CONTAINER_BOOLS[key]] if parse_bool(value, unit.path, key) else []
+    if key == "Environment":
+        out = []
+        for item in split_words(value, unit.path, key):
+            if "=" not in item:
+                raise QuadletError(f"{unit.path}: key Environment: {item!r} is not KEY=VALUE")
+            out += ["--env", item]
+        return out
+    if key == "ReadOnlyTmpfs":
+        return [f"--read-only-tmpfs={'true' if parse_bool(value, unit.path, key) else 'false'}"]
+    if key == "RemapUsers":
+        if value in ("keep-id", "auto"):
+            return [f"--userns={value}"]
+        if value == "manual":
+            return ([a for v in unit.values(sec, "RemapUid") for a in ("--uidmap", v)]
+                    + [a for v in unit.values(sec, "RemapGid") for a in ("--gidmap", v)])
+        raise QuadletError(f"{unit.path}: key RemapUsers: {value!r} is not keep-id, auto or manual")
+    if key in ("RemapUid", "RemapGid") and unit.last(sec, "RemapUsers") != "manual":
+        raise QuadletError(f"{unit.path}: key {key} needs RemapUsers=manual")
+    if key == "AutoUpdate":
+        if value not in ("registry", "local"):
+            raise QuadletError(f"{unit.path}: key AutoUpdate: {value!r} is not registry or local")
+        return ["--label", f"io.containers.autoupdate={value}"]
+    return []
+
+
+def _user_args(unit: UnitFile, sec: str) -> list[str]:
+    user, group = unit.last(sec, "User"), unit.last(sec, "Group")
+    if group and not user:
+        raise QuadletError(f"{unit.path}: key Group needs User too")
+    if user:
+        return ["--user", f"{user}:{group}" if group else user]
+    return []
 
 
 def _oneshot(unit: UnitFile, sec: str, create: list[str]) -> Service:

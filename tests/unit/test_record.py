@@ -85,3 +85,15 @@ def test_listing_records_does_not_import_the_options(store: ContainerStore) -> N
             "print('rpod.container.options' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_dependents_read_the_typed_network_option(tmp_path: Path) -> None:
+    """``rm`` looks for containers joined to another's network: by attribute, on every record."""
+    from rpod.engine.containers import _dependents
+
+    s = ContainerStore(Paths(tmp_path / "root", tmp_path / "run"))
+    web = s.create(ContainerRecord(id="a" * 64, name="web", created="1"))
+    s.create(ContainerRecord(id="b" * 64, name="other", created="2", options=RunOptions(network="slirp4netns")))
+    joined = s.create(ContainerRecord(id="c" * 64, name="side", created="3",
+                                      options=RunOptions(network="container:web")))
+    assert [r.id for r in _dependents(s, web)] == [joined.id]
