@@ -1,7 +1,7 @@
 """Where a build step's files come from: a RUN in a real rootless container, or COPY/ADD/WORKDIR
 through ``rootless.layerdiff``'s apply mode; either way the overlay upper dir becomes a layer.
 
-RUN uses rpod's own run machinery (``lifecycle.create``/``start``: the monitor, the runtime
+RUN uses rpod's own run machinery (``create.create``/``lifecycle.start``: the monitor, the runtime
 core, slirp4netns by default); the step's output goes to the build's stdout/stderr and its
 last lines are kept for the error message of a failing step.
 """
@@ -73,6 +73,7 @@ def _pump(fd: int, sink: int | None, tail: deque[str]) -> None:
 def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, layer: bool = True) -> RunResult:
     """Run ``spec`` in a container; on success store its upper dir as a layer."""
     from rpod.container import lifecycle
+    from rpod.container.create import create as create_container
     from rpod.container.monitorspawn import StdioRequest, spawn_monitor
     from rpod.container.options import RunOptions
 
@@ -94,7 +95,7 @@ def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, l
     record = None
     try:
         try:
-            record = lifecycle.create(paths, opts, cid=spawn.cid)
+            record = create_container(paths, opts, cid=spawn.cid)
         except BaseException:
             spawn.cancel()
             raise
