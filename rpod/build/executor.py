@@ -58,7 +58,8 @@ class Builder:
         self._emit = emit
         self.cf = parse(opts.containerfile)
         self.plan: Plan = plan(self.cf, opts.build_args, opts.target)
-        self.ignore = Ignore.for_context(opts.context, opts.containerfile_path)
+        self.ignore = (Ignore.from_file(opts.ignorefile) if opts.ignorefile
+                       else Ignore.for_context(opts.context, opts.containerfile_path))
         self.store = ImageStore(paths)
         self.cache = BuildCache(paths)
         self.results: dict[int, State] = {}
@@ -204,7 +205,10 @@ class Builder:
         except RootlessError as e:
             raise self.step_error(ins, RpodError(e.message, e.hint)) from None
         new = self.commit_state(new)
-        self.cache.put(key, new.image_id or "")  # also --no-cache/--layers=false: images hides it
+        if self.opts.layers:
+            self.cache.put(key, new.image_id or "")
+        else:  # --layers=false: never a cache entry, but still hidden by images
+            self.cache.mark_intermediate(new.image_id or "")
         self._done(st, new, last, final, show)
         return new
 

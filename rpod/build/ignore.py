@@ -94,6 +94,16 @@ class Ignore:
                 return cls(parse_patterns(c.read_text(errors="replace")))
         return cls([])
 
+    @classmethod
+    def from_file(cls, path: str) -> Ignore:
+        """``--ignorefile PATH``."""
+        from rpod.errors import UsageError
+
+        try:
+            return cls(parse_patterns(Path(path).read_text(errors="replace")))
+        except OSError as e:
+            raise UsageError(f"cannot read the ignore file {path}: {e.strerror}") from None
+
     def excluded(self, rel: str) -> bool:
         """Is ``rel`` (a path relative to the context, ``/``-separated) left out?"""
         if not self.patterns:

@@ -32,6 +32,13 @@ class BuildOptions:
     jobs: int = 1
     compression: str = "gzip"
     platform: str | None = None
+    out_fd: int = 1  # where RUN output goes (``--logfile``: the log)
+    err_fd: int = 2
+    ignorefile: str | None = None  # instead of .containerignore/.dockerignore
+    ulimits: list[str] = field(default_factory=list)  # for RUN steps, as run --ulimit
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    add_host: list[str] = field(default_factory=list)
 
 
 @dataclass

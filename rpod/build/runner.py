@@ -41,6 +41,12 @@ class RunSpec:
     tmpfs: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)  # mount targets to leave out of the layer
     quiet: bool = False
+    ulimits: list[str] = field(default_factory=list)
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    add_host: list[str] = field(default_factory=list)
+    out_fd: int = 1
+    err_fd: int = 2
 
 
 @dataclass
@@ -84,14 +90,16 @@ def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, l
     spawn = spawn_monitor(io)
     os.close(out_w)
     os.close(err_w)
-    sinks = (None, None) if spec.quiet else (1, 2)
+    sinks = (None, None) if spec.quiet else (spec.out_fd, spec.err_fd)
     pumps = [threading.Thread(target=_pump, args=(r, s, tail), daemon=True)
              for r, s in ((out_r, sinks[0]), (err_r, sinks[1]))]
     for t in pumps:
         t.start()
     opts = RunOptions(image=spec.image_id, entrypoint=json.dumps(spec.argv), env=list(spec.env),
                       workdir=spec.workdir or "/", user=spec.user or None, network=spec.network,
-                      mounts=list(spec.mounts), tmpfs=list(spec.tmpfs), pull="never", log_driver="passthrough")
+                      mounts=list(spec.mounts), tmpfs=list(spec.tmpfs), pull="never", log_driver="passthrough",
+                      ulimit=list(spec.ulimits), dns=list(spec.dns), dns_search=list(spec.dns_search),
+                      add_host=list(spec.add_host))
     record = None
     try:
         try:

@@ -271,7 +271,9 @@ def h_run(b: Builder, st: Stage, ins: Instruction, state: State) -> Prepared:
         if parent is None:
             raise UsageError("RUN needs a base image with a shell: FROM scratch has none")
         spec = RunSpec(parent, argv, _run_env(b, state), ic.inner(state.config).get("WorkingDir") or "/",
-                       ic.inner(state.config).get("User") or "", network, mounts, tmpfs, exclude, b.opts.quiet)
+                       ic.inner(state.config).get("User") or "", network, mounts, tmpfs, exclude, b.opts.quiet,
+                       b.opts.ulimits, b.opts.dns, b.opts.dns_search, b.opts.add_host, b.opts.out_fd,
+                       b.opts.err_fd)
         res = run_step(b.paths, spec, b.opts.compression, b.opts.timestamp)
         if res.code != 0:
             last = "\n".join("  " + x for x in res.tail[-5:])

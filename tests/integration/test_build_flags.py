@@ -170,3 +170,31 @@ def test_epoch_annotation_chmod_onbuild_and_shell(module_env: RpodEnv, tmp_path:
     ok(build(module_env, child, "-t", "child"))
     assert ok(run_rpod(module_env, "run", "--rm", "child")).stdout == "triggered\n"
     assert not inspect(module_env, "child")["Config"].get("OnBuild")
+
+
+def test_podman_spellings(module_env: RpodEnv, tmp_path: Path) -> None:
+    """What Podman's own build tests use: ``buildx build --load``, ``build -`` with a Containerfile on
+    stdin, ``--ignorefile``, ``--logfile``, ``BUILDAH_LAYERS``, ``--ulimit``, a missing ``-f``, ``--authfile``."""
+    r = ok(run_rpod(module_env, "build", "-t", "fromstdin", "-", input="FROM alpine\nRUN echo in-stdin\n", timeout=120))
+    assert "in-stdin" in r.stdout
+    ctx = write(tmp_path / "ctx", {"Containerfile": "FROM alpine\nCOPY . /c/\nRUN ls /c; ulimit -n\n",
+                                   "keep": "k", "drop": "d"})
+    ignore = tmp_path / "myignore"
+    ignore.write_text("drop\n")
+    log = tmp_path / "build.log"
+    r = ok(run_rpod(module_env, "buildx", "build", "--load", "--ignorefile", str(ignore), "--logfile", str(log),
+                    "--ulimit", "nofile=101:102", "-t", "bx", str(ctx), timeout=120))
+    text = log.read_text()
+    assert "COMMIT bx" in text and "keep" in text and "drop" not in text.split("STEP 3/3")[1]
+    assert "101" in text
+    env = {**module_env, "BUILDAH_LAYERS": "false"}
+    import subprocess
+    import sys
+
+    again = subprocess.run([sys.executable, "-m", "rpod", "build", "-t", "bx", "--ignorefile", str(ignore),
+                            str(ctx)], env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "Using cache" not in again.stdout, again.stderr
+    missing = run_rpod(module_env, "build", "-f", "Nope", str(ctx))
+    assert missing.returncode == 125 and "Nope: no such file or directory" in missing.stderr
+    bogus = run_rpod(module_env, "build", "--authfile", "/tmp/bogus-auth-file", str(ctx))
+    assert bogus.returncode == 125 and "/tmp/bogus-auth-file: no such file or directory" in bogus.stderr
