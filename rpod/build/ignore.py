@@ -120,11 +120,13 @@ class Ignore:
         return result
 
     def may_include_below(self, rel_dir: str) -> bool:
-        """Could an exception pattern bring back something under the excluded ``rel_dir``?"""
+        """Must an excluded directory still be walked?  Docker's rule: only when an exception
+        pattern, as written, starts with the directory's path (``!dir/keep*``); ``!*/x`` alone
+        does not bring anything back from inside an excluded directory."""
         if not self.has_exceptions:
             return False
         prefix = rel_dir.strip("/") + "/"
-        return any(p.exclusion and (p.text.startswith(prefix) or "*" in p.text) for p in self.patterns)
+        return any(p.exclusion and (p.text + "/").startswith(prefix) for p in self.patterns)
 
 
 def walk(root: Path, rel: str, ignore: Ignore) -> list[str]:

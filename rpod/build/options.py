@@ -39,6 +39,7 @@ class BuildOptions:
     dns: list[str] = field(default_factory=list)
     dns_search: list[str] = field(default_factory=list)
     add_host: list[str] = field(default_factory=list)
+    run_extra: dict[str, list[str]] = field(default_factory=dict)  # more RunOptions for RUN (security_opt...)
 
 
 @dataclass

@@ -47,6 +47,7 @@ class RunSpec:
     add_host: list[str] = field(default_factory=list)
     out_fd: int = 1
     err_fd: int = 2
+    extra: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,7 +100,7 @@ def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, l
                       workdir=spec.workdir or "/", user=spec.user or None, network=spec.network,
                       mounts=list(spec.mounts), tmpfs=list(spec.tmpfs), pull="never", log_driver="passthrough",
                       ulimit=list(spec.ulimits), dns=list(spec.dns), dns_search=list(spec.dns_search),
-                      add_host=list(spec.add_host))
+                      add_host=list(spec.add_host), **{k: list(v) for k, v in spec.extra.items()})
     record = None
     try:
         try:

@@ -96,7 +96,8 @@ def _options(builds: Any, ctx_dir: Any, text: str, cf_path: Any, tags: tuple[str
         force_rm=_bool(kw["force_rm"], "--force-rm", False), jobs=max(1, kw["jobs"]),
         compression=kw["compression"], platform=kw["platform"], ignorefile=kw["ignorefile"],
         ulimits=list(kw["ulimits"]), dns=list(kw["dns"]), dns_search=list(kw["dns_search"]),
-        add_host=list(kw["add_host"]))
+        add_host=list(kw["add_host"]),
+        run_extra={k: list(kw[k]) for k in ("security_opt", "cap_add", "cap_drop") if kw[k]})
 
 
 def _timestamp(value: int | None) -> int | None:
@@ -146,6 +147,9 @@ def _timestamp(value: int | None) -> int | None:
 @click.option("--dns", "dns", multiple=True, help="DNS server for RUN steps")
 @click.option("--dns-search", "dns_search", multiple=True, help="DNS search domain for RUN steps")
 @click.option("--add-host", "add_host", multiple=True, help="HOST:IP added to /etc/hosts of RUN steps")
+@click.option("--security-opt", "security_opt", multiple=True, help="Security options for RUN steps")
+@click.option("--cap-add", "cap_add", multiple=True, help="Add capabilities for RUN steps")
+@click.option("--cap-drop", "cap_drop", multiple=True, help="Drop capabilities for RUN steps")
 @click.option("--load", is_flag=True, hidden=True)  # buildx build --load: the image is always stored
 def build_cmd(context: str | None, file: str | None, tags: tuple[str, ...], **kw: Any) -> None:
     """Build an image using instructions from Containerfiles."""

@@ -198,3 +198,17 @@ def test_podman_spellings(module_env: RpodEnv, tmp_path: Path) -> None:
     assert missing.returncode == 125 and "Nope: no such file or directory" in missing.stderr
     bogus = run_rpod(module_env, "build", "--authfile", "/tmp/bogus-auth-file", str(ctx))
     assert bogus.returncode == 125 and "/tmp/bogus-auth-file: no such file or directory" in bogus.stderr
+
+
+def test_volume_dirs_and_security_opt(module_env: RpodEnv, tmp_path: Path) -> None:
+    """VOLUME makes its mount points in the image (Docker's odd spelling included, as Podman's
+    070-build checks); --security-opt reaches RUN steps."""
+    ctx = write(tmp_path / "ctx", {"Containerfile": (
+        "FROM alpine\nVOLUME /a/b/c\nVOLUME ['/etc/foo', '/etc/bar']\n"
+        "RUN grep Seccomp: /proc/self/status | awk '{print $2}' > /seccomp\n")})
+    ok(build(module_env, ctx, "-t", "vols", "--security-opt", "seccomp=unconfined"))
+    out = ok(run_rpod(module_env, "run", "--rm", "vols", "sh", "-c",
+                      "find '/[' '/etc/bar]' /a/b/c -print; cat /seccomp")).stdout
+    assert out.split("\n") == ["/[", "/[/etc", "/[/etc/foo,", "/etc/bar]", "/a/b/c", "0", ""]
+    vols = inspect(module_env, "vols")["Config"]["Volumes"]
+    assert set(vols) == {"/a/b/c", "/[/etc/foo,", "/etc/bar]"}
