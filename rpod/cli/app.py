@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
     "image": ("rpod.cli.image", None, "Manage images"),
     "build": ("rpod.cli.build", "build", "Build an image using instructions from Containerfiles"),
     "commit": ("rpod.cli.commit", "commit", "Create new image based on the changed container"),
+    "buildx": ("rpod.cli.buildx", None, "Build images (buildx compatibility)"),
     "import": ("rpod.cli.ship", "import", "Import a tarball to create a filesystem image"),
     "push": ("rpod.cli.ship", "push", "Push an image to a specified destination"),
     "save": ("rpod.cli.ship", "save", "Save image(s) to an archive"),
