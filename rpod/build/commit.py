@@ -68,6 +68,15 @@ def apply_changes(cfg: dict, changes: list[str]) -> None:
 
 
 def commit(paths: Paths, opts: CommitOptions) -> ImageRecord:
+    """``rpod commit``, under a lease (rpod.image.lease): its new layer and blobs survive an
+    rmi/prune that runs before its image is recorded."""
+    from rpod.image.lease import Lease
+
+    with Lease(paths, "commit"):
+        return _commit(paths, opts)
+
+
+def _commit(paths: Paths, opts: CommitOptions) -> ImageRecord:
     import time
 
     from rpod.build.executor import record_layers

@@ -53,6 +53,7 @@ class State:
 
 class Builder:
     def __init__(self, paths: Paths, opts: BuildOptions, emit: Emit) -> None:
+        self.lease: Any = None  # rpod.image.lease.Lease while run() runs
         self.paths = paths
         self.opts = opts
         self._emit = emit
@@ -86,17 +87,21 @@ class Builder:
 
         self.steps = steps
         from rpod.build.runner import finish_cleanups
+        from rpod.image.lease import Lease
 
         final = self.plan.stages[-1]
         try:
-            if self.opts.jobs > 1 and len(self.plan.stages) > 1:
-                state = self._run_parallel(final)
-            else:
-                state = State({}, [], None)
-                for st in self.plan.stages:
-                    state = self.stage(st, st is final)
-                    self.results[st.index] = state
-            record = self.finish(final, state)
+            # a lease (rpod.image.lease): an rmi/prune during the build keeps its base images' layers
+            # and the layers and blobs its steps write before their images are recorded
+            with Lease(self.paths, "build") as self.lease:
+                if self.opts.jobs > 1 and len(self.plan.stages) > 1:
+                    state = self._run_parallel(final)
+                else:
+                    state = State({}, [], None)
+                    for st in self.plan.stages:
+                        state = self.stage(st, st is final)
+                        self.results[st.index] = state
+                record = self.finish(final, state)
         finally:
             finish_cleanups()
         unused = sorted(a for a in self.opts.build_args if a not in self.used_args and a not in PROXY_ARGS)
@@ -165,6 +170,8 @@ class Builder:
         except RpodError as e:
             raise BuildError(f"creating build container: {e.message}", hint=f"Containerfile line {st.from_ins.line}",
                              exit_code=e.exit_code) from None
+        if self.lease is not None:
+            self.lease.add([*record.layers, "sha256:" + record.id, record.manifest_digest])
         return State(ic.new_config(self.store.config(record), "", ""), self.layers_of(record), record.id,
                      base_layers=len(record.layers))
 

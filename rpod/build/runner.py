@@ -257,7 +257,7 @@ def apply_step(paths: Paths, layer_dirs: list[Path], apply: dict[str, Any], tar:
     if not driver:
         raise RpodError(f"no overlay driver works: {err}")
     paths.tmp.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="build-", dir=paths.tmp))
+    scratch = Path(tempfile.mkdtemp(prefix=f"build-{os.getpid()}-", dir=paths.tmp))  # pid: reclaimable after a kill
     try:
         for sub in ("upper", "work", "root"):
             (scratch / sub).mkdir(mode=0o755)

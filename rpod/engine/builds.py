@@ -94,7 +94,7 @@ def prepare_context(req: BuildRequest, paths: Paths | None = None) -> tuple[Path
         from rootless.archive import extract_into, open_tar_input
 
         paths.tmp.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix="build-ctx-", dir=paths.tmp))
+        scratch = Path(tempfile.mkdtemp(prefix=f"build-ctx-{os.getpid()}-", dir=paths.tmp))
         stream = open_tar_input(req.stdin or sys.stdin.buffer)
         head = b""
         while len(head) < 512 and (chunk := stream.read(512 - len(head))):

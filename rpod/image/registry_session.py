@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 MAX_MANIFEST_SIZE = 4 << 20
-DEFAULT_USER_AGENT = "rpod/0.1.0"
+DEFAULT_USER_AGENT = "rpod/1.0.0"
 DEFAULT_TIMEOUT = (15.0, 60.0)  # connect, read (seconds)
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 DOCKER_HUB_API = "registry-1.docker.io"
