@@ -23,7 +23,7 @@ import os
 import stat
 import sys
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, BinaryIO
 
 OPAQUE_XATTRS = ("user.overlay.opaque", "user.fuseoverlayfs.opaque", "trusted.overlay.opaque")
@@ -40,19 +40,36 @@ def _opaque(path: str) -> bool:
     return False
 
 
+def _to_container(ranges: Sequence[tuple[int, int, int]] | None) -> Callable[[int], int]:
+    """Host id → container id through ``(container_id, host_id, size)`` ranges (None: as is)."""
+    if not ranges:
+        return lambda i: i
+
+    def conv(i: int) -> int:
+        for cid, hid, size in ranges:
+            if hid <= i < hid + size:
+                return cid + i - hid
+        return 65534  # not mapped: nobody, as the kernel shows it
+    return conv
+
+
 class _Writer:
-    def __init__(self, upper: str, tf: tarfile.TarFile, exclude: Iterable[str], mtime: int | None) -> None:
+    def __init__(self, upper: str, tf: tarfile.TarFile, exclude: Iterable[str], mtime: int | None,
+                 uid_map: Sequence[tuple[int, int, int]] | None = None,
+                 gid_map: Sequence[tuple[int, int, int]] | None = None) -> None:
         self.upper = upper.rstrip("/")
         self.tf = tf
         self.exclude = set(exclude)
         self.mtime = mtime
         self.links: dict[tuple[int, int], str] = {}
+        self.uid = _to_container(uid_map)
+        self.gid = _to_container(gid_map)
 
     def info(self, name: str, st: os.stat_result, kind: bytes) -> tarfile.TarInfo:
         ti = tarfile.TarInfo(name)
         ti.type = kind
         ti.mode = stat.S_IMODE(st.st_mode)
-        ti.uid, ti.gid = st.st_uid, st.st_gid
+        ti.uid, ti.gid = self.uid(st.st_uid), self.gid(st.st_gid)
         ti.uname = ti.gname = ""
         ti.mtime = self.mtime if self.mtime is not None else int(st.st_mtime)
         return ti
@@ -166,11 +183,96 @@ class _Buffered:
         self.out.flush()
 
 
-def write_layer(upper: str, out: BinaryIO, exclude: Iterable[str] = (), mtime: int | None = None) -> int:
-    """Write ``upper`` as a layer tar on ``out``; returns the number of entries."""
+class _Merged(_Writer):
+    """Several layer dirs (top first) as one layer: what overlay would show, with the whiteouts
+    and opaque markers that still matter below them when ``keep_whiteouts``."""
+
+    def __init__(self, layers: list[str], tf: tarfile.TarFile, keep_whiteouts: bool, mtime: int | None) -> None:
+        super().__init__("", tf, (), mtime)
+        self.layers = [d.rstrip("/") for d in layers]
+        self.keep = keep_whiteouts
+
+    def walk(self, rel: str, layers: list[str]) -> None:
+        names: set[str] = set()
+        for d in layers:
+            try:
+                names.update(os.listdir(d + rel) if rel else os.listdir(d))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+        for name in sorted(names):
+            child = f"{rel}/{name}"
+            top, below, opaque = None, [], False
+            for d in layers:
+                try:
+                    st = os.lstat(d + child)
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                if top is None:
+                    top = (d, st)
+                if not stat.S_ISDIR(st.st_mode) or not stat.S_ISDIR(top[1].st_mode):
+                    break  # a file or a whiteout hides what lies below it
+                below.append(d)
+                if _opaque(d + child):
+                    opaque = True
+                    break
+            if top is None:
+                continue
+            d, st = top
+            arc = child.lstrip("/")
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                if self.keep:
+                    head, _, base = arc.rpartition("/")
+                    self.tf.addfile(self.empty(f"{head}/.wh.{base}" if head else f".wh.{base}"))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                self.tf.addfile(self.info(arc, st, tarfile.DIRTYPE))
+                if opaque and self.keep:
+                    self.tf.addfile(self.empty(f"{arc}/.wh..wh..opq"))
+                self.walk(child, below)
+                continue
+            self.upper = d
+            self.entry(child)
+
+
+def write_merged(layers_top_first: list[str], out: BinaryIO, keep_whiteouts: bool, mtime: int | None = None) -> None:
+    """Write several layer dirs as one layer tar (``--squash``, ``--squash-all``)."""
     buf = _Buffered(out)
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        _Writer(upper, tf, exclude, mtime).dir("")
+        _Merged(layers_top_first, tf, keep_whiteouts, mtime).walk("", layers_top_first)
+    buf.flush()
+
+
+def readable_tree(root: str) -> bool:
+    """Can this process read every file and search every directory under ``root`` (then the
+    layer can be written without entering the user namespace)?"""
+    for dirpath, dirnames, filenames in os.walk(root):
+        if not os.access(dirpath, os.R_OK | os.X_OK):
+            return False
+        for name in filenames:
+            full = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(full)
+            except OSError:
+                return False
+            if stat.S_ISREG(st.st_mode) and not os.access(full, os.R_OK):
+                return False
+        for name in dirnames:
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full):
+                continue
+            if not os.access(full, os.R_OK | os.X_OK):
+                return False
+    return True
+
+
+def write_layer(upper: str, out: BinaryIO, exclude: Iterable[str] = (), mtime: int | None = None,
+                uid_map: Sequence[tuple[int, int, int]] | None = None,
+                gid_map: Sequence[tuple[int, int, int]] | None = None) -> int:
+    """Write ``upper`` as a layer tar on ``out``; returns the number of entries.  Outside the user
+    namespace, ``uid_map``/``gid_map`` turn the host ids of the files into the container's."""
+    buf = _Buffered(out)
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        _Writer(upper, tf, exclude, mtime, uid_map, gid_map).dir("")
         count = len(tf.members)
     buf.flush()
     return count
@@ -196,6 +298,8 @@ def _apply(cfg: dict[str, Any]) -> None:
         else:
             into = real
         _makedirs(into, owner if spec.get("chown_dest") else None)
+        for extra in spec.get("mkdirs") or ():  # VOLUME mount points
+            _makedirs(os.path.realpath(extra), None)
         stdin = sys.stdin.buffer
         if spec.get("has_tar", True):
             extract_into(stdin, into, owner=owner, rename=rename, overwrite=True)  # type: ignore[arg-type]
@@ -230,6 +334,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cfg = json.loads(args[0])
     try:
+        if cfg.get("merge"):
+            write_merged(cfg["merge"], sys.stdout.buffer, bool(cfg.get("keep_whiteouts")), cfg.get("mtime"))
+            sys.stdout.buffer.flush()
+            return 0
         if cfg.get("apply"):
             import gzip  # noqa: F401 - loaded before the chroot
             _apply(cfg)

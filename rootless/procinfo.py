@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 def proc_start_time(pid: int) -> int | None:
     """Start time of ``pid`` in clock ticks (``/proc/PID/stat`` field 22), None when gone or a zombie."""
@@ -14,3 +16,16 @@ def proc_start_time(pid: int) -> int | None:
     if fields[0] in (b"Z", b"X"):
         return None
     return int(fields[19])
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (ours, or another user's we may not signal)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

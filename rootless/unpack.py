@@ -15,7 +15,7 @@ On-disk format (the overlay ``userxattr`` format, see docs/architecture.md): ``.
 becomes a 0:0 character device ``NAME`` and ``.wh..wh..opq`` the xattr
 ``user.overlay.opaque=y`` on its directory.
 
-The headers are parsed by a ``tarfile.TarFile`` in plain read mode over ``_ForwardReader``,
+The headers are parsed by a ``tarfile.TarFile`` in plain read mode over ``ForwardReader``,
 a stream that only allows forward seeks: that is still a single pass over a pipe, but
 unlike the ``"r|"`` mode's internal buffer (which copies its whole buffer on every read)
 it lets file data be copied straight from the stream in large chunks.
@@ -34,10 +34,20 @@ from typing import Any, BinaryIO
 
 from rootless import syscalls
 from rootless.errors import UnpackError
+from rootless.tarread import (  # noqa: F401 - normalize_name, display, parse_pax_time: this module's API too
+    ForwardReader,
+    Parts,
+    check_sparse,
+    display,
+    mapped,
+    mtime_ns,
+    normalize_name,
+    parse_pax_time,
+    read_id_ranges,
+)
 
 CHUNK = 1 << 20  # data is copied in chunks of this size
 SPACE_CHECK_MIN = 8 << 20  # files at least this large are checked against the free space first
-MAX_HEADER_READ = 16 << 20  # a PAX or GNU long-name header larger than this is hostile
 DIR_CACHE_LIMIT = 128  # open directory fds kept between entries
 MAX_LISTED = 200  # entries listed in stats["skipped"] / stats["ignored_xattrs"]
 
@@ -48,125 +58,6 @@ OPAQUE_XATTR = "user.overlay.opaque"
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-_NS = 1_000_000_000
-
-Parts = tuple[bytes, ...]
-
-
-def normalize_name(name: str) -> Parts:
-    """Split a tar member name into path components below DEST.
-
-    Leading ``/`` and ``./``, empty and ``.`` components are dropped; ``()`` is DEST itself.
-    Raises ``UnpackError`` for a ``..`` component or a NUL byte.
-    """
-    raw = name.encode("utf-8", "surrogateescape")
-    if b"\0" in raw:
-        raise UnpackError(f"{name!r}: the path contains a NUL byte")
-    parts = tuple(p for p in raw.split(b"/") if p and p != b".")
-    if b".." in parts:
-        raise UnpackError(f"{display(parts) if parts else name}: the path has a '..' component")
-    return parts
-
-
-def display(parts: Parts) -> str:
-    """Printable form of a normalised path (``.`` for DEST itself)."""
-    return b"/".join(parts).decode("utf-8", "backslashreplace") if parts else "."
-
-
-def parse_pax_time(value: str) -> int:
-    """A PAX decimal time (``"1700000000.123456789"``, may be negative) in nanoseconds."""
-    text = value.strip()
-    sign = 1
-    if text.startswith("-"):
-        sign, text = -1, text[1:]
-    sec, _, frac = text.partition(".")
-    if not sec.isdigit() and sec != "":
-        raise ValueError(f"invalid PAX time {value!r}")
-    frac_ns = int((frac + "000000000")[:9]) if frac else 0
-    return sign * (int(sec or "0") * _NS + frac_ns)
-
-
-def mtime_ns(ti: tarfile.TarInfo) -> int:
-    """Member modification time in ns, exact when the PAX header carries one."""
-    pax = ti.pax_headers
-    if pax and "mtime" in pax:
-        try:
-            return parse_pax_time(pax["mtime"])
-        except ValueError:
-            pass
-    return int(ti.mtime) * _NS
-
-
-def read_id_ranges(path: str) -> list[tuple[int, int]] | None:
-    """``(first, count)`` ranges of ids mapped in this user namespace, or None if unknown."""
-    try:
-        with open(path) as f:
-            lines = f.read().split("\n")
-    except OSError:
-        return None
-    ranges = []
-    for line in lines:
-        fields = line.split()
-        if len(fields) == 3:
-            ranges.append((int(fields[0]), int(fields[2])))
-    return ranges
-
-
-def _mapped(ranges: list[tuple[int, int]] | None, ident: int) -> bool:
-    if ident < 0:
-        return False
-    if ranges is None:
-        return True  # unknown: let the kernel decide (EINVAL)
-    return any(first <= ident < first + count for first, count in ranges)
-
-
-class _ForwardReader:
-    """A file object over a stream that allows only forward seeks (tarfile's "r:" mode needs tell/seek)."""
-
-    def __init__(self, stream: BinaryIO):
-        self._stream = stream
-        self.pos = 0
-        self.last = b""  # what the last read() returned: tarfile's last header block at the end
-
-    def read(self, size: int = -1) -> bytes:
-        if size < 0 or size > MAX_HEADER_READ:
-            raise UnpackError(f"tar header block of {size} bytes at byte {self.pos} is too large")
-        data = self._stream.read(size)
-        self.pos += len(data)
-        self.last = data
-        return data
-
-    def readinto(self, view: memoryview) -> int:
-        """Fill ``view`` unless the stream ends first; returns the byte count."""
-        got = 0
-        total = len(view)
-        readinto = getattr(self._stream, "readinto", None)
-        while got < total:
-            if readinto is not None:
-                n = readinto(view[got:])
-            else:
-                data = self._stream.read(total - got)
-                n = len(data)
-                view[got:got + n] = data
-            if not n:
-                break
-            got += n
-        self.pos += got
-        return got
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        if whence != 0 or pos < self.pos:
-            raise UnpackError(f"the tar stream would need a backward seek (to byte {pos} from {self.pos})")
-        while self.pos < pos:
-            data = self._stream.read(min(CHUNK, pos - self.pos))
-            if not data:
-                break
-            self.pos += len(data)
-        return self.pos
-
 
 class _Extractor:
     """State of one extraction: DEST's fd, cached parent dir fds, statistics."""
@@ -269,7 +160,7 @@ class _Extractor:
                 self.stats["squashed"] += 1
             return self.own
         uid, gid = ti.uid, ti.gid
-        umapped, gmapped = _mapped(self.uid_ranges, uid), _mapped(self.gid_ranges, gid)
+        umapped, gmapped = mapped(self.uid_ranges, uid), mapped(self.gid_ranges, gid)
         if not (umapped and gmapped):
             self.stats["squashed"] += 1
             uid = uid if umapped else self.own[0]
@@ -336,7 +227,7 @@ class _Extractor:
             self.stats["ignored_xattrs"].append({"path": entry, "xattr": name, "reason": reason})
 
     # ---------------------------------------------------------------- data
-    def _copy(self, reader: _ForwardReader, fd: int, size: int, entry: str) -> None:
+    def _copy(self, reader: ForwardReader, fd: int, size: int, entry: str) -> None:
         if size >= SPACE_CHECK_MIN:
             st = os.fstatvfs(fd)
             free = st.f_bavail * st.f_frsize
@@ -365,7 +256,7 @@ class _Extractor:
             left -= n
 
     # ---------------------------------------------------------------- entries
-    def entry(self, ti: tarfile.TarInfo, reader: _ForwardReader) -> None:
+    def entry(self, ti: tarfile.TarInfo, reader: ForwardReader) -> None:
         parts = normalize_name(ti.name)
         entry = display(parts)
         if not parts:
@@ -413,7 +304,7 @@ class _Extractor:
         self.stats["whiteouts"] += 1
         return True
 
-    def _file(self, ti: tarfile.TarInfo, parts: Parts, entry: str, reader: _ForwardReader) -> None:
+    def _file(self, ti: tarfile.TarInfo, parts: Parts, entry: str, reader: ForwardReader) -> None:
         if ti.size < 0:
             raise UnpackError(f"{entry}: negative size in the tar header")
         parent = parts[:-1]
@@ -426,7 +317,7 @@ class _Extractor:
             fd = os.open(name, _FILE_FLAGS, ti.mode & 0o777, dir_fd=dfd)
         try:
             if ti.sparse:
-                _check_sparse(ti, entry)
+                check_sparse(ti, entry)
                 written = 0
                 for offset, count in ti.sparse:
                     os.lseek(fd, offset, os.SEEK_SET)
@@ -544,7 +435,7 @@ class _Extractor:
 
     # ---------------------------------------------------------------- driver
     def run(self, fileobj: BinaryIO) -> dict[str, Any]:
-        reader = _ForwardReader(fileobj)
+        reader = ForwardReader(fileobj)
         try:
             tf = tarfile.TarFile(fileobj=reader, mode="r", encoding="utf-8", errors="surrogateescape")  # type: ignore[arg-type]
         except tarfile.TarError as e:
@@ -593,19 +484,6 @@ class _Extractor:
 
 
 MAX_TRAILING = 16 << 20  # padding after the end-of-archive blocks (tar pads to 10 KiB records)
-MAX_FILE_SIZE = 1 << 62  # beyond what lseek/ftruncate take (a hostile header says 2**70)
-
-
-def _check_sparse(ti: tarfile.TarInfo, entry: str) -> None:
-    """A sparse map must stay inside the file's size, in order, within what the kernel takes."""
-    if not 0 <= ti.size <= MAX_FILE_SIZE:
-        raise UnpackError(f"{entry}: sparse file size {ti.size} is out of range")
-    end = 0
-    for offset, count in ti.sparse or ():
-        if offset < end or count < 0 or offset + count > ti.size:
-            raise UnpackError(f"{entry}: sparse map entry {offset},{count} is out of range "
-                              f"(file size {ti.size})")
-        end = offset + count
 
 
 def extract(fileobj: BinaryIO, dest: str, *, squash_ids: bool = False) -> dict[str, Any]:

@@ -1,3 +1,3 @@
 """rpod: a rootless, daemonless, Podman-compatible container engine."""
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"

@@ -8,6 +8,7 @@ fails the operation that called it.  Lines are Podman's ``events --format json``
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +19,9 @@ from rpod.paths import Paths
 
 def record(paths: Paths, type_: str, action: str, *, id: str = "", name: str = "", image: str = "",  # noqa: A002
            attributes: dict[str, str] | None = None, exit_code: int | None = None) -> None:
-    """Append one event; errors (read-only store, disk full) are ignored."""
+    """Append one event; errors (read-only store, disk full) are ignored; ``--events-backend none``: nothing."""
+    if os.environ.get("RPOD_EVENTS_BACKEND") == "none":
+        return
     write_event(str(paths.events_log), type_, action, id=id, name=name, image=image, attributes=attributes,
                 exit_code=exit_code)
 

@@ -1,4 +1,4 @@
-"""Warnings and debug lines on stderr, formatted as Podman's logrus output (``WARN[0000] ...``)."""
+"""Warnings and debug lines on stderr, formatted as Podman's logrus output (``WARN[0000] ...`` on a terminal)."""
 
 from __future__ import annotations
 
@@ -30,9 +30,24 @@ def _enabled(level: str) -> bool:
     return _LEVELS[level] >= want
 
 
+_LOGRUS = {"WARN": "warning", "DEBU": "debug", "INFO": "info", "ERRO": "error"}
+
+
 def _emit(tag: str, message: str) -> None:
-    secs = int(time.monotonic() - _START)
-    sys.stderr.write(f"{tag}[{secs:04d}] {message}\n")
+    """logrus's text format, as Podman prints: ``WARN[0000] msg`` on a terminal, else
+    ``time="..." level=warning msg="..."`` (what scripts and Podman's tests match)."""
+    try:
+        tty = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if tty:
+        secs = int(time.monotonic() - _START)
+        line = f"{tag}[{secs:04d}] {message}"
+    else:
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        quoted = message.replace("\\", "\\\\").replace('"', '\\"')
+        line = f'time="{now}" level={_LOGRUS.get(tag, tag.lower())} msg="{quoted}"'
+    sys.stderr.write(line + "\n")
     sys.stderr.flush()
 
 

@@ -115,7 +115,9 @@ class Paths:
 
     @cached_property
     def volumes(self) -> Path:
-        return self.root / "volumes"
+        """``--volumepath`` (``RPOD_VOLUME_PATH``) or ``<root>/volumes``."""
+        env = os.environ.get("RPOD_VOLUME_PATH")
+        return Path(env) if env else self.root / "volumes"
 
     @cached_property
     def tmp(self) -> Path:

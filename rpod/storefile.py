@@ -11,9 +11,12 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from rootless.procinfo import pid_alive
 
 
 def fsync_dir(path: Path) -> None:
@@ -71,3 +74,78 @@ def locked(path: Path, shared: bool = False, blocking: bool = True) -> Iterator[
         yield True
     finally:
         os.close(fd)
+
+
+# ---------------------------------------------------------------------------- removals in tmp/
+REMOVING = ".removing."  # tmp/<what>.removing.<pid>: a removal in progress (or abandoned by a kill)
+
+
+def abandoned_removals(paths: Any) -> list[Path]:
+    """``tmp/*.removing.<pid>`` of processes that are gone (``.removing`` alone: an older rpod)."""
+    out = []
+    try:
+        entries = list(os.scandir(paths.tmp))
+    except FileNotFoundError:
+        return []
+    for e in entries:
+        head, sep, pid = e.name.rpartition(REMOVING)
+        if not sep:
+            if not e.name.endswith(".removing"):
+                continue
+            head = e.name.removesuffix(".removing")
+        elif not pid.isdigit() or pid_alive(int(pid)):
+            continue
+        mine = paths.tmp / f"{head}{REMOVING}{os.getpid()}"
+        try:  # claim it: of two commands reclaiming at once, one renames it, the other skips it
+            os.rename(e.path, mine)
+        except OSError:
+            continue
+        out.append(mine)
+    return out
+
+
+def reclaim_removals(paths: Any) -> list[Path]:
+    """Remove the ``tmp/*.removing.<pid>`` that killed commands left (images' and containers')."""
+    doomed = abandoned_removals(paths)
+    if doomed:
+        from rootless.subid import default_mapping
+        from rootless.userns import remove_tree
+
+        mapping = default_mapping()
+        for path in doomed:
+            remove_tree(path, mapping)
+    return doomed
+
+
+# scratch names that carry their maker's pid: spare.<pid>.<rand> (pull, add_image),
+# recompress.<pid>.<rand>, build[-ctx|-src|-from]-<pid>-<rand>, <hex16>.<layer>.<pid> (shifted copies)
+_PID_SCRATCH = re.compile(r"(?:spare|recompress)\.(\d+)\..*|build(?:-ctx|-src|-from)?-(\d+)-.*"
+                          r"|[0-9a-f]{16}\.[^.]+\.(\d+)")
+
+
+def stale_scratch(paths: Any) -> list[str]:
+    """Names in ``tmp/`` of scratch files and directories whose maker (the pid in the name) is gone."""
+    try:
+        names = os.listdir(paths.tmp)
+    except FileNotFoundError:
+        return []
+    out = []
+    for name in names:
+        m = _PID_SCRATCH.fullmatch(name)
+        if m and not pid_alive(int(next(g for g in m.groups() if g))):
+            out.append(name)
+    return out
+
+
+def reclaim_scratch(paths: Any) -> list[str]:
+    """Remove the scratch of dead commands (``stale_scratch``)."""
+    names = stale_scratch(paths)
+    if names:
+        from rootless.subid import default_mapping
+        from rootless.userns import remove_tree
+
+        mapping = default_mapping()
+        for name in names:
+            remove_tree(paths.tmp / name, mapping)
+    return names
+

@@ -15,29 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from rpod import __version__
+from rpod.hostfacts import cgroup_version, overlay_driver, resource_limits_note
 from rpod.paths import Paths, config_home
-
-
-def cgroup_version() -> str:
-    """``v2`` on a pure cgroup2 host, ``v1`` otherwise (hybrid layouts count as v1, as Podman does)."""
-    try:
-        with open("/proc/self/mounts") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) > 2 and parts[1] == "/sys/fs/cgroup":
-                    return "v2" if parts[2] == "cgroup2" else "v1"
-    except OSError:
-        pass
-    return "v1"
-
-
-def resource_limits_note() -> str | None:
-    """Why resource limits are not enforced here, or None when they could be."""
-    if cgroup_version() != "v2":
-        return ("resource limits are not supported and ignored on cgroups V1 rootless systems: "
-                "use a host with cgroup v2 and systemd user delegation to enforce them")
-    return ("resource limits need a cgroup v2 subtree delegated to this user (systemd --user with Delegate=yes); "
-            "none is delegated here, so limits are not enforced")
 
 
 def _tool_version(path: str | None, args: list[str]) -> str:
@@ -53,108 +32,21 @@ def _tool_version(path: str | None, args: list[str]) -> str:
         return ""
 
 
-def overlay_driver(paths: Paths) -> tuple[str, str]:
-    """The overlay driver in use (``kernel`` or ``fuse``), probed once and cached; and the error if none."""
-    cache = paths.cache / "overlay-driver"
-    forced = os.environ.get("RPOD_OVERLAY_DRIVER")
-    if forced in ("kernel", "fuse"):
-        return forced, ""
-    try:
-        return cache.read_text().strip(), ""
-    except OSError:
-        pass
-    from rootless.errors import RootlessError
-    from rootless.overlay import probe_driver
-    from rootless.subid import default_mapping
-
-    paths.ensure()
-    scratch = paths.tmp
-    scratch.mkdir(parents=True, exist_ok=True)
-    try:
-        driver = probe_driver(str(scratch), default_mapping())
-    except RootlessError as e:
-        return "", str(e)
-    paths.cache.mkdir(parents=True, exist_ok=True)
-    from rpod.storefile import atomic_write
-
-    atomic_write(cache, driver.encode() + b"\n", 0o644)
-    return driver, ""
-
-
 def gather(paths: Paths) -> dict[str, Any]:
     """The ``info`` document, with Podman's JSON keys."""
     from rootless.subid import default_mapping
-    from rpod.image.store import ImageStore
 
     mapping = default_mapping()
-    uname = os.uname()
     driver, driver_error = overlay_driver(paths)
-    containers = {"number": 0, "paused": 0, "running": 0, "stopped": 0}
-    if paths.containers.is_dir():
-        containers["number"] = sum(1 for _ in os.scandir(paths.containers))
-    try:
-        images = len(ImageStore(paths).list())
-    except Exception:
-        images = 0
     try:
         from rpod.image.registries_conf import load_registries_config
 
         search = list(load_registries_config().unqualified_search_registries)
     except Exception:
         search = []
-    slirp = shutil.which("slirp4netns")
-    pasta = shutil.which("pasta")
-    fuse = shutil.which("fuse-overlayfs")
-    from rpod.hostcheck import info_warnings
-
-    warnings = info_warnings(id_range=mapping.mode != "single", overlay_driver=driver)
-    if mapping.mode == "single":
-        warnings.append(mapping.reason)
-    if driver_error:
-        warnings.append(driver_error)
     return {
-        "host": {
-            "arch": _go_arch(),
-            "os": "linux",
-            "kernel": uname.release,
-            "hostname": uname.nodename,
-            "cgroupVersion": cgroup_version(),
-            "cgroupManager": "cgroupfs",
-            "cgroupControllers": [],
-            "resourceLimits": resource_limits_note(),
-            "idMappings": {
-                "uidmap": [{"container_id": m.container_id, "host_id": m.host_id, "size": m.size}
-                           for m in mapping.uid_map],
-                "gidmap": [{"container_id": m.container_id, "host_id": m.host_id, "size": m.size}
-                           for m in mapping.gid_map],
-            },
-            "idMappingMode": mapping.mode,
-            "ociRuntime": {"name": "rpod-runtime", "package": "rpod", "path": "python -m rootless.runtime",
-                           "version": __version__},
-            "conmon": {"package": "rpod", "path": "python -m rootless.monitor", "version": __version__},
-            "security": {"rootless": os.getuid() != 0, "seccompEnabled": True,
-                         "selinuxEnabled": False, "apparmorEnabled": False},
-            "slirp4netns": {"executable": slirp or "", "version": _tool_version(slirp, ["--version"])},
-            "pasta": {"executable": pasta or "", "version": _tool_version(pasta, ["--version"])},
-            "fuseOverlayfs": {"executable": fuse or "", "version": _tool_version(fuse, ["--version"])},
-            "warnings": warnings,
-        },
-        "store": {
-            "configFile": str(config_home() / "containers" / "storage.conf"),
-            "containerStore": containers,
-            "graphDriverName": "overlay",
-            "graphOptions": {"overlay.driver": driver or "none", "overlay.mount_program": fuse or ""},
-            "graphRoot": str(paths.root),
-            "graphStatus": {
-                "Backing Filesystem": _fs_type(paths.root),
-                "Native Overlay Diff": "true" if driver == "kernel" else "false",
-                "Supports d_type": "true",
-                "Using metacopy": "false",
-            },
-            "imageStore": {"number": images},
-            "runRoot": str(paths.runroot),
-            "volumePath": str(paths.volumes),
-        },
+        "host": _host(mapping, driver, driver_error),
+        "store": _store(paths, driver),
         "registries": {"search": search},
         "version": {
             "APIVersion": __version__,
@@ -163,6 +55,72 @@ def gather(paths: Paths) -> dict[str, Any]:
             "OsArch": f"linux/{_go_arch()}",
             "Os": "linux",
         },
+    }
+
+
+def _host(mapping: Any, driver: str, driver_error: str) -> dict[str, Any]:
+    from rpod.hostcheck import info_warnings
+
+    uname = os.uname()
+    slirp, pasta, fuse = (shutil.which(t) for t in ("slirp4netns", "pasta", "fuse-overlayfs"))
+    warnings = info_warnings(id_range=mapping.mode != "single", overlay_driver=driver)
+    if mapping.mode == "single":
+        warnings.append(mapping.reason)
+    if driver_error:
+        warnings.append(driver_error)
+    return {
+        "arch": _go_arch(),
+        "os": "linux",
+        "kernel": uname.release,
+        "hostname": uname.nodename,
+        "cgroupVersion": cgroup_version(),
+        "cgroupManager": "cgroupfs",
+        "cgroupControllers": [],
+        "resourceLimits": resource_limits_note(),
+        "idMappings": {
+            "uidmap": [{"container_id": m.container_id, "host_id": m.host_id, "size": m.size}
+                       for m in mapping.uid_map],
+            "gidmap": [{"container_id": m.container_id, "host_id": m.host_id, "size": m.size}
+                       for m in mapping.gid_map],
+        },
+        "idMappingMode": mapping.mode,
+        "ociRuntime": {"name": "rpod-runtime", "package": "rpod", "path": "python -m rootless.runtime",
+                       "version": __version__},
+        "conmon": {"package": "rpod", "path": "python -m rootless.monitor", "version": __version__},
+        "security": {"rootless": os.getuid() != 0, "seccompEnabled": True,
+                     "selinuxEnabled": False, "apparmorEnabled": False},
+        "slirp4netns": {"executable": slirp or "", "version": _tool_version(slirp, ["--version"])},
+        "pasta": {"executable": pasta or "", "version": _tool_version(pasta, ["--version"])},
+        "fuseOverlayfs": {"executable": fuse or "", "version": _tool_version(fuse, ["--version"])},
+        "warnings": warnings,
+    }
+
+
+def _store(paths: Paths, driver: str) -> dict[str, Any]:
+    from rpod.image.store import ImageStore
+
+    containers = {"number": 0, "paused": 0, "running": 0, "stopped": 0}
+    if paths.containers.is_dir():
+        containers["number"] = sum(1 for _ in os.scandir(paths.containers))
+    try:
+        images = len(ImageStore(paths).list())
+    except Exception:
+        images = 0
+    return {
+        "configFile": str(config_home() / "containers" / "storage.conf"),
+        "containerStore": containers,
+        "graphDriverName": "overlay",
+        "graphOptions": {"overlay.driver": driver or "none", "overlay.mount_program": shutil.which("fuse-overlayfs") or ""},
+        "graphRoot": str(paths.root),
+        "graphStatus": {
+            "Backing Filesystem": _fs_type(paths.root),
+            "Native Overlay Diff": "true" if driver == "kernel" else "false",
+            "Supports d_type": "true",
+            "Using metacopy": "false",
+        },
+        "imageStore": {"number": images},
+        "runRoot": str(paths.runroot),
+        "volumePath": str(paths.volumes),
     }
 
 

@@ -120,6 +120,12 @@ def rpod_env(tmp_path: Path, registry: Registry, images: ImageSet) -> Iterator[R
 SESSION_MARK = "RPODTEST_SESSION"  # not RPOD_*: RpodEnv drops those, and this one must be inherited
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fault-rounds", type=int, default=None,
+                     help="kill-at-random rounds of tests/integration/test_faults.py (default 24, "
+                          "or $RPODTEST_FAULT_ROUNDS; the long pass is a few hundred)")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Mark this session's environment (xdist workers, every RpodEnv and the processes they start
     inherit it), so the end-of-session guard finds what this session, and no concurrent one, left."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rootless import ctrfiles
 from rpod.build import imageconfig as ic
 from rpod.build.parser import parse
 from rpod.build.shell import expand_words, parse_key_values
@@ -67,14 +68,21 @@ def apply_changes(cfg: dict, changes: list[str]) -> None:
 
 
 def commit(paths: Paths, opts: CommitOptions) -> ImageRecord:
+    """``rpod commit``, under a lease (rpod.image.lease): its new layer and blobs survive an
+    rmi/prune that runs before its image is recorded."""
+    from rpod.image.lease import Lease
+
+    with Lease(paths, "commit"):
+        return _commit(paths, opts)
+
+
+def _commit(paths: Paths, opts: CommitOptions) -> ImageRecord:
     import time
 
     from rpod.build.executor import record_layers
     from rpod.build.runner import RUNTIME_MOUNTS, layer_from_upper
     from rpod.container.state import ContainerStore
 
-    if opts.squash:
-        raise UsageError("--squash is not supported by rpod commit yet")
     if opts.fmt not in ("oci", "docker"):
         raise UsageError(f"unrecognized image type {opts.fmt!r}")
     cstore = ContainerStore(paths)
@@ -103,11 +111,17 @@ def commit(paths: Paths, opts: CommitOptions) -> ImageRecord:
     if opts.author:
         cfg["author"] = opts.author
     mounts = [m.get("destination", "") for m in rec.mounts or []]
-    upper = str(cstore.dir(rec.id) / "upper")
+    upper = str(cstore.dir(rec.id) / ctrfiles.UPPER)
     layer = layer_from_upper(paths, upper, [*RUNTIME_MOUNTS, *mounts], opts.compression, None)
     created = ic.iso(time.time())
     ic.add_history(cfg, created, f"/bin/sh -c #(nop) commit of {rec.name}", False, opts.message)
     cfg["created"] = created
     base = record_layers(paths, store, image)
     assert layer is not None
-    return add_image(paths, cfg, [*base, layer], [opts.image] if opts.image else [], opts.fmt)
+    layers = [*base, layer]
+    if opts.squash:  # the whole image as one layer, as buildah's commit --squash
+        from rpod.build.squash import squash, squash_history
+
+        layers = squash(paths, layers, 0, opts.compression, None)
+        cfg["history"] = squash_history(cfg["history"], 0, created)
+    return add_image(paths, cfg, layers, [opts.image] if opts.image else [], opts.fmt)

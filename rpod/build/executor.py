@@ -11,7 +11,6 @@ import copy
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +18,7 @@ from rootless.errors import RootlessError
 from rpod.build import imageconfig as ic
 from rpod.build.cache import BuildCache, step_key
 from rpod.build.ignore import Ignore
-from rpod.build.options import BuildOptions, BuildResult
+from rpod.build.options import BuildOptions, BuildResult, build_platform
 from rpod.build.parser import Instruction, parse, parse_onbuild
 from rpod.build.shell import expand
 from rpod.build.stages import PROXY_ARGS, Plan, Stage, plan
@@ -54,12 +53,14 @@ class State:
 
 class Builder:
     def __init__(self, paths: Paths, opts: BuildOptions, emit: Emit) -> None:
+        self.lease: Any = None  # rpod.image.lease.Lease while run() runs
         self.paths = paths
         self.opts = opts
         self._emit = emit
         self.cf = parse(opts.containerfile)
         self.plan: Plan = plan(self.cf, opts.build_args, opts.target)
-        self.ignore = Ignore.for_context(opts.context, opts.containerfile_path)
+        self.ignore = (Ignore.from_file(opts.ignorefile) if opts.ignorefile
+                       else Ignore.for_context(opts.context, opts.containerfile_path))
         self.store = ImageStore(paths)
         self.cache = BuildCache(paths)
         self.results: dict[int, State] = {}
@@ -85,26 +86,56 @@ class Builder:
         from rpod.build import steps
 
         self.steps = steps
-        futures: dict[int, Future[State]] = {}
+        from rpod.build.runner import finish_cleanups
+        from rpod.image.lease import Lease
+
         final = self.plan.stages[-1]
-        with ThreadPoolExecutor(max_workers=max(1, self.opts.jobs)) as pool:
-            for st in self.plan.stages:
-                futures[st.index] = pool.submit(self._stage_after_deps, st, futures, st is final)
-            state = futures[final.index].result()
-            for f in futures.values():
-                f.result()
-        record = self.finish(final, state)
+        try:
+            # a lease (rpod.image.lease): an rmi/prune during the build keeps its base images' layers
+            # and the layers and blobs its steps write before their images are recorded
+            with Lease(self.paths, "build") as self.lease:
+                if self.opts.jobs > 1 and len(self.plan.stages) > 1:
+                    state = self._run_parallel(final)
+                else:
+                    state = State({}, [], None)
+                    for st in self.plan.stages:
+                        state = self.stage(st, st is final)
+                        self.results[st.index] = state
+                record = self.finish(final, state)
+        finally:
+            finish_cleanups()
         unused = sorted(a for a in self.opts.build_args if a not in self.used_args and a not in PROXY_ARGS)
         if unused:
             self.emit(f"[Warning] one or more build args were not consumed: [{' '.join(unused)}]")
         return BuildResult(record.id, list(self.opts.tags))
 
-    def _stage_after_deps(self, st: Stage, futures: dict[int, Future[State]], final: bool) -> State:
-        for d in sorted(st.deps):
-            futures[d].result()
-        state = self.stage(st, final)
-        self.results[st.index] = state
-        return state
+    def _run_parallel(self, final: Stage) -> State:
+        """``--jobs N``: a thread per stage, at most N building at once, each after its dependencies."""
+        done = {s.index: threading.Event() for s in self.plan.stages}
+        slots = threading.Semaphore(self.opts.jobs)
+        errors: list[BaseException] = []
+
+        def work(st: Stage) -> None:
+            try:
+                for d in st.deps:
+                    done[d].wait()
+                if errors:
+                    return
+                with slots:
+                    self.results[st.index] = self.stage(st, st is final)
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+                errors.append(e)
+            finally:
+                done[st.index].set()
+
+        threads = [threading.Thread(target=work, args=(st,), daemon=True) for st in self.plan.stages]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return self.results[final.index]
 
     def stage(self, st: Stage, final: bool) -> State:
         pre = self.prefix(st)
@@ -130,7 +161,7 @@ class Builder:
         if st.base_stage is not None:
             return self.results[st.base_stage].copy()
         if st.base == "scratch":
-            arch, os_name = _platform(st.platform or self.opts.platform)
+            arch, os_name = build_platform(st.platform or self.opts.platform)
             return State(ic.new_config(None, arch, os_name), [], None)
         from rpod.image.pull import ensure_image
 
@@ -139,6 +170,8 @@ class Builder:
         except RpodError as e:
             raise BuildError(f"creating build container: {e.message}", hint=f"Containerfile line {st.from_ins.line}",
                              exit_code=e.exit_code) from None
+        if self.lease is not None:
+            self.lease.add([*record.layers, "sha256:" + record.id, record.manifest_digest])
         return State(ic.new_config(self.store.config(record), "", ""), self.layers_of(record), record.id,
                      base_layers=len(record.layers))
 
@@ -181,6 +214,8 @@ class Builder:
         new = self.commit_state(new)
         if self.opts.layers:
             self.cache.put(key, new.image_id or "")
+        else:  # --layers=false: never a cache entry, but still hidden by images
+            self.cache.mark_intermediate(new.image_id or "")
         self._done(st, new, last, final, show)
         return new
 
@@ -221,13 +256,15 @@ class Builder:
         if opts.labels:
             ic.set_labels(cfg, list(opts.labels.items()))
         if opts.squash or opts.squash_all:
-            from rpod.build.squash import squash
+            from rpod.build.squash import squash, squash_history
 
             keep = 0 if opts.squash_all else state.base_layers
-            layers = squash(self.paths, layers, keep, opts.compression, opts.timestamp)
-            cfg["history"] = [h for h in cfg.get("history") or [] if h.get("empty_layer")] if opts.squash_all else \
-                cfg.get("history") or []
+            squashed = squash(self.paths, layers, keep, opts.compression, opts.timestamp)
+            if len(squashed) != len(layers):
+                cfg["history"] = squash_history(cfg.get("history") or [], keep, self.created)
+            layers = squashed
         record = add_image(self.paths, cfg, layers, opts.tags, opts.fmt, opts.annotations or None)
+        self.cache.put_result(record.id)
         self.emit(f"--> {record.id[:11]}")
         for t in opts.tags:
             self.emit(f"Successfully tagged {t}")
@@ -246,16 +283,6 @@ def record_layers(paths: Paths, store: ImageStore, record: ImageRecord) -> list[
             layer = LocalLayer(diff_id, desc["digest"], int(desc.get("size") or 0), desc.get("mediaType", ""))
         out.append(layer)
     return out
-
-
-def _platform(value: str | None) -> tuple[str, str]:
-    import platform as _p
-
-    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(_p.machine(), _p.machine())
-    if value:
-        parts = value.split("/")
-        return (parts[1] if len(parts) > 1 else machine), parts[0]
-    return machine, "linux"
 
 
 def build(paths: Paths, opts: BuildOptions, emit: Emit) -> BuildResult:

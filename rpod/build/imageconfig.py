@@ -159,3 +159,4 @@ def add_history(cfg: dict[str, Any], created: str, created_by: str, empty_layer:
     if empty_layer:
         entry["empty_layer"] = True
     cfg.setdefault("history", []).append(entry)
+

@@ -1,7 +1,7 @@
 """Where a build step's files come from: a RUN in a real rootless container, or COPY/ADD/WORKDIR
 through ``rootless.layerdiff``'s apply mode; either way the overlay upper dir becomes a layer.
 
-RUN uses rpod's own run machinery (``lifecycle.create``/``start``: the monitor, the runtime
+RUN uses rpod's own run machinery (``create.create``/``lifecycle.start``: the monitor, the runtime
 core, slirp4netns by default); the step's output goes to the build's stdout/stderr and its
 last lines are kept for the error message of a failing step.
 """
@@ -12,13 +12,16 @@ import contextlib
 import json
 import os
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from rootless import ctrfiles
 from rpod.errors import RpodError
 from rpod.image.localstore import LocalLayer, add_layer_from_tar
+from rpod.log import debug
 from rpod.paths import Paths
 
 # mount points the runtime makes in a container's root: never part of a RUN's layer when empty
@@ -38,6 +41,13 @@ class RunSpec:
     tmpfs: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)  # mount targets to leave out of the layer
     quiet: bool = False
+    ulimits: list[str] = field(default_factory=list)
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    add_host: list[str] = field(default_factory=list)
+    out_fd: int = 1
+    err_fd: int = 2
+    extra: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -70,6 +80,7 @@ def _pump(fd: int, sink: int | None, tail: deque[str]) -> None:
 def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, layer: bool = True) -> RunResult:
     """Run ``spec`` in a container; on success store its upper dir as a layer."""
     from rpod.container import lifecycle
+    from rpod.container.create import create as create_container
     from rpod.container.monitorspawn import StdioRequest, spawn_monitor
     from rpod.container.options import RunOptions
 
@@ -80,18 +91,20 @@ def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, l
     spawn = spawn_monitor(io)
     os.close(out_w)
     os.close(err_w)
-    sinks = (None, None) if spec.quiet else (1, 2)
+    sinks = (None, None) if spec.quiet else (spec.out_fd, spec.err_fd)
     pumps = [threading.Thread(target=_pump, args=(r, s, tail), daemon=True)
              for r, s in ((out_r, sinks[0]), (err_r, sinks[1]))]
     for t in pumps:
         t.start()
     opts = RunOptions(image=spec.image_id, entrypoint=json.dumps(spec.argv), env=list(spec.env),
                       workdir=spec.workdir or "/", user=spec.user or None, network=spec.network,
-                      mounts=list(spec.mounts), tmpfs=list(spec.tmpfs), pull="never", log_driver="passthrough")
+                      mounts=list(spec.mounts), tmpfs=list(spec.tmpfs), pull="never", log_driver="passthrough",
+                      ulimit=list(spec.ulimits), dns=list(spec.dns), dns_search=list(spec.dns_search),
+                      add_host=list(spec.add_host), **{k: list(v) for k, v in spec.extra.items()})
     record = None
     try:
         try:
-            record = lifecycle.create(paths, opts, cid=spawn.cid)
+            record = create_container(paths, opts, cid=spawn.cid)
         except BaseException:
             spawn.cancel()
             raise
@@ -99,17 +112,41 @@ def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, l
         code = lifecycle.wait_started(paths, started)
         if started.sync is not None:
             started.sync.close()
+        result = RunResult(code, [], None)
+        if code == 0 and layer:  # while the monitor exits and the output pumps drain
+            upper = paths.container_dir(record.id) / ctrfiles.UPPER
+            result.layer = layer_from_upper(paths, str(upper), [*RUNTIME_MOUNTS, *spec.exclude], compression, mtime)
+        t0 = time.perf_counter()
         for t in pumps:
             t.join(timeout=5)
-        result = RunResult(code, list(tail), None)
-        if code == 0 and layer:
-            upper = paths.container_dir(record.id) / "upper"
-            result.layer = layer_from_upper(paths, str(upper), [*RUNTIME_MOUNTS, *spec.exclude], compression, mtime)
+        debug(f"build RUN: output pumps joined in {(time.perf_counter() - t0) * 1000:.0f} ms")
+        result.tail = list(tail)
         return result
     finally:
         if record is not None:
-            with contextlib.suppress(Exception):
-                lifecycle.remove(paths, record, force=True, timeout=0)
+            _remove_later(paths, record)
+
+
+_PENDING: list[threading.Thread] = []
+
+
+def _remove_later(paths: Paths, record: Any) -> None:
+    """Remove a RUN step's container in the background (the next step need not wait for it)."""
+    from rpod.container import lifecycle
+
+    def remove() -> None:
+        with contextlib.suppress(Exception):
+            lifecycle.remove(paths, record, force=True, timeout=0)
+
+    t = threading.Thread(target=remove, daemon=True)
+    t.start()
+    _PENDING.append(t)
+
+
+def finish_cleanups() -> None:
+    """Wait for the background removals (the build's end)."""
+    while _PENDING:
+        _PENDING.pop().join(timeout=60)
 
 
 class _Chained:
@@ -160,11 +197,50 @@ def _store(paths: Paths, proc: Any, compression: str, skip_empty: bool) -> Local
 
 def layer_from_upper(paths: Paths, upper: str, exclude: list[str], compression: str, mtime: int | None,
                      skip_empty: bool = False) -> LocalLayer | None:
-    """An upper dir (or a layer dir) → a stored layer."""
+    """An upper dir (or a layer dir) → a stored layer.  When the user can read all of it (the
+    common case: files made by the container's root are the user's), it is read here, with the
+    host ids mapped back; else by the helper in the user namespace."""
     import subprocess
 
+    from rootless.layerdiff import readable_tree
+
+    if readable_tree(upper):
+        return _layer_in_process(paths, upper, exclude, compression, mtime, skip_empty)
     proc = _helper({"upper": upper, "exclude": exclude, "mtime": mtime}, subprocess.DEVNULL)
     return _store(paths, proc, compression, skip_empty)
+
+
+def _layer_in_process(paths: Paths, upper: str, exclude: list[str], compression: str, mtime: int | None,
+                      skip_empty: bool) -> LocalLayer | None:
+    from rootless.layerdiff import write_layer
+    from rootless.subid import default_mapping
+
+    mapping = default_mapping()
+    r, w = os.pipe()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with os.fdopen(w, "wb") as out:
+                write_layer(upper, out, exclude, mtime, [tuple(m) for m in mapping.uid_map],
+                            [tuple(m) for m in mapping.gid_map])
+        except BaseException as e:  # noqa: BLE001 - re-raised below
+            errors.append(e)
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    with os.fdopen(r, "rb") as stream:
+        head = stream.read(512)
+        layer = None
+        if not (skip_empty and (not head or head == b"\0" * len(head))):
+            layer = add_layer_from_tar(paths, _Chained(head, stream), compression)  # type: ignore[arg-type]
+        else:
+            while stream.read(1 << 20):
+                pass
+    t.join()
+    if errors:
+        raise RpodError(f"cannot read the container's changes: {errors[0]}")
+    return layer
 
 
 def apply_step(paths: Paths, layer_dirs: list[Path], apply: dict[str, Any], tar: IO[bytes] | None,
@@ -181,7 +257,7 @@ def apply_step(paths: Paths, layer_dirs: list[Path], apply: dict[str, Any], tar:
     if not driver:
         raise RpodError(f"no overlay driver works: {err}")
     paths.tmp.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="build-", dir=paths.tmp))
+    scratch = Path(tempfile.mkdtemp(prefix=f"build-{os.getpid()}-", dir=paths.tmp))  # pid: reclaimable after a kill
     try:
         for sub in ("upper", "work", "root"):
             (scratch / sub).mkdir(mode=0o755)

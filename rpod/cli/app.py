@@ -18,6 +18,8 @@ import click
 
 from rpod import __version__
 from rpod.cli.common import print_error
+from rpod.cli.globals import LogLevelError, global_options
+from rpod.cli.helpfmt import PodmanHelpMixin, adopt
 from rpod.errors import EXIT_ENGINE, RpodError
 
 # name -> (module, command, summary).  ``command`` is the name of the command in the module's ``app``
@@ -33,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
     "image": ("rpod.cli.image", None, "Manage images"),
     "build": ("rpod.cli.build", "build", "Build an image using instructions from Containerfiles"),
     "commit": ("rpod.cli.commit", "commit", "Create new image based on the changed container"),
+    "buildx": ("rpod.cli.buildx", None, "Build images (buildx compatibility)"),
     "import": ("rpod.cli.ship", "import", "Import a tarball to create a filesystem image"),
     "push": ("rpod.cli.ship", "push", "Push an image to a specified destination"),
     "save": ("rpod.cli.ship", "save", "Save image(s) to an archive"),
@@ -74,13 +77,64 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
     "healthcheck": ("rpod.cli.healthcheck", None, "Manage health checks on containers"),
     "generate": ("rpod.cli.generate", None, "Generate structured data based on containers"),
     "quadlet": ("rpod.cli.quadlet", "quadlet", "Turn Quadlet .container/.volume/.network files into systemd units"),
+    "pod": ("rpod.cli.pod", None, "Manage pods"),
+    "kube": ("rpod.cli.kube", None, "Play containers, pods or volumes from a structured file"),
+    "secret": ("rpod.cli.secret", None, "Manage secrets"),
+    "compose": ("rpod.cli.compose", "compose", "Run compose workloads via an external provider such as podman-compose"),
     "auto-update": ("rpod.cli.autoupdate", "auto-update",
                     "Auto update containers according to their auto-update policy"),
+    "completion": ("rpod.cli.completion", "completion", "Generate shell autocompletions"),
 }
+HIDDEN = {"__complete", "__completeNoDesc"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-class LazyGroup(click.Group):
+def _cobra_args(cmd: click.Command, args: list[str]) -> list[str]:
+    """Accept cobra's ``--flag=true|false`` on every boolean flag of ``cmd`` (see rpod.cli.globals)."""
+    from rpod.cli.globals import bool_values
+
+    interspersed = (cmd.context_settings or {}).get("allow_interspersed_args", cmd.allow_interspersed_args)
+    return bool_values(cmd, args, stop_at_positional=isinstance(cmd, click.Group) or not interspersed)
+
+
+class CobraGroupMixin:
+    """Resolves subcommands as cobra does: Podman's errors, ``--flag=BOOL``, Podman's help layout."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:  # type: ignore[attr-defined]
+            known = {o for p in self.params for o in p.opts + p.secondary_opts}  # type: ignore[attr-defined]
+            flag = next((a.split("=")[0] for a in args[1:] if a.startswith("-") and a.split("=")[0] not in known), None)
+            if flag:  # cobra parses the flags first
+                raise click.exceptions.NoSuchOption(flag, ctx=ctx)
+            raise UnknownCommand(f"unrecognized command `{ctx.command_path} {args[0]}`", ctx)
+        name, cmd, rest = super().resolve_command(ctx, args)  # type: ignore[misc]
+        adopt(cmd, (CobraGroupMixin,) if isinstance(cmd, click.Group) else ())
+        if cmd is not None and not isinstance(cmd, click.Group):
+            rest = _cobra_args(cmd, rest)
+        return name, cmd, rest
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and not ctx.resilient_parsing and not getattr(self, "invoke_without_command", False):
+            raise MissingCommand(ctx)
+        rest = super().parse_args(ctx, args)  # type: ignore[misc]
+        if not ctx.resilient_parsing and not getattr(ctx, "_protected_args", None) and not ctx.args \
+                and not getattr(self, "invoke_without_command", False):
+            raise MissingCommand(ctx)  # only options (``rpod --remote``): usage, as Podman
+        return rest
+
+
+class UnknownCommand(click.exceptions.UsageError):
+    """``rpod nosuch``: ``Error: unrecognized command `rpod nosuch```."""
+
+
+class MissingCommand(click.exceptions.UsageError):
+    """A command group run without a subcommand: usage on stdout, Podman's error, 125."""
+
+    def __init__(self, ctx: click.Context):
+        super().__init__(f"missing command '{ctx.command_path} COMMAND'", ctx)
+
+
+class LazyGroup(CobraGroupMixin, PodmanHelpMixin, click.Group):
     """A group that imports a command's module only when that command runs.
 
     Why click and not typer: typer 0.29 builds a pydantic TypeAdapter for every
@@ -88,6 +142,8 @@ class LazyGroup(click.Group):
     which typer is built on, parses the same flags in a few milliseconds (see
     docs/decisions.md).
     """
+
+    table = COMMANDS  # name -> (..., summary): what completion lists without importing a module
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -111,11 +167,8 @@ class LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List commands from the table, without importing their modules."""
         rows = [(name, summary) for name, (_, _, summary) in sorted(COMMANDS.items())]
-        with formatter.section("Commands"):
+        with formatter.section("Available Commands"):
             formatter.write_dl(rows)
-
-
-LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic")
 
 
 def _version_callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -124,30 +177,23 @@ def _version_callback(ctx: click.Context, _param: click.Parameter, value: bool) 
         ctx.exit(0)
 
 
-@click.group(cls=LazyGroup, context_settings=CONTEXT, no_args_is_help=True,
-             help="rpod: rootless, daemonless, Podman-compatible containers")
-@click.option("--root", "root_dir", help="Storage root (default ~/.local/share/rpod)")
-@click.option("--runroot", help="Runtime state root (default $XDG_RUNTIME_DIR/rpod)")
-@click.option("--log-level", default="warn", show_default=True, help="Log level: debug, info, warn, error")
+@click.group(cls=LazyGroup, context_settings=CONTEXT, options_metavar="[options]",
+             subcommand_metavar="[command]",
+             help="Manage pods, containers and images\n\nrpod: rootless, daemonless, Podman-compatible containers.")
+@global_options
 @click.option("--version", "-v", is_flag=True, expose_value=False, is_eager=True, callback=_version_callback,
-              help="Print the version")
-def app(root_dir: str | None, runroot: str | None, log_level: str) -> None:
-    """Global options shared by every command."""
-    if root_dir:
-        os.environ["RPOD_ROOT"] = root_dir
-    if runroot:
-        os.environ["RPOD_RUNROOT"] = runroot
-    if log_level.lower() not in LOG_LEVELS:
-        # Podman's logrus check: exit 1, its exact line (no "Error:" prefix)
-        sys.stderr.write(f'Log Level "{log_level}" is not supported, choose from: {", ".join(LOG_LEVELS)}\n')
-        raise click.exceptions.Exit(1)
-    os.environ["RPOD_LOG_LEVEL"] = log_level
+              help="version for rpod")
+def app(**opts: Any) -> None:
+    """Global options shared by every command (rpod.cli.globals applies them)."""
+    from rpod.cli.globals import apply
+
+    apply(opts)
 
 
 def _report(err: BaseException) -> int | None:
     """Print an rpod (or kernel-side) error, turned into the host gap behind it (and its fix)
     when there is one; its exit code, or None when it is neither (a bug)."""
-    from rpod.engine.system import explain
+    from rpod.engine.host import explain
 
     explained = explain(err)
     if explained is None:
@@ -157,12 +203,46 @@ def _report(err: BaseException) -> int | None:
     return exit_code
 
 
+def _usage_error(e: click.exceptions.ClickException) -> None:
+    """A flag or argument error in Podman's (cobra's) words: ``Error: unknown flag: --x`` + ``See '...'``."""
+    ctx = getattr(e, "ctx", None)
+    path = ctx.command_path if ctx is not None else "rpod"
+    msg = e.format_message()
+    if isinstance(e, click.exceptions.NoSuchOption):
+        msg = f"unknown flag: {e.option_name}"
+    elif isinstance(e, click.exceptions.BadOptionUsage) and "requires an argument" in msg:
+        name = e.option_name
+        msg = f"flag needs an argument: '{name.lstrip('-')}' in {name}" if not name.startswith("--") \
+            else f"flag needs an argument: {name}"
+    elif isinstance(e, UnknownCommand):
+        print_error(msg)
+        sys.stderr.write(f"Try '{path} --help' for more information\n")
+        return
+    else:
+        print_error(msg, f"see '{path} --help'")
+        return
+    print_error(msg)
+    sys.stderr.write(f"See '{path} --help'\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in HIDDEN:  # cobra's completion protocol: every word verbatim (even "--")
+        from rpod.cli.completion import answer
+
+        return answer(app, list(argv[1:]), descriptions=argv[0] == "__complete")
     try:
-        rv: Any = app.main(args=argv, prog_name="rpod", standalone_mode=False)
+        rv: Any = app.main(args=_cobra_args(app, list(argv)), prog_name="rpod", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
+    except LogLevelError as e:  # Podman prints these bare and exits 1
+        sys.stderr.write(f"{e.message}\n")
+        return e.exit_code
+    except MissingCommand as e:  # usage on stdout, then Podman's error
+        sys.stdout.write(e.ctx.get_help() + "\n")
+        sys.stdout.flush()
+        print_error(e.format_message())
+        return EXIT_ENGINE
     except RpodError as e:
         partial = getattr(e, "output", None)  # a template prints what it rendered before failing
         if partial:
@@ -175,8 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("Error: aborted\n")
         return EXIT_ENGINE
     except click.exceptions.ClickException as e:
-        ctx = getattr(e, "ctx", None)  # a usage error: point at the command's help, as Podman does
-        print_error(e.format_message(), f"see '{ctx.command_path} --help'" if ctx is not None else None)
+        _usage_error(e)
         return EXIT_ENGINE
     except KeyboardInterrupt:
         return 130

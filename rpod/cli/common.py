@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -27,18 +28,43 @@ def print_json(obj: Any, indent: int = 4) -> None:
     sys.stdout.write(json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
 
 
+def hints_enabled() -> bool:
+    """``Hint:`` lines go to a person at a terminal (or when ``RPOD_HINTS=1`` asks), never into a pipe."""
+    want = os.environ.get("RPOD_HINTS", "")
+    if want in ("0", "false"):
+        return False
+    if want in ("1", "true"):
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def print_error(err: BaseException | str, hint: str | None = None) -> None:
     """Write ``Error: ...`` (and the hint) to stderr, as Podman does."""
     msg = str(err) or err.__class__.__name__
     sys.stderr.write(f"Error: {msg}\n")
-    if hint:
+    if hint and hints_enabled():  # for a person at a terminal (or RPOD_HINTS=1), never into a pipe
         sys.stderr.write(f"Hint: {hint}\n")
     sys.stderr.flush()
 
 
 def warn(message: str) -> None:
-    """A ``WARN[0000]`` line on stderr, as Podman's logrus prints it."""
-    sys.stderr.write(f"WARN[0000] {message}\n")
+    """A warning as Podman's logrus prints it: ``WARN[0000] ...`` at a terminal, else
+    ``time="..." level=warning msg="..."`` (what scripts and Podman's tests match)."""
+    import time
+
+    try:
+        tty = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if tty:
+        line = f"WARN[0000] {message}"
+    else:
+        quoted = message.replace("\\", "\\\\").replace('"', '\\"')
+        line = f'time="{time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}" level=warning msg="{quoted}"'
+    sys.stderr.write(line + "\n")
     sys.stderr.flush()
 
 

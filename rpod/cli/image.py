@@ -71,7 +71,7 @@ def ls_cmd(repository: str | None, all_: bool, quiet: bool, digests: bool, no_tr
         flt.setdefault("reference", []).append(repository)
     # only a --format can show .Containers (the default table and -q do not): the container store
     # is not read otherwise
-    rows = images.list_images(images.ListOptions(filters=flt, sort=sort, no_trunc=no_trunc, containers=bool(fmt)))
+    rows = images.list_images(images.ListOptions(filters=flt, sort=sort, no_trunc=no_trunc, containers=bool(fmt), all=all_))
     if quiet:
         write("".join(i + "\n" for i in dict.fromkeys(row.ID for row, _rec in rows)))
         return

@@ -8,6 +8,7 @@ monitor, forwards signals to the container (``--sig-proxy``) and exits with the 
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -56,6 +57,16 @@ RUN_FLAGS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--network-alias",), "network_alias", "multi", "Add a network-scoped alias for the container"),
     (("--expose",), "expose", "multi", "Expose a port or a range of ports (published by -P)"),
     (("--mac-address",), "mac_address", "str", "Container MAC address (slirp4netns tap0)"),
+    (("--ip",), "ip", "str", "Static IPv4 address on the user network"),
+    (("--ip6",), "ip6", "str", "Static IPv6 address on the user network"),
+    (("--ipc",), "ipc", "str", "IPC namespace: host, private, shareable, none, container:NAME, ns:PATH"),
+    (("--pid",), "pid", "str", "PID namespace: host, private, container:NAME, ns:PATH"),
+    (("--uts",), "uts", "str", "UTS namespace: host, private, container:NAME, ns:PATH"),
+    (("--cgroupns",), "cgroupns", "str", "cgroup namespace: host, private, ns:PATH"),
+    (("--requires",), "requires", "multi", "Containers to start before this one (comma separated)"),
+    (("--pod",), "pod", "str", "Run in this pod (new:NAME creates it)"),
+    (("--pod-id-file",), "pod_id_file", "str", "Run in the pod whose id is in this file"),
+    (("--secret",), "secrets", "multi", "Add a secret: NAME[,type=mount|env,target=...]"),
     (("-p", "--publish"), "publish", "multi", "Publish a port [ip:]host:ctr[/proto]"),
     (("-P", "--publish-all"), "publish_all", "flag", "Publish every exposed port"),
     (("--dns",), "dns", "multi", "DNS server"),
@@ -104,9 +115,11 @@ _KINDS: dict[str, dict[str, Any]] = {
 }
 
 
-def run_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorate a command with every ``RUN_FLAGS`` option (parameter ``f_<field>``)."""
+def run_flags(fn: Callable[..., Any], skip: tuple[str, ...] = ()) -> Callable[..., Any]:
+    """Decorate a command with every ``RUN_FLAGS`` option (parameter ``f_<field>``) but ``skip``'s."""
     for names, fld, kind, help_text in reversed(RUN_FLAGS):
+        if fld in skip:
+            continue
         fn = click.option(*names, f"f_{fld}", help=help_text, **_KINDS[kind])(fn)
     fn = click.option("--sig-proxy", "sig_proxy", default="true", help="Proxy signals to the process")(fn)
     fn = click.option("--read-only-tmpfs", "f_read_only_tmpfs", default=None,
@@ -176,8 +189,9 @@ def run_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool, *
         sys.stdout.write(record.id + "\n")
         _exit_now(0)
     if opts.tty and opts.interactive and not os.isatty(0):  # -it in a script: works, as Podman says
-        sys.stderr.write("WARN[0000] The input device is not a TTY. The --tty and --interactive flags might "
-                         "not work properly\n")
+        from rpod.cli.common import warn
+
+        warn("The input device is not a TTY. The --tty and --interactive flags might not work properly")
     code = engine.run_attached(record, opts, sig_proxy=bool(parse_bool_flag(sig_proxy, "--sig-proxy")),
                                remove=opts.rm, spawn=spawn)
     _exit_now(code)
@@ -197,7 +211,7 @@ def _exit_now(code: int) -> NoReturn:
 @app.command("create", context_settings=CONTEXT)
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
-@run_flags
+@functools.partial(run_flags, skip=("detach",))  # Podman's create has no -d: "unknown shorthand flag"
 def create_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool, **kw: Any) -> None:
     """Create but do not start a container."""
     from rpod.engine import containers_run as engine

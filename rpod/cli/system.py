@@ -19,17 +19,17 @@ top_level = click.Group()  # commands only at the top level (``rpod version``, `
 @click.option("--format", "-f", "fmt", help="Go template or json")
 def version(fmt: str | None) -> None:
     """Display the rpod version information."""
-    from rpod.engine import system
+    from rpod.engine import host
 
-    doc = system.version()
+    doc = host.version()
     if fmt:
         from rpod.format import render_one
 
         write(render_one(fmt, doc, name="version", json_indent=None))
         return
-    c = doc["Client"]
-    write(f"Version:      {c['Version']}\nAPI Version:  {c['APIVersion']}\nPython Version: {c['GoVersion']}\n"
-          f"OS/Arch:      {c['OsArch']}\n")
+    c = doc["Client"]  # Podman's layout (scripts read "Version:"); "Go Version" names the language runtime
+    write(f"Client:       rpod Engine\nVersion:      {c['Version']}\nAPI Version:  {c['APIVersion']}\n"
+          f"Go Version:   {c['GoVersion']}\nBuilt:        {c['BuiltTime']}\nOS/Arch:      {c['OsArch']}\n")
 
 
 @app.command("info")
@@ -196,3 +196,17 @@ def check(repair: bool, force: bool, quick: bool, max_age: str) -> None:
     if report.unrepaired:
         raise StoreError(f"{len(report.unrepaired)} problem(s) found in the store",
                          hint="run rpod system check --repair (--force to remove containers of damaged images)")
+
+
+@app.command("service", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("uri", required=False)
+@click.option("-t", "--time", "seconds", type=int, default=5, show_default=True,
+              help="Seconds of inactivity before the service exits (0: never)")
+@click.option("--cors", default=None, help="Set CORS headers (Access-Control-Allow-Origin) to this value")
+def service(uri: str | None, seconds: int, cors: str | None) -> None:
+    """Serve the Docker- and Podman-compatible REST API (socket-activated by systemd, or on URI)."""
+    from rpod.api.service import run
+
+    if seconds < 0:
+        raise click.UsageError("--time must be 0 or more seconds")
+    run(uri, seconds, cors)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from rootless import ctrfiles
 from rpod.container.names import generate_name
-from rpod.container.state import ContainerStore, abandoned_removals
+from rpod.container.state import ContainerStore
+from rpod.storefile import abandoned_removals
 
 
 @dataclass
@@ -70,11 +72,10 @@ def _relink(store: ContainerStore, rec, owners: dict[str, str], repair: bool) ->
         if taken:
             rec.name = generate_name(lambda n: store.name_owner(n) is not None)
             p.problem += f": renamed to {rec.name!r}"
-            from dataclasses import asdict
 
             from rpod.storefile import atomic_write_json
 
-            atomic_write_json(store.dir(rec.id) / "container.json", asdict(rec))
+            atomic_write_json(store.dir(rec.id) / ctrfiles.RECORD, rec.to_dict())
         os.symlink(rec.id, store.link(rec.name))
         owners[rec.name] = rec.id
         p.repaired = True
@@ -97,7 +98,8 @@ def _links(store: ContainerStore) -> dict[str, str]:
 
 def _abandoned_peek(store: ContainerStore) -> list:  # noqa: ANN201
     """``tmp/*.removing*`` of dead processes, without claiming them (a check that repairs nothing)."""
-    from rpod.container.state import REMOVING, _pid_alive
+    from rootless.procinfo import pid_alive
+    from rpod.storefile import REMOVING
 
     out = []
     try:
@@ -106,7 +108,7 @@ def _abandoned_peek(store: ContainerStore) -> list:  # noqa: ANN201
         return out
     for e in entries:
         _, sep, pid = e.name.rpartition(REMOVING)
-        if (sep and pid.isdigit() and not _pid_alive(int(pid))) or (not sep and e.name.endswith(".removing")):
+        if (sep and pid.isdigit() and not pid_alive(int(pid))) or (not sep and e.name.endswith(".removing")):
             out.append(e)
     return out
 

@@ -33,7 +33,7 @@ class StdioRequest:
 class MonitorSpawn:
     """A monitor waiting for its configuration on the sync socket; its stdio fds are dups of
     ``io``'s, made now (give ``lifecycle.start`` the same ``io``).  ``cid`` is the container's id
-    (a new one when None: ``lifecycle.create(cid=spawn.cid)``), on the monitor's command line as
+    (a new one when None: ``rpod.container.create.create(cid=spawn.cid)``), on the monitor's command line as
     conmon's, so ``ps`` tells which container a monitor serves."""
 
     def __init__(self, io: StdioRequest | None, cid: str | None = None) -> None:

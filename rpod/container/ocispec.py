@@ -92,6 +92,7 @@ class SpecContext:
     gid_mappings: list[dict[str, int]] = field(default_factory=list)
     network: str = "none"  # the engine's decision: none | host | slirp4netns[:...] | ns:PATH
     netns_path: str | None = None  # join this network namespace instead of creating one
+    ns_modes: dict[str, str] = field(default_factory=dict)  # ipc/pid/uts/cgroup: new|host|join|/ns/path
     hosts_file: str | None = None
     resolv_conf_file: str | None = None
     hostname_file: str | None = None
@@ -295,17 +296,29 @@ def _paths_lists(opts: RunOptions) -> tuple[list[str], list[str]]:
     return masked, readonly
 
 
+def _shared(kind: str, ctx: SpecContext) -> list[dict[str, str]]:
+    """One namespace entry as ``--ipc``/``--pid``/``--uts``/``--cgroupns`` ask (host: none)."""
+    mode = ctx.ns_modes.get(kind, "new")
+    if mode == "host":
+        return []
+    if mode == "join":  # the owner's /proc/PID/ns/* is filled in at start
+        return [{"type": kind, "path": f"/proc/0/ns/{kind}"}]
+    if mode.startswith("/"):
+        return [{"type": kind, "path": mode}]
+    return [{"type": kind}]
+
+
 def _namespaces(ctx: SpecContext) -> list[dict[str, str]]:
-    nss: list[dict[str, str]] = [{"type": "pid"}]
+    nss: list[dict[str, str]] = _shared("pid", ctx)
     if ctx.netns_path:
         nss.append({"type": "network", "path": ctx.netns_path})
     elif ctx.network != "host":
         nss.append({"type": "network"})
-    nss += [{"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]
+    nss += [*_shared("ipc", ctx), *_shared("uts", ctx), {"type": "mount"}]
     if ctx.uid_mappings:
         nss.append({"type": "user"})
     if ctx.cgroup_ns:
-        nss.append({"type": "cgroup"})
+        nss += _shared("cgroup", ctx)
     return nss
 
 
@@ -315,33 +328,40 @@ def build_spec(opts: RunOptions, image_config: dict[str, Any], ctx: SpecContext)
     cfg = _image_config(image_config)
     sec = security_options(opts.security_opt)
     own_netns = ctx.network != "host" or bool(ctx.netns_path)
+    hostname = _hostname(opts, ctx)
+    process, init_source = _process(opts, cfg, ctx, sec, hostname)
+    mounts = _mounts(opts, ctx, own_netns, init_source)
+    linux = _linux(opts, ctx, sec, own_netns, process["capabilities"]["bounding"])
+    annotations = _annotations(opts, cfg, ctx)
+    return {
+        "ociVersion": OCI_VERSION,
+        "process": process,
+        "root": {"path": ctx.rootfs, "readonly": bool(opts.read_only)},
+        "hostname": hostname,
+        "mounts": mounts,
+        "annotations": annotations,
+        "linux": linux,
+    }
 
-    # process -----------------------------------------------------------------------------
+
+def _hostname(opts: RunOptions, ctx: SpecContext) -> str:
+    if opts.hostname:
+        return opts.hostname
+    if (ctx.network == "host" and not ctx.netns_path) or ctx.ns_modes.get("uts") == "host":
+        return socket.gethostname()
+    return ctx.container_id[:12]
+
+
+def _process(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, sec: Any,
+             hostname: str) -> tuple[dict[str, Any], str | None]:
+    """The spec's ``process`` and the host path of ``--init``'s binary (None without ``--init``)."""
     args = process_args(opts, cfg)
     init_source = None
     if opts.init:
         init_source = find_init(opts.init_path or ctx.init_path)
         args = [INIT_DEST, "--", *args]
-    if opts.hostname:
-        hostname = opts.hostname
-    elif ctx.network == "host" and not ctx.netns_path:
-        hostname = socket.gethostname()
-    else:
-        hostname = ctx.container_id[:12]
     user = _resolve_user(opts, cfg, ctx)
-
-    image_env = list(cfg.get("Env") or [])
-    defaults = []
-    if not any(e.startswith("PATH=") for e in image_env):
-        defaults.append(f"PATH={DEFAULT_PATH}")
-    defaults += ["TERM=xterm", "container=podman"]
-    env = parse_env(opts.env, opts.env_file, opts.env_host, defaults + image_env, ctx.host_env)
-    keys = {e.partition("=")[0] for e in env}
-    if "HOSTNAME" not in keys:
-        env.append(f"HOSTNAME={hostname}")
-    if "HOME" not in keys and user.home:
-        env.append(f"HOME={user.home}")
-
+    env = _environment(opts, cfg, ctx, hostname, user.home)
     cwd = opts.workdir or cfg.get("WorkingDir") or "/"
     if not cwd.startswith("/"):
         # Podman creates the container and fails to chdir at start: exit 126, its wording
@@ -365,9 +385,37 @@ def build_spec(opts: RunOptions, image_config: dict[str, Any], ctx: SpecContext)
         if not -1000 <= opts.oom_score_adj <= 1000:
             raise UsageError(f"invalid --oom-score-adj {opts.oom_score_adj}: must be between -1000 and 1000")
         process["oomScoreAdj"] = opts.oom_score_adj
+    return process, init_source
 
-    # mounts: defaults, then generated files, then the user's (a later destination wins) -------
+
+def _environment(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, hostname: str,
+                 home: str | None) -> list[str]:
+    """Defaults, the image's, ``--env-host``/``--env-file``/``-e``, then HOSTNAME and HOME if unset."""
+    image_env = list(cfg.get("Env") or [])
+    defaults = []
+    if not any(e.startswith("PATH=") for e in image_env):
+        defaults.append(f"PATH={DEFAULT_PATH}")
+    defaults += ["TERM=xterm", "container=podman"]
+    env = parse_env(opts.env, opts.env_file, opts.env_host, defaults + image_env, ctx.host_env)
+    keys = {e.partition("=")[0] for e in env}
+    if "HOSTNAME" not in keys:
+        env.append(f"HOSTNAME={hostname}")
+    if "HOME" not in keys and home:
+        env.append(f"HOME={home}")
+    return env
+
+
+def _mounts(opts: RunOptions, ctx: SpecContext, own_netns: bool, init_source: str | None) -> list[dict[str, Any]]:
+    """Defaults, then generated files, then the user's (a later destination wins)."""
     mounts = _base_mounts(opts, own_netns)
+    if ctx.ns_modes.get("ipc") == "host":  # mqueue of an ipc namespace we do not own: bind the host's
+        host_mq = [{"destination": "/dev/mqueue", "type": "bind", "source": "/dev/mqueue",
+                    "options": ["rbind", "nosuid", "noexec", "nodev"]}] if os.path.isdir("/dev/mqueue") else []
+        i = next(i for i, m in enumerate(mounts) if m["destination"] == "/dev/mqueue")
+        mounts[i:i + 1] = host_mq
+    if ctx.ns_modes.get("pid") == "host":  # procfs of a pid namespace we do not own: bind the host's
+        mounts[0] = {"destination": "/proc", "type": "bind", "source": "/proc",
+                     "options": ["rbind", "nosuid", "noexec", "nodev"]}
     ro_etc = opts.read_only
     for dest, src in (("/etc/hostname", ctx.hostname_file), ("/etc/hosts", ctx.hosts_file),
                       ("/etc/resolv.conf", ctx.resolv_conf_file)):
@@ -385,9 +433,11 @@ def build_spec(opts: RunOptions, image_config: dict[str, Any], ctx: SpecContext)
         mounts.append(_bind(INIT_DEST, init_source, readonly=True))
     mounts += _devices(opts)
     overridden = {m["destination"] for m in ctx.mounts}
-    mounts = [m for m in mounts if m["destination"] not in overridden] + [dict(m) for m in ctx.mounts]
+    return [m for m in mounts if m["destination"] not in overridden] + [dict(m) for m in ctx.mounts]
 
-    # linux ----------------------------------------------------------------------------------
+
+def _linux(opts: RunOptions, ctx: SpecContext, sec: Any, own_netns: bool, bounding: list[str]) -> dict[str, Any]:
+    """The spec's ``linux``: id maps, sysctls, resources, namespaces, masked paths, seccomp."""
     linux: dict[str, Any] = {}
     if ctx.uid_mappings:
         linux["uidMappings"] = [dict(m) for m in ctx.uid_mappings]
@@ -404,11 +454,13 @@ def build_spec(opts: RunOptions, image_config: dict[str, Any], ctx: SpecContext)
     linux["readonlyPaths"] = readonly_paths
     from rpod.container.seccomp import profile_for
 
-    seccomp = profile_for(sec.seccomp, process["capabilities"]["bounding"], privileged=opts.privileged)
+    seccomp = profile_for(sec.seccomp, bounding, privileged=opts.privileged)
     if seccomp is not None:
         linux["seccomp"] = seccomp
+    return linux
 
-    # annotations -------------------------------------------------------------------------------
+
+def _annotations(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext) -> dict[str, str]:
     annotations = {
         "io.container.manager": "rpod",
         "io.podman.annotations.autoremove": "TRUE" if opts.rm else "FALSE",
@@ -423,17 +475,7 @@ def build_spec(opts: RunOptions, image_config: dict[str, Any], ctx: SpecContext)
         annotations["run.rpod.overlay"] = ctx.overlay.annotation()
     annotations.update(ctx.annotations)
     annotations.update(parse_key_values(opts.annotations, "--annotation"))
-
-    spec: dict[str, Any] = {
-        "ociVersion": OCI_VERSION,
-        "process": process,
-        "root": {"path": ctx.rootfs, "readonly": bool(opts.read_only)},
-        "hostname": hostname,
-        "mounts": mounts,
-        "annotations": annotations,
-        "linux": linux,
-    }
-    return spec
+    return annotations
 
 
 def mount_destinations(spec: dict[str, Any]) -> Sequence[str]:

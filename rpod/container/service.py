@@ -181,10 +181,10 @@ def monitor_config(paths: Any, record: Any, opts: Any, cdir: Path, log_driver: s
         cfg.update(sdnotify=opts.sdnotify, notify_socket=notify_socket)
         if opts.sdnotify == "container":
             cfg["notify_dir"] = str(cdir / ctrfiles.NOTIFY_DIR)
-    for key in ("pidfile", "conmon_pidfile"):
-        value = getattr(opts, key, None)
-        if value:
-            cfg[key] = os.path.abspath(value)
+    if opts.pidfile:
+        cfg["pidfile"] = os.path.abspath(opts.pidfile)
+    if opts.conmon_pidfile:
+        cfg["conmon_pidfile"] = os.path.abspath(opts.conmon_pidfile)
     if opts.restart and opts.restart != "no":
         cfg["restart"] = opts.restart
     hc = getattr(record, "healthcheck", None)

@@ -28,7 +28,7 @@ from rootless.monitor import exitfile
 from rpod.container.names import generate_name, valid_name
 from rpod.errors import NoSuchContainer, StateConflict, UsageError
 from rpod.paths import Paths
-from rpod.storefile import atomic_write_json, locked, read_json
+from rpod.storefile import REMOVING, abandoned_removals, atomic_write_json, locked, read_json
 
 if TYPE_CHECKING:
     from rpod.container.options import RunOptions
@@ -62,7 +62,6 @@ class _TypedOptions:
     def __set__(self, obj: Any, value: Any) -> None:
         obj.__dict__[self.slot] = value
 
-REMOVING = ".removing."  # tmp/<what>.removing.<pid>: a removal in progress (or abandoned by a kill)
 NAME_LINK_MAX = 200  # longer names are linked by their digest (NAME_MAX is 255 bytes)
 
 
@@ -290,7 +289,25 @@ class ContainerStore:
                 return rec
         if len(matches) > 1:
             raise NoSuchContainer(f'more than one result for container "{ref}": use more of the ID')
+        rec = self._relink(ref) if valid_name(ref) else None
+        if rec is not None:
+            return rec
         raise NoSuchContainer(f'no container with name or ID "{ref}" found: no such container')
+
+    def _relink(self, name: str) -> ContainerRecord | None:
+        """A record named ``name`` whose link a killed command removed: link it again (the miss
+        path only: it reads every record)."""
+        with self.lock():
+            if self.name_owner(name) is not None:
+                return None
+            named = [r for r in self.list() if r.name == name]
+            if len(named) > 1:
+                raise StateConflict(f'{len(named)} containers are named "{name}" and none holds the name',
+                                    hint="rpod system check --repair renames all but the oldest")
+            if named:
+                os.symlink(named[0].id, self.link(name))
+                return named[0]
+        return None
 
     def latest(self) -> ContainerRecord:
         records = self.list()
@@ -409,42 +426,6 @@ class ContainerStore:
             for path in doomed:
                 remove_tree(path, mapping)
         return doomed
-
-
-def abandoned_removals(paths: Paths) -> list[Path]:
-    """``tmp/*.removing.<pid>`` of processes that are gone (``.removing`` alone: an older rpod)."""
-    out = []
-    try:
-        entries = list(os.scandir(paths.tmp))
-    except FileNotFoundError:
-        return []
-    for e in entries:
-        head, sep, pid = e.name.rpartition(REMOVING)
-        if not sep:
-            if not e.name.endswith(".removing"):
-                continue
-            head = e.name.removesuffix(".removing")
-        elif not pid.isdigit() or _pid_alive(int(pid)):
-            continue
-        mine = paths.tmp / f"{head}{REMOVING}{os.getpid()}"
-        try:  # claim it: of two commands reclaiming at once, one renames it, the other skips it
-            os.rename(e.path, mine)
-        except OSError:
-            continue
-        out.append(mine)
-    return out
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def containers_using_volume(paths: Paths, name: str) -> list[str]:

@@ -65,19 +65,23 @@ def create(opts: RunOptions, *, create_command: list[str] | None = None, cid: st
     ``quiet``).  Nothing is started; returns the container's record."""
     import dataclasses
 
-    from rpod.container import lifecycle
+    from rpod.container.create import create as create_container
 
     p = paths_or_default(paths)
     opts.validate()
+    if opts.pod or opts.pod_id_file:
+        from rpod.pod.create import apply as join_pod  # only for --pod: run's start-up stays light
+
+        join_pod(p, opts)
     if opts.pull != "never":
         _pull(p, opts, progress, quiet)
         opts = dataclasses.replace(opts, pull="missing")  # pulled now: the create only resolves it
-    return lifecycle.create(p, opts, create_command=create_command or [], cid=cid)
+    return create_container(p, opts, create_command=create_command or [], cid=cid)
 
 
 def _pull(p: Paths, opts: RunOptions, progress: Any, quiet: bool) -> None:
     """``run``/``create``'s pull with their ``--platform``, ``--arch``, ``--os`` and ``-q``."""
-    from rpod.engine.images import make_progress
+    from rpod.engine.progress import make_progress
     from rpod.image.pull import PullOptions, ensure_image, parse_platform
 
     pull_opts = PullOptions()

@@ -9,36 +9,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rpod.engine.host import explain, version
 from rpod.engine.types import paths_or_default
+
+__all__ = ["explain", "version"]
 
 if TYPE_CHECKING:
     from rpod.paths import Paths
-
-
-def explain(error: BaseException) -> tuple[str, str | None, int] | None:
-    """(message, hint, exit code) for an rpod or kernel-side error, turned into the host gap behind
-    it (and its fix) when there is one; None for anything else (a bug)."""
-    from rootless.errors import RootlessError
-    from rpod.errors import EXIT_ENGINE, RpodError
-    from rpod.hostcheck import explain as host_explain
-
-    if isinstance(error, RpodError):
-        return host_explain(error.message, error.hint, error.exit_code)
-    if isinstance(error, RootlessError):
-        return host_explain(error.message, error.hint, EXIT_ENGINE)
-    return None
-
-
-def version() -> dict[str, Any]:
-    """Podman's ``version`` document (no server: .Server mirrors .Client for docker-style scripts)."""
-    import platform
-
-    from rpod import __version__
-    from rpod.image.pull import host_arch
-
-    client = {"APIVersion": __version__, "Version": __version__, "GoVersion": f"python{platform.python_version()}",
-              "GitCommit": "", "BuiltTime": "", "Built": 0, "OsArch": f"linux/{host_arch()}", "Os": "linux"}
-    return {"Client": client, "Server": dict(client)}
 
 
 @dataclass
@@ -128,6 +105,7 @@ class DiskUsage:
 
 def df(paths: Paths | None = None) -> DiskUsage:
     """Sizes of what the store holds (``rec`` keys hold the domain records)."""
+    from rootless import ctrfiles
     from rpod.engine.containers import container_store, dir_size
     from rpod.engine.volumes import volume_store
     from rpod.image.store import ImageStore
@@ -155,7 +133,7 @@ def df(paths: Paths | None = None) -> DiskUsage:
         for src in vols:
             name = os.path.basename(os.path.dirname(src))
             volume_links[name] = volume_links.get(name, 0) + 1
-        usage.containers.append({"rec": rec, "state": st, "size": dir_size(str(cstore.dir(rec.id) / "upper")),
+        usage.containers.append({"rec": rec, "state": st, "size": dir_size(str(cstore.dir(rec.id) / ctrfiles.UPPER)),
                                  "volumes": len(vols), "active": st.running})
     for name in sorted(v.name for v in volume_store(p).list()):
         usage.volumes.append({"name": name, "links": volume_links.get(name, 0),
@@ -261,21 +239,23 @@ class CheckReport:
         return [f for f in self.findings if not f.repaired]
 
 
-def check(paths: Paths, opts: CheckOptions) -> CheckReport:
-    """Check (and with ``opts.repair`` repair) images, layers, container records and name links."""
+def check(opts: CheckOptions, paths: Paths | None = None) -> CheckReport:
+    """``system check``: images, layers, container records and name links (repaired with
+    ``opts.repair``; containers of damaged images removed too with ``opts.force``)."""
+    from rpod import duration
     from rpod.container import check as ccheck
     from rpod.container import lifecycle
-    from rpod.container.service import parse_duration
     from rpod.container.state import ContainerStore
+    from rpod.engine.images import containers_by_image
     from rpod.image import check as icheck
-    from rpod.image.manage import containers_using
 
-    max_age = parse_duration(opts.max_age, "--max")
+    paths = paths_or_default(paths)
+    max_age = duration.parse(opts.max_age, "--max")
     cstore = ContainerStore(paths)
     report = CheckReport()
     for p in ccheck.check(cstore, repair=opts.repair):
         report.findings.append(Finding(p.kind, p.ident, p.problem, p.repaired))
-    problems = icheck.check(paths, containers_using(paths), quick=opts.quick, max_age=max_age)
+    problems = icheck.check(paths, containers_by_image(paths), quick=opts.quick, max_age=max_age)
     if opts.repair:
         if opts.force:
             for p in problems:

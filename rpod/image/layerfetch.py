@@ -317,40 +317,7 @@ def fetch_layer(paths: Paths, client: Any, repo: str, job: LayerJob, on_bytes: C
         have = 0
     pipe = _Pipeline(job, job.helper.stdin, on_bytes, Limits.from_env(), paths.tmp)
     try:
-        stream = client.open_blob(repo, job.digest, offset=have)
-        with open(partial, "ab" if have and stream.partial else "wb") as saved:
-            if have and stream.partial:
-                with open(partial, "rb") as old:
-                    while block := old.read(CHUNK):
-                        pipe.feed(block)
-            tries = resumes = 0
-            mark = pipe.received
-            while True:
-                try:
-                    for chunk in stream.iter_chunks(CHUNK):
-                        saved.write(chunk)
-                        pipe.feed(chunk)
-                    break
-                except DigestMismatch:
-                    raise
-                except (OSError, RegistryError) as e:
-                    if isinstance(e, BrokenPipeError):
-                        raise
-                    stream.close()
-                    tries = 1 if pipe.received > mark else tries + 1
-                    mark = pipe.received
-                    resumes += 1
-                    if tries > RESUME_TRIES or resumes > MAX_RESUMES:
-                        raise RegistryError(f"layer {job.digest}: download kept failing: {e}",
-                                            hint="run the pull again: it resumes where it stopped") from e
-                    time.sleep(0.1 * 2 ** (tries - 1))
-                    saved.flush()
-                    stream = client.open_blob(repo, job.digest, offset=pipe.received)
-                    if pipe.received and not stream.partial:
-                        raise RegistryError(f"layer {job.digest}: the registry cannot resume the download",
-                                            hint="run the pull again") from e
-            stream.close()
-        pipe.finish()
+        _download(client, repo, job, partial, have, pipe)
         debug(f"layer {job.digest[:19]}: downloaded {pipe.received} bytes")
     except BrokenPipeError:
         partial.unlink(missing_ok=True)  # the helper refused the layer: nothing of it is worth resuming
@@ -370,6 +337,52 @@ def fetch_layer(paths: Paths, client: Any, repo: str, job: LayerJob, on_bytes: C
         partial.unlink(missing_ok=True)
         raise _helper_failure(job) from None
     debug(f"layer {job.digest[:19]}: unpacked")
+    _verify(job, pipe, partial, err)
+    _commit(paths, job, pipe, partial, out)
+
+
+def _download(client: Any, repo: str, job: LayerJob, partial: Path, have: int, pipe: _Pipeline) -> None:
+    """Feed the blob to ``pipe`` (and save it in ``partial``), first what ``partial`` already
+    holds when the registry resumes from there; a broken connection resumes where it stopped."""
+    stream = client.open_blob(repo, job.digest, offset=have)
+    with open(partial, "ab" if have and stream.partial else "wb") as saved:
+        if have and stream.partial:
+            with open(partial, "rb") as old:
+                while block := old.read(CHUNK):
+                    pipe.feed(block)
+        tries = resumes = 0
+        mark = pipe.received
+        while True:
+            try:
+                for chunk in stream.iter_chunks(CHUNK):
+                    saved.write(chunk)
+                    pipe.feed(chunk)
+                break
+            except DigestMismatch:
+                raise
+            except (OSError, RegistryError) as e:
+                if isinstance(e, BrokenPipeError):
+                    raise
+                stream.close()
+                tries = 1 if pipe.received > mark else tries + 1
+                mark = pipe.received
+                resumes += 1
+                if tries > RESUME_TRIES or resumes > MAX_RESUMES:
+                    raise RegistryError(f"layer {job.digest}: download kept failing: {e}",
+                                        hint="run the pull again: it resumes where it stopped") from e
+                time.sleep(0.1 * 2 ** (tries - 1))
+                saved.flush()
+                stream = client.open_blob(repo, job.digest, offset=pipe.received)
+                if pipe.received and not stream.partial:
+                    raise RegistryError(f"layer {job.digest}: the registry cannot resume the download",
+                                        hint="run the pull again") from e
+        stream.close()
+    pipe.finish()
+
+
+def _verify(job: LayerJob, pipe: _Pipeline, partial: Path, err: bytes) -> None:
+    """The helper unpacked it, and both digests are the ones the manifest and config name."""
+    assert job.helper is not None
     if job.helper.returncode != 0:
         partial.unlink(missing_ok=True)
         text = err.decode(errors="replace").strip().removeprefix("rpod-unpack: ")
@@ -385,6 +398,11 @@ def fetch_layer(paths: Paths, client: Any, repo: str, job: LayerJob, on_bytes: C
     if diff != job.diff_id:
         raise DigestMismatch(f"layer {job.digest}: uncompressed digest {diff} does not match the config's "
                              f"diff_id {job.diff_id}", hint="the image is corrupt: its config and layers disagree")
+
+
+def _commit(paths: Paths, job: LayerJob, pipe: _Pipeline, partial: Path, out: bytes) -> None:
+    """``layer.json`` beside the unpacked tree, then the scratch dir renamed into the store."""
+    assert job.scratch is not None
     try:
         job.stats = json.loads(out.decode().strip().splitlines()[-1]) if out.strip() else {}
     except (ValueError, IndexError):

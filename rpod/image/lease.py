@@ -3,10 +3,11 @@
 A pull that finds a layer already present takes no copy of it: until its image is recorded in
 ``images.json`` nothing else says the layer is needed, and an ``rmi`` of another image sharing it
 would delete it.  So each in-flight operation holds a lease: ``leases/<id>.lock``, flocked for the
-operation's lifetime, and ``leases/<id>.json``, the layer diff_ids and blob digests it uses,
-written under the store lock.  Clean-up (under the same lock) keeps whatever a live lease names;
-a lease whose lock is free belongs to a dead process and is deleted, so leases never outlive
-their holder.
+operation's lifetime, and ``leases/<id>.json``: since when it runs, and the layer diff_ids and
+blob digests it uses, written under the store lock.  Clean-up (under the same lock) keeps
+whatever a live lease names and whatever was written since the oldest live lease began (the
+layers and blobs a build or a commit is making before it records its image); a lease whose lock
+is free belongs to a dead process and is deleted, so leases never outlive their holder.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import secrets
+import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -31,6 +35,8 @@ class Lease:
         self.dir = paths.root / "leases"
         self.name = f"{what}-{os.getpid()}-{secrets.token_hex(4)}"
         self.items: set[str] = set()
+        self.since = 0.0
+        self._mutex = threading.Lock()  # a build's stages add from several threads
         self._fd = -1
 
     def __enter__(self) -> Lease:
@@ -40,17 +46,23 @@ class Lease:
         self._fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         os.rename(tmp, self.dir / f"{self.name}.lock")
+        self.since = time.time()
+        self._write()
         return self
+
+    def _write(self) -> None:
+        with locked(self.paths.store_lock):
+            atomic_write_json(self.dir / f"{self.name}.json", {"since": self.since, "items": sorted(self.items)})
 
     def add(self, items: Iterable[str]) -> None:
         """Protect ``items`` (diff_ids, blob digests) from now on: written under the store lock, so
         a clean-up either ran before (and the caller will find them missing) or sees them."""
-        new = set(items) - self.items
-        if not new:
-            return
-        self.items |= new
-        with locked(self.paths.store_lock):
-            atomic_write_json(self.dir / f"{self.name}.json", sorted(self.items))
+        with self._mutex:
+            new = set(items) - self.items
+            if not new:
+                return
+            self.items |= new
+            self._write()
 
     def __exit__(self, *exc: object) -> None:
         for suffix in (".json", ".lock"):
@@ -62,13 +74,21 @@ class Lease:
 
 
 def leased(paths: Paths) -> set[str]:
-    """Everything live leases protect; leases of dead processes are removed.  Call under the store lock."""
+    """The items live leases name (see ``leases``)."""
+    return leases(paths)[0]
+
+
+def leases(paths: Paths) -> tuple[set[str], float]:
+    """What live leases protect: the items they name, and since when the oldest runs (anything
+    written after that may be one of theirs; ``inf`` without a lease).  Leases of dead processes
+    are removed.  Call under the store lock."""
     d = paths.root / "leases"
     try:
         names = sorted(os.listdir(d))
     except FileNotFoundError:
-        return set()
+        return set(), math.inf
     out: set[str] = set()
+    since = math.inf
     for n in names:
         if n.endswith(".json") and n.removesuffix(".json") + ".lock" not in names:
             with contextlib.suppress(FileNotFoundError):  # its holder died while releasing it
@@ -77,12 +97,14 @@ def leased(paths: Paths) -> set[str]:
             continue
         base = d / n.removesuffix(".lock")
         if _held(d / n):
-            out |= _read(base.with_suffix(".json"))
+            items, started = _read(base.with_suffix(".json"))
+            out |= items
+            since = min(since, started)
         else:  # its process is gone (a lease is released by unlinking both files first)
             for suffix in (".json", ".lock"):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(f"{base}{suffix}")
-    return out
+    return out, since
 
 
 def _held(path: Path) -> bool:
@@ -99,10 +121,24 @@ def _held(path: Path) -> bool:
     return False
 
 
-def _read(path: Path) -> set[str]:
+def _read(path: Path) -> tuple[set[str], float]:
+    """A lease's items and start; a lease not written yet protects everything (its start unknown)."""
     try:
         with open(path, "rb") as f:
             data = json.load(f)
     except (FileNotFoundError, ValueError):
-        return set()
-    return {str(x) for x in data} if isinstance(data, list) else set()
+        return set(), 0.0
+    if not isinstance(data, dict):
+        return set(), 0.0
+    items = data.get("items")
+    return ({str(x) for x in items} if isinstance(items, list) else set()), float(data.get("since") or 0.0)
+
+
+def written_since(path: os.PathLike[str] | str, since: float) -> bool:
+    """True when ``path`` was written at ``since`` or later (a second of slack): a blob's mtime is
+    its atomic write, a layer directory's the write of its ``layer.json`` just before its rename."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    return st.st_mtime >= since - 1.0

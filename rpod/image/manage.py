@@ -10,9 +10,7 @@ from rpod.errors import InvalidReference, NoSuchImage, StateConflict
 from rpod.events import record as record_event
 from rpod.image.store import ImageRecord, ImageStore, split_name
 from rpod.paths import Paths
-from rpod.storefile import locked
-
-REMOVING = ".removing."  # as rpod.container.state.REMOVING: tmp/<what>.removing.<pid>
+from rpod.storefile import REMOVING, locked, reclaim_removals, reclaim_scratch
 
 
 def normalize_tag(name: str) -> str:
@@ -90,15 +88,16 @@ def cleanup_unused(paths: Paths) -> list[str]:
     """Remove layers and blobs no image refers to any more; returns the removed diff_ids."""
     from rootless.subid import default_mapping
     from rootless.userns import remove_tree
-    from rpod.container.state import ContainerStore
-    from rpod.image.lease import leased
+    from rpod.image.lease import leases, written_since
 
-    ContainerStore(paths).reclaim()  # first finish what killed commands left (tmp/*.removing.<pid>)
+    reclaim_removals(paths)  # first finish what killed commands left (tmp/*.removing.<pid>)
+    reclaim_scratch(paths)  # and their scratch (tmp/build-<pid>-*, spare.<pid>.*...)
     store = ImageStore(paths)
     removed = []
     with locked(paths.store_lock):
-        protected = leased(paths)  # layers and blobs in-flight pulls rely on
-        unused = store.unused_layers(keep=protected)
+        protected, since = leases(paths)  # layers and blobs in-flight pulls and builds rely on
+        unused = [d for d in store.unused_layers(keep=protected)
+                  if not written_since(paths.layer_dir(d), since)]
         if unused:
             mapping = default_mapping()
             for diff_id in unused:
@@ -122,6 +121,6 @@ def cleanup_unused(paths: Paths) -> list[str]:
         blob_dir = paths.blobs / "sha256"
         if blob_dir.is_dir():
             for entry in os.scandir(blob_dir):
-                if "sha256:" + entry.name not in keep:
+                if "sha256:" + entry.name not in keep and not written_since(entry.path, since):
                     os.unlink(entry.path)
     return removed

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from rpod.errors import RpodError
 from rpod.systemd.unitfile import escape_arg as _escape_exec
 from rpod.systemd.unitfile import rpod_executable
 
-SUFFIXES = (".container", ".volume", ".network")
+SUFFIXES = (".container", ".volume", ".network", ".kube", ".pod")
 TRUE = ("1", "yes", "true", "on")
 FALSE = ("0", "no", "false", "off")
 
@@ -131,7 +132,7 @@ CONTAINER_BOOLS = {"ReadOnly": "--read-only", "RunInit": "--init", "EnvironmentH
                    "NoNewPrivileges": "--security-opt=no-new-privileges",
                    "VolatileTmp": "--tmpfs=/tmp:rw,size=512M,mode=1777"}
 CONTAINER_OTHER = {"Image", "Exec", "Environment", "User", "Group", "Notify", "AutoUpdate", "PodmanArgs",
-                   "RemapUsers", "RemapUid", "RemapGid", "ReadOnlyTmpfs"}
+                   "RemapUsers", "RemapUid", "RemapGid", "ReadOnlyTmpfs", "Pod"}
 # keys whose value holds several space-separated items (each becomes one flag)
 MULTI_VALUE = {"AddCapability", "DropCapability", "Label", "Annotation"}
 
@@ -152,7 +153,7 @@ class Service:
 
 def service_name(path: str) -> str:
     base, ext = os.path.splitext(os.path.basename(path))
-    return base if ext == ".container" else f"{base}-{ext[1:]}"
+    return base if ext in (".container", ".kube") else f"{base}-{ext[1:]}"
 
 
 def _check_keys(unit: UnitFile, sec: str, allowed: set[str]) -> None:
@@ -212,6 +213,7 @@ def _relative_path(src: str) -> bool:
 
 
 def convert_container(unit: UnitFile, exe: list[str]) -> Service:
+    """A ``.container`` file: the ``.service`` that runs ``rpod run`` with its keys as flags."""
     sec = "Container"
     allowed = set(CONTAINER_FLAGS) | set(CONTAINER_BOOLS) | CONTAINER_OTHER
     _check_keys(unit, sec, allowed)
@@ -226,58 +228,23 @@ def convert_container(unit: UnitFile, exe: list[str]) -> Service:
     notify = unit.last(sec, "Notify")
     args.append("--sdnotify=container" if notify and parse_bool(notify, unit.path, "Notify") else "--sdnotify=conmon")
     args.append("-d")
+    pod_units: list[str] = []
     for key, value in unit.section(sec):
         if key == "ContainerName":
             continue
+        if key == "Pod":
+            from rpod.systemd.quadlet_pods import pod_of_container
+
+            pod_flags, pod_units = pod_of_container(unit, value, sys.modules[__name__])
+            args += pod_flags
+            continue
         if key in CONTAINER_FLAGS:
             flag = CONTAINER_FLAGS[key]
-            items = value.split() if key in MULTI_VALUE else [value]
-            for item in items:
-                if key == "Volume" and item.split(":", 1)[0].endswith(".volume"):
-                    src, _, rest = item.partition(":")
-                    vol, dep = _dep_unit(src, "volume", unit)
-                    deps.append(dep)
-                    item = f"{vol}:{rest}" if rest else vol
-                elif key == "Volume" and _relative_path(item.split(":", 1)[0]):
-                    src, _, rest = item.partition(":")
-                    item = os.path.normpath(os.path.join(os.path.dirname(unit.path), src)) + (f":{rest}" if rest else "")
-                if key == "EnvironmentFile" and _relative_path(item):
-                    item = os.path.normpath(os.path.join(os.path.dirname(unit.path), item))
-                if key == "Network" and item.split(":", 1)[0].endswith(".network"):
-                    src, _, rest = item.partition(":")
-                    net, dep = _dep_unit(src, "network", unit)
-                    deps.append(dep)
-                    item = f"{net}:{rest}" if rest else net
-                args += [flag, item]
-        elif key in CONTAINER_BOOLS:
-            if parse_bool(value, unit.path, key):
-                args.append(CONTAINER_BOOLS[key])
-        elif key == "Environment":
-            for item in split_words(value, unit.path, key):
-                if "=" not in item:
-                    raise QuadletError(f"{unit.path}: key Environment: {item!r} is not KEY=VALUE")
-                args += ["--env", item]
-        elif key == "ReadOnlyTmpfs":
-            args.append(f"--read-only-tmpfs={'true' if parse_bool(value, unit.path, key) else 'false'}")
-        elif key == "RemapUsers":
-            if value in ("keep-id", "auto"):
-                args.append(f"--userns={value}")
-            elif value == "manual":
-                args += [a for v in unit.values(sec, "RemapUid") for a in ("--uidmap", v)]
-                args += [a for v in unit.values(sec, "RemapGid") for a in ("--gidmap", v)]
-            else:
-                raise QuadletError(f"{unit.path}: key RemapUsers: {value!r} is not keep-id, auto or manual")
-        elif key in ("RemapUid", "RemapGid") and unit.last(sec, "RemapUsers") != "manual":
-            raise QuadletError(f"{unit.path}: key {key} needs RemapUsers=manual")
-        elif key == "AutoUpdate":
-            if value not in ("registry", "local"):
-                raise QuadletError(f"{unit.path}: key AutoUpdate: {value!r} is not registry or local")
-            args += ["--label", f"io.containers.autoupdate={value}"]
-    user, group = unit.last(sec, "User"), unit.last(sec, "Group")
-    if group and not user:
-        raise QuadletError(f"{unit.path}: key Group needs User too")
-    if user:
-        args += ["--user", f"{user}:{group}" if group else user]
+            for item in value.split() if key in MULTI_VALUE else [value]:
+                args += [flag, _flag_value(unit, key, item, deps)]
+        else:
+            args += _other_key(unit, sec, key, value)
+    args += _user_args(unit, sec)
     for v in unit.values(sec, "PodmanArgs"):
         args += split_words(v, unit.path, "PodmanArgs")
     args.append(image)
@@ -286,7 +253,7 @@ def convert_container(unit: UnitFile, exe: list[str]) -> Service:
         args += split_words(exec_, unit.path, "Exec")
     cmd = " ".join(exe + [escape_arg(a) for a in args])
     rm = " ".join(exe + ["rm", "-f", "-i", "--cidfile=%t/%N.cid"])
-    unit_lines = [f"SourcePath={unit.path}", "RequiresMountsFor=%t/rpod"]
+    unit_lines = [f"SourcePath={unit.path}", "RequiresMountsFor=%t/rpod", *pod_units]
     for dep in deps:
         unit_lines += [f"Requires={dep}", f"After={dep}"]
     service_lines = ["Environment=PODMAN_SYSTEMD_UNIT=%n", "Environment=RPOD_SYSTEMD_UNIT=%n",
@@ -295,6 +262,65 @@ def convert_container(unit: UnitFile, exe: list[str]) -> Service:
                      "SyslogIdentifier=%N"]
     return Service(name + ".service", _render(unit, sec, unit_lines, service_lines),
                    _install_links(unit, name + ".service"))
+
+
+def _flag_value(unit: UnitFile, key: str, item: str, deps: list[str]) -> str:
+    """One value of a key that maps to a flag: ``.volume``/``.network`` units become their
+    names (and dependencies, appended to ``deps``), relative paths are resolved from the file's dir."""
+    if key == "Volume" and item.split(":", 1)[0].endswith(".volume"):
+        src, _, rest = item.partition(":")
+        vol, dep = _dep_unit(src, "volume", unit)
+        deps.append(dep)
+        item = f"{vol}:{rest}" if rest else vol
+    elif key == "Volume" and _relative_path(item.split(":", 1)[0]):
+        src, _, rest = item.partition(":")
+        item = os.path.normpath(os.path.join(os.path.dirname(unit.path), src)) + (f":{rest}" if rest else "")
+    if key == "EnvironmentFile" and _relative_path(item):
+        item = os.path.normpath(os.path.join(os.path.dirname(unit.path), item))
+    if key == "Network" and item.split(":", 1)[0].endswith(".network"):
+        src, _, rest = item.partition(":")
+        net, dep = _dep_unit(src, "network", unit)
+        deps.append(dep)
+        item = f"{net}:{rest}" if rest else net
+    return item
+
+
+def _other_key(unit: UnitFile, sec: str, key: str, value: str) -> list[str]:
+    """The flags of a key that is not a plain flag: booleans, Environment, RemapUsers, AutoUpdate..."""
+    if key in CONTAINER_BOOLS:
+        return [CONTAINER_BOOLS[key]] if parse_bool(value, unit.path, key) else []
+    if key == "Environment":
+        out = []
+        for item in split_words(value, unit.path, key):
+            if "=" not in item:
+                raise QuadletError(f"{unit.path}: key Environment: {item!r} is not KEY=VALUE")
+            out += ["--env", item]
+        return out
+    if key == "ReadOnlyTmpfs":
+        return [f"--read-only-tmpfs={'true' if parse_bool(value, unit.path, key) else 'false'}"]
+    if key == "RemapUsers":
+        if value in ("keep-id", "auto"):
+            return [f"--userns={value}"]
+        if value == "manual":
+            return ([a for v in unit.values(sec, "RemapUid") for a in ("--uidmap", v)]
+                    + [a for v in unit.values(sec, "RemapGid") for a in ("--gidmap", v)])
+        raise QuadletError(f"{unit.path}: key RemapUsers: {value!r} is not keep-id, auto or manual")
+    if key in ("RemapUid", "RemapGid") and unit.last(sec, "RemapUsers") != "manual":
+        raise QuadletError(f"{unit.path}: key {key} needs RemapUsers=manual")
+    if key == "AutoUpdate":
+        if value not in ("registry", "local"):
+            raise QuadletError(f"{unit.path}: key AutoUpdate: {value!r} is not registry or local")
+        return ["--label", f"io.containers.autoupdate={value}"]
+    return []
+
+
+def _user_args(unit: UnitFile, sec: str) -> list[str]:
+    user, group = unit.last(sec, "User"), unit.last(sec, "Group")
+    if group and not user:
+        raise QuadletError(f"{unit.path}: key Group needs User too")
+    if user:
+        return ["--user", f"{user}:{group}" if group else user]
+    return []
 
 
 def _oneshot(unit: UnitFile, sec: str, create: list[str]) -> Service:
@@ -376,6 +402,10 @@ def convert(path: str, text: str | None = None) -> Service:
         return convert_volume(unit, exe)
     if ext == ".network":
         return convert_network(unit, exe)
+    if ext in (".kube", ".pod"):
+        from rpod.systemd.quadlet_pods import convert_kube, convert_pod
+
+        return (convert_kube if ext == ".kube" else convert_pod)(unit, exe, sys.modules[__name__])
     raise QuadletError(f"{path}: not a Quadlet file (use {', '.join(SUFFIXES)})")
 
 

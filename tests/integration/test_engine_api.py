@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from rpod.engine import containers, containers_logs, containers_run, images
+from rpod.engine import containers, containers_logs, containers_run
+from rpod.engine import images as image_api
 from rpod.engine.containers_inspect import InspectOptions, inspect
 from rpod.errors import NoSuchContainer, NoSuchImage
 from tests.support.images import ImageSet
@@ -37,7 +38,7 @@ def engine_env(tmp_path_factory: pytest.TempPathFactory, registry: Registry, ima
 
 
 def images_pull(name: str) -> Iterator[str]:
-    return images.pull(images.PullOptions(names=[name]))
+    return image_api.pull(image_api.PullOptions(names=[name]))
 
 
 def wait_for(what: str, cond: Callable[[], Any], timeout: float = 60.0) -> Any:
@@ -103,25 +104,25 @@ def test_logs_and_wait_of_a_detached_container() -> None:
 def test_images_pull_list_inspect_tag_remove(images: ImageSet) -> None:
     busybox = images["busybox"].image_id
     assert list(images_pull("busybox")) == [busybox]
-    rows = images.list_images(images.ListOptions(filters={"reference": ["busybox"]}))
+    rows = image_api.list_images(image_api.ListOptions(filters={"reference": ["busybox"]}))
     assert [(rec.id, row.Tag) for row, rec in rows] == [(busybox, "latest")]
-    report = images.inspect(["busybox", "no-such-image"])
+    report = image_api.inspect(["busybox", "no-such-image"])
     assert [d["Id"] for d in report.docs] == [busybox] and isinstance(report.errors[0], NoSuchImage)
 
-    images.tag("busybox", ["api-tagged"])
-    assert images.exists("localhost/api-tagged:latest")
-    untag = images.remove(images.RemoveOptions(names=["api-tagged"]))
+    image_api.tag("busybox", ["api-tagged"])
+    assert image_api.exists("localhost/api-tagged:latest")
+    untag = image_api.remove(image_api.RemoveOptions(names=["api-tagged"]))
     assert untag[0].lines() == ["Untagged: localhost/api-tagged:latest"]
 
-    done = images.remove(images.RemoveOptions(names=["busybox"]))
+    done = image_api.remove(image_api.RemoveOptions(names=["busybox"]))
     assert done[0].error is None and done[0].id == busybox and f"Deleted: {busybox}" in done[0].lines()
-    assert not images.exists("busybox") and images.exists("alpine")
+    assert not image_api.exists("busybox") and image_api.exists("alpine")
 
 
 def test_rmi_force_removes_the_image_containers_through_the_engine(images: ImageSet) -> None:
     list(images_pull("busybox"))
     record = containers_run.create(containers_run.run_options("busybox", ["true"]))
-    in_use = images.remove(images.RemoveOptions(names=["busybox"]))
+    in_use = image_api.remove(image_api.RemoveOptions(names=["busybox"]))
     assert in_use[0].error is not None and in_use[0].error.exit_code == 2 and containers.exists(record.id)
-    forced = images.remove(images.RemoveOptions(names=["busybox"], force=True))
-    assert forced[0].error is None and not containers.exists(record.id) and not images.exists("busybox")
+    forced = image_api.remove(image_api.RemoveOptions(names=["busybox"], force=True))
+    assert forced[0].error is None and not containers.exists(record.id) and not image_api.exists("busybox")

@@ -88,6 +88,7 @@ CASES: list[tuple[str, list[str], int, list[str]]] = [
 @pytest.fixture(scope="module")
 def mistakes_env(tmp_path_factory: pytest.TempPathFactory, registry: Registry, images: ImageSet) -> Iterator[RpodEnv]:
     env = RpodEnv(tmp_path_factory.mktemp("errors"))
+    env["RPOD_HINTS"] = "1"  # hints go to a terminal only; these tests read them from a pipe
     env.write_registries_conf(search=[registry.address], insecure=[registry.address])
     ok(run_rpod(env, "pull", "-q", "alpine"))
     ok(run_rpod(env, "run", "-d", "--name", "up", *NONE, "alpine", "sleep", "1000"))

@@ -45,7 +45,7 @@ def test_no_journal_falls_back_to_k8s_file(env: RpodEnv) -> None:
     env["RPOD_JOURNAL_SOCKET"] = "/nonexistent/journal.sock"
     r = ok(run_rpod(env, "run", "--name", "fb", "--log-driver", "journald", "alpine", "echo", "hello"))
     assert r.stdout == "hello\n"
-    assert "WARN" in r.stderr and "falling back to k8s-file" in r.stderr
+    assert "level=warning" in r.stderr and "falling back to k8s-file" in r.stderr
     assert ok(run_rpod(env, "logs", "fb")).stdout == "hello\n"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.support.rpodcli import RpodEnv, ok, run_rpod
+from tests.support.rpodcli import RpodEnv, ok, run_rpod, wait_for_log
 
 
 def test_exec_codes_env_user_workdir(env: RpodEnv) -> None:
@@ -42,8 +42,8 @@ def test_stop_uses_stop_signal_and_timeout(env: RpodEnv) -> None:
     assert ok(run_rpod(env, "inspect", "-f", "{{.State.ExitCode}}", "stubborn")).stdout == "137\n"
     # a process that handles the stop signal exits with its own code, at once
     ok(run_rpod(env, "run", "-d", "--name", "polite", "--stop-signal", "USR1", "alpine", "sh", "-c",
-                "trap 'exit 9' USR1; while :; do sleep 0.1; done"))
-    time.sleep(0.3)
+                "trap 'exit 9' USR1; echo trapped; while :; do sleep 0.1; done"))
+    wait_for_log(env, "polite", "trapped")
     t0 = time.monotonic()
     ok(run_rpod(env, "stop", "polite"))
     assert time.monotonic() - t0 < 5

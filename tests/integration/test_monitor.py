@@ -81,7 +81,7 @@ def test_pid_exit_code_exit_file_and_log(tmp_path: Path, rootfs: Path) -> None:
     parsed = sorted(stdio.parse_log_line(ln)[1:] for ln in lines)  # type: ignore[index]
     assert parsed == [("stderr", True, b"two"), ("stdout", True, b"one")]
     # the runtime state is deleted right after the exit code is reported (the CLI is not kept waiting)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while (tmp_path / "state" / b.cid).exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not (tmp_path / "state" / b.cid).exists()
@@ -136,8 +136,7 @@ def test_exit_command_skipped_when_the_cli_removed_it(tmp_path: Path, rootfs: Pa
     sync, first, _ = b.start(["true"], remove=True, exit_command=["touch", str(marker)])
     assert read_line(sync)["exit_code"] == 0
     sync.sendall(b"removed\n")
-    assert sync.recv(16) == b""  # the monitor exits
-    time.sleep(0.2)
+    assert sync.recv(16) == b""  # the monitor exited (closing its end): whatever it ran is done
     assert not marker.exists()
 
 

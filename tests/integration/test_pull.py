@@ -347,7 +347,7 @@ def test_kill_9_during_pull_leaves_a_usable_store(rpod_env: RpodEnv, images: Ima
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         # the unpack helpers die with the CLI instead of writing on into the store
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30
         while _helpers_writing_into(store_root(rpod_env)) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not _helpers_writing_into(store_root(rpod_env))

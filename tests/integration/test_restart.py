@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from tests.support.procs import alive, pids_mentioning, wait_until
-from tests.support.rpodcli import RpodEnv, inspect_format, ok, run_rpod
+from tests.support.rpodcli import RpodEnv, inspect_format, ok, run_rpod, wait_for_log
 
 
 def _cid(env: RpodEnv, name: str) -> str:
@@ -15,7 +15,7 @@ def _cid(env: RpodEnv, name: str) -> str:
 
 
 def _assert_nothing_left(cid: str, *pids: int) -> None:
-    assert wait_until(lambda: not pids_mentioning(cid), 10), f"processes left for {cid}: {pids_mentioning(cid)}"
+    assert wait_until(lambda: not pids_mentioning(cid), 60), f"processes left for {cid}: {pids_mentioning(cid)}"
     for pid in pids:
         assert not alive(pid), f"pid {pid} still alive"
 
@@ -52,7 +52,7 @@ def test_on_failure_restarts_with_backoff_and_gives_up(env: RpodEnv) -> None:
 def test_on_failure_does_not_restart_success(env: RpodEnv) -> None:
     ok(run_rpod(env, "run", "-d", "--name", "fine", "--restart", "on-failure", "alpine", "true"))
     assert ok(run_rpod(env, "wait", "fine")).stdout == "0\n"
-    time.sleep(0.5)
+    _assert_nothing_left(_cid(env, "fine"))  # the monitor is gone: it decided not to restart
     assert inspect_format(env, "fine", "{{.RestartCount}} {{.State.Status}}") == "0 exited"
 
 
@@ -78,20 +78,18 @@ def test_always_restarts_a_killed_init_until_rpod_stop(env: RpodEnv, tmp_path: P
     assert "Up " in ok(run_rpod(env, "ps", "--format", "{{.Status}}")).stdout
     # rpod stop ends it for good: no restart, no monitor, no container process
     ok(run_rpod(env, "stop", "-t", "2", "svc"))
-    time.sleep(1)
+    _assert_nothing_left(cid, mon, second)  # the monitor is gone: nothing can restart it any more
     assert inspect_format(env, "svc", "{{.State.Status}} {{.State.Restarting}}") == "exited false"
-    _assert_nothing_left(cid, mon, second)
     # rpod start makes it a service again (the stop intent is forgotten)
     ok(run_rpod(env, "start", "svc"))
     pid3 = int(inspect_format(env, "svc", "{{.State.Pid}}"))
     os.kill(pid3, signal.SIGKILL)
-    assert wait_until(lambda: inspect_format(env, "svc", "{{.State.Pid}}") not in ("0", str(pid3)), 10)
+    assert wait_until(lambda: inspect_format(env, "svc", "{{.State.Pid}}") not in ("0", str(pid3)), 60)
     # rpod kill is an explicit stop too
     ok(run_rpod(env, "kill", "svc"))
     assert ok(run_rpod(env, "wait", "svc")).stdout == "137\n"
-    time.sleep(1)
-    assert inspect_format(env, "svc", "{{.State.Status}}") == "exited"
     _assert_nothing_left(cid)
+    assert inspect_format(env, "svc", "{{.State.Status}}") == "exited"
 
 
 def test_stop_during_backoff_of_a_crash_loop(env: RpodEnv) -> None:
@@ -106,10 +104,9 @@ def test_stop_during_backoff_of_a_crash_loop(env: RpodEnv) -> None:
     assert any(s.startswith("Restarting (1)") for s in seen), seen
     ok(run_rpod(env, "stop", "-t", "1", "loop"))
     count = inspect_format(env, "loop", "{{.RestartCount}}")
-    time.sleep(1.5)
+    _assert_nothing_left(cid)
     assert inspect_format(env, "loop", "{{.State.Status}} {{.State.Restarting}} {{.RestartCount}}") \
         == f"exited false {count}"
-    _assert_nothing_left(cid)
     ok(run_rpod(env, "rm", "loop"))
 
 
@@ -131,15 +128,14 @@ def test_sigterm_to_the_monitor_stops_for_good(env: RpodEnv, tmp_path: Path) -> 
 
     monfile = tmp_path / "mon.pid"
     ok(run_rpod(env, "run", "-d", "--name", "unit", "--restart", "always", "--conmon-pidfile", str(monfile),
-                "alpine", "sh", "-c", "trap 'exit 7' TERM; while :; do sleep 0.1; done"))
+                "alpine", "sh", "-c", "trap 'exit 7' TERM; echo trapped; while :; do sleep 0.1; done"))
     cid = _cid(env, "unit")
     mon = int(monfile.read_text())
-    time.sleep(0.5)  # let sh install its trap
+    wait_for_log(env, "unit", "trapped")  # sh installed its trap
     os.kill(mon, signal.SIGTERM)
     assert ok(run_rpod(env, "wait", "unit", timeout=20)).stdout == "7\n"
-    time.sleep(1)
-    assert inspect_format(env, "unit", "{{.State.Status}} {{.RestartCount}}") == "exited 0"
     _assert_nothing_left(cid, mon)
+    assert inspect_format(env, "unit", "{{.State.Status}} {{.RestartCount}}") == "exited 0"
 
 
 def test_foreground_run_stays_attached_until_the_monitor_gives_up(env: RpodEnv) -> None:

@@ -88,7 +88,7 @@ def _searchable(env: RpodEnv) -> None:
 
 
 def test_map_without_the_user_needs_a_reachable_store(env: RpodEnv) -> None:
-    r = run_rpod(env, "run", "--rm", "--userns=nomap", "alpine", "true")
+    r = run_rpod({**env, "RPOD_HINTS": "1"}, "run", "--rm", "--userns=nomap", "alpine", "true")
     assert r.returncode == 125
     assert "not searchable by other users" in r.stderr and "Hint: chmod o+x" in r.stderr, r.stderr
 

@@ -407,13 +407,16 @@ def test_run_true_is_fast(rt, bundle, alpine_rootfs):
 
 
 def test_signal_forwarding(rt, bundle, alpine_rootfs):
-    make_bundle(bundle, alpine_rootfs, ["sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.1; done"])
+    make_bundle(bundle, alpine_rootfs, ["sh", "-c", "trap 'exit 42' TERM; echo trapped; while :; do sleep 0.1; done"])
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([*Runtime.argv0, "--root", str(rt.state_root), "run", "--bundle", str(bundle), "f1"],
-                            env=env)
+                            env=env, stdout=subprocess.PIPE)
     try:
         assert wait_status(rt, "f1", "running")["status"] == "running"
-        time.sleep(0.2)
+        import select
+
+        assert select.select([proc.stdout], [], [], 60)[0], "the trap was never set"
+        assert proc.stdout.readline() == b"trapped\n"  # type: ignore[union-attr]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 42
     finally:

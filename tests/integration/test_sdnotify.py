@@ -93,12 +93,12 @@ def test_conmon_sends_mainpid_of_the_monitor_and_ready(env: RpodEnv, listener: N
     assert inspect_format(env, "svc", "{{.State.ConmonPid}} {{.State.Pid}} {{.Config.SdNotifyMode}}") \
         == f"{mon} {int(pidfile.read_text())} conmon"
     # the container never sees the CLI's NOTIFY_SOCKET, not even with --env-host
-    assert wait_until(lambda: "no-socket" in run_rpod(env, "logs", "svc").stdout, 5)
+    assert wait_until(lambda: "no-socket" in run_rpod(env, "logs", "svc").stdout, 60)
     assert listener.messages(0.5) == []
     ctr = int(pidfile.read_text())
     ok(run_rpod(env, "stop", "-t", "1", "svc"))
     cid = inspect_format(env, "svc", "{{.Id}}")
-    assert wait_until(lambda: not alive(mon) and not alive(ctr) and not pids_mentioning(cid), 10)
+    assert wait_until(lambda: not alive(mon) and not alive(ctr) and not pids_mentioning(cid), 60)
 
 
 def test_conmon_with_a_long_socket_path(env: RpodEnv, tmp_path: Path) -> None:
@@ -175,7 +175,7 @@ def test_unit_command_lines_in_sequence(env: RpodEnv, listener: NotifyListener, 
     assert msg == f"MAINPID={mon}\nREADY=1\n"
     ok(run_rpod(senv, "stop", "--ignore", "-t", "10", "--cidfile", str(cidfile)))  # ExecStop
     ok(run_rpod(senv, "rm", "-f", "--ignore", "-t", "10", "--cidfile", str(cidfile)))  # ExecStopPost
-    assert wait_until(lambda: not alive(mon) and not alive(ctr) and not pids_mentioning(cid), 10), \
+    assert wait_until(lambda: not alive(mon) and not alive(ctr) and not pids_mentioning(cid), 60), \
         pids_mentioning(cid)
     assert run_rpod(env, "container", "exists", "web").returncode == 1
 
@@ -188,7 +188,7 @@ def test_conmon_mode_with_crun(env: RpodEnv, listener: NotifyListener, tmp_path:
                 "printenv NOTIFY_SOCKET || echo no-socket; ls /run/notify 2>&1; exec sleep 1000"))
     try:
         assert listener.first(10) == f"MAINPID={int(monfile.read_text())}\nREADY=1\n"
-        assert wait_until(lambda: "no-socket" in run_rpod(env, "logs", "cr").stdout, 5)
+        assert wait_until(lambda: "no-socket" in run_rpod(env, "logs", "cr").stdout, 60)
         assert "No such file" in run_rpod(env, "logs", "cr").stdout + run_rpod(env, "logs", "cr").stderr
         assert listener.messages(0.5) == []
     finally:

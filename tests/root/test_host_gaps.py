@@ -93,7 +93,7 @@ def ci_user(images: ImageSet) -> Iterator[UserEnv]:
     runtime_dir.mkdir(mode=0o700)
     subprocess.run(["chown", "-R", f"{pw.pw_uid}:{pw.pw_gid}", str(home)], check=True)
     os.chmod(home, 0o755)
-    env = {"HOME": str(home), "PATH": os.environ["PATH"], "LANG": "C.UTF-8",
+    env = {"HOME": str(home), "PATH": os.environ["PATH"], "LANG": "C.UTF-8", "RPOD_HINTS": "1",
            "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / "data"),
            "XDG_CACHE_HOME": str(home / "cache"), "XDG_RUNTIME_DIR": str(runtime_dir)}
     u = UserEnv(USER, home, env)

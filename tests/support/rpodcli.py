@@ -152,6 +152,20 @@ def ok(r: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     return r
 
 
+def wait_for_log(env: dict[str, str], name: str, text: str, timeout: float = 60) -> str:
+    """Wait (generously: CI is a loaded 2-core machine) until ``rpod logs NAME`` shows ``text``,
+    e.g. the line a container prints once its signal traps are set; the logs."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        logs = run_rpod(env, "logs", name).stdout
+        if text in logs:
+            return logs
+        assert time.monotonic() < deadline, f"{name} never logged {text!r}: {logs[-500:]!r}"
+        time.sleep(0.1)
+
+
 def inspect_format(env: dict[str, str], name: str, fmt: str) -> str:
     """``rpod inspect --format FMT NAME`` (asserted to succeed), stripped."""
     return ok(run_rpod(env, "inspect", "--format", fmt, name)).stdout.strip()

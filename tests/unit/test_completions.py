@@ -14,8 +14,8 @@ COMPLETIONS = Path(__file__).resolve().parents[2] / "contrib" / "completions"
 
 @pytest.mark.parametrize(("shell", "name"), [("bash", "rpod.bash"), ("zsh", "_rpod"), ("fish", "rpod.fish")])
 def test_completion_scripts_are_in_sync(shell: str, name: str) -> None:
-    env = dict(os.environ, _RPOD_COMPLETE=f"{shell}_source")
-    out = subprocess.run([sys.executable, "-m", "rpod"], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "rpod", "completion", shell], capture_output=True, text=True,
+                         check=True)
     assert out.stdout == (COMPLETIONS / name).read_text(), \
         f"contrib/completions/{name} is stale: run contrib/completions/generate.sh"
 

@@ -13,7 +13,7 @@ from rpod.container.ocispec import DEFAULT_CAPS, OverlayInfo, SpecContext, build
 from rpod.container.options import RLIM_INFINITY, RunOptions
 from rpod.container.seccomp import default_template, profile_for, resolve_profile
 from rpod.container.users import layer_lookup
-from rpod.errors import UsageError
+from rpod.errors import ContainerCannotInvoke, UsageError
 
 CID = "0123456789ab" + "c" * 52
 MAPS = [{"containerID": 0, "hostID": 1001, "size": 1}, {"containerID": 1, "hostID": 100000, "size": 65536}]
@@ -162,7 +162,7 @@ def test_workdir_and_hostname() -> None:
     assert s["process"]["cwd"] == "/tmp" and s["hostname"] == "box"
     assert "HOSTNAME=box" in s["process"]["env"]
     assert spec({"config": {"Cmd": ["x"]}})["process"]["cwd"] == "/"
-    with pytest.raises(UsageError, match="absolute"):
+    with pytest.raises(ContainerCannotInvoke, match='workdir "relative" does not exist'):  # Podman: 126
         spec(workdir="relative")
 
 

@@ -49,8 +49,15 @@ def test_saved_back_in_the_current_shape(store: ContainerStore) -> None:
     data = json.loads((store.dir(V1_ID) / "container.json").read_text())
     assert data["version"] == RECORD_VERSION
     old = json.loads(V1.read_text())
-    assert data["options"] == {**old["options"]}  # every option kept, same values
-    assert {k: v for k, v in data.items() if k != "version"} == old
+    assert {k: data["options"][k] for k in old["options"]} == old["options"]  # every option kept, same values
+    from dataclasses import asdict
+
+    from rpod.container.options import RunOptions
+
+    defaults = asdict(RunOptions())  # options added since (--pod, --ipc...) are saved at their defaults
+    assert all(data["options"][k] == defaults[k] for k in set(data["options"]) - set(old["options"]))
+    assert {k: v for k, v in data.items() if k not in ("version", "options")} == \
+        {k: v for k, v in old.items() if k != "options"}
     again = store.load(V1_ID)
     assert again == rec
 
@@ -85,3 +92,15 @@ def test_listing_records_does_not_import_the_options(store: ContainerStore) -> N
             "print('rpod.container.options' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_dependents_read_the_typed_network_option(tmp_path: Path) -> None:
+    """``rm`` looks for containers joined to another's network: by attribute, on every record."""
+    from rpod.engine.containers import _dependents
+
+    s = ContainerStore(Paths(tmp_path / "root", tmp_path / "run"))
+    web = s.create(ContainerRecord(id="a" * 64, name="web", created="1"))
+    s.create(ContainerRecord(id="b" * 64, name="other", created="2", options=RunOptions(network="slirp4netns")))
+    joined = s.create(ContainerRecord(id="c" * 64, name="side", created="3",
+                                      options=RunOptions(network="container:web")))
+    assert [r.id for r in _dependents(s, web)] == [joined.id]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rootless import unpack
+from rootless import tarread, unpack
 from rootless.errors import UnpackError
 
 
@@ -99,15 +99,15 @@ def test_parse_pax_time_rejects_garbage() -> None:
 def test_read_id_ranges(tmp_path: Path) -> None:
     f = tmp_path / "uid_map"
     f.write_text("         0       1001          1\n         1     100000      65536\n")
-    ranges = unpack.read_id_ranges(str(f))
+    ranges = tarread.read_id_ranges(str(f))
     assert ranges == [(0, 1), (1, 65536)]
-    assert unpack._mapped(ranges, 65536) and not unpack._mapped(ranges, 65537)
-    assert not unpack._mapped(ranges, -1)
-    assert unpack.read_id_ranges(str(tmp_path / "missing")) is None
+    assert tarread.mapped(ranges, 65536) and not tarread.mapped(ranges, 65537)
+    assert not tarread.mapped(ranges, -1)
+    assert tarread.read_id_ranges(str(tmp_path / "missing")) is None
 
 
 def test_forward_reader_refuses_backward_seek_and_huge_reads() -> None:
-    r = unpack._ForwardReader(io.BytesIO(b"x" * 4096))
+    r = tarread.ForwardReader(io.BytesIO(b"x" * 4096))
     assert r.read(10) == b"x" * 10
     assert r.seek(100) == 100 and r.tell() == 100
     buf = memoryview(bytearray(50))
@@ -115,7 +115,7 @@ def test_forward_reader_refuses_backward_seek_and_huge_reads() -> None:
     with pytest.raises(UnpackError, match="backward seek"):
         r.seek(0)
     with pytest.raises(UnpackError, match="too large"):
-        r.read(unpack.MAX_HEADER_READ + 1)
+        r.read(tarread.MAX_HEADER_READ + 1)
     assert r.seek(10_000) == 4096  # past the end: stops at EOF
 
 

@@ -1,0 +1,259 @@
+"""``create``: the record, the writable layer, the /etc files and the OCI bundle of a new
+container; nothing runs (``rpod.container.lifecycle.start`` starts it)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rootless import ctrfiles
+from rpod.container.lifecycle import _now_iso, remove, resolve_runtime
+from rpod.container.options import RunOptions, parse_key_values, parse_signal
+from rpod.container.state import ContainerRecord, ContainerStore, new_id
+from rpod.errors import RpodError, UsageError
+from rpod.events import container_event
+from rpod.log import debug
+from rpod.paths import Paths
+
+
+def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
+           create_command: list[str] | None = None, cid: str | None = None) -> ContainerRecord:
+    """Create a container from ``opts`` (pulling the image per ``--pull``); nothing is started.
+    ``create_command`` is the CLI argv, kept for ``inspect`` and ``generate systemd --new``;
+    ``cid`` an id chosen beforehand (``rpod run``'s early monitor has it), else a new one."""
+    from rpod.image.pull import ensure_image
+    from rpod.image.store import ImageStore
+
+    _check(opts)
+    store = ContainerStore(paths)
+    paths.ensure()
+    from rpod.container import namespaces
+
+    namespaces.resolve(paths, opts)  # container: targets and --requires by id
+    if opts.replace and opts.name:
+        owner = store.name_owner(opts.name)
+        if owner:
+            with contextlib.suppress(RpodError):
+                remove(paths, store.get(owner), force=True, timeout=0)
+    image = ensure_image(paths, opts.image, opts.pull)
+    debug(f"image {image.short_id} resolved")
+    images = ImageStore(paths)
+    src = _Source(image, images.config(image), images.layer_dirs(image))
+    cid = cid or new_id()
+    labels = {**(src.inner.get("Labels") or {}), **parse_key_values(opts.labels, "--label")}
+    record = store.create(ContainerRecord(  # no --name: the store picks a free one under its lock
+        id=cid, name=opts.name or "", image_id=image.id, image_name=image.names[0] if image.names else opts.image,
+        created=_now_iso(), options=RunOptions.from_dict(asdict(opts)), labels=labels, ports=list(opts.publish),
+        create_command=list(create_command or [])))
+    container_event(paths, record, "create")
+    try:
+        _make_bundle(paths, store, record, opts, src)
+        store.save(record)
+        if opts.cidfile:
+            with open(opts.cidfile, "x") as f:
+                f.write(cid)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            store.remove(record)
+        raise
+    return record
+
+
+@dataclass
+class _Source:
+    """The image a container is created from."""
+
+    image: Any  # rpod.image.store.ImageRecord
+    config: dict[str, Any]  # its OCI image config
+    layer_dirs: list[Path]  # lowest first
+
+    @property
+    def inner(self) -> dict[str, Any]:
+        return self.config.get("config") or {}
+
+
+def _check(opts: RunOptions) -> None:
+    """What can be refused before anything is pulled or written."""
+    opts.validate()
+    if opts.runtime:
+        resolve_runtime(opts.runtime)
+    if opts.cidfile and os.path.exists(opts.cidfile):
+        raise UsageError(f"container id file exists: {opts.cidfile}", hint="remove it or choose another --cidfile")
+
+
+def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, opts: RunOptions,
+                 src: _Source) -> None:
+    """The writable layer, the network plan, the /etc files, the volumes and ``config.json``;
+    fills ``record`` with what the bundle says (the caller saves it)."""
+    from rootless.subid import default_mapping
+    from rpod.container import idmaps, rootfs, service
+    from rpod.container.ocispec import SpecContext, build_spec
+    from rpod.container.users import layer_lookup
+    from rpod.hostfacts import overlay_driver
+    from rpod.network import plan as netplan
+    from rpod.storefile import atomic_write_json
+    from rpod.volume.volumes import VolumeStore, parse_all, resolve_mounts
+
+    cid, name = record.id, record.name
+    driver, err = overlay_driver(paths)
+    if not driver:
+        raise RpodError(f"no overlay driver works: {err}",
+                        hint="use a kernel >= 5.11 (overlay with userxattr) or install fuse-overlayfs")
+    mapping = default_mapping()
+    maps = idmaps.for_options(opts, mapping)
+    mount_point, overlay = rootfs.prepare(paths, cid, _mount_layers(paths, opts, src.layer_dirs, maps), driver, maps)
+    cdir = store.dir(cid)
+    net = netplan.plan(paths, opts, src.config, lambda ref: store.get(ref).id)
+    hostname = opts.hostname or cid[:12]
+    etc = _etc_files(paths, cdir, opts, net, hostname, record, src)
+    reqs = parse_all(opts.volumes, opts.mounts, opts.tmpfs)
+    volumes = VolumeStore(paths)
+    mounts, used = resolve_mounts(reqs, volumes)
+    secret_mounts, secret_env = _secrets(paths, opts, cdir)
+    from rpod.container.namespaces import spec_modes
+
+    ctx = SpecContext(
+        container_id=cid, rootfs=str(mount_point), name=name, overlay=overlay,
+        uid_mappings=maps.host_uid_map(mapping) if maps else mapping.uid_map_oci(),
+        gid_mappings=maps.host_gid_map(mapping) if maps else mapping.gid_map_oci(), network=net.spec_network,
+        netns_path=net.ns_path or ("/proc/0/ns/net" if net.mode == "container" else None),
+        ns_modes=spec_modes(opts), hosts_file=str(etc.hosts), resolv_conf_file=str(etc.resolv_conf), hostname_file=str(etc.hostname),
+        containerenv_file=str(etc.containerenv) if etc.containerenv else None, mounts=mounts,
+        passwd_lookup=layer_lookup(list(reversed(src.layer_dirs))),
+    )
+    spec = build_spec(opts, src.config, ctx)
+    if secret_mounts:  # after the user's mounts, so /run/secrets/NAME is not hidden by them
+        spec["mounts"] = [*spec["mounts"], *secret_mounts]
+    service.adjust_spec(spec, opts, cdir)
+    record.healthcheck = service.resolve_healthcheck(opts, src.config)
+    warnings = _drop_unenforceable_resources(spec, opts)
+    _prepare_volumes(reqs, mounts, used, volumes, spec, layer_dirs=src.layer_dirs, scratch=cdir, driver=driver)
+    atomic_write_json(cdir / ctrfiles.SPEC, spec)
+    debug(f"container {cid[:12]}: bundle written")
+    _fill_record(record, opts, spec, src, hostname, mounts, warnings)
+    if secret_env:  # the values stay out of container.json
+        record.env = [e for e in record.env if e not in secret_env]
+    netplan.save(cdir, net)
+    record.ports = net.ports
+    record.warnings += net.warnings
+    for w in net.warnings:
+        sys.stderr.write(f"{w}\n")  # Podman prints a spec's warnings as plain lines
+
+
+def _secrets(paths: Paths, opts: RunOptions, cdir: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """``--secret``: bind mounts of copies in the container's directory, and ``K=V`` for ``type=env``
+    (added to ``opts.env`` for the spec only: the record keeps the options as given)."""
+    if not opts.secrets:
+        return [], []
+    from rpod.secret.store import apply as apply_secrets
+
+    mounts, env = apply_secrets(paths, opts.secrets, cdir / ctrfiles.USERDATA / "secrets")
+    opts.env = [*opts.env, *env]
+    return mounts, env
+
+
+def _mount_layers(paths: Paths, opts: RunOptions, layer_dirs: list[Path], maps: Any) -> list[Path]:
+    """The image's layers as the container mounts them: copies shifted to its id map, if any."""
+    from rpod.container.shifted import keep_id_layer, shifted_layer_dirs
+
+    if maps is None:
+        return layer_dirs
+    mount_layers = shifted_layer_dirs(paths, layer_dirs, maps)
+    # keep-id: the caller's passwd/group entries, as Podman adds them
+    return [*mount_layers, *keep_id_layer(paths, opts.userns, layer_dirs, maps)]
+
+
+def _etc_files(paths: Paths, cdir: Path, opts: RunOptions, net: Any, hostname: str, record: ContainerRecord,
+               src: _Source) -> Any:
+    """``/etc/hosts``, ``/etc/resolv.conf``, ``/etc/hostname`` and ``/run/.containerenv``."""
+    from rpod.network.etcfiles import containerenv_content, write_etc_files
+
+    dns, dns_search = net.etc_dns(paths, opts.dns, opts.dns_search)
+    return write_etc_files(cdir / ctrfiles.USERDATA, hostname=hostname, name=record.name, network=net.etc_network,
+                           add_hosts=opts.add_host, dns=dns, dns_search=dns_search,
+                           dns_option=opts.dns_option,
+                           containerenv=containerenv_content(cid=record.id, name=record.name, image=opts.image,
+                                                             image_id=src.image.id))
+
+
+def _fill_record(record: ContainerRecord, opts: RunOptions, spec: dict[str, Any], src: _Source, hostname: str,
+                 mounts: list[dict[str, Any]], warnings: list[str]) -> None:
+    """What ``inspect`` and later starts read: the process as the bundle runs it, the image's
+    defaults as resolved."""
+    inner = src.inner
+    proc = spec.get("process") or {}
+    record.command = list(proc.get("args") or [])
+    record.env = list(proc.get("env") or [])
+    record.workdir = proc.get("cwd") or "/"
+    record.hostname = spec.get("hostname") or hostname
+    record.mounts = mounts
+    record.user = opts.user or inner.get("User") or ""
+    record.entrypoint = list(inner.get("Entrypoint") or [])
+    record.cmd = list(opts.command or inner.get("Cmd") or [])
+    record.stop_signal = parse_signal(opts.stop_signal or inner.get("StopSignal") or "SIGTERM")
+    record.stop_timeout = opts.stop_timeout if opts.stop_timeout is not None else 10
+    record.warnings = warnings
+
+
+def _drop_unenforceable_resources(spec: dict[str, Any], opts: RunOptions) -> list[str]:
+    """Rootless without a delegated cgroup v2 subtree cannot enforce --memory/--cpus/--pids-limit:
+    like Podman on cgroup v1, warn once on stderr, drop them from the bundle, and return the note
+    (kept in the record so ``inspect`` shows the limits were not applied)."""
+    if opts.memory is None and opts.cpus is None and opts.pids_limit is None:
+        return []
+    from rpod.hostfacts import resource_limits_note
+
+    note = resource_limits_note()
+    if not note:
+        return []
+    resources = (spec.get("linux") or {}).get("resources") or {}
+    for key in ("memory", "cpu", "pids"):
+        resources.pop(key, None)
+    sys.stderr.write(f"{note}\n")  # a spec warning: plain, as Podman prints them
+    sys.stderr.flush()
+    return [note]
+
+
+def _prepare_volumes(reqs: list[Any], mounts: list[dict[str, Any]], used: list[Any], volumes: Any,
+                     spec: dict[str, Any], *, layer_dirs: list[Path], scratch: Path, driver: str) -> None:
+    """First use of a volume: copy the image's content at the mount point into it (unless
+    ``nocopy``); ``:U``: chown the source to the container's user (in the user namespace)."""
+    from rpod.volume.volumes import copy_up
+
+    vol_iter = iter(used)
+    chown_sources: list[str] = []
+    for req, entry in zip(reqs, mounts, strict=True):
+        if req.type == "volume":
+            vol = next(vol_iter)
+            if vol.needs_copy_up:
+                if req.copy_up:
+                    copy_up(vol, layer_dirs, req.destination, scratch, driver)
+                vol.needs_copy_up = False
+                volumes.update(vol)
+        if req.chown and req.type != "tmpfs":
+            chown_sources.append(entry["source"])
+    if chown_sources:
+        user = (spec.get("process") or {}).get("user") or {}
+        linux = spec.get("linux") or {}
+        _chown_in_userns(chown_sources, int(user.get("uid", 0)), int(user.get("gid", 0)),
+                         linux.get("uidMappings") or [], linux.get("gidMappings") or [])
+
+
+def _chown_in_userns(sources: list[str], uid: int, gid: int, uid_map: list[dict[str, int]],
+                     gid_map: list[dict[str, int]]) -> None:
+    """``chown -R uid:gid`` of host paths as root of a user namespace with the container's
+    mappings (the user's default ones when the spec has none), for ``:U``."""
+    from rootless.subid import IdMap, Mapping, default_mapping
+    from rootless.userns import run
+
+    mapping = (Mapping(tuple(map(IdMap.from_oci, uid_map)), tuple(map(IdMap.from_oci, gid_map)), "subid")
+               if uid_map and gid_map else default_mapping())
+    proc = run(["chown", "-R", f"{uid}:{gid}", "--", *sources], mapping, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RpodError(f"cannot chown {', '.join(sources)} to {uid}:{gid} for ':U': "
+                        f"{(proc.stderr or '').strip() or f'exit {proc.returncode}'}",
+                        hint="check the paths are owned by you or your subordinate ids")
