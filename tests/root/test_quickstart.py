@@ -73,7 +73,7 @@ def as_user(base: Path, script: str, timeout: int = 600) -> subprocess.Completed
     home = pwd.getpwnam(USER).pw_dir
     env = {"HOME": home, "USER": USER, "LOGNAME": USER, "LANG": "C.UTF-8",
            "PATH": f"{base / 'prefix' / 'bin'}:/usr/local/bin:/usr/bin:/bin"}
-    return subprocess.run(["runuser", "-u", USER, "--", "bash", "-c", f"cd ~ && {script}"], env=env,
+    return subprocess.run([shutil.which("runuser") or "/usr/sbin/runuser", "-u", USER, "--", "bash", "-c", f"cd ~ && {script}"], env=env,
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
