@@ -3,7 +3,7 @@
 
 Run as an unprivileged user with a subuid range, from the repository root:
 
-    python bench/bench.py [--runs 5] [--only pull,images,run,exec,ps,memory,net,ship] [--markdown]
+    python bench/bench.py [--runs 5] [--only pull,images,run,exec,ps,memory,net,ship,build,api] [--markdown]
 
 It starts a local registry (the test suite's fixture code), pushes the test
 images with skopeo, then times each operation with fresh, separate stores for
@@ -359,6 +359,99 @@ def bench_network(tools: Tools, image: str, runs: int) -> list[Result]:
 BENCHES: dict[str, Callable[..., list[Result]]] = {}
 
 
+def bench_pods(tools: Tools, image: str, runs: int) -> Result:
+    """``pod create`` + two containers in it (``run -d --pod``) + ``pod rm -f``, end to end; the
+    first round (Podman builds its pause image, rpod its infra image) is not counted."""
+    res = Result("pod create + 2 containers + pod rm -f")
+    rpod, podman, env = tools.fresh()
+    run([*rpod, "pull", "-q", image], env)
+    run([*podman, "pull", "-q", "--tls-verify=false", image], env)
+
+    def cycle(tool: list[str], extra: list[str]) -> float:
+        t = time.perf_counter()
+        run([*tool, "pod", "create", "--name", "bp"], env)
+        for i in range(2):
+            run([*tool, "run", "-d", *extra, "--pod", "bp", "--name", f"bp{i}", image, "sleep", "1000"], env)
+        run([*tool, "pod", "rm", "-f", "-t", "0", "bp"], env)
+        return (time.perf_counter() - t) * 1000
+
+    for i in range(runs + 1):
+        r, p = cycle(rpod, []), cycle(podman, ["--tls-verify=false"])
+        if i:
+            res.rpod.append(r)
+            res.podman.append(p)
+    return res
+
+
+def _activated(cmd: list[str], env: dict[str, str], sock: Path) -> subprocess.Popen[bytes]:
+    """Start an API service the way systemd's socket activation does (fd 3, LISTEN_FDS/LISTEN_PID)."""
+    import socket as socketmod
+
+    with contextlib.suppress(FileNotFoundError):
+        sock.unlink()
+    ls = socketmod.socket(socketmod.AF_UNIX)
+    ls.bind(str(sock))
+    ls.listen(16)
+    code = ("import os, sys; os.dup2(int(sys.argv[1]), 3); "
+            "os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS='1'); os.execvp(sys.argv[2], sys.argv[2:])")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(ls.fileno()), *cmd], env=env, pass_fds=[ls.fileno()],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ls.close()
+    return proc
+
+
+def bench_api(tools: Tools, image: str, runs: int) -> list[Result]:
+    """``docker run --rm alpine true`` and ``docker ps`` (50 containers) through each API service:
+    warm (a running service) and cold (socket-activated on the first request, exits when idle)."""
+    rpod, podman, env = tools.fresh()
+    run([*rpod, "pull", "-q", image], env)
+    run([*podman, "pull", "-q", "--tls-verify=false", image], env)
+    xdg = Path(env["XDG_RUNTIME_DIR"])
+    # rpod's store by environment, so `rpod system service` starts through its fast path
+    renv = dict(env, RPOD_ROOT=rpod[rpod.index("--root") + 1], RPOD_RUNROOT=rpod[rpod.index("--runroot") + 1])
+    services = {"rpod": ([*rpod[:3], "system", "service"], renv), "podman": ([*podman, "system", "service"], env)}
+    warm, cold, ps = (Result("docker run --rm alpine true (API, warm)"),
+                      Result("docker run --rm alpine true (API, socket-activated)"),
+                      Result("docker ps (API, 50 containers)"))
+    for name, (cmd, senv) in services.items():
+        sock = xdg / f"{name}-api.sock"
+        denv = dict(senv, DOCKER_HOST=f"unix://{sock}", DOCKER_CONFIG=str(xdg / "docker"))
+        for _ in range(runs):  # cold: a new service per request, gone when idle
+            proc = _activated([*cmd, "--time", "1"], senv, sock)
+            getattr(cold, name).append(timed(["docker", "run", "--rm", image, "true"], denv))
+            proc.wait(timeout=60)
+        proc = subprocess.Popen([*cmd, "--time", "0", f"unix://{sock}"], env=senv, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            _wait_unix(sock)
+            timed(["docker", "run", "--rm", image, "true"], denv)  # first one warms caches
+            for _ in range(runs):
+                getattr(warm, name).append(timed(["docker", "run", "--rm", image, "true"], denv))
+            for i in range(50):
+                run(["docker", "create", "--name", f"c{i}", image, "true"], denv)
+            for _ in range(runs):
+                getattr(ps, name).append(timed(["docker", "ps", "-a"], denv))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    return [cold, warm, ps]
+
+
+def _wait_unix(path: Path, timeout: float = 30) -> None:
+    import socket as socketmod
+
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            with socketmod.socket(socketmod.AF_UNIX) as s:
+                s.connect(str(path))
+                return
+        except OSError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.05)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
@@ -412,6 +505,10 @@ def main() -> int:
                                           base / "ship"))
 
 
+            if "pod" in only:
+                results.append(bench_pods(tools, alpine, args.runs))
+            if "api" in only:
+                results.extend(bench_api(tools, alpine, args.runs))
             if "build" in only:
                 results.extend(bench_build(tools, alpine, args.runs))
     rows = [r.row() for r in results]

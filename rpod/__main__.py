@@ -6,6 +6,12 @@ import sys
 
 
 def main() -> int:
+    if "service" in sys.argv[1:5]:  # the API service starts without the CLI framework
+        from rpod.api.service import fast_main
+
+        code = fast_main(sys.argv[1:])
+        if code is not None:
+            return code
     from rpod.cli.app import main as cli_main
 
     return cli_main(sys.argv[1:])

@@ -21,7 +21,15 @@ from rpod.engine import api_support as eng
 
 
 def _load_handlers() -> None:
-    from rpod.api import docker_containers, docker_exec, docker_images, docker_other  # noqa: F401
+    from rpod.api import (  # noqa: F401
+        docker_containers,
+        docker_exec,
+        docker_images,
+        docker_netvol,
+        docker_other,
+        docker_ship,
+        libpod,
+    )
 
 
 def find(method: str, path: str) -> tuple[Callable[..., Any], dict[str, str]]:

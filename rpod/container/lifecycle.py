@@ -99,9 +99,12 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     cdir = store.dir(record.id)
     run_dir = store.run_dir(record.id)
     run_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
+    from rpod.container import namespaces
     from rpod.network.start import monitor_spec
 
+    namespaces.start_dependencies(paths, record, lambda dep: _start_detached(paths, dep))
     network = monitor_spec(paths, record, cdir, _peer(store))  # tun, free host ports, namespaces to join
+    namespaces.join_at_start(paths, record, cdir)
     with open(cdir / ctrfiles.SPEC, "rb") as f:
         terminal = bool((json.load(f).get("process") or {}).get("terminal"))
     log_driver = {"json-file": "k8s-file", None: "k8s-file"}.get(opts.log_driver, opts.log_driver)
@@ -148,6 +151,13 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     container_event(paths, record, "start")
     write_monitor_pidfile(cdir)
     return Started(record, int(msg["pid"]), ours, terminal)
+
+
+def _start_detached(paths: Paths, record: ContainerRecord) -> None:
+    """Start a dependency in the background (``--requires``, a namespace's owner)."""
+    started = start(paths, record, None)
+    if started.sync:
+        started.sync.close()
 
 
 def write_monitor_pidfile(cdir: Path) -> None:
@@ -353,6 +363,12 @@ def remove(paths: Paths, record: ContainerRecord, *, force: bool = False, timeou
            volumes: bool = False) -> None:
     """Remove a container (``force`` stops a running one first; ``volumes`` also removes its
     anonymous volumes, as ``rm -v``)."""
+    from rpod.container.namespaces import dependents
+
+    deps = dependents(paths, record.id)
+    if deps:
+        raise RpodError(f"container {record.id} has dependent containers which must be removed before it: "
+                        f"{', '.join(deps)}: container already exists")  # Podman: 125, not rm's 2
     store = ContainerStore(paths)
     st = store.state(record.id)
     if st.running:

@@ -58,11 +58,11 @@ def run_options_fields() -> set[str]:
 
 def create(fields: dict[str, Any]) -> Any:
     """Create a container from ``RunOptions`` fields (pulling its image when missing)."""
-    from rpod.container import lifecycle
     from rpod.container.options import RunOptions
+    from rpod.engine import containers_run
 
-    opts = RunOptions(**fields)
-    return lifecycle.create(store(), opts, create_command=["rpod", "system", "service"])
+    return containers_run.create(RunOptions(**fields), create_command=["rpod", "system", "service"], quiet=True,
+                                 paths=store())
 
 
 @dataclass
@@ -87,9 +87,7 @@ def start(ref: str, attach: bool = False, stdin: bool = False) -> StartedIO | No
     if container_state(rec.id).running:
         raise StateConflict(f"container {rec.id} is already running: container state improper")
     if not attach:
-        started = lifecycle.start(p, rec, None)
-        if started.sync:
-            started.sync.close()
+        _watch_exit(p, rec, lifecycle.start(p, rec, None))
         return None
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -106,8 +104,7 @@ def start(ref: str, attach: bool = False, stdin: bool = False) -> StartedIO | No
         for fd in (out_w, err_w, in_r):
             if fd >= 0:
                 os.close(fd)
-    if started.sync:  # the monitor goes on alone (and removes an --rm container itself)
-        started.sync.close()
+    _watch_exit(p, rec, started)
     return StartedIO(stdout=out_r, stderr=err_r, stdin=in_w)
 
 
@@ -115,6 +112,34 @@ def _raise_first(reports: list[Any]) -> None:
     for r in reports:
         if r.error is not None:
             raise r.error
+
+
+def _watch_exit(p: Paths, rec: Any, started: Any) -> None:
+    """Hold the monitor's sync socket, as a foreground ``rpod run`` does: the exit code arrives
+    there first, and an ``--rm`` container is removed here at once (the monitor's fallback, a
+    ``container cleanup`` process, runs only if this service is gone by then)."""
+    import threading
+
+    from rpod.container import lifecycle
+
+    if started.sync is None:
+        return
+
+    def watch() -> None:
+        try:
+            code = lifecycle.wait_started(p, started)
+            _last_exit[rec.id] = code
+            if rec.options.rm:
+                with contextlib.suppress(Exception):
+                    lifecycle.cleanup(p, rec, rm=True)
+                lifecycle.ack_removed(started)
+        except Exception:
+            pass
+        finally:
+            if started.sync is not None:
+                started.sync.close()
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def stop(ref: str, timeout: int | None) -> None:
@@ -160,37 +185,31 @@ def unpause(ref: str) -> None:
     ec.unpause([ref], paths=store())
 
 
-def wait(ref: str, condition: str = "not-running", timeout: float | None = None) -> tuple[int, str]:
-    """Wait for ``condition`` (Docker's not-running, next-exit, removed); (exit code, error)."""
-    from rpod.container import lifecycle
+def wait(ref: str, condition: str = "not-running", cancel: Any = None) -> tuple[int, str]:
+    """Wait for Docker's ``condition`` (not-running, next-exit, removed); (exit code, error).
+    ``cancel()`` true (the client went away) ends the wait with ``BrokenPipeError``."""
     from rpod.container.state import ContainerStore
 
-    p = store()
     rec = container(ref)
-    cs = ContainerStore(p)
-    if condition == "next-exit":  # an exit after this moment: the container may not be started yet
-        before = cs.state(rec.id)
-        while cs.load(rec.id) is not None:
-            st = cs.state(rec.id)
-            if st.running or (st.status == "exited" and st.finished_at != before.finished_at):
-                break
-            time.sleep(0.05)
-    if condition == "removed":
-        code = -1
-        while cs.load(rec.id) is not None:
-            st = cs.state(rec.id)
-            if st.status == "exited" and not st.restarting:
-                code = st.exit_code
-            time.sleep(0.05)
-        if code == -1:  # gone before we saw it exit: the exit file went with it
-            code = _last_exit.get(rec.id, 0)
-        return code, ""
-    st = lifecycle.wait_exit(p, rec.id, timeout=timeout, conditions=("exited", "created")
-                             if condition == "not-running" else ("exited",))
-    if st.status == "removed":
-        return _last_exit.get(rec.id, 0), ""
-    _last_exit[rec.id] = st.exit_code
-    return st.exit_code, st.error
+    cs = ContainerStore(store())
+    before = cs.state(rec.id)
+    code, error = -1, ""
+    while True:
+        if cs.load(rec.id) is None:  # removed (an --rm container): the exit it had, if seen
+            return (code if code != -1 else _last_exit.get(rec.id, 0)), error
+        st = cs.state(rec.id)
+        exited = st.status == "exited" and not st.restarting
+        if exited:
+            code, error = st.exit_code, st.error
+            _last_exit[rec.id] = code
+        if condition == "not-running" and (exited or st.status == "created"):
+            return st.exit_code, st.error
+        if condition == "next-exit" and exited and (before.status != "exited"
+                                                    or st.finished_at != before.finished_at):
+            return code, error
+        if cancel is not None and cancel():
+            raise BrokenPipeError("the client went away")
+        time.sleep(0.05)
 
 
 _last_exit: dict[str, int] = {}
@@ -556,3 +575,101 @@ def debug(message: str) -> None:
     from rpod.log import debug as d
 
     d(message)
+
+
+# -------------------------------------------------------------------------------- build, push, load
+def _chunk_reader(chunks: Iterator[bytes]) -> Any:
+    """A buffered file object over an iterator of byte chunks (a request body streamed to a reader)."""
+    import io
+
+    class Raw(io.RawIOBase):
+        def __init__(self) -> None:
+            self.pending = b""
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b: Any) -> int:
+            while not self.pending:
+                try:
+                    self.pending = next(chunks)
+                except StopIteration:
+                    return 0
+            n = min(len(b), len(self.pending))
+            b[:n] = self.pending[:n]
+            self.pending = self.pending[n:]
+            return n
+
+    return io.BufferedReader(Raw(), 65536)
+
+
+def build(chunks: Iterator[bytes], emit: Any, *, dockerfile: str, tags: list[str], build_args: dict[str, str],
+          labels: dict[str, str], target: str | None, no_cache: bool, pull: bool, quiet: bool,
+          rm: bool, force_rm: bool, platform: str | None) -> Any:
+    """Build from a tar context (a request body); progress lines through ``emit(str)``."""
+    import shutil
+
+    from rpod.engine import builds
+
+    req = builds.BuildRequest(context="-", file=dockerfile or None, stdin=_chunk_reader(chunks))  # type: ignore[arg-type]
+    context, text, cf_path, scratch = builds.prepare_context(req, store())
+    try:
+        opts = builds.BuildOptions(context=context, containerfile=text, containerfile_path=cf_path,
+                                   tags=builds.normalize_names(tags), commit_name=tags[0] if tags else "",
+                                   target=target or None, build_args=build_args, labels=labels, fmt="docker",
+                                   no_cache=no_cache, pull="always" if pull else "missing", quiet=quiet, rm=rm,
+                                   force_rm=force_rm, platform=platform or None)
+        return builds.build(opts, emit, store())
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def push(name: str, emit: Any, creds: str | None) -> str:
+    """Push a local image to its registry; the manifest digest."""
+    from rpod.engine import image_ship
+    from rpod.image.push import PushOptions
+
+    return image_ship.push(docker_name(name), "", PushOptions(creds=creds), PullEvents(emit), store())
+
+
+def load(chunks: Iterator[bytes], emit: Any) -> list[str]:
+    """Load a docker-archive/oci-archive (a request body); the names (or ids) loaded."""
+    import tempfile
+
+    from rpod.engine import image_ship
+
+    p = store()
+    p.tmp.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=p.tmp, prefix="api-load-", suffix=".tar") as f:
+        for c in chunks:
+            f.write(c)
+        f.flush()
+        loaded = image_ship.load(f.name, PullEvents(emit), p)
+    return [n for rec in loaded.records for n in (rec.names or ["sha256:" + rec.id])]
+
+
+def save(names: list[str]) -> Iterator[bytes]:
+    """A docker-archive of ``names``, streamed (written to a scratch file first, then read back)."""
+    import tempfile
+
+    from rpod.engine import image_ship
+    from rpod.progress import QuietProgress
+
+    p = store()
+    p.tmp.mkdir(parents=True, exist_ok=True)
+    fd, path = tempfile.mkstemp(dir=p.tmp, prefix="api-save-", suffix=".tar")
+    os.close(fd)
+    os.unlink(path)
+    image_ship.save([docker_name(n) for n in names], "docker-archive", path, True, QuietProgress(), paths=p)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            with open(path, "rb") as f:
+                while data := f.read(65536):
+                    yield data
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    return chunks()

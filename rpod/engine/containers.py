@@ -1,7 +1,8 @@
-"""Containers: list, remove, stop, kill, wait, restart, rename, port, prune, exec, start...
+"""Containers: list, remove, stop, kill, wait, restart, rename, port, prune, start...
 
 Inspect is in ``containers_inspect``, logs in ``containers_logs``, top in ``containers_top``,
-create/run/attach in ``containers_run``, cp/diff/export in ``containers_files``.
+exec in ``containers_exec``, create/run/attach in ``containers_run``, cp/diff/export in
+``containers_files``; the verbs' option classes in ``containers_options``.
 Every function takes an optional ``paths`` (the store; default: ``rpod.engine.types.store()``).
 """
 
@@ -14,11 +15,31 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rootless import ctrfiles
-from rpod.engine.types import ItemReport, paths_or_default
+from rpod.engine.types import paths_or_default
 from rpod.errors import NoSuchContainer, RpodError, StateConflict, UsageError
 
 if TYPE_CHECKING:
+    from rpod.engine.containers_options import (
+        KillOptions,
+        PruneReport,
+        RemoveOptions,
+        RestartOptions,
+        StopOptions,
+        WaitOptions,
+    )
+    from rpod.engine.items import ItemReport
     from rpod.paths import Paths
+
+_OPTIONS = ("RemoveOptions", "StopOptions", "KillOptions", "RestartOptions", "WaitOptions", "PruneReport")
+
+
+def __getattr__(name: str) -> object:
+    """The verbs' option classes, made on first use (``containers_options``)."""
+    if name in _OPTIONS:
+        from rpod.engine import containers_options
+
+        return getattr(containers_options, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 WAIT_CONDITIONS = ("configured", "created", "exited", "paused", "running", "stopped", "stopping", "removing")
 
@@ -32,6 +53,8 @@ def container_store(paths: Paths | None = None) -> Any:
 
 def _each(refs: Iterable[str], fn: Any, ignore_missing: bool = False) -> list[ItemReport]:
     """Apply ``fn(ref) -> ItemReport`` to each ref, catching each item's error in its report."""
+    from rpod.engine.items import ItemReport
+
     out: list[ItemReport] = []
     for ref in refs:
         try:
@@ -142,7 +165,14 @@ class PsRow:
         self.ExitedAt = int(_ts(st.finished_at)) if st.finished_at else 0
         self.StartedAt = int(_ts(st.started_at)) if st.started_at else 0
         self.Networks: list[str] = []
-        self.IsInfra = False
+        self.Pod, self.PodName, self.IsInfra = "", "", False
+        from rpod.container.namespaces import record_option
+
+        if record_option(rec, "pod"):  # the pod module only for containers in a pod
+            from rpod.pod.store import pod_info
+
+            pod_id, self.PodName, self.IsInfra = pod_info(paths, rec)
+            self.Pod = pod_id if no_trunc else pod_id[:12]
         self.Size = ""  # filled by ps -s
         self.SizeRw = 0
         self.SizeRootFs = 0
@@ -242,26 +272,16 @@ def resolve(refs: Iterable[str], latest: bool = False, paths: Paths | None = Non
 
 
 # --------------------------------------------------------------------------------- rm / stop / kill
-@dataclass
-class RemoveOptions:
-    """``rm``."""
-
-    refs: list[str] = field(default_factory=list)
-    all: bool = False
-    latest: bool = False
-    force: bool = False
-    ignore: bool = False
-    volumes: bool = False
-    timeout: int | None = None
-    cidfiles: list[str] = field(default_factory=list)
-    depend: bool = False
-
-
 def _dependents(store: Any, rec: Any) -> list[Any]:
-    """Containers that use ``rec``'s namespaces (``--network container:X``; rpod has no
-    ``--pid/--ipc/--uts container:X``)."""
-    refs = {f"container:{rec.name}", f"container:{rec.id}", f"container:{rec.id[:12]}"}
-    return [r for r in store.list() if r.id != rec.id and r.options.network in refs]
+    """Containers that depend on ``rec`` (its namespaces, ``--requires``), dependents' own first."""
+    from rpod.container.namespaces import dependents
+
+    out: list[Any] = []
+    for cid in dependents(store.paths, rec.id):
+        dep = store.load(cid)
+        if dep is not None:
+            out += [d for d in _dependents(store, dep) if d.id not in {o.id for o in out}] + [dep]
+    return out
 
 
 def remove_records(paths: Paths, records: Iterable[Any], *, force: bool = True, timeout: int | None = 0,
@@ -277,6 +297,7 @@ def remove_records(paths: Paths, records: Iterable[Any], *, force: bool = True, 
 def remove(opts: RemoveOptions, paths: Paths | None = None) -> list[ItemReport]:
     """Remove containers; one report per container (Podman's rm exit codes: 1 missing, 2 running)."""
     from rpod.container import lifecycle
+    from rpod.engine.items import ItemReport
 
     p = paths_or_default(paths)
     store = container_store(p)
@@ -305,21 +326,10 @@ def remove(opts: RemoveOptions, paths: Paths | None = None) -> list[ItemReport]:
     return reports
 
 
-@dataclass
-class StopOptions:
-    """``stop``."""
-
-    refs: list[str] = field(default_factory=list)
-    all: bool = False
-    latest: bool = False
-    ignore: bool = False
-    timeout: int | None = None
-    cidfiles: list[str] = field(default_factory=list)
-
-
 def stop(opts: StopOptions, paths: Paths | None = None) -> list[ItemReport]:
     """Stop containers (``timeout`` seconds, then SIGKILL); stopping a stopped one is a no-op."""
     from rpod.container import lifecycle
+    from rpod.engine.items import ItemReport
 
     p = paths_or_default(paths)
     store = container_store(p)
@@ -339,20 +349,11 @@ def stop(opts: StopOptions, paths: Paths | None = None) -> list[ItemReport]:
     return _each(refs, one, opts.ignore)
 
 
-@dataclass
-class KillOptions:
-    """``kill``."""
-
-    refs: list[str] = field(default_factory=list)
-    signal: str = "KILL"
-    all: bool = False
-    latest: bool = False
-
-
 def kill(opts: KillOptions, paths: Paths | None = None) -> list[ItemReport]:
     """Send a signal to containers (``all``: the running ones)."""
     from rpod.container import lifecycle
     from rpod.container.options import parse_signal
+    from rpod.engine.items import ItemReport
 
     p = paths_or_default(paths)
     signum = parse_signal(opts.signal)
@@ -370,19 +371,10 @@ def kill(opts: KillOptions, paths: Paths | None = None) -> list[ItemReport]:
     return _each(refs, one)
 
 
-@dataclass
-class RestartOptions:
-    """``restart``."""
-
-    refs: list[str] = field(default_factory=list)
-    all: bool = False
-    running: bool = False
-    timeout: int | None = None
-
-
 def restart(opts: RestartOptions, paths: Paths | None = None) -> list[ItemReport]:
     """Stop then start containers (``all``: every one; with ``running``, the running ones)."""
     from rpod.container import lifecycle
+    from rpod.engine.items import ItemReport
 
     p = paths_or_default(paths)
     store = container_store(p)
@@ -402,15 +394,6 @@ def restart(opts: RestartOptions, paths: Paths | None = None) -> list[ItemReport
     return _each(refs, one)
 
 
-@dataclass
-class WaitOptions:
-    """``wait``: Podman's conditions (stopped, exited, running, created...)."""
-
-    refs: list[str] = field(default_factory=list)
-    conditions: list[str] = field(default_factory=lambda: ["stopped"])
-    latest: bool = False
-
-
 def wait(opts: WaitOptions, paths: Paths | None = None) -> list[int]:
     """Block until each container meets a condition; their exit codes (-1 when not exited)."""
     from rpod.container import lifecycle
@@ -423,16 +406,31 @@ def wait(opts: WaitOptions, paths: Paths | None = None) -> list[int]:
     if not opts.refs and not opts.latest:
         raise UsageError("requires at least one container name or ID (or --all/--latest)")
     codes = []
-    for rec in resolve(opts.refs, opts.latest, p):
+    refs = opts.refs
+    if opts.ignore:
+        from rpod.container.state import ContainerStore
+
+        store = ContainerStore(p)
+        known = []
+        for ref in refs:
+            try:
+                known.append(store.get(ref).id)
+            except RpodError:
+                codes.append(-1)
+        if not known:
+            return codes
+        refs = known
+    for rec in resolve(refs, opts.latest, p):
         st = lifecycle.wait_exit(p, rec.id, conditions=conds)
         codes.append(st.exit_code if st.status in ("exited", "removed") else -1)
     return codes
 
 
-# ------------------------------------------------------------------------------ start / exec / misc
+# ------------------------------------------------------------------------------ start / misc
 def start(refs: list[str], paths: Paths | None = None) -> list[ItemReport]:
     """Start containers in the background (a running one is left as it is)."""
     from rpod.container import lifecycle
+    from rpod.engine.items import ItemReport
 
     p = paths_or_default(paths)
     store = container_store(p)
@@ -448,38 +446,6 @@ def start(refs: list[str], paths: Paths | None = None) -> list[ItemReport]:
         return ItemReport(ref, rec.id)
 
     return _each(refs, one)
-
-
-@dataclass
-class ExecOptions:
-    """``exec``."""
-
-    ref: str
-    command: list[str]
-    interactive: bool = False
-    tty: bool = False
-    env: list[str] = field(default_factory=list)
-    env_files: list[str] = field(default_factory=list)
-    user: str | None = None
-    workdir: str | None = None
-    detach: bool = False
-
-
-def exec_(opts: ExecOptions, paths: Paths | None = None) -> int:
-    """Run a process in a running container, on this process's stdio; its exit code (0 when detached).
-    A session that cannot start raises with exit code 255 (Podman; the runtime's 126/127 stay)."""
-    from rpod.container.execute import exec_in
-    from rpod.container.options import read_env_file
-
-    p = paths_or_default(paths)
-    rec = container_store(p).get(opts.ref)
-    env_items = [item for path in opts.env_files for item in read_env_file(path)] + list(opts.env)  # -e wins
-    try:
-        return exec_in(p, rec, list(opts.command), tty=opts.tty, interactive=opts.interactive,
-                                 env=env_items, user=opts.user, workdir=opts.workdir, detach=opts.detach)
-    except (UsageError, StateConflict) as e:
-        e.exit_code = 255
-        raise
 
 
 def rename(ref: str, new_name: str, paths: Paths | None = None) -> None:
@@ -574,14 +540,6 @@ def port(ref: str | None, private_port: str | None = None, all_: bool = False, l
 
 
 # ---------------------------------------------------------------------------------------- prune
-@dataclass
-class PruneReport:
-    """One removed object and the bytes it freed."""
-
-    id: str
-    size: int = 0
-
-
 def prune(filters: dict[str, list[str]] | None = None, paths: Paths | None = None) -> list[PruneReport]:
     """Remove the containers that do not run and match ``filters`` (label, label!, until)."""
     from rpod.container import lifecycle
@@ -591,6 +549,8 @@ def prune(filters: dict[str, list[str]] | None = None, paths: Paths | None = Non
     filters = filters or {}
     flt.check_prune(filters)
     store = container_store(p)
+    from rpod.engine.containers_options import PruneReport
+
     removed: list[PruneReport] = []
     for rec, st in list(store.iter_states()):
         if st.running or not flt.prune(rec.labels, _ts(rec.created), filters):

@@ -85,11 +85,18 @@ def boolean(values: list[str], key: str) -> bool:
     return v in ("true", "1")
 
 
-def older_than_all(values: Iterable[str], created: float) -> bool:
+def _time(value: str) -> float:
+    from rpod.humanize import parse_time
+
+    return parse_time(value)
+
+
+def older_than_all(values: Iterable[str], created: float | str) -> bool:
     """``until=``: created before every given time (RFC 3339, UNIX seconds or a duration ago)."""
     from rpod.duration import time_arg
 
-    return all(created < (time_arg(v, "until") or 0) for v in values)
+    when = _time(created) if isinstance(created, str) else created
+    return all(when < (time_arg(v, "until") or 0) for v in values)
 
 
 def _common(key: str, values: list[str], labels: Mapping[str, str]) -> bool | None:
@@ -102,13 +109,11 @@ def _common(key: str, values: list[str], labels: Mapping[str, str]) -> bool | No
 
 
 # ------------------------------------------------------------------------------------ containers
-CONTAINER_KEYS = ("name", "id", "status", "label", "label!", "exited", "health", "ancestor", "until")
+CONTAINER_KEYS = ("name", "id", "status", "label", "label!", "exited", "health", "ancestor", "until", "pod")
 
 
 def container(rec: Any, st: Any, filters: Filters, health: Callable[[], str]) -> bool:
     """``ps --filter``; ``health()`` gives the health status (read only when asked)."""
-    from rpod.humanize import parse_time
-
     for key, values in filters.items():
         ok = _common(key, values, rec.labels)
         if ok is not None:
@@ -127,12 +132,27 @@ def container(rec: Any, st: Any, filters: Filters, health: Callable[[], str]) ->
             ok = any(v in (rec.image_name, rec.image_id) or rec.image_id.startswith(v)
                      or rec.image_name.split("/")[-1].startswith(v) for v in values)
         elif key == "until":
-            ok = older_than_all(values, parse_time(rec.created))
+            ok = older_than_all(values, rec.created)
+        elif key == "pod":
+            ok = _in_pod(rec, values)
         else:
-            raise UsageError(f"invalid filter {key!r}: use name, id, status, label, exited, ancestor or health")
+            raise UsageError(f"invalid filter {key!r}: use name, id, status, label, exited, ancestor, pod or health")
         if not ok:
             return False
     return True
+
+
+def _in_pod(rec: Any, values: list[str]) -> bool:
+    from rpod.container.namespaces import record_option
+
+    pod = record_option(rec, "pod") or ""
+    if not pod:
+        return False
+    from rpod.paths import Paths
+    from rpod.pod.store import PodStore
+
+    rec_pod = PodStore(Paths.default()).load(pod)
+    return any(pod.startswith(v) or (rec_pod is not None and rec_pod.name == v) for v in values)
 
 
 PRUNE_KEYS = ("label", "label!", "until")
@@ -175,9 +195,7 @@ def image(rec: Any, filters: Filters, labels: Callable[[], Mapping[str, str]],
           created_of: Callable[[str], float]) -> bool:
     """``images --filter``: ``labels()`` reads the image config only when asked; ``created_of(ref)``
     is the creation time of another image (``before``/``since``)."""
-    from rpod.humanize import parse_time
-
-    created = parse_time(rec.created)
+    created = _time(rec.created)
     for key, values in filters.items():
         if key in ("label", "label!"):
             ok = _common(key, values, labels())
@@ -208,8 +226,6 @@ VOLUME_KEYS = ("name", "label", "label!", "driver", "dangling", "anonymous", "sc
 
 def volume(vol: Any, filters: Filters, used: Callable[[], bool]) -> bool:
     """``volume ls --filter``; ``used()`` (whether a container uses it) is read only for ``dangling``."""
-    from rpod.humanize import parse_time
-
     for key, values in filters.items():
         ok = _common(key, values, vol.labels)
         if ok is not None:
@@ -227,7 +243,7 @@ def volume(vol: Any, filters: Filters, used: Callable[[], bool]) -> bool:
         elif key == "opt":
             ok = any(_label_hit(v, vol.options or {}) for v in values)
         elif key == "until":
-            ok = older_than_all(values, parse_time(vol.created))
+            ok = older_than_all(values, vol.created)
         else:
             raise UsageError(f"invalid volume filter {key!r}",
                              hint="valid filters: name, label, label!, driver, dangling, anonymous, scope")
@@ -242,8 +258,6 @@ NETWORK_KEYS = ("name", "id", "driver", "label", "label!", "until")
 
 def network(net: Any, filters: Filters) -> bool:
     """``network ls --filter``."""
-    from rpod.humanize import parse_time
-
     for key, values in filters.items():
         ok = _common(key, values, net.labels)
         if ok is not None:
@@ -255,7 +269,7 @@ def network(net: Any, filters: Filters) -> bool:
         elif key == "driver":
             ok = net.driver in values
         elif key == "until":
-            ok = older_than_all(values, parse_time(net.created))
+            ok = older_than_all(values, net.created)
         else:
             raise UsageError(f"invalid network filter {key!r}", hint="valid filters: name, id, driver, label, label!")
         if not ok:

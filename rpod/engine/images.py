@@ -9,50 +9,28 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rpod.engine.types import ItemReport, paths_or_default
+from rpod.engine.progress import make_progress
+from rpod.engine.types import paths_or_default
 from rpod.errors import NoSuchImage, RpodError, UsageError
 
 if TYPE_CHECKING:
+    from rpod.engine.images_options import InspectReport, PruneReport, PullOptions, RemoveOptions
+    from rpod.engine.items import ItemReport
     from rpod.paths import Paths
     from rpod.progress import PullProgress
 
 
-def make_progress(quiet: bool) -> PullProgress:
-    """The pull reporter that fits this process's stderr: rich bars on a terminal, Podman's plain
-    lines otherwise, nothing with ``quiet``.  Made on the first event, so a ``run`` whose image is
-    present never imports rich nor draws anything."""
-    return _LazyProgress(quiet)
+__all__ = ["make_progress"]
+_OPTIONS = ("PullOptions", "InspectReport", "RemoveOptions", "PruneReport")
 
 
-class _LazyProgress:
-    """A ``PullProgress`` that picks and makes the real reporter when the first event comes."""
+def __getattr__(name: str) -> object:
+    """The verbs' option and report classes, made on first use (``images_options``)."""
+    if name in _OPTIONS:
+        from rpod.engine import images_options
 
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.real: Any = None
-
-    def _get(self) -> Any:
-        if self.real is None:
-            from rpod.progress import make_progress as make
-
-            self.real = make(self.quiet)
-        return self.real
-
-    def message(self, text: str) -> None:
-        self._get().message(text)
-
-    def blob_start(self, digest: str, size: int, kind: str = "blob") -> None:
-        self._get().blob_start(digest, size, kind)
-
-    def blob_advance(self, digest: str, nbytes: int) -> None:
-        self._get().blob_advance(digest, nbytes)
-
-    def blob_done(self, digest: str, skipped: bool = False, kind: str = "blob") -> None:
-        self._get().blob_done(digest, skipped, kind)
-
-    def close(self) -> None:
-        if self.real is not None:
-            self.real.close()
+        return getattr(images_options, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _store(p: Paths) -> Any:
@@ -80,22 +58,6 @@ def resolve(p: Paths, name: str) -> Any:
 
 
 # ----------------------------------------------------------------------------------------- pull
-@dataclass
-class PullOptions:
-    """``pull``: platform (``os/arch[/variant]`` or its parts), TLS and credentials."""
-
-    names: list[str] = field(default_factory=list)
-    platform: str | None = None
-    arch: str | None = None
-    os: str | None = None
-    variant: str | None = None
-    tls_verify: bool | None = None
-    creds: str | None = None
-    authfile: str | None = None
-    cert_dir: str | None = None
-    all_tags: bool = False
-
-
 def pull(opts: PullOptions, progress: PullProgress | None = None, paths: Paths | None = None) -> Iterator[str]:
     """Pull each name (every tag of a repository with ``all_tags``); yields the image ids as they land."""
     from rpod.image.pull import Puller, parse_platform
@@ -164,7 +126,7 @@ def list_images(opts: ListOptions, paths: Paths | None = None) -> list[tuple[Any
         raise UsageError(f"invalid sort field {opts.sort!r}: use created, id, repository, size or tag")
     store = _store(p)
     records = store.list()
-    if not opts.all:
+    if not opts.all and any(not r.names for r in records):  # intermediate images have no name
         from rpod.build.cache import BuildCache
 
         hidden = BuildCache(p).intermediate_ids()
@@ -196,17 +158,9 @@ def image_json(row: Any, rec: Any) -> dict[str, Any]:
 
 
 # -------------------------------------------------------------------------------------- inspect
-@dataclass
-class InspectReport:
-    """Podman's ``image inspect`` documents, their Go struct views, one error per unknown name."""
-
-    docs: list[dict[str, Any]] = field(default_factory=list)
-    structs: list[Any] = field(default_factory=list)
-    errors: list[RpodError] = field(default_factory=list)
-
-
 def inspect(names: list[str], paths: Paths | None = None) -> InspectReport:
     """``image inspect`` of each name."""
+    from rpod.engine.images_options import InspectReport
     from rpod.image.reports import image_struct, inspect_image
 
     p = paths_or_default(paths)
@@ -233,20 +187,11 @@ def exists(name: str, paths: Paths | None = None) -> bool:
 
 
 # --------------------------------------------------------------------------------------- remove
-@dataclass
-class RemoveOptions:
-    """``rmi``."""
-
-    names: list[str] = field(default_factory=list)
-    all: bool = False
-    force: bool = False
-    ignore: bool = False
-
-
 def remove(opts: RemoveOptions, paths: Paths | None = None) -> list[ItemReport]:
     """Untag or delete each image (``force``: also one in use, removing its containers first).
     Text lines are Podman's ``Untagged: NAME`` / ``Deleted: ID``; exit codes 1 missing, 2 in use."""
     from rpod.engine.containers import container_store, remove_records
+    from rpod.engine.items import ItemReport
     from rpod.image.manage import remove_images
     from rpod.image.pull import local_candidates
 
@@ -318,19 +263,12 @@ def completion_words(paths: Paths | None = None) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------- prune
-@dataclass
-class PruneReport:
-    """A deleted image and its size."""
-
-    id: str
-    size: int = 0
-
-
 def prune(all_: bool = False, filters: dict[str, list[str]] | None = None,
           paths: Paths | None = None) -> list[PruneReport]:
     """Delete images no container uses: dangling ones (untagged), or every unused one with ``all_``;
     then the layers and blobs no image refers to."""
     from rpod.engine import filters as flt
+    from rpod.engine.images_options import PruneReport
     from rpod.humanize import parse_time
     from rpod.image.manage import cleanup_unused
 
@@ -345,6 +283,9 @@ def prune(all_: bool = False, filters: dict[str, list[str]] | None = None,
     doomed = [r for r in records if r.id not in used and (all_ or not r.names)]
     for r in doomed:
         store.delete(r.id)
+    from rpod.engine.containers import container_store
+
+    container_store(p).reclaim()  # container directories and removals killed commands left
     cleanup_unused(p)
     return [PruneReport(r.id, int(r.size or 0)) for r in doomed]
 

@@ -102,3 +102,57 @@ def test_pull_through_api(denv: dict[str, str], registry: Registry) -> None:
     ok(docker(denv, "rmi", f"{registry.address}/layered"))
     r = docker(denv, "pull", f"{registry.address}/nonesuch")
     assert r.returncode != 0 and "nonesuch" in r.stderr
+
+
+def test_exec_it_and_run_it_in_a_terminal(denv: dict[str, str], tmp_path: Path) -> None:
+    """``docker exec -it`` and ``docker run -it``: the hijacked raw stream both ways, in a real terminal."""
+    from tests.support.tmux import terminal
+
+    ok(docker(denv, "run", "-d", "--name", "term", "alpine", "sleep", "1000"))
+    (tmp_path / "e").mkdir()
+    (tmp_path / "r").mkdir()
+    try:
+        with terminal(tmp_path / "e", denv, "docker exec -it term sh; echo EXIT=$?; sleep 30") as term:
+            term.wait_prompt()
+            term.send("tty && echo in-exec-$((6*7))", "Enter")
+            term.wait_for("in-exec-42", what="the exec's output")
+            assert "/dev/pts/" in term.screen()
+            term.send("exit 3", "Enter")
+            term.wait_for("EXIT=3", what="docker exec's exit code")
+        with terminal(tmp_path / "r", denv, "docker run --rm -it alpine sh; echo EXIT=$?; sleep 30") as term:
+            term.wait_prompt()
+            term.send("echo in-run-$((7*6))", "Enter")
+            term.wait_for("in-run-42", what="the container's output")
+            term.send("exit 4", "Enter")
+            term.wait_for("EXIT=4", what="docker run's exit code")
+    finally:
+        docker(denv, "rm", "-f", "term")
+
+
+def test_build_push_save_load(denv: dict[str, str], registry: Registry, tmp_path: Path) -> None:
+    """``docker build`` (the legacy builder: a tar context, JSON stream lines), ``docker push`` to the
+    test registry, ``docker save`` and ``docker load``."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM alpine\nARG WHO=nobody\nENV BUILT_FOR=$WHO\nCOPY greeting /greeting\n"
+                                    "CMD [\"sh\", \"-c\", \"cat /greeting; echo built for $BUILT_FOR\"]\n")
+    (ctx / "greeting").write_text("hello from the context\n")
+    benv = dict(denv, DOCKER_BUILDKIT="0")
+    r = ok(docker(benv, "build", "-t", "apibuilt:1", "--build-arg", "WHO=api", str(ctx), timeout=300))
+    assert "Successfully tagged apibuilt:1" in r.stdout
+    r = ok(docker(denv, "run", "--rm", "apibuilt:1"))
+    assert r.stdout == "hello from the context\nbuilt for api\n"
+    target = f"{registry.address}/apibuilt:pushed"
+    ok(docker(denv, "tag", "apibuilt:1", target))
+    r = ok(docker(denv, "push", target, timeout=300))
+    assert "pushed: digest: sha256:" in r.stdout
+    ok(docker(denv, "rmi", target))
+    ok(docker(denv, "pull", target, timeout=300))
+    archive = tmp_path / "img.tar"
+    ok(docker(denv, "save", "-o", str(archive), "apibuilt:1"))
+    assert archive.stat().st_size > 1000
+    ok(docker(denv, "rmi", "apibuilt:1"))
+    r = ok(docker(denv, "load", "-i", str(archive)))
+    assert "Loaded image" in r.stdout
+    assert ok(docker(denv, "run", "--rm", "apibuilt:1")).stdout.startswith("hello from the context")
+    docker(denv, "rmi", "-f", "apibuilt:1", target)
