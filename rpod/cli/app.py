@@ -108,6 +108,8 @@ class CobraGroupMixin:
                 raise click.exceptions.NoSuchOption(flag, ctx=ctx)
             raise UnknownCommand(f"unrecognized command `{ctx.command_path} {args[0]}`", ctx)
         name, cmd, rest = super().resolve_command(ctx, args)  # type: ignore[misc]
+        if name:  # for errors click raises without a context (a flag's missing value)
+            _RESOLVED[0] = f"{ctx.command_path} {name}"
         adopt(cmd, (CobraGroupMixin,) if isinstance(cmd, click.Group) else ())
         if cmd is not None and not isinstance(cmd, click.Group):
             rest = _cobra_args(cmd, rest)
@@ -121,6 +123,9 @@ class CobraGroupMixin:
                 and not getattr(self, "invoke_without_command", False):
             raise MissingCommand(ctx)  # only options (``rpod --remote``): usage, as Podman
         return rest
+
+
+_RESOLVED = ["rpod"]  # the command path last resolved
 
 
 class UnknownCommand(click.exceptions.UsageError):
@@ -206,7 +211,7 @@ def _report(err: BaseException) -> int | None:
 def _usage_error(e: click.exceptions.ClickException) -> None:
     """A flag or argument error in Podman's (cobra's) words: ``Error: unknown flag: --x`` + ``See '...'``."""
     ctx = getattr(e, "ctx", None)
-    path = ctx.command_path if ctx is not None else "rpod"
+    path = ctx.command_path if ctx is not None else _RESOLVED[0]
     msg = e.format_message()
     if isinstance(e, click.exceptions.NoSuchOption):
         msg = f"unknown flag: {e.option_name}"
