@@ -84,6 +84,7 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
     "auto-update": ("rpod.cli.autoupdate", "auto-update",
                     "Auto update containers according to their auto-update policy"),
     "completion": ("rpod.cli.completion", "completion", "Generate shell autocompletions"),
+    "help": ("rpod.cli.helpcmd", "help", "Help about any command"),
 }
 HIDDEN = {"__complete", "__completeNoDesc"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -208,6 +209,18 @@ def _report(err: BaseException) -> int | None:
     return exit_code
 
 
+def _hide_remote(argv: list[str]) -> None:
+    """Podman leaves ``--remote`` out of ``--help`` once a connection is named (CONTAINER_HOST,
+    CONTAINER_CONNECTION, --url, --connection)."""
+    from rpod.cli.globals import remote_requested
+
+    named = {"--url", "--connection", "-c", "--host", "-H"}
+    if remote_requested() or any(a.split("=")[0] in named for a in argv):
+        for p in app.params:
+            if isinstance(p, click.Option) and "--remote" in p.opts:
+                p.hidden = True
+
+
 def _usage_error(e: click.exceptions.ClickException) -> None:
     """A flag or argument error in Podman's (cobra's) words: ``Error: unknown flag: --x`` + ``See '...'``."""
     ctx = getattr(e, "ctx", None)
@@ -237,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         from rpod.cli.completion import answer
 
         return answer(app, list(argv[1:]), descriptions=argv[0] == "__complete")
+    _hide_remote(argv)
     try:
         rv: Any = app.main(args=_cobra_args(app, list(argv)), prog_name="rpod", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
