@@ -92,9 +92,7 @@ def kill(paths: Paths, pod: PodRecord, signum: int) -> list[tuple[Any, BaseExcep
     store = ContainerStore(paths)
     errors: list[tuple[Any, BaseException]] = []
     running = [r for r in start_order(paths, pod) if store.state(r.id).running]
-    if not running:
-        raise StateConflict(f"no containers in pod {pod.id} are running: pod state improper")
-    for rec in reversed(running):
+    for rec in reversed(running):  # nothing running: nothing to signal, as Podman (exit 0)
         try:
             lifecycle.signal_container(paths, rec, signum)
         except RpodError as e:

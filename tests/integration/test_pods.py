@@ -102,8 +102,6 @@ def test_pod_without_infra_groups_containers(env: RpodEnv) -> None:
         assert ok(run_rpod(env, "ps", "-aq")).stdout == ""
     finally:
         run_rpod(env, "pod", "rm", "-f", "plain")
-    r = run_rpod(env, "pod", "create", "--infra=false", "-p", "8080:80", "bad")
-    assert r.returncode == 125
 
 
 def test_pod_clone_copies_the_configuration(env: RpodEnv) -> None:
@@ -119,3 +117,24 @@ def test_pod_clone_copies_the_configuration(env: RpodEnv) -> None:
     finally:
         run_rpod(env, "pod", "rm", "-f", "-t", "0", "-a")
     assert ok(run_rpod(env, "pod", "ps", "-q")).stdout == ""
+
+
+def test_missing_pods_and_errors_as_podman(env: RpodEnv) -> None:
+    """Podman 4.3.1's words and exit codes, measured here."""
+    r = run_rpod(env, "pod", "rm", "nosuchpod")
+    assert r.returncode == 1 and r.stderr == "Error: no pod with name or ID nosuchpod found: no such pod\n"
+    for verb in ("stop", "start"):
+        r = run_rpod(env, "pod", verb, "nosuchpod")
+        assert r.returncode == 125 and "no pod with name or ID nosuchpod found: no such pod" in r.stderr
+    r = run_rpod(env, "pod", "inspect", "nosuchpod")
+    assert r.returncode == 125 and r.stdout == "[]\n" and "inspecting object: no such pod nosuchpod" in r.stderr
+    ok(run_rpod(env, "pod", "create", "--name", "dupx"))
+    try:
+        r = run_rpod(env, "pod", "create", "--name", "dupx")
+        assert r.returncode == 125 and 'adding pod to state: name "dupx" is in use: pod already exists' in r.stderr
+        pod_id = ok(run_rpod(env, "pod", "inspect", "--format", "{{.Id}}", "dupx")).stdout.strip()
+        assert ok(run_rpod(env, "pod", "kill", "dupx")).stdout.strip() == pod_id  # nothing runs: still 0
+    finally:
+        ok(run_rpod(env, "pod", "rm", "dupx"))
+    r = run_rpod(env, "pod", "create", "--infra=false", "-p", "8080:80", "x")
+    assert r.returncode == 125 and "you must have an infra container to publish port bindings to the host" in r.stderr
