@@ -138,3 +138,28 @@ def test_missing_pods_and_errors_as_podman(env: RpodEnv) -> None:
         ok(run_rpod(env, "pod", "rm", "dupx"))
     r = run_rpod(env, "pod", "create", "--infra=false", "-p", "8080:80", "x")
     assert r.returncode == 125 and "you must have an infra container to publish port bindings to the host" in r.stderr
+
+
+def test_exit_policy_stop_stops_the_infra_after_the_last_member(env: RpodEnv) -> None:
+    import time
+
+    ok(run_rpod(env, "pod", "create", "--name", "short", "--exit-policy", "stop"))
+    ok(run_rpod(env, "pod", "create", "--name", "long"))  # exit policy continue: the infra stays
+    try:
+        for pod in ("short", "long"):
+            ok(run_rpod(env, "run", "-d", "--pod", pod, "alpine", "sh", "-c", "sleep 1"))
+        deadline = time.monotonic() + 60
+        status = ""
+        while time.monotonic() < deadline:
+            status = ok(run_rpod(env, "pod", "ps", "--filter", "name=short", "--format", "{{.Status}}")).stdout.strip()
+            if status == "Exited":
+                break
+            time.sleep(0.2)
+        assert status == "Exited"
+        assert json.loads(ok(run_rpod(env, "pod", "inspect", "short")).stdout)["ExitPolicy"] == "stop"
+        assert ok(run_rpod(env, "pod", "ps", "--filter", "name=long", "--format", "{{.Status}}")).stdout.strip() \
+            in ("Degraded", "Running")
+    finally:
+        run_rpod(env, "pod", "rm", "-f", "-t", "0", "-a")
+    r = run_rpod(env, "pod", "create", "--exit-policy", "bogus")
+    assert r.returncode == 125 and 'invalid pod exit policy: "bogus"' in r.stderr
