@@ -115,7 +115,7 @@ def wait(req: Request, conn: Connection, ref: str) -> Any:
     rec = eng.container(ref)
     # answer the headers now: the client (docker run) starts the container only after that
     conn.start_stream(200, "application/json")
-    code, error = eng.wait(rec.id, condition)
+    code, error = eng.wait(rec.id, condition, conn.client_gone)
     conn.write_json({"StatusCode": code, "Error": {"Message": error} if error else None})
     conn.end()
     return None
@@ -238,7 +238,13 @@ def attach(req: Request, conn: Connection, ref: str) -> Any:
         with _waiting_lock:
             _waiting.setdefault(rec.id, []).append(waiter)
         client = conn.hijack(req, ctype)
-        if not waiter.event.wait(3600) or waiter.error or waiter.io is None:
+        while not waiter.event.wait(1):  # until the container starts, or the client goes away
+            if conn.client_gone():
+                with _waiting_lock:
+                    if waiter in _waiting.get(rec.id, []):
+                        _waiting[rec.id].remove(waiter)
+                return None
+        if waiter.error or waiter.io is None:
             streams.end(client)
             return None
         io = waiter.io

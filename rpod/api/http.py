@@ -236,8 +236,11 @@ class Connection:
         return Hijacked(self.sock, bytes(leftover))
 
 
+EXTRA_HEADERS: list[tuple[str, str]] = []  # on every response (``--cors``)
+
+
 def _server_headers() -> list[tuple[str, str]]:
     from rpod.api import API_VERSION, LIBPOD_VERSION
 
     return [("Api-Version", API_VERSION), ("Libpod-Api-Version", LIBPOD_VERSION), ("Server", "rpod"),
-            ("Docker-Experimental", "false"), ("Ostype", "linux")]
+            ("Docker-Experimental", "false"), ("Ostype", "linux"), *EXTRA_HEADERS]

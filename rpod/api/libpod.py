@@ -115,7 +115,8 @@ def spec_options(spec: dict[str, Any]) -> dict[str, Any]:
 def wait(req: Request, conn: Connection, ref: str) -> Any:
     conds = req.qlist("condition") or ["stopped"]
     rec = eng.container(ref)
-    code, _ = eng.wait(rec.id, "not-running" if "stopped" in conds or "exited" in conds else "next-exit")
+    code, _ = eng.wait(rec.id, "not-running" if "stopped" in conds or "exited" in conds else "next-exit",
+                       conn.client_gone)
     return code
 
 

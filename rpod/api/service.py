@@ -39,13 +39,23 @@ def parse_uri(uri: str) -> tuple[str, object]:
         if not sep or not port.isdigit():
             raise UsageError(f"invalid URI {uri!r}: use tcp://HOST:PORT")
         return "tcp", (host.strip("[]") or "127.0.0.1", int(port))
-    raise UsageError(f"API Service endpoint scheme {uri.split(':', 1)[0]!r} is not supported. "
-                     "Try tcp://HOST:PORT or unix:///PATH")
+    import re
+
+    m = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", uri)
+    scheme = m.group(1) if m else ""
+    raise UsageError(f'API Service endpoint scheme "{scheme}" is not supported. Try tcp://{uri} or unix://{uri}')
 
 
-def run(uri: str | None, idle_seconds: int) -> None:
-    """Listen and serve until idle for ``idle_seconds`` (0: forever)."""
-    from rpod.api import app, server
+def run(uri: str | None, idle_seconds: int, cors: str | None = None) -> None:
+    """Listen and serve until idle for ``idle_seconds`` (0: forever); ``cors``: the value of
+    ``Access-Control-Allow-Origin`` on every response (Podman's ``--cors``)."""
+    from rpod.api import app, http, server
+
+    if cors:
+        http.EXTRA_HEADERS.append(("Access-Control-Allow-Origin", cors))
+        from rpod.engine.api_support import debug
+
+        debug(f"CORS Headers were set to [{cors}]")
 
     listeners = server.systemd_listeners()
     created: list[Path] = []
@@ -87,13 +97,17 @@ def fast_main(argv: list[str]) -> int | None:
     if args[:2] != ["system", "service"] or level not in (None, "debug", "info", "warn", "error"):
         return None
     args = args[2:]
-    seconds, uri = 5, None
+    seconds, uri, cors = 5, None, None
     while args:
         a = args.pop(0)
         if a in ("-t", "--time") and args and args[0].isdigit():
             seconds = int(args.pop(0))
         elif a.startswith("--time=") and a[7:].isdigit():
             seconds = int(a[7:])
+        elif a == "--cors" and args:
+            cors = args.pop(0)
+        elif a.startswith("--cors="):
+            cors = a[7:]
         elif not a.startswith("-") and uri is None:
             uri = a
         else:
@@ -101,7 +115,7 @@ def fast_main(argv: list[str]) -> int | None:
     if level:
         os.environ["RPOD_LOG_LEVEL"] = level
     try:
-        run(uri, seconds)
+        run(uri, seconds, cors)
     except RpodError as e:
         sys.stderr.write(f"Error: {e}\n")
         return e.exit_code

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
     "image": ("rpod.cli.image", None, "Manage images"),
     "build": ("rpod.cli.build", "build", "Build an image using instructions from Containerfiles"),
     "commit": ("rpod.cli.commit", "commit", "Create new image based on the changed container"),
+    "buildx": ("rpod.cli.buildx", None, "Build images (buildx compatibility)"),
     "import": ("rpod.cli.ship", "import", "Import a tarball to create a filesystem image"),
     "push": ("rpod.cli.ship", "push", "Push an image to a specified destination"),
     "save": ("rpod.cli.ship", "save", "Save image(s) to an archive"),
@@ -192,7 +193,7 @@ def app(**opts: Any) -> None:
 def _report(err: BaseException) -> int | None:
     """Print an rpod (or kernel-side) error, turned into the host gap behind it (and its fix)
     when there is one; its exit code, or None when it is neither (a bug)."""
-    from rpod.engine.system import explain
+    from rpod.engine.host import explain
 
     explained = explain(err)
     if explained is None:

@@ -19,9 +19,9 @@ top_level = click.Group()  # commands only at the top level (``rpod version``, `
 @click.option("--format", "-f", "fmt", help="Go template or json")
 def version(fmt: str | None) -> None:
     """Display the rpod version information."""
-    from rpod.engine import system
+    from rpod.engine import host
 
-    doc = system.version()
+    doc = host.version()
     if fmt:
         from rpod.format import render_one
 
@@ -202,10 +202,11 @@ def check(repair: bool, force: bool, quick: bool, max_age: str) -> None:
 @click.argument("uri", required=False)
 @click.option("-t", "--time", "seconds", type=int, default=5, show_default=True,
               help="Seconds of inactivity before the service exits (0: never)")
-def service(uri: str | None, seconds: int) -> None:
+@click.option("--cors", default=None, help="Set CORS headers (Access-Control-Allow-Origin) to this value")
+def service(uri: str | None, seconds: int, cors: str | None) -> None:
     """Serve the Docker- and Podman-compatible REST API (socket-activated by systemd, or on URI)."""
     from rpod.api.service import run
 
     if seconds < 0:
         raise click.UsageError("--time must be 0 or more seconds")
-    run(uri, seconds)
+    run(uri, seconds, cors)

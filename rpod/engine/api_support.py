@@ -87,9 +87,7 @@ def start(ref: str, attach: bool = False, stdin: bool = False) -> StartedIO | No
     if container_state(rec.id).running:
         raise StateConflict(f"container {rec.id} is already running: container state improper")
     if not attach:
-        started = lifecycle.start(p, rec, None)
-        if started.sync:
-            started.sync.close()
+        _watch_exit(p, rec, lifecycle.start(p, rec, None))
         return None
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -106,8 +104,7 @@ def start(ref: str, attach: bool = False, stdin: bool = False) -> StartedIO | No
         for fd in (out_w, err_w, in_r):
             if fd >= 0:
                 os.close(fd)
-    if started.sync:  # the monitor goes on alone (and removes an --rm container itself)
-        started.sync.close()
+    _watch_exit(p, rec, started)
     return StartedIO(stdout=out_r, stderr=err_r, stdin=in_w)
 
 
@@ -115,6 +112,34 @@ def _raise_first(reports: list[Any]) -> None:
     for r in reports:
         if r.error is not None:
             raise r.error
+
+
+def _watch_exit(p: Paths, rec: Any, started: Any) -> None:
+    """Hold the monitor's sync socket, as a foreground ``rpod run`` does: the exit code arrives
+    there first, and an ``--rm`` container is removed here at once (the monitor's fallback, a
+    ``container cleanup`` process, runs only if this service is gone by then)."""
+    import threading
+
+    from rpod.container import lifecycle
+
+    if started.sync is None:
+        return
+
+    def watch() -> None:
+        try:
+            code = lifecycle.wait_started(p, started)
+            _last_exit[rec.id] = code
+            if rec.options.rm:
+                with contextlib.suppress(Exception):
+                    lifecycle.cleanup(p, rec, rm=True)
+                lifecycle.ack_removed(started)
+        except Exception:
+            pass
+        finally:
+            if started.sync is not None:
+                started.sync.close()
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def stop(ref: str, timeout: int | None) -> None:
@@ -160,37 +185,31 @@ def unpause(ref: str) -> None:
     ec.unpause([ref], paths=store())
 
 
-def wait(ref: str, condition: str = "not-running", timeout: float | None = None) -> tuple[int, str]:
-    """Wait for ``condition`` (Docker's not-running, next-exit, removed); (exit code, error)."""
-    from rpod.container import lifecycle
+def wait(ref: str, condition: str = "not-running", cancel: Any = None) -> tuple[int, str]:
+    """Wait for Docker's ``condition`` (not-running, next-exit, removed); (exit code, error).
+    ``cancel()`` true (the client went away) ends the wait with ``BrokenPipeError``."""
     from rpod.container.state import ContainerStore
 
-    p = store()
     rec = container(ref)
-    cs = ContainerStore(p)
-    if condition == "next-exit":  # an exit after this moment: the container may not be started yet
-        before = cs.state(rec.id)
-        while cs.load(rec.id) is not None:
-            st = cs.state(rec.id)
-            if st.running or (st.status == "exited" and st.finished_at != before.finished_at):
-                break
-            time.sleep(0.05)
-    if condition == "removed":
-        code = -1
-        while cs.load(rec.id) is not None:
-            st = cs.state(rec.id)
-            if st.status == "exited" and not st.restarting:
-                code = st.exit_code
-            time.sleep(0.05)
-        if code == -1:  # gone before we saw it exit: the exit file went with it
-            code = _last_exit.get(rec.id, 0)
-        return code, ""
-    st = lifecycle.wait_exit(p, rec.id, timeout=timeout, conditions=("exited", "created")
-                             if condition == "not-running" else ("exited",))
-    if st.status == "removed":
-        return _last_exit.get(rec.id, 0), ""
-    _last_exit[rec.id] = st.exit_code
-    return st.exit_code, st.error
+    cs = ContainerStore(store())
+    before = cs.state(rec.id)
+    code, error = -1, ""
+    while True:
+        if cs.load(rec.id) is None:  # removed (an --rm container): the exit it had, if seen
+            return (code if code != -1 else _last_exit.get(rec.id, 0)), error
+        st = cs.state(rec.id)
+        exited = st.status == "exited" and not st.restarting
+        if exited:
+            code, error = st.exit_code, st.error
+            _last_exit[rec.id] = code
+        if condition == "not-running" and (exited or st.status == "created"):
+            return st.exit_code, st.error
+        if condition == "next-exit" and exited and (before.status != "exited"
+                                                    or st.finished_at != before.finished_at):
+            return code, error
+        if cancel is not None and cancel():
+            raise BrokenPipeError("the client went away")
+        time.sleep(0.05)
 
 
 _last_exit: dict[str, int] = {}

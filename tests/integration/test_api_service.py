@@ -262,3 +262,54 @@ def test_bad_uri(rpod_env: RpodEnv, bad: str) -> None:
     proc = service(rpod_env, "--time", "1", bad)
     assert wait_exit(proc) == 125
     assert proc.stderr is not None and "Error:" in proc.stderr.read()
+
+
+def test_bad_scheme_in_podmans_words(rpod_env: RpodEnv) -> None:
+    """Podman's test/system/251-system-service: an endpoint without a known scheme."""
+    for uri, scheme in (("localhost:9292", "localhost"), ("myunix.sock", "")):
+        proc = service(rpod_env, uri)
+        assert wait_exit(proc) == 125
+        assert proc.stderr is not None
+        assert proc.stderr.read() == (f'Error: API Service endpoint scheme "{scheme}" is not supported. '
+                                      f"Try tcp://{uri} or unix://{uri}\n")
+
+
+def test_cors_header_only_when_asked(rpod_env: RpodEnv) -> None:
+    """Podman's test/system/271-tcp-cors-server: ``--cors='*'`` sets Access-Control-Allow-Origin."""
+    for cors in ("*", None):
+        port = free_port()
+        proc = service(rpod_env, "--time", "1", *(["--cors", cors] if cors else []), f"tcp://127.0.0.1:{port}")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                c.request("GET", "/_ping")
+                r = c.getresponse()
+                r.read()
+                c.close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+        assert r.getheader("Access-Control-Allow-Origin") == cors
+        assert wait_exit(proc) == 0
+
+
+def test_containers_survive_the_service(rpod_env: RpodEnv) -> None:
+    """Podman's 251 'containers survive service stop': a container started through the API runs
+    on when the service is stopped, and its exit is still recorded."""
+    sock = Path(rpod_env["XDG_RUNTIME_DIR"]) / "v.sock"
+    proc = service(rpod_env, "--time", "0", f"unix://{sock}")
+    wait_for_socket(sock, proc)  # type: ignore[arg-type]
+    denv = docker_env(rpod_env, sock)
+    try:
+        ok(docker(denv, "run", "-d", "--name", "keeps-running", "alpine", "sh", "-c", "sleep 3; exit 6"))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    from tests.support.rpodcli import run_rpod
+
+    assert run_rpod(rpod_env, "inspect", "--format", "{{.State.Running}}", "keeps-running").stdout == "true\n"
+    r = run_rpod(rpod_env, "wait", "keeps-running")
+    assert r.stdout == "6\n", r.stderr
+    run_rpod(rpod_env, "rm", "-f", "keeps-running")
