@@ -462,9 +462,17 @@ def cleanup(refs: list[str], rm: bool, paths: Paths | None = None) -> None:
     store = container_store(p)
     for ref in refs:
         try:
-            lifecycle.cleanup(p, store.get(ref), rm)
+            rec = store.get(ref)
+            lifecycle.cleanup(p, rec, rm)
         except NoSuchContainer:
             continue
+        from rpod.container.namespaces import record_option
+
+        pod = record_option(rec, "pod")
+        if pod:  # a pod member exited: --exit-policy=stop stops the infra after the last one
+            from rpod.pod.ops import apply_exit_policy
+
+            apply_exit_policy(p, pod)
 
 
 def healthcheck_run(ref: str, paths: Paths | None = None) -> bool:

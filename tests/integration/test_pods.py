@@ -102,8 +102,6 @@ def test_pod_without_infra_groups_containers(env: RpodEnv) -> None:
         assert ok(run_rpod(env, "ps", "-aq")).stdout == ""
     finally:
         run_rpod(env, "pod", "rm", "-f", "plain")
-    r = run_rpod(env, "pod", "create", "--infra=false", "-p", "8080:80", "bad")
-    assert r.returncode == 125
 
 
 def test_pod_clone_copies_the_configuration(env: RpodEnv) -> None:
@@ -119,3 +117,49 @@ def test_pod_clone_copies_the_configuration(env: RpodEnv) -> None:
     finally:
         run_rpod(env, "pod", "rm", "-f", "-t", "0", "-a")
     assert ok(run_rpod(env, "pod", "ps", "-q")).stdout == ""
+
+
+def test_missing_pods_and_errors_as_podman(env: RpodEnv) -> None:
+    """Podman 4.3.1's words and exit codes, measured here."""
+    r = run_rpod(env, "pod", "rm", "nosuchpod")
+    assert r.returncode == 1 and r.stderr == "Error: no pod with name or ID nosuchpod found: no such pod\n"
+    for verb in ("stop", "start"):
+        r = run_rpod(env, "pod", verb, "nosuchpod")
+        assert r.returncode == 125 and "no pod with name or ID nosuchpod found: no such pod" in r.stderr
+    r = run_rpod(env, "pod", "inspect", "nosuchpod")
+    assert r.returncode == 125 and r.stdout == "[]\n" and "inspecting object: no such pod nosuchpod" in r.stderr
+    ok(run_rpod(env, "pod", "create", "--name", "dupx"))
+    try:
+        r = run_rpod(env, "pod", "create", "--name", "dupx")
+        assert r.returncode == 125 and 'adding pod to state: name "dupx" is in use: pod already exists' in r.stderr
+        pod_id = ok(run_rpod(env, "pod", "inspect", "--format", "{{.Id}}", "dupx")).stdout.strip()
+        assert ok(run_rpod(env, "pod", "kill", "dupx")).stdout.strip() == pod_id  # nothing runs: still 0
+    finally:
+        ok(run_rpod(env, "pod", "rm", "dupx"))
+    r = run_rpod(env, "pod", "create", "--infra=false", "-p", "8080:80", "x")
+    assert r.returncode == 125 and "you must have an infra container to publish port bindings to the host" in r.stderr
+
+
+def test_exit_policy_stop_stops_the_infra_after_the_last_member(env: RpodEnv) -> None:
+    import time
+
+    ok(run_rpod(env, "pod", "create", "--name", "short", "--exit-policy", "stop"))
+    ok(run_rpod(env, "pod", "create", "--name", "long"))  # exit policy continue: the infra stays
+    try:
+        for pod in ("short", "long"):
+            ok(run_rpod(env, "run", "-d", "--pod", pod, "alpine", "sh", "-c", "sleep 1"))
+        deadline = time.monotonic() + 60
+        status = ""
+        while time.monotonic() < deadline:
+            status = ok(run_rpod(env, "pod", "ps", "--filter", "name=short", "--format", "{{.Status}}")).stdout.strip()
+            if status == "Exited":
+                break
+            time.sleep(0.2)
+        assert status == "Exited"
+        assert json.loads(ok(run_rpod(env, "pod", "inspect", "short")).stdout)["ExitPolicy"] == "stop"
+        assert ok(run_rpod(env, "pod", "ps", "--filter", "name=long", "--format", "{{.Status}}")).stdout.strip() \
+            in ("Degraded", "Running")
+    finally:
+        run_rpod(env, "pod", "rm", "-f", "-t", "0", "-a")
+    r = run_rpod(env, "pod", "create", "--exit-policy", "bogus")
+    assert r.returncode == 125 and 'invalid pod exit policy: "bogus"' in r.stderr
