@@ -359,6 +359,30 @@ def bench_network(tools: Tools, image: str, runs: int) -> list[Result]:
 BENCHES: dict[str, Callable[..., list[Result]]] = {}
 
 
+def bench_pods(tools: Tools, image: str, runs: int) -> Result:
+    """``pod create`` + two containers in it (``run -d --pod``) + ``pod rm -f``, end to end; the
+    first round (Podman builds its pause image, rpod its infra image) is not counted."""
+    res = Result("pod create + 2 containers + pod rm -f")
+    rpod, podman, env = tools.fresh()
+    run([*rpod, "pull", "-q", image], env)
+    run([*podman, "pull", "-q", "--tls-verify=false", image], env)
+
+    def cycle(tool: list[str], extra: list[str]) -> float:
+        t = time.perf_counter()
+        run([*tool, "pod", "create", "--name", "bp"], env)
+        for i in range(2):
+            run([*tool, "run", "-d", *extra, "--pod", "bp", "--name", f"bp{i}", image, "sleep", "1000"], env)
+        run([*tool, "pod", "rm", "-f", "-t", "0", "bp"], env)
+        return (time.perf_counter() - t) * 1000
+
+    for i in range(runs + 1):
+        r, p = cycle(rpod, []), cycle(podman, ["--tls-verify=false"])
+        if i:
+            res.rpod.append(r)
+            res.podman.append(p)
+    return res
+
+
 def _activated(cmd: list[str], env: dict[str, str], sock: Path) -> subprocess.Popen[bytes]:
     """Start an API service the way systemd's socket activation does (fd 3, LISTEN_FDS/LISTEN_PID)."""
     import socket as socketmod
@@ -488,6 +512,8 @@ def main() -> int:
                                           base / "ship"))
 
 
+            if "pod" in only:
+                results.append(bench_pods(tools, alpine, args.runs))
             if "api" in only:
                 results.extend(bench_api(tools, alpine, args.runs))
             if "build" in only:

@@ -298,6 +298,8 @@ def _apply(cfg: dict[str, Any]) -> None:
         else:
             into = real
         _makedirs(into, owner if spec.get("chown_dest") else None)
+        for extra in spec.get("mkdirs") or ():  # VOLUME mount points
+            _makedirs(os.path.realpath(extra), None)
         stdin = sys.stdin.buffer
         if spec.get("has_tar", True):
             extract_into(stdin, into, owner=owner, rename=rename, overwrite=True)  # type: ignore[arg-type]

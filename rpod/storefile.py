@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,37 @@ def reclaim_removals(paths: Any) -> list[Path]:
         for path in doomed:
             remove_tree(path, mapping)
     return doomed
+
+
+# scratch names that carry their maker's pid: spare.<pid>.<rand> (pull, add_image),
+# recompress.<pid>.<rand>, build[-ctx|-src|-from]-<pid>-<rand>, <hex16>.<layer>.<pid> (shifted copies)
+_PID_SCRATCH = re.compile(r"(?:spare|recompress)\.(\d+)\..*|build(?:-ctx|-src|-from)?-(\d+)-.*"
+                          r"|[0-9a-f]{16}\.[^.]+\.(\d+)")
+
+
+def stale_scratch(paths: Any) -> list[str]:
+    """Names in ``tmp/`` of scratch files and directories whose maker (the pid in the name) is gone."""
+    try:
+        names = os.listdir(paths.tmp)
+    except FileNotFoundError:
+        return []
+    out = []
+    for name in names:
+        m = _PID_SCRATCH.fullmatch(name)
+        if m and not pid_alive(int(next(g for g in m.groups() if g))):
+            out.append(name)
+    return out
+
+
+def reclaim_scratch(paths: Any) -> list[str]:
+    """Remove the scratch of dead commands (``stale_scratch``)."""
+    names = stale_scratch(paths)
+    if names:
+        from rootless.subid import default_mapping
+        from rootless.userns import remove_tree
+
+        mapping = default_mapping()
+        for name in names:
+            remove_tree(paths.tmp / name, mapping)
+    return names
+

@@ -453,7 +453,7 @@ def container_init(config: dict[str, Any], chan: Channel, opts: InitOptions, fif
             raise ContainerError("the runtime needs a mount namespace: add {\"type\": \"mount\"} to linux.namespaces")
         if "network" in own:
             _bring_lo_up()
-        if "uts" in types:
+        if "uts" in own:  # a joined one (a pod's) keeps its owner's name
             if config.get("hostname"):
                 syscalls.sethostname(config["hostname"])
             if config.get("domainname"):

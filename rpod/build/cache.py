@@ -38,6 +38,16 @@ class BuildCache:
             steps[key] = image_id
             atomic_write_json(self.file, data)
 
+    def mark_intermediate(self, image_id: str) -> None:
+        """A step's image that is no cache entry (``--layers=false``): hidden by ``images`` all the same."""
+        self.paths.ensure()
+        with locked(self.lock_file):
+            data = read_json(self.file, {}) or {}
+            others = data.setdefault("intermediate", [])
+            if image_id not in others:
+                others.append(image_id)
+            atomic_write_json(self.file, data)
+
     def put_result(self, image_id: str) -> None:
         """The image a build produced (listed by ``images`` even without a name)."""
         self.paths.ensure()
@@ -52,4 +62,5 @@ class BuildCache:
         """Images committed for a build step and not the result of a build (``images`` hides them
         without ``-a``, as Podman hides intermediate images)."""
         data = read_json(self.file, {}) or {}
-        return set((data.get("steps") or {}).values()) - set(data.get("results") or [])
+        steps = set((data.get("steps") or {}).values()) | set(data.get("intermediate") or [])
+        return steps - set(data.get("results") or [])

@@ -37,7 +37,7 @@ class Payload:
 
 def _scratch(b: Builder) -> Path:
     b.paths.tmp.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="build-src-", suffix=".tar", dir=b.paths.tmp)
+    fd, name = tempfile.mkstemp(prefix=f"build-src-{os.getpid()}-", suffix=".tar", dir=b.paths.tmp)
     os.close(fd)
     return Path(name)
 
@@ -228,7 +228,7 @@ def copy_from_image(b: Builder, state: State, src_dirs: list[Path], src: str, de
     from rpod.sysinfo import overlay_driver
 
     driver, _ = overlay_driver(b.paths)
-    scratch = Path(tempfile.mkdtemp(prefix="build-from-", dir=b.paths.tmp))
+    scratch = Path(tempfile.mkdtemp(prefix=f"build-from-{os.getpid()}-", dir=b.paths.tmp))
     try:
         for sub in ("upper", "root"):
             (scratch / sub).mkdir()

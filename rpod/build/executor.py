@@ -18,7 +18,7 @@ from rootless.errors import RootlessError
 from rpod.build import imageconfig as ic
 from rpod.build.cache import BuildCache, step_key
 from rpod.build.ignore import Ignore
-from rpod.build.options import BuildOptions, BuildResult
+from rpod.build.options import BuildOptions, BuildResult, build_platform
 from rpod.build.parser import Instruction, parse, parse_onbuild
 from rpod.build.shell import expand
 from rpod.build.stages import PROXY_ARGS, Plan, Stage, plan
@@ -59,7 +59,8 @@ class Builder:
         self._emit = emit
         self.cf = parse(opts.containerfile)
         self.plan: Plan = plan(self.cf, opts.build_args, opts.target)
-        self.ignore = Ignore.for_context(opts.context, opts.containerfile_path)
+        self.ignore = (Ignore.from_file(opts.ignorefile) if opts.ignorefile
+                       else Ignore.for_context(opts.context, opts.containerfile_path))
         self.store = ImageStore(paths)
         self.cache = BuildCache(paths)
         self.results: dict[int, State] = {}
@@ -160,14 +161,14 @@ class Builder:
         if st.base_stage is not None:
             return self.results[st.base_stage].copy()
         if st.base == "scratch":
-            arch, os_name = ic.platform_of(st.platform or self.opts.platform)
+            arch, os_name = build_platform(st.platform or self.opts.platform)
             return State(ic.new_config(None, arch, os_name), [], None)
         from rpod.image.pull import ensure_image
 
         try:
             record = ensure_image(self.paths, st.base, self.opts.pull)
         except RpodError as e:
-            raise BuildError(f"creating build container: {e.message}", hint=f"Containerfile line {st.from_ins.line}",
+            raise BuildError(f"creating build container: {self.where(st.from_ins)}: {e.message}", hint=e.hint,
                              exit_code=e.exit_code) from None
         if self.lease is not None:
             self.lease.add([*record.layers, "sha256:" + record.id, record.manifest_digest])
@@ -211,7 +212,10 @@ class Builder:
         except RootlessError as e:
             raise self.step_error(ins, RpodError(e.message, e.hint)) from None
         new = self.commit_state(new)
-        self.cache.put(key, new.image_id or "")  # also --no-cache/--layers=false: images hides it
+        if self.opts.layers:
+            self.cache.put(key, new.image_id or "")
+        else:  # --layers=false: never a cache entry, but still hidden by images
+            self.cache.mark_intermediate(new.image_id or "")
         self._done(st, new, last, final, show)
         return new
 
@@ -228,9 +232,13 @@ class Builder:
     def step_error(self, ins: Instruction, e: RpodError) -> BuildError:
         if isinstance(e, BuildError):
             return e
-        where = f"Containerfile line {ins.line}"
-        hint = f"{where}: {e.hint}" if e.hint else where
-        return BuildError(f'building at STEP "{ins.original}": {e.message}', hint=hint, exit_code=e.exit_code)
+        return BuildError(f'building at STEP "{ins.original}": {self.where(ins)}: {e.message}', hint=e.hint,
+                          exit_code=e.exit_code)
+
+    def where(self, ins: Instruction) -> str:
+        """``Containerfile:LINE`` (the file's own name), in every step error: a CI log shows it."""
+        name = self.opts.containerfile_path.name if self.opts.containerfile_path else "Containerfile"
+        return f"{name}:{ins.line}"
 
     def commit_state(self, state: State, names: list[str] | None = None,
                      annotations: dict[str, str] | None = None) -> State:

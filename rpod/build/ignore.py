@@ -94,6 +94,16 @@ class Ignore:
                 return cls(parse_patterns(c.read_text(errors="replace")))
         return cls([])
 
+    @classmethod
+    def from_file(cls, path: str) -> Ignore:
+        """``--ignorefile PATH``."""
+        from rpod.errors import UsageError
+
+        try:
+            return cls(parse_patterns(Path(path).read_text(errors="replace")))
+        except OSError as e:
+            raise UsageError(f"cannot read the ignore file {path}: {e.strerror}") from None
+
     def excluded(self, rel: str) -> bool:
         """Is ``rel`` (a path relative to the context, ``/``-separated) left out?"""
         if not self.patterns:
@@ -110,11 +120,13 @@ class Ignore:
         return result
 
     def may_include_below(self, rel_dir: str) -> bool:
-        """Could an exception pattern bring back something under the excluded ``rel_dir``?"""
+        """Must an excluded directory still be walked?  Docker's rule: only when an exception
+        pattern, as written, starts with the directory's path (``!dir/keep*``); ``!*/x`` alone
+        does not bring anything back from inside an excluded directory."""
         if not self.has_exceptions:
             return False
         prefix = rel_dir.strip("/") + "/"
-        return any(p.exclusion and (p.text.startswith(prefix) or "*" in p.text) for p in self.patterns)
+        return any(p.exclusion and (p.text + "/").startswith(prefix) for p in self.patterns)
 
 
 def walk(root: Path, rel: str, ignore: Ignore) -> list[str]:

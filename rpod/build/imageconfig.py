@@ -160,14 +160,3 @@ def add_history(cfg: dict[str, Any], created: str, created_by: str, empty_layer:
         entry["empty_layer"] = True
     cfg.setdefault("history", []).append(entry)
 
-
-def platform_of(value: str | None) -> tuple[str, str]:
-    """``os/arch`` (or the host's) → (architecture, os) in OCI spelling."""
-    import os
-
-    raw = os.uname().machine
-    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(raw, raw)
-    if value:
-        parts = value.split("/")
-        return (parts[1] if len(parts) > 1 else machine), parts[0]
-    return machine, "linux"

@@ -32,6 +32,14 @@ class BuildOptions:
     jobs: int = 1
     compression: str = "gzip"
     platform: str | None = None
+    out_fd: int = 1  # where RUN output goes (``--logfile``: the log)
+    err_fd: int = 2
+    ignorefile: str | None = None  # instead of .containerignore/.dockerignore
+    ulimits: list[str] = field(default_factory=list)  # for RUN steps, as run --ulimit
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    add_host: list[str] = field(default_factory=list)
+    run_extra: dict[str, list[str]] = field(default_factory=dict)  # more RunOptions for RUN (security_opt...)
 
 
 @dataclass
@@ -42,9 +50,10 @@ class BuildResult:
 
 def build_platform(value: str | None) -> tuple[str, str]:
     """(architecture, os) a build targets: ``--platform OS/ARCH``, else this host's (Go names)."""
-    import platform as _p
+    import os
 
-    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(_p.machine(), _p.machine())
+    raw = os.uname().machine  # not platform.machine(): importing platform costs ~30 ms
+    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(raw, raw)
     if value:
         parts = value.split("/")
         return (parts[1] if len(parts) > 1 else machine), parts[0]

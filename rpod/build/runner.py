@@ -1,7 +1,7 @@
 """Where a build step's files come from: a RUN in a real rootless container, or COPY/ADD/WORKDIR
 through ``rootless.layerdiff``'s apply mode; either way the overlay upper dir becomes a layer.
 
-RUN uses rpod's own run machinery (``lifecycle.create``/``start``: the monitor, the runtime
+RUN uses rpod's own run machinery (``create.create``/``lifecycle.start``: the monitor, the runtime
 core, slirp4netns by default); the step's output goes to the build's stdout/stderr and its
 last lines are kept for the error message of a failing step.
 """
@@ -41,6 +41,13 @@ class RunSpec:
     tmpfs: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)  # mount targets to leave out of the layer
     quiet: bool = False
+    ulimits: list[str] = field(default_factory=list)
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    add_host: list[str] = field(default_factory=list)
+    out_fd: int = 1
+    err_fd: int = 2
+    extra: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -73,6 +80,7 @@ def _pump(fd: int, sink: int | None, tail: deque[str]) -> None:
 def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, layer: bool = True) -> RunResult:
     """Run ``spec`` in a container; on success store its upper dir as a layer."""
     from rpod.container import lifecycle
+    from rpod.container.create import create as create_container
     from rpod.container.monitorspawn import StdioRequest, spawn_monitor
     from rpod.container.options import RunOptions
 
@@ -83,18 +91,20 @@ def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, l
     spawn = spawn_monitor(io)
     os.close(out_w)
     os.close(err_w)
-    sinks = (None, None) if spec.quiet else (1, 2)
+    sinks = (None, None) if spec.quiet else (spec.out_fd, spec.err_fd)
     pumps = [threading.Thread(target=_pump, args=(r, s, tail), daemon=True)
              for r, s in ((out_r, sinks[0]), (err_r, sinks[1]))]
     for t in pumps:
         t.start()
     opts = RunOptions(image=spec.image_id, entrypoint=json.dumps(spec.argv), env=list(spec.env),
                       workdir=spec.workdir or "/", user=spec.user or None, network=spec.network,
-                      mounts=list(spec.mounts), tmpfs=list(spec.tmpfs), pull="never", log_driver="passthrough")
+                      mounts=list(spec.mounts), tmpfs=list(spec.tmpfs), pull="never", log_driver="passthrough",
+                      ulimit=list(spec.ulimits), dns=list(spec.dns), dns_search=list(spec.dns_search),
+                      add_host=list(spec.add_host), **{k: list(v) for k, v in spec.extra.items()})
     record = None
     try:
         try:
-            record = lifecycle.create(paths, opts, cid=spawn.cid)
+            record = create_container(paths, opts, cid=spawn.cid)
         except BaseException:
             spawn.cancel()
             raise
@@ -247,7 +257,7 @@ def apply_step(paths: Paths, layer_dirs: list[Path], apply: dict[str, Any], tar:
     if not driver:
         raise RpodError(f"no overlay driver works: {err}")
     paths.tmp.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="build-", dir=paths.tmp))
+    scratch = Path(tempfile.mkdtemp(prefix=f"build-{os.getpid()}-", dir=paths.tmp))  # pid: reclaimable after a kill
     try:
         for sub in ("upper", "work", "root"):
             (scratch / sub).mkdir(mode=0o755)

@@ -85,7 +85,9 @@ def h_arg(b: Builder, st: Stage, ins: Instruction, state: State) -> Prepared:
 
 
 def _platform_arg(name: str, b: Builder) -> str | None:
-    arch, os_name = ic.platform_of(b.opts.platform)
+    from rpod.build.options import build_platform
+
+    arch, os_name = build_platform(b.opts.platform)
     values = {"TARGETPLATFORM": f"{os_name}/{arch}", "TARGETOS": os_name, "TARGETARCH": arch, "TARGETVARIANT": "",
               "BUILDPLATFORM": f"{os_name}/{arch}", "BUILDOS": os_name, "BUILDARCH": arch, "BUILDVARIANT": ""}
     return values.get(name)
@@ -116,8 +118,33 @@ def h_expose(b: Builder, st: Stage, ins: Instruction, state: State) -> Prepared:
 
 def h_volume(b: Builder, st: Stage, ins: Instruction, state: State) -> Prepared:
     vols = ins.json if ins.json is not None else expand_words(ins.args, b.expand_env(state), b.cf.escape)
+    vols = [posixpath.join("/", v) if v else v for v in vols]  # Docker: relative means from /
     ic.add_volumes(state.config, vols)
-    return _meta(b, ins, state)
+    b.history(state, f"/bin/sh -c #(nop) {ins.original}", True)
+    missing = [v for v in vols if not _in_image(b, state, v)]
+
+    def execute() -> State:  # the mount points exist in the image, as buildah makes them
+        if not missing:
+            return state
+        from rpod.build.runner import apply_step
+
+        layer = apply_step(b.paths, b.layer_dirs(state), {"dest": "/", "mode": "into", "mkdirs": missing}, None,
+                           b.opts.compression, b.opts.timestamp, skip_empty=True)
+        if layer is not None:
+            state.layers.append(layer)
+            state.config["history"][-1].pop("empty_layer", None)
+        return state
+
+    return Prepared(state, None, execute)
+
+
+def _in_image(b: Builder, state: State, path: str) -> bool:
+    from rpod.container.users import find_in_layers
+
+    try:
+        return path == "/" or find_in_layers(list(reversed(b.layer_dirs(state))), path) is not None
+    except (OSError, ValueError):
+        return False
 
 
 def h_user(b: Builder, st: Stage, ins: Instruction, state: State) -> Prepared:
@@ -155,13 +182,7 @@ def h_onbuild(b: Builder, st: Stage, ins: Instruction, state: State) -> Prepared
 def h_workdir(b: Builder, st: Stage, ins: Instruction, state: State) -> Prepared:
     path = ic.set_workdir(state.config, b.x(ins.args.strip(), state))
     b.history(state, f"/bin/sh -c #(nop) WORKDIR {path}", True)
-    from rpod.container.users import find_in_layers
-
-    dirs = list(reversed(b.layer_dirs(state)))
-    try:
-        exists = path == "/" or (find_in_layers(dirs, path) is not None)
-    except (OSError, ValueError):
-        exists = False
+    exists = _in_image(b, state, path)
 
     def execute() -> State:
         if exists:
@@ -269,7 +290,9 @@ def h_run(b: Builder, st: Stage, ins: Instruction, state: State) -> Prepared:
         if parent is None:
             raise UsageError("RUN needs a base image with a shell: FROM scratch has none")
         spec = RunSpec(parent, argv, _run_env(b, state), ic.inner(state.config).get("WorkingDir") or "/",
-                       ic.inner(state.config).get("User") or "", network, mounts, tmpfs, exclude, b.opts.quiet)
+                       ic.inner(state.config).get("User") or "", network, mounts, tmpfs, exclude, b.opts.quiet,
+                       b.opts.ulimits, b.opts.dns, b.opts.dns_search, b.opts.add_host, b.opts.out_fd,
+                       b.opts.err_fd, b.opts.run_extra)
         res = run_step(b.paths, spec, b.opts.compression, b.opts.timestamp)
         if res.code != 0:
             last = "\n".join("  " + x for x in res.tail[-5:])
@@ -279,7 +302,9 @@ def h_run(b: Builder, st: Stage, ins: Instruction, state: State) -> Prepared:
             state.layers.append(res.layer)
         return state
 
-    return Prepared(state, [key, network], execute)
+    o = b.opts  # what changes a RUN's result is part of its cache key
+    return Prepared(state, [key, network, o.ulimits, o.dns, o.dns_search, o.add_host, sorted(o.run_extra.items())],
+                    execute)
 
 
 # ------------------------------------------------------------------------------- COPY / ADD

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -65,6 +66,40 @@ def _key_values(items: tuple[str, ...], flag: str) -> dict[str, str]:
     return out
 
 
+def _check_authfile(path: str | None) -> None:
+    if path and not os.path.exists(path):
+        raise UsageError(f"checking authfile: stat {path}: no such file or directory")
+
+
+def _layers(value: str | None) -> bool:
+    """``--layers``, else ``$BUILDAH_LAYERS``, else true."""
+    if value is None:
+        value = os.environ.get("BUILDAH_LAYERS") or None
+    return _bool(value, "--layers", True)
+
+
+def _options(builds: Any, ctx_dir: Any, text: str, cf_path: Any, tags: tuple[str, ...], kw: dict[str, Any]) -> Any:
+    network = kw["network"]
+    if network in ("private", "default", ""):
+        network = None  # rpod's default: slirp4netns, as Podman's rootless builds
+    if kw["compression"] not in ("gzip", "zstd", "none"):
+        raise UsageError(f"unsupported compression format {kw['compression']!r}: use gzip or zstd")
+    return builds.BuildOptions(
+        context=ctx_dir, containerfile=text, containerfile_path=cf_path,
+        tags=builds.normalize_names(list(tags)), commit_name=tags[0] if tags else "", target=kw["target"],
+        build_args=builds.build_args(list(kw["build_args"]), list(kw["build_arg_files"])),
+        labels=_key_values(kw["labels"], "--label"), annotations=_key_values(kw["annotations"], "--annotation"),
+        fmt=kw["fmt"] or os.environ.get("BUILDAH_FORMAT", "oci"), layers=_layers(kw["layers"]),
+        no_cache=kw["no_cache"], pull=_pull_policy(kw["pull"], kw["pull_always"], kw["pull_never"]),
+        squash=kw["squash"], squash_all=kw["squash_all"], timestamp=_timestamp(kw["timestamp"]),
+        secrets=_secrets(kw["secrets"]), network=network, quiet=kw["quiet"], rm=_bool(kw["rm"], "--rm", True),
+        force_rm=_bool(kw["force_rm"], "--force-rm", False), jobs=max(1, kw["jobs"]),
+        compression=kw["compression"], platform=kw["platform"], ignorefile=kw["ignorefile"],
+        ulimits=list(kw["ulimits"]), dns=list(kw["dns"]), dns_search=list(kw["dns_search"]),
+        add_host=list(kw["add_host"]),
+        run_extra={k: list(kw[k]) for k in ("security_opt", "cap_add", "cap_drop") if kw[k]})
+
+
 def _timestamp(value: int | None) -> int | None:
     if value is not None:
         return value
@@ -105,45 +140,45 @@ def _timestamp(value: int | None) -> int | None:
 @click.option("--jobs", type=int, default=1, help="Stages built in parallel")
 @click.option("--compression-format", "compression", default="gzip", help="Layer compression: gzip, zstd")
 @click.option("--platform", default=None, help="Platform of the image (os/arch)")
-def build_cmd(context: str | None, file: str | None, tags: tuple[str, ...], target: str | None,
-              build_args: tuple[str, ...], build_arg_files: tuple[str, ...], labels: tuple[str, ...],
-              annotations: tuple[str, ...], iidfile: str | None, fmt: str | None, layers: str | None,
-              no_cache: bool, pull: str | None, pull_always: bool, pull_never: bool, squash: bool, squash_all: bool,
-              timestamp: int | None, secrets: tuple[str, ...], network: str | None, quiet: bool, rm: str,
-              force_rm: str, jobs: int, compression: str, platform: str | None) -> None:
+@click.option("--ignorefile", default=None, help="Ignore file to use instead of .containerignore/.dockerignore")
+@click.option("--logfile", default=None, help="Write the build output to this file")
+@click.option("--authfile", default=None, help="Path of the authentication file")
+@click.option("--ulimit", "ulimits", multiple=True, help="ulimit for RUN steps (NAME=SOFT[:HARD])")
+@click.option("--dns", "dns", multiple=True, help="DNS server for RUN steps")
+@click.option("--dns-search", "dns_search", multiple=True, help="DNS search domain for RUN steps")
+@click.option("--add-host", "add_host", multiple=True, help="HOST:IP added to /etc/hosts of RUN steps")
+@click.option("--security-opt", "security_opt", multiple=True, help="Security options for RUN steps")
+@click.option("--cap-add", "cap_add", multiple=True, help="Add capabilities for RUN steps")
+@click.option("--cap-drop", "cap_drop", multiple=True, help="Drop capabilities for RUN steps")
+@click.option("--load", is_flag=True, hidden=True)  # buildx build --load: the image is always stored
+def build_cmd(context: str | None, file: str | None, tags: tuple[str, ...], **kw: Any) -> None:
     """Build an image using instructions from Containerfiles."""
     from rpod.engine import builds
 
-    req = builds.BuildRequest(context=context or ".", file=file, build_args=list(build_args),
-                              build_arg_files=list(build_arg_files))
-    fmt = fmt or os.environ.get("BUILDAH_FORMAT", "oci")
-    if compression not in ("gzip", "zstd", "none"):
-        raise UsageError(f"unsupported compression format {compression!r}: use gzip or zstd")
+    req = builds.BuildRequest(context=context or ".", file=file)
+    _check_authfile(kw["authfile"])
     ctx_dir, text, cf_path, scratch = builds.prepare_context(req)
+    log = open(kw["logfile"], "w") if kw["logfile"] else None  # noqa: SIM115 - closed below
     try:
-        opts = builds.BuildOptions(
-            context=ctx_dir, containerfile=text, containerfile_path=cf_path,
-            tags=builds.normalize_names(list(tags)), commit_name=tags[0] if tags else "", target=target,
-            build_args=builds.build_args(list(build_args), list(build_arg_files)),
-            labels=_key_values(labels, "--label"), annotations=_key_values(annotations, "--annotation"),
-            fmt=fmt, layers=_bool(layers, "--layers", True), no_cache=no_cache,
-            pull=_pull_policy(pull, pull_always, pull_never), squash=squash, squash_all=squash_all,
-            timestamp=_timestamp(timestamp), secrets=_secrets(secrets), network=network, quiet=quiet,
-            rm=_bool(rm, "--rm", True), force_rm=_bool(force_rm, "--force-rm", False), jobs=max(1, jobs),
-            compression=compression, platform=platform)
+        opts = _options(builds, ctx_dir, text, cf_path, tags, kw)
+        out = log or sys.stdout
+        if log is not None:
+            opts.out_fd = opts.err_fd = log.fileno()
 
         def emit(line: str) -> None:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+            out.write(line + "\n")
+            out.flush()
 
         result = builds.build(opts, emit)
     finally:
+        if log is not None:
+            log.close()
         if scratch is not None:
             import shutil
 
             shutil.rmtree(scratch, ignore_errors=True)
-    if iidfile:
-        with open(iidfile, "w") as f:
+    if kw["iidfile"]:
+        with open(kw["iidfile"], "w") as f:
             f.write("sha256:" + result.image_id)
     else:
         sys.stdout.write(result.image_id + "\n")

@@ -82,10 +82,9 @@ def _container_state(path: list[str]) -> str:
 
 def _objects(kind: str, path: list[str], incomplete: str) -> tuple[list[str], int]:
     """Candidates for one kind of object, and the directive."""
-    from rpod.cli.common import paths
     from rpod.engine import completion as names
 
-    p = paths()
+    p = None  # the invocation's store (--root/--runroot are in the environment)
     if kind == "container":
         return names.container_names(p, _container_state(path)), NOFILE
     if kind == "image":
@@ -159,7 +158,10 @@ def complete(root: click.Group, words: list[str]) -> tuple[list[tuple[str, str]]
 
 def answer(root: click.Group, words: list[str], descriptions: bool) -> int:
     """Print the candidates for ``words`` under the command tree ``root`` in cobra's format; exit code 0."""
-    rows, directive = complete(root, words)
+    try:
+        rows, directive = complete(root, words)
+    except Exception:  # a completion never shows a traceback to the shell
+        rows, directive = [], ERROR
     out = sys.stdout
     for word, desc in rows:
         out.write(f"{word}\t{desc}\n" if descriptions and desc else f"{word}\n")

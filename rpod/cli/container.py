@@ -16,7 +16,8 @@ import click
 
 from rpod.cli.common import HELP, NounGroup, is_json, parse_filters, print_error, report_items, write
 
-PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "Names": "NAMES", "Size": "SIZE"}
+PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "Names": "NAMES", "Size": "SIZE", "Pod": "POD ID",
+              "PodName": "PODNAME"}
 _LAZY = {name: "rpod.cli.run" for name in ("run", "create", "start", "attach")}
 _LAZY.update({name: "rpod.cli.container_files" for name in ("cp", "diff", "export")})
 _LAZY["commit"] = "rpod.cli.commit"
@@ -38,6 +39,7 @@ def _ps_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--noheading", is_flag=True, help="Do not print the header row"),
         click.option("-s", "--size", is_flag=True, help="Display the total file sizes"),
         click.option("--external", is_flag=True, hidden=True),
+        click.option("-p", "--pod", is_flag=True, help="Print the ID and name of the pod of each container"),
     ]
     for o in reversed(opts):
         fn = o(fn)
@@ -47,7 +49,7 @@ def _ps_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @app.command("ps", context_settings=HELP)
 @_ps_options
 def ps_cmd(all_: bool, quiet: bool, latest: bool, last: int, no_trunc: bool, filters: tuple[str, ...],
-           fmt: str | None, sort: str, noheading: bool, size: bool, external: bool) -> None:
+           fmt: str | None, sort: str, noheading: bool, size: bool, external: bool, pod: bool) -> None:
     """List containers."""
     from rpod.engine import containers
 
@@ -64,7 +66,8 @@ def ps_cmd(all_: bool, quiet: bool, latest: bool, last: int, no_trunc: bool, fil
     from rpod.format import render_list
 
     fmt = fmt or ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t"
-                  "{{.Ports}}\t{{.Names}}" + ("\t{{.Size}}" if size else ""))
+                  "{{.Ports}}\t{{.Names}}" + ("\t{{.Size}}" if size else "")
+                  + ("\t{{.Pod}}\t{{.PodName}}" if pod else ""))
     write(render_list(fmt, rows, headers=PS_HEADERS, noheading=noheading, name="ps"))
 
 
@@ -139,11 +142,14 @@ def restart_cmd(containers: tuple[str, ...], timeout: int | None, all_: bool, ru
 @click.option("--condition", multiple=True, default=("stopped",), help="stopped, exited, running, created")
 @click.option("-i", "--interval", default="250ms", hidden=True)
 @click.option("-l", "--latest", is_flag=True, help="The latest created container")
-def wait_cmd(containers: tuple[str, ...], condition: tuple[str, ...], interval: str, latest: bool) -> None:
+@click.option("--ignore", is_flag=True, help="Ignore containers that do not exist (print -1)")
+def wait_cmd(containers: tuple[str, ...], condition: tuple[str, ...], interval: str, latest: bool,
+             ignore: bool) -> None:
     """Wait for containers to stop and print their exit codes."""
     from rpod.engine import containers as engine
 
-    for code in engine.wait(engine.WaitOptions(refs=list(containers), conditions=list(condition), latest=latest)):
+    for code in engine.wait(engine.WaitOptions(refs=list(containers), conditions=list(condition), latest=latest,
+                                               ignore=ignore)):
         write(f"{code}\n")
 
 
@@ -158,8 +164,9 @@ def wait_cmd(containers: tuple[str, ...], condition: tuple[str, ...], interval: 
 @click.option("-l", "--latest", is_flag=True, help="The latest created container")
 @click.option("-n", "--names", is_flag=True, help="Prefix lines with container names, not IDs (several containers)")
 @click.option("--details", is_flag=True, hidden=True)
+@click.option("--color", is_flag=True, help="Accepted for compatibility (rpod prints no colours)")
 def logs_cmd(containers: tuple[str, ...], follow: bool, since: str | None, until: str | None,
-             timestamps: bool, tail: int, latest: bool, names: bool, details: bool) -> None:
+             timestamps: bool, tail: int, latest: bool, names: bool, details: bool, color: bool) -> None:
     """Fetch the logs of one or more containers."""
     from rpod.engine.containers_logs import LogsOptions, logs
 

@@ -41,6 +41,7 @@ _VALUE_FLAGS: dict[str, set[str]] = {}
               help="Stop timeout override (default: the container's, 10)")
 @click.option("--start-timeout", type=int, default=None, help="systemd TimeoutStartSec=")
 @click.option("--container-prefix", default="container", show_default=True, help="Unit name prefix")
+@click.option("--pod-prefix", default="pod", show_default=True, help="Unit name prefix of a pod")
 @click.option("--separator", default="-", show_default=True, help="Between the prefix and the name or ID")
 @click.option("--no-header", is_flag=True, help="Skip the header with version and date")
 @click.option("--template", is_flag=True, help="A template unit (NAME@.service, %i/%I specifiers); implies --new")
@@ -51,7 +52,7 @@ _VALUE_FLAGS: dict[str, set[str]] = {}
 @click.option("--format", "fmt", default="", help="json: a JSON object of unit name -> content")
 def systemd_cmd(container: str, new: bool, use_name: bool, files: bool, restart_policy: str | None,
                 restart_sec: int | None, stop_timeout: int | None, start_timeout: int | None,
-                container_prefix: str, separator: str, no_header: bool, template: bool, env: tuple[str, ...],
+                container_prefix: str, pod_prefix: str, separator: str, no_header: bool, template: bool, env: tuple[str, ...],
                 wants: tuple[str, ...], after: tuple[str, ...], requires: tuple[str, ...], fmt: str) -> None:
     """Generate a systemd unit file for a container."""
     from rpod.engine import systemd
@@ -63,19 +64,42 @@ def systemd_cmd(container: str, new: bool, use_name: bool, files: bool, restart_
         stop_timeout=stop_timeout, start_timeout=start_timeout, container_prefix=container_prefix,
         separator=separator, no_header=no_header, template=template, env=list(env), wants=list(wants),
         after=list(after), requires=list(requires))
-    unit, warning = systemd.generate(container, opts, run_flag_takes_value)
-    if warning:
+    units, warnings = systemd.generate_units(container, opts, run_flag_takes_value, pod_flag_takes_value,
+                                             pod_prefix=pod_prefix)
+    for warning in warnings:
         from rpod.cli.common import warn
 
         warn(warning)
     if files:
-        written = systemd.write_units([unit], os.getcwd())
+        written = systemd.write_units(units, os.getcwd())
         if fmt == "json":
-            sys.stdout.write(json.dumps({unit.name: written[0]}, indent=1) + "\n")
+            sys.stdout.write(json.dumps({u.name: w for u, w in zip(units, written, strict=True)}, indent=1) + "\n")
         else:
             sys.stdout.write("".join(w + "\n" for w in written))
         return
     if fmt == "json":
-        sys.stdout.write(json.dumps({unit.name: unit.text}, indent=1) + "\n")
+        sys.stdout.write(json.dumps({u.name: u.text for u in units}, indent=1) + "\n")
         return
-    sys.stdout.write(unit.text)
+    sys.stdout.write("".join(u.text for u in units))
+
+
+def pod_flag_takes_value(flag: str) -> bool:
+    """Whether a ``pod create`` flag consumes the next word (from its click options)."""
+    from rpod.cli.pod import create_cmd
+
+    for param in create_cmd.params:
+        if isinstance(param, click.Option) and flag in param.opts + param.secondary_opts:
+            return not param.is_flag
+    return False
+
+
+@app.command("kube", context_settings=HELP)
+@click.argument("refs", nargs=-1, required=True)
+@click.option("-s", "--service", is_flag=True, help="Also generate a Service (NodePort) for each pod")
+@click.option("-f", "--filename", help="Write the YAML to this file")
+@click.pass_context
+def kube_cmd(ctx: click.Context, refs: tuple[str, ...], service: bool, filename: str | None) -> None:
+    """Generate Kubernetes YAML from containers, pods or volumes (as ``rpod kube generate``)."""
+    from rpod.cli.kube import generate_cmd
+
+    ctx.invoke(generate_cmd, refs=refs, service=service, filename=filename)

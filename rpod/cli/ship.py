@@ -99,7 +99,7 @@ def save(names: tuple[str, ...], output: str, fmt: str, multi: bool, quiet: bool
         raise UsageError("refusing to save to terminal. Use -o flag or redirect")
     progress = make_progress(quiet) if output else QuietProgress()
     try:
-        save_images(list(names), fmt, output, multi, progress, compress)
+        save_images(list(names), fmt, output, multi, progress, compress, uncompressed=uncompressed)
     finally:
         progress.close()
 

@@ -19,9 +19,9 @@ top_level = click.Group()  # commands only at the top level (``rpod version``, `
 @click.option("--format", "-f", "fmt", help="Go template or json")
 def version(fmt: str | None) -> None:
     """Display the rpod version information."""
-    from rpod.engine import system
+    from rpod.engine import host
 
-    doc = system.version()
+    doc = host.version()
     if fmt:
         from rpod.format import render_one
 

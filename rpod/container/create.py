@@ -31,6 +31,9 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     _check(opts)
     store = ContainerStore(paths)
     paths.ensure()
+    from rpod.container import namespaces
+
+    namespaces.resolve(paths, opts)  # container: targets and --requires by id
     if opts.replace and opts.name:
         owner = store.name_owner(opts.name)
         if owner:
@@ -110,16 +113,21 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
     reqs = parse_all(opts.volumes, opts.mounts, opts.tmpfs)
     volumes = VolumeStore(paths)
     mounts, used = resolve_mounts(reqs, volumes)
+    secret_mounts, secret_env = _secrets(paths, opts, cdir)
+    from rpod.container.namespaces import spec_modes
+
     ctx = SpecContext(
         container_id=cid, rootfs=str(mount_point), name=name, overlay=overlay,
         uid_mappings=maps.host_uid_map(mapping) if maps else mapping.uid_map_oci(),
         gid_mappings=maps.host_gid_map(mapping) if maps else mapping.gid_map_oci(), network=net.spec_network,
         netns_path=net.ns_path or ("/proc/0/ns/net" if net.mode == "container" else None),
-        hosts_file=str(etc.hosts), resolv_conf_file=str(etc.resolv_conf), hostname_file=str(etc.hostname),
+        ns_modes=spec_modes(opts), hosts_file=str(etc.hosts), resolv_conf_file=str(etc.resolv_conf), hostname_file=str(etc.hostname),
         containerenv_file=str(etc.containerenv) if etc.containerenv else None, mounts=mounts,
         passwd_lookup=layer_lookup(list(reversed(src.layer_dirs))),
     )
     spec = build_spec(opts, src.config, ctx)
+    if secret_mounts:  # after the user's mounts, so /run/secrets/NAME is not hidden by them
+        spec["mounts"] = [*spec["mounts"], *secret_mounts]
     service.adjust_spec(spec, opts, cdir)
     record.healthcheck = service.resolve_healthcheck(opts, src.config)
     warnings = _drop_unenforceable_resources(spec, opts)
@@ -127,11 +135,25 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
     atomic_write_json(cdir / ctrfiles.SPEC, spec)
     debug(f"container {cid[:12]}: bundle written")
     _fill_record(record, opts, spec, src, hostname, mounts, warnings)
+    if secret_env:  # the values stay out of container.json
+        record.env = [e for e in record.env if e not in secret_env]
     netplan.save(cdir, net)
     record.ports = net.ports
     record.warnings += net.warnings
     for w in net.warnings:
         sys.stderr.write(f"{w}\n")  # Podman prints a spec's warnings as plain lines
+
+
+def _secrets(paths: Paths, opts: RunOptions, cdir: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """``--secret``: bind mounts of copies in the container's directory, and ``K=V`` for ``type=env``
+    (added to ``opts.env`` for the spec only: the record keeps the options as given)."""
+    if not opts.secrets:
+        return [], []
+    from rpod.secret.store import apply as apply_secrets
+
+    mounts, env = apply_secrets(paths, opts.secrets, cdir / ctrfiles.USERDATA / "secrets")
+    opts.env = [*opts.env, *env]
+    return mounts, env
 
 
 def _mount_layers(paths: Paths, opts: RunOptions, layer_dirs: list[Path], maps: Any) -> list[Path]:

@@ -71,10 +71,11 @@ def _peer(store: ContainerStore) -> Any:
     return peer
 
 
-def exit_command(paths: Paths, cid: str) -> list[str]:
-    """What the monitor runs to remove an ``--rm`` container when no CLI is there to do it."""
+def exit_command(paths: Paths, cid: str, rm: bool = True) -> list[str]:
+    """What the monitor runs to remove an ``--rm`` container when no CLI is there to do it (and,
+    without ``rm``, after a pod member exits: its pod's ``--exit-policy`` is applied)."""
     return [sys.executable, "-m", "rpod", "--root", str(paths.root), "--runroot", str(paths.runroot),
-            "container", "cleanup", "--rm", cid]
+            "container", "cleanup", *(["--rm"] if rm else []), cid]
 
 
 def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
@@ -99,9 +100,12 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     cdir = store.dir(record.id)
     run_dir = store.run_dir(record.id)
     run_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
+    from rpod.container import namespaces
     from rpod.network.start import monitor_spec
 
+    namespaces.start_dependencies(paths, record, lambda dep: _start_detached(paths, dep))
     network = monitor_spec(paths, record, cdir, _peer(store))  # tun, free host ports, namespaces to join
+    namespaces.join_at_start(paths, record, cdir)
     with open(cdir / ctrfiles.SPEC, "rb") as f:
         terminal = bool((json.load(f).get("process") or {}).get("terminal"))
     log_driver = {"json-file": "k8s-file", None: "k8s-file"}.get(opts.log_driver, opts.log_driver)
@@ -113,7 +117,8 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
         "id": record.id, "bundle": str(cdir), "state_root": runtime_state_root(paths),
         "container_dir": str(cdir), "run_dir": str(run_dir), "sync_fd": spawn.sync_fd,
         "terminal": terminal, "log_driver": log_driver, "log_path": str(cdir / ctrfiles.LOG),
-        "remove": bool(opts.rm), "exit_command": exit_command(paths, record.id) if opts.rm else None,
+        "remove": bool(opts.rm), "exit_command": exit_command(paths, record.id) if opts.rm else (
+            exit_command(paths, record.id, rm=False) if opts.pod else None),
         "network": network,
     }
     from rpod.container import service
@@ -148,6 +153,13 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     container_event(paths, record, "start")
     write_monitor_pidfile(cdir)
     return Started(record, int(msg["pid"]), ours, terminal)
+
+
+def _start_detached(paths: Paths, record: ContainerRecord) -> None:
+    """Start a dependency in the background (``--requires``, a namespace's owner)."""
+    started = start(paths, record, None)
+    if started.sync:
+        started.sync.close()
 
 
 def write_monitor_pidfile(cdir: Path) -> None:
@@ -353,6 +365,12 @@ def remove(paths: Paths, record: ContainerRecord, *, force: bool = False, timeou
            volumes: bool = False) -> None:
     """Remove a container (``force`` stops a running one first; ``volumes`` also removes its
     anonymous volumes, as ``rm -v``)."""
+    from rpod.container.namespaces import dependents
+
+    deps = dependents(paths, record.id)
+    if deps:
+        raise RpodError(f"container {record.id} has dependent containers which must be removed before it: "
+                        f"{', '.join(deps)}: container already exists")  # Podman: 125, not rm's 2
     store = ContainerStore(paths)
     st = store.state(record.id)
     if st.running:

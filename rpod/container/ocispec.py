@@ -92,6 +92,7 @@ class SpecContext:
     gid_mappings: list[dict[str, int]] = field(default_factory=list)
     network: str = "none"  # the engine's decision: none | host | slirp4netns[:...] | ns:PATH
     netns_path: str | None = None  # join this network namespace instead of creating one
+    ns_modes: dict[str, str] = field(default_factory=dict)  # ipc/pid/uts/cgroup: new|host|join|/ns/path
     hosts_file: str | None = None
     resolv_conf_file: str | None = None
     hostname_file: str | None = None
@@ -295,17 +296,29 @@ def _paths_lists(opts: RunOptions) -> tuple[list[str], list[str]]:
     return masked, readonly
 
 
+def _shared(kind: str, ctx: SpecContext) -> list[dict[str, str]]:
+    """One namespace entry as ``--ipc``/``--pid``/``--uts``/``--cgroupns`` ask (host: none)."""
+    mode = ctx.ns_modes.get(kind, "new")
+    if mode == "host":
+        return []
+    if mode == "join":  # the owner's /proc/PID/ns/* is filled in at start
+        return [{"type": kind, "path": f"/proc/0/ns/{kind}"}]
+    if mode.startswith("/"):
+        return [{"type": kind, "path": mode}]
+    return [{"type": kind}]
+
+
 def _namespaces(ctx: SpecContext) -> list[dict[str, str]]:
-    nss: list[dict[str, str]] = [{"type": "pid"}]
+    nss: list[dict[str, str]] = _shared("pid", ctx)
     if ctx.netns_path:
         nss.append({"type": "network", "path": ctx.netns_path})
     elif ctx.network != "host":
         nss.append({"type": "network"})
-    nss += [{"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]
+    nss += [*_shared("ipc", ctx), *_shared("uts", ctx), {"type": "mount"}]
     if ctx.uid_mappings:
         nss.append({"type": "user"})
     if ctx.cgroup_ns:
-        nss.append({"type": "cgroup"})
+        nss += _shared("cgroup", ctx)
     return nss
 
 
@@ -334,7 +347,7 @@ def build_spec(opts: RunOptions, image_config: dict[str, Any], ctx: SpecContext)
 def _hostname(opts: RunOptions, ctx: SpecContext) -> str:
     if opts.hostname:
         return opts.hostname
-    if ctx.network == "host" and not ctx.netns_path:
+    if (ctx.network == "host" and not ctx.netns_path) or ctx.ns_modes.get("uts") == "host":
         return socket.gethostname()
     return ctx.container_id[:12]
 
@@ -395,6 +408,14 @@ def _environment(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, hostna
 def _mounts(opts: RunOptions, ctx: SpecContext, own_netns: bool, init_source: str | None) -> list[dict[str, Any]]:
     """Defaults, then generated files, then the user's (a later destination wins)."""
     mounts = _base_mounts(opts, own_netns)
+    if ctx.ns_modes.get("ipc") == "host":  # mqueue of an ipc namespace we do not own: bind the host's
+        host_mq = [{"destination": "/dev/mqueue", "type": "bind", "source": "/dev/mqueue",
+                    "options": ["rbind", "nosuid", "noexec", "nodev"]}] if os.path.isdir("/dev/mqueue") else []
+        i = next(i for i, m in enumerate(mounts) if m["destination"] == "/dev/mqueue")
+        mounts[i:i + 1] = host_mq
+    if ctx.ns_modes.get("pid") == "host":  # procfs of a pid namespace we do not own: bind the host's
+        mounts[0] = {"destination": "/proc", "type": "bind", "source": "/proc",
+                     "options": ["rbind", "nosuid", "noexec", "nodev"]}
     ro_etc = opts.read_only
     for dest, src in (("/etc/hostname", ctx.hostname_file), ("/etc/hosts", ctx.hosts_file),
                       ("/etc/resolv.conf", ctx.resolv_conf_file)):

@@ -89,6 +89,17 @@ class RunOptions:
     expose: list[str] = field(default_factory=list)
     network_alias: list[str] = field(default_factory=list)
     mac_address: str | None = None
+    ip: str | None = None  # --ip: a static address on the (one) user network
+    ip6: str | None = None
+    # namespaces shared with the host or other containers, pods, start dependencies
+    ipc: str | None = None
+    pid: str | None = None
+    uts: str | None = None
+    cgroupns: str | None = None
+    requires: list[str] = field(default_factory=list)
+    pod: str | None = None  # pod id once resolved (``new:NAME`` creates it)
+    pod_id_file: str | None = None
+    secrets: list[str] = field(default_factory=list)  # --secret NAME[,type=mount|env,target=...]
     # security
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
@@ -172,6 +183,10 @@ class RunOptions:
             parse_restart(self.restart)
         if self.network:
             parse_network(self.network)
+        for flag in ("ipc", "pid", "uts", "cgroupns"):
+            value = getattr(self, flag)
+            if value:
+                parse_ns_mode(value, flag)
         _check_choice(self.sdnotify, SDNOTIFY_MODES, "--sdnotify")
         _check_choice(self.systemd, ("true", "false", "always"), "--systemd")
         _check_choice(self.health_on_failure, ("none", "kill", "restart", "stop"), "--health-on-failure")
@@ -464,12 +479,32 @@ def parse_idmap(value: str) -> dict[str, int]:
     return {"containerID": int(parts[0]), "hostID": int(parts[1]), "size": int(parts[2])}
 
 
+NS_MODES = {"ipc": ("host", "private", "shareable", "none"), "pid": ("host", "private"),
+            "uts": ("host", "private"), "cgroupns": ("host", "private")}
+
+
+def parse_ns_mode(value: str, flag: str) -> tuple[str, str]:
+    """``--ipc``/``--pid``/``--uts``/``--cgroupns`` → (mode, argument): ``host``, ``private``,
+    ``shareable`` (ipc), ``none`` (ipc), ``container:NAME``, ``ns:PATH``."""
+    mode, _, rest = value.partition(":")
+    if mode in NS_MODES[flag] and not rest:
+        return mode, ""
+    if mode == "container" and rest:  # cgroupns: pods share it (Podman's CLI has no such form)
+        return mode, rest
+    if mode == "ns" and rest.startswith("/"):
+        return mode, rest
+    forms = ", ".join([*NS_MODES[flag], "container:NAME", "ns:PATH"])
+    raise UsageError(f"invalid --{flag} {value!r}: use {forms}")
+
+
 def parse_network(value: str) -> tuple[str, str]:
     """``--network`` → (mode, options): ``none``, ``host``, ``slirp4netns[:opts]``, ``ns:PATH``,
     ``private``, ``pasta[:opts]``.  The engine picks the default when the flag is absent."""
+    from rpod.network.spec import split_network
+
+    value = split_network(value)[0]
     mode, _, rest = value.partition(":")
     if mode not in NETWORK_MODES and mode != "container":
-        import re
 
         if not all(re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", n) for n in value.split(",")):
             raise UsageError(f"invalid --network {value!r}",

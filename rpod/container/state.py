@@ -289,7 +289,25 @@ class ContainerStore:
                 return rec
         if len(matches) > 1:
             raise NoSuchContainer(f'more than one result for container "{ref}": use more of the ID')
+        rec = self._relink(ref) if valid_name(ref) else None
+        if rec is not None:
+            return rec
         raise NoSuchContainer(f'no container with name or ID "{ref}" found: no such container')
+
+    def _relink(self, name: str) -> ContainerRecord | None:
+        """A record named ``name`` whose link a killed command removed: link it again (the miss
+        path only: it reads every record)."""
+        with self.lock():
+            if self.name_owner(name) is not None:
+                return None
+            named = [r for r in self.list() if r.name == name]
+            if len(named) > 1:
+                raise StateConflict(f'{len(named)} containers are named "{name}" and none holds the name',
+                                    hint="rpod system check --repair renames all but the oldest")
+            if named:
+                os.symlink(named[0].id, self.link(name))
+                return named[0]
+        return None
 
     def latest(self) -> ContainerRecord:
         records = self.list()

@@ -63,6 +63,22 @@ def build_args(items: list[str], files: list[str]) -> dict[str, str]:
     return out
 
 
+class _Prefixed:
+    """``head`` (already read) then the rest of ``rest``."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self.head, self.rest = head, rest
+
+    def read(self, n: int = -1) -> bytes:
+        if not self.head:
+            return self.rest.read(n)
+        if n < 0:
+            data, self.head = self.head + self.rest.read(), b""
+            return data
+        data, self.head = self.head[:n], self.head[n:]  # a short read: stream readers ask again
+        return data
+
+
 def prepare_context(req: BuildRequest, paths: Paths | None = None) -> tuple[Path, str, Path | None, Path | None]:
     """(context dir, Containerfile text, Containerfile path, scratch dir to remove) for a request.
 
@@ -73,16 +89,22 @@ def prepare_context(req: BuildRequest, paths: Paths | None = None) -> tuple[Path
     paths = paths_or_default(paths)
     scratch = None
     if req.context == "-":
-        from rootless.archive import open_tar_input
-
-        paths.tmp.mkdir(parents=True, exist_ok=True)
         import tempfile
 
-        scratch = Path(tempfile.mkdtemp(prefix="build-ctx-", dir=paths.tmp))
-        from rootless.archive import extract_into
+        from rootless.archive import extract_into, open_tar_input
 
-        stream = open_tar_input(req.stdin or sys.stdin.buffer)  # the safe extractor: no '..', no links out
-        extract_into(stream, str(scratch), owner=(os.getuid(), os.getgid()), overwrite=True)  # type: ignore[arg-type]
+        paths.tmp.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f"build-ctx-{os.getpid()}-", dir=paths.tmp))
+        stream = open_tar_input(req.stdin or sys.stdin.buffer)
+        head = b""
+        while len(head) < 512 and (chunk := stream.read(512 - len(head))):
+            head += chunk
+        if len(head) < 512 or head[257:262] != b"ustar":  # not a tar: the Containerfile itself, no context
+            text = (head + stream.read()).decode(errors="replace")
+            return scratch, text, None, scratch
+        # the safe extractor: no '..', no links out
+        extract_into(_Prefixed(head, stream), str(scratch), owner=(os.getuid(), os.getgid()),  # type: ignore[arg-type]
+                     overwrite=True)
         context = scratch
     else:
         context = Path(req.context).resolve()
@@ -97,6 +119,9 @@ def prepare_context(req: BuildRequest, paths: Paths | None = None) -> tuple[Path
         cf_path = Path(req.file)
         if not cf_path.is_absolute() and not cf_path.exists():
             cf_path = context / req.file
+        if not cf_path.is_file():
+            raise UsageError(f"the specified Containerfile or Dockerfile does not exist, {req.file}: "
+                             "no such file or directory")
     else:
         cf_path = next((context / n for n in CONTAINERFILE_NAMES if (context / n).is_file()), context / "Containerfile")
     try:

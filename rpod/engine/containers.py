@@ -165,7 +165,14 @@ class PsRow:
         self.ExitedAt = int(_ts(st.finished_at)) if st.finished_at else 0
         self.StartedAt = int(_ts(st.started_at)) if st.started_at else 0
         self.Networks: list[str] = []
-        self.IsInfra = False
+        self.Pod, self.PodName, self.IsInfra = "", "", False
+        from rpod.container.namespaces import record_option
+
+        if record_option(rec, "pod"):  # the pod module only for containers in a pod
+            from rpod.pod.store import pod_info
+
+            pod_id, self.PodName, self.IsInfra = pod_info(paths, rec)
+            self.Pod = pod_id if no_trunc else pod_id[:12]
         self.Size = ""  # filled by ps -s
         self.SizeRw = 0
         self.SizeRootFs = 0
@@ -266,10 +273,15 @@ def resolve(refs: Iterable[str], latest: bool = False, paths: Paths | None = Non
 
 # --------------------------------------------------------------------------------- rm / stop / kill
 def _dependents(store: Any, rec: Any) -> list[Any]:
-    """Containers that use ``rec``'s namespaces (``--network container:X``; rpod has no
-    ``--pid/--ipc/--uts container:X``)."""
-    refs = {f"container:{rec.name}", f"container:{rec.id}", f"container:{rec.id[:12]}"}
-    return [r for r in store.list() if r.id != rec.id and r.options.network in refs]
+    """Containers that depend on ``rec`` (its namespaces, ``--requires``), dependents' own first."""
+    from rpod.container.namespaces import dependents
+
+    out: list[Any] = []
+    for cid in dependents(store.paths, rec.id):
+        dep = store.load(cid)
+        if dep is not None:
+            out += [d for d in _dependents(store, dep) if d.id not in {o.id for o in out}] + [dep]
+    return out
 
 
 def remove_records(paths: Paths, records: Iterable[Any], *, force: bool = True, timeout: int | None = 0,
@@ -394,7 +406,21 @@ def wait(opts: WaitOptions, paths: Paths | None = None) -> list[int]:
     if not opts.refs and not opts.latest:
         raise UsageError("requires at least one container name or ID (or --all/--latest)")
     codes = []
-    for rec in resolve(opts.refs, opts.latest, p):
+    refs = opts.refs
+    if opts.ignore:
+        from rpod.container.state import ContainerStore
+
+        store = ContainerStore(p)
+        known = []
+        for ref in refs:
+            try:
+                known.append(store.get(ref).id)
+            except RpodError:
+                codes.append(-1)
+        if not known:
+            return codes
+        refs = known
+    for rec in resolve(refs, opts.latest, p):
         st = lifecycle.wait_exit(p, rec.id, conditions=conds)
         codes.append(st.exit_code if st.status in ("exited", "removed") else -1)
     return codes
@@ -436,9 +462,17 @@ def cleanup(refs: list[str], rm: bool, paths: Paths | None = None) -> None:
     store = container_store(p)
     for ref in refs:
         try:
-            lifecycle.cleanup(p, store.get(ref), rm)
+            rec = store.get(ref)
+            lifecycle.cleanup(p, rec, rm)
         except NoSuchContainer:
             continue
+        from rpod.container.namespaces import record_option
+
+        pod = record_option(rec, "pod")
+        if pod:  # a pod member exited: --exit-policy=stop stops the infra after the last one
+            from rpod.pod.ops import apply_exit_policy
+
+            apply_exit_policy(p, pod)
 
 
 def healthcheck_run(ref: str, paths: Paths | None = None) -> bool:

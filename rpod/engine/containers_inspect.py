@@ -83,7 +83,7 @@ def _config_doc(rec: Any) -> dict[str, Any]:
         "Tty": bool(opts.tty), "OpenStdin": bool(opts.interactive), "StdinOnce": False,
         "Env": rec.env, "Cmd": rec.cmd or None, "Image": rec.image_name, "Volumes": None,
         "WorkingDir": rec.workdir, "Entrypoint": rec.entrypoint or None, "OnBuild": None,
-        "Labels": dict(rec.labels), "Annotations": {}, "StopSignal": rec.stop_signal,
+        "Labels": dict(rec.labels), "Annotations": _annotations(opts), "StopSignal": rec.stop_signal,
         "StopTimeout": rec.stop_timeout, "CreateCommand": getattr(rec, "create_command", None) or None,
         "Umask": opts.umask or "0022",
         "Healthcheck": getattr(rec, "healthcheck", None),
@@ -220,3 +220,13 @@ INSPECT_STRUCTS = {
         "SdNotifySocket", "Healthcheck", "ChrootDirs",
     ))),
 }
+
+
+def _annotations(opts: Any) -> dict[str, str]:
+    """The user's ``--annotation`` values (kube play's pod annotations among them)."""
+    out = {}
+    for item in opts.annotations or []:
+        k, _, v = str(item).partition("=")
+        if k:
+            out[k] = v
+    return out

@@ -60,6 +60,7 @@ class WaitOptions:
     refs: list[str] = field(default_factory=list)
     conditions: list[str] = field(default_factory=lambda: ["stopped"])
     latest: bool = False
+    ignore: bool = False  # a missing container is -1, not an error (podman-compose uses it)
 
 
 @dataclass

@@ -69,6 +69,10 @@ def create(opts: RunOptions, *, create_command: list[str] | None = None, cid: st
 
     p = paths_or_default(paths)
     opts.validate()
+    if opts.pod or opts.pod_id_file:
+        from rpod.pod.create import apply as join_pod  # only for --pod: run's start-up stays light
+
+        join_pod(p, opts)
     if opts.pull != "never":
         _pull(p, opts, progress, quiet)
         opts = dataclasses.replace(opts, pull="missing")  # pulled now: the create only resolves it

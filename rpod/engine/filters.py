@@ -109,7 +109,7 @@ def _common(key: str, values: list[str], labels: Mapping[str, str]) -> bool | No
 
 
 # ------------------------------------------------------------------------------------ containers
-CONTAINER_KEYS = ("name", "id", "status", "label", "label!", "exited", "health", "ancestor", "until")
+CONTAINER_KEYS = ("name", "id", "status", "label", "label!", "exited", "health", "ancestor", "until", "pod")
 
 
 def container(rec: Any, st: Any, filters: Filters, health: Callable[[], str]) -> bool:
@@ -133,11 +133,26 @@ def container(rec: Any, st: Any, filters: Filters, health: Callable[[], str]) ->
                      or rec.image_name.split("/")[-1].startswith(v) for v in values)
         elif key == "until":
             ok = older_than_all(values, rec.created)
+        elif key == "pod":
+            ok = _in_pod(rec, values)
         else:
-            raise UsageError(f"invalid filter {key!r}: use name, id, status, label, exited, ancestor or health")
+            raise UsageError(f"invalid filter {key!r}: use name, id, status, label, exited, ancestor, pod or health")
         if not ok:
             return False
     return True
+
+
+def _in_pod(rec: Any, values: list[str]) -> bool:
+    from rpod.container.namespaces import record_option
+
+    pod = record_option(rec, "pod") or ""
+    if not pod:
+        return False
+    from rpod.paths import Paths
+    from rpod.pod.store import PodStore
+
+    rec_pod = PodStore(Paths.default()).load(pod)
+    return any(pod.startswith(v) or (rec_pod is not None and rec_pod.name == v) for v in values)
 
 
 PRUNE_KEYS = ("label", "label!", "until")

@@ -58,7 +58,8 @@ def push(source: str, destination: str, opts: Any, progress: Any, paths: Paths |
     p = _paths(paths)
     rec = resolve_local(p, source)
     dest = parse_destination(destination or _full_name(rec, source) or source)
-    src = open_image(p, rec, opts.format or docker_format_needed(dest), opts.compression, progress)
+    src = open_image(p, rec, opts.format or docker_format_needed(dest), opts.compression, progress,
+                     compress_plain=dest.transport == "docker")
     try:
         if dest.transport == "docker":
             ref = parse_reference(dest.reference)
@@ -83,7 +84,7 @@ def push(source: str, destination: str, opts: Any, progress: Any, paths: Paths |
 
 
 def save(names: list[str], fmt: str, output: str, multi: bool, progress: Any, compress: bool = False,
-         paths: Paths | None = None) -> None:
+         paths: Paths | None = None, uncompressed: bool = False) -> None:
     """``rpod save``: images into a docker-archive, oci-archive, oci-dir or docker-dir."""
     from rpod.errors import UsageError
     from rpod.image.source import open_image, resolve_local
@@ -100,18 +101,19 @@ def save(names: list[str], fmt: str, output: str, multi: bool, progress: Any, co
     if multi and fmt != "docker-archive" and len(names) > 1 and transport != "oci-archive":
         raise UsageError("--multi-image-archive is only supported with --format=docker-archive or oci-archive")
     manifest_fmt = "docker" if fmt in ("docker-archive", "docker-dir") else "oci"
+    # --uncompressed: OCI layers as plain tars; --compress: docker-dir layers gzipped
+    layer_comp = "none" if uncompressed and manifest_fmt == "oci" else ("gzip" if compress and fmt == "docker-dir" else None)
     images = []
     try:
         if multi or len(names) == 1:
             for name in names:
                 rec = resolve_local(p, name)
                 full = _full_name(rec, name)
-                images.append((open_image(p, rec, manifest_fmt, None if fmt != "docker-dir" else None, progress),
-                               [full] if full else []))
+                images.append((open_image(p, rec, manifest_fmt, layer_comp, progress), [full] if full else []))
         else:  # as Podman: the other names are additional tags of the first image
             rec = resolve_local(p, names[0])
             tags = [t for t in [_full_name(rec, names[0])] + [_normalize(n) for n in names[1:]] if t]
-            images.append((open_image(p, rec, manifest_fmt, None, progress), tags))
+            images.append((open_image(p, rec, manifest_fmt, layer_comp, progress), tags))
         write_to(Destination(transport, output), images, progress)
     finally:
         for src, _ in images:
@@ -135,6 +137,17 @@ def load(source: str, progress: Any, paths: Paths | None = None) -> Any:
     p = _paths(paths)
     if source in ("", "-"):
         loaded = load_archive(p, sys.stdin.buffer, progress)
+    elif source.startswith(("http://", "https://")):
+        import requests
+
+        try:
+            resp = requests.get(source, stream=True, timeout=60)
+            resp.raise_for_status()
+        except requests.RequestException as e:
+            raise RpodError(f"fetching {source}: {e}") from e
+        with resp:
+            resp.raw.decode_content = True
+            loaded = load_archive(p, resp.raw, progress)
     else:
         try:
             f = open(source, "rb")  # noqa: SIM115

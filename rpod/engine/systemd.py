@@ -38,6 +38,27 @@ def generate(ref: str, opts: Any, takes_value: Callable[[str], bool],
     return gen(p, record, opts, takes_value), restart_policy_warning(record)
 
 
+def generate_units(ref: str, opts: Any, takes_value: Callable[[str], bool], pod_takes_value: Callable[[str], bool],
+                   pod_prefix: str = "pod", paths: Paths | None = None) -> tuple[list[Any], list[str]]:
+    """The units of a container (one) or of a pod (its members', then its own); warnings."""
+    p = paths_or_default(paths)
+    from rpod.pod.store import PodStore
+
+    pod = PodStore(p).lookup(ref)
+    if pod is None:
+        unit, warning = generate(ref, opts, takes_value, p)
+        return [unit], [warning] if warning else []
+    from rpod.container.state import ContainerStore
+    from rpod.pod.store import members
+    from rpod.systemd.generate import restart_policy_warning
+    from rpod.systemd.podunits import generate_pod
+
+    mem = sorted((m for m in members(p, pod.id) if m.id != pod.infra_id), key=lambda r: r.created)
+    infra = ContainerStore(p).load(pod.infra_id) if pod.infra_id else None
+    units = generate_pod(p, pod, mem, infra, opts, takes_value, pod_takes_value, pod_prefix)
+    return units, [w for w in map(restart_policy_warning, mem) if w]
+
+
 def write_units(units: list[Any], directory: str) -> list[str]:
     """Write units as files into ``directory``; their paths."""
     from rpod.systemd.generate import write_files

@@ -87,11 +87,13 @@ def repair(paths: Paths, problems: list[Problem], force: bool) -> None:
         if p.kind == "directory" and p.ident.startswith("tmp/"):
             name = p.ident.removeprefix("tmp/")
             hexd = name.partition(".")[0]
-            with locked(paths.locks / f"layer-{hexd}.lock", blocking=False) as free:
-                if free or name.startswith("spare."):
-                    mapping = mapping or default_mapping()
-                    remove_tree(paths.tmp / name, mapping)
-                    p.repaired = True
+            if len(hexd) == 64:  # a pull's scratch: only while no pull holds its layer lock
+                with locked(paths.locks / f"layer-{hexd}.lock", blocking=False) as free:
+                    if not free:
+                        continue
+            mapping = mapping or default_mapping()
+            remove_tree(paths.tmp / name, mapping)
+            p.repaired = True
     removed = set(cleanup_unused(paths))
     for p in problems:
         if p.kind == "layer" and (p.ident in removed or not paths.layer_dir(p.ident).exists()):
@@ -106,21 +108,18 @@ def _mtime(path: os.PathLike[str]) -> float:
 
 
 def _stale_scratch(paths: Paths) -> list[str]:
-    """``tmp/<diffid-hex>.<token>`` whose layer lock is free and ``tmp/spare.<pid>.*`` of dead pids."""
-    from rootless.procinfo import pid_alive
+    """``tmp/<diffid-hex>.<token>`` whose layer lock is free and scratch of dead pids."""
+    from rpod.storefile import stale_scratch
 
-    out = []
+    out: list[str] = []
     try:
         entries = list(os.scandir(paths.tmp))
     except FileNotFoundError:
         return out
+    out = stale_scratch(paths)
     for e in entries:
         head, _, rest = e.name.partition(".")
-        if head == "spare":
-            pid = rest.partition(".")[0]
-            if pid.isdigit() and not pid_alive(int(pid)):
-                out.append(e.name)
-        elif len(head) == 64 and not rest.startswith("removing"):
+        if len(head) == 64 and not rest.startswith("removing"):
             with locked(paths.locks / f"layer-{head}.lock", blocking=False) as free:
                 if free:
                     out.append(e.name)

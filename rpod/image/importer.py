@@ -71,24 +71,34 @@ def normalize_reference(reference: str) -> str:
 
 def import_tarball(paths: Paths, opts: ImportOptions, progress: Any = None) -> ImageRecord:
     """Store ``opts.source`` as a one-layer image; returns its record."""
+
+    from rpod.image.compression import open_decompressed
+    from rpod.image.lease import Lease
+    from rpod.image.localstore import add_layer_from_tar
+
+    name = normalize_reference(opts.reference)
+    with Lease(paths.ensure(), "import") as lease:
+        raw, mtime, close = _open_source(opts.source)
+        try:
+            stream, _ = open_decompressed(raw)
+            if progress:
+                progress.message("Getting image source signatures")
+            layer = add_layer_from_tar(paths, stream, lease=lease)
+        except (OSError, EOFError) as e:
+            raise RpodError(f"reading {opts.source}: {e}") from e
+        finally:
+            close()
+        return _record(paths, opts, layer, name, mtime, progress, lease)
+
+
+def _record(paths: Paths, opts: ImportOptions, layer: Any, name: str, mtime: int | None, progress: Any,
+            lease: Any) -> ImageRecord:
     import time
 
     from rpod.image.changes import apply_changes
-    from rpod.image.compression import open_decompressed
-    from rpod.image.localstore import add_image, add_layer_from_tar
+    from rpod.image.localstore import add_image
     from rpod.image.pull import host_arch
 
-    name = normalize_reference(opts.reference)
-    raw, mtime, close = _open_source(opts.source)
-    try:
-        stream, _ = open_decompressed(raw)
-        if progress:
-            progress.message("Getting image source signatures")
-        layer = add_layer_from_tar(paths, stream)
-    except (OSError, EOFError) as e:
-        raise RpodError(f"reading {opts.source}: {e}") from e
-    finally:
-        close()
     created = rfc3339(mtime if mtime is not None else time.time_ns())
     history: dict[str, Any] = {"created": created,
                                "created_by": f"/bin/sh -c #(nop) ADD file:{layer.diff_id.partition(':')[2]} in /"}
@@ -102,7 +112,7 @@ def import_tarball(paths: Paths, opts: ImportOptions, progress: Any = None) -> I
     config["history"] = [history]
     if progress:
         progress.blob_done(layer.digest)
-    rec = add_image(paths, config, [layer], [name] if name else [])
+    rec = add_image(paths, config, [layer], [name] if name else [], lease=lease)
     if progress:
         progress.blob_done("sha256:" + rec.id, kind="config")
         progress.message("Writing manifest to image destination")

@@ -1,8 +1,9 @@
 """``rpod load``: images from a docker-archive or oci-archive (file or stdin, gzip/zstd/xz/plain).
 
 One pass over the tar stream, whatever order its members come in: layer members go straight
-into the store as they are read (``localstore``: a Docker archive's ``.tar`` layers are
-compressed on the way, an OCI archive's blobs kept as they are), small JSON members are kept
+into the store as they are read (``localstore``; a Docker archive's ``.tar`` layers and an OCI
+archive's blobs are kept as they are: compressing 100+ MB at load time would cost more than the
+load itself, and ``push`` gzips uncompressed layers as Podman does), small JSON members are kept
 in memory; at the end ``manifest.json`` (Docker) or ``index.json`` (OCI) says which configs
 and layers make which image.  Every config's diff_ids are checked against the layers
 (``add_image_bytes``), so a mangled archive cannot record a wrong image.
@@ -19,11 +20,12 @@ from typing import IO, Any
 
 from rpod.errors import RpodError
 from rpod.image import mediatypes as mt
-from rpod.image.localstore import LocalLayer, add_image_bytes, add_layer_from_blob, add_layer_from_tar
+from rpod.image.localstore import LocalLayer, add_image_bytes, add_layer_from_blob, start_layer_from_tar
 from rpod.image.store import ImageRecord
 from rpod.paths import Paths
 
 MAX_JSON = 32 << 20
+PARALLEL_UNPACK = 3
 
 
 @dataclass
@@ -37,6 +39,21 @@ class _Archive:
     json: dict[str, bytes] = field(default_factory=dict)
     layers: dict[str, LocalLayer] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
+    lease: Any = None
+    pending: dict[str, Any] = field(default_factory=dict)  # member name -> PendingLayer
+
+    def finish(self, progress: Any) -> None:
+        """Wait for the layers still unpacking (all of them, even after a failure)."""
+        errors = []
+        for name, p in list(self.pending.items()):
+            try:
+                self.layers[name] = p.result()
+                progress.blob_done(self.layers[name].digest)
+            except BaseException as e:
+                errors.append(e)
+            del self.pending[name]
+        if errors:
+            raise errors[0]
 
     def layer(self, name: str) -> LocalLayer:
         seen = 0
@@ -52,21 +69,27 @@ def load_archive(paths: Paths, stream: IO[bytes], progress: Any) -> Loaded:
     from rpod.image.compression import open_decompressed
 
     plain, _ = open_decompressed(stream)
+    from rpod.image.lease import Lease
+
     progress.message("Getting image source signatures")
-    arch = _Archive()
-    try:
-        with tarfile.open(fileobj=plain, mode="r|") as tar:
-            for member in tar:
-                _read_member(paths, tar, member, arch, progress)
-    except (tarfile.TarError, EOFError) as e:
-        raise RpodError(f"payload does not match any of the supported image formats: {e}",
-                        hint="load takes a docker-archive or oci-archive (podman save, docker save)") from e
-    if "manifest.json" in arch.json:
-        return _docker(paths, arch, progress)
-    if "index.json" in arch.json:
-        return _oci(paths, arch, progress)
-    raise RpodError("payload does not match any of the supported image formats (oci, oci-archive, dir, "
-                    "docker-archive)")
+    with Lease(paths.ensure(), "load") as lease:
+        arch = _Archive(lease=lease)
+        try:
+            try:
+                with tarfile.open(fileobj=plain, mode="r|") as tar:
+                    for member in tar:
+                        _read_member(paths, tar, member, arch, progress)
+            finally:
+                arch.finish(progress)
+        except (tarfile.TarError, EOFError) as e:
+            raise RpodError(f"payload does not match any of the supported image formats: {e}",
+                            hint="load takes a docker-archive or oci-archive (podman save, docker save)") from e
+        if "manifest.json" in arch.json:
+            return _docker(paths, arch, progress)
+        if "index.json" in arch.json:
+            return _oci(paths, arch, progress)
+    raise RpodError("payload does not match any of the supported image formats: the archive has neither "
+                    "manifest.json (docker-archive) nor index.json (oci-archive)")
 
 
 def _read_member(paths: Paths, tar: tarfile.TarFile, member: tarfile.TarInfo, arch: _Archive,
@@ -94,9 +117,13 @@ def _read_member(paths: Paths, tar: tarfile.TarFile, member: tarfile.TarInfo, ar
 
         kind = detect(first)
         media = {"gzip": mt.OCI_LAYER_GZIP, "zstd": mt.OCI_LAYER_ZSTD}.get(kind or "", mt.OCI_LAYER)
-        layer = add_layer_from_blob(paths, head, media, on)
+        layer = add_layer_from_blob(paths, head, media, on, lease=arch.lease)
     else:
-        layer = add_layer_from_tar(paths, head, "gzip", on)
+        if len(arch.pending) >= PARALLEL_UNPACK:  # bound the helpers (and scratch copies) at once
+            arch.finish(progress)
+        # kept as it is (gzipped if ever pushed), unpacked while the stream goes on to the next layer
+        arch.pending[name] = start_layer_from_tar(paths, head, arch.lease, on)
+        return
     arch.layers[name] = layer
     progress.blob_done(layer.digest)
 
@@ -125,7 +152,7 @@ def _docker(paths: Paths, arch: _Archive, progress: Any) -> Loaded:
         layers = [arch.layer(posixpath.normpath(n)) for n in entry.get("Layers") or []]
         names = [_qualify(n) for n in entry.get("RepoTags") or []]
         progress.message("Writing manifest to image destination")
-        rec = add_image_bytes(paths, config, layers, names, fmt="docker")
+        rec = add_image_bytes(paths, config, layers, names, fmt="docker", lease=arch.lease)
         progress.message("Storing signatures")
         out.records.append(rec)
         out.names += names or ["sha256:" + rec.id]
@@ -154,7 +181,7 @@ def _oci(paths: Paths, arch: _Archive, progress: Any) -> Loaded:
         else:
             media = mt.base_type(desc.get("mediaType")) or mt.OCI_MANIFEST
         progress.message("Writing manifest to image destination")
-        rec = add_image_bytes(paths, config, layers, names, manifest=mbytes, manifest_type=media)
+        rec = add_image_bytes(paths, config, layers, names, manifest=mbytes, manifest_type=media, lease=arch.lease)
         progress.message("Storing signatures")
         out.records.append(rec)
         out.names += names or ["sha256:" + rec.id]

@@ -132,8 +132,12 @@ def local_layer(paths: Paths, diff_id: str) -> LocalLayer | None:
 
 
 def add_layer_from_tar(paths: Paths, stream: IO[bytes], compression: str = "gzip",
-                       on_bytes: Callable[[int], None] | None = None, level: int | None = None) -> LocalLayer:
-    """Store the uncompressed layer tar read from ``stream`` (see the module docstring)."""
+                       on_bytes: Callable[[int], None] | None = None, level: int | None = None,
+                       lease: Any = None) -> LocalLayer:
+    """Store the uncompressed layer tar read from ``stream`` (see the module docstring).
+
+    ``lease`` (``rpod.image.lease.Lease``): the layer is added to it before its lock is released,
+    so a concurrent ``rmi``/prune cannot remove it before the caller's image is recorded."""
     from rootless.userns import remove_tree
     from rpod.image import layerfetch
 
@@ -145,7 +149,7 @@ def add_layer_from_tar(paths: Paths, stream: IO[bytes], compression: str = "gzip
     try:
         diff_id, unpacked, blob, stats = _feed(helper, stream, comp, scratch / BLOB_NAME, on_bytes)
         layer = LocalLayer(diff_id, "sha256:" + blob.h.hexdigest(), blob.n, comp.media_type, unpacked)
-        scratch = _commit_layer(paths, scratch, layer, stats)  # type: ignore[assignment]
+        scratch = _commit_layer(paths, scratch, layer, stats, lease)  # type: ignore[assignment]
         return local_layer(paths, diff_id) or layer
     finally:
         if helper.proc.poll() is None:
@@ -155,8 +159,83 @@ def add_layer_from_tar(paths: Paths, stream: IO[bytes], compression: str = "gzip
             remove_tree(scratch, mapping)
 
 
+class PendingLayer:
+    """A layer whose tar is already in its scratch ``blob`` and being unpacked by a helper in a
+    thread (``load``: the archive stream goes on to the next layer meanwhile); ``result()``
+    waits and commits it."""
+
+    def __init__(self, paths: Paths, helper: Any, mapping: Any, diff_id: str, size: int, lease: Any):
+        import threading
+
+        self.paths, self.helper, self.mapping, self.lease = paths, helper, mapping, lease
+        self.diff_id, self.size = diff_id, size
+        self.error: BaseException | None = None
+        self.stats: dict[str, Any] = {}
+        self.thread = threading.Thread(target=self._unpack, daemon=True)
+        self.thread.start()
+
+    def _unpack(self) -> None:
+        try:
+            with open(self.helper.scratch / BLOB_NAME, "rb") as f:
+                diff_id, _, _, self.stats = _feed(self.helper, f, _Compressor("none"), None, None)
+            if diff_id != self.diff_id:
+                raise LayerError(f"layer {self.diff_id} changed while it was unpacked")
+        except BaseException as e:  # re-raised by result()
+            self.error = e
+
+    def result(self) -> LocalLayer:
+        from rootless.userns import remove_tree
+
+        self.thread.join()
+        scratch: Path | None = self.helper.scratch
+        try:
+            if self.error is not None:
+                raise self.error
+            digest = "sha256:" + self.diff_id.partition(":")[2]
+            layer = LocalLayer(self.diff_id, digest, self.size, mt.OCI_LAYER, self.size)
+            scratch = _commit_layer(self.paths, scratch, layer, self.stats, self.lease)  # type: ignore[arg-type]
+            return local_layer(self.paths, self.diff_id) or layer
+        finally:
+            if self.helper.proc.poll() is None:
+                self.helper.proc.kill()
+                self.helper.proc.wait()
+            if scratch is not None and scratch.exists():
+                remove_tree(scratch, self.mapping)
+
+
+def start_layer_from_tar(paths: Paths, stream: IO[bytes], lease: Any = None,
+                         on_bytes: Callable[[int], None] | None = None) -> PendingLayer:
+    """Copy an uncompressed layer tar into a scratch ``blob`` (kept as it is, hashed on the way),
+    then unpack it in the background; call ``result()`` to wait and commit."""
+    from rpod.image import layerfetch
+
+    paths.ensure()
+    mapping = _mapping()
+    helper = layerfetch.spawn_spare(paths, mapping)
+    h = hashlib.sha256()
+    n = 0
+    try:
+        with open(helper.scratch / BLOB_NAME, "wb") as f:
+            while chunk := stream.read(CHUNK):
+                h.update(chunk)
+                n += len(chunk)
+                f.write(chunk)
+                if on_bytes:
+                    on_bytes(len(chunk))
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        from rootless.userns import remove_tree
+
+        helper.proc.kill()
+        helper.proc.wait()
+        remove_tree(helper.scratch, mapping)
+        raise
+    return PendingLayer(paths, helper, mapping, "sha256:" + h.hexdigest(), n, lease)
+
+
 def add_layer_from_blob(paths: Paths, stream: IO[bytes], media_type: str,
-                        on_bytes: Callable[[int], None] | None = None) -> LocalLayer:
+                        on_bytes: Callable[[int], None] | None = None, lease: Any = None) -> LocalLayer:
     """Store a layer from its compressed blob (``load`` of an OCI archive): the bytes are kept as
     they are (so the manifest's digests stay), decompressed on the way to the unpack helper."""
     from rootless.userns import remove_tree
@@ -193,7 +272,7 @@ def add_layer_from_blob(paths: Paths, stream: IO[bytes], media_type: str,
             reader.file.flush()
             os.fsync(reader.file.fileno())
         layer = LocalLayer(diff_id, "sha256:" + reader.blob.hexdigest(), reader.n, mt.base_type(media_type), unpacked)
-        scratch = _commit_layer(paths, scratch, layer, stats)
+        scratch = _commit_layer(paths, scratch, layer, stats, lease)
         return local_layer(paths, diff_id) or layer
     finally:
         if helper.proc.poll() is None:
@@ -203,10 +282,16 @@ def add_layer_from_blob(paths: Paths, stream: IO[bytes], media_type: str,
             remove_tree(scratch, mapping)
 
 
-def _commit_layer(paths: Paths, scratch: Path, layer: LocalLayer, stats: dict[str, Any]) -> Path | None:
+def _commit_layer(paths: Paths, scratch: Path, layer: LocalLayer, stats: dict[str, Any],
+                  lease: Any = None) -> Path | None:
     """Move a complete scratch layer into ``layers/`` (or adopt only its blob); returns what is left."""
+    from rpod.image.layerfetch import sweep_scratch
+
     hexd = layer.diff_id.partition(":")[2]
     with locked(paths.locks / f"layer-{hexd}.lock"):
+        sweep_scratch(paths, layer.diff_id, _mapping())  # what killed pulls/imports left
+        if lease is not None:
+            lease.add([layer.diff_id])
         target = paths.layer_dir(layer.diff_id)
         if (target / "layer.json").exists():
             if local_layer(paths, layer.diff_id) is None:
@@ -219,22 +304,57 @@ def _commit_layer(paths: Paths, scratch: Path, layer: LocalLayer, stats: dict[st
         return None
 
 
+class _PipeFeeder:
+    """Writes chunks to the unpack helper's stdin from a thread, so compressing and hashing here
+    overlap with the helper writing files (zlib, hashlib and pipe writes release the GIL)."""
+
+    def __init__(self, sink: IO[bytes]):
+        import queue
+        import threading
+
+        self.sink = sink
+        self.q: Any = queue.Queue(maxsize=16)
+        self.broken = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self.q.get()) is not None:
+            if self.broken:
+                continue
+            try:
+                self.sink.write(chunk)
+            except (BrokenPipeError, ValueError, OSError):
+                self.broken = True  # the helper failed: its message is collected by the caller
+
+    def write(self, chunk: bytes) -> None:
+        self.q.put(chunk)
+
+    def close(self) -> None:
+        self.q.put(None)
+        self.thread.join()
+        try:
+            self.sink.close()
+        except BrokenPipeError:
+            pass
+
+
 def _feed(helper: Any, stream: Any, comp: _Compressor, blob_path: Path | None,
           on_bytes: Callable[[int], None] | None) -> tuple[str, int, _HashWriter, dict[str, Any]]:
     """Copy ``stream`` to the helper and the compressed blob; returns (diff_id, size, blob, stats)."""
     uncompressed = hashlib.sha256()
     total = 0
-    sink = helper.proc.stdin
+    feeder = _PipeFeeder(helper.proc.stdin)
     with open(blob_path or os.devnull, "wb") as f:
         blob = _HashWriter(f)
         if blob_path is None:
             comp = _Compressor("none")
             blob.write = lambda data: None  # type: ignore[method-assign]
         try:
-            while chunk := stream.read(CHUNK):
+            while (chunk := stream.read(CHUNK)) and not feeder.broken:
                 uncompressed.update(chunk)
                 total += len(chunk)
-                sink.write(chunk)
+                feeder.write(chunk)
                 blob.write(comp(chunk))
                 if on_bytes:
                     on_bytes(len(chunk))
@@ -242,12 +362,8 @@ def _feed(helper: Any, stream: Any, comp: _Compressor, blob_path: Path | None,
             f.flush()
             if blob_path is not None:
                 os.fsync(f.fileno())
-        except BrokenPipeError:
-            pass  # the helper failed: its message is collected below
-        try:
-            sink.close()
-        except BrokenPipeError:
-            pass
+        finally:
+            feeder.close()
         helper.proc.stdin = None
         out, err = helper.proc.communicate()
     if helper.proc.returncode != 0:
@@ -304,7 +420,7 @@ def make_manifest(config_digest: str, config_size: int, layers: list[LocalLayer]
 
 
 def add_image(paths: Paths, config: dict[str, Any], layers: list[LocalLayer], names: list[str],
-              fmt: str = "oci", annotations: dict[str, str] | None = None) -> ImageRecord:
+              fmt: str = "oci", annotations: dict[str, str] | None = None, lease: Any = None) -> ImageRecord:
     """Write ``config`` and a manifest for ``layers`` and record the image under ``names``.
 
     ``config["rootfs"]["diff_ids"]`` is set from ``layers`` (lowest first).  Names must be
@@ -312,12 +428,12 @@ def add_image(paths: Paths, config: dict[str, Any], layers: list[LocalLayer], na
     """
     config = dict(config)
     config["rootfs"] = {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]}
-    return add_image_bytes(paths, config_bytes(config), layers, names, fmt, annotations)
+    return add_image_bytes(paths, config_bytes(config), layers, names, fmt, annotations, lease=lease)
 
 
 def add_image_bytes(paths: Paths, cbytes: bytes, layers: list[LocalLayer], names: list[str], fmt: str = "oci",
                     annotations: dict[str, str] | None = None, manifest: bytes | None = None,
-                    manifest_type: str = "") -> ImageRecord:
+                    manifest_type: str = "", lease: Any = None) -> ImageRecord:
     """``add_image`` for a config whose exact bytes must stay (``load``: the image ID is their digest);
     ``manifest`` (with its ``manifest_type``) is kept when given, else one is made."""
     store = ImageStore(paths.ensure())
@@ -327,10 +443,12 @@ def add_image_bytes(paths: Paths, cbytes: bytes, layers: list[LocalLayer], names
         raise LayerError(f"the config lists diff_ids {want} but the layers are "
                          f"{[layer.diff_id for layer in layers]}", hint="the image is corrupt")
     cdigest = "sha256:" + hashlib.sha256(cbytes).hexdigest()
-    store.write_blob(cdigest, cbytes)
     if manifest is None:
         manifest, manifest_type = make_manifest(cdigest, len(cbytes), layers, fmt, annotations)
     mdigest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    if lease is not None:  # before they exist: a clean-up between write and record keeps them
+        lease.add([cdigest, mdigest])
+    store.write_blob(cdigest, cbytes)
     store.write_blob(mdigest, manifest)
     from rpod.image.store import split_name
 

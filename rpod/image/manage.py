@@ -10,7 +10,7 @@ from rpod.errors import InvalidReference, NoSuchImage, StateConflict
 from rpod.events import record as record_event
 from rpod.image.store import ImageRecord, ImageStore, split_name
 from rpod.paths import Paths
-from rpod.storefile import REMOVING, locked, reclaim_removals
+from rpod.storefile import REMOVING, locked, reclaim_removals, reclaim_scratch
 
 
 def normalize_tag(name: str) -> str:
@@ -91,6 +91,7 @@ def cleanup_unused(paths: Paths) -> list[str]:
     from rpod.image.lease import leases, written_since
 
     reclaim_removals(paths)  # first finish what killed commands left (tmp/*.removing.<pid>)
+    reclaim_scratch(paths)  # and their scratch (tmp/build-<pid>-*, spare.<pid>.*...)
     store = ImageStore(paths)
     removed = []
     with locked(paths.store_lock):

@@ -249,6 +249,7 @@ class Puller:
         debug(f"pull {ref}: layers done")
         self.store.write_blob(manifest.digest, manifest.content)
         self.progress.message("Writing manifest to image destination")
+        self.progress.message("Storing signatures")  # Podman's (containers/image's) closing step line
         name = str(ref) if not ref.digest or ref.tag else None
         repo_digests = [f"{ref.name}@{top.digest}"]
         if manifest.digest != top.digest:

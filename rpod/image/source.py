@@ -73,8 +73,10 @@ def format_of(manifest_type: str) -> str:
 
 
 def open_image(paths: Paths, record: ImageRecord, fmt: str | None = None, compression: str | None = None,
-               progress: Any = None) -> ImageSource:
-    """The image ``record`` ready to copy in ``fmt`` (``oci``/``docker``; default: as stored)."""
+               progress: Any = None, compress_plain: bool = False) -> ImageSource:
+    """The image ``record`` ready to copy in ``fmt`` (``oci``/``docker``; default: as stored).
+    ``compression`` re-compresses every layer stored otherwise; ``compress_plain`` gzips the
+    layers stored uncompressed (``load`` keeps a Docker archive's tars as they are) for a push."""
     store = ImageStore(paths)
     if fmt not in (None, "", "oci", "docker", "v2s2"):
         raise UsageError(f"unsupported manifest type {fmt!r}: use oci, v2s2 or docker")
@@ -91,7 +93,11 @@ def open_image(paths: Paths, record: ImageRecord, fmt: str | None = None, compre
                               "(it was pulled by an older rpod)", hint=f"pull the image again: rpod pull "
                               f"{record.names[0] if record.names else record.short_id}")
         path = paths.layer_dir(diff_id) / "blob"
-        if compression and mt.layer_compression(layer.media_type) != _norm(compression):
+        stored = mt.layer_compression(layer.media_type)
+        if not compression and compress_plain and stored is None:
+            layer, path = _recompress(paths, layer, path, "gzip", progress)
+            src.temp_files.append(path)
+        elif compression and stored != _norm(compression):
             layer, path = _recompress(paths, layer, path, compression, progress)
             src.temp_files.append(path)
         layers.append(layer)

@@ -96,7 +96,8 @@ def holder_session(paths: Any) -> Iterator[tuple[Path, dict[str, Any]]]:
 
 def _views(paths: Any, networks: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     store = NetworkStore(paths)
-    return [{**store.get(name).holder_view(), "aliases": list(net.get("aliases") or []), "mac": net.get("mac") or ""}
+    return [{**store.get(name).holder_view(), "aliases": list(net.get("aliases") or []), "mac": net.get("mac") or "",
+             "ip": net.get("ip") or ""}
             for name, net in networks.items()]
 
 

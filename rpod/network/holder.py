@@ -163,7 +163,8 @@ class Holder:
             net = self.ensure_network(view)
             ep = m.endpoints.get(view["name"])
             if ep is None:
-                ep = Endpoint(view["name"], self._free_ip(net), view.get("mac") or _mac(cid, view["name"]),
+                ep = Endpoint(view["name"], self._free_ip(net, view.get("ip") or ""),
+                              view.get("mac") or _mac(cid, view["name"]),
                               list(view.get("aliases") or []))
                 m.endpoints[view["name"]] = ep
             out[view["name"]] = {"ip": ep.ip, "prefix": net["prefix"], "gateway": net["gateway"], "mac": ep.mac,
@@ -175,9 +176,16 @@ class Holder:
                 self.sel.register(fd, selectors.EVENT_READ, ("client-gone", (cid, fd)))
         return {"networks": out}
 
-    def _free_ip(self, net: dict[str, Any]) -> str:
+    def _free_ip(self, net: dict[str, Any], wanted: str = "") -> str:
         used = {ep.ip for m in self.members.values() for ep in m.endpoints.values() if ep.network == net["name"]}
         used.add(net["gateway"])
+        if wanted:  # --ip / ip=: a static address
+            if ipaddress.ip_address(wanted) not in ipaddress.ip_network(net["subnet"]):
+                raise RuntimeError(f"requested static ip {wanted} not in any subnet on network {net['name']}")
+            if wanted in used:
+                raise RuntimeError(f"IPAM error: requested ip address {wanted} is already allocated "
+                                   f"to another container on network {net['name']}")
+            return wanted
         for host in ipaddress.ip_network(net["subnet"]).hosts():
             if str(host) not in used:
                 return str(host)

@@ -87,7 +87,8 @@ def plan(paths: Any, opts: Any, image_config: dict[str, Any],
             raise UsageError(f"invalid --network {value!r}: ns: needs an absolute path to a network namespace")
         p.ns_path = rest
     elif mode not in ("none", "host"):
-        _user_networks(paths, p, value, list(opts.network_alias))
+        _user_networks(paths, p, value, list(getattr(opts, "network_alias", None) or []))
+        _static_ip(p, opts)
     _check_shared_userns(p, opts, value)
     _apply_mac(p, opts.mac_address)
     p.ports = _port_records(p, opts, exposed)
@@ -123,14 +124,37 @@ def _slirp_options(rest: str) -> dict[str, Any]:
 
 def _user_networks(paths: Any, p: NetworkPlan, value: str, aliases: list[str]) -> None:
     """``--network NAME[,NAME...]``: user-defined networks (``NoSuchNetwork`` when one is absent)."""
+    from rpod.network.spec import split_network
     from rpod.network.store import DEFAULT_NAME, NetworkStore
 
     store = NetworkStore(paths)
     p.mode = "bridge"
-    for name in value.split(","):
+    first, net_opts = split_network(value)  # Podman 4: NAME:alias=a,ip=x,mac=y,interface_name=z
+    for name in ([first] if net_opts else value.split(",")):
         name = DEFAULT_NAME if name == "bridge" else name  # Podman: bridge = the default network
         store.get(name)  # NoSuchNetwork when absent
-        p.networks[name] = {"aliases": aliases}
+        extra = [a for a in net_opts.get("alias", "").split(",") if a]
+        p.networks[name] = {"aliases": [*aliases, *extra]}
+        for key in ("ip", "mac"):
+            if net_opts.get(key):
+                p.networks[name][key] = net_opts[key]
+
+
+def _static_ip(p: NetworkPlan, opts: Any) -> None:
+    """``--ip`` (one user network) and ``--ip6`` (refused: no IPv6 on user networks yet)."""
+    if getattr(opts, "ip", None):
+        if len(p.networks) != 1:
+            raise UsageError("--ip can only be set for a single network",
+                             hint="use NETWORK:ip=ADDR on each network instead")
+        import ipaddress
+
+        try:
+            ipaddress.IPv4Address(opts.ip)
+        except ValueError:
+            raise UsageError(f"{opts.ip} is not an IPv4 address") from None
+        next(iter(p.networks.values()))["ip"] = opts.ip
+    if getattr(opts, "ip6", None):
+        raise UsageError("--ip6 is not available: rpod's user networks have no IPv6 yet")
 
 
 def _check_shared_userns(p: NetworkPlan, opts: Any, value: str) -> None:
@@ -157,7 +181,7 @@ def _apply_mac(p: NetworkPlan, mac: str | None) -> None:
         p.options["mac"] = mac
     elif p.mode == "bridge":
         for net in p.networks.values():
-            net["mac"] = mac
+            net.setdefault("mac", mac)
     else:
         p.warnings.append(f"--mac-address is ignored with --network {p.mode}")
 

@@ -141,11 +141,11 @@ def root_flags(paths: Any) -> list[str]:
 
 
 def runroot_for_unit(paths: Any) -> str:
-    """``%t/rpod`` when the runtime root is ``$XDG_RUNTIME_DIR/rpod`` (what systemd's %t is)."""
-    xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if xdg and os.path.abspath(paths.runroot) == os.path.abspath(os.path.join(xdg, "rpod")):
-        return "%t/rpod"
-    return str(paths.runroot)
+    """The runtime root as the unit's rpod will see it: ``%t/rpod`` (systemd's %t is the
+    ``$XDG_RUNTIME_DIR`` the service gets, whatever this shell has) unless ``--runroot`` chose one."""
+    if os.environ.get("RPOD_RUNROOT"):
+        return str(paths.runroot)
+    return "%t/rpod"
 
 
 def generate(paths: Any, record: Any, opts: GenerateOptions,
@@ -184,7 +184,7 @@ def generate(paths: Any, record: Any, opts: GenerateOptions,
             f"PIDFile={pidfile}",
             "Type=forking",
         ]
-        mounts = str(paths.runroot)
+        mounts = runroot_for_unit(paths)
     text = _header(name, opts) + _unit_section(name, mounts, opts) + "\n".join(body) + "\n" + _INSTALL
     return Unit(name, text, opts.template)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from rpod.errors import RpodError
 from rpod.systemd.unitfile import escape_arg as _escape_exec
 from rpod.systemd.unitfile import rpod_executable
 
-SUFFIXES = (".container", ".volume", ".network")
+SUFFIXES = (".container", ".volume", ".network", ".kube", ".pod")
 TRUE = ("1", "yes", "true", "on")
 FALSE = ("0", "no", "false", "off")
 
@@ -131,7 +132,7 @@ CONTAINER_BOOLS = {"ReadOnly": "--read-only", "RunInit": "--init", "EnvironmentH
                    "NoNewPrivileges": "--security-opt=no-new-privileges",
                    "VolatileTmp": "--tmpfs=/tmp:rw,size=512M,mode=1777"}
 CONTAINER_OTHER = {"Image", "Exec", "Environment", "User", "Group", "Notify", "AutoUpdate", "PodmanArgs",
-                   "RemapUsers", "RemapUid", "RemapGid", "ReadOnlyTmpfs"}
+                   "RemapUsers", "RemapUid", "RemapGid", "ReadOnlyTmpfs", "Pod"}
 # keys whose value holds several space-separated items (each becomes one flag)
 MULTI_VALUE = {"AddCapability", "DropCapability", "Label", "Annotation"}
 
@@ -152,7 +153,7 @@ class Service:
 
 def service_name(path: str) -> str:
     base, ext = os.path.splitext(os.path.basename(path))
-    return base if ext == ".container" else f"{base}-{ext[1:]}"
+    return base if ext in (".container", ".kube") else f"{base}-{ext[1:]}"
 
 
 def _check_keys(unit: UnitFile, sec: str, allowed: set[str]) -> None:
@@ -227,8 +228,15 @@ def convert_container(unit: UnitFile, exe: list[str]) -> Service:
     notify = unit.last(sec, "Notify")
     args.append("--sdnotify=container" if notify and parse_bool(notify, unit.path, "Notify") else "--sdnotify=conmon")
     args.append("-d")
+    pod_units: list[str] = []
     for key, value in unit.section(sec):
         if key == "ContainerName":
+            continue
+        if key == "Pod":
+            from rpod.systemd.quadlet_pods import pod_of_container
+
+            pod_flags, pod_units = pod_of_container(unit, value, sys.modules[__name__])
+            args += pod_flags
             continue
         if key in CONTAINER_FLAGS:
             flag = CONTAINER_FLAGS[key]
@@ -245,7 +253,7 @@ def convert_container(unit: UnitFile, exe: list[str]) -> Service:
         args += split_words(exec_, unit.path, "Exec")
     cmd = " ".join(exe + [escape_arg(a) for a in args])
     rm = " ".join(exe + ["rm", "-f", "-i", "--cidfile=%t/%N.cid"])
-    unit_lines = [f"SourcePath={unit.path}", "RequiresMountsFor=%t/rpod"]
+    unit_lines = [f"SourcePath={unit.path}", "RequiresMountsFor=%t/rpod", *pod_units]
     for dep in deps:
         unit_lines += [f"Requires={dep}", f"After={dep}"]
     service_lines = ["Environment=PODMAN_SYSTEMD_UNIT=%n", "Environment=RPOD_SYSTEMD_UNIT=%n",
@@ -394,6 +402,10 @@ def convert(path: str, text: str | None = None) -> Service:
         return convert_volume(unit, exe)
     if ext == ".network":
         return convert_network(unit, exe)
+    if ext in (".kube", ".pod"):
+        from rpod.systemd.quadlet_pods import convert_kube, convert_pod
+
+        return (convert_kube if ext == ".kube" else convert_pod)(unit, exe, sys.modules[__name__])
     raise QuadletError(f"{path}: not a Quadlet file (use {', '.join(SUFFIXES)})")
 
 

@@ -162,18 +162,18 @@ def test_reproducible_with_timestamp(module_env: RpodEnv, tmp_path: Path) -> Non
 def test_errors_name_the_line(module_env: RpodEnv, tmp_path: Path) -> None:
     cases = {
         "FROM alpine\n\nFOO bar\n": ("line 3", "unknown instruction: FOO", 125),
-        "FROM alpine\nCOPY ../x /x\n": ("line 2", "outside the build context", 125),
-        "FROM alpine\nCOPY --from=nope /x /x\n": ("line 2", "no stage or image found", 125),
-        "FROM alpine\nRUN echo first-line; echo oops >&2; exit 3\n": ("line 2", "exit status 3", 3),
+        "FROM alpine\nCOPY ../x /x\n": ("Containerfile:2", "outside the build context", 125),
+        "FROM alpine\nCOPY --from=nope /x /x\n": ("Containerfile:2", "no stage or image found", 125),
+        "FROM alpine\nRUN echo first-line; echo oops >&2; exit 3\n": ("Containerfile:2", "exit status 3", 3),
         "FROM alpine AS a\nCOPY --from=b /x /x\nFROM alpine AS b\nCOPY --from=a /y /y\n": ("line", "cycle", 125),
-        "FROM alpine\nCOPY missing.txt /x\n": ("line 2", "missing.txt", 125),
+        "FROM alpine\nCOPY missing.txt /x\n": ("Containerfile:2", "missing.txt", 125),
     }
     for text, (line, what, code) in cases.items():
         ctx = write(tmp_path / str(abs(hash(text))), {"Containerfile": text})
-        r = build(module_env, ctx)
+        r = run_rpod({**module_env, "RPOD_HINTS": "1"}, "build", str(ctx), timeout=120)
         assert r.returncode == code, (text, r.stdout, r.stderr)
         assert line in r.stderr and what in r.stderr, (text, r.stderr)
-        if code == 3:  # a failing RUN: its output, and its last lines again in the hint
+        if code == 3:  # a failing RUN: its output, and its last lines again in the hint (for a terminal)
             assert "first-line" in r.stdout and "last output:" in r.stderr and "  oops" in r.stderr
 
 
@@ -198,7 +198,7 @@ def test_hostile_context(module_env: RpodEnv, tmp_path: Path) -> None:
     (ctx / "evil.tar").write_bytes(bad.getvalue())
     (ctx / "Containerfile").write_text("FROM alpine\nADD evil.tar /x/\n")
     r = build(module_env, ctx)
-    assert r.returncode == 125 and "'..'" in r.stderr and "line 2" in r.stderr
+    assert r.returncode == 125 and "'..'" in r.stderr and "Containerfile:2" in r.stderr
 
 
 def test_add_archive_and_stdin_containerfile(module_env: RpodEnv, tmp_path: Path) -> None:
@@ -217,39 +217,80 @@ def test_add_archive_and_stdin_containerfile(module_env: RpodEnv, tmp_path: Path
     assert ok(run_rpod(module_env, "run", "--rm", "addtar")).stdout == "hello\n"
 
 
+def _podman(env: RpodEnv, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    """An isolated rootless Podman 4.3.1 (its own store, vfs, no systemd), the reference."""
+    import shutil
+
+    if shutil.which("podman") is None:
+        pytest.fail("podman is needed for this comparison (apt-get install podman)")
+    conf = tmp_path / "pconfig"
+    (conf / "containers").mkdir(parents=True, exist_ok=True)
+    penv = {**env, "XDG_CONFIG_HOME": str(conf), "XDG_DATA_HOME": str(tmp_path / "pdata")}
+    podman = ["podman", "--root", str(tmp_path / "pstore"), "--runroot", str(env.runtime_dir / "prun"),
+              "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
+    return podman, penv
+
+
 def test_output_matches_podman(module_env: RpodEnv, images, tmp_path: Path) -> None:
     """Podman 4.3.1 on the same Containerfile: the same STEP/COMMIT lines (ids aside)."""
-    import os
-    import shutil
     import subprocess
 
-    if shutil.which("podman") is None or shutil.which("skopeo") is None:
-        pytest.fail("podman and skopeo are needed for this comparison")
-    ref = images.ref("alpine")
-    penv = {**module_env, "HOME": str(tmp_path / "phome"), "XDG_DATA_HOME": str(tmp_path / "phome/data"),
-            "XDG_CONFIG_HOME": str(tmp_path / "phome/config")}
-    os.makedirs(penv["XDG_CONFIG_HOME"], exist_ok=True)
-    storage = f"[storage]\ndriver=\"vfs\"\ngraphroot=\"{tmp_path}/pstore\"\nrunroot=\"{module_env.runtime_dir}/pr\"\n"
-    os.makedirs(f"{penv['XDG_CONFIG_HOME']}/containers", exist_ok=True)
-    Path(f"{penv['XDG_CONFIG_HOME']}/containers/storage.conf").write_text(storage)
-    cp = subprocess.run(["skopeo", "copy", "--src-tls-verify=false", f"docker://{ref}",
-                         f"containers-storage:[vfs@{tmp_path}/pstore+{module_env.runtime_dir}/pr]localhost/alpine:3.20"],
-                        env=penv, capture_output=True, text=True, timeout=120)
-    assert cp.returncode == 0, cp.stderr
-    text = ("FROM localhost/alpine:3.20 AS base\nARG X=1\nENV A=b\nRUN echo run-out $X\nCOPY f.txt /f.txt\n"
-            "CMD [\"cat\", \"/f.txt\"]\n\nFROM base\nLABEL x=y\nRUN echo second\n")
-    ctx = write(tmp_path / "ctx", {"Containerfile": text, "f.txt": "hi\n"})
-    ok(run_rpod(module_env, "tag", "alpine", "localhost/alpine:3.20"))
-    mine = build(module_env, ctx, "-t", "cmp")
-    theirs = subprocess.run(["podman", "build", "--network", "none", "-t", "cmp", str(ctx)], env=penv,
-                            capture_output=True, text=True, timeout=300)
-    assert theirs.returncode == 0, theirs.stderr
-    subprocess.run(["podman", "system", "reset", "-f"], env=penv, capture_output=True, timeout=120)
+    from tests.support.leaks import stop_podman
+
+    podman, penv = _podman(module_env, tmp_path)
+    try:
+        pulled = subprocess.run([*podman, "pull", "-q", "--tls-verify=false", images.ref("alpine")], env=penv,
+                                capture_output=True, text=True, timeout=120)
+        assert pulled.returncode == 0, pulled.stderr
+        ok_tag = subprocess.run([*podman, "tag", images.ref("alpine"), "localhost/alpine:3.20"], env=penv,
+                                capture_output=True, text=True, timeout=60)
+        assert ok_tag.returncode == 0, ok_tag.stderr
+        text = ("FROM localhost/alpine:3.20 AS base\nARG X=1\nENV A=b\nRUN echo run-out $X\nCOPY f.txt /f.txt\n"
+                "CMD [\"cat\", \"/f.txt\"]\n\nFROM base\nLABEL x=y\nRUN echo second\n")
+        ctx = write(tmp_path / "ctx", {"Containerfile": text, "f.txt": "hi\n"})
+        ok(run_rpod(module_env, "tag", "alpine", "localhost/alpine:3.20"))
+        mine = build(module_env, ctx, "-t", "cmp")
+        theirs = subprocess.run([*podman, "build", "--network", "none", "-t", "cmp", str(ctx)], env=penv,
+                                capture_output=True, text=True, timeout=300)
+        assert theirs.returncode == 0, theirs.stderr
+    finally:
+        stop_podman(podman, penv, tmp_path)
 
     def norm(out: str) -> list[str]:
         return [re.sub(r"[0-9a-f]{64}|[0-9a-f]{11}", "ID", x) for x in steps(out)]
 
     assert norm(ok(mine).stdout) == norm(theirs.stdout)
+    assert "run-out 1" in mine.stdout and "second" in mine.stdout
+
+
+def test_ci_script_build_run_push(module_env: RpodEnv, token_registry, tmp_path: Path) -> None:
+    """The issue's CI script against the token-auth registry: ``rpod build -t HOST:PORT/app:1 . &&
+    rpod run --rm HOST:PORT/app:1 && rpod push HOST:PORT/app:1``; the pushed image runs under Podman."""
+    import subprocess
+    import sys
+
+    from tests.support.leaks import stop_podman
+
+    module_env.write_auth(token_registry)
+    write(tmp_path / "ctx", {"Containerfile": "FROM alpine\nRUN echo ci > /ci.txt\nCMD [\"cat\", \"/ci.txt\"]\n"})
+    name = f"{token_registry.address}/app:1"
+    rpod = f"{sys.executable} -m rpod"
+    script = (f"set -e\ncd {tmp_path / 'ctx'}\n{rpod} build -t {name} .\n{rpod} run --rm {name}\n"
+              f"{rpod} push --tls-verify=false {name}\n")
+    r = subprocess.run(["sh", "-c", script], env=module_env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr
+    assert f"Successfully tagged {name}" in r.stdout and "ci\n" in r.stdout
+    podman, penv = _podman(module_env, tmp_path)
+    try:
+        creds = f"{token_registry.username}:{token_registry.password}"
+        pulled = subprocess.run([*podman, "pull", "-q", "--tls-verify=false", "--creds", creds, name], env=penv,
+                                capture_output=True, text=True, timeout=120)
+        assert pulled.returncode == 0, pulled.stderr
+        ran = subprocess.run([*podman, "run", "--rm", "--network", "none", name], env=penv,
+                             capture_output=True, text=True, timeout=120)
+        assert ran.returncode == 0 and ran.stdout == "ci\n", ran.stderr
+    finally:
+        stop_podman(podman, penv, tmp_path)
 
 
 def test_ci_script_build_then_run(module_env: RpodEnv, registry, tmp_path: Path) -> None:

@@ -139,8 +139,76 @@ def test_add_url_jobs_pull_never_and_images_listing(module_env: RpodEnv, tmp_pat
         srv.shutdown()
     bad = write(tmp_path / "bad", {"Containerfile": "FROM does-not-exist-here:1\nRUN true\n"})
     r = build(module_env, bad, "--pull=never")
-    assert r.returncode == 125 and "line 1" in r.stderr
+    assert r.returncode == 125 and "Containerfile:1" in r.stderr
     listed = ok(run_rpod(module_env, "images", "--format", "{{.ID}} {{.Repository}}")).stdout.splitlines()
     everything = ok(run_rpod(module_env, "images", "-a", "--format", "{{.ID}}")).stdout.splitlines()
     assert len(everything) > len(listed)  # the per-step images only with -a
     assert sum(1 for x in listed if x.endswith("<none>")) < sum(1 for _ in everything) - len(listed) + 1
+
+
+def test_epoch_annotation_chmod_onbuild_and_shell(module_env: RpodEnv, tmp_path: Path) -> None:
+    ctx = write(tmp_path / "ctx", {"Containerfile": (
+        "FROM alpine\nMAINTAINER someone\nCOPY --chmod=700 f /f\nSHELL [\"/bin/sh\", \"-x\", \"-c\"]\n"
+        "CMD echo via-shell\nHEALTHCHECK NONE\nONBUILD RUN echo triggered > /onbuild\n"), "f": "x"})
+    r = ok(build(module_env, ctx, "--timestamp", "1600000000", "--annotation", "org.example.k=v", "-t", "ep1"))
+    first = r.stdout.strip().splitlines()[-1]
+    import subprocess
+    import sys
+
+    env = {**module_env, "SOURCE_DATE_EPOCH": "1600000000"}
+    again = subprocess.run([sys.executable, "-m", "rpod", "build", "--no-cache", "-q", "--annotation",
+                            "org.example.k=v", str(ctx)], env=env, capture_output=True, text=True, timeout=180)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == first  # SOURCE_DATE_EPOCH is a default --timestamp
+    doc = inspect(module_env, "ep1")
+    manifest = json.loads((module_env.data_home / "rpod" / "blobs" / "sha256" / doc["Digest"].split(":")[1]).read_bytes())
+    assert manifest["annotations"] == {"org.example.k": "v"}
+    assert doc["Author"] == "someone" and doc["Config"]["Healthcheck"] == {"Test": ["NONE"]}
+    assert doc["Config"]["Cmd"] == ["/bin/sh", "-x", "-c", "echo via-shell"]
+    assert ok(run_rpod(module_env, "run", "--rm", "ep1", "stat", "-c", "%a", "/f")).stdout == "700\n"
+    child = write(tmp_path / "child", {"Containerfile": "FROM ep1\nCMD [\"cat\", \"/onbuild\"]\n"})
+    ok(build(module_env, child, "-t", "child"))
+    assert ok(run_rpod(module_env, "run", "--rm", "child")).stdout == "triggered\n"
+    assert not inspect(module_env, "child")["Config"].get("OnBuild")
+
+
+def test_podman_spellings(module_env: RpodEnv, tmp_path: Path) -> None:
+    """What Podman's own build tests use: ``buildx build --load``, ``build -`` with a Containerfile on
+    stdin, ``--ignorefile``, ``--logfile``, ``BUILDAH_LAYERS``, ``--ulimit``, a missing ``-f``, ``--authfile``."""
+    r = ok(run_rpod(module_env, "build", "-t", "fromstdin", "-", input="FROM alpine\nRUN echo in-stdin\n", timeout=120))
+    assert "in-stdin" in r.stdout
+    ctx = write(tmp_path / "ctx", {"Containerfile": "FROM alpine\nCOPY . /c/\nRUN ls /c; ulimit -n\n",
+                                   "keep": "k", "drop": "d"})
+    ignore = tmp_path / "myignore"
+    ignore.write_text("drop\n")
+    log = tmp_path / "build.log"
+    r = ok(run_rpod(module_env, "buildx", "build", "--load", "--ignorefile", str(ignore), "--logfile", str(log),
+                    "--ulimit", "nofile=101:102", "-t", "bx", str(ctx), timeout=120))
+    text = log.read_text()
+    assert "COMMIT bx" in text and "keep" in text and "drop" not in text.split("STEP 3/3")[1]
+    assert "101" in text
+    env = {**module_env, "BUILDAH_LAYERS": "false"}
+    import subprocess
+    import sys
+
+    again = subprocess.run([sys.executable, "-m", "rpod", "build", "-t", "bx", "--ignorefile", str(ignore),
+                            str(ctx)], env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "Using cache" not in again.stdout, again.stderr
+    missing = run_rpod(module_env, "build", "-f", "Nope", str(ctx))
+    assert missing.returncode == 125 and "Nope: no such file or directory" in missing.stderr
+    bogus = run_rpod(module_env, "build", "--authfile", "/tmp/bogus-auth-file", str(ctx))
+    assert bogus.returncode == 125 and "/tmp/bogus-auth-file: no such file or directory" in bogus.stderr
+
+
+def test_volume_dirs_and_security_opt(module_env: RpodEnv, tmp_path: Path) -> None:
+    """VOLUME makes its mount points in the image (Docker's odd spelling included, as Podman's
+    070-build checks); --security-opt reaches RUN steps."""
+    ctx = write(tmp_path / "ctx", {"Containerfile": (
+        "FROM alpine\nVOLUME /a/b/c\nVOLUME ['/etc/foo', '/etc/bar']\n"
+        "RUN grep Seccomp: /proc/self/status | awk '{print $2}' > /seccomp\n")})
+    ok(build(module_env, ctx, "-t", "vols", "--security-opt", "seccomp=unconfined"))
+    out = ok(run_rpod(module_env, "run", "--rm", "vols", "sh", "-c",
+                      "find '/[' '/etc/bar]' /a/b/c -print; cat /seccomp")).stdout
+    assert out.split("\n") == ["/[", "/[/etc", "/[/etc/foo,", "/etc/bar]", "/a/b/c", "0", ""]
+    vols = inspect(module_env, "vols")["Config"]["Volumes"]
+    assert set(vols) == {"/a/b/c", "/[/etc/foo,", "/etc/bar]"}

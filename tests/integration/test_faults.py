@@ -1,12 +1,12 @@
 """Fault injection: ``kill -9`` rpod (or its process group, or a container's monitor) at a random
-moment of pull, rmi, run, rm, create, prune, then check the store (issue 14).
+moment of pull, rmi, run, rm, create, prune, build, then check the store (issue 14).
 
 After every kill: ``system check`` must find no damaged image (a record whose layers or blobs
 are gone is lost data; leftovers such as an abandoned removal or a stale name link are allowed,
 the next command finishes them); ``system check --repair`` then leaves a clean store; at the end
 ``rm -af`` leaves no process behind, ``tmp/`` is empty, and a fresh pull + run work.
 
-A quick pass runs in CI (24 rounds, well under a minute); the long pass is
+A quick pass runs in CI (16 rounds, under a minute); the long pass is
 ``pytest tests/integration/test_faults.py --fault-rounds=500`` (or ``RPODTEST_FAULT_ROUNDS``).
 The seed is printed so a failing sequence can be replayed (``RPODTEST_FAULT_SEED``).
 """
@@ -25,12 +25,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.images import ImageSet
+from tests.support.leaks import processes_referencing
 from tests.support.procs import pids_mentioning, wait_until
 from tests.support.registry import Registry
 from tests.support.rpodcli import RpodEnv, ok, run_rpod
 
 NONE = ("--network", "none")
-QUICK_ROUNDS = 24
+QUICK_ROUNDS = 16  # ~40 s on the 2-core CI machine
 
 
 @pytest.fixture
@@ -48,11 +49,11 @@ def _rounds(config: pytest.Config) -> int:
 
 def _operations(rng: random.Random, n: int) -> list[str]:
     names = ["pull alpine", "pull layered", "rmi alpine", "rmi layered", "run --rm", "run -d + rm -f",
-             "create + rm", "image prune -a", "monitor kill"]
+             "create + rm", "image prune -a", "monitor kill", "build"]
     return [rng.choice(names) for _ in range(n)]
 
 
-def _argv(op: str, i: int) -> list[list[str]]:
+def _argv(op: str, i: int, ctx: Path) -> list[list[str]]:
     """The rpod command lines of one operation (run in order; the kill hits one of them)."""
     name = f"f{i}"
     return {
@@ -66,6 +67,7 @@ def _argv(op: str, i: int) -> list[list[str]]:
         "create + rm": [["create", "--name", name, "alpine", "true"], ["rm", name]],
         "image prune -a": [["image", "prune", "-a", "-f"]],
         "monitor kill": [["run", "-d", "--name", name, *NONE, "alpine", "sleep", "100"]],
+        "build": [["build", "--no-cache", "-t", f"localhost/{name}", str(ctx)]],
     }[op]
 
 
@@ -108,9 +110,12 @@ def test_kill_at_random_points(fenv: RpodEnv, request: pytest.FixtureRequest) ->
     seed = int(os.environ.get("RPODTEST_FAULT_SEED") or random.SystemRandom().randrange(1 << 30))
     print(f"fault injection: {rounds} rounds, seed {seed} (replay: RPODTEST_FAULT_SEED={seed})")
     rng = random.Random(seed)
+    ctx = fenv.base / "ctx"
+    ctx.mkdir()
+    (ctx / "Containerfile").write_text("FROM alpine\nRUN echo built > /built\nCOPY Containerfile /\n")
     ok(run_rpod(fenv, "pull", "-q", "alpine"))
     for i, op in enumerate(_operations(rng, rounds)):
-        steps = _argv(op, i)
+        steps = _argv(op, i, ctx)
         victim = rng.randrange(len(steps))
         for j, argv in enumerate(steps):
             if j == victim and op != "monitor kill":
@@ -124,8 +129,9 @@ def test_kill_at_random_points(fenv: RpodEnv, request: pytest.FixtureRequest) ->
             ok(run_rpod(fenv, "rm", "-af", "-t", "0"))
     # the end: nothing left running, nothing left over, and the store still works
     ok(run_rpod(fenv, "rm", "-af", "-t", "0"))
-    assert wait_until(lambda: not pids_mentioning(str(fenv.runtime_dir)), 60), \
-        f"processes left: {pids_mentioning(str(fenv.runtime_dir))}"
+    needles = (fenv.runtime_dir, f"{fenv.base}/")  # in every rpod process's environment or argv
+    assert wait_until(lambda: not processes_referencing(needles), 60), \
+        f"processes left: {[(p.pid, p.args[:120]) for p in processes_referencing(needles)]}"
     _check_store(fenv, "the last round")
     tmp = fenv.data_home / "rpod" / "tmp"
     assert not tmp.is_dir() or sorted(p.name for p in tmp.iterdir()) == []

@@ -159,3 +159,44 @@ def test_every_command_has_a_man_page_that_renders(tmp_path: Path) -> None:
                               env={**os.environ, "MANWIDTH": "100"}).stdout
     assert "rpod run [options] IMAGE [COMMAND [ARG...]]" in run_page and "--detach" in run_page
     assert "EXAMPLES" in run_page and "rpod run --rm alpine echo hello" in run_page
+
+
+def test_units_use_systemd_specifiers_not_this_shells_runtime_dir(newcomer: RpodEnv) -> None:
+    env = {k: v for k, v in newcomer.items() if k != "XDG_RUNTIME_DIR"}  # e.g. a `su` shell: no runtime dir
+    ok(run_rpod(env, "create", "--name", "unitctr", "busybox", "sleep", "1000"))
+    try:
+        for flags in (["--new"], []):
+            unit = ok(run_rpod(env, "generate", "systemd", *flags, "unitctr")).stdout
+            assert "RequiresMountsFor=%t/rpod\n" in unit, unit
+            assert "/tmp/rpod-run" not in unit, unit
+    finally:
+        run_rpod(env, "rm", "-f", "unitctr")
+
+
+def test_pull_progress_on_a_terminal(rpod_env: RpodEnv, tmp_path: Path) -> None:
+    """Live bars (size, speed) while layers download, each finished as ``Copying blob ... done``
+    before ``Writing manifest to image destination`` and the id; in a pipe, no bar at all."""
+    from tests.support.tmux import terminal
+
+    raw = tmp_path / "raw.log"
+    cmd = f"read go; {sys.executable} -m rpod pull alpine; echo EXIT=$?; sleep 600"
+    with terminal(tmp_path, dict(rpod_env), cmd, cols=140, rows=40) as term:
+        subprocess.run([term.tmux, "-S", term.sock, "pipe-pane", "-o", f"cat >> {raw}"], check=True)
+        term.send("go", "Enter")
+        screen = term.wait_for("EXIT=", timeout=120, what="the pull to finish")
+    assert "EXIT=0" in screen, screen
+    lines = [ln.rstrip() for ln in screen.splitlines() if ln.strip()]
+    order = [next(i for i, ln in enumerate(lines) if ln.startswith(p)) for p in
+             ("Trying to pull", "Getting image source signatures", "Copying blob", "Copying config",
+              "Writing manifest to image destination")]
+    assert order == sorted(order), lines
+    blobs = [ln for ln in lines if ln.startswith("Copying blob")]
+    assert blobs and all(re.fullmatch(r"Copying blob [0-9a-f]{12} done", b) for b in blobs), lines
+    assert re.fullmatch(r"Copying config [0-9a-f]{12} done", lines[order[3]]), lines
+    writing = order[4]
+    assert re.fullmatch(r"[0-9a-f]{64}", lines[writing + 2]) and lines[writing + 1] == "Storing signatures", lines
+    assert not any("[=" in ln or "[>" in ln for ln in lines), lines  # no bar left behind
+    seen = raw.read_bytes().decode(errors="replace")
+    assert re.search(r"Copying blob [0-9a-f]{12} \[[=>-]+\] [\d.]+\w*B / [\d.]+MiB \| [\d.]+\w*B/s", seen), seen[-2000:]
+    piped = ok(run_rpod(rpod_env, "pull", "alpine"))
+    assert "[" not in piped.stderr and "\x1b" not in piped.stderr, piped.stderr

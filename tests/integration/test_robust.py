@@ -100,6 +100,9 @@ def test_record_without_name_link_is_found_and_repaired(env: RpodEnv) -> None:
     r = ok(run_rpod(env, "system", "check", "--repair"))
     assert "repaired container" in r.stdout
     assert _cid(env, "half") == cid
+    os.unlink(store(env) / "container-names" / "half")  # again: a command that meets it relinks it
+    assert _cid(env, "half") == cid
+    assert (store(env) / "container-names" / "half").is_symlink()
     r = run_rpod(env, "create", "--name", "half", "alpine", "true")  # no second container of that name
     assert r.returncode == 125 and "already in use" in one_error(r)
     ok(run_rpod(env, "system", "check"))
@@ -126,13 +129,20 @@ def test_what_a_killed_rm_or_rmi_left_is_reclaimed(env: RpodEnv, command: tuple[
     (orphan / "ctr.log").write_text("left by a killed rm\n")
     live = tmp / f"{'d' * 64}.removing.{os.getpid()}"  # a removal in progress (this process lives)
     live.mkdir()
+    scratch = tmp / f"build-{_dead_pid()}-x1y2"  # a killed build's scratch
+    (scratch / "upper").mkdir(parents=True)
     r = run_rpod(env, "system", "check")
     assert r.returncode == 125 and "removal abandoned" in r.stdout and "without a record" in r.stdout
+    assert scratch.name in r.stdout
     run_rpod(env, *command)
     for d in (*removing, orphan):
         assert not d.exists(), f"{d.name} left by {' '.join(command)}"
     assert live.exists()
     live.rmdir()
+    if "prune" in command:
+        assert not scratch.exists()
+    ok(run_rpod(env, "system", "check", "--repair"))
+    assert not scratch.exists()
     ok(run_rpod(env, "system", "check"))
 
 

@@ -164,3 +164,74 @@ def test_save_multi_image_gzip_stdin_and_terminal_refusal(env: RpodEnv, images: 
     # a skopeo-written OCI layout directory is not an archive: load says what it takes
     bad = run_rpod(env, "load", "-i", str(tmp_path / "missing.tar"))
     assert bad.returncode == 125 and "Error:" in bad.stderr
+
+
+def test_loaded_docker_archive_pushes_gzipped_with_same_config(env: RpodEnv, registry: Registry, images: ImageSet,
+                                                               tmp_path: Path) -> None:
+    """A docker-archive's layers are stored as they came (uncompressed); a push gzips them, and the
+    image (config, diff_ids) stays the same, twice in a row with the same digests."""
+    ref = images.ref("layered")
+    archive = tmp_path / "d.tar"
+    ok(run_rpod(env, "save", "-o", str(archive), ref))
+    ok(run_rpod(env, "rmi", "-f", ref))
+    ok(run_rpod(env, "load", "-q", "-i", str(archive)))
+    dest = f"{registry.address}/fromload/layered:1"
+    ok(run_rpod(env, "push", "--tls-verify=false", ref, dest))
+    raw = _inspect_raw(dest, registry, tmp_path)
+    assert raw["config"]["digest"] == images["layered"].config_digest
+    assert {d["mediaType"] for d in raw["layers"]} == {"application/vnd.docker.image.rootfs.diff.tar.gzip"}
+    again = ok(run_rpod(env, "push", "--tls-verify=false", ref, dest))
+    assert again.stderr.count("skipped: already exists") >= len(raw["layers"])
+
+
+@pytest.mark.podman
+def test_image_pushed_by_rpod_runs_under_podman(rpod_env: RpodEnv, token_registry: Registry, tmp_path: Path) -> None:
+    """The offline path end to end: import the minirootfs, push it to the token registry (push
+    scope), and Podman pulls and runs what rpod pushed."""
+    from tests.support.images import ALPINE_X86_64
+
+    creds = f"{token_registry.username}:{token_registry.password}"
+    dest = f"{token_registry.address}/ci/app:1"
+    ok(run_rpod(rpod_env, "import", "-q", "--change", "CMD cat /etc/alpine-release", str(ALPINE_X86_64), dest))
+    ok(run_rpod(rpod_env, "push", "--tls-verify=false", "--creds", creds, dest))
+    penv = RpodEnv(tmp_path / "podman")
+    try:
+        pulled = _podman(penv, "pull", "-q", "--tls-verify=false", "--creds", creds, dest)
+        assert pulled.returncode == 0, pulled.stderr
+        run = _podman(penv, "run", "--rm", "--network=none", dest)
+        assert run.stdout.decode().strip() == "3.20.3", run.stderr
+    finally:
+        stop_podman([PODMAN], penv, penv.base)
+        penv.cleanup()
+
+
+def test_load_from_url_invalid_payload_and_uncompressed_oci(env: RpodEnv, images: ImageSet, tmp_path: Path) -> None:
+    """As Podman's 120-load: load -i http://..., a corrupt payload's diagnostic, save --uncompressed."""
+    import functools
+    import http.server
+    import tarfile
+    import threading
+
+    ref = images.ref("layered")
+    archive = tmp_path / "serve" / "image.tar"
+    archive.parent.mkdir()
+    ok(run_rpod(env, "save", "-o", str(archive), ref))
+    ok(run_rpod(env, "rmi", "-f", ref))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(archive.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        out = ok(run_rpod(env, "load", "-i", f"http://127.0.0.1:{server.server_address[1]}/image.tar")).stdout
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert out == f"Loaded image: {ref}\n"
+    assert ok(run_rpod(env, "image", "inspect", "--format", "{{.Id}}", ref)).stdout.strip() == \
+        images["layered"].image_id
+    bad = run_rpod(env, "load", input="Danger, Will Robinson!! This is a corrupt tarball!\n")
+    assert bad.returncode == 125 and "payload does not match any of the supported image formats:" in bad.stderr
+    oci = tmp_path / "u.tar"
+    ok(run_rpod(env, "save", "--format", "oci-archive", "--uncompressed", "-o", str(oci), ref))
+    with tarfile.open(oci) as tar:
+        blobs = [m for m in tar.getmembers() if m.isfile() and m.name.startswith("blobs/") and m.size > 1024]
+        assert blobs and all(tar.extractfile(m).read(262)[257:262] == b"ustar" for m in blobs)  # type: ignore[union-attr]

@@ -99,6 +99,18 @@ def test_ignore_patterns(tmp_path) -> None:
     assert walk(tmp_path, "", ig) == ["docs", "docs/README.md", "keep.log", "src", "src/m.py"]
 
 
+def test_ignore_exceptions_inside_excluded_dirs(tmp_path) -> None:
+    """Podman's 070-build case (buildah #3486): an excluded directory is walked only when an
+    exception pattern starts with its path."""
+    ig = Ignore(parse_patterns("# comment\ntest*\n!test2*\nsubdir1\nsubdir2\n!*/sub1*\n!subdir1/sub3*\n"))
+    for p in ("test1", "test2", "subdir1/sub1", "subdir1/sub2", "subdir1/sub3", "subdir2/sub1", "subdir2/sub3"):
+        f = tmp_path / p
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("x")
+    kept = [p for p in walk(tmp_path, "", ig) if (tmp_path / p).is_file()]
+    assert kept == ["subdir1/sub1", "subdir1/sub3", "test2"]
+
+
 def test_stage_plan_target_args_and_cycle() -> None:
     cf = parse("ARG BASE=alpine\nARG V\nFROM $BASE AS one\nRUN x\nFROM busybox:${V:-1} AS two\n"
                "COPY --from=one /a /a\nFROM two\nCOPY --from=0 /b /b\n")

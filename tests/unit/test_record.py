@@ -49,8 +49,15 @@ def test_saved_back_in_the_current_shape(store: ContainerStore) -> None:
     data = json.loads((store.dir(V1_ID) / "container.json").read_text())
     assert data["version"] == RECORD_VERSION
     old = json.loads(V1.read_text())
-    assert data["options"] == {**old["options"]}  # every option kept, same values
-    assert {k: v for k, v in data.items() if k != "version"} == old
+    assert {k: data["options"][k] for k in old["options"]} == old["options"]  # every option kept, same values
+    from dataclasses import asdict
+
+    from rpod.container.options import RunOptions
+
+    defaults = asdict(RunOptions())  # options added since (--pod, --ipc...) are saved at their defaults
+    assert all(data["options"][k] == defaults[k] for k in set(data["options"]) - set(old["options"]))
+    assert {k: v for k, v in data.items() if k not in ("version", "options")} == \
+        {k: v for k, v in old.items() if k != "options"}
     again = store.load(V1_ID)
     assert again == rec
 

@@ -1,0 +1,1 @@
+"""Kubernetes YAML: ``kube play`` (``spec``) and ``generate kube`` (``generate``)."""

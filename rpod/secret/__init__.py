@@ -1,0 +1,1 @@
+"""Secrets: ``rpod secret create/ls/inspect/rm/exists`` (file driver) and ``--secret`` at run time."""
