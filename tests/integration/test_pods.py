@@ -163,3 +163,21 @@ def test_exit_policy_stop_stops_the_infra_after_the_last_member(env: RpodEnv) ->
         run_rpod(env, "pod", "rm", "-f", "-t", "0", "-a")
     r = run_rpod(env, "pod", "create", "--exit-policy", "bogus")
     assert r.returncode == 125 and 'invalid pod exit policy: "bogus"' in r.stderr
+
+
+def test_pod_on_a_user_network(benv: RpodEnv) -> None:
+    env = benv
+    ok(run_rpod(env, "network", "create", "podnet"))
+    try:
+        ok(run_rpod(env, "run", "-d", "--name", "backend", "--network", "podnet", "busybox", "sh", "-c",
+                    "mkdir -p /w && echo from-backend > /w/index.html && exec httpd -f -p 80 -h /w"))
+        ok(run_rpod(env, "pod", "create", "--name", "netpod", "--network", "podnet"))
+        r = ok(run_rpod(env, "run", "--rm", "--pod", "netpod", "busybox", "sh", "-c",
+                        "for i in $(seq 50); do wget -qO- http://backend/ && break; sleep 0.2; done"))
+        assert r.stdout.strip() == "from-backend"
+        doc = json.loads(ok(run_rpod(env, "pod", "inspect", "netpod")).stdout)
+        assert doc["InfraConfig"]["Networks"] == ["podnet"]
+    finally:
+        run_rpod(env, "pod", "rm", "-f", "-t", "0", "netpod")
+        run_rpod(env, "rm", "-f", "-t", "0", "backend")
+        ok(run_rpod(env, "network", "rm", "-f", "podnet"))
