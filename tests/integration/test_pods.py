@@ -49,7 +49,7 @@ def test_pod_shares_network_ipc_uts_and_serves_its_port(benv: RpodEnv) -> None:
         assert sorted(r.stdout.splitlines()) == sorted([f"{infra_name} web", "srv web"])
         # the infra cannot be removed on its own
         r = run_rpod(env, "rm", "-f", infra_name)
-        assert r.returncode == 125 and "dependent containers" in r.stderr
+        assert r.returncode == 125 and "is the infra container of pod" in r.stderr, r.stderr
         # stop: every container, infra last; status Exited; start brings both back
         assert ok(run_rpod(env, "pod", "stop", "-t", "1", "web")).stdout.strip() == pod_id
         assert json.loads(ok(run_rpod(env, "pod", "inspect", "web")).stdout)["State"] == "Exited"
@@ -112,8 +112,11 @@ def test_pod_clone_copies_the_configuration(env: RpodEnv) -> None:
         assert doc["Id"] == new_id and doc["Hostname"] == "h1" and doc["Labels"] == {"a": "b"}
         assert "pid" in doc["SharedNamespaces"] and doc["NumContainers"] == 1
         ok(run_rpod(env, "pod", "clone", "--destroy", "--name", "orig2", "--start", "orig"))
+        ok(run_rpod(env, "run", "-d", "--pod", "orig-clone", "alpine", "sleep", "300"))
         assert run_rpod(env, "pod", "exists", "orig").returncode == 1
         assert json.loads(ok(run_rpod(env, "pod", "inspect", "orig2")).stdout)["State"] == "Running"
+        ok(run_rpod(env, "rm", "-a", "-f", "-t", "0"))  # as Podman: the infra's removal takes its pod along
+        assert ok(run_rpod(env, "ps", "-aq")).stdout == ""
     finally:
         run_rpod(env, "pod", "rm", "-f", "-t", "0", "-a")
     assert ok(run_rpod(env, "pod", "ps", "-q")).stdout == ""
