@@ -28,7 +28,7 @@ def test_pod_shares_network_ipc_uts_and_serves_its_port(benv: RpodEnv) -> None:
         assert ps[0].split() == ["POD", "ID", "NAME", "STATUS", "CREATED", "INFRA", "ID", "#", "OF", "CONTAINERS"]
         assert ps[1].split()[:3] == [pod_id[:12], "web", "Created"]
         ok(run_rpod(env, "run", "-d", "--pod", "web", "--name", "srv", "busybox", "sh", "-c",
-                    "mkdir -p /www && echo pod-says-hi > /www/index.html && exec httpd -f -p 80 -h /www"))
+                    "echo srv-up; mkdir -p /www && echo pod-says-hi > /www/index.html && exec httpd -f -p 80 -h /www"))
         assert http_get(f"http://127.0.0.1:{port}/").strip() == "pod-says-hi"
         # a second member reaches the first on localhost, with the pod's name as host name
         r = ok(run_rpod(env, "run", "--rm", "--pod", "web", "busybox", "sh", "-c",
@@ -44,6 +44,10 @@ def test_pod_shares_network_ipc_uts_and_serves_its_port(benv: RpodEnv) -> None:
         for kind in ("net", "ipc", "uts", "user"):
             assert ns_inode(env, "srv", kind) == ns_inode(env, infra_name, kind), kind
         assert ns_inode(env, "srv", "pid") != ns_inode(env, infra_name, "pid")
+        top = ok(run_rpod(env, "pod", "top", "web")).stdout
+        assert top.split("\n")[0].split()[:2] == ["USER", "PID"] and "httpd" in top and "catatonit" in top
+        assert "srv-up" in ok(run_rpod(env, "pod", "logs", "web")).stdout
+        assert "srv-up" in ok(run_rpod(env, "pod", "logs", "-c", "srv", "web")).stdout
         # ps --pod, --filter pod=
         r = ok(run_rpod(env, "ps", "-a", "--pod", "--format", "{{.Names}} {{.PodName}}", "--filter", "pod=web"))
         assert sorted(r.stdout.splitlines()) == sorted([f"{infra_name} web", "srv web"])
