@@ -48,6 +48,8 @@ def create(req: Request, conn: Connection) -> Any:
     fields = convert.run_options(body, req.q("name"))
     rec = eng.create(fields)
     conn.respond_json(201, {"Id": rec.id, "Warnings": list(rec.warnings or [])})
+    if body.get("AttachStdout") or body.get("AttachStderr"):  # docker run: attach and start follow
+        eng.prespawn(rec.id, stdin=bool(body.get("AttachStdin") and body.get("OpenStdin")))
 
 
 @route("GET", "/containers/{ref}/json")
