@@ -516,11 +516,12 @@ def archive_put(ref: str, path: str, chunks: Iterator[bytes]) -> None:
         raise NoSuchContainer(msg) if "no such" in msg.lower() else UsageError(msg or "copying failed")
 
 
-def network_view(cid: str) -> dict[str, Any]:
-    """``{"mode", "ports", "settings"}`` of a container (Podman's inspect pieces)."""
+def network_view(rec: Any) -> dict[str, Any]:
+    """``{"mode", "ports", "settings"}`` of a container record (Podman's inspect pieces)."""
     from rpod.network.inspect import container_network
 
-    rec = container(cid)
+    if isinstance(rec, str):
+        rec = container(rec)
     return container_network(container_dir(rec.id), rec)
 
 
