@@ -84,6 +84,7 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
     "auto-update": ("rpod.cli.autoupdate", "auto-update",
                     "Auto update containers according to their auto-update policy"),
     "completion": ("rpod.cli.completion", "completion", "Generate shell autocompletions"),
+    "help": ("rpod.cli.helpcmd", "help", "Help about any command"),
 }
 HIDDEN = {"__complete", "__completeNoDesc"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -108,6 +109,8 @@ class CobraGroupMixin:
                 raise click.exceptions.NoSuchOption(flag, ctx=ctx)
             raise UnknownCommand(f"unrecognized command `{ctx.command_path} {args[0]}`", ctx)
         name, cmd, rest = super().resolve_command(ctx, args)  # type: ignore[misc]
+        if name:  # for errors click raises without a context (a flag's missing value)
+            _RESOLVED[0] = f"{ctx.command_path} {name}"
         adopt(cmd, (CobraGroupMixin,) if isinstance(cmd, click.Group) else ())
         if cmd is not None and not isinstance(cmd, click.Group):
             rest = _cobra_args(cmd, rest)
@@ -121,6 +124,9 @@ class CobraGroupMixin:
                 and not getattr(self, "invoke_without_command", False):
             raise MissingCommand(ctx)  # only options (``rpod --remote``): usage, as Podman
         return rest
+
+
+_RESOLVED = ["rpod"]  # the command path last resolved
 
 
 class UnknownCommand(click.exceptions.UsageError):
@@ -203,10 +209,22 @@ def _report(err: BaseException) -> int | None:
     return exit_code
 
 
+def _hide_remote(argv: list[str]) -> None:
+    """Podman leaves ``--remote`` out of ``--help`` once a connection is named (CONTAINER_HOST,
+    CONTAINER_CONNECTION, --url, --connection)."""
+    from rpod.cli.globals import remote_requested
+
+    named = {"--url", "--connection", "-c", "--host", "-H"}
+    if remote_requested() or any(a.split("=")[0] in named for a in argv):
+        for p in app.params:
+            if isinstance(p, click.Option) and "--remote" in p.opts:
+                p.hidden = True
+
+
 def _usage_error(e: click.exceptions.ClickException) -> None:
     """A flag or argument error in Podman's (cobra's) words: ``Error: unknown flag: --x`` + ``See '...'``."""
     ctx = getattr(e, "ctx", None)
-    path = ctx.command_path if ctx is not None else "rpod"
+    path = ctx.command_path if ctx is not None else _RESOLVED[0]
     msg = e.format_message()
     if isinstance(e, click.exceptions.NoSuchOption):
         msg = f"unknown flag: {e.option_name}"
@@ -232,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         from rpod.cli.completion import answer
 
         return answer(app, list(argv[1:]), descriptions=argv[0] == "__complete")
+    _hide_remote(argv)
     try:
         rv: Any = app.main(args=_cobra_args(app, list(argv)), prog_name="rpod", standalone_mode=False)
         return rv if isinstance(rv, int) else 0

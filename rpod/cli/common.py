@@ -50,8 +50,8 @@ def print_error(err: BaseException | str, hint: str | None = None) -> None:
     sys.stderr.flush()
 
 
-def warn(message: str) -> None:
-    """A warning as Podman's logrus prints it: ``WARN[0000] ...`` at a terminal, else
+def logrus(level: str, message: str) -> None:
+    """A log line as Podman's logrus prints it: ``WARN[0000] ...`` at a terminal, else
     ``time="..." level=warning msg="..."`` (what scripts and Podman's tests match)."""
     import time
 
@@ -60,12 +60,17 @@ def warn(message: str) -> None:
     except (AttributeError, ValueError):
         tty = False
     if tty:
-        line = f"WARN[0000] {message}"
+        line = f"{level[:4].upper()}[0000] {message}"
     else:
         quoted = message.replace("\\", "\\\\").replace('"', '\\"')
-        line = f'time="{time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}" level=warning msg="{quoted}"'
+        line = f'time="{time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}" level={level} msg="{quoted}"'
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
+
+
+def warn(message: str) -> None:
+    """A warning in logrus' form (see :func:`logrus`)."""
+    logrus("warning", message)
 
 
 def report_items(reports: Iterable[Any], out: Any = None) -> None:

@@ -129,6 +129,10 @@ def apply(opts: dict[str, Any]) -> None:
     level = _log_level(opts["log_level"], opts["debug"])
     os.environ["RPOD_LOG_LEVEL"] = {"warning": "warn", "trace": "debug", "fatal": "error", "panic": "error"}.get(
         level, level)
+    if level in ("trace", "debug", "info"):  # Podman's first log line at these levels
+        from rpod.cli.common import logrus
+
+        logrus("info", f"{sys.argv[0]} filtering at log level {level}")
     if opts["remote"] or opts["url"] or opts["host"] or opts["connection"]:
         raise UsageError("rpod has no remote mode (--remote, --url, --connection): it runs containers of the "
                          "local user only; run rpod on the machine itself (e.g. over ssh)")
@@ -166,6 +170,14 @@ def apply(opts: dict[str, Any]) -> None:
     if opts["network_cmd_path"] and not os.access(opts["network_cmd_path"], os.X_OK):
         raise UsageError(f"network command path {opts['network_cmd_path']!r} is not an executable file")
     _runtime(opts["runtime"], opts["runtime_flag"])
+    if level in ("trace", "debug"):  # what Podman's runtime start-up logs at debug level
+        from rpod.cli.common import logrus
+        from rpod.engine.types import store
+
+        p = store()
+        logrus("debug", f"Using graph root {p.root}")
+        logrus("debug", f"Using run root {p.runroot}")
+        logrus("debug", f"Using volume path {p.volumes}")
     if opts["noout"]:
         _silence_stdout()
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from rpod.errors import RpodError
-from rpod.image.manifests import index_bytes
 from rpod.image.push import PushOptions, _push_blob, client_for
 from rpod.image.source import Blob
 
@@ -27,7 +26,7 @@ def push_manifest_list(paths: Any, mlist: Any, ref: Any, opts: PushOptions, prog
         else:
             raise RpodError(f"manifest list {mlist.names[0] if mlist.names else mlist.id}: instance "
                             f"{entry['digest']} has no known source")
-    data, media = index_bytes(mlist, opts.format)
+    data, media = mlist.index_bytes(opts.format)
     progress.message("Writing manifest list to image destination")
     digest = client.push_manifest(ref.repository, ref.tag or "latest", data, media)
     progress.message("Storing list signatures")

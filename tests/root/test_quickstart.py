@@ -52,7 +52,11 @@ def installed() -> Iterator[Path]:
     base = Path(tempfile.mkdtemp(prefix="rpod-qs-"))
     os.chmod(base, 0o755)
     src = base / "src"
-    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info", "build"))
+    def skip(folder: str, names: list[str]) -> list[str]:  # a clone's files, not a developer's leftovers
+        top = {".venv", ".git", "build"} if Path(folder) == REPO else set()
+        return [n for n in names if n in top or n == "__pycache__" or n.endswith(".egg-info")]
+
+    shutil.copytree(REPO, src, ignore=skip)
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
            "HOME": "/root", "RPOD_USER": USER, "RPOD_VENV": str(base / "venv"), "RPOD_PREFIX": str(base / "prefix"),
            "RPOD_SKIP_APT": "1", "ALPINE_TARBALL": str(ALPINE_X86_64)}
@@ -69,7 +73,7 @@ def as_user(base: Path, script: str, timeout: int = 600) -> subprocess.Completed
     home = pwd.getpwnam(USER).pw_dir
     env = {"HOME": home, "USER": USER, "LOGNAME": USER, "LANG": "C.UTF-8",
            "PATH": f"{base / 'prefix' / 'bin'}:/usr/local/bin:/usr/bin:/bin"}
-    return subprocess.run(["runuser", "-u", USER, "--", "bash", "-c", f"cd ~ && {script}"], env=env,
+    return subprocess.run([shutil.which("runuser") or "/usr/sbin/runuser", "-u", USER, "--", "bash", "-c", f"cd ~ && {script}"], env=env,
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 

@@ -132,3 +132,20 @@ def test_global_options_are_podmans() -> None:
                  "--root", "--runroot", "--runtime", "--runtime-flag", "--ssh", "--storage-driver", "--storage-opt",
                  "--syslog", "--tmpdir", "--url", "--version", "--volumepath"):
         assert re.search(rf"^\s+(?:-\w, )?{flag}\b", out, re.M), flag
+
+
+def test_help_command_and_remote_in_help() -> None:
+    assert rpod("help", "image").stdout == rpod("image", "--help").stdout
+    assert "Available Commands:" in rpod("help").stdout
+    assert re.search(r"^\s+-r, --remote\b", rpod("--help").stdout, re.M)
+    assert " --remote " not in rpod("--url", "x", "--help").stdout
+    assert " --remote " not in rpod("--help", env={"CONTAINER_HOST": "unix:/x"}).stdout
+
+
+def test_log_levels_print_podmans_start_up_lines(tmp_path: Path) -> None:
+    r = rpod("--log-level=debug", "version", tmp=tmp_path)
+    assert re.search(r' level=info msg=".* filtering at log level debug"', r.stderr), r.stderr
+    assert ' level=debug msg="Using graph root ' in r.stderr
+    for quiet in ("warn", "warning", "error"):
+        assert " level=" not in rpod(f"--log-level={quiet}", "version", tmp=tmp_path).stderr
+    assert " level=debug " in rpod("-D", "version", tmp=tmp_path).stderr
