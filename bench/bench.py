@@ -413,25 +413,32 @@ def bench_api(tools: Tools, image: str, runs: int) -> list[Result]:
     warm, cold, ps = (Result("docker run --rm alpine true (API, warm)"),
                       Result("docker run --rm alpine true (API, socket-activated)"),
                       Result("docker ps (API, 50 containers)"))
-    for name, (cmd, senv) in services.items():
-        sock = xdg / f"{name}-api.sock"
-        denv = dict(senv, DOCKER_HOST=f"unix://{sock}", DOCKER_CONFIG=str(xdg / "docker"))
-        for _ in range(runs):  # cold: a new service per request, gone when idle
-            proc = _activated([*cmd, "--time", "1"], senv, sock)
-            getattr(cold, name).append(timed(["docker", "run", "--rm", image, "true"], denv))
+    socks = {name: xdg / f"{name}-api.sock" for name in services}
+    denvs = {name: dict(senv, DOCKER_HOST=f"unix://{socks[name]}", DOCKER_CONFIG=str(xdg / "docker"))
+             for name, (_, senv) in services.items()}
+    # rpod and Podman alternate, run by run: a shared machine's load changes hurt both alike
+    for _ in range(runs):  # cold: a new service per request, gone when idle
+        for name, (cmd, senv) in services.items():
+            proc = _activated([*cmd, "--time", "1"], senv, socks[name])
+            getattr(cold, name).append(timed(["docker", "run", "--rm", image, "true"], denvs[name]))
             proc.wait(timeout=60)
-        proc = subprocess.Popen([*cmd, "--time", "0", f"unix://{sock}"], env=senv, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        try:
-            _wait_unix(sock)
-            timed(["docker", "run", "--rm", image, "true"], denv)  # first one warms caches
-            for _ in range(runs):
-                getattr(warm, name).append(timed(["docker", "run", "--rm", image, "true"], denv))
+    procs = [subprocess.Popen([*cmd, "--time", "0", f"unix://{socks[name]}"], env=senv, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for name, (cmd, senv) in services.items()]
+    try:
+        for name in services:
+            _wait_unix(socks[name])
+            timed(["docker", "run", "--rm", image, "true"], denvs[name])  # the first one warms caches
+        for _ in range(runs):
+            for name in services:
+                getattr(warm, name).append(timed(["docker", "run", "--rm", image, "true"], denvs[name]))
+        for name in services:
             for i in range(50):
-                run(["docker", "create", "--name", f"c{i}", image, "true"], denv)
-            for _ in range(runs):
-                getattr(ps, name).append(timed(["docker", "ps", "-a"], denv))
-        finally:
+                run(["docker", "create", "--name", f"c{i}", image, "true"], denvs[name])
+        for _ in range(runs):
+            for name in services:
+                getattr(ps, name).append(timed(["docker", "ps", "-a"], denvs[name]))
+    finally:
+        for proc in procs:
             proc.terminate()
             proc.wait(timeout=60)
     return [cold, warm, ps]

@@ -140,7 +140,8 @@ def check_sparse(ti: tarfile.TarInfo, entry: str) -> None:
         raise UnpackError(f"{entry}: sparse file size {ti.size} is out of range")
     end = 0
     for offset, count in ti.sparse or ():
-        if offset < end or count < 0 or offset + count > ti.size:
+        if offset < 0 or count < 0 or offset + count > ti.size or (count and offset < end):
             raise UnpackError(f"{entry}: sparse map entry {offset},{count} is out of range "
                               f"(file size {ti.size})")
-        end = offset + count
+        if count:  # an empty entry writes nothing: GNU tar pads its map with (0, 0)
+            end = offset + count

@@ -42,7 +42,7 @@ def container_matches(rec: Any, st: Any, flt: dict[str, list[str]]) -> bool:
             ok = any(v in (rec.image_name, rec.image_id) or rec.image_id.startswith(v.removeprefix("sha256:"))
                      or rec.image_name.split("/")[-1].startswith(v) for v in values)
         elif key == "network":
-            ok = any(v in (eng.network_view(rec.id)["settings"].get("Networks") or {}) for v in values)
+            ok = any(v in (eng.network_view(rec)["settings"].get("Networks") or {}) for v in values)
         else:
             raise HTTPError(400, f"invalid filter '{key}'")
         if not ok:
@@ -80,7 +80,7 @@ def _ports_list(ports: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def container_summary(rec: Any, st: Any, size: bool = False) -> dict[str, Any]:
-    net = eng.network_view(rec.id)
+    net = eng.network_view(rec)
     networks = net["settings"].get("Networks") or {}
     doc: dict[str, Any] = {
         "Id": rec.id, "Names": ["/" + rec.name], "Image": _raw_image(rec), "ImageID": "sha256:" + rec.image_id,
@@ -122,7 +122,7 @@ def _signal_name(n: int) -> str:
 def container_inspect(rec: Any, st: Any, size: bool = False) -> dict[str, Any]:
     """Docker's ``ContainerJSON``."""
     opts = vars(rec.options)
-    net = eng.network_view(rec.id)
+    net = eng.network_view(rec)
     zero = "0001-01-01T00:00:00Z"
     tty = bool(opts.get("tty"))
     health = eng.health(rec.id) if rec.healthcheck else None

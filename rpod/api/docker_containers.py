@@ -47,6 +47,9 @@ def create(req: Request, conn: Connection) -> Any:
         raise HTTPError(400, "decode container create options: expected a JSON object")
     fields = convert.run_options(body, req.q("name"))
     rec = eng.create(fields)
+    if body.get("AttachStdout") or body.get("AttachStderr"):  # docker run: attach and start follow
+        # before the answer: the start that follows must find it (one monitor per container)
+        eng.prespawn(rec.id, stdin=bool(body.get("AttachStdin") and body.get("OpenStdin")))
     conn.respond_json(201, {"Id": rec.id, "Warnings": list(rec.warnings or [])})
 
 

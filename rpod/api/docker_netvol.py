@@ -24,7 +24,7 @@ def _raise_first(reports: list[Any]) -> None:
 def network_doc(net: Any) -> dict[str, Any]:
     containers: dict[str, Any] = {}
     for rec, st in eng.containers():
-        nets = (eng.network_view(rec.id)["settings"].get("Networks") or {}) if st.running else {}
+        nets = (eng.network_view(rec)["settings"].get("Networks") or {}) if st.running else {}
         if net.name in nets:
             a = nets[net.name]
             containers[rec.id] = {"Name": rec.name, "EndpointID": "", "MacAddress": a.get("MacAddress", ""),

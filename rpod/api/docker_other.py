@@ -93,7 +93,7 @@ def df(req: Request, conn: Connection) -> Any:
 
 
 # ------------------------------------------------------------------------------------------ events
-def _docker_event(ev: dict[str, Any]) -> dict[str, Any]:
+def _docker_event(ev: dict[str, Any], libpod: bool = False) -> dict[str, Any]:
     ns = int(ev.get("ns", 0))
     typ = ev.get("Type", "container")
     action = ev.get("Status", "")
@@ -103,8 +103,11 @@ def _docker_event(ev: dict[str, Any]) -> dict[str, Any]:
     if ev.get("Image"):
         attrs["image"] = ev["Image"]
     if ev.get("ContainerExitCode") is not None:
-        attrs["exitCode"] = str(ev["ContainerExitCode"])
-    action = {"died": "die"}.get(action, action)
+        attrs["containerExitCode" if libpod else "exitCode"] = str(ev["ContainerExitCode"])
+    if libpod:  # Podman's words ("died"), as podman --remote reads them
+        attrs.setdefault("podId", "")
+    else:
+        action = {"died": "die"}.get(action, action)
     out = {"status": action, "id": ev.get("ID", ""), "from": ev.get("Image", ""), "Type": typ, "Action": action,
            "Actor": {"ID": ev.get("ID", ""), "Attributes": attrs}, "scope": "local",
            "time": ns // 1_000_000_000, "timeNano": ns}
@@ -157,11 +160,11 @@ def events(req: Request, conn: Connection) -> Any:
             t = int(ev["ns"]) / 1e9
             if since is not None and t < since:
                 continue
-            if since is None and t < start:
+            if since is None and stream and t < start:  # a stream starts now; a one-off read has the past
                 continue
             if until is not None and t > until:
                 continue
-            d = _docker_event(ev)
+            d = _docker_event(ev, "/libpod/" in req.path)
             if _event_matches(d, flt):
                 conn.write_json(d)
         if not stream or (until is not None and time.time() > until) or conn.client_gone():

@@ -120,6 +120,13 @@ def wait(req: Request, conn: Connection, ref: str) -> Any:
     return code
 
 
+@route("POST", "/containers/{ref}/shouldrestart", L)
+def should_restart(req: Request, conn: Connection, ref: str) -> Any:
+    """podman --remote run asks after the exit: the monitor restarts containers itself."""
+    eng.container(ref)
+    conn.respond_empty(204)
+
+
 @route("DELETE", "/containers/{ref}", L)
 def remove(req: Request, conn: Connection, ref: str) -> Any:
     rec = eng.container(ref)
@@ -141,7 +148,10 @@ def list_images(req: Request, conn: Connection) -> Any:
     seen: dict[str, dict[str, Any]] = {}
     for row, rec in rows:  # one object per image (rows are per name)
         if rec.id not in seen:
-            seen[rec.id] = ei.image_json(row, rec)
+            doc = ei.image_json(row, rec)
+            doc["RepoTags"] = list(rec.names) or None  # the API's ImageSummary (the CLI's JSON has Names)
+            doc.setdefault("Names", list(rec.names))
+            seen[rec.id] = doc
     return list(seen.values())
 
 

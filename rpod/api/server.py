@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 SD_LISTEN_FDS_START = 3
+MAX_CONNECTIONS = 512  # threads; past this a new connection is told 503 and closed
 
 
 class Activity:
@@ -96,6 +97,8 @@ class Service:
         self.idle_timeout = idle_timeout
         self.handle = handle
         self.activity = Activity()
+        self.connections = 0
+        self.lock = threading.Lock()
 
     def serve(self) -> None:
         for s in self.listeners:
@@ -114,6 +117,16 @@ class Service:
         except (BlockingIOError, InterruptedError):
             return
         conn.setblocking(True)
+        with self.lock:
+            full = self.connections >= MAX_CONNECTIONS
+            if not full:
+                self.connections += 1
+        if full:
+            with contextlib.suppress(OSError):
+                conn.settimeout(1)
+                conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            conn.close()
+            return
         with self.activity:  # counted until its thread has started (a request follows at once)
             t = threading.Thread(target=self._run, args=(conn,), daemon=True)
             t.start()
@@ -129,6 +142,8 @@ class Service:
         finally:
             with contextlib.suppress(OSError):
                 conn.close()
+            with self.lock:
+                self.connections -= 1
 
 
 def close_all(listeners: list[Any], paths: list[Path]) -> None:

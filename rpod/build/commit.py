@@ -104,9 +104,10 @@ def _commit(paths: Paths, opts: CommitOptions) -> ImageRecord:
         inner["User"] = rec.user
     if rec.labels:
         inner["Labels"] = {**(inner.get("Labels") or {}), **rec.labels}
-    if opts.include_volumes:
-        ic.add_volumes(cfg, [m.get("destination") for m in rec.mounts or [] if m.get("type") != "bind"
-                             and m.get("destination")])
+    if opts.include_volumes:  # the container's volumes (named or anonymous), not its bind mounts
+        prefix = str(paths.volumes) + "/"
+        ic.add_volumes(cfg, [m["destination"] for m in rec.mounts or []
+                             if str(m.get("source", "")).startswith(prefix) and m.get("destination")])
     apply_changes(cfg, opts.changes)
     if opts.author:
         cfg["author"] = opts.author

@@ -168,7 +168,7 @@ class Builder:
         try:
             record = ensure_image(self.paths, st.base, self.opts.pull)
         except RpodError as e:
-            raise BuildError(f"creating build container: {e.message}", hint=f"Containerfile line {st.from_ins.line}",
+            raise BuildError(f"creating build container: {self.where(st.from_ins)}: {e.message}", hint=e.hint,
                              exit_code=e.exit_code) from None
         if self.lease is not None:
             self.lease.add([*record.layers, "sha256:" + record.id, record.manifest_digest])
@@ -232,9 +232,13 @@ class Builder:
     def step_error(self, ins: Instruction, e: RpodError) -> BuildError:
         if isinstance(e, BuildError):
             return e
-        where = f"Containerfile line {ins.line}"
-        hint = f"{where}: {e.hint}" if e.hint else where
-        return BuildError(f'building at STEP "{ins.original}": {e.message}', hint=hint, exit_code=e.exit_code)
+        return BuildError(f'building at STEP "{ins.original}": {self.where(ins)}: {e.message}', hint=e.hint,
+                          exit_code=e.exit_code)
+
+    def where(self, ins: Instruction) -> str:
+        """``Containerfile:LINE`` (the file's own name), in every step error: a CI log shows it."""
+        name = self.opts.containerfile_path.name if self.opts.containerfile_path else "Containerfile"
+        return f"{name}:{ins.line}"
 
     def commit_state(self, state: State, names: list[str] | None = None,
                      annotations: dict[str, str] | None = None) -> State:

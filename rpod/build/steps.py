@@ -302,7 +302,9 @@ def h_run(b: Builder, st: Stage, ins: Instruction, state: State) -> Prepared:
             state.layers.append(res.layer)
         return state
 
-    return Prepared(state, [key, network], execute)
+    o = b.opts  # what changes a RUN's result is part of its cache key
+    return Prepared(state, [key, network, o.ulimits, o.dns, o.dns_search, o.add_host, sorted(o.run_extra.items())],
+                    execute)
 
 
 # ------------------------------------------------------------------------------- COPY / ADD

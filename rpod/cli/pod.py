@@ -265,7 +265,13 @@ def inspect_cmd(pod: str | None, fmt: str | None, latest: bool) -> None:
 
     if not pod and not latest:
         raise UsageError("you must provide one pod name or id")
-    doc = engine.inspect(None, pod, latest=latest)
+    try:
+        doc = engine.inspect(None, pod, latest=latest)
+    except RpodError as e:
+        if "no pod with name or ID" not in str(e):
+            raise
+        write("[]\n")
+        raise RpodError(f"inspecting object: no such pod {pod}") from None
     if fmt and fmt.strip() not in ("json", "{{json .}}"):
         from rpod.format import render_one
 

@@ -71,10 +71,11 @@ def _peer(store: ContainerStore) -> Any:
     return peer
 
 
-def exit_command(paths: Paths, cid: str) -> list[str]:
-    """What the monitor runs to remove an ``--rm`` container when no CLI is there to do it."""
+def exit_command(paths: Paths, cid: str, rm: bool = True) -> list[str]:
+    """What the monitor runs to remove an ``--rm`` container when no CLI is there to do it (and,
+    without ``rm``, after a pod member exits: its pod's ``--exit-policy`` is applied)."""
     return [sys.executable, "-m", "rpod", "--root", str(paths.root), "--runroot", str(paths.runroot),
-            "container", "cleanup", "--rm", cid]
+            "container", "cleanup", *(["--rm"] if rm else []), cid]
 
 
 def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
@@ -116,7 +117,8 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
         "id": record.id, "bundle": str(cdir), "state_root": runtime_state_root(paths),
         "container_dir": str(cdir), "run_dir": str(run_dir), "sync_fd": spawn.sync_fd,
         "terminal": terminal, "log_driver": log_driver, "log_path": str(cdir / ctrfiles.LOG),
-        "remove": bool(opts.rm), "exit_command": exit_command(paths, record.id) if opts.rm else None,
+        "remove": bool(opts.rm), "exit_command": exit_command(paths, record.id) if opts.rm else (
+            exit_command(paths, record.id, rm=False) if opts.pod else None),
         "network": network,
     }
     from rpod.container import service

@@ -76,6 +76,91 @@ class StartedIO:
     extra: list[int] = field(default_factory=list)
 
 
+class _Prespawned:
+    """A monitor started at create time (the client said it will attach), with its stdio pipes."""
+
+    def __init__(self, cid: str, stdin: bool):
+        from rpod.container.monitorspawn import StdioRequest, spawn_monitor
+
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        in_r, in_w = os.pipe() if stdin else (-1, -1)
+        self.io = StdioRequest(stdin_fd=in_r, stdout_fd=out_w, stderr_fd=err_w)
+        try:
+            self.spawn = spawn_monitor(self.io, cid)  # the monitor holds its own copies of the fds
+        finally:
+            for fd in (out_w, err_w, in_r):
+                if fd >= 0:
+                    os.close(fd)
+        self.ours = StartedIO(stdout=out_r, stderr=err_r, stdin=in_w)
+        self.stdin = stdin
+
+    def cancel(self) -> None:
+        with contextlib.suppress(Exception):
+            self.spawn.cancel()
+        for fd in (self.ours.stdout, self.ours.stderr, self.ours.stdin):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+
+_prespawned: dict[str, _Prespawned] = {}
+_prespawn_lock = __import__("threading").Lock()
+PRESPAWN_TTL = 60.0  # a monitor nobody starts is let go
+
+
+def prespawn(cid: str, stdin: bool) -> None:
+    """Start the container's monitor now (``docker run`` creates, attaches, then starts: the
+    monitor's interpreter starts while those requests come), as ``rpod run`` does first thing."""
+    import threading
+
+    pre = _Prespawned(cid, stdin)
+    with _prespawn_lock:
+        old = _prespawned.pop(cid, None)
+        _prespawned[cid] = pre
+    if old is not None:
+        old.cancel()
+    timer = threading.Timer(PRESPAWN_TTL, _drop_prespawned, (cid, pre))
+    timer.daemon = True
+    timer.start()
+
+
+def _drop_prespawned(cid: str, pre: _Prespawned | None = None) -> None:
+    with _prespawn_lock:
+        cur = _prespawned.get(cid)
+        if cur is None or (pre is not None and cur is not pre):
+            return
+        del _prespawned[cid]
+    cur.cancel()
+
+
+def _drain(fds: list[int]) -> None:
+    """Read and drop output nobody attached to (the log has it)."""
+    import threading
+
+    def run() -> None:
+        import selectors
+
+        sel = selectors.DefaultSelector()
+        for fd in fds:
+            sel.register(fd, selectors.EVENT_READ)
+        left = set(fds)
+        while left:
+            for key, _ in sel.select():
+                fd = int(key.fd)
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(fd)
+                    os.close(fd)
+                    left.discard(fd)
+        sel.close()
+
+    threading.Thread(target=run, daemon=True).start()
+
+
 def start(ref: str, attach: bool = False, stdin: bool = False) -> StartedIO | None:
     """Start a container; with ``attach``, its output comes through pipes (none lost: the monitor
     writes them from the first byte), its stdin from a pipe with ``stdin``."""
@@ -86,6 +171,23 @@ def start(ref: str, attach: bool = False, stdin: bool = False) -> StartedIO | No
     rec = container(ref)
     if container_state(rec.id).running:
         raise StateConflict(f"container {rec.id} is already running: container state improper")
+    with _prespawn_lock:
+        pre = _prespawned.pop(rec.id, None)
+    if pre is not None and (attach or not stdin):
+        try:
+            started = lifecycle.start(p, rec, pre.io, pre.spawn)
+        except BaseException:
+            pre.cancel()
+            raise
+        _watch_exit(p, rec, started)
+        if attach:
+            return pre.ours
+        _drain([fd for fd in (pre.ours.stdout, pre.ours.stderr) if fd >= 0])
+        if pre.ours.stdin >= 0:
+            os.close(pre.ours.stdin)
+        return None
+    if pre is not None:
+        pre.cancel()
     if not attach:
         _watch_exit(p, rec, lifecycle.start(p, rec, None))
         return None
@@ -162,7 +264,7 @@ def kill(ref: str, sig: str) -> None:
 def remove(ref: str, force: bool, volumes: bool) -> None:
     from rpod.engine import containers as ec
 
-    container(ref)  # a missing container is an error here, even with force
+    _drop_prespawned(container(ref).id)  # a missing container is an error here, even with force
     _raise_first(ec.remove(ec.RemoveOptions(refs=[ref], force=force, volumes=volumes,
                                             timeout=0 if force else None), store()))
 
@@ -414,11 +516,12 @@ def archive_put(ref: str, path: str, chunks: Iterator[bytes]) -> None:
         raise NoSuchContainer(msg) if "no such" in msg.lower() else UsageError(msg or "copying failed")
 
 
-def network_view(cid: str) -> dict[str, Any]:
-    """``{"mode", "ports", "settings"}`` of a container (Podman's inspect pieces)."""
+def network_view(rec: Any) -> dict[str, Any]:
+    """``{"mode", "ports", "settings"}`` of a container record (Podman's inspect pieces)."""
     from rpod.network.inspect import container_network
 
-    rec = container(cid)
+    if isinstance(rec, str):
+        rec = container(rec)
     return container_network(container_dir(rec.id), rec)
 
 
@@ -432,114 +535,6 @@ def human_duration(seconds: float) -> str:
     from rpod.humanize import human_duration as hd
 
     return hd(seconds)
-
-
-# -------------------------------------------------------------------------------------------- images
-def docker_name(name: str) -> str:
-    """Docker clients spell Docker Hub names out (``docker.io/library/alpine``): give rpod's
-    short-name resolution (registries.conf) the name the user typed."""
-    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"):
-        if name.startswith(prefix):
-            return name[len(prefix):]
-    return name
-
-
-def images() -> list[Any]:
-    from rpod.image.store import ImageStore
-
-    return ImageStore(store()).list()
-
-
-def image(name: str) -> Any:
-    """An image by id, full name or short name (``NoSuchImage``)."""
-    from rpod.engine import images as ei
-
-    return ei.resolve(store(), docker_name(name))
-
-
-def image_inspect(rec: Any) -> dict[str, Any]:
-    from rpod.image.reports import inspect_image
-    from rpod.image.store import ImageStore
-
-    return inspect_image(ImageStore(store()), rec)
-
-
-def image_in_use() -> dict[str, list[str]]:
-    from rpod.engine import images as ei
-
-    return ei.containers_by_image(store())
-
-
-class PullEvents:
-    """Pull progress as Docker's JSON lines, handed to ``emit`` (one dict per event)."""
-
-    def __init__(self, emit: Any):
-        self.emit = emit
-        self.sizes: dict[str, int] = {}
-        self.done: dict[str, int] = {}
-
-    def message(self, text: str) -> None:
-        self.emit({"status": text})
-
-    def blob_start(self, digest: str, size: int, kind: str = "blob") -> None:
-        self.sizes[digest], self.done[digest] = size, 0
-        self.emit({"status": "Pulling fs layer", "progressDetail": {}, "id": _short(digest)})
-
-    def blob_advance(self, digest: str, nbytes: int) -> None:
-        self.done[digest] = self.done.get(digest, 0) + nbytes
-        self.emit({"status": "Downloading", "id": _short(digest),
-                   "progressDetail": {"current": self.done[digest], "total": self.sizes.get(digest, 0)}})
-
-    def blob_done(self, digest: str, skipped: bool = False, kind: str = "blob") -> None:
-        self.emit({"status": "Already exists" if skipped else "Download complete", "progressDetail": {},
-                   "id": _short(digest)})
-
-    def close(self) -> None:
-        pass
-
-
-def _short(digest: str) -> str:
-    return digest.split(":", 1)[-1][:12]
-
-
-def pull(name: str, emit: Any, platform: str | None = None, creds: str | None = None) -> Any:
-    """Pull ``name`` reporting progress through ``emit(dict)``; the image record."""
-    from rpod.image.pull import Puller, PullOptions, parse_platform
-
-    opts = PullOptions(creds=creds)
-    if platform:
-        opts.os, opts.arch, opts.variant = parse_platform(platform)
-    return Puller(store(), opts, PullEvents(emit)).pull(docker_name(name))  # type: ignore[arg-type]
-
-
-def tag(name: str, target: str) -> None:
-    from rpod.engine import images as ei
-
-    ei.tag(docker_name(name), [target], store())
-
-
-def remove_image(name: str, force: bool) -> tuple[list[str], list[str]]:
-    """(untagged, deleted)."""
-    from rpod.engine import images as ei
-
-    image(name)  # missing: an error even with force (Docker's 404)
-    reports = ei.remove(ei.RemoveOptions(names=[docker_name(name)], force=force), store())
-    _raise_first(reports)
-    lines = [ln for r in reports for ln in r.lines()]
-    return ([ln.removeprefix("Untagged: ") for ln in lines if ln.startswith("Untagged: ")],
-            [ln.removeprefix("Deleted: ") for ln in lines if ln.startswith("Deleted: ")])
-
-
-def prune_images(all_: bool, filters: dict[str, list[str]] | None = None) -> list[tuple[str, int]]:
-    from rpod.engine import images as ei
-
-    return [(r.id, r.size) for r in ei.prune(all_, filters, store())]
-
-
-def image_config(rec: Any) -> dict[str, Any]:
-    from rpod.image.store import ImageStore
-
-    return ImageStore(store()).config(rec)
 
 
 # -------------------------------------------------------------------------------------------- system
@@ -577,99 +572,23 @@ def debug(message: str) -> None:
     d(message)
 
 
-# -------------------------------------------------------------------------------- build, push, load
-def _chunk_reader(chunks: Iterator[bytes]) -> Any:
-    """A buffered file object over an iterator of byte chunks (a request body streamed to a reader)."""
-    import io
+from rpod.engine.api_images import (  # noqa: E402  the image verbs, one import away for the front end
+    PullEvents,
+    build,
+    docker_name,
+    image,
+    image_config,
+    image_in_use,
+    image_inspect,
+    images,
+    load,
+    prune_images,
+    pull,
+    push,
+    remove_image,
+    save,
+    tag,
+)
 
-    class Raw(io.RawIOBase):
-        def __init__(self) -> None:
-            self.pending = b""
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, b: Any) -> int:
-            while not self.pending:
-                try:
-                    self.pending = next(chunks)
-                except StopIteration:
-                    return 0
-            n = min(len(b), len(self.pending))
-            b[:n] = self.pending[:n]
-            self.pending = self.pending[n:]
-            return n
-
-    return io.BufferedReader(Raw(), 65536)
-
-
-def build(chunks: Iterator[bytes], emit: Any, *, dockerfile: str, tags: list[str], build_args: dict[str, str],
-          labels: dict[str, str], target: str | None, no_cache: bool, pull: bool, quiet: bool,
-          rm: bool, force_rm: bool, platform: str | None) -> Any:
-    """Build from a tar context (a request body); progress lines through ``emit(str)``."""
-    import shutil
-
-    from rpod.engine import builds
-
-    req = builds.BuildRequest(context="-", file=dockerfile or None, stdin=_chunk_reader(chunks))  # type: ignore[arg-type]
-    context, text, cf_path, scratch = builds.prepare_context(req, store())
-    try:
-        opts = builds.BuildOptions(context=context, containerfile=text, containerfile_path=cf_path,
-                                   tags=builds.normalize_names(tags), commit_name=tags[0] if tags else "",
-                                   target=target or None, build_args=build_args, labels=labels, fmt="docker",
-                                   no_cache=no_cache, pull="always" if pull else "missing", quiet=quiet, rm=rm,
-                                   force_rm=force_rm, platform=platform or None)
-        return builds.build(opts, emit, store())
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
-
-
-def push(name: str, emit: Any, creds: str | None) -> str:
-    """Push a local image to its registry; the manifest digest."""
-    from rpod.engine import image_ship
-    from rpod.image.push import PushOptions
-
-    return image_ship.push(docker_name(name), "", PushOptions(creds=creds), PullEvents(emit), store())
-
-
-def load(chunks: Iterator[bytes], emit: Any) -> list[str]:
-    """Load a docker-archive/oci-archive (a request body); the names (or ids) loaded."""
-    import tempfile
-
-    from rpod.engine import image_ship
-
-    p = store()
-    p.tmp.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=p.tmp, prefix="api-load-", suffix=".tar") as f:
-        for c in chunks:
-            f.write(c)
-        f.flush()
-        loaded = image_ship.load(f.name, PullEvents(emit), p)
-    return [n for rec in loaded.records for n in (rec.names or ["sha256:" + rec.id])]
-
-
-def save(names: list[str]) -> Iterator[bytes]:
-    """A docker-archive of ``names``, streamed (written to a scratch file first, then read back)."""
-    import tempfile
-
-    from rpod.engine import image_ship
-    from rpod.progress import QuietProgress
-
-    p = store()
-    p.tmp.mkdir(parents=True, exist_ok=True)
-    fd, path = tempfile.mkstemp(dir=p.tmp, prefix="api-save-", suffix=".tar")
-    os.close(fd)
-    os.unlink(path)
-    image_ship.save([docker_name(n) for n in names], "docker-archive", path, True, QuietProgress(), paths=p)
-
-    def chunks() -> Iterator[bytes]:
-        try:
-            with open(path, "rb") as f:
-                while data := f.read(65536):
-                    yield data
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-
-    return chunks()
+__all__ = ["PullEvents", "build", "docker_name", "image", "image_config", "image_in_use", "image_inspect",
+           "images", "load", "prune_images", "pull", "push", "remove_image", "save", "tag"]

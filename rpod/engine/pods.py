@@ -103,11 +103,16 @@ def kill(paths: Paths | None, refs: list[str], signal: str | int, *, all_: bool 
 
 def rm(paths: Paths | None, refs: list[str], *, force: bool = False, timeout: int | None = None, all_: bool = False,
        latest: bool = False, ignore: bool = False) -> list[PodReport]:
+    """Remove pods (Podman: a missing one is exit 1 for ``pod rm``)."""
     paths = paths_or_default(paths)
     from rpod.pod import ops
 
-    return _each(paths, refs, lambda p: ops.remove(paths, p, force=force, timeout=timeout), all_=all_,
-                 latest=latest, ignore=ignore)
+    reports = _each(paths, refs, lambda p: ops.remove(paths, p, force=force, timeout=timeout), all_=all_,
+                    latest=latest, ignore=ignore)
+    for r in reports:
+        if isinstance(r.error, NoSuchPod):
+            r.error.exit_code = 1
+    return reports
 
 
 def clone(paths: Paths | None, ref: str, *, name: str | None = None, destroy: bool = False,

@@ -20,11 +20,12 @@ from typing import IO, Any
 
 from rpod.errors import RpodError
 from rpod.image import mediatypes as mt
-from rpod.image.localstore import LocalLayer, add_image_bytes, add_layer_from_blob, add_layer_from_tar
+from rpod.image.localstore import LocalLayer, add_image_bytes, add_layer_from_blob, start_layer_from_tar
 from rpod.image.store import ImageRecord
 from rpod.paths import Paths
 
 MAX_JSON = 32 << 20
+PARALLEL_UNPACK = 3
 
 
 @dataclass
@@ -39,6 +40,20 @@ class _Archive:
     layers: dict[str, LocalLayer] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
     lease: Any = None
+    pending: dict[str, Any] = field(default_factory=dict)  # member name -> PendingLayer
+
+    def finish(self, progress: Any) -> None:
+        """Wait for the layers still unpacking (all of them, even after a failure)."""
+        errors = []
+        for name, p in list(self.pending.items()):
+            try:
+                self.layers[name] = p.result()
+                progress.blob_done(self.layers[name].digest)
+            except BaseException as e:
+                errors.append(e)
+            del self.pending[name]
+        if errors:
+            raise errors[0]
 
     def layer(self, name: str) -> LocalLayer:
         seen = 0
@@ -60,9 +75,12 @@ def load_archive(paths: Paths, stream: IO[bytes], progress: Any) -> Loaded:
     with Lease(paths.ensure(), "load") as lease:
         arch = _Archive(lease=lease)
         try:
-            with tarfile.open(fileobj=plain, mode="r|") as tar:
-                for member in tar:
-                    _read_member(paths, tar, member, arch, progress)
+            try:
+                with tarfile.open(fileobj=plain, mode="r|") as tar:
+                    for member in tar:
+                        _read_member(paths, tar, member, arch, progress)
+            finally:
+                arch.finish(progress)
         except (tarfile.TarError, EOFError) as e:
             raise RpodError(f"payload does not match any of the supported image formats: {e}",
                             hint="load takes a docker-archive or oci-archive (podman save, docker save)") from e
@@ -101,7 +119,11 @@ def _read_member(paths: Paths, tar: tarfile.TarFile, member: tarfile.TarInfo, ar
         media = {"gzip": mt.OCI_LAYER_GZIP, "zstd": mt.OCI_LAYER_ZSTD}.get(kind or "", mt.OCI_LAYER)
         layer = add_layer_from_blob(paths, head, media, on, lease=arch.lease)
     else:
-        layer = add_layer_from_tar(paths, head, "none", on, lease=arch.lease)  # kept as it is: gzipped if ever pushed
+        if len(arch.pending) >= PARALLEL_UNPACK:  # bound the helpers (and scratch copies) at once
+            arch.finish(progress)
+        # kept as it is (gzipped if ever pushed), unpacked while the stream goes on to the next layer
+        arch.pending[name] = start_layer_from_tar(paths, head, arch.lease, on)
+        return
     arch.layers[name] = layer
     progress.blob_done(layer.digest)
 

@@ -159,6 +159,81 @@ def add_layer_from_tar(paths: Paths, stream: IO[bytes], compression: str = "gzip
             remove_tree(scratch, mapping)
 
 
+class PendingLayer:
+    """A layer whose tar is already in its scratch ``blob`` and being unpacked by a helper in a
+    thread (``load``: the archive stream goes on to the next layer meanwhile); ``result()``
+    waits and commits it."""
+
+    def __init__(self, paths: Paths, helper: Any, mapping: Any, diff_id: str, size: int, lease: Any):
+        import threading
+
+        self.paths, self.helper, self.mapping, self.lease = paths, helper, mapping, lease
+        self.diff_id, self.size = diff_id, size
+        self.error: BaseException | None = None
+        self.stats: dict[str, Any] = {}
+        self.thread = threading.Thread(target=self._unpack, daemon=True)
+        self.thread.start()
+
+    def _unpack(self) -> None:
+        try:
+            with open(self.helper.scratch / BLOB_NAME, "rb") as f:
+                diff_id, _, _, self.stats = _feed(self.helper, f, _Compressor("none"), None, None)
+            if diff_id != self.diff_id:
+                raise LayerError(f"layer {self.diff_id} changed while it was unpacked")
+        except BaseException as e:  # re-raised by result()
+            self.error = e
+
+    def result(self) -> LocalLayer:
+        from rootless.userns import remove_tree
+
+        self.thread.join()
+        scratch: Path | None = self.helper.scratch
+        try:
+            if self.error is not None:
+                raise self.error
+            digest = "sha256:" + self.diff_id.partition(":")[2]
+            layer = LocalLayer(self.diff_id, digest, self.size, mt.OCI_LAYER, self.size)
+            scratch = _commit_layer(self.paths, scratch, layer, self.stats, self.lease)  # type: ignore[arg-type]
+            return local_layer(self.paths, self.diff_id) or layer
+        finally:
+            if self.helper.proc.poll() is None:
+                self.helper.proc.kill()
+                self.helper.proc.wait()
+            if scratch is not None and scratch.exists():
+                remove_tree(scratch, self.mapping)
+
+
+def start_layer_from_tar(paths: Paths, stream: IO[bytes], lease: Any = None,
+                         on_bytes: Callable[[int], None] | None = None) -> PendingLayer:
+    """Copy an uncompressed layer tar into a scratch ``blob`` (kept as it is, hashed on the way),
+    then unpack it in the background; call ``result()`` to wait and commit."""
+    from rpod.image import layerfetch
+
+    paths.ensure()
+    mapping = _mapping()
+    helper = layerfetch.spawn_spare(paths, mapping)
+    h = hashlib.sha256()
+    n = 0
+    try:
+        with open(helper.scratch / BLOB_NAME, "wb") as f:
+            while chunk := stream.read(CHUNK):
+                h.update(chunk)
+                n += len(chunk)
+                f.write(chunk)
+                if on_bytes:
+                    on_bytes(len(chunk))
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        from rootless.userns import remove_tree
+
+        helper.proc.kill()
+        helper.proc.wait()
+        remove_tree(helper.scratch, mapping)
+        raise
+    return PendingLayer(paths, helper, mapping, "sha256:" + h.hexdigest(), n, lease)
+
+
 def add_layer_from_blob(paths: Paths, stream: IO[bytes], media_type: str,
                         on_bytes: Callable[[int], None] | None = None, lease: Any = None) -> LocalLayer:
     """Store a layer from its compressed blob (``load`` of an OCI archive): the bytes are kept as

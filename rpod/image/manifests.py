@@ -28,6 +28,14 @@ class ManifestList:
     index: dict[str, Any]
     sources: dict[str, str] = field(default_factory=dict)  # digest -> "local:<image id>" | "docker://ref@digest"
 
+    def index_bytes(self, fmt: str | None = None) -> tuple[bytes, str]:
+        """The list as pushed: compact JSON, a Docker list (or an OCI index with ``--format oci``)."""
+        doc = dict(self.index)
+        doc["manifests"] = doc.get("manifests") or []
+        if fmt == "oci":
+            doc["mediaType"] = mt.OCI_INDEX
+        return json.dumps(doc, separators=(",", ":")).encode(), doc["mediaType"]
+
 
 def _db(paths: Paths) -> Any:
     return paths.root / "manifest-lists.json"
@@ -208,12 +216,3 @@ def remove_instance(paths: Paths, name: str, digest: str) -> ManifestList:
         m.sources.pop(digest, None)
 
     return _update(paths, name, change)
-
-
-def index_bytes(m: ManifestList, fmt: str | None = None) -> tuple[bytes, str]:
-    """The list as pushed: compact JSON, a Docker list (or an OCI index with ``--format oci``)."""
-    doc = dict(m.index)
-    doc["manifests"] = doc.get("manifests") or []
-    if fmt == "oci":
-        doc["mediaType"] = mt.OCI_INDEX
-    return json.dumps(doc, separators=(",", ":")).encode(), doc["mediaType"]

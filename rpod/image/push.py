@@ -219,8 +219,6 @@ def _upload_status(client: Any, location: str, push: dict[str, Any], where: str)
 def push_manifest_list(paths: Any, mlist: Any, ref: Any, opts: PushOptions, progress: Any) -> str:
     """Push every instance of a local manifest list (blobs, then each manifest by digest) and the
     list itself under ``ref``'s tag; returns the list's digest."""
-    from rpod.image.manifests import index_bytes
-
     client = client_for(ref.registry, ref.repository, opts)
     progress.message("Getting image source signatures")
     for entry in mlist.index.get("manifests") or []:
@@ -232,7 +230,7 @@ def push_manifest_list(paths: Any, mlist: Any, ref: Any, opts: PushOptions, prog
         else:
             raise RpodError(f"manifest list {mlist.names[0] if mlist.names else mlist.id}: instance "
                             f"{entry['digest']} has no known source")
-    data, media = index_bytes(mlist, opts.format)
+    data, media = mlist.index_bytes(opts.format)
     progress.message("Writing manifest list to image destination")
     digest = client.push_manifest(ref.repository, ref.tag or "latest", data, media)
     progress.message("Storing list signatures")

@@ -67,8 +67,10 @@ def create_pod(paths: Paths, opts: PodOptions) -> PodRecord:
         if opts.share and share:
             raise UsageError("infra container is required for namespace sharing: you must not use --share "
                              "when using --infra=false", hint="use --share= (empty) or keep the infra container")
-        if opts.publish or opts.network:
-            raise UsageError("you must have an infra container to publish port bindings or set a network")
+        if opts.publish:
+            raise UsageError("you must have an infra container to publish port bindings to the host")
+        if opts.network:
+            raise UsageError("cannot set a network without an infra container")
         share = []
     store = PodStore(paths)
     paths.ensure()

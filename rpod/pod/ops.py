@@ -85,6 +85,24 @@ def stop(paths: Paths, pod: PodRecord, timeout: int | None = None) -> list[tuple
     return errors
 
 
+def apply_exit_policy(paths: Paths, pod_id: str) -> None:
+    """``--exit-policy=stop``: once no member (other than the infra) runs, stop the infra."""
+    from rpod.container import lifecycle
+    from rpod.container.state import ContainerStore
+
+    pod = PodStore(paths).load(pod_id)
+    if pod is None or pod.exit_policy != "stop" or not pod.infra_id:
+        return
+    store = ContainerStore(paths)
+    ctrs = members(paths, pod.id)
+    if any(store.state(c.id).running for c in ctrs if c.id != pod.infra_id):
+        return
+    infra = store.load(pod.infra_id)
+    if infra is not None and store.state(infra.id).running:
+        with contextlib.suppress(RpodError):
+            lifecycle.stop(paths, infra)
+
+
 def kill(paths: Paths, pod: PodRecord, signum: int) -> list[tuple[Any, BaseException]]:
     from rpod.container import lifecycle
     from rpod.container.state import ContainerStore
@@ -92,9 +110,7 @@ def kill(paths: Paths, pod: PodRecord, signum: int) -> list[tuple[Any, BaseExcep
     store = ContainerStore(paths)
     errors: list[tuple[Any, BaseException]] = []
     running = [r for r in start_order(paths, pod) if store.state(r.id).running]
-    if not running:
-        raise StateConflict(f"no containers in pod {pod.id} are running: pod state improper")
-    for rec in reversed(running):
+    for rec in reversed(running):  # nothing running: nothing to signal, as Podman (exit 0)
         try:
             lifecycle.signal_container(paths, rec, signum)
         except RpodError as e:

@@ -120,7 +120,7 @@ class PodStore:
     def get(self, ref: str) -> PodRecord:
         rec = self.lookup(ref)
         if rec is None:
-            raise NoSuchPod(f"{ref}: no such pod", exit_code=125)
+            raise NoSuchPod(f"no pod with name or ID {ref} found: no such pod", exit_code=125)
         return rec
 
     def create(self, rec: PodRecord) -> PodRecord:

@@ -34,7 +34,7 @@ def test_version_and_info(denv: dict[str, str]) -> None:
 
 def test_run_rm_echo(denv: dict[str, str]) -> None:
     r = ok(docker(denv, "run", "--rm", "alpine", "echo", "hi"))
-    assert r.stdout == "hi\n"
+    assert r.stdout == "hi\n", (r.stderr, r.api_log)  # type: ignore[attr-defined]
     assert ok(docker(denv, "ps", "-aq")).stdout == ""
 
 

@@ -66,3 +66,21 @@ def test_exec(client: PodmanClient) -> None:
         assert code == 0 and b"via-exec-5" in out
     finally:
         c.remove(force=True)
+
+
+def test_podman_remote(module_env: RpodEnv, client: PodmanClient) -> None:
+    """``podman --remote`` (Podman 4.3.1's own client) through the Libpod API."""
+    import subprocess
+
+    sock = f"{module_env['XDG_RUNTIME_DIR']}/api.sock"  # where the client fixture's service listens
+
+    def remote(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["podman", "--url", f"unix://{sock}", *args], env=module_env, capture_output=True,
+                              text=True, timeout=120)
+
+    r = remote("run", "--rm", "alpine", "sh", "-c", "echo hi-remote; exit 3")
+    assert (r.returncode, r.stdout) == (3, "hi-remote\n"), r.stderr
+    r = remote("info", "--format", "{{.Host.Arch}}")
+    assert r.returncode == 0 and r.stdout.strip(), r.stderr
+    r = remote("images", "--format", "{{.Repository}}")
+    assert r.returncode == 0 and "alpine" in r.stdout, r.stderr

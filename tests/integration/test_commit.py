@@ -26,3 +26,17 @@ def test_commit_changes_and_runs(module_env: RpodEnv) -> None:
     bad = run_rpod(module_env, "commit", "--change", "RUN x", "c1")
     assert bad.returncode == 125 and "not allowed" in bad.stderr
     ok(run_rpod(module_env, "rm", "c1"))
+
+
+def test_commit_format_squash_and_volumes(module_env: RpodEnv) -> None:
+    ok(run_rpod(module_env, "volume", "create", "cvol"))
+    ok(run_rpod(module_env, "run", "--name", "c2", "-v", "cvol:/data", "alpine", "sh", "-c", "echo v > /new.txt"))
+    ok(run_rpod(module_env, "container", "commit", "-q", "--format", "docker", "--squash", "--include-volumes",
+                "c2", "c2img"))
+    doc = json.loads(ok(run_rpod(module_env, "image", "inspect", "c2img")).stdout)[0]
+    assert doc["ManifestType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    assert len(doc["RootFS"]["Layers"]) == 1 and "/data" in doc["Config"]["Volumes"]
+    assert ok(run_rpod(module_env, "run", "--rm", "c2img", "cat", "/new.txt")).stdout == "v\n"
+    missing = run_rpod(module_env, "commit", "no-such-container", "x")
+    assert missing.returncode == 125 and "no-such-container" in missing.stderr
+    ok(run_rpod(module_env, "rm", "c2"))
