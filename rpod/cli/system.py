@@ -194,7 +194,8 @@ def check(repair: bool, force: bool, quick: bool, max_age: str) -> None:
     for f in report.findings:
         write(f"{'repaired' if f.repaired else 'damaged'} {f.kind} {f.ident}: {f.problem}\n")
     if report.unrepaired:
-        raise StoreError(f"{len(report.unrepaired)} problem(s) found in the store",
+        raise StoreError(f"{len(report.unrepaired)} problem(s) found in the store: rpod system check --repair "
+                         "fixes them",
                          hint="run rpod system check --repair (--force to remove containers of damaged images)")
 
 

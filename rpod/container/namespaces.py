@@ -95,7 +95,14 @@ def dependents(paths: Any, cid: str) -> list[str]:
     store = ContainerStore(paths)
     me = store.load(cid)
     refs = {cid, cid[:12], *([me.name] if me else [])}  # ids since create resolves them; older records: names
-    return [rec.id for rec in store.list() if rec.id != cid and refs & set(dependencies(rec.options))]
+    return [rec.id for rec in store.list() if rec.id != cid and refs & set(dependencies(_raw(rec)))]
+
+
+def _raw(rec: Any) -> Any:
+    """A record's options as stored (a dict until something typed them): scanning every record on
+    each ``rm`` must not build a ``RunOptions`` per record."""
+    raw = rec.__dict__.get("_options")
+    return raw if raw is not None else rec.options
 
 
 def join_at_start(paths: Any, record: Any, cdir: Path) -> None:

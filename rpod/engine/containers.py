@@ -294,6 +294,28 @@ def remove_records(paths: Paths, records: Iterable[Any], *, force: bool = True, 
         lifecycle.remove(paths, rec, force=force, timeout=timeout, volumes=volumes)
 
 
+def _infra_of(p: Paths, rec: Any, opts: RemoveOptions) -> bool:
+    """A pod's infra: ``rm --all`` removes its pod (as Podman), naming it alone is refused."""
+    from rpod.container.namespaces import record_option
+
+    if not record_option(rec, "pod"):
+        return False
+    from rpod.pod.store import PodStore, pod_info
+
+    pod_id, _name, is_infra = pod_info(p, rec)
+    if not is_infra:
+        return False
+    if not opts.all:
+        raise RpodError(f"container {rec.id} is the infra container of pod {pod_id} and cannot be removed "
+                        "without removing the pod")
+    from rpod.pod import ops
+
+    pod = PodStore(p).load(pod_id)
+    if pod is not None:
+        ops.remove(p, pod, force=opts.force, timeout=opts.timeout)
+    return True
+
+
 def remove(opts: RemoveOptions, paths: Paths | None = None) -> list[ItemReport]:
     """Remove containers; one report per container (Podman's rm exit codes: 1 missing, 2 running)."""
     from rpod.container import lifecycle
@@ -309,6 +331,8 @@ def remove(opts: RemoveOptions, paths: Paths | None = None) -> list[ItemReport]:
     def one(ref: str) -> ItemReport:
         rec = store.get(ref)
         lines = []
+        if _infra_of(p, rec, opts):
+            return ItemReport(ref, rec.id, text=[rec.id])
         if opts.depend:
             for dep in _dependents(store, rec):
                 lifecycle.remove(p, dep, force=opts.force, timeout=opts.timeout, volumes=opts.volumes)

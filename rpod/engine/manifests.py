@@ -81,7 +81,7 @@ def push(name: str, destination: str, opts: PushOptions, progress: Any, remove_a
     """Push the list (and its instances) to ``destination`` (default: the list's name)."""
     from rpod.errors import UsageError
     from rpod.image import manifests
-    from rpod.image.push import push_manifest_list
+    from rpod.image.manifest_push import push_manifest_list
     from rpod.image.reference import parse_reference
 
     p = _paths(paths)

@@ -242,7 +242,8 @@ class _Pipeline:
             )
         if not self.job.size and self.received > self.limits.max_blob:
             raise LayerLimit(f"layer {self.job.digest}: its descriptor has no size and the registry sent more "
-                             f"than {self.limits.max_blob} bytes", hint="raise RPOD_MAX_BLOB_SIZE if you trust it")
+                             f"than {self.limits.max_blob} bytes (RPOD_MAX_BLOB_SIZE)",
+                             hint="raise RPOD_MAX_BLOB_SIZE if you trust it")
         try:
             data = self.decompress(chunk)
         except Exception as e:  # zlib.error, zstd.ZstdError: the bytes are not what the digest promises
@@ -264,11 +265,11 @@ class _Pipeline:
         """Refuse a decompression bomb: too large, too compressed, or eating the disk's reserve."""
         lim, n, digest = self.limits, self.unpacked, self.job.digest
         if n > lim.max_unpacked:
-            raise LayerLimit(f"layer {digest}: expands to more than {lim.max_unpacked} bytes",
+            raise LayerLimit(f"layer {digest}: expands to more than {lim.max_unpacked} bytes (RPOD_MAX_LAYER_SIZE)",
                              hint="raise RPOD_MAX_LAYER_SIZE if you trust the image")
         if n > lim.ratio_after and n > lim.ratio * max(self.received, 1):
             raise LayerLimit(f"layer {digest}: {self.received} compressed bytes expand to more than {n} "
-                             f"(over {lim.ratio:g} times): refused as a decompression bomb",
+                             f"(over {lim.ratio:g} times): refused as a decompression bomb (RPOD_MAX_LAYER_RATIO)",
                              hint="raise RPOD_MAX_LAYER_RATIO if you trust the image")
         if self.store_dir is not None and n >= self._next_free_check:
             self._next_free_check = n + FREE_CHECK_EVERY
@@ -279,7 +280,7 @@ class _Pipeline:
             free = st.f_bavail * st.f_frsize
             if free < lim.reserve + FREE_CHECK_EVERY:
                 raise LayerLimit(f"layer {digest}: unpacking it would leave less than {lim.reserve} bytes free "
-                                 f"on the store's filesystem ({free} free)",
+                                 f"on the store's filesystem ({free} free; RPOD_MIN_FREE_SPACE)",
                                  hint="free some space (rpod system prune) or lower RPOD_MIN_FREE_SPACE")
 
     def finish(self) -> None:

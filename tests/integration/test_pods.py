@@ -28,7 +28,7 @@ def test_pod_shares_network_ipc_uts_and_serves_its_port(benv: RpodEnv) -> None:
         assert ps[0].split() == ["POD", "ID", "NAME", "STATUS", "CREATED", "INFRA", "ID", "#", "OF", "CONTAINERS"]
         assert ps[1].split()[:3] == [pod_id[:12], "web", "Created"]
         ok(run_rpod(env, "run", "-d", "--pod", "web", "--name", "srv", "busybox", "sh", "-c",
-                    "mkdir -p /www && echo pod-says-hi > /www/index.html && exec httpd -f -p 80 -h /www"))
+                    "echo srv-up; mkdir -p /www && echo pod-says-hi > /www/index.html && exec httpd -f -p 80 -h /www"))
         assert http_get(f"http://127.0.0.1:{port}/").strip() == "pod-says-hi"
         # a second member reaches the first on localhost, with the pod's name as host name
         r = ok(run_rpod(env, "run", "--rm", "--pod", "web", "busybox", "sh", "-c",
@@ -44,12 +44,16 @@ def test_pod_shares_network_ipc_uts_and_serves_its_port(benv: RpodEnv) -> None:
         for kind in ("net", "ipc", "uts", "user"):
             assert ns_inode(env, "srv", kind) == ns_inode(env, infra_name, kind), kind
         assert ns_inode(env, "srv", "pid") != ns_inode(env, infra_name, "pid")
+        top = ok(run_rpod(env, "pod", "top", "web")).stdout
+        assert top.split("\n")[0].split()[:2] == ["USER", "PID"] and "httpd" in top and "catatonit" in top
+        assert "srv-up" in ok(run_rpod(env, "pod", "logs", "web")).stdout
+        assert "srv-up" in ok(run_rpod(env, "pod", "logs", "-c", "srv", "web")).stdout
         # ps --pod, --filter pod=
         r = ok(run_rpod(env, "ps", "-a", "--pod", "--format", "{{.Names}} {{.PodName}}", "--filter", "pod=web"))
         assert sorted(r.stdout.splitlines()) == sorted([f"{infra_name} web", "srv web"])
         # the infra cannot be removed on its own
         r = run_rpod(env, "rm", "-f", infra_name)
-        assert r.returncode == 125 and "dependent containers" in r.stderr
+        assert r.returncode == 125 and "is the infra container of pod" in r.stderr, r.stderr
         # stop: every container, infra last; status Exited; start brings both back
         assert ok(run_rpod(env, "pod", "stop", "-t", "1", "web")).stdout.strip() == pod_id
         assert json.loads(ok(run_rpod(env, "pod", "inspect", "web")).stdout)["State"] == "Exited"
@@ -112,8 +116,11 @@ def test_pod_clone_copies_the_configuration(env: RpodEnv) -> None:
         assert doc["Id"] == new_id and doc["Hostname"] == "h1" and doc["Labels"] == {"a": "b"}
         assert "pid" in doc["SharedNamespaces"] and doc["NumContainers"] == 1
         ok(run_rpod(env, "pod", "clone", "--destroy", "--name", "orig2", "--start", "orig"))
+        ok(run_rpod(env, "run", "-d", "--pod", "orig-clone", "alpine", "sleep", "300"))
         assert run_rpod(env, "pod", "exists", "orig").returncode == 1
         assert json.loads(ok(run_rpod(env, "pod", "inspect", "orig2")).stdout)["State"] == "Running"
+        ok(run_rpod(env, "rm", "-a", "-f", "-t", "0"))  # as Podman: the infra's removal takes its pod along
+        assert ok(run_rpod(env, "ps", "-aq")).stdout == ""
     finally:
         run_rpod(env, "pod", "rm", "-f", "-t", "0", "-a")
     assert ok(run_rpod(env, "pod", "ps", "-q")).stdout == ""
@@ -163,3 +170,21 @@ def test_exit_policy_stop_stops_the_infra_after_the_last_member(env: RpodEnv) ->
         run_rpod(env, "pod", "rm", "-f", "-t", "0", "-a")
     r = run_rpod(env, "pod", "create", "--exit-policy", "bogus")
     assert r.returncode == 125 and 'invalid pod exit policy: "bogus"' in r.stderr
+
+
+def test_pod_on_a_user_network(benv: RpodEnv) -> None:
+    env = benv
+    ok(run_rpod(env, "network", "create", "podnet"))
+    try:
+        ok(run_rpod(env, "run", "-d", "--name", "backend", "--network", "podnet", "busybox", "sh", "-c",
+                    "mkdir -p /w && echo from-backend > /w/index.html && exec httpd -f -p 80 -h /w"))
+        ok(run_rpod(env, "pod", "create", "--name", "netpod", "--network", "podnet"))
+        r = ok(run_rpod(env, "run", "--rm", "--pod", "netpod", "busybox", "sh", "-c",
+                        "for i in $(seq 50); do wget -qO- http://backend/ && break; sleep 0.2; done"))
+        assert r.stdout.strip() == "from-backend"
+        doc = json.loads(ok(run_rpod(env, "pod", "inspect", "netpod")).stdout)
+        assert doc["InfraConfig"]["Networks"] == ["podnet"]
+    finally:
+        run_rpod(env, "pod", "rm", "-f", "-t", "0", "netpod")
+        run_rpod(env, "rm", "-f", "-t", "0", "backend")
+        ok(run_rpod(env, "network", "rm", "-f", "podnet"))
