@@ -175,7 +175,7 @@ class ImageStore:
             elif name in rec.names:
                 rec.names.remove(name)
             else:
-                raise NoSuchImage(f"{name}: tag not known on image {rec.short_id}")
+                raise NoSuchImage(f"{name}: tag not known")
             self._save(records)
             return rec
 

@@ -49,6 +49,8 @@ def test_remove_name_and_delete(store: ImageStore) -> None:
     store.put(ImageRecord(id="1" * 64, names=["r/a:1", "r/a:2"]))
     store.remove_name("1" * 64, "r/a:1")
     assert store.get("1" * 64).names == ["r/a:2"]
+    with pytest.raises(NoSuchImage, match=r"^r/a:9: tag not known$"):  # podman's libimage wording
+        store.remove_name("1" * 64, "r/a:9")
     store.delete("1" * 64)
     assert store.list() == []
     with pytest.raises(NoSuchImage):
