@@ -94,7 +94,9 @@ def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, l
     record = None
     try:
         try:
-            record = lifecycle.create(paths, opts, cid=spawn.cid)
+            from rpod.container.create import create as create_container
+
+            record = create_container(paths, opts, cid=spawn.cid)
         except BaseException:
             spawn.cancel()
             raise
