@@ -328,8 +328,10 @@ def test_read_only_container(env: RpodEnv, host: Path) -> None:
     name = "ro"
     ok(run_rpod(env, "run", "-d", "--read-only", "--name", name, "alpine", "sleep", "1000"))
     try:
-        r = run_rpod(env, "cp", str(host / "f"), f"{name}:/root/")
-        assert r.returncode == 125 and "Read-only file system" in r.stderr and "--read-only" in r.stderr
+        r = run_rpod(env, "cp", str(host / "f"), f"{name}:/root/")  # Podman's line alone in a pipe
+        assert r.returncode == 125 and "Read-only file system" in r.stderr and "Hint:" not in r.stderr
+        r = run_rpod({**env, "RPOD_HINTS": "1"}, "cp", str(host / "f"), f"{name}:/root/")  # the hint, asked for
+        assert r.returncode == 125 and "--read-only" in r.stderr
         ok(run_rpod(env, "cp", str(host / "f"), f"{name}:/tmp/"))
         assert sh(env, name, "cat /tmp/f") == "hi\n"
     finally:
