@@ -30,7 +30,8 @@ OPAQUE_XATTRS = ("user.overlay.opaque", "user.fuseoverlayfs.opaque", "trusted.ov
 CHUNK = 1 << 20
 
 
-def _opaque(path: str) -> bool:
+def is_opaque(path: str) -> bool:
+    """Whether ``path`` is an opaque directory (kernel overlay's or fuse-overlayfs's marker)."""
     for name in OPAQUE_XATTRS:
         try:
             if os.getxattr(path, name, follow_symlinks=False) == b"y":
@@ -105,7 +106,7 @@ class _Writer:
             ti = self.info(arc, st, tarfile.DIRTYPE)
             members = len(self.tf.members)
             self.tf.addfile(ti)
-            if _opaque(full):
+            if is_opaque(full):
                 self.tf.addfile(self.empty(f"{arc}/.wh..wh..opq"))
             below = self.dir(rel)
             if rel in self.exclude and not below and len(self.tf.members) == members + 1:
@@ -212,7 +213,7 @@ class _Merged(_Writer):
                 if not stat.S_ISDIR(st.st_mode) or not stat.S_ISDIR(top[1].st_mode):
                     break  # a file or a whiteout hides what lies below it
                 below.append(d)
-                if _opaque(d + child):
+                if is_opaque(d + child):
                     opaque = True
                     break
             if top is None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from rpod.cli.common import key_values
 from rpod.errors import UsageError
 
 app = click.Group()
@@ -56,16 +57,6 @@ def _secrets(items: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _key_values(items: tuple[str, ...], flag: str) -> dict[str, str]:
-    out = {}
-    for item in items:
-        k, _, v = item.partition("=")
-        if not k:
-            raise UsageError(f"invalid {flag} {item!r}: expected KEY=VALUE")
-        out[k] = v
-    return out
-
-
 def _check_authfile(path: str | None) -> None:
     if path and not os.path.exists(path):
         raise UsageError(f"checking authfile: stat {path}: no such file or directory")
@@ -88,7 +79,7 @@ def _options(builds: Any, ctx_dir: Any, text: str, cf_path: Any, tags: tuple[str
         context=ctx_dir, containerfile=text, containerfile_path=cf_path,
         tags=builds.normalize_names(list(tags)), commit_name=tags[0] if tags else "", target=kw["target"],
         build_args=builds.build_args(list(kw["build_args"]), list(kw["build_arg_files"])),
-        labels=_key_values(kw["labels"], "--label"), annotations=_key_values(kw["annotations"], "--annotation"),
+        labels=key_values(kw["labels"], "--label"), annotations=key_values(kw["annotations"], "--annotation"),
         fmt=kw["fmt"] or os.environ.get("BUILDAH_FORMAT", "oci"), layers=_layers(kw["layers"]),
         no_cache=kw["no_cache"], pull=_pull_policy(kw["pull"], kw["pull_always"], kw["pull_never"]),
         squash=kw["squash"], squash_all=kw["squash_all"], timestamp=_timestamp(kw["timestamp"]),

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rootless import userns
+from rootless.procinfo import pid_alive
 from rootless.subid import Mapping
 from rpod.errors import DigestMismatch, LayerError, RegistryError, UnsupportedMediaType
 from rpod.log import debug
@@ -163,18 +164,8 @@ def sweep_scratch(paths: Paths, diff_id: str, mapping: Mapping) -> None:
             userns.remove_tree(entry.path, mapping)
         elif entry.name.startswith("spare."):
             pid = entry.name.split(".")[1]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 userns.remove_tree(entry.path, mapping)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class LayerLimit(LayerError):

@@ -8,21 +8,12 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-_OPAQUE_XATTRS = ("user.overlay.opaque", "trusted.overlay.opaque")
+from rootless.layerdiff import is_opaque
 
 
 def _is_whiteout(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
-
-def _is_opaque(path: Path) -> bool:
-    for name in _OPAQUE_XATTRS:
-        try:
-            if os.getxattr(path, name, follow_symlinks=False) == b"y":
-                return True
-        except OSError:
-            continue
-    return False
 
 
 def find_in_layers(layer_dirs_top_first: Sequence[Path | str], path: str) -> Path | None:
@@ -49,7 +40,7 @@ def find_in_layers(layer_dirs_top_first: Sequence[Path | str], path: str) -> Pat
             if not stat.S_ISDIR(st.st_mode):
                 hidden = True  # a file replaces the directory the path needs
                 break
-            if _is_opaque(cur):
+            if is_opaque(str(cur)):
                 hidden = True
                 # the directory exists here; look for the rest only in this layer
                 rest = base.joinpath(*parts)
