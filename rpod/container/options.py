@@ -279,7 +279,9 @@ def parse_signal(value: str | int) -> int:
         num = int(text)
         if 0 < num < signal.SIGRTMAX + 1:
             return num
-        raise UsageError(f"invalid signal {value!r}: number out of range 1-{int(signal.SIGRTMAX)}")
+        if num == 0:  # Podman's (docker/signal.ParseSignal) wording, one line, no hint
+            raise UsageError(f"invalid signal: {value}")
+        raise UsageError(f"valid signals are 1 through {int(signal.SIGRTMAX)}")
     name = text.upper().removeprefix("SIG")
     m = re.fullmatch(r"RTM(IN|AX)([+-]\d+)?", name)
     if m:
@@ -291,7 +293,7 @@ def parse_signal(value: str | int) -> int:
         sig = getattr(signal, "SIG" + name, None)
         if isinstance(sig, signal.Signals):
             return int(sig)
-    raise UsageError(f"invalid signal: {value}", hint="use a name like SIGTERM or a number")
+    raise UsageError(f"invalid signal: {value}")
 
 
 def parse_ulimit(value: str) -> tuple[str, int, int]:

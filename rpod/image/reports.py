@@ -142,7 +142,7 @@ def inspect_image(store: ImageStore, rec: ImageRecord) -> dict[str, Any]:
 
 # Podman 4.3.1's ImageData fields (Config, a v1 image config, stays a map here)
 IMAGE_INSPECT_TOP = ("interface {}", frozenset((
-    "ID", "Digest", "RepoTags", "RepoDigests", "Parent", "Comment", "Created", "Config", "Version",
+    "ID", "Id", "Digest", "RepoTags", "RepoDigests", "Parent", "Comment", "Created", "Config", "Version",
     "Author", "Architecture", "Os", "Size", "VirtualSize", "GraphDriver", "RootFS", "Labels",
     "Annotations", "ManifestType", "User", "History", "NamesHistory", "HealthCheck",
 )))
@@ -153,4 +153,5 @@ def image_struct(doc: dict[str, Any]) -> Any:
     field it lacks is an error, not ``<no value>``."""
     from rpod.format.gofmt import go_structs
 
-    return go_structs(doc, IMAGE_INSPECT_TOP)
+    # ImageData's Go field is ID (JSON "Id"); Podman's templates accept both spellings
+    return go_structs({**doc, "ID": doc.get("Id")}, IMAGE_INSPECT_TOP)

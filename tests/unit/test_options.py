@@ -88,10 +88,16 @@ def test_parse_signal(text: str, num: int) -> None:
     assert parse_signal(text) == num
 
 
-@pytest.mark.parametrize("bad", ["SIGFOO", "0", "99", "RTMAX+1", ""])
+@pytest.mark.parametrize("bad", ["SIGFOO", "0", "RTMAX+1", "", "SIG", "%%"])
 def test_parse_signal_rejects(bad: str) -> None:
-    with pytest.raises(UsageError, match="invalid signal"):
+    with pytest.raises(UsageError, match="invalid signal") as e:
         parse_signal(bad)
+    assert str(e.value.args[0]) == f"invalid signal: {bad}" and not e.value.hint  # Podman's exact line
+
+
+def test_parse_signal_out_of_range() -> None:
+    with pytest.raises(UsageError, match=f"^valid signals are 1 through {int(signal.SIGRTMAX)}$"):
+        parse_signal("99")
 
 
 def test_parse_ulimit() -> None:
