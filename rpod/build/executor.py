@@ -163,10 +163,16 @@ class Builder:
         if st.base == "scratch":
             arch, os_name = build_platform(st.platform or self.opts.platform)
             return State(ic.new_config(None, arch, os_name), [], None)
-        from rpod.image.pull import ensure_image
+        from rpod.image.pull import PullOptions, ensure_image
 
+        plat = st.platform or self.opts.platform
+        popts = None
+        if plat:  # FROM --platform / build --platform select the manifest-list entry pulled
+            arch, os_name = build_platform(plat)
+            parts = plat.split("/")
+            popts = PullOptions(os=os_name, arch=arch, variant=parts[2] if len(parts) > 2 else "")
         try:
-            record = ensure_image(self.paths, st.base, self.opts.pull)
+            record = ensure_image(self.paths, st.base, self.opts.pull, popts)
         except RpodError as e:
             raise BuildError(f"creating build container: {self.where(st.from_ins)}: {e.message}", hint=e.hint,
                              exit_code=e.exit_code) from None

@@ -212,3 +212,17 @@ def test_volume_dirs_and_security_opt(module_env: RpodEnv, tmp_path: Path) -> No
     assert out.split("\n") == ["/[", "/[/etc", "/[/etc/foo,", "/etc/bar]", "/a/b/c", "0", ""]
     vols = inspect(module_env, "vols")["Config"]["Volumes"]
     assert set(vols) == {"/a/b/c", "/[/etc/foo,", "/etc/bar]"}
+
+
+def test_platform_selects_the_base_pulled(rpod_env: RpodEnv, tmp_path: Path) -> None:
+    """``--platform`` and ``FROM --platform`` pick the manifest-list entry FROM pulls."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Containerfile").write_text("FROM multiarch\nLABEL a=b\n")
+    ok(run_rpod(rpod_env, "build", "-q", "--platform", "linux/arm64", "-t", "arm", str(ctx)))
+    arch = ok(run_rpod(rpod_env, "image", "inspect", "--format", "{{.Architecture}}", "arm")).stdout.strip()
+    assert arch == "arm64"
+    (ctx / "Containerfile").write_text("FROM --platform=linux/amd64 multiarch\nLABEL a=c\n")
+    ok(run_rpod(rpod_env, "build", "-q", "--pull", "always", "-t", "amd", str(ctx)))
+    arch = ok(run_rpod(rpod_env, "image", "inspect", "--format", "{{.Architecture}}", "amd")).stdout.strip()
+    assert arch == "amd64"
