@@ -185,7 +185,8 @@ def logs(req: Request, conn: Connection, ref: str) -> Any:
     until = _time(req.q("until"))
     stamps = req.qbool("timestamps")
     tail = req.q("tail") or "all"
-    records, offset = eng.read_log_records(rec.id)
+    reader = eng.LogReader(rec.id)
+    records = reader.read()
     records = [r for r in records if _in_window(r[0], since, until)]
     if tail != "all":
         n = int(tail) if tail.lstrip("-").isdigit() else -1
@@ -198,14 +199,16 @@ def logs(req: Request, conn: Connection, ref: str) -> Any:
             if want.get(stream):
                 conn.write(encode(stream, (ts.encode() + b" " if stamps else b"") + text, tty))
 
-    emit(records)
-    while req.qbool("follow"):
-        done = eng.log_follow_done(rec.id)
-        more, offset = eng.read_log_records(rec.id, offset)
-        emit([r for r in more if _in_window(r[0], None, until)])
-        if done or (until is not None and time.time() >= until) or conn.client_gone():
-            break
-        time.sleep(0.1)
+    try:
+        emit(records)
+        while req.qbool("follow"):
+            done = eng.log_follow_done(rec.id)
+            emit([r for r in reader.read() if _in_window(r[0], None, until)])
+            if done or (until is not None and time.time() >= until) or conn.client_gone():
+                break
+            time.sleep(0.1)
+    finally:
+        reader.close()
     conn.end()
 
 

@@ -333,25 +333,42 @@ def log_path(cid: str) -> str:
     return str(container_dir(cid) / "ctr.log")
 
 
-def read_log_records(cid: str, offset: int = 0) -> tuple[list[tuple[str, str, bytes]], int]:
-    """(timestamp, stream, bytes) of whole log records from ``offset``; and the offset after them.
-    A partial line's pieces come as they are (the caller joins nothing: bytes are bytes)."""
-    from rootless.monitor.stdio import parse_log_line
+class LogReader:
+    """Reads a container's log records as they come.  The file is held open: a container removed
+    while a client follows it (``docker run --rm`` removes it right after the exit) still yields
+    what it wrote."""
 
-    try:
-        with open(log_path(cid), "rb") as f:
-            f.seek(offset)
-            data = f.read()
-    except FileNotFoundError:
-        return [], offset
-    end = data.rfind(b"\n") + 1
-    out = []
-    for line in data[:end].split(b"\n"):
-        parsed = parse_log_line(line)
-        if parsed:
-            ts, stream, full, text = parsed
-            out.append((ts, stream, text + (b"\n" if full else b"")))
-    return out, offset + end
+    def __init__(self, cid: str):
+        self.cid = cid
+        self.file: Any = None
+        self.offset = 0
+
+    def read(self) -> list[tuple[str, str, bytes]]:
+        """(timestamp, stream, bytes) of the whole records written since the last call (a partial
+        line's pieces come as they are: bytes are bytes)."""
+        from rootless.monitor.stdio import parse_log_line
+
+        if self.file is None:
+            try:
+                self.file = open(log_path(self.cid), "rb")  # noqa: SIM115 - closed by close()
+            except FileNotFoundError:
+                return []
+        self.file.seek(self.offset)
+        data = self.file.read()
+        end = data.rfind(b"\n") + 1
+        self.offset += end
+        out = []
+        for line in data[:end].split(b"\n"):
+            parsed = parse_log_line(line)
+            if parsed:
+                ts, stream, full, text = parsed
+                out.append((ts, stream, text + (b"\n" if full else b"")))
+        return out
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
 
 def log_follow_done(cid: str) -> bool:
