@@ -29,6 +29,9 @@ def _load_handlers() -> None:
         docker_other,
         docker_ship,
         libpod,
+        libpod_netvol,
+        libpod_pods,
+        stats_search,
     )
 
 

@@ -73,8 +73,9 @@ def create(req: Request, conn: Connection) -> Any:
 def spec_options(spec: dict[str, Any]) -> dict[str, Any]:
     """``RunOptions`` fields from Podman's SpecGenerator."""
     f: dict[str, Any] = {"image": spec["image"], "command": list(spec.get("command") or []), "detach": True}
-    if spec.get("name"):
-        f["name"] = spec["name"]
+    for key in ("name", "pod"):
+        if spec.get(key):
+            f[key] = spec[key]
     if spec.get("entrypoint") is not None:
         f["entrypoint"] = json.dumps(list(spec["entrypoint"]))
     f["env"] = [f"{k}={v}" for k, v in (spec.get("env") or {}).items()]
