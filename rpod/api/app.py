@@ -31,6 +31,7 @@ def _load_handlers() -> None:
         libpod,
         libpod_netvol,
         libpod_pods,
+        libpod_system,
         stats_search,
     )
 

@@ -215,3 +215,36 @@ def test_search(client: PodmanClient, service: Path, registry: Registry) -> None
         assert any(r["name"] == f"{registry.address}/alpine" for r in dk.images.search(f"{registry.address}/alpine"))
     finally:
         dk.close()
+
+
+def test_podman_remote_everyday(module_env: RpodEnv, service: Path, tmp_path: Path) -> None:
+    """``podman --remote`` verbs whose Libpod documents differ from Docker's: ps (Created a time,
+    Ports a list), top, stats, save/load, tag/untag/rmi, events, system df, prunes."""
+    def pr(*args: str) -> str:
+        r = remote(module_env, service, *args)
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+        return r.stdout
+
+    pr("run", "-d", "--name", "rr1", "-p", "127.0.0.1::80", "alpine", "sleep", "1000")
+    assert "rr1" in pr("ps", "--format", "{{.Names}} {{.Ports}}") and "->80/tcp" in pr("ps")
+    assert "sleep 1000" in pr("top", "rr1")
+    assert "rr1" in pr("stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}")
+    assert pr("exec", "rr1", "echo", "via-remote") == "via-remote\n"
+    pr("stop", "-t", "0", "rr1")
+    pr("rm", "rr1")
+    assert "container remove" in pr("events", "--since", "5m", "--stream=false")
+    archive = tmp_path / "a.tar"
+    pr("save", "-o", str(archive), "alpine")
+    pr("tag", "alpine", "remote-tag:x")
+    assert "remote-tag" in pr("images", "--format", "{{.Repository}}")
+    pr("untag", "remote-tag:x")
+    assert "remote-tag" not in pr("images", "--format", "{{.Repository}}")
+    assert "Loaded image" in pr("load", "-i", str(archive))
+    r = remote(module_env, service, "rmi", "nonesuch-image")
+    assert r.returncode == 1 and "image not known" in r.stderr
+    assert "Images" in pr("system", "df")
+    cid = pr("create", "--name", "rr2", "alpine", "true").strip()
+    assert cid in pr("container", "prune", "-f")  # every container that is not running, as Podman
+    assert "rr2" not in pr("ps", "-a", "--format", "{{.Names}}")
+    pr("image", "prune", "-f")
+    assert "alpine" in pr("images", "--format", "{{.Repository}}")  # dangling only: a tagged image stays
