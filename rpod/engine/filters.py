@@ -109,7 +109,16 @@ def _common(key: str, values: list[str], labels: Mapping[str, str]) -> bool | No
 
 
 # ------------------------------------------------------------------------------------ containers
-CONTAINER_KEYS = ("name", "id", "status", "label", "label!", "exited", "health", "ancestor", "until", "pod")
+CONTAINER_KEYS = ("name", "id", "status", "label", "label!", "exited", "health", "ancestor", "until", "pod",
+                  "restart-policy")
+RESTART_POLICIES = ("none", "no", "on-failure", "always", "unless-stopped")
+
+
+def check_restart_policies(values: list[str]) -> None:
+    """Podman's error for ``restart-policy=`` values it does not know (before anything is listed)."""
+    bad = [v for v in values if v not in RESTART_POLICIES]
+    if bad:
+        raise UsageError(f"{', '.join(bad)} invalid restart {'policies' if len(bad) > 1 else 'policy'}")
 
 
 def container(rec: Any, st: Any, filters: Filters, health: Callable[[], str]) -> bool:
@@ -135,6 +144,9 @@ def container(rec: Any, st: Any, filters: Filters, health: Callable[[], str]) ->
             ok = older_than_all(values, rec.created)
         elif key == "pod":
             ok = _in_pod(rec, values)
+        elif key == "restart-policy":
+            policy = (rec.options.restart or "").partition(":")[0]
+            ok = any(policy == v or (v == "none" and not policy) for v in values)
         else:
             raise UsageError(f"invalid filter {key!r}: use name, id, status, label, exited, ancestor, pod or health")
         if not ok:
