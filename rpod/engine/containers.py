@@ -231,9 +231,12 @@ def ps(opts: ListOptions, paths: Paths | None = None) -> list[PsRow]:
         if key not in flt.CONTAINER_KEYS:
             raise UsageError(f"invalid filter {key!r}: use name, id, status, label, exited, ancestor or health")
     flt.check_restart_policies(opts.filters.get("restart-policy", []))
+    flt.check_container_states(opts.filters.get("status", []))
     rows = []
     for rec, st in container_store(p).iter_states():
-        if not opts.all and not opts.filters and not opts.latest and opts.last < 0 and not st.running:
+        # as Podman: a filter does not imply --all, except status= (Docker's rule)
+        if not opts.all and not opts.filters.get("status") and not opts.latest and opts.last < 0 \
+                and not st.running:
             continue
         if not flt.container(rec, st, opts.filters, lambda r=rec, s=st: health(p, r, s).get("Status") or ""):
             continue
@@ -445,7 +448,12 @@ def wait(opts: WaitOptions, paths: Paths | None = None) -> list[int]:
         if not known:
             return codes
         refs = known
+    store = container_store(p)
     for rec in resolve(refs, opts.latest, p):
+        st = store.state(rec.id)
+        if "exited" in conds and st.status == "created":  # never started (or failed to): not running, as Podman
+            codes.append(st.exit_code)
+            continue
         st = lifecycle.wait_exit(p, rec.id, conditions=conds)
         codes.append(st.exit_code if st.status in ("exited", "removed") else -1)
     return codes
