@@ -107,7 +107,10 @@ def _module_path(module: str) -> str:
     import importlib.util
 
     spec = importlib.util.find_spec(module)
-    return str(spec.origin) if spec and spec.origin else ""
+    if not spec or not spec.origin:
+        return ""
+    origin = spec.origin  # a package: its directory (what `python -m` runs)
+    return os.path.dirname(origin) if os.path.basename(origin) == "__init__.py" else origin
 
 
 def _distribution() -> dict[str, str]:

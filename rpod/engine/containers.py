@@ -187,9 +187,10 @@ class PsRow:
         return d
 
 
-_SORT_KEYS = {"created": lambda r: -r.Created, "id": lambda r: r.Id, "names": lambda r: r.Names,
+# Podman 4.3.1 lists the oldest first (observed: ``ps -a`` and ``--sort created|runningfor``)
+_SORT_KEYS = {"created": lambda r: _ts(r.CreatedAt), "id": lambda r: r.Id, "names": lambda r: r.Names,
               "status": lambda r: r.State, "image": lambda r: r.Image, "command": lambda r: r.Command,
-              "runningfor": lambda r: -r.Created, "size": lambda r: r.SizeRw}
+              "runningfor": lambda r: _ts(r.CreatedAt), "size": lambda r: r.SizeRw}
 
 
 def dir_size(path: str) -> int:
@@ -250,11 +251,10 @@ def ps(opts: ListOptions, paths: Paths | None = None) -> list[PsRow]:
             if opts.size:
                 r.Size = (f"{human_size(r.SizeRw).replace(' ', '')} "
                           f"(virtual {human_size(r.SizeRootFs).replace(' ', '')})")
+    if opts.latest or opts.last >= 0:  # the newest N, then listed in the --sort order
+        rows.sort(key=lambda r: _ts(r.CreatedAt), reverse=True)
+        rows = rows[:1] if opts.latest else rows[:opts.last]
     rows.sort(key=_SORT_KEYS[opts.sort])
-    if opts.latest:
-        rows = rows[:1]
-    if opts.last >= 0:
-        rows = rows[:opts.last]
     return rows
 
 

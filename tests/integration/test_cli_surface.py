@@ -275,8 +275,9 @@ def test_ps_sort_last_latest_size(clean: RpodEnv) -> None:
         ok(run_rpod(env, "create", "--name", n, "alpine", "true"))  # creation times: ns, in order
     names = ok(run_rpod(env, "ps", "-a", "--sort", "names", "--format", "{{.Names}}")).stdout
     assert names == "alpha\nbravo\ncharlie\n"
-    assert ok(run_rpod(env, "ps", "-a", "--format", "{{.Names}}")).stdout == "charlie\nalpha\nbravo\n"
-    assert ok(run_rpod(env, "ps", "-n", "2", "--format", "{{.Names}}")).stdout == "charlie\nalpha\n"
+    # oldest first (Podman 4.3.1, observed); -n N: the N newest, still oldest first
+    assert ok(run_rpod(env, "ps", "-a", "--format", "{{.Names}}")).stdout == "bravo\nalpha\ncharlie\n"
+    assert ok(run_rpod(env, "ps", "-n", "2", "--format", "{{.Names}}")).stdout == "alpha\ncharlie\n"
     assert ok(run_rpod(env, "ps", "-l", "--format", "{{.Names}}")).stdout == "charlie\n"
     assert ok(run_rpod(env, "ps", "-a", "-q", "--sort", "names")).stdout.count("\n") == 3
     r = run_rpod(env, "ps", "--sort", "bogus")
