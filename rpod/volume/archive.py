@@ -25,11 +25,14 @@ def import_tree(data_dir: str, src: IO[bytes]) -> None:
     """Extract the tar stream ``src`` (plain or compressed) into ``data_dir``."""
     try:
         with tarfile.open(fileobj=src, mode="r|*") as tar:
+            root = os.path.realpath(data_dir)
             for member in tar:
-                target = os.path.realpath(os.path.join(data_dir, member.name))
-                if target != os.path.realpath(data_dir) and \
-                        not target.startswith(os.path.realpath(data_dir) + os.sep):
-                    raise RpodError(f"archive member {member.name!r} points outside the volume")
-                tar.extract(member, data_dir, filter="tar")
-    except (tarfile.TarError, tarfile.FilterError) as e:
+                names = [member.name] + ([member.linkname] if member.islnk() else [])
+                for name in names:
+                    target = os.path.realpath(os.path.join(root, name.lstrip("/")))
+                    if target != root and not target.startswith(root + os.sep):
+                        raise RpodError(f"archive member {name!r} points outside the volume")
+                member.name = member.name.lstrip("/")
+                tar.extract(member, root, numeric_owner=True)
+    except tarfile.TarError as e:
         raise RpodError(f"cannot import the archive: {e}") from e

@@ -5,9 +5,12 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -124,3 +127,85 @@ def test_stop_shows_stopping_and_takes_timeout(clean: RpodEnv) -> None:
     # Docker's --timeout is stop's other name for --time
     ok(run_rpod(env, "run", "-d", "--name", "quick", "alpine", "sleep", "100"))
     assert ok(run_rpod(env, "stop", "--timeout=0", "quick")).stdout == "quick\n"
+
+
+def test_volume_export_import_rm_prune(clean: RpodEnv, tmp_path: Path) -> None:
+    env = clean
+    for v in ("vx1", "vx2", "vx3"):
+        ok(run_rpod(env, "volume", "create", v))
+    ok(run_rpod(env, "run", "--rm", "-v", "vx1:/data", "alpine", "sh", "-c", "mkdir -p /data/d; echo hello > /data/d/t"))
+    tarball = tmp_path / "vx1.tar"
+    ok(run_rpod(env, "volume", "export", "vx1", f"--output={tarball}"))
+    ok(run_rpod(env, "volume", "import", "vx2", str(tarball)))
+    assert ok(run_rpod(env, "run", "--rm", "-v", "vx2:/data", "alpine", "cat", "/data/d/t")).stdout == "hello\n"
+    # the same mount twice is one mount; two sources on one destination is Podman's error
+    ok(run_rpod(env, "run", "--rm", "-v", "vx1:/v", "-v", "vx1:/v", "alpine", "true"))
+    r = run_rpod(env, "run", "--rm", "-v", "vx1:/v", "-v", "vx2:/v", "alpine", "true")
+    assert (r.returncode, r.stderr) == (125, "Error: /v: duplicate mount destination\n")
+    # prune without --force lists what it would remove on stdout, then asks; N keeps them
+    ok(run_rpod(env, "create", "--name", "user1", "-v", "vx1:/v", "alpine", "true"))
+    r = ok(run_rpod(env, "volume", "prune", input="N\n"))
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("WARNING! This will remove all volumes not used by at least one container.")
+    assert sorted(lines[1:3]) == ["vx2", "vx3"] and lines[3] == "Are you sure you want to continue? [y/N] "
+    assert ok(run_rpod(env, "volume", "exists", "vx3")).returncode == 0
+    # rm --force of a missing volume is silent and succeeds; without --force: exit 1
+    r = run_rpod(env, "volume", "rm", "bogus")
+    assert (r.returncode, r.stderr) == (1, 'Error: no volume with name "bogus" found: no such volume\n')
+    r = ok(run_rpod(env, "volume", "rm", "--force", "-t", "0", "bogus"))
+    assert (r.stdout, r.stderr) == ("", "")
+    ok(run_rpod(env, "rm", "user1"))
+    ok(run_rpod(env, "volume", "rm", "vx1", "vx2", "vx3"))
+
+
+def test_volume_needs_copy_up_until_content(clean: RpodEnv) -> None:
+    env = clean
+    ok(run_rpod(env, "volume", "create", "cu"))
+    fmt = ("volume", "inspect", "--format", "{{.NeedsCopyUp}} {{.NeedsChown}}", "cu")
+    assert ok(run_rpod(env, *fmt)).stdout == "true true\n"
+    ok(run_rpod(env, "run", "--rm", "-v", "cu:/nothing-here", "alpine", "true"))  # nothing to copy yet
+    assert ok(run_rpod(env, *fmt)).stdout == "true false\n"
+    ok(run_rpod(env, "run", "--rm", "-v", "cu:/etc", "alpine", "ls", "/etc/passwd"))
+    assert ok(run_rpod(env, *fmt)).stdout == "false false\n"
+    path = ok(run_rpod(env, "volume", "inspect", "--format", "{{.Mountpoint}}", "cu")).stdout.strip()
+    assert (Path(path) / "passwd").is_file()
+    ok(run_rpod(env, "volume", "rm", "cu"))
+
+
+def test_info_fields_scripts_read(env: RpodEnv) -> None:
+    fmt = ("{{.Host.BuildahVersion}}|{{.Host.Conmon.Path}}|{{.Host.OCIRuntime.Path}}|{{.Host.LogDriver}}|"
+           "{{.Host.EventLogger}}|{{.Host.Distribution.Distribution}}")
+    build, conmon, runtime, logdriver, events, distro = ok(run_rpod(env, "info", "--format", fmt)).stdout.strip().split("|")
+    assert re.fullmatch(r"[1-9][0-9]*\.[0-9.]+.*", build)
+    assert os.path.isdir(conmon) and os.path.isdir(runtime)
+    assert (logdriver, events) == ("k8s-file", "file") and distro
+    r = run_rpod(env, "--log-level=trace", "info", "--format", "{{.Host.Arch}}")
+    assert " level=trace " in r.stderr and " level=debug " in r.stderr and " level=info " in r.stderr
+    assert " level=trace " not in run_rpod(env, "--log-level=debug", "info", "--format", "x").stderr
+
+
+def test_images_history_names_and_after_filter(clean: RpodEnv) -> None:
+    env = clean
+    base = ok(run_rpod(env, "inspect", "--format", "{{.ID}}", "alpine")).stdout.strip()
+    assert ok(run_rpod(env, "images", "--noheading", f"--filter=after={base}")).stdout == ""
+    ok(run_rpod(env, "run", "--name", "src", "alpine", "true"))
+    ok(run_rpod(env, "commit", "-q", "src", "hist-img"))
+    new = ok(run_rpod(env, "inspect", "--format", "{{.ID}}", "hist-img")).stdout.strip()
+    fmt = ("--noheading", "--no-trunc", "--format", "{{.ID}}")
+    assert ok(run_rpod(env, "images", *fmt, f"--filter=after={base}")).stdout == f"sha256:{new}\n"
+    assert ok(run_rpod(env, "images", *fmt, f"--filter=since={base}")).stdout == f"sha256:{new}\n"
+    hist = ("images", "hist-img", "--format", "{{ .History }}")
+    assert ok(run_rpod(env, *hist)).stdout == "localhost/hist-img:latest\n"
+    ok(run_rpod(env, "tag", "hist-img", "hist-one"))
+    ok(run_rpod(env, "rmi", "hist-one"))
+    assert ok(run_rpod(env, *hist)).stdout == "localhost/hist-img:latest, localhost/hist-one:latest\n"
+    ok(run_rpod(env, "tag", "hist-img", "hist-two"))
+    ok(run_rpod(env, "rmi", "hist-two"))
+    assert ok(run_rpod(env, *hist)).stdout == \
+        "localhost/hist-img:latest, localhost/hist-two:latest, localhost/hist-one:latest\n"
+    # history's CreatedAt is Go's time.String() form, as images' is
+    listed = ok(run_rpod(env, "images", "--format", "{{.CreatedSince}}--{{.CreatedAt}}", "alpine")).stdout
+    first = ok(run_rpod(env, "image", "history", "--format", "{{.CreatedSince}}--{{.CreatedAt}}", "alpine")).stdout
+    assert re.fullmatch(r".+--\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 UTC", first.splitlines()[0])
+    assert first.splitlines()[0].split("--")[1] == listed.strip().split("--")[1]
+    ok(run_rpod(env, "rmi", "hist-img"))
