@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from rootless import ctrfiles
 from rpod.engine.types import paths_or_default
-from rpod.errors import NoSuchContainer, RpodError, StateConflict, UsageError
+from rpod.errors import (
+    ContainerCannotInvoke,
+    ContainerCommandNotFound,
+    NoSuchContainer,
+    RpodError,
+    StateConflict,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from rpod.engine.containers_options import (
@@ -501,7 +508,10 @@ def start(refs: list[str], paths: Paths | None = None, *, all_: bool = False,
             rec = store.get(target) if isinstance(target, str) else target
             if store.state(rec.id).running:
                 continue
-            started = lifecycle.start(p, rec, None)
+            try:
+                started = lifecycle.start(p, rec, None)
+            except (ContainerCommandNotFound, ContainerCannotInvoke) as e:  # Podman's start: 125, with the ID
+                raise RpodError(f'unable to start container "{rec.id}": {e.message}', hint=e.hint) from e
             if started.sync:
                 started.sync.close()
             out.append(ItemReport(shown, rec.id))

@@ -87,7 +87,9 @@ def test_wait_on_never_started_container_returns(clean: RpodEnv) -> None:
     ok(run_rpod(env, "create", "--name", "never", "alpine", "/no/such/command"))
     r = run_rpod(env, "wait", "never", timeout=60)
     assert (r.returncode, r.stdout) == (0, "0\n")
-    assert run_rpod(env, "start", "never").returncode != 0
+    cid = ok(run_rpod(env, "inspect", "--format", "{{.Id}}", "never")).stdout.strip()
+    r = run_rpod(env, "start", "never")  # start (not run) fails with 125 and names the container
+    assert r.returncode == 125 and r.stderr.startswith(f'Error: unable to start container "{cid}": '), r.stderr
     assert run_rpod(env, "wait", "never", timeout=60).returncode == 0
 
 
