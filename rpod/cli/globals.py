@@ -133,6 +133,10 @@ def apply(opts: dict[str, Any]) -> None:
         from rpod.cli.common import logrus
 
         logrus("info", f"{sys.argv[0]} filtering at log level {level}")
+    if level == "trace":  # the finest level: what rpod was asked, word for word
+        from rpod.cli.common import logrus
+
+        logrus("trace", f"Command line: {sys.argv!r}")
     if opts["remote"] or opts["url"] or opts["host"] or opts["connection"]:
         raise UsageError("rpod has no remote mode (--remote, --url, --connection): it runs containers of the "
                          "local user only; run rpod on the machine itself (e.g. over ssh)")

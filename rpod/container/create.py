@@ -230,9 +230,12 @@ def _prepare_volumes(reqs: list[Any], mounts: list[dict[str, Any]], used: list[A
         if req.type == "volume":
             vol = next(vol_iter)
             if vol.needs_copy_up:
-                if req.copy_up:
-                    copy_up(vol, layer_dirs, req.destination, scratch, driver)
-                vol.needs_copy_up = False
+                vol.needs_copy_up = not copy_up(vol, layer_dirs, req.destination, scratch, driver) \
+                    if req.copy_up else False
+                vol.needs_chown = False
+                volumes.update(vol)
+            elif vol.needs_chown:
+                vol.needs_chown = False
                 volumes.update(vol)
         if req.chown and req.type != "tmpfs":
             chown_sources.append(entry["source"])
