@@ -145,3 +145,27 @@ def test_runtime_flag_fails_the_step_and_missing_base_message(module_env: RpodEn
     r = build(module_env, ctx, "--pull-never")
     assert r.returncode == 125
     assert "Error: creating build container: localhost/nosuchimage:nosuchtag: image not known" in r.stderr
+
+
+def test_image_tree_whatrequires_and_diff_of_unrelated_images(module_env: RpodEnv, tmp_path: Path) -> None:
+    tag = tmp_path.name[-6:].lower()
+    specs = {"b": ("scratch", "a"), "c1": ("wr-b", "x"), "c2": ("wr-b", "y"), "g": ("wr-c1", "z")}
+    for name, (base, f) in specs.items():
+        ctx = write(tmp_path / name, {"Containerfile": f"FROM {base}{'-' + tag if base != 'scratch' else ''}\n"
+                                      f"COPY {f} /{f}\n", f: f"{f}-{tag}\n"})
+        ok(build(module_env, ctx, "-t", f"wr-{name}-{tag}"))
+    out = ok(run_rpod(module_env, "image", "tree", "--whatrequires", f"wr-b-{tag}")).stdout.splitlines()
+    assert out[1] == f"Tags:     [localhost/wr-b-{tag}:latest]" and out[3] == "Image Layers"
+    assert out[4].startswith("├── ID: ") and out[4].endswith(f"Top Layer of: [localhost/wr-b-{tag}:latest]")
+    body = out[5:]
+    assert body[-1] == "" and len(body) == 4
+    c1 = next(i for i, x in enumerate(body) if x.endswith(f"[localhost/wr-c1-{tag}:latest]"))
+    assert body[c1 + 1].endswith(f"[localhost/wr-g-{tag}:latest]")
+    assert body[c1 + 1].startswith(("│   └── ID: ", "    └── ID: "))  # nested under its branch
+    c2 = next(x for x in body if x.endswith(f"[localhost/wr-c2-{tag}:latest]"))
+    assert c2.startswith(("├── ID: ", "└── ID: "))
+    plain = ok(run_rpod(module_env, "image", "tree", f"wr-g-{tag}")).stdout.splitlines()
+    assert len(plain) == 4 + 3 + 1 and plain[-2].startswith("└── ID: ")
+    diff = ok(run_rpod(module_env, "image", "diff", f"wr-c2-{tag}", f"wr-g-{tag}")).stdout.splitlines()
+    assert sorted(diff) == ["A /y", "D /x", "D /z"]
+    assert ok(run_rpod(module_env, "image", "diff", f"wr-g-{tag}", f"wr-c1-{tag}")).stdout == "A /z\n"
