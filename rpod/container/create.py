@@ -147,13 +147,31 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
 def _secrets(paths: Paths, opts: RunOptions, cdir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """``--secret``: bind mounts of copies in the container's directory, and ``K=V`` for ``type=env``
     (added to ``opts.env`` for the spec only: the record keeps the options as given)."""
+    defaults = _default_mounts()
     if not opts.secrets:
-        return [], []
+        return defaults, []
     from rpod.secret.store import apply as apply_secrets
 
     mounts, env = apply_secrets(paths, opts.secrets, cdir / ctrfiles.USERDATA / "secrets")
     opts.env = [*opts.env, *env]
-    return mounts, env
+    return [*defaults, *mounts], env
+
+
+def _default_mounts() -> list[dict[str, Any]]:
+    """``--default-mounts-file``: its ``SRC:DST`` lines as read-only binds (Podman's mounts.conf)."""
+    path = os.environ.get("RPOD_DEFAULT_MOUNTS_FILE")
+    if not path:
+        return []
+    out = []
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        src, sep, dst = line.strip().partition(":")
+        if sep and src and dst and not line.lstrip().startswith("#") and os.path.exists(src):
+            out.append({"destination": dst, "type": "bind", "source": src, "options": ["rbind", "ro"]})
+    return out
 
 
 def _mount_layers(paths: Paths, opts: RunOptions, layer_dirs: list[Path], maps: Any) -> list[Path]:

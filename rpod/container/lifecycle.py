@@ -86,7 +86,7 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     st = store.state(record.id)
     if st.running:
         raise StateConflict(f"container {record.id} is already running: container state improper")
-    if os.environ.get("RPOD_RUNTIME_FLAGS") and not (record.options or {}).get("runtime") \
+    if os.environ.get("RPOD_RUNTIME_FLAGS") and not getattr(record.options, "runtime", None) \
             and not os.environ.get("RPOD_OCI_RUNTIME"):  # as crun refuses a flag it does not know
         from rpod.errors import ContainerCannotInvoke
 
