@@ -73,6 +73,7 @@ def _host(mapping: Any, driver: str, driver_error: str) -> dict[str, Any]:
         "os": "linux",
         "kernel": uname.release,
         "hostname": uname.nodename,
+        "logDriver": "k8s-file",  # the default of run --log-driver
         "cgroupVersion": cgroup_version(),
         "cgroupManager": "cgroupfs",
         "cgroupControllers": [],
