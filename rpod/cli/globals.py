@@ -124,6 +124,21 @@ def _runtime(runtime: str | None, flags: tuple[str, ...]) -> None:
         os.environ["RPOD_OCI_RUNTIME"] = " ".join(argv)
 
 
+def _conf_runtime() -> str | None:
+    """``[engine] runtime`` of the file ``CONTAINERS_CONF`` names (read only when it is set)."""
+    path = os.environ.get("CONTAINERS_CONF")
+    if not path:
+        return None
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            value = tomllib.load(f).get("engine", {}).get("runtime")
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return value if isinstance(value, str) and value else None
+
+
 def apply_log_level(level: str, debug: bool = False) -> str:
     """``--log-level``/``--debug`` (also where Podman's persistent flag follows a subcommand)."""
     level = _log_level(level, debug)
@@ -133,6 +148,8 @@ def apply_log_level(level: str, debug: bool = False) -> str:
         from rpod.cli.common import logrus
 
         logrus("info", f"{sys.argv[0]} filtering at log level {level}")
+    if level == "trace":  # the finest level: what rpod was asked, word for word
+        logrus("trace", f"Command line: {sys.argv!r}")
     return level
 
 
@@ -175,7 +192,7 @@ def apply(opts: dict[str, Any]) -> None:
         os.environ["RPOD_STORAGE_OPTS"] = ",".join(opts_)
     if opts["network_cmd_path"] and not os.access(opts["network_cmd_path"], os.X_OK):
         raise UsageError(f"network command path {opts['network_cmd_path']!r} is not an executable file")
-    _runtime(opts["runtime"], opts["runtime_flag"])
+    _runtime(opts["runtime"] or _conf_runtime(), opts["runtime_flag"])
     if level in ("trace", "debug"):  # what Podman's runtime start-up logs at debug level
         from rpod.cli.common import logrus
         from rpod.engine.types import store
