@@ -214,3 +214,23 @@ def test_exec_and_container_resize(sdk: tuple[docker.DockerClient, dict[str, str
         att.close()
     finally:
         c.remove(force=True)
+
+
+def test_attach_half_closed_before_a_late_start(sdk: tuple[docker.DockerClient, dict[str, str]]) -> None:
+    """The docker CLI attaching without stdin shuts down its sending side at once; the service must
+    not take that for a client gone while it waits (1 s per check) for the start."""
+    import socket
+
+    client, _ = sdk
+    api = client.api
+    c = client.containers.create("alpine", ["echo", "late-start-output"])
+    try:
+        att = api.attach_socket(c.id, params={"stdout": 1, "stderr": 1, "stream": 1})
+        att._sock.shutdown(socket.SHUT_WR)
+        time.sleep(2.5)  # the start comes late (a loaded machine): the service's wait loop has checked
+        c.start()
+        assert b"late-start-output" in _read_until(att, b"late-start-output")
+        att.close()
+        assert c.wait(timeout=60)["StatusCode"] == 0
+    finally:
+        c.remove(force=True)
