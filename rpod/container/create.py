@@ -126,6 +126,10 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
         passwd_lookup=layer_lookup(list(reversed(src.layer_dirs))),
     )
     spec = build_spec(opts, src.config, ctx)
+    if opts.ipc == "shareable":
+        from rpod.container.namespaces import shared_shm_dir, use_shared_shm
+
+        use_shared_shm(spec, shared_shm_dir(paths, cid))
     if secret_mounts:  # after the user's mounts, so /run/secrets/NAME is not hidden by them
         spec["mounts"] = [*spec["mounts"], *secret_mounts]
     linux = spec.get("linux") or {}

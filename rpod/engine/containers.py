@@ -294,26 +294,29 @@ def remove_records(paths: Paths, records: Iterable[Any], *, force: bool = True, 
         lifecycle.remove(paths, rec, force=force, timeout=timeout, volumes=volumes)
 
 
-def _infra_of(p: Paths, rec: Any, opts: RemoveOptions) -> bool:
-    """A pod's infra: ``rm --all`` removes its pod (as Podman), naming it alone is refused."""
+def _infra_of(p: Paths, rec: Any, opts: RemoveOptions) -> list[str] | None:
+    """A pod's infra: ``rm --all``/``--depend`` remove its pod (as Podman; the ids of all its
+    containers are returned), naming it alone is refused.  None for any other container."""
     from rpod.container.namespaces import record_option
 
     if not record_option(rec, "pod"):
-        return False
-    from rpod.pod.store import PodStore, pod_info
+        return None
+    from rpod.pod.store import PodStore, members, pod_info
 
     pod_id, _name, is_infra = pod_info(p, rec)
     if not is_infra:
-        return False
-    if not opts.all:
+        return None
+    if not opts.all and not opts.depend:
         raise RpodError(f"container {rec.id} is the infra container of pod {pod_id} and cannot be removed "
                         "without removing the pod")
     from rpod.pod import ops
 
     pod = PodStore(p).load(pod_id)
-    if pod is not None:
-        ops.remove(p, pod, force=opts.force, timeout=opts.timeout)
-    return True
+    if pod is None:
+        return [rec.id]
+    ids = [c.id for c in members(p, pod.id)]
+    ops.remove(p, pod, force=opts.force, timeout=opts.timeout)
+    return ids
 
 
 def remove(opts: RemoveOptions, paths: Paths | None = None) -> list[ItemReport]:
@@ -331,8 +334,9 @@ def remove(opts: RemoveOptions, paths: Paths | None = None) -> list[ItemReport]:
     def one(ref: str) -> ItemReport:
         rec = store.get(ref)
         lines = []
-        if _infra_of(p, rec, opts):
-            return ItemReport(ref, rec.id, text=[rec.id])
+        pod_ids = _infra_of(p, rec, opts)
+        if pod_ids is not None:
+            return ItemReport(ref, rec.id, text=pod_ids)
         if opts.depend:
             for dep in _dependents(store, rec):
                 lifecycle.remove(p, dep, force=opts.force, timeout=opts.timeout, volumes=opts.volumes)

@@ -126,11 +126,9 @@ def remove(paths: Paths, pod: PodRecord, *, force: bool = False, timeout: int | 
 
     store = ContainerStore(paths)
     order = list(reversed(start_order(paths, pod)))
-    if [r.id for r in order] == [pod.infra_id]:  # only the infra left: removed even running, as Podman
-        force = True
-    if not force:
+    if not force:  # a running infra is no obstacle (Podman's checkReadyForRemoval): it is stopped below
         for rec in order:
-            if store.state(rec.id).running:
+            if rec.id != pod.infra_id and store.state(rec.id).running:
                 raise StateConflict(
                     f"pod {pod.id} has containers that are not ready to be removed: cannot remove container "
                     f"{rec.id} as it is running - running or paused containers cannot be removed without "
@@ -140,7 +138,7 @@ def remove(paths: Paths, pod: PodRecord, *, force: bool = False, timeout: int | 
             stop(paths, pod, timeout)
     for rec in order:
         if store.load(rec.id) is not None:
-            lifecycle.remove(paths, rec, force=force, timeout=timeout, volumes=True)
+            lifecycle.remove(paths, rec, force=force or rec.id == pod.infra_id, timeout=timeout, volumes=True)
     import shutil
 
     shutil.rmtree(paths.root / "kube" / pod.id, ignore_errors=True)  # kube play's ConfigMap/Secret files

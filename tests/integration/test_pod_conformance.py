@@ -66,3 +66,40 @@ def test_host_network_pod_members_run_on_the_host_network(env: RpodEnv) -> None:
         assert r.stdout.strip() == os.readlink("/proc/self/ns/net")
     finally:
         ok(run_rpod(env, "pod", "rm", "-f", "-t", "0", "hostnet"))
+
+
+def test_pod_members_share_dev_shm(env: RpodEnv) -> None:
+    ok(run_rpod(env, "pod", "create", "--name", "shmpod"))
+    try:
+        ok(run_rpod(env, "run", "--rm", "--pod", "shmpod", "alpine", "sh", "-c", "echo hi > /dev/shm/test1"))
+        r = ok(run_rpod(env, "run", "--rm", "--pod", "shmpod", "alpine", "cat", "/dev/shm/test1"))
+        assert r.stdout == "hi\n"  # the infra's /dev/shm, which outlives the first member
+        # the pod holds only its (running) infra and an exited member: pod rm needs no --force
+        ok(run_rpod(env, "run", "--pod", "shmpod", "alpine", "true"))
+        ok(run_rpod(env, "pod", "rm", "shmpod"))
+    finally:
+        run_rpod(env, "pod", "rm", "-f", "-t", "0", "-a")
+    assert ok(run_rpod(env, "ps", "-aq")).stdout == ""
+    r = run_rpod(env, "pod", "rm", "--force", "bogus")  # --force ignores a missing pod, as Podman
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == ""
+    assert run_rpod(env, "pod", "rm", "bogus").returncode == 1
+
+
+def test_rm_depend_and_all_remove_the_infra_with_its_pod(env: RpodEnv) -> None:
+    try:
+        member = ok(run_rpod(env, "create", "--pod", "new:deppod", "alpine", "true")).stdout.strip()
+        infra = ok(run_rpod(env, "pod", "inspect", "--format", "{{.InfraContainerID}}", "deppod")).stdout.strip()
+        r = run_rpod(env, "rm", "--force", infra)
+        assert r.returncode == 125 and "and cannot be removed without removing the pod" in r.stderr
+        r = ok(run_rpod(env, "container", "rm", "--depend", infra))
+        assert set(r.stdout.split()) == {infra, member}
+        assert run_rpod(env, "pod", "exists", "deppod").returncode == 1
+        m1 = ok(run_rpod(env, "create", "--pod", "new:deppod", "alpine", "true")).stdout.strip()
+        m2 = ok(run_rpod(env, "create", "--pod", "deppod", "alpine", "true")).stdout.strip()
+        lone = ok(run_rpod(env, "create", "alpine", "true")).stdout.strip()
+        infra = ok(run_rpod(env, "pod", "inspect", "--format", "{{.InfraContainerID}}", "deppod")).stdout.strip()
+        r = ok(run_rpod(env, "container", "rm", "--force", "--all"))
+        assert set(r.stdout.split()) == {infra, m1, m2, lone}
+    finally:
+        run_rpod(env, "pod", "rm", "-f", "-t", "0", "-a")
+    assert ok(run_rpod(env, "ps", "-aq")).stdout == ""
