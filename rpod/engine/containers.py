@@ -334,6 +334,13 @@ def remove(opts: RemoveOptions, paths: Paths | None = None) -> list[ItemReport]:
     def one(ref: str) -> ItemReport:
         rec = store.get(ref)
         lines = []
+        if getattr(rec.options, "is_service", False):
+            from rpod.pod.ops import served_pods
+
+            served = served_pods(p, rec.id)
+            if served:
+                raise RpodError(f"container {rec.id} is the service container of pod(s) "
+                                f"{', '.join(s.id for s in served)} and cannot be removed without removing the pod(s)")
         pod_ids = _infra_of(p, rec, opts)
         if pod_ids is not None:
             return ItemReport(ref, rec.id, text=pod_ids)

@@ -48,6 +48,7 @@ def container_doc(paths: Paths, rec: Any, st: Any) -> dict[str, Any]:
         "MountLabel": "",
         "ProcessLabel": "",
         "Mounts": [_mount_doc(m) for m in rec.mounts],
+        "IsService": bool(getattr(opts, "is_service", False)),
         "NetworkSettings": net["settings"],
         "Config": _config_doc(rec),
         "HostConfig": _host_config_doc(rec, net),
