@@ -12,7 +12,7 @@ from typing import Any
 
 from rootless import ctrfiles
 from rpod.container.lifecycle import _now_iso, remove, resolve_runtime
-from rpod.container.options import RunOptions, parse_key_values, parse_signal
+from rpod.container.options import RunOptions, parse_entrypoint, parse_key_values, parse_signal
 from rpod.container.state import ContainerRecord, ContainerStore, new_id
 from rpod.errors import RpodError, UsageError
 from rpod.events import container_event
@@ -201,7 +201,8 @@ def _fill_record(record: ContainerRecord, opts: RunOptions, spec: dict[str, Any]
     record.hostname = spec.get("hostname") or hostname
     record.mounts = mounts
     record.user = opts.user or inner.get("User") or ""
-    record.entrypoint = list(inner.get("Entrypoint") or [])
+    own = parse_entrypoint(opts.entrypoint)  # --entrypoint (the effective one, as Podman shows it)
+    record.entrypoint = own if own is not None else list(inner.get("Entrypoint") or [])
     record.cmd = list(opts.command or inner.get("Cmd") or [])
     record.stop_signal = parse_signal(opts.stop_signal or inner.get("StopSignal") or "SIGTERM")
     record.stop_timeout = opts.stop_timeout if opts.stop_timeout is not None else 10

@@ -77,13 +77,14 @@ def _mount_doc(m: dict[str, Any]) -> dict[str, Any]:
 
 
 def _config_doc(rec: Any) -> dict[str, Any]:
+    """``Config`` (Podman 4.3.1's InspectContainerConfig: ``Entrypoint`` is one string)."""
     opts = rec.options
     return {
         "Hostname": rec.hostname, "Domainname": "", "User": rec.user, "AttachStdin": bool(opts.interactive),
         "AttachStdout": not opts.detach, "AttachStderr": not opts.detach,
         "Tty": bool(opts.tty), "OpenStdin": bool(opts.interactive), "StdinOnce": False,
         "Env": rec.env, "Cmd": rec.cmd or None, "Image": rec.image_name, "Volumes": None,
-        "WorkingDir": rec.workdir, "Entrypoint": rec.entrypoint or None, "OnBuild": None,
+        "WorkingDir": rec.workdir, "Entrypoint": " ".join(rec.entrypoint or []), "OnBuild": None,
         "Labels": dict(rec.labels), "Annotations": _annotations(opts), "StopSignal": rec.stop_signal,
         "StopTimeout": rec.stop_timeout, "CreateCommand": getattr(rec, "create_command", None) or None,
         "Umask": opts.umask or "0022",

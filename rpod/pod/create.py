@@ -150,10 +150,12 @@ def _create_infra(paths: Paths, pod: PodRecord, opts: PodOptions) -> Any:
                      add_host=list(opts.add_host), userns=opts.userns,
                      ipc="shareable" if "ipc" in pod.share else None,
                      conmon_pidfile=os.path.abspath(opts.infra_conmon_pidfile) if opts.infra_conmon_pidfile else None)
-    if pod.infra_image and not command:
+    if command:  # --infra-command (or catatonit -P) is the infra's entrypoint, as Podman
+        import json
+
+        run.entrypoint, run.command = json.dumps(command), []
+    elif pod.infra_image:
         run.command = []
-    if not pod.infra_image:
-        run.entrypoint = ""  # the command is the whole argv
     return create_container(paths, run)
 
 

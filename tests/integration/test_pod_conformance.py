@@ -103,3 +103,19 @@ def test_rm_depend_and_all_remove_the_infra_with_its_pod(env: RpodEnv) -> None:
     finally:
         run_rpod(env, "pod", "rm", "-f", "-t", "0", "-a")
     assert ok(run_rpod(env, "ps", "-aq")).stdout == ""
+
+
+def test_infra_command_is_the_infra_entrypoint(env: RpodEnv) -> None:
+    """``--infra-command`` replaces the infra image's entrypoint (Podman); inspect's
+    ``Config.Entrypoint`` is one string, as Podman 4.3.1's."""
+    ok(run_rpod(env, "pod", "create", "--name", "ic", "--infra-image", "alpine", "--infra-command",
+                '["sleep", "300"]', "--infra-name", "ic-infra"))
+    try:
+        infra = ok(run_rpod(env, "pod", "inspect", "--format", "{{(index .Containers 0).ID}}", "ic")).stdout.strip()
+        assert ok(run_rpod(env, "container", "inspect", "--format", "{{.Name}}", infra)).stdout == "ic-infra\n"
+        r = ok(run_rpod(env, "container", "inspect", "--format", "{{.Config.Entrypoint}}", infra))
+        assert r.stdout == "sleep 300\n"
+        ok(run_rpod(env, "pod", "start", "ic"))
+        assert ok(run_rpod(env, "inspect", "--format", "{{.State.Running}}", "ic-infra")).stdout == "true\n"
+    finally:
+        ok(run_rpod(env, "pod", "rm", "-f", "-t", "0", "ic"))
