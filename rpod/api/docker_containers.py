@@ -185,7 +185,7 @@ def logs(req: Request, conn: Connection, ref: str) -> Any:
     until = _time(req.q("until"))
     stamps = req.qbool("timestamps")
     tail = req.q("tail") or "all"
-    reader = eng.LogReader(rec.id)
+    reader = eng.log_reader(rec.id)
     records = reader.read()
     records = [r for r in records if _in_window(r[0], since, until)]
     if tail != "all":

@@ -48,6 +48,7 @@ class RunSpec:
     out_fd: int = 1
     err_fd: int = 2
     extra: dict[str, list[str]] = field(default_factory=dict)
+    keep: bool = False  # build --rm=false: the step's container stays
 
 
 @dataclass
@@ -123,7 +124,7 @@ def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, l
         result.tail = list(tail)
         return result
     finally:
-        if record is not None:
+        if record is not None and not spec.keep:
             _remove_later(paths, record)
 
 

@@ -156,13 +156,31 @@ def _secrets(paths: Paths, opts: RunOptions, cdir: Path
              ) -> tuple[list[dict[str, Any]], list[str], list[tuple[str, int, int]]]:
     """``--secret``: bind mounts of copies in the container's directory, and ``K=V`` for ``type=env``
     (added to ``opts.env`` for the spec only: the record keeps the options as given)."""
+    defaults = _default_mounts()
     if not opts.secrets:
-        return [], [], []
+        return defaults, [], []
     from rpod.secret.store import apply as apply_secrets
 
     mounts, env, owners = apply_secrets(paths, opts.secrets, cdir / ctrfiles.USERDATA / "secrets")
     opts.env = [*opts.env, *env]
-    return mounts, env, owners
+    return [*defaults, *mounts], env, owners
+
+
+def _default_mounts() -> list[dict[str, Any]]:
+    """``--default-mounts-file``: its ``SRC:DST`` lines as read-only binds (Podman's mounts.conf)."""
+    path = os.environ.get("RPOD_DEFAULT_MOUNTS_FILE")
+    if not path:
+        return []
+    out = []
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        src, sep, dst = line.strip().partition(":")
+        if sep and src and dst and not line.lstrip().startswith("#") and os.path.exists(src):
+            out.append({"destination": dst, "type": "bind", "source": src, "options": ["rbind", "ro"]})
+    return out
 
 
 def _mount_layers(paths: Paths, opts: RunOptions, layer_dirs: list[Path], maps: Any) -> list[Path]:
@@ -240,9 +258,12 @@ def _prepare_volumes(reqs: list[Any], mounts: list[dict[str, Any]], used: list[A
         if req.type == "volume":
             vol = next(vol_iter)
             if vol.needs_copy_up:
-                if req.copy_up:
-                    copy_up(vol, layer_dirs, req.destination, scratch, driver)
-                vol.needs_copy_up = False
+                vol.needs_copy_up = not copy_up(vol, layer_dirs, req.destination, scratch, driver) \
+                    if req.copy_up else False
+                vol.needs_chown = False
+                volumes.update(vol)
+            elif vol.needs_chown:
+                vol.needs_chown = False
                 volumes.update(vol)
         if req.chown and req.type != "tmpfs":
             chown_sources.append(entry["source"])
