@@ -193,7 +193,8 @@ def inspect(opts: InspectOptions, paths: Paths | None = None) -> InspectReport:
             report.docs.append(found[0])
             report.structs.append(found[1])
             continue
-        report.errors.append(NoSuchContainer(f"no such object: \"{ref}\""))
+        prefix = "inspecting object: " if opts.kind == "all" else ""  # Podman's plain ``inspect``
+        report.errors.append(NoSuchContainer(f"{prefix}no such object: \"{ref}\""))
     return report
 
 

@@ -46,6 +46,8 @@ def test_play_kube_annotations_and_ports(env: RpodEnv, tmp_path: Path) -> None:
                   ).stdout.strip() == driver
     finally:
         ok(run_rpod(env, "kube", "down", yml))
+    r = run_rpod(env, "inspect", "test_pod-test")
+    assert r.returncode == 125 and 'Error: inspecting object: no such object: "test_pod-test"' in r.stderr
     long = "x" * 64
     r = run_rpod(env, "play", "kube", "--annotation", f"name={long}", yml)
     assert r.returncode == 125 and f"annotation exceeds maximum size, 63, of kubernetes annotation: {long}" in r.stderr
