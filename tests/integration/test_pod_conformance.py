@@ -5,6 +5,8 @@ pause image's name, host-network pods."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.support.rpodcli import RpodEnv, ok, run_rpod
 
 
@@ -119,3 +121,20 @@ def test_infra_command_is_the_infra_entrypoint(env: RpodEnv) -> None:
         assert ok(run_rpod(env, "inspect", "--format", "{{.State.Running}}", "ic-infra")).stdout == "true\n"
     finally:
         ok(run_rpod(env, "pod", "rm", "-f", "-t", "0", "ic"))
+
+
+def test_infra_image_from_containers_conf_and_pull_error_words(env: RpodEnv, tmp_path: Path) -> None:
+    image = "127.0.0.1:1/not/exist:image"  # nothing listens on port 1: the pull fails at once
+    r = run_rpod(env, "pod", "create", "--infra-image", image)
+    assert r.returncode == 125 and f"initializing source docker://{image}: " in r.stderr
+    conf = tmp_path / "containers.conf"
+    conf.write_text(f'[engine]\ninfra_image="{image}"\n')
+    import copy
+
+    conf_env = copy.copy(env)
+    conf_env["CONTAINERS_CONF"] = str(conf)
+    r = run_rpod(conf_env, "pod", "create")
+    assert r.returncode == 125 and f"initializing source docker://{image}: " in r.stderr
+    r = run_rpod(conf_env, "create", "--pod", "new:confpod", "alpine")
+    assert r.returncode == 125 and f"initializing source docker://{image}: " in r.stderr
+    assert ok(run_rpod(env, "pod", "ps", "-q")).stdout == "" and ok(run_rpod(env, "ps", "-aq")).stdout == ""
