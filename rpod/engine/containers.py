@@ -157,10 +157,11 @@ class PsRow:
             self.Status += f" ({hc['Status']})"
         self.Restarts = rec.restart_count + st.restart_count
         self.State = st.status
-        if rec.ports:  # the ports module (ipaddress, socket) only when there is something to print
+        ports = rec.ports or _joined_ports(paths, rec)
+        if ports:  # the ports module (ipaddress, socket) only when there is something to print
             from rpod.network.ports import ps_text
 
-            self.Ports = ps_text(rec.ports)
+            self.Ports = ps_text(ports)
         else:
             self.Ports = ""
         self.Names = rec.name
@@ -293,6 +294,17 @@ def _dependents(store: Any, rec: Any) -> list[Any]:
         if dep is not None:
             out += [d for d in _dependents(store, dep) if d.id not in {o.id for o in out}] + [dep]
     return out
+
+
+def _joined_ports(paths: Paths, rec: Any) -> list[Any]:
+    """``--network container:X`` (a pod's members): X's published ports, as Podman's ps shows them."""
+    from rpod.container.namespaces import record_option
+
+    network = str(record_option(rec, "network") or "")
+    if not network.startswith("container:"):
+        return []
+    owner = container_store(paths).load(network.partition(":")[2])
+    return list(owner.ports) if owner is not None else []
 
 
 def remove_records(paths: Paths, records: Iterable[Any], *, force: bool = True, timeout: int | None = 0,

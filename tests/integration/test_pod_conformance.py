@@ -48,6 +48,9 @@ def test_pod_inspect_templates_and_pause_image_name(env: RpodEnv) -> None:
         assert r.stdout == f"{pod_id} {infra}\n"
         r = ok(run_rpod(env, "pod", "inspect", "--format", "{{.InfraConfig.PortBindings}}", "tp"))
         assert r.stdout == f"map[80/tcp:[{{ {port}}}]]\n"
+        member = ok(run_rpod(env, "run", "-d", "--pod", "tp", "alpine", "sleep", "300")).stdout.strip()
+        r = ok(run_rpod(env, "ps", "--filter", f"id={member}", "--format", "{{.Ports}}"))
+        assert r.stdout == f"0.0.0.0:{port}->80/tcp\n"  # a member shows its pod's published ports, as Podman
         # the infra image is Podman's name: localhost/podman-pause:VERSION-BUILT (of `version`)
         tag = ok(run_rpod(env, "version", "--format", "{{.Server.Version}}-{{.Server.Built}}")).stdout.strip()
         ok(run_rpod(env, "image", "exists", f"localhost/podman-pause:{tag}"))
