@@ -71,6 +71,7 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
     "pause": ("rpod.cli.container", "pause", "Pause all the processes in one or more containers"),
     "unpause": ("rpod.cli.container", "unpause", "Unpause the processes in one or more containers"),
     "top": ("rpod.cli.container", "top", "Display the running processes of a container"),
+    "stats": ("rpod.cli.stats", "stats", "Display a live stream of container resource usage statistics"),
     "cp": ("rpod.cli.container_files", "cp", "Copy files/folders between a container and the local filesystem"),
     "diff": ("rpod.cli.container_files", "diff", "Display the changes to the object's file system"),
     "export": ("rpod.cli.container_files", "export", "Export container's filesystem contents as a tar archive"),
