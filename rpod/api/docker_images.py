@@ -189,8 +189,3 @@ def prune(req: Request, conn: Connection) -> Any:
     done = eng.prune_images(all_, flt)
     return {"ImagesDeleted": [{"Deleted": "sha256:" + i} for i, _ in done] or None,
             "SpaceReclaimed": sum(n for _, n in done)}
-
-
-@route("GET", "/images/search")
-def search(req: Request, conn: Connection) -> Any:
-    raise HTTPError(501, "searching registries is not supported by rpod's registries (no /v1/search)")

@@ -79,6 +79,7 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
     "quadlet": ("rpod.cli.quadlet", "quadlet", "Turn Quadlet .container/.volume/.network files into systemd units"),
     "pod": ("rpod.cli.pod", None, "Manage pods"),
     "kube": ("rpod.cli.kube", None, "Play containers, pods or volumes from a structured file"),
+    "play": ("rpod.cli.kube", "play", "Play containers, pods or volumes from a structured file"),
     "secret": ("rpod.cli.secret", None, "Manage secrets"),
     "compose": ("rpod.cli.compose", "compose", "Run compose workloads via an external provider such as podman-compose"),
     "auto-update": ("rpod.cli.autoupdate", "auto-update",

@@ -139,15 +139,23 @@ def _conf_runtime() -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def apply(opts: dict[str, Any]) -> None:
-    """Check the global options and hand what applies to the rest of rpod (through the environment)."""
-    level = _log_level(opts["log_level"], opts["debug"])
+def apply_log_level(level: str, debug: bool = False) -> str:
+    """``--log-level``/``--debug`` (also where Podman's persistent flag follows a subcommand)."""
+    level = _log_level(level, debug)
     os.environ["RPOD_LOG_LEVEL"] = {"warning": "warn", "trace": "debug", "fatal": "error", "panic": "error"}.get(
         level, level)
     if level in ("trace", "debug", "info"):  # Podman's first log line at these levels
         from rpod.cli.common import logrus
 
         logrus("info", f"{sys.argv[0]} filtering at log level {level}")
+    if level == "trace":  # the finest level: what rpod was asked, word for word
+        logrus("trace", f"Command line: {sys.argv!r}")
+    return level
+
+
+def apply(opts: dict[str, Any]) -> None:
+    """Check the global options and hand what applies to the rest of rpod (through the environment)."""
+    level = apply_log_level(opts["log_level"], opts["debug"])
     if opts["remote"] or opts["url"] or opts["host"] or opts["connection"]:
         raise UsageError("rpod has no remote mode (--remote, --url, --connection): it runs containers of the "
                          "local user only; run rpod on the machine itself (e.g. over ssh)")

@@ -228,13 +228,19 @@ def create_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool
 @click.option("-i", "--interactive", is_flag=True, help="Attach the container's STDIN")
 @click.option("--sig-proxy", default="true", help="Proxy signals to the process (with --attach)")
 @click.option("--detach-keys", default=None, help="Key sequence that detaches (default ctrl-p,ctrl-q)")
+@click.option("--all", "all_", is_flag=True, help="Start all containers regardless of their state or configuration")
+@click.option("-f", "--filter", "filters", multiple=True, help="Filter output based on conditions given")
 def start_cmd(containers: tuple[str, ...], attach: bool, interactive: bool, sig_proxy: str,
-              detach_keys: str | None) -> None:
+              detach_keys: str | None, all_: bool, filters: tuple[str, ...]) -> None:
     """Start one or more containers."""
-    from rpod.cli.common import parse_bool_flag, report_items
+    from rpod.cli.common import parse_bool_flag, parse_filters, report_items
 
-    if not containers:
-        raise UsageError("start requires at least one container name or ID")
+    if not containers and not all_ and not filters:
+        raise UsageError("start requires at least one argument")
+    if containers and all_:
+        raise UsageError("either start all containers or the container(s) provided in the arguments")
+    if attach and all_:
+        raise UsageError("you cannot start and attach all containers at once")
     if attach or interactive:
         from rpod.engine.containers_run import StartAttachedOptions, start_attached
 
@@ -246,7 +252,7 @@ def start_cmd(containers: tuple[str, ...], attach: bool, interactive: bool, sig_
         raise click.exceptions.Exit(code)
     from rpod.engine.containers import start
 
-    report_items(start(list(containers)))
+    report_items(start(list(containers), all_=all_, filters=parse_filters(filters)))
 
 
 @app.command("attach", context_settings={"help_option_names": ["-h", "--help"]})

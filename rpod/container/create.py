@@ -113,7 +113,7 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
     reqs = parse_all(opts.volumes, opts.mounts, opts.tmpfs)
     volumes = VolumeStore(paths)
     mounts, used = resolve_mounts(reqs, volumes)
-    secret_mounts, secret_env = _secrets(paths, opts, cdir)
+    secret_mounts, secret_env, secret_owners = _secrets(paths, opts, cdir)
     from rpod.container.namespaces import spec_modes
 
     ctx = SpecContext(
@@ -128,6 +128,10 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
     spec = build_spec(opts, src.config, ctx)
     if secret_mounts:  # after the user's mounts, so /run/secrets/NAME is not hidden by them
         spec["mounts"] = [*spec["mounts"], *secret_mounts]
+    linux = spec.get("linux") or {}
+    for copy, uid, gid in secret_owners:  # uid=/gid=: owned by those ids as the container sees them
+        _chown_in_userns([copy], uid, gid, linux.get("uidMappings") or [], linux.get("gidMappings") or [],
+                         what="--secret")
     service.adjust_spec(spec, opts, cdir)
     record.healthcheck = service.resolve_healthcheck(opts, src.config)
     warnings = _drop_unenforceable_resources(spec, opts)
@@ -144,17 +148,18 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
         sys.stderr.write(f"{w}\n")  # Podman prints a spec's warnings as plain lines
 
 
-def _secrets(paths: Paths, opts: RunOptions, cdir: Path) -> tuple[list[dict[str, Any]], list[str]]:
+def _secrets(paths: Paths, opts: RunOptions, cdir: Path
+             ) -> tuple[list[dict[str, Any]], list[str], list[tuple[str, int, int]]]:
     """``--secret``: bind mounts of copies in the container's directory, and ``K=V`` for ``type=env``
     (added to ``opts.env`` for the spec only: the record keeps the options as given)."""
     defaults = _default_mounts()
     if not opts.secrets:
-        return defaults, []
+        return defaults, [], []
     from rpod.secret.store import apply as apply_secrets
 
-    mounts, env = apply_secrets(paths, opts.secrets, cdir / ctrfiles.USERDATA / "secrets")
+    mounts, env, owners = apply_secrets(paths, opts.secrets, cdir / ctrfiles.USERDATA / "secrets")
     opts.env = [*opts.env, *env]
-    return [*defaults, *mounts], env
+    return [*defaults, *mounts], env, owners
 
 
 def _default_mounts() -> list[dict[str, Any]]:
@@ -248,9 +253,12 @@ def _prepare_volumes(reqs: list[Any], mounts: list[dict[str, Any]], used: list[A
         if req.type == "volume":
             vol = next(vol_iter)
             if vol.needs_copy_up:
-                if req.copy_up:
-                    copy_up(vol, layer_dirs, req.destination, scratch, driver)
-                vol.needs_copy_up = False
+                vol.needs_copy_up = not copy_up(vol, layer_dirs, req.destination, scratch, driver) \
+                    if req.copy_up else False
+                vol.needs_chown = False
+                volumes.update(vol)
+            elif vol.needs_chown:
+                vol.needs_chown = False
                 volumes.update(vol)
         if req.chown and req.type != "tmpfs":
             chown_sources.append(entry["source"])
@@ -262,9 +270,9 @@ def _prepare_volumes(reqs: list[Any], mounts: list[dict[str, Any]], used: list[A
 
 
 def _chown_in_userns(sources: list[str], uid: int, gid: int, uid_map: list[dict[str, int]],
-                     gid_map: list[dict[str, int]]) -> None:
+                     gid_map: list[dict[str, int]], what: str = "':U'") -> None:
     """``chown -R uid:gid`` of host paths as root of a user namespace with the container's
-    mappings (the user's default ones when the spec has none), for ``:U``."""
+    mappings (the user's default ones when the spec has none), for ``:U`` and ``--secret uid=``."""
     from rootless.subid import IdMap, Mapping, default_mapping
     from rootless.userns import run
 
@@ -272,6 +280,6 @@ def _chown_in_userns(sources: list[str], uid: int, gid: int, uid_map: list[dict[
                if uid_map and gid_map else default_mapping())
     proc = run(["chown", "-R", f"{uid}:{gid}", "--", *sources], mapping, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RpodError(f"cannot chown {', '.join(sources)} to {uid}:{gid} for ':U': "
+        raise RpodError(f"cannot chown {', '.join(sources)} to {uid}:{gid} for {what}: "
                         f"{(proc.stderr or '').strip() or f'exit {proc.returncode}'}",
                         hint="check the paths are owned by you or your subordinate ids")

@@ -301,7 +301,7 @@ def signal_container(paths: Paths, record: ContainerRecord, sig: int) -> None:
     mark_stopped(store.dir(record.id))  # an explicit stop/kill: the monitor must not restart it
     mon = exitfile.read_monitor_file(str(store.dir(record.id))) or {}
     st = store.state(record.id)
-    if st.status != "running":
+    if not (st.status == "running" or (st.status == "stopping" and st.pid)):  # a stop in progress: still alive
         raise StateConflict(f"can only kill running containers. {record.id} is in state {st.status}: "
                             "container state improper")
     from rootless import syscalls
@@ -334,24 +334,30 @@ def stop(paths: Paths, record: ContainerRecord, timeout: int | None = None) -> C
         while st.restarting and time.monotonic() < end:
             time.sleep(POLL)
             st = store.state(record.id)
-    if st.status == "stopping":
+    if st.status == "stopping" and not st.pid:  # the container is gone; its monitor is finishing up
         return wait_exit(paths, record.id, timeout=30)
-    if st.status != "running":
+    if st.status not in ("running", "stopping"):  # (stopping: another stop waits; this one acts too)
         return st
     t = record.stop_timeout if timeout is None else timeout
-    if t > 0:
+    mark = store.dir(record.id) / ctrfiles.STOPPING  # the status reads "stopping" while we wait
+    exitfile.write_json_atomic(str(mark), {"pid": os.getpid(), "pid_start": exitfile.proc_start_time(os.getpid())})
+    try:
+        if t > 0:
+            with contextlib.suppress(StateConflict):
+                signal_container(paths, record, record.stop_signal)
+            st = wait_exit(paths, record.id, timeout=t)
+            if st.status == "exited":
+                return _stopped(paths, record, st)
+            signame = signal.Signals(record.stop_signal).name \
+                if record.stop_signal in signal.Signals._value2member_map_ else str(record.stop_signal)
+            log.warn(f"StopSignal {signame} failed to stop container {record.name} in {t} seconds, "
+                     "resorting to SIGKILL", once=False)
         with contextlib.suppress(StateConflict):
-            signal_container(paths, record, record.stop_signal)
-        st = wait_exit(paths, record.id, timeout=t)
-        if st.status == "exited":
-            return _stopped(paths, record, st)
-        signame = signal.Signals(record.stop_signal).name if record.stop_signal in signal.Signals._value2member_map_ \
-            else str(record.stop_signal)
-        log.warn(f"StopSignal {signame} failed to stop container {record.name} in {t} seconds, "
-                 "resorting to SIGKILL", once=False)
-    with contextlib.suppress(StateConflict):
-        signal_container(paths, record, signal.SIGKILL)
-    return _stopped(paths, record, wait_exit(paths, record.id, timeout=30))
+            signal_container(paths, record, signal.SIGKILL)
+        return _stopped(paths, record, wait_exit(paths, record.id, timeout=30))
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(mark)
 
 
 def _stopped(paths: Paths, record: ContainerRecord, st: ContainerState) -> ContainerState:

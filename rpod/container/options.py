@@ -273,8 +273,10 @@ def parse_memory(value: str) -> int:
 
 
 def parse_signal(value: str | int) -> int:
-    """``TERM``, ``SIGTERM``, ``sigkill``, ``15``, ``RTMIN+3`` → signal number."""
-    text = str(value).strip()
+    """``TERM``, ``SIGTERM``, ``sigkill``, ``15``, ``RTMIN+3``, ``-HUP``, ``-1`` → signal number
+    (a leading dash is dropped, as Podman's ``util.ParseSignal``, also from its error)."""
+    text = str(value).strip().removeprefix("-")
+    value = text
     if text.isdigit():
         num = int(text)
         if 0 < num < signal.SIGRTMAX + 1:

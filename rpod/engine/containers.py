@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from rootless import ctrfiles
 from rpod.engine.types import paths_or_default
-from rpod.errors import NoSuchContainer, RpodError, StateConflict, UsageError
+from rpod.errors import (
+    ContainerCannotInvoke,
+    ContainerCommandNotFound,
+    NoSuchContainer,
+    RpodError,
+    StateConflict,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from rpod.engine.containers_options import (
@@ -187,9 +194,10 @@ class PsRow:
         return d
 
 
-_SORT_KEYS = {"created": lambda r: -r.Created, "id": lambda r: r.Id, "names": lambda r: r.Names,
+# Podman 4.3.1 lists the oldest first (observed: ``ps -a`` and ``--sort created|runningfor``)
+_SORT_KEYS = {"created": lambda r: _ts(r.CreatedAt), "id": lambda r: r.Id, "names": lambda r: r.Names,
               "status": lambda r: r.State, "image": lambda r: r.Image, "command": lambda r: r.Command,
-              "runningfor": lambda r: -r.Created, "size": lambda r: r.SizeRw}
+              "runningfor": lambda r: _ts(r.CreatedAt), "size": lambda r: r.SizeRw}
 
 
 def dir_size(path: str) -> int:
@@ -230,9 +238,13 @@ def ps(opts: ListOptions, paths: Paths | None = None) -> list[PsRow]:
     for key in opts.filters:
         if key not in flt.CONTAINER_KEYS:
             raise UsageError(f"invalid filter {key!r}: use name, id, status, label, exited, ancestor or health")
+    flt.check_restart_policies(opts.filters.get("restart-policy", []))
+    flt.check_container_states(opts.filters.get("status", []))
     rows = []
     for rec, st in container_store(p).iter_states():
-        if not opts.all and not opts.filters and not opts.latest and opts.last < 0 and not st.running:
+        # as Podman: a filter does not imply --all, except status= (Docker's rule)
+        if not opts.all and not opts.filters.get("status") and not opts.latest and opts.last < 0 \
+                and not st.running:
             continue
         if not flt.container(rec, st, opts.filters, lambda r=rec, s=st: health(p, r, s).get("Status") or ""):
             continue
@@ -246,11 +258,10 @@ def ps(opts: ListOptions, paths: Paths | None = None) -> list[PsRow]:
             if opts.size:
                 r.Size = (f"{human_size(r.SizeRw).replace(' ', '')} "
                           f"(virtual {human_size(r.SizeRootFs).replace(' ', '')})")
+    if opts.latest or opts.last >= 0:  # the newest N, then listed in the --sort order
+        rows.sort(key=lambda r: _ts(r.CreatedAt), reverse=True)
+        rows = rows[:1] if opts.latest else rows[:opts.last]
     rows.sort(key=_SORT_KEYS[opts.sort])
-    if opts.latest:
-        rows = rows[:1]
-    if opts.last >= 0:
-        rows = rows[:opts.last]
     return rows
 
 
@@ -444,32 +455,69 @@ def wait(opts: WaitOptions, paths: Paths | None = None) -> list[int]:
         if not known:
             return codes
         refs = known
+    store = container_store(p)
     for rec in resolve(refs, opts.latest, p):
+        st = store.state(rec.id)
+        if "exited" in conds and st.status == "created":  # never started (or failed to): not running, as Podman
+            codes.append(st.exit_code)
+            continue
         st = lifecycle.wait_exit(p, rec.id, conditions=conds)
         codes.append(st.exit_code if st.status in ("exited", "removed") else -1)
     return codes
 
 
 # ------------------------------------------------------------------------------ start / misc
-def start(refs: list[str], paths: Paths | None = None) -> list[ItemReport]:
-    """Start containers in the background (a running one is left as it is)."""
+def _start_targets(p: Paths, refs: list[str], all_: bool, filters: dict[str, list[str]]) -> list[tuple[str, Any]]:
+    """(what to print, record) for ``start``: the refs as given, or with ``all_``/``filters`` the
+    matching containers by ID (with refs and filters: the refs among the matches, as Podman)."""
+    from rpod.engine import filters as flt
+
+    store = container_store(p)
+    if not filters:
+        if all_:
+            return [(rec.id, rec) for rec in store.list()]
+        return [(ref, ref) for ref in refs]
+    for key in filters:
+        if key not in flt.CONTAINER_KEYS:
+            raise UsageError(f"{key} is an invalid filter")
+    flt.check_restart_policies(filters.get("restart-policy", []))
+    matches = [rec for rec, st in store.iter_states()
+               if flt.container(rec, st, filters, lambda r=rec, s=st: health(p, r, s).get("Status") or "")]
+    if refs:
+        matches = [rec for rec in matches if rec.id in refs or rec.name in refs]
+    return [(rec.id, rec) for rec in matches]
+
+
+def start(refs: list[str], paths: Paths | None = None, *, all_: bool = False,
+          filters: dict[str, list[str]] | None = None) -> list[ItemReport]:
+    """Start containers in the background; a running one is left as it is and not reported (as
+    Podman). Reports print the ref as given, or the ID when chosen by ``all_``/``filters``."""
     from rpod.container import lifecycle
     from rpod.engine.items import ItemReport
 
     p = paths_or_default(paths)
     store = container_store(p)
-    if not refs:
-        raise UsageError("start requires at least one container name or ID")
-
-    def one(ref: str) -> ItemReport:
-        rec = store.get(ref)
-        if not store.state(rec.id).running:
-            started = lifecycle.start(p, rec, None)
+    if not refs and not all_ and not filters:
+        raise UsageError("start requires at least one argument")
+    if refs and all_:
+        raise UsageError("either start all containers or the container(s) provided in the arguments")
+    targets = _start_targets(p, refs, all_, filters or {})
+    out: list[ItemReport] = []
+    for shown, target in targets:
+        try:
+            rec = store.get(target) if isinstance(target, str) else target
+            if store.state(rec.id).running:
+                continue
+            try:
+                started = lifecycle.start(p, rec, None)
+            except (ContainerCommandNotFound, ContainerCannotInvoke) as e:  # Podman's start: 125, with the ID
+                raise RpodError(f'unable to start container "{rec.id}": {e.message}', hint=e.hint) from e
             if started.sync:
                 started.sync.close()
-        return ItemReport(ref, rec.id)
-
-    return _each(refs, one)
+            out.append(ItemReport(shown, rec.id))
+        except RpodError as e:
+            out.append(ItemReport(shown, error=e))
+    return out
 
 
 def rename(ref: str, new_name: str, paths: Paths | None = None) -> None:

@@ -189,7 +189,7 @@ class HistoryRow:
         ts = parse_time(self.e.created)  # type: ignore[attr-defined]
         if self.human:
             return since(ts) if ts else ""
-        return self.CreatedAt
+        return self._rfc3339  # --human=false: RFC 3339 (CreatedAt is Go's time.String form, as Podman)
 
     @property
     def CreatedAt(self) -> str:  # noqa: N802
@@ -198,14 +198,22 @@ class HistoryRow:
         from rpod.humanize import parse_time
 
         ts = parse_time(self.e.created)  # type: ignore[attr-defined]
+        if not ts:
+            return ""
+        return datetime.datetime.fromtimestamp(int(ts), datetime.UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+
+    @property
+    def _rfc3339(self) -> str:
+        import datetime
+
+        from rpod.humanize import parse_time
+
+        ts = parse_time(self.e.created)  # type: ignore[attr-defined]
         return datetime.datetime.fromtimestamp(int(ts), datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else ""
 
     @property
-    def CreatedSince(self) -> str:  # noqa: N802
-        from rpod.humanize import parse_time, since
-
-        ts = parse_time(self.e.created)  # type: ignore[attr-defined]
-        return since(ts) if ts else ""
+    def CreatedSince(self) -> str:  # noqa: N802 - Podman's is Created's other name
+        return self.Created
 
     @property
     def CreatedBy(self) -> str:  # noqa: N802

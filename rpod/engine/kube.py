@@ -85,8 +85,8 @@ def _secret_lookup(p: Paths) -> Any:
     return lookup
 
 
-def play(text: str, opts: PlayOptions, paths: Paths | None = None) -> PlayReport:
-    """Create (and start) what the YAML ``text`` describes."""
+def play(text: str, opts: PlayOptions, paths: Paths | None = None, emit: Any = None) -> PlayReport:
+    """Create (and start) what the YAML ``text`` describes (``emit``: build progress lines)."""
     from rpod.engine import volumes as vol_engine
 
     p = paths_or_default(paths)
@@ -96,6 +96,7 @@ def play(text: str, opts: PlayOptions, paths: Paths | None = None) -> PlayReport
     if opts.replace:
         down(text, paths=p)
     the_plan = plan(docs, opts, _secret_lookup(p))
+    _build_images(p, docs, opts, emit or (lambda _line: None))
     report = PlayReport()
     for v in the_plan.volumes:
         vol_engine.create(vol_engine.CreateOptions(name=v["name"], labels=v["labels"], options=v["options"],
@@ -104,6 +105,38 @@ def play(text: str, opts: PlayOptions, paths: Paths | None = None) -> PlayReport
     for pp in the_plan.pods:
         report.pods.append(_play_pod(p, pp, opts))
     return report
+
+
+def _build_images(p: Paths, docs: list[dict[str, Any]], opts: PlayOptions, emit: Any) -> None:
+    """Podman's ``--build``: an image whose name (last path part, no tag) is a directory of the context
+    (``--context-dir``, else the current one) with a Containerfile/Dockerfile is built and tagged with
+    the image's name — always with ``--build``, else only when the image is not in the store."""
+    from rpod.engine import builds, images
+    from rpod.engine.builds import CONTAINERFILE_NAMES
+
+    base = Path(opts.context_dir or os.getcwd())
+    for image in dict.fromkeys(_images(docs)):
+        prefix = image.rsplit("/", 1)[-1].split("@")[0].split(":")[0]
+        found = next((base / prefix / n for n in CONTAINERFILE_NAMES if (base / prefix / n).is_file()), None)
+        if found is None or not (opts.build or not images.exists(image, paths=p)):
+            continue
+        context, text, cf_path, _ = builds.prepare_context(builds.BuildRequest(context=str(found.parent),
+                                                                               file=str(found)), p)
+        builds.build(builds.BuildOptions(context=context, containerfile=text, containerfile_path=cf_path,
+                                         tags=builds.normalize_names([image]), commit_name=image), emit, p)
+
+
+def _images(docs: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for d in docs:
+        spec = d.get("spec") or {}
+        if d.get("kind") in ("Deployment", "DaemonSet", "Job"):
+            spec = (spec.get("template") or {}).get("spec") or {}
+        elif d.get("kind") != "Pod":
+            continue
+        out += [c["image"] for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+                if c.get("image")]
+    return out
 
 
 def _play_pod(p: Paths, pp: Any, opts: PlayOptions) -> PodPlayReport:

@@ -61,7 +61,7 @@ def create_pod(paths: Paths, opts: PodOptions) -> PodRecord:
     from rpod.storefile import atomic_write
 
     if opts.exit_policy not in ("continue", "stop"):
-        raise UsageError(f'invalid pod exit policy: "{opts.exit_policy}"')
+        raise UsageError(f'running pod create option: invalid pod exit policy: "{opts.exit_policy}"')
     share = parse_share(opts.share) if opts.share is not None else list(DEFAULT_SHARE)
     if not opts.infra:
         if opts.share and share:
@@ -172,9 +172,9 @@ def apply(paths: Paths, opts: Any) -> PodRecord:
     if ref.startswith("new:"):
         existing = store.lookup(ref[4:])
         pod = existing or create_pod(paths, PodOptions(name=ref[4:], publish=list(opts.publish),
-                                                       network=opts.network))
-        if existing is None:
-            opts.publish, opts.network = [], None  # given to the new pod's infra, as Podman does
+                                                       network=opts.network, hostname=opts.hostname))
+        if existing is None:  # given to the new pod's infra, as Podman does
+            opts.publish, opts.network, opts.hostname = [], None, None
     else:
         pod = store.lookup(ref)
         if pod is None:
@@ -190,11 +190,15 @@ def apply(paths: Paths, opts: Any) -> PodRecord:
         if opts.network and opts.network not in ("bridge", "private") and not opts.network.startswith("container:"):
             raise UsageError("invalid config provided: networks must be defined when the pod is created: "
                              "network cannot be configured when it is shared with a pod")
-        opts.network = f"container:{infra}"
+        # a host-network infra has no namespace of its own to join (the host's is not the user's to enter)
+        opts.network = "host" if (pod.infra_options or {}).get("network") == "host" else f"container:{infra}"
     for kind, flag in NS_FLAGS:
         if kind in pod.share and not getattr(opts, flag):
             setattr(opts, flag, f"container:{infra}")
-    if "uts" in pod.share and not opts.hostname:
+    if "uts" in pod.share:
+        if opts.hostname:
+            raise UsageError("invalid config provided: cannot set hostname when joining the pod UTS namespace: "
+                             "invalid configuration")
         opts.hostname = pod.hostname or pod.name
     opts.volumes = [*(pod.infra_options.get("volumes") or []), *opts.volumes]
     return pod

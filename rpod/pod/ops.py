@@ -126,6 +126,8 @@ def remove(paths: Paths, pod: PodRecord, *, force: bool = False, timeout: int | 
 
     store = ContainerStore(paths)
     order = list(reversed(start_order(paths, pod)))
+    if [r.id for r in order] == [pod.infra_id]:  # only the infra left: removed even running, as Podman
+        force = True
     if not force:
         for rec in order:
             if store.state(rec.id).running:

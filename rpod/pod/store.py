@@ -65,7 +65,7 @@ def parse_share(value: str) -> list[str]:
     kinds = [k.strip() for k in value.split(",") if k.strip()]
     for k in kinds:
         if k not in SHAREABLE:
-            raise UsageError(f"{k!r} is not a valid namespace to share: use cgroup, ipc, net, pid or uts")
+            raise UsageError(f"invalid kernel namespace to share: {k}. Options are: cgroup, ipc, net, pid, uts or none")
     return [] if kinds == ["none"] else sorted(set(kinds))
 
 
