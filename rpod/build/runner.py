@@ -101,7 +101,8 @@ def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, l
                       workdir=spec.workdir or "/", user=spec.user or None, network=spec.network,
                       mounts=list(spec.mounts), tmpfs=list(spec.tmpfs), pull="never", log_driver="passthrough",
                       ulimit=list(spec.ulimits), dns=list(spec.dns), dns_search=list(spec.dns_search),
-                      add_host=list(spec.add_host), **{k: list(v) for k, v in spec.extra.items()})
+                      add_host=list(spec.add_host), image_volume="ignore",  # a step writes into VOLUME dirs
+                      **{k: list(v) for k, v in spec.extra.items()})
     record = None
     spare = None
     try:

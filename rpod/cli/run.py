@@ -51,6 +51,8 @@ RUN_FLAGS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("-v", "--volume"), "volumes", "multi", "Bind mount or volume SRC:DST[:OPTS]"),
     (("--mount",), "mounts", "multi", "Mount type=bind|volume|tmpfs,..."),
     (("--tmpfs",), "tmpfs", "multi", "Mount a tmpfs DST[:OPTS]"),
+    (("--volumes-from",), "volumes_from", "multi", "Mount the volumes of the given container CTR[:ro|rw]"),
+    (("--image-volume",), "image_volume", "str", "How the image's volumes are mounted: bind, tmpfs or ignore"),
     (("--read-only",), "read_only", "flag", "Read-only root file system"),
     (("--network", "--net"), "network", "str",
      "Network: slirp4netns[:OPTS] (default), pasta, none, host, container:NAME, ns:PATH or NETWORK[,NETWORK]"),

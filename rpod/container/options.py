@@ -76,6 +76,8 @@ class RunOptions:
     volumes: list[str] = field(default_factory=list)
     mounts: list[str] = field(default_factory=list)
     tmpfs: list[str] = field(default_factory=list)
+    volumes_from: list[str] = field(default_factory=list)  # CTR[:ro|rw]: that container's volumes and binds
+    image_volume: str | None = None  # the image's VOLUMEs: bind (anonymous volumes, the default), tmpfs, ignore
     read_only: bool = False
     read_only_tmpfs: bool = True
     # network
