@@ -61,3 +61,17 @@ def test_volumes_from_another_container(module_env: RpodEnv, tmp_path: Path) -> 
         assert missing.returncode == 125 and "nosuchctr" in missing.stderr
     finally:
         ok(run_rpod(module_env, "rm", "-f", "-v", "-t", "0", "vsrc"))
+
+
+def test_host_proxy_variables_override_the_image(module_env: RpodEnv, tmp_path: Path) -> None:
+    """Podman's --http-proxy (default true): the host's proxy variables over the image's ENV,
+    under --env-file and -e; --http-proxy=false keeps the image's."""
+    write(tmp_path, {"Containerfile": "FROM alpine\nENV ftp_proxy=ftp-in-image http_proxy=http-in-image\n"})
+    ok(build(module_env, tmp_path, "-t", "proxyimg"))
+    (tmp_path / "envfile").write_text("http_proxy=http-in-env-file\n")
+    env = {**module_env, "ftp_proxy": "ftp-from-host", "http_proxy": "http-from-host", "NO_PROXY": "local"}
+    cmd = ["run", "--rm", "--env-file", str(tmp_path / "envfile"), "proxyimg", "printenv", "ftp_proxy", "http_proxy",
+           "NO_PROXY"]
+    assert ok(run_rpod(env, *cmd)).stdout == "ftp-from-host\nhttp-in-env-file\nlocal\n"
+    off = run_rpod(env, "run", "--rm", "--http-proxy=false", "proxyimg", "printenv", "ftp_proxy")
+    assert ok(off).stdout == "ftp-in-image\n"
