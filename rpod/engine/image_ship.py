@@ -249,7 +249,7 @@ def history_json(rows: list[HistoryRow]) -> list[dict[str, Any]]:
 
 def tree(name: str, whatrequires: bool = False, paths: Paths | None = None) -> str:
     """``rpod image tree [--whatrequires]``: the image's layers (or those built on it) as text."""
-    from rpod.image.history import tree as image_tree
+    from rpod.image.layertree import tree as image_tree
     from rpod.image.source import resolve_local
 
     p = _paths(paths)

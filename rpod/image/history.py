@@ -3,12 +3,11 @@
 History follows libimage: the config's history entries newest first; a non-empty entry takes
 the size of the current layer (then steps to its parent); an entry gets an image ID when a
 local image's layers are exactly the layers up to there (the first such image, each ID once),
-else ``<missing>``.  Layer IDs in ``tree`` are containers/storage's (``layer_ids``).
+else ``<missing>``.  Layer IDs in ``tree`` are containers/storage's (``layertree.layer_ids``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,23 +51,6 @@ def history(paths: Paths, record: ImageRecord) -> list[HistoryEntry]:
                 layers = layers[:-1]
         out.append(entry)
     return out
-
-
-def layer_ids(diff_ids: list[str]) -> list[str]:
-    """containers/storage's layer IDs of a stack: the first diff_id's hex, then
-    sha256(parent ID + "+" + diff_id hex) (as containers/image names layers it stores)."""
-    out: list[str] = []
-    for d in diff_ids:
-        hexd = d.partition(":")[2]
-        out.append(hexd if not out else hashlib.sha256(f"{out[-1]}+{hexd}".encode()).hexdigest())
-    return out
-
-
-def tree(paths: Paths, record: ImageRecord, whatrequires: bool = False) -> str:
-    """``podman image tree`` text."""
-    from rpod.image.layertree import tree as layer_tree
-
-    return layer_tree(paths, record, whatrequires)
 
 
 def image_diff(paths: Paths, record: ImageRecord, other: ImageRecord | None = None) -> list[tuple[str, str]]:

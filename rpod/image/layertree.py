@@ -6,6 +6,7 @@ of the images whose top is that node.  Printing follows the gotree package Podma
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from rpod.image.store import ImageRecord, ImageStore
@@ -36,9 +37,18 @@ def render(root: Node) -> str:
     return "\n".join(out) + "\n"
 
 
+def layer_ids(diff_ids: list[str]) -> list[str]:
+    """containers/storage's layer IDs of a stack: the first diff_id's hex, then
+    sha256(parent ID + "+" + diff_id hex) (as containers/image names layers it stores)."""
+    out: list[str] = []
+    for d in diff_ids:
+        hexd = d.partition(":")[2]
+        out.append(hexd if not out else hashlib.sha256(f"{out[-1]}+{hexd}".encode()).hexdigest())
+    return out
+
+
 def _layer_text(store: ImageStore, chain: tuple[str, ...], tags: list[str]) -> str:
     from rpod.humanize import human_size
-    from rpod.image.history import layer_ids
 
     size = int(store.layer_info(chain[-1]).get("size") or 0)
     text = f"ID: {layer_ids(list(chain))[-1][:12]} Size: {human_size(size, 4).replace(' ', ''):>7}"
