@@ -109,11 +109,11 @@ def down_cmd(source: str, force: bool) -> None:
 
 
 @app.command("generate", context_settings=HELP)
-@click.argument("refs", nargs=-1, required=True)
+@click.argument("refs", nargs=-1, required=True, metavar="{CONTAINER...|POD...|VOLUME...}")
 @click.option("-s", "--service", is_flag=True, help="Also generate a Service (NodePort) for each pod")
 @click.option("-f", "--filename", help="Write the YAML to this file")
 def generate_cmd(refs: tuple[str, ...], service: bool, filename: str | None) -> None:
-    """Generate Kubernetes YAML from containers, pods or volumes."""
+    """Generate Kubernetes YAML from containers, pods or volumes, in the layout podman kube generate writes."""
     from rpod.engine import kube
 
     text = kube.generate(list(refs), service=service)

@@ -177,7 +177,8 @@ def rm_cmd(pods: tuple[str, ...], all_: bool, latest: bool, force: bool, ignore:
         if not id_files and not pods:
             return
     refs = _refs(pods, all_, latest, id_files)
-    _report(engine.rm(None, refs, force=force, timeout=timeout, all_=all_, latest=latest, ignore=ignore))
+    # Podman 4.3.1: --force also ignores pods that do not exist (200-pod.bats "pod rm --force bogus")
+    _report(engine.rm(None, refs, force=force, timeout=timeout, all_=all_, latest=latest, ignore=ignore or force))
 
 
 @app.command("pause", context_settings=HELP)

@@ -254,7 +254,7 @@ def start_cmd(containers: tuple[str, ...], attach: bool, interactive: bool, sig_
                                                    sig_proxy=bool(parse_bool_flag(sig_proxy, "--sig-proxy")),
                                                    detach_keys=detach_keys))
         raise click.exceptions.Exit(code)
-    from rpod.engine.containers import start
+    from rpod.engine.containers_start import start
 
     report_items(start(list(containers), all_=all_, filters=parse_filters(filters)))
 

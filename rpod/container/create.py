@@ -12,7 +12,7 @@ from typing import Any
 
 from rootless import ctrfiles
 from rpod.container.lifecycle import _now_iso, remove, resolve_runtime
-from rpod.container.options import RunOptions, parse_key_values, parse_signal
+from rpod.container.options import RunOptions, parse_entrypoint, parse_key_values, parse_signal
 from rpod.container.state import ContainerRecord, ContainerStore, new_id
 from rpod.errors import RpodError, UsageError
 from rpod.events import container_event
@@ -128,6 +128,10 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
         passwd_lookup=layer_lookup(list(reversed(src.layer_dirs))),
     )
     spec = build_spec(opts, src.config, ctx)
+    if opts.ipc == "shareable":
+        from rpod.container.namespaces import shared_shm_dir, use_shared_shm
+
+        use_shared_shm(spec, shared_shm_dir(paths, cid))
     if secret_mounts:  # after the user's mounts, so /run/secrets/NAME is not hidden by them
         spec["mounts"] = [*spec["mounts"], *secret_mounts]
     linux = spec.get("linux") or {}
@@ -267,7 +271,8 @@ def _fill_record(record: ContainerRecord, opts: RunOptions, spec: dict[str, Any]
     record.hostname = spec.get("hostname") or hostname
     record.mounts = mounts
     record.user = opts.user or inner.get("User") or ""
-    record.entrypoint = list(inner.get("Entrypoint") or [])
+    own = parse_entrypoint(opts.entrypoint)  # --entrypoint (the effective one, as Podman shows it)
+    record.entrypoint = own if own is not None else list(inner.get("Entrypoint") or [])
     record.cmd = list(opts.command or inner.get("Cmd") or [])
     record.stop_signal = parse_signal(opts.stop_signal or inner.get("StopSignal") or "SIGTERM")
     record.stop_timeout = opts.stop_timeout if opts.stop_timeout is not None else 10

@@ -371,6 +371,7 @@ def remove(paths: Paths, record: ContainerRecord, *, force: bool = False, timeou
            volumes: bool = False) -> None:
     """Remove a container (``force`` stops a running one first; ``volumes`` also removes its
     anonymous volumes, as ``rm -v``)."""
+    from rpod.container import namespaces
     from rpod.container.namespaces import dependents
 
     deps = dependents(paths, record.id)
@@ -390,6 +391,12 @@ def remove(paths: Paths, record: ContainerRecord, *, force: bool = False, timeou
         record_died(paths, record, st.exit_code)
     shutil_rm_runtime(paths, record.id)
     store.remove(record)
+    if namespaces.record_option(record, "ipc") == "shareable":
+        import shutil
+
+        from rpod.container.namespaces import shared_shm_dir
+
+        shutil.rmtree(shared_shm_dir(paths, record.id), ignore_errors=True)
     container_event(paths, record, "remove")
     if volumes:
         remove_anonymous_volumes(paths, record)

@@ -101,6 +101,7 @@ class RunOptions:
     cgroupns: str | None = None
     requires: list[str] = field(default_factory=list)
     pod: str | None = None  # pod id once resolved (``new:NAME`` creates it)
+    is_service: bool = False  # kube play --service-container: the pods' service container
     pod_id_file: str | None = None
     secrets: list[str] = field(default_factory=list)  # --secret NAME[,type=mount|env,target=...]
     # security

@@ -80,10 +80,11 @@ class PsRow:
             self.Status += f" ({hc['Status']})"
         self.Restarts = rec.restart_count + st.restart_count
         self.State = st.status
-        if rec.ports:  # the ports module (ipaddress, socket) only when there is something to print
+        ports = rec.ports or _joined_ports(paths, rec)
+        if ports:  # the ports module (ipaddress, socket) only when there is something to print
             from rpod.network.ports import ps_text
 
-            self.Ports = ps_text(rec.ports)
+            self.Ports = ps_text(ports)
         else:
             self.Ports = ""
         self.Names = rec.name
@@ -189,3 +190,14 @@ def ps(opts: ListOptions, paths: Paths | None = None) -> list[PsRow]:
     rows.sort(key=_SORT_KEYS[opts.sort])
     return rows
 
+
+def _joined_ports(paths: Paths, rec: Any) -> list[Any]:
+    """``--network container:X`` (a pod's members): X's published ports, as Podman's ps shows them."""
+    from rpod.container.namespaces import record_option
+    from rpod.container.state import ContainerStore
+
+    network = str(record_option(rec, "network") or "")
+    if not network.startswith("container:"):
+        return []
+    owner = ContainerStore(paths).load(network.partition(":")[2])
+    return list(owner.ports) if owner is not None else []

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from rpod.errors import RpodError, UsageError
+from rpod.errors import RegistryError, RpodError, UsageError
 from rpod.paths import Paths
 from rpod.pod.store import DEFAULT_SHARE, PodRecord, PodStore, parse_share
 
@@ -82,7 +82,7 @@ def create_pod(paths: Paths, opts: PodOptions) -> PodRecord:
     labels = parse_key_values(opts.labels, "--label")
     pod = PodRecord(id=new_id(), name=name, created=_now(), labels=labels, infra=opts.infra, share=share,
                     share_parent=opts.share_parent, hostname=opts.hostname or "", exit_policy=opts.exit_policy,
-                    infra_image=opts.infra_image or "",
+                    infra_image=opts.infra_image or (_conf_infra_image() if opts.infra else ""),
                     infra_command=parse_entrypoint(opts.infra_command) or [],
                     create_command=list(opts.create_command),
                     infra_options={"network": opts.network, "publish": list(opts.publish),
@@ -150,11 +150,22 @@ def _create_infra(paths: Paths, pod: PodRecord, opts: PodOptions) -> Any:
                      add_host=list(opts.add_host), userns=opts.userns,
                      ipc="shareable" if "ipc" in pod.share else None,
                      conmon_pidfile=os.path.abspath(opts.infra_conmon_pidfile) if opts.infra_conmon_pidfile else None)
-    if pod.infra_image and not command:
+    if command:  # --infra-command (or catatonit -P) is the infra's entrypoint, as Podman
+        import json
+
+        run.entrypoint, run.command = json.dumps(command), []
+    elif pod.infra_image:
         run.command = []
-    if not pod.infra_image:
-        run.entrypoint = ""  # the command is the whole argv
-    return create_container(paths, run)
+    try:
+        return create_container(paths, run)
+    except RegistryError as e:  # Podman names the image source first
+        raise RegistryError(f"initializing source docker://{image}: {e.message}", hint=e.hint) from None
+
+
+def _conf_infra_image() -> str:
+    from rpod.pod.pause import conf_infra_image
+
+    return conf_infra_image()
 
 
 def _read_id_file(path: str) -> str:

@@ -107,6 +107,21 @@ def _arch() -> str:
     return host_arch()
 
 
+def conf_infra_image() -> str:
+    """``[engine] infra_image`` of the file ``CONTAINERS_CONF`` names (read only when it is set)."""
+    path = os.environ.get("CONTAINERS_CONF")
+    if not path:
+        return ""
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            value = tomllib.load(f).get("engine", {}).get("infra_image")
+    except (OSError, tomllib.TOMLDecodeError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
 def infra_spec(pod: Any) -> tuple[str, list[str]]:
     """(image, command) of a pod's infra container."""
     return pod.infra_image or PAUSE_NAME, list(pod.infra_command or ([] if pod.infra_image else INFRA_COMMAND))

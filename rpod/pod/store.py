@@ -46,6 +46,7 @@ class PodRecord:
     exit_policy: str = "continue"
     create_command: list[str] = field(default_factory=list)
     infra_options: dict[str, Any] = field(default_factory=dict)  # network, publish, dns... (inspect)
+    service_container_id: str = ""  # kube play --service-container: started and stopped with the pods
 
     @property
     def short_id(self) -> str:
