@@ -41,7 +41,7 @@ def gather(paths: Paths) -> dict[str, Any]:
     try:
         from rpod.image.registries_conf import load_registries_config
 
-        search = list(load_registries_config().unqualified_search_registries)
+        search = list(load_registries_config().search_registries)
     except Exception:
         search = []
     return {

@@ -134,6 +134,10 @@ def restart_cmd(containers: tuple[str, ...], timeout: int | None, all_: bool, ru
     """Restart one or more containers."""
     from rpod.engine import containers as engine
 
+    if not containers and not all_:
+        from rpod.errors import UsageError
+
+        raise UsageError("you must provide at least one name or id")
     report_items(engine.restart(engine.RestartOptions(refs=list(containers), all=all_, running=running,
                                                       timeout=timeout)))
 

@@ -191,7 +191,7 @@ def diff(names: tuple[str, ...], fmt: str | None) -> None:
     from rpod.errors import UsageError
 
     if len(names) > 2:
-        raise UsageError("image diff takes one or two images")
+        raise UsageError(f"accepts between 1 and 2 arg(s), received {len(names)}")
     changes = image_diff(names[0], names[1] if len(names) > 1 else None)
     if fmt:
         if fmt.strip() != "json":

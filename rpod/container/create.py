@@ -111,6 +111,8 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
     hostname = opts.hostname or cid[:12]
     etc = _etc_files(paths, cdir, opts, net, hostname, record, src)
     reqs = parse_all(opts.volumes, opts.mounts, opts.tmpfs)
+    reqs += _volumes_from(paths, store, opts.volumes_from, reqs) if opts.volumes_from else []
+    reqs += _image_volumes(src, reqs, opts.image_volume or "bind")
     volumes = VolumeStore(paths)
     mounts, used = resolve_mounts(reqs, volumes)
     secret_mounts, secret_env, secret_owners = _secrets(paths, opts, cdir)
@@ -164,6 +166,56 @@ def _secrets(paths: Paths, opts: RunOptions, cdir: Path
     mounts, env, owners = apply_secrets(paths, opts.secrets, cdir / ctrfiles.USERDATA / "secrets")
     opts.env = [*opts.env, *env]
     return [*defaults, *mounts], env, owners
+
+
+def _volumes_from(paths: Paths, store: Any, refs: list[str], reqs: list[Any]) -> list[Any]:
+    """``--volumes-from CTR[:ro|rw]``: CTR's volumes (by name) and bind mounts at the same places."""
+    import posixpath
+
+    from rpod.volume.volumes import MountRequest
+
+    taken = {posixpath.normpath(r.destination) for r in reqs}
+    out = []
+    for ref in refs:
+        name, _, mode = ref.partition(":")
+        if mode not in ("", "ro", "rw", "z", "Z"):
+            raise UsageError(f"invalid options {mode!r} for --volumes-from {name}: use ro or rw")
+        for m in store.get(name).mounts or []:
+            dst = posixpath.normpath(m.get("destination") or "")
+            if m.get("type") != "bind" or dst in taken or not m.get("source"):
+                continue
+            taken.add(dst)
+            given = [o for o in m.get("options") or [] if o not in ("ro", "rw")]
+            ro = mode == "ro" or (mode != "rw" and "ro" in (m.get("options") or []))
+            src = m["source"]
+            vol = Path(src).parent.name if src.startswith(f"{paths.volumes}/") and src.endswith("/_data") else ""
+            if vol:
+                out.append(MountRequest("volume", dst, vol, ["ro"] if ro else [], copy_up=False))
+            else:
+                out.append(MountRequest("bind", dst, src, [*given, *(["ro"] if ro else [])]))
+    return out
+
+
+def _image_volumes(src: _Source, reqs: list[Any], mode: str) -> list[Any]:
+    """The image's ``VOLUME``s no mount covers: anonymous volumes filled from the image on first
+    use (``--image-volume bind``, Podman's default), tmpfs mounts, or nothing (``ignore``)."""
+    import posixpath
+
+    from rpod.volume.volumes import MountRequest
+
+    if mode not in ("bind", "tmpfs", "ignore"):
+        raise UsageError(f'invalid image volume type "{mode}": must be "bind", "tmpfs" or "ignore"')
+    if mode == "ignore":
+        return []
+
+    taken = {posixpath.normpath(r.destination) for r in reqs}
+    out = []
+    for v in sorted(src.inner.get("Volumes") or {}):
+        dst = posixpath.normpath(posixpath.join("/", v))
+        if dst not in taken and dst != "/":
+            taken.add(dst)
+            out.append(MountRequest("volume" if mode == "bind" else "tmpfs", dst))
+    return out
 
 
 def _default_mounts() -> list[dict[str, Any]]:

@@ -74,3 +74,10 @@ def pod_stats(refs: list[str], paths: Paths | None = None) -> list[dict[str, Any
                         f"{human_size(row['BlockOutput'])}", "PIDS": str(row["PIDs"]), "Pod": doc["Id"][:12],
                         "CID": r.id[:12], "Name": r.name})
     return out
+
+
+def cpu_time(ns: int) -> str:
+    """Go's duration (``729.999999ms``), as Podman's CPU TIME column."""
+    from rpod.duration import format_ns
+
+    return format_ns(ns)

@@ -325,9 +325,9 @@ def login_registry(registry: str | None) -> str:
         return _registry_host(registry)
     from rpod.image.registries_conf import load_registries_config
 
-    search = load_registries_config().unqualified_search_registries
+    search = load_registries_config().search_registries
     if not search:
-        raise UsageError("no registry given and no unqualified-search-registries configured")
+        raise UsageError("no registries found in registries.conf, a registry must be provided")
     return _registry_host(search[0])
 
 

@@ -169,3 +169,13 @@ def test_image_tree_whatrequires_and_diff_of_unrelated_images(module_env: RpodEn
     diff = ok(run_rpod(module_env, "image", "diff", f"wr-c2-{tag}", f"wr-g-{tag}")).stdout.splitlines()
     assert sorted(diff) == ["A /y", "D /x", "D /z"]
     assert ok(run_rpod(module_env, "image", "diff", f"wr-g-{tag}", f"wr-c1-{tag}")).stdout == "A /z\n"
+
+
+def test_repeated_empty_run_layers_stack(module_env: RpodEnv, tmp_path: Path) -> None:
+    """RUN steps that change nothing add the same empty layer twice: overlayfs refuses a directory
+    used twice (ELOOP), so the stack keeps it once; the next RUN and a container still work."""
+    ctx = write(tmp_path, {"Containerfile": "FROM alpine\nRUN echo a\nRUN echo b\nRUN echo ok > /ok\nCMD cat /ok\n"})
+    ok(build(module_env, ctx, "-t", "emptyruns", "--timestamp", "0"))  # same second: the same empty layer
+    layers = json.loads(ok(run_rpod(module_env, "image", "inspect", "emptyruns")).stdout)[0]["RootFS"]["Layers"]
+    assert len(layers) != len(set(layers))  # the duplicate is really in the image, as Podman records it
+    assert ok(run_rpod(module_env, "run", "--rm", "emptyruns")).stdout == "ok\n"
