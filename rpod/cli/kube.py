@@ -117,6 +117,7 @@ def generate_cmd(refs: tuple[str, ...], service: bool, filename: str | None) -> 
     from rpod.engine import kube
 
     text = kube.generate(list(refs), service=service)
+    _hint_cluster_names(text)
     if filename:
         import os
 
@@ -126,3 +127,16 @@ def generate_cmd(refs: tuple[str, ...], service: bool, filename: str | None) -> 
             f.write(text)
         return
     write(text)
+
+
+def _hint_cluster_names(text: str) -> None:
+    """On a terminal: which names ``kubectl apply`` would refuse (Podman keeps them as given)."""
+    from rpod.cli.common import hints_enabled
+
+    if not hints_enabled():
+        return
+    from rpod.engine import kube
+
+    for name in kube.cluster_name_problems(text):
+        sys.stderr.write(f"Hint: {name!r} is not a valid Kubernetes name (lower-case letters, digits, '-'): "
+                         "a cluster refuses it; rename it in lower case before kubectl apply\n")

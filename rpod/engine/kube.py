@@ -279,3 +279,12 @@ def generate(refs: list[str], *, service: bool = False, paths: Paths | None = No
     from rpod.kube.generate import generate_yaml
 
     return generate_yaml(paths_or_default(paths), refs, service=service)
+
+
+def cluster_name_problems(text: str) -> list[str]:
+    """Names in generated YAML that a Kubernetes cluster refuses (upper case, say)."""
+    import yaml
+
+    from rpod.kube.names import cluster_name_problems as problems
+
+    return problems(yaml.safe_load_all(text))

@@ -176,3 +176,17 @@ def test_generate_kube_validates_and_plays_back(benv: RpodEnv, tmp_path: Path) -
         ok(run_rpod(env, "kube", "down", "--force", str(out), timeout=120))
     assert ok(run_rpod(env, "ps", "-aq")).stdout == ""
     assert ok(run_rpod(env, "volume", "ls", "-q")).stdout == ""
+
+
+def test_generate_kube_names_a_cluster_would_refuse(env: RpodEnv) -> None:
+    """Podman keeps a mixed-case name as given (its tests check it); on a terminal (here
+    RPOD_HINTS=1) rpod says kubectl apply would refuse it, and never in a pipe."""
+    ok(run_rpod(env, "create", "--name", "MixedCase", "alpine", "true"))
+    try:
+        r = ok(run_rpod(env, "generate", "kube", "MixedCase"))
+        assert "name: MixedCase-pod" in r.stdout and "Hint" not in r.stderr
+        r = ok(run_rpod(dict(env, RPOD_HINTS="1"), "generate", "kube", "MixedCase"))
+        assert "Hint: 'MixedCase-pod' is not a valid Kubernetes name" in r.stderr
+        assert "Hint: 'MixedCase' is not a valid Kubernetes name" in r.stderr
+    finally:
+        ok(run_rpod(env, "rm", "MixedCase"))
