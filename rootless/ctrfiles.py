@@ -13,6 +13,7 @@ this module, so it must stay free of imports.
     monitor.json            MONITOR           which monitor/init run it, on which boot (monitor)
     restart.json            RESTART           present during a restart back-off (monitor)
     stopped-by-user         STOP_MARK         rpod stop/kill: the monitor must not restart it
+    stopping.json           STOPPING          rpod stop, while it waits for the container to exit (its pid)
     died.event              DIED_MARK         the ``died`` event of this run was recorded (once)
     healthcheck.log         HEALTH_LOG        healthcheck results (monitor, Podman's format)
     network-attached.json   NETWORK_ATTACHED  user networks attached at start (rpod.network)
@@ -36,6 +37,7 @@ EXIT = "exit"
 MONITOR = "monitor.json"
 RESTART = "restart.json"
 STOP_MARK = "stopped-by-user"
+STOPPING = "stopping.json"
 DIED_MARK = "died.event"
 HEALTH_LOG = "healthcheck.log"
 NETWORK_ATTACHED = "network-attached.json"
@@ -56,4 +58,4 @@ RUNTIME_LOG = "runtime.log"
 RUNTIME_SPEC = "config.runtime.json"
 
 # files the monitor writes that a new start must clear (rpod.container.state.reset_runtime)
-RUNTIME_FILES = (EXIT, MONITOR, RESTART, STOP_MARK, HEALTH_LOG)
+RUNTIME_FILES = (EXIT, MONITOR, RESTART, STOP_MARK, STOPPING, HEALTH_LOG)

@@ -41,7 +41,7 @@ def gather(paths: Paths) -> dict[str, Any]:
     try:
         from rpod.image.registries_conf import load_registries_config
 
-        search = list(load_registries_config().unqualified_search_registries)
+        search = list(load_registries_config().search_registries)
     except Exception:
         search = []
     return {
@@ -73,6 +73,7 @@ def _host(mapping: Any, driver: str, driver_error: str) -> dict[str, Any]:
         "os": "linux",
         "kernel": uname.release,
         "hostname": uname.nodename,
+        "logDriver": "k8s-file",  # the default of run --log-driver
         "cgroupVersion": cgroup_version(),
         "cgroupManager": "cgroupfs",
         "cgroupControllers": [],
@@ -84,9 +85,14 @@ def _host(mapping: Any, driver: str, driver_error: str) -> dict[str, Any]:
                        for m in mapping.gid_map],
         },
         "idMappingMode": mapping.mode,
-        "ociRuntime": {"name": "rpod-runtime", "package": "rpod", "path": "python -m rootless.runtime",
+        "ociRuntime": {"name": "rpod-runtime", "package": "rpod", "path": _module_path("rootless.runtime"),
                        "version": __version__},
-        "conmon": {"package": "rpod", "path": "python -m rootless.monitor", "version": __version__},
+        "conmon": {"package": "rpod (rootless.monitor, its conmon)", "path": _module_path("rootless.monitor"),
+                   "version": __version__},
+        "buildahVersion": __version__,  # rpod builds images itself (rpod.build): its version is rpod's
+        "distribution": _distribution(),
+        "eventLogger": "none" if os.environ.get("RPOD_EVENTS_BACKEND") == "none" else "file",
+        "networkBackend": "rpod",  # rpod's own bridge/slirp4netns/pasta networking (neither cni nor netavark)
         "security": {"rootless": os.getuid() != 0, "seccompEnabled": True,
                      "selinuxEnabled": False, "apparmorEnabled": False},
         "slirp4netns": {"executable": slirp or "", "version": _tool_version(slirp, ["--version"])},
@@ -94,6 +100,37 @@ def _host(mapping: Any, driver: str, driver_error: str) -> dict[str, Any]:
         "fuseOverlayfs": {"executable": fuse or "", "version": _tool_version(fuse, ["--version"])},
         "warnings": warnings,
     }
+
+
+def _module_path(module: str) -> str:
+    """The file a Python module of rpod's runs from (its runtime and monitor are modules, not binaries)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if not spec or not spec.origin:
+        return ""
+    origin = spec.origin  # a package: its directory (what `python -m` runs)
+    return os.path.dirname(origin) if os.path.basename(origin) == "__init__.py" else origin
+
+
+def _distribution() -> dict[str, str]:
+    """``host.distribution`` from /etc/os-release, as Podman: distribution, variant, version, codename."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                key, sep, value = line.strip().partition("=")
+                if sep:
+                    fields[key] = value.strip('"')
+    except OSError:
+        pass
+    out = {"distribution": fields.get("ID", "unknown")}
+    if fields.get("VARIANT_ID"):
+        out["variant"] = fields["VARIANT_ID"]
+    out["version"] = fields.get("VERSION_ID", "unknown")
+    if fields.get("VERSION_CODENAME"):
+        out["codename"] = fields["VERSION_CODENAME"]
+    return out
 
 
 def _store(paths: Paths, driver: str) -> dict[str, Any]:

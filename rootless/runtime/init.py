@@ -289,7 +289,9 @@ def finish_and_exec(p: Prepared) -> NoReturn:
     try:
         os.execve(p.exe, p.process["args"], dict(e.partition("=")[::2] for e in p.env))
     except OSError as e:
-        _die(f"exec {p.exe}: {e.strerror}", exec_error_code(e))
+        # the suffix Podman adds to a runtime's EACCES (what scripts and its tests match)
+        suffix = ": OCI permission denied" if e.errno == errno.EACCES else ""
+        _die(f"exec {p.exe}: {e.strerror}{suffix}", exec_error_code(e))
 
 
 def _die(msg: str, code: int) -> NoReturn:

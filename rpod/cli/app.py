@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from rpod import __version__
+from rpod.cli.cobra import CobraCommandMixin
 from rpod.cli.common import print_error
 from rpod.cli.globals import LogLevelError, global_options
 from rpod.cli.helpfmt import PodmanHelpMixin, adopt
@@ -71,6 +72,7 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
     "pause": ("rpod.cli.container", "pause", "Pause all the processes in one or more containers"),
     "unpause": ("rpod.cli.container", "unpause", "Unpause the processes in one or more containers"),
     "top": ("rpod.cli.container", "top", "Display the running processes of a container"),
+    "stats": ("rpod.cli.stats", "stats", "Display a live stream of container resource usage statistics"),
     "cp": ("rpod.cli.container_files", "cp", "Copy files/folders between a container and the local filesystem"),
     "diff": ("rpod.cli.container_files", "diff", "Display the changes to the object's file system"),
     "export": ("rpod.cli.container_files", "export", "Export container's filesystem contents as a tar archive"),
@@ -79,6 +81,7 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
     "quadlet": ("rpod.cli.quadlet", "quadlet", "Turn Quadlet .container/.volume/.network files into systemd units"),
     "pod": ("rpod.cli.pod", None, "Manage pods"),
     "kube": ("rpod.cli.kube", None, "Play containers, pods or volumes from a structured file"),
+    "play": ("rpod.cli.kube", "play", "Play containers, pods or volumes from a structured file"),
     "secret": ("rpod.cli.secret", None, "Manage secrets"),
     "compose": ("rpod.cli.compose", "compose", "Run compose workloads via an external provider such as podman-compose"),
     "auto-update": ("rpod.cli.autoupdate", "auto-update",
@@ -111,7 +114,7 @@ class CobraGroupMixin:
         name, cmd, rest = super().resolve_command(ctx, args)  # type: ignore[misc]
         if name:  # for errors click raises without a context (a flag's missing value)
             _RESOLVED[0] = f"{ctx.command_path} {name}"
-        adopt(cmd, (CobraGroupMixin,) if isinstance(cmd, click.Group) else ())
+        adopt(cmd, (CobraGroupMixin,) if isinstance(cmd, click.Group) else (CobraCommandMixin,))
         if cmd is not None and not isinstance(cmd, click.Group):
             rest = _cobra_args(cmd, rest)
         return name, cmd, rest
@@ -126,7 +129,7 @@ class CobraGroupMixin:
         return rest
 
 
-_RESOLVED = ["rpod"]  # the command path last resolved
+_RESOLVED = ["rpod"]  # the command path last resolved (its first word: the program name)
 
 
 class UnknownCommand(click.exceptions.UsageError):
@@ -172,14 +175,21 @@ class LazyGroup(CobraGroupMixin, PodmanHelpMixin, click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List commands from the table, without importing their modules."""
-        rows = [(name, summary) for name, (_, _, summary) in sorted(COMMANDS.items())]
-        with formatter.section("Available Commands"):
-            formatter.write_dl(rows)
+        from rpod.cli.helpfmt import write_command_rows
+
+        write_command_rows(formatter, [(name, summary) for name, (_, _, summary) in sorted(COMMANDS.items())])
+
+
+def program_name() -> str:
+    """The name rpod was run as (``podman`` when installed under that name, as a drop-in):
+    what usage lines, ``See '... --help'`` and ``-v`` say; ``rpod`` under ``python -m rpod``."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return name if name and not name.endswith(".py") and name.replace("-", "").isalnum() else "rpod"
 
 
 def _version_callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
-        click.echo(f"rpod version {__version__}")
+        click.echo(f"{program_name()} version {__version__}")
         ctx.exit(0)
 
 
@@ -252,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         return answer(app, list(argv[1:]), descriptions=argv[0] == "__complete")
     _hide_remote(argv)
     try:
-        rv: Any = app.main(args=_cobra_args(app, list(argv)), prog_name="rpod", standalone_mode=False)
+        rv: Any = app.main(args=_cobra_args(app, list(argv)), prog_name=program_name(), standalone_mode=False)
         return rv if isinstance(rv, int) else 0
     except LogLevelError as e:  # Podman prints these bare and exits 1
         sys.stderr.write(f"{e.message}\n")

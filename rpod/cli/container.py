@@ -101,6 +101,7 @@ def rm_cmd(containers: tuple[str, ...], force: bool, all_: bool, ignore: bool, v
 @click.option("-a", "--all", "all_", is_flag=True, help="Stop all running containers")
 @click.option("-i", "--ignore", is_flag=True, help="Ignore missing containers")
 @click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds before SIGKILL")
+@click.option("--timeout", "timeout", type=int, default=None, hidden=True)  # Docker's name, as Podman
 @click.option("-l", "--latest", is_flag=True, help="The latest created container")
 @click.option("--cidfile", "cidfiles", multiple=True, help="Read the container ID from this file")
 def stop_cmd(containers: tuple[str, ...], all_: bool, ignore: bool, timeout: int | None, latest: bool,
@@ -133,6 +134,10 @@ def restart_cmd(containers: tuple[str, ...], timeout: int | None, all_: bool, ru
     """Restart one or more containers."""
     from rpod.engine import containers as engine
 
+    if not containers and not all_:
+        from rpod.errors import UsageError
+
+        raise UsageError("you must provide at least one name or id")
     report_items(engine.restart(engine.RestartOptions(refs=list(containers), all=all_, running=running,
                                                       timeout=timeout)))
 
@@ -237,7 +242,9 @@ def exec_cmd(container: str, command: tuple[str, ...], interactive: bool, tty: b
 
 @app.command("exists", context_settings=HELP)
 @click.argument("name")
-def exists_cmd(name: str) -> None:
+@click.option("--external", is_flag=True,
+              help="Also external containers (rpod keeps no containers outside its store: the same set)")
+def exists_cmd(name: str, external: bool) -> None:
     """Exit 0 when the container exists, 1 when not."""
     from rpod.engine import containers as engine
 

@@ -10,7 +10,7 @@ app = click.Group()
 
 
 @app.command("help", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("command", nargs=-1, metavar="[COMMAND]")
+@click.argument("command", nargs=-1, metavar="[command]")  # cobra's: a group-like usage line
 @click.pass_context
 def help_cmd(ctx: click.Context, command: tuple[str, ...]) -> None:
     """Help about any command."""

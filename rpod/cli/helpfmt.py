@@ -38,6 +38,9 @@ COMMON = {"--detach", "--interactive", "--tty", "--name", "--rm", "--env", "--en
           "--replace", "--userns", "--memory", "--cpus", "--health-cmd", "--mount", "--quiet", "--help",
           "--init", "--cap-add", "--cap-drop", "--platform", "--tls-verify", "--sdnotify", "--read-only"}
 GROUPED = {"run", "create", "container run", "container create"}
+# other names of a subcommand, not listed under "Available Commands" (cobra lists a command once)
+ALIASES = {"container": {"ls"}, "image": {"ls", "umount"}, "pod": {"list", "ls"}, "volume": {"list", "remove"},
+           "network": {"list", "remove"}, "secret": {"list"}}
 _TYPES = {"TEXT": "string", "INTEGER": "int", "FLOAT": "float", "BOOLEAN": "bool"}
 
 
@@ -131,6 +134,8 @@ def format_help(cmd: click.Command, ctx: click.Context, formatter: click.HelpFor
         for line in ex:
             formatter.write(f"  {line.replace('rpod ', ctx.find_root().info_name + ' ', 1)}\n")
     common, other = option_rows(cmd, ctx)
+    if all(left.lstrip().startswith("-h, --help") for left, _ in common) and not other:
+        common = []  # only --help: no Options section, as cobra (the usage line has no [options])
     if common:
         with formatter.section("Options"):
             formatter.write_dl(_indent_short(common))
@@ -144,13 +149,24 @@ def _format_commands(cmd: click.Group, ctx: click.Context, formatter: click.Help
         cmd.format_commands(ctx, formatter)  # the root's table: no module imported
         return
     rows = []
+    aliases = ALIASES.get(command_key(ctx), set())
     for name in cmd.list_commands(ctx):
+        if name in aliases:
+            continue
         sub = cmd.get_command(ctx, name)
         if sub is not None and not sub.hidden:
             rows.append((name, sub.get_short_help_str(80).rstrip(".")))
     if rows:
-        with formatter.section("Available Commands"):
-            formatter.write_dl(rows)
+        write_command_rows(formatter, rows)
+
+
+def write_command_rows(formatter: click.HelpFormatter, rows: list[tuple[str, str]]) -> None:
+    """``Available Commands:`` one line per command, never wrapped (scripts read the first word
+    of each line, as Podman's own tests do)."""
+    width = max(len(name) for name, _ in rows)
+    formatter.write("\nAvailable Commands:\n")
+    for name, summary in rows:
+        formatter.write(f"  {name:<{width}}  {summary}\n".rstrip() + "\n")
 
 
 class PodmanHelpMixin:

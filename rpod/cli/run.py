@@ -51,6 +51,8 @@ RUN_FLAGS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("-v", "--volume"), "volumes", "multi", "Bind mount or volume SRC:DST[:OPTS]"),
     (("--mount",), "mounts", "multi", "Mount type=bind|volume|tmpfs,..."),
     (("--tmpfs",), "tmpfs", "multi", "Mount a tmpfs DST[:OPTS]"),
+    (("--volumes-from",), "volumes_from", "multi", "Mount the volumes of the given container CTR[:ro|rw]"),
+    (("--image-volume",), "image_volume", "str", "How the image's volumes are mounted: bind, tmpfs or ignore"),
     (("--read-only",), "read_only", "flag", "Read-only root file system"),
     (("--network", "--net"), "network", "str",
      "Network: slirp4netns[:OPTS] (default), pasta, none, host, container:NAME, ns:PATH or NETWORK[,NETWORK]"),
@@ -124,6 +126,8 @@ def run_flags(fn: Callable[..., Any], skip: tuple[str, ...] = ()) -> Callable[..
     fn = click.option("--sig-proxy", "sig_proxy", default="true", help="Proxy signals to the process")(fn)
     fn = click.option("--read-only-tmpfs", "f_read_only_tmpfs", default=None,
                       help="tmpfs on /tmp, /var/tmp, /run with --read-only (true|false)")(fn)
+    fn = click.option("--http-proxy", "f_http_proxy", default=None,
+                      help="Pass the host's proxy variables into the container (default true)")(fn)
     fn = click.option("-q", "--quiet", is_flag=True, help="Suppress pull output")(fn)
     return fn
 
@@ -138,8 +142,8 @@ def build_options(image: str, command: tuple[str, ...], kw: dict[str, Any]) -> A
         if not key.startswith("f_") or value is None:
             continue
         fld = key[2:]
-        if fld == "read_only_tmpfs":
-            value = parse_bool_flag(value, "--read-only-tmpfs")
+        if fld in ("read_only_tmpfs", "http_proxy"):
+            value = parse_bool_flag(value, "--" + fld.replace("_", "-"))
         setattr(opts, fld, list(value) if isinstance(value, tuple) else value)
     if opts.runtime:  # crun refuses some hosts rpod's runtime runs on: say so before any work
         check_runtime(opts.runtime)
@@ -228,13 +232,19 @@ def create_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool
 @click.option("-i", "--interactive", is_flag=True, help="Attach the container's STDIN")
 @click.option("--sig-proxy", default="true", help="Proxy signals to the process (with --attach)")
 @click.option("--detach-keys", default=None, help="Key sequence that detaches (default ctrl-p,ctrl-q)")
+@click.option("--all", "all_", is_flag=True, help="Start all containers regardless of their state or configuration")
+@click.option("-f", "--filter", "filters", multiple=True, help="Filter output based on conditions given")
 def start_cmd(containers: tuple[str, ...], attach: bool, interactive: bool, sig_proxy: str,
-              detach_keys: str | None) -> None:
+              detach_keys: str | None, all_: bool, filters: tuple[str, ...]) -> None:
     """Start one or more containers."""
-    from rpod.cli.common import parse_bool_flag, report_items
+    from rpod.cli.common import parse_bool_flag, parse_filters, report_items
 
-    if not containers:
-        raise UsageError("start requires at least one container name or ID")
+    if not containers and not all_ and not filters:
+        raise UsageError("start requires at least one argument")
+    if containers and all_:
+        raise UsageError("either start all containers or the container(s) provided in the arguments")
+    if attach and all_:
+        raise UsageError("you cannot start and attach all containers at once")
     if attach or interactive:
         from rpod.engine.containers_run import StartAttachedOptions, start_attached
 
@@ -244,9 +254,9 @@ def start_cmd(containers: tuple[str, ...], attach: bool, interactive: bool, sig_
                                                    sig_proxy=bool(parse_bool_flag(sig_proxy, "--sig-proxy")),
                                                    detach_keys=detach_keys))
         raise click.exceptions.Exit(code)
-    from rpod.engine.containers import start
+    from rpod.engine.containers_start import start
 
-    report_items(start(list(containers)))
+    report_items(start(list(containers), all_=all_, filters=parse_filters(filters)))
 
 
 @app.command("attach", context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,10 +1,10 @@
-"""``rpod volume ...``: create, ls, inspect, rm, prune, exists (Podman's spelling and output)."""
+"""``rpod volume ...``: create, ls, inspect, rm, prune, exists, export, import (Podman's spelling and output)."""
 
 from __future__ import annotations
 
 import click
 
-from rpod.cli.common import confirm, is_json, key_values, parse_filters, print_json, report_items, write
+from rpod.cli.common import is_json, key_values, parse_filters, print_json, report_items, write
 
 app = click.Group("volume", help="Manage volumes", no_args_is_help=True)
 
@@ -72,11 +72,13 @@ def inspect(names: tuple[str, ...], fmt: str | None, all_: bool) -> None:
 @click.argument("names", nargs=-1)
 @click.option("--force", "-f", is_flag=True, help="Remove the volume even if a container uses it")
 @click.option("--all", "-a", "all_", is_flag=True, help="Remove all volumes")
-def rm(names: tuple[str, ...], force: bool, all_: bool) -> None:
+@click.option("--time", "-t", "timeout", type=int, default=None,
+              help="Seconds to wait before forcibly stopping running containers that use the volume")
+def rm(names: tuple[str, ...], force: bool, all_: bool, timeout: int | None) -> None:
     """Remove one or more volumes."""
     from rpod.engine import volumes
 
-    report_items(volumes.remove(list(names), force, all_))
+    report_items(volumes.remove(list(names), force, all_, timeout=timeout))
 
 
 app.add_command(rm, "remove")
@@ -87,12 +89,23 @@ app.add_command(rm, "remove")
 @click.option("--filter", "filters", multiple=True, help="Only prune volumes matching (label=, name=...)")
 def prune(force: bool, filters: tuple[str, ...]) -> None:
     """Remove all volumes not used by any container."""
+    import sys
+
     from rpod.engine import volumes
 
-    if not force and not confirm("WARNING! This will remove all volumes not used by at least one container.\n"
-                                 "Are you sure you want to continue?"):
-        return
-    for name, _size in volumes.prune(parse_filters(filters)):
+    parsed = parse_filters(filters)
+    if not force:  # Podman's prompt, on stdout: what would go, then the question
+        write("WARNING! This will remove all volumes not used by at least one container. "
+              "The following volumes will be removed:\n")
+        names = volumes.prune_candidates(parsed)
+        if not names:
+            write("No dangling volumes found\n")
+            return
+        write("".join(n + "\n" for n in names) + "Are you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower()[:1] != "y":
+            return
+    for name, _size in volumes.prune(parsed):
         write(name + "\n")
 
 
@@ -104,3 +117,39 @@ def exists(name: str) -> None:
 
     if not volumes.exists(name):
         raise click.exceptions.Exit(1)
+
+
+@app.command("export")
+@click.argument("name")
+@click.option("--output", "-o", default="/dev/stdout", help="Write to a specified file (default: stdout, which must be redirected)")
+def export(name: str, output: str) -> None:
+    """Export volumes."""
+    import sys
+
+    from rpod.engine import volumes
+    from rpod.errors import UsageError
+
+    if output in ("/dev/stdout", "-"):
+        if sys.stdout.isatty():
+            raise UsageError("expects output path, use --output=[path]")
+        sys.stdout.flush()
+        volumes.export(name, sys.stdout.buffer)
+        return
+    with open(output, "wb") as f:
+        volumes.export(name, f)
+
+
+@app.command("import")
+@click.argument("name")
+@click.argument("source")
+def import_cmd(name: str, source: str) -> None:
+    """Import a tarball contents into a podman volume."""
+    import sys
+
+    from rpod.engine import volumes
+
+    if source == "-":
+        volumes.import_(name, sys.stdin.buffer)
+        return
+    with open(source, "rb") as f:
+        volumes.import_(name, f)

@@ -52,7 +52,11 @@ def exec_in(paths: Paths, record: ContainerRecord, args: list[str], *, tty: bool
     if user:
         from rpod.container.users import resolve_user
 
-        ru = resolve_user(user, [store.dir(record.id) / ctrfiles.UPPER, *_layer_dirs_top_first(paths, record)])
+        # the container's own view first (as Podman reads its mounted root: keep-id's passwd entry,
+        # files the container changed), then its upper dir and image layers if that is not reachable
+        live = Path(f"/proc/{store.state(record.id).pid}/root")
+        first = [live] if os.access(live / "etc", os.R_OK) else []
+        ru = resolve_user(user, [*first, store.dir(record.id) / ctrfiles.UPPER, *_layer_dirs_top_first(paths, record)])
         process["user"] = {"uid": ru.uid, "gid": ru.gid, "additionalGids": list(ru.additional_gids)}
     devnull = os.open(os.devnull, os.O_RDWR)
     try:

@@ -78,6 +78,24 @@ def exit_command(paths: Paths, cid: str, rm: bool = True) -> list[str]:
             "container", "cleanup", *(["--rm"] if rm else []), cid]
 
 
+PREVIOUS_MONITOR_GRACE = 30.0  # seconds a start waits for the last run's monitor to finish
+
+
+def _await_previous_monitor(store: ContainerStore, cid: str) -> None:
+    """Let the previous run's monitor finish before a new start: after the exit file it still
+    deletes the runtime state and runs the exit command (``container cleanup``), which would
+    otherwise land on the new run (a stop followed at once by a start, a pod restart)."""
+    mon = exitfile.read_monitor_file(str(store.dir(cid))) or {}
+    pid, start = mon.get("monitor_pid"), mon.get("monitor_start")
+    if pid == os.getpid() or not exitfile.process_alive(pid, start):
+        return
+    deadline = time.monotonic() + PREVIOUS_MONITOR_GRACE
+    while exitfile.process_alive(pid, start) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if exitfile.process_alive(pid, start):
+        debug(f"the monitor {pid} of the previous run of {cid[:12]} is still finishing; starting anyway")
+
+
 def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
           spawn: MonitorSpawn | None = None) -> Started:
     """Configure the monitor (``spawn``, started early with the same ``io``, or one started here),
@@ -86,7 +104,9 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     st = store.state(record.id)
     if st.running:
         raise StateConflict(f"container {record.id} is already running: container state improper")
-    if os.environ.get("RPOD_RUNTIME_FLAGS") and not (record.options or {}).get("runtime") \
+    if not st.restarting:
+        _await_previous_monitor(store, record.id)
+    if os.environ.get("RPOD_RUNTIME_FLAGS") and not getattr(record.options, "runtime", None) \
             and not os.environ.get("RPOD_OCI_RUNTIME"):  # as crun refuses a flag it does not know
         from rpod.errors import ContainerCannotInvoke
 
@@ -335,7 +355,7 @@ def signal_container(paths: Paths, record: ContainerRecord, sig: int) -> None:
     mark_stopped(store.dir(record.id))  # an explicit stop/kill: the monitor must not restart it
     mon = exitfile.read_monitor_file(str(store.dir(record.id))) or {}
     st = store.state(record.id)
-    if st.status != "running":
+    if not (st.status == "running" or (st.status == "stopping" and st.pid)):  # a stop in progress: still alive
         raise StateConflict(f"can only kill running containers. {record.id} is in state {st.status}: "
                             "container state improper")
     from rootless import syscalls
@@ -368,24 +388,30 @@ def stop(paths: Paths, record: ContainerRecord, timeout: int | None = None) -> C
         while st.restarting and time.monotonic() < end:
             time.sleep(POLL)
             st = store.state(record.id)
-    if st.status == "stopping":
+    if st.status == "stopping" and not st.pid:  # the container is gone; its monitor is finishing up
         return wait_exit(paths, record.id, timeout=30)
-    if st.status != "running":
+    if st.status not in ("running", "stopping"):  # (stopping: another stop waits; this one acts too)
         return st
     t = record.stop_timeout if timeout is None else timeout
-    if t > 0:
+    mark = store.dir(record.id) / ctrfiles.STOPPING  # the status reads "stopping" while we wait
+    exitfile.write_json_atomic(str(mark), {"pid": os.getpid(), "pid_start": exitfile.proc_start_time(os.getpid())})
+    try:
+        if t > 0:
+            with contextlib.suppress(StateConflict):
+                signal_container(paths, record, record.stop_signal)
+            st = wait_exit(paths, record.id, timeout=t)
+            if st.status == "exited":
+                return _stopped(paths, record, st)
+            signame = signal.Signals(record.stop_signal).name \
+                if record.stop_signal in signal.Signals._value2member_map_ else str(record.stop_signal)
+            log.warn(f"StopSignal {signame} failed to stop container {record.name} in {t} seconds, "
+                     "resorting to SIGKILL", once=False)
         with contextlib.suppress(StateConflict):
-            signal_container(paths, record, record.stop_signal)
-        st = wait_exit(paths, record.id, timeout=t)
-        if st.status == "exited":
-            return _stopped(paths, record, st)
-        signame = signal.Signals(record.stop_signal).name if record.stop_signal in signal.Signals._value2member_map_ \
-            else str(record.stop_signal)
-        log.warn(f"StopSignal {signame} failed to stop container {record.name} in {t} seconds, "
-                 "resorting to SIGKILL", once=False)
-    with contextlib.suppress(StateConflict):
-        signal_container(paths, record, signal.SIGKILL)
-    return _stopped(paths, record, wait_exit(paths, record.id, timeout=30))
+            signal_container(paths, record, signal.SIGKILL)
+        return _stopped(paths, record, wait_exit(paths, record.id, timeout=30))
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(mark)
 
 
 def _stopped(paths: Paths, record: ContainerRecord, st: ContainerState) -> ContainerState:
@@ -399,6 +425,7 @@ def remove(paths: Paths, record: ContainerRecord, *, force: bool = False, timeou
            volumes: bool = False) -> None:
     """Remove a container (``force`` stops a running one first; ``volumes`` also removes its
     anonymous volumes, as ``rm -v``)."""
+    from rpod.container import namespaces
     from rpod.container.namespaces import dependents
 
     deps = dependents(paths, record.id)
@@ -418,6 +445,12 @@ def remove(paths: Paths, record: ContainerRecord, *, force: bool = False, timeou
         record_died(paths, record, st.exit_code)
     shutil_rm_runtime(paths, record.id)
     store.remove(record)
+    if namespaces.record_option(record, "ipc") == "shareable":
+        import shutil
+
+        from rpod.container.namespaces import shared_shm_dir
+
+        shutil.rmtree(shared_shm_dir(paths, record.id), ignore_errors=True)
     container_event(paths, record, "remove")
     if volumes:
         remove_anonymous_volumes(paths, record)

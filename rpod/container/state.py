@@ -6,7 +6,8 @@ The status is computed from those files every time, never stored, so it cannot g
 
 * ``exit`` present                                   → exited (its code); ``restarting`` too when
   ``restart.json`` says its monitor (alive) will start it again after the back-off
-* ``monitor.json`` from this boot, container alive   → running
+* ``monitor.json`` from this boot, container alive   → running, or stopping while an ``rpod stop``
+  (alive, named in ``stopping.json``) waits for it to exit
 * ``monitor.json`` from this boot, monitor alive     → stopping (the monitor is finishing up)
 * ``monitor.json`` but both processes gone, or from an earlier boot → exited, code -1, with an error
 * nothing                                            → created
@@ -343,7 +344,9 @@ class ContainerStore:
         same_boot = mon.get("boot_id") == exitfile.boot_id()
         if same_boot:
             if exitfile.process_alive(mon.get("pid"), mon.get("pid_start")):
-                return ContainerState("running", pid=int(mon["pid"]), started_at=started,
+                stopper = exitfile.read_json(os.path.join(cdir, ctrfiles.STOPPING))
+                alive = stopper is not None and exitfile.process_alive(stopper.get("pid"), stopper.get("pid_start"))
+                return ContainerState("stopping" if alive else "running", pid=int(mon["pid"]), started_at=started,
                                       monitor_pid=int(mon.get("monitor_pid", 0)), restart_count=restarts)
             if exitfile.process_alive(mon.get("monitor_pid"), mon.get("monitor_start")):
                 return ContainerState("stopping", started_at=started, monitor_pid=int(mon["monitor_pid"]))

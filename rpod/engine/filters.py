@@ -109,7 +109,27 @@ def _common(key: str, values: list[str], labels: Mapping[str, str]) -> bool | No
 
 
 # ------------------------------------------------------------------------------------ containers
-CONTAINER_KEYS = ("name", "id", "status", "label", "label!", "exited", "health", "ancestor", "until", "pod")
+CONTAINER_KEYS = ("name", "id", "status", "label", "label!", "exited", "health", "ancestor", "until", "pod",
+                  "restart-policy")
+RESTART_POLICIES = ("none", "no", "on-failure", "always", "unless-stopped")
+
+
+CONTAINER_STATES = ("created", "configured", "running", "stopped", "paused", "exited", "removing", "stopping",
+                    "unknown")
+
+
+def check_container_states(values: list[str]) -> None:
+    """``status=``: Podman's error for a state it does not know."""
+    for v in values:
+        if v not in CONTAINER_STATES:
+            raise UsageError(f"unknown container state: {v}: invalid argument")
+
+
+def check_restart_policies(values: list[str]) -> None:
+    """Podman's error for ``restart-policy=`` values it does not know (before anything is listed)."""
+    bad = [v for v in values if v not in RESTART_POLICIES]
+    if bad:
+        raise UsageError(f"{', '.join(bad)} invalid restart {'policies' if len(bad) > 1 else 'policy'}")
 
 
 def container(rec: Any, st: Any, filters: Filters, health: Callable[[], str]) -> bool:
@@ -122,8 +142,9 @@ def container(rec: Any, st: Any, filters: Filters, health: Callable[[], str]) ->
             ok = regex_any(values, rec.name)
         elif key == "id":
             ok = prefix_any(values, rec.id)
-        elif key == "status":
-            ok = st.status in values or ("running" in values and st.status == "stopping")
+        elif key == "status":  # libpod: an exited container is also "stopped", a created one "configured"
+            names = {st.status, *{"exited": ("stopped",), "created": ("configured",)}.get(st.status, ())}
+            ok = bool(names & set(values)) or ("running" in values and st.status == "stopping")
         elif key == "exited":
             ok = st.status == "exited" and str(st.exit_code) in values
         elif key == "health":
@@ -135,6 +156,9 @@ def container(rec: Any, st: Any, filters: Filters, health: Callable[[], str]) ->
             ok = older_than_all(values, rec.created)
         elif key == "pod":
             ok = _in_pod(rec, values)
+        elif key == "restart-policy":
+            policy = (rec.options.restart or "").partition(":")[0]
+            ok = any(policy == v or (v == "none" and not policy) for v in values)
         else:
             raise UsageError(f"invalid filter {key!r}: use name, id, status, label, exited, ancestor, pod or health")
         if not ok:
@@ -179,7 +203,7 @@ def prune(labels: Mapping[str, str], created: float, filters: Filters, what: str
 
 
 # ---------------------------------------------------------------------------------------- images
-IMAGE_KEYS = ("dangling", "reference", "label", "label!", "before", "since", "id", "readonly", "until")
+IMAGE_KEYS = ("dangling", "reference", "label", "label!", "before", "since", "after", "id", "readonly", "until")
 
 
 def _reference_hit(name: str, pattern: str) -> bool:
@@ -207,7 +231,7 @@ def image(rec: Any, filters: Filters, labels: Callable[[], Mapping[str, str]],
             ok = prefix_any(values, rec.id)
         elif key == "before":
             ok = created < created_of(values[-1])
-        elif key == "since":
+        elif key in ("since", "after"):  # libimage: after is since's other name
             ok = created > created_of(values[-1])
         elif key == "readonly":
             ok = not boolean(values, key)

@@ -189,7 +189,7 @@ class HistoryRow:
         ts = parse_time(self.e.created)  # type: ignore[attr-defined]
         if self.human:
             return since(ts) if ts else ""
-        return self.CreatedAt
+        return self._rfc3339  # --human=false: RFC 3339 (CreatedAt is Go's time.String form, as Podman)
 
     @property
     def CreatedAt(self) -> str:  # noqa: N802
@@ -198,14 +198,22 @@ class HistoryRow:
         from rpod.humanize import parse_time
 
         ts = parse_time(self.e.created)  # type: ignore[attr-defined]
+        if not ts:
+            return ""
+        return datetime.datetime.fromtimestamp(int(ts), datetime.UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+
+    @property
+    def _rfc3339(self) -> str:
+        import datetime
+
+        from rpod.humanize import parse_time
+
+        ts = parse_time(self.e.created)  # type: ignore[attr-defined]
         return datetime.datetime.fromtimestamp(int(ts), datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else ""
 
     @property
-    def CreatedSince(self) -> str:  # noqa: N802
-        from rpod.humanize import parse_time, since
-
-        ts = parse_time(self.e.created)  # type: ignore[attr-defined]
-        return since(ts) if ts else ""
+    def CreatedSince(self) -> str:  # noqa: N802 - Podman's is Created's other name
+        return self.Created
 
     @property
     def CreatedBy(self) -> str:  # noqa: N802
@@ -239,13 +247,13 @@ def history_json(rows: list[HistoryRow]) -> list[dict[str, Any]]:
     return as_json([r.e for r in rows])
 
 
-def tree(name: str, paths: Paths | None = None) -> str:
-    """``rpod image tree``: the image's layers as text."""
-    from rpod.image.history import tree as image_tree
+def tree(name: str, whatrequires: bool = False, paths: Paths | None = None) -> str:
+    """``rpod image tree [--whatrequires]``: the image's layers (or those built on it) as text."""
+    from rpod.image.layertree import tree as image_tree
     from rpod.image.source import resolve_local
 
     p = _paths(paths)
-    return image_tree(p, resolve_local(p, name))
+    return image_tree(p, resolve_local(p, name), whatrequires)
 
 
 def image_diff(name: str, other: str | None = None, paths: Paths | None = None) -> list[tuple[str, str]]:

@@ -88,8 +88,9 @@ def exists(name: str, paths: Paths | None = None) -> bool:
 
 
 def remove(names: list[str], force: bool = False, all_: bool = False,
-           paths: Paths | None = None) -> list[ItemReport]:
-    """Remove volumes; with ``force`` the containers using them first (exit codes 1 missing, 2 in use)."""
+           paths: Paths | None = None, timeout: int | None = None) -> list[ItemReport]:
+    """Remove volumes; with ``force`` the containers using them first (stopped within ``timeout``
+    seconds) and a missing volume is no error (as Podman); exit codes 1 missing, 2 in use."""
     from rpod.engine.containers import container_store, remove_records
 
     p = paths_or_default(paths)
@@ -101,9 +102,14 @@ def remove(names: list[str], force: bool = False, all_: bool = False,
         try:
             if force:
                 cstore = container_store(p)
-                remove_records(p, [cstore.get(cid) for cid in users(n, p)])
+                remove_records(p, [cstore.get(cid) for cid in users(n, p)],
+                               **({} if timeout is None else {"timeout": timeout}))
             store.remove(n, force=force)
             reports.append(ItemReport(n, n))
+        except NoSuchVolume as e:
+            if not force:
+                e.exit_code = 1
+                reports.append(ItemReport(n, error=e))
         except RpodError as e:
             e.exit_code = 1 if isinstance(e, NoSuchVolume) else 2
             reports.append(ItemReport(n, error=e))
@@ -121,3 +127,26 @@ def prune(filters: dict[str, list[str]] | None = None, paths: Paths | None = Non
     sizes = {v.name: dir_size(str(p.volumes / v.name / "_data")) for v in store.list()}
     names = store.prune(filters=lambda v: flt.volume(v, parsed, lambda: False))
     return [(n, sizes.get(n, 0)) for n in names]
+
+
+def prune_candidates(filters: dict[str, list[str]] | None = None, paths: Paths | None = None) -> list[str]:
+    """The names ``prune`` would remove now (for its confirmation prompt)."""
+    from rpod.engine import filters as flt
+
+    store = volume_store(paths_or_default(paths))
+    parsed = filters or {}
+    return [v.name for v in store.list() if flt.volume(v, parsed, lambda: False) and not store.users(v.name)]
+
+
+def export(name: str, out: Any, paths: Paths | None = None) -> None:
+    """``volume export``: the volume's files as a tar stream on the binary stream ``out``."""
+    from rpod.volume.archive import export_tree
+
+    export_tree(volume_store(paths_or_default(paths)).get(name).mountpoint, out)
+
+
+def import_(name: str, src: Any, paths: Paths | None = None) -> None:
+    """``volume import``: extract a tar stream (``src``, binary) into an existing volume."""
+    from rpod.volume.archive import import_tree
+
+    import_tree(volume_store(paths_or_default(paths)).get(name).mountpoint, src)

@@ -45,6 +45,13 @@ def remove_images(paths: Paths, names: Iterable[str], *, force: bool = False,
         rec = store.resolve(name, candidates_of(name))
         key = name.removeprefix("sha256:")
         is_id = rec.id.startswith(key) and len(key) >= 3 and all(c in "0123456789abcdef" for c in key)
+        if "@" in name and [n for n in rec.names if n != name]:
+            # a digested reference (repo@sha256:...) is one more name of a tagged image: untag only
+            if name in rec.names:
+                store.remove_name(rec.id, name)
+            report.untagged.append(name)
+            record_event(paths, "image", "untag", id=rec.id, name=name)
+            continue
         if not is_id and len(rec.names) > 1:
             full = _full_name(rec, name, candidates_of(name))
             store.remove_name(rec.id, full)

@@ -31,7 +31,7 @@ class ImageRow:
     Labels: dict[str, str] = field(default_factory=dict)
     Dangling: bool = False
     ReadOnly: bool = False
-    History: list[str] = field(default_factory=list)
+    History: str = ""  # the names the image has had, newest first, joined as Podman's template method does
 
     # JSON keys of ``images --format json`` (Podman's ImageSummary)
     def to_json(self, record: ImageRecord, created_ts: float) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def image_rows(store: ImageStore, records: list[ImageRecord], *, no_trunc: bool 
                 Names=rec.names,
                 Labels=labels,
                 Dangling=not rec.names,
-                History=rec.names_history,
+                History=", ".join(rec.names_history),
             ), rec))
     return rows
 

@@ -146,9 +146,10 @@ class ImageStore:
                         r.names = [n for n in r.names if n not in record.names]
                         r.names_history = list(dict.fromkeys(moved + r.names_history))
             if existing:
+                # the history as containers/storage keeps it: the names after the change, then the older ones
+                existing.names_history = list(dict.fromkeys(existing.names + record.names + existing.names_history))
                 existing.names = list(dict.fromkeys(record.names + existing.names))
                 existing.repo_digests = list(dict.fromkeys(record.repo_digests + existing.repo_digests))
-                existing.names_history = list(dict.fromkeys(record.names + existing.names_history))
                 existing.pulled_at = record.pulled_at or existing.pulled_at
                 if record.digest:
                     existing.digest = record.digest
@@ -176,6 +177,7 @@ class ImageStore:
                 rec.names.remove(name)
             else:
                 raise NoSuchImage(f"{name}: tag not known")
+            rec.names_history = list(dict.fromkeys(rec.names + rec.names_history))
             self._save(records)
             return rec
 

@@ -243,12 +243,17 @@ def parse_all(volumes: Sequence[str] = (), mounts: Sequence[str] = (), tmpfs: Se
     """Every mount flag of one container; a destination given twice is an error (as Podman)."""
     reqs = [parse_volume(v, cwd) for v in volumes] + [parse_mount(m, cwd) for m in mounts]
     reqs += [parse_tmpfs(t) for t in tmpfs]
-    seen: set[str] = set()
+    seen: dict[str, MountRequest] = {}
+    out: list[MountRequest] = []
     for r in reqs:
-        if r.destination in seen:
+        prev = seen.get(r.destination)
+        if prev is not None:
+            if prev == r:  # the same mount given twice: once is enough (Podman)
+                continue
             raise UsageError(f"{r.destination}: duplicate mount destination")
-        seen.add(r.destination)
-    return reqs
+        seen[r.destination] = r
+        out.append(r)
+    return out
 
 
 # ----------------------------------------------------------------------------- volume store
@@ -480,17 +485,24 @@ def copy_up(vol: Volume, layer_dirs: Sequence[Path | str], container_path: str, 
             driver: str = "kernel", mapping: Any = None) -> bool:
     """Copy the image's content at ``container_path`` into an empty volume, keeping ownership
     (done as root in a fresh user namespace over a read-only overlay of ``layer_dirs``, lowest
-    first).  Returns True when something was copied.  The caller then marks ``needs_copy_up``
-    False (``VolumeStore.update``)."""
+    first).  Returns whether the copy-up is done: False while the image has nothing at that
+    path (no directory, or an empty one: a later container may still bring content, as
+    Podman); True once there was content, copied or not (a volume already holding files is
+    never copied into).  The caller then marks ``needs_copy_up`` False (``VolumeStore.update``)."""
     from rpod.image.layerfs import find_in_layers
 
     data = Path(vol.mountpoint)
-    if not vol.needs_copy_up or any(data.iterdir()):
-        return False
+    if not vol.needs_copy_up:
+        return True
     top_first = list(reversed([str(d) for d in layer_dirs]))
     found = find_in_layers(top_first, container_path) if top_first else None
     if found is None or not found.is_dir():
         return False
+    rel = container_path.strip("/")
+    if not any(os.path.isdir(os.path.join(d, rel)) and os.listdir(os.path.join(d, rel)) for d in top_first):
+        return False
+    if any(data.iterdir()):
+        return True
     from rootless.subid import default_mapping
     from rootless.userns import PACKAGE_PARENT, run
 

@@ -188,10 +188,10 @@ def test_start_attach_and_interactive(clean: RpodEnv) -> None:
     r = run_rpod(env, "run", "--rm", "--detach-keys", "bogus-keys", "alpine", "true")
     assert r.returncode == 125 and "detach keys" in r.stderr
     assert ok(run_rpod(env, "ps", "-a", "-q")).stdout.count("\n") == 2  # nothing was created
-    # starting a running container is not an error; several at once print their names
+    # starting a running container is not an error and prints nothing (Podman 4.3.1); the others print their names
     ok(run_rpod(env, "run", "-d", "--name", "up", "alpine", "sleep", "1000"))
     ok(run_rpod(env, "create", "--name", "c2", "alpine", "true"))
-    assert ok(run_rpod(env, "start", "up", "c2")).stdout == "up\nc2\n"
+    assert ok(run_rpod(env, "start", "up", "c2")).stdout == "c2\n"
     r = run_rpod(env, "start", "-a", "up", "c2")
     assert r.returncode == 125
 
@@ -275,8 +275,9 @@ def test_ps_sort_last_latest_size(clean: RpodEnv) -> None:
         ok(run_rpod(env, "create", "--name", n, "alpine", "true"))  # creation times: ns, in order
     names = ok(run_rpod(env, "ps", "-a", "--sort", "names", "--format", "{{.Names}}")).stdout
     assert names == "alpha\nbravo\ncharlie\n"
-    assert ok(run_rpod(env, "ps", "-a", "--format", "{{.Names}}")).stdout == "charlie\nalpha\nbravo\n"
-    assert ok(run_rpod(env, "ps", "-n", "2", "--format", "{{.Names}}")).stdout == "charlie\nalpha\n"
+    # oldest first (Podman 4.3.1, observed); -n N: the N newest, still oldest first
+    assert ok(run_rpod(env, "ps", "-a", "--format", "{{.Names}}")).stdout == "bravo\nalpha\ncharlie\n"
+    assert ok(run_rpod(env, "ps", "-n", "2", "--format", "{{.Names}}")).stdout == "alpha\ncharlie\n"
     assert ok(run_rpod(env, "ps", "-l", "--format", "{{.Names}}")).stdout == "charlie\n"
     assert ok(run_rpod(env, "ps", "-a", "-q", "--sort", "names")).stdout.count("\n") == 3
     r = run_rpod(env, "ps", "--sort", "bogus")

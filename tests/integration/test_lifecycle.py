@@ -87,7 +87,7 @@ def test_ps_filters_and_formats(env: RpodEnv) -> None:
         header = ok(run_rpod(env, "ps")).stdout.splitlines()[0]
         assert header.split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
         assert ok(run_rpod(env, "ps", "--format", "{{.Names}}")).stdout == "three\n"
-        assert ok(run_rpod(env, "ps", "-a", "--format", "{{.Names}}")).stdout == "three\ntwo\none\n"
+        assert ok(run_rpod(env, "ps", "-a", "--format", "{{.Names}}")).stdout == "one\ntwo\nthree\n"  # oldest first
         assert ok(run_rpod(env, "ps", "-a", "--filter", "label=team=a", "--format", "{{.Names}}")).stdout == "one\n"
         assert ok(run_rpod(env, "ps", "-a", "--filter", "exited=2", "--format", "{{.Names}}")).stdout == "two\n"
         assert ok(run_rpod(env, "ps", "-a", "--filter", "status=exited", "-n", "1",

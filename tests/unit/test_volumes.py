@@ -175,8 +175,15 @@ def test_copy_up_copies_image_content_with_ownership(store: VolumeStore, tmp_pat
     data = Path(vol.mountpoint)
     assert sorted(p.name for p in data.iterdir()) == ["keep.txt", "new.txt"]
     assert (data / "keep.txt").stat().st_uid == os.getuid()
-    assert copy_up(vol, [low, high], "/srv/app", tmp_path / "scratch") is False  # not empty any more
+    # not empty any more: nothing is copied again, and the copy-up counts as done (Podman)
+    before = sorted(p.name for p in data.iterdir())
+    (low / "srv" / "app" / "later.txt").write_text("later")
+    assert copy_up(vol, [low, high], "/srv/app", tmp_path / "scratch") is True
+    assert sorted(p.name for p in data.iterdir()) == before
+    # nothing (or an empty directory) at the path in the image: not done, a later image may bring content
     assert copy_up(store.create("none"), [low, high], "/nothing/here", tmp_path / "scratch") is False
+    (low / "empty").mkdir()
+    assert copy_up(store.create("empty"), [low, high], "/empty", tmp_path / "scratch") is False
 
 
 # -------------------------------------------------------------------------------- etc files
