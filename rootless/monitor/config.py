@@ -175,10 +175,10 @@ class MonitorConfig:
     @classmethod
     def parse(cls, text: str | bytes, schema: dict[str, Any] | None = None) -> MonitorConfig:
         """Parse and validate one JSON object; ``ConfigError`` when it is not valid."""
-        import json
+        from rootless import minijson
 
         try:
-            data = json.loads(text)
+            data = minijson.loads(text)
         except ValueError as e:
             raise ConfigError(f"invalid monitor configuration: not JSON: {e}") from None
         schema = MONITOR if schema is None else schema
@@ -188,10 +188,10 @@ class MonitorConfig:
     @classmethod
     def from_argv(cls, text: str) -> MonitorConfig:
         """The command line's configuration: a full one, or a ``SPAWN`` one (``await_config``)."""
-        import json
+        from rootless import minijson
 
         try:
-            early = json.loads(text).get("await_config")
+            early = minijson.loads(text).get("await_config")
         except (ValueError, AttributeError):
             early = None
         return cls.parse(text, SPAWN if early else MONITOR)

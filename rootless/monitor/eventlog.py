@@ -5,11 +5,10 @@ append the same lines."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
-from rootless import ctrfiles
+from rootless import ctrfiles, minijson
 
 TYPE_CHECKING = False  # typing costs the monitor ~0.6 MB; annotations are never evaluated
 if TYPE_CHECKING:
@@ -45,7 +44,7 @@ def write_event(path: str, type_: str, action: str, *, id: str = "", name: str =
     if health_status is not None:
         ev["HealthStatus"] = health_status
     ev["Attributes"] = attributes if attributes is not None else ({} if type_ == "container" else None)
-    line = (json.dumps(ev, separators=(",", ":")) + "\n").encode()
+    line = (minijson.dumps(ev, separators=(",", ":")) + "\n").encode()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError:

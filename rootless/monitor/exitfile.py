@@ -8,11 +8,10 @@ atomically (temporary file, fsync, rename), so readers see all or nothing.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
-from rootless import ctrfiles
+from rootless import ctrfiles, minijson
 from rootless.procinfo import proc_start_time  # noqa: F401 - re-exported for the monitor's callers
 
 TYPE_CHECKING = False  # typing costs the monitor ~0.6 MB; annotations are never evaluated
@@ -29,7 +28,7 @@ def write_json_atomic(path: str, obj: Any) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
-        os.write(fd, json.dumps(obj).encode() + b"\n")
+        os.write(fd, minijson.dumps(obj).encode() + b"\n")
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -40,7 +39,7 @@ def read_json(path: str) -> dict[str, Any] | None:
     """The JSON object in ``path``, or None when missing or unreadable (half-written never happens)."""
     try:
         with open(path, "rb") as f:
-            data = json.load(f)
+            data = minijson.loads(f.read())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

@@ -5,14 +5,13 @@ timers) and the end (drain, exit file, ``--rm``).  The process around it is ``ro
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import selectors
 import signal
 import socket
 import time
 
-from rootless import ctrfiles
+from rootless import ctrfiles, minijson
 from rootless.monitor import exitfile, stdio
 from rootless.monitor.config import MonitorConfig
 from rootless.monitor.runtimes import CliRuntime, InProcessRuntime, RuntimeError_
@@ -70,7 +69,7 @@ class Monitor:
         if self.cfg.sync_fd < 0:
             return False
         try:
-            stdio.write_all(self.cfg.sync_fd, json.dumps(obj).encode() + b"\n")
+            stdio.write_all(self.cfg.sync_fd, minijson.dumps(obj).encode() + b"\n")
             return True
         except OSError:
             return False
@@ -454,11 +453,11 @@ class Monitor:
             if self.health is None:
                 reply = {"error": "no healthcheck"}
                 with contextlib.suppress(OSError):
-                    sock.send(stdio.HEALTHCHECK + json.dumps(reply).encode())
+                    sock.send(stdio.HEALTHCHECK + minijson.dumps(reply).encode())
             else:
                 def answer(result: dict[str, Any], sock: socket.socket = sock) -> None:
                     with contextlib.suppress(OSError):
-                        sock.send(stdio.HEALTHCHECK + json.dumps(result).encode())
+                        sock.send(stdio.HEALTHCHECK + minijson.dumps(result).encode())
 
                 self.health.run_now(answer)
 

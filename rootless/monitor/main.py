@@ -18,10 +18,10 @@ This module is the process's entry (leave the CLI, receive and check the configu
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 
+from rootless import minijson
 from rootless.monitor import exitfile, stdio
 from rootless.monitor.config import ConfigError, MonitorConfig
 from rootless.monitor.loop import Monitor, become_subreaper
@@ -48,14 +48,14 @@ def _report_fd(fd: int, obj: dict[str, Any]) -> None:
     """One JSON line on the sync socket (best effort: the CLI may be gone)."""
     if fd >= 0:
         with contextlib.suppress(OSError):
-            stdio.write_all(fd, json.dumps(obj).encode() + b"\n")
+            stdio.write_all(fd, minijson.dumps(obj).encode() + b"\n")
 
 
 def config_failed(text: str, error: ConfigError) -> int:
     """A command line the schema refuses: say so on the sync socket (the CLI reports it), on
     stderr, and in the exit file when the container directory is known."""
     try:
-        data = json.loads(text)
+        data = minijson.loads(text)
     except ValueError:
         data = {}
     data = data if isinstance(data, dict) else {}

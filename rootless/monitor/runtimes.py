@@ -5,13 +5,12 @@ CLI such as crun, ``--runtime``)."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
 import sys
 
-from rootless import ctrfiles, sockio
+from rootless import ctrfiles, minijson, sockio
 from rootless.monitor.config import MonitorConfig
 
 # The monitor stays for the container's whole life: every module it imports costs memory in
@@ -79,13 +78,13 @@ class InProcessRuntime:
             else:
                 self.child, self.chan = _fork_runtime_child()
         c = self.cfg
-        data = json.dumps({**msg, "id": c.id, "bundle": c.bundle, "state_root": c.state_root}).encode() + b"\n"
+        data = minijson.dumps({**msg, "id": c.id, "bundle": c.bundle, "state_root": c.state_root}).encode() + b"\n"
         try:
             socket.send_fds(self.chan, [data], list(fds)) if fds else self.chan.sendall(data)
             reply = sockio.recv_line(self.chan)
         except OSError:
             reply = b""
-        out = json.loads(reply) if reply.strip() else {"error": "the runtime exited without a word", "exit_code": 125}
+        out = minijson.loads(reply) if reply.strip() else {"error": "the runtime exited without a word", "exit_code": 125}
         if "error" in out:
             self._finish_child()
             raise RuntimeError_(str(out["error"]), int(out.get("exit_code") or 125))
@@ -144,7 +143,7 @@ def runtime_child(chan: socket.socket) -> int:
         data = sockio.recv_line(chan, data)
         if not data.endswith(b"\n"):
             return 0
-        msg = json.loads(data)
+        msg = minijson.loads(data)
         try:
             if msg["cmd"] == "create":
                 reply: dict[str, Any] = {"pid": api.create(msg["id"], msg["bundle"], msg["state_root"],
@@ -160,7 +159,7 @@ def runtime_child(chan: socket.socket) -> int:
         except Exception as e:  # the runtime's errors carry exit_code when they know it
             ec = getattr(e, "exit_code", None)
             reply = {"error": str(e) or e.__class__.__name__, "exit_code": ec if ec in (125, 126, 127) else 125}
-        chan.sendall(json.dumps(reply).encode() + b"\n")
+        chan.sendall(minijson.dumps(reply).encode() + b"\n")
         if msg["cmd"] != "create" or "error" in reply:
             return 0
 
@@ -233,6 +232,8 @@ def _rootfs_userns(cfg: MonitorConfig) -> dict[str, Any] | None:
     mapping and a config variant without the user namespace, for ``_run_in_userns``.  The runtime
     cannot mount rpod's overlay, so it is mounted beforehand in a user namespace the runtime then
     runs in as root (as Podman rootless does with crun)."""
+    import json  # an OCI runtime CLI only: the default path never imports json (rootless.minijson)
+
     with open(os.path.join(cfg.bundle, ctrfiles.SPEC)) as f:
         config = json.load(f)
     overlay = (config.get("annotations") or {}).get("run.rpod.overlay")
