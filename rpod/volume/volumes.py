@@ -481,6 +481,15 @@ if os.path.isdir(src):
 """
 
 
+def _has_entries(path: str) -> bool:
+    """Whether a layer's directory holds anything (one we may not read, owned by a subordinate
+    id, counts as holding something: the copy, done in the user namespace, will see)."""
+    try:
+        return os.path.isdir(path) and bool(os.listdir(path))
+    except OSError:
+        return True
+
+
 def copy_up(vol: Volume, layer_dirs: Sequence[Path | str], container_path: str, scratch: Path,
             driver: str = "kernel", mapping: Any = None) -> bool:
     """Copy the image's content at ``container_path`` into an empty volume, keeping ownership
@@ -499,7 +508,7 @@ def copy_up(vol: Volume, layer_dirs: Sequence[Path | str], container_path: str, 
     if found is None or not found.is_dir():
         return False
     rel = container_path.strip("/")
-    if not any(os.path.isdir(os.path.join(d, rel)) and os.listdir(os.path.join(d, rel)) for d in top_first):
+    if not any(_has_entries(os.path.join(d, rel)) for d in top_first):
         return False
     if any(data.iterdir()):
         return True
