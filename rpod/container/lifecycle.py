@@ -107,7 +107,12 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     network = monitor_spec(paths, record, cdir, _peer(store))  # tun, free host ports, namespaces to join
     namespaces.join_at_start(paths, record, cdir)
     with open(cdir / ctrfiles.SPEC, "rb") as f:
-        terminal = bool((json.load(f).get("process") or {}).get("terminal"))
+        spec = json.load(f)
+    terminal = bool((spec.get("process") or {}).get("terminal"))
+    if opts.volumes or opts.mounts:
+        from rpod.container.create import rechown_at_start
+
+        rechown_at_start(opts, spec)
     log_driver = {"json-file": "k8s-file", None: "k8s-file"}.get(opts.log_driver, opts.log_driver)
     if log_driver == "passthrough" and (io is None or opts.detach):
         raise UsageError("--log-driver passthrough needs a foreground container (no -d)")

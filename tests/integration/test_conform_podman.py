@@ -211,3 +211,19 @@ def test_images_history_names_and_after_filter(clean: RpodEnv) -> None:
     assert re.fullmatch(r".+--\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 UTC", first.splitlines()[0])
     assert first.splitlines()[0].split("--")[1] == listed.strip().split("--")[1]
     ok(run_rpod(env, "rmi", "hist-img"))
+
+
+def test_chown_volume_option_reapplied_at_start(clean: RpodEnv, tmp_path: Path) -> None:
+    env = clean
+    src = tmp_path / "udir"
+    src.mkdir()
+    (src / "test1").write_text("x")
+    ok(run_rpod(env, "run", "--name", "user", "--user", "1000:2000", "-v", f"{src}:/data:U", "alpine",
+                "stat", "-c", "%u:%g", "/data"))
+    assert ok(run_rpod(env, "logs", "user")).stdout == "1000:2000\n"
+    ok(run_rpod(env, "unshare", "chown", "-R", "100:200", str(src)))  # the top directory changed: chown again
+    assert ok(run_rpod(env, "start", "--attach", "user")).stdout == "1000:2000\n"
+    ok(run_rpod(env, "unshare", "chown", "-R", "100:200", str(src / "test1")))  # only a file: left alone
+    assert ok(run_rpod(env, "start", "--attach", "user")).stdout == "1000:2000\n"
+    assert ok(run_rpod(env, "unshare", "stat", "-c", "%u:%g", str(src / "test1"))).stdout == "100:200\n"
+    ok(run_rpod(env, "unshare", "rm", "-rf", str(src)))
