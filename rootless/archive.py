@@ -29,6 +29,7 @@ the CLI on the host side, so both directions follow Podman's ``cp`` semantics.
 from __future__ import annotations
 
 import errno
+import glob
 import io
 import json
 import os
@@ -374,6 +375,38 @@ def do_get(cfg: dict[str, Any]) -> None:
         raise SystemExit(1) from None
 
 
+def do_get_many(cfg: dict[str, Any]) -> None:
+    """Several sources, each a path or a glob (build ``COPY --from``), in one tar: a file (or a
+    symlink) under its base name, a directory's contents at the top (Docker's COPY rules)."""
+    matches: list[str] = []
+    for pattern in cfg["paths"]:
+        if glob.has_magic(pattern):
+            found = sorted(glob.glob(pattern, include_hidden=True))
+        else:
+            found = [pattern] if os.path.lexists(pattern) else []
+        if not found:
+            raise CopyError("notfound", f"{pattern}: no such file or directory")
+        matches += found
+    files = [m for m in matches if not os.path.isdir(m)]
+    single = posixpath.basename(files[0]) if len(matches) == 1 and files else None
+    _reply({"dir": single is None, "contents": True, "name": single or "", "count": len(matches)})
+    out = sys.stdout.buffer
+    try:
+        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=CHUNK,
+                          tarinfo=_BareDirInfo) as tf:
+            for m in matches:
+                if os.path.isdir(m):
+                    for child in sorted(os.listdir(m)):
+                        tf.add(os.path.join(m, child), arcname=child)
+                else:
+                    tf.add(m if single is None else os.path.realpath(m), arcname=posixpath.basename(m))
+        out.flush()
+    except (OSError, tarfile.TarError) as e:
+        if not isinstance(e, BrokenPipeError):
+            print(f"rpod-archive: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 def do_export() -> None:
     _reply({"ok": True})
     out = sys.stdout.buffer
@@ -411,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
             op = cfg["op"]
             if op == "get":
                 do_get(cfg)
+            elif op == "getmany":
+                do_get_many(cfg)
             elif op == "put":
                 do_put(cfg)
             elif op == "export":

@@ -90,6 +90,21 @@ def fuse_options(lowerdirs: Sequence[str], upperdir: str | None, workdir: str | 
     return opts
 
 
+def topmost_once(lowerdirs: Sequence[str]) -> list[str]:
+    """A layer that occurs twice in a stack (an image with the same layer, e.g. an empty RUN
+    layer, at two places) kept only at its highest place: overlayfs refuses a directory used
+    twice (ELOOP), and the view is the same, since the higher copy covers whatever the layers
+    between the two made of the paths it holds (lowest first in, lowest first out)."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for d in reversed(lowerdirs):
+        if d not in seen:
+            seen.add(d)
+            out.append(d)
+    out.reverse()
+    return out
+
+
 def mount_overlay(lowerdirs: list[str], upperdir: str | None, workdir: str | None, target: str,
                   driver: str = KERNEL, uid_map: Sequence[Any] | None = None,
                   gid_map: Sequence[Any] | None = None) -> None:
@@ -102,6 +117,7 @@ def mount_overlay(lowerdirs: list[str], upperdir: str | None, workdir: str | Non
     """
     if (upperdir is None) != (workdir is None):
         raise RootlessError("overlay: upperdir and workdir must be given together")
+    lowerdirs = topmost_once(lowerdirs)
     if len(lowerdirs) > MAX_LOWER_LAYERS:
         raise RootlessError(f"overlay: {len(lowerdirs)} layers is more than the {MAX_LOWER_LAYERS} overlayfs stacks",
                             hint="squash the image into fewer layers")

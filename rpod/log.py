@@ -30,23 +30,24 @@ def _enabled(level: str) -> bool:
     return _LEVELS[level] >= want
 
 
-_LOGRUS = {"WARN": "warning", "DEBU": "debug", "INFO": "info", "ERRO": "error"}
+_TAGS = {"warning": "WARN", "debug": "DEBU", "info": "INFO", "error": "ERRO"}
 
 
-def _emit(tag: str, message: str) -> None:
-    """logrus's text format, as Podman prints: ``WARN[0000] msg`` on a terminal, else
-    ``time="..." level=warning msg="..."`` (what scripts and Podman's tests match)."""
+def emit(level: str, message: str) -> None:
+    """One line in logrus's text format, as Podman prints (``level``: warning, info, debug,
+    error): ``WARN[0000] msg`` on a terminal, else ``time="..." level=warning msg="..."`` (what
+    scripts and Podman's tests match).  Unfiltered: callers decide whether it is wanted."""
     try:
         tty = sys.stderr.isatty()
     except (AttributeError, ValueError):
         tty = False
     if tty:
         secs = int(time.monotonic() - _START)
-        line = f"{tag}[{secs:04d}] {message}"
+        line = f"{_TAGS.get(level, level[:4].upper())}[{secs:04d}] {message}"
     else:
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         quoted = message.replace("\\", "\\\\").replace('"', '\\"')
-        line = f'time="{now}" level={_LOGRUS.get(tag, tag.lower())} msg="{quoted}"'
+        line = f'time="{now}" level={level} msg="{quoted}"'
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
 
@@ -58,9 +59,9 @@ def warn(message: str, once: bool = True) -> None:
             return
         _seen.add(message)
     if _enabled("warn"):
-        _emit("WARN", message)
+        emit("warning", message)
 
 
 def debug(message: str) -> None:
     if _enabled("debug"):
-        _emit("DEBU", f"{(time.monotonic() - _START) * 1000:7.1f}ms {message}")
+        emit("debug", f"{(time.monotonic() - _START) * 1000:7.1f}ms {message}")

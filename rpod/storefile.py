@@ -13,6 +13,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -107,13 +108,7 @@ def abandoned_removals(paths: Any) -> list[Path]:
 def reclaim_removals(paths: Any) -> list[Path]:
     """Remove the ``tmp/*.removing.<pid>`` that killed commands left (images' and containers')."""
     doomed = abandoned_removals(paths)
-    if doomed:
-        from rootless.subid import default_mapping
-        from rootless.userns import remove_tree
-
-        mapping = default_mapping()
-        for path in doomed:
-            remove_tree(path, mapping)
+    _remove_trees(doomed)
     return doomed
 
 
@@ -140,12 +135,28 @@ def stale_scratch(paths: Any) -> list[str]:
 def reclaim_scratch(paths: Any) -> list[str]:
     """Remove the scratch of dead commands (``stale_scratch``)."""
     names = stale_scratch(paths)
-    if names:
+    _remove_trees([paths.tmp / name for name in names])
+    return names
+
+
+def _remove_trees(trees: list[Path]) -> None:
+    """Remove each tree (as root in the user namespace where it holds shifted files)."""
+    if trees:
         from rootless.subid import default_mapping
         from rootless.userns import remove_tree
 
         mapping = default_mapping()
-        for name in names:
-            remove_tree(paths.tmp / name, mapping)
-    return names
+        for path in trees:
+            remove_tree(path, mapping)
 
+
+@dataclass
+class Problem:
+    """One inconsistency a store check found: ``kind`` (container, name, image, layer, directory,
+    store), which, why, whether it was repaired, and the containers of a damaged image."""
+
+    kind: str
+    ident: str
+    problem: str
+    repaired: bool = False
+    users: list[str] = field(default_factory=list)

@@ -73,6 +73,7 @@ def _host(mapping: Any, driver: str, driver_error: str) -> dict[str, Any]:
         "os": "linux",
         "kernel": uname.release,
         "hostname": uname.nodename,
+        "logDriver": "k8s-file",  # the default of run --log-driver
         "cgroupVersion": cgroup_version(),
         "cgroupManager": "cgroupfs",
         "cgroupControllers": [],
@@ -90,7 +91,6 @@ def _host(mapping: Any, driver: str, driver_error: str) -> dict[str, Any]:
                    "version": __version__},
         "buildahVersion": __version__,  # rpod builds images itself (rpod.build): its version is rpod's
         "distribution": _distribution(),
-        "logDriver": "k8s-file",
         "eventLogger": "none" if os.environ.get("RPOD_EVENTS_BACKEND") == "none" else "file",
         "networkBackend": "rpod",  # rpod's own bridge/slirp4netns/pasta networking (neither cni nor netavark)
         "security": {"rootless": os.getuid() != 0, "seccompEnabled": True,

@@ -29,6 +29,10 @@ def _load_handlers() -> None:
         docker_other,
         docker_ship,
         libpod,
+        libpod_netvol,
+        libpod_pods,
+        libpod_system,
+        stats_search,
     )
 
 

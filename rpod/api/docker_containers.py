@@ -185,7 +185,7 @@ def logs(req: Request, conn: Connection, ref: str) -> Any:
     until = _time(req.q("until"))
     stamps = req.qbool("timestamps")
     tail = req.q("tail") or "all"
-    reader = eng.LogReader(rec.id)
+    reader = eng.log_reader(rec.id)
     records = reader.read()
     records = [r for r in records if _in_window(r[0], since, until)]
     if tail != "all":
@@ -334,3 +334,24 @@ def put_archive(req: Request, conn: Connection, ref: str) -> Any:
         raise HTTPError(400, "path is required")
     eng.archive_put(ref, path, req.body_chunks())
     conn.respond_empty(200)
+
+
+@route("GET", "/containers/{ref}/export")
+def export(req: Request, conn: Connection, ref: str) -> Any:
+    """``docker export`` / ``podman --remote export``: the container's files as a tar stream."""
+    from rpod.engine import containers_files
+
+    rec = eng.container(ref)
+    conn.start_stream(200, "application/x-tar")
+
+    class _Out:
+        def write(self, data: bytes) -> int:
+            conn.write(bytes(data))
+            return len(data)
+
+        def flush(self) -> None:
+            pass
+
+    containers_files.export(rec.id, _Out(), eng.store())  # type: ignore[arg-type]
+    conn.end()
+    return None

@@ -74,6 +74,10 @@ def resize(req: Request, conn: Connection, sid: str) -> Any:
         with contextlib.suppress(OSError):
             fcntl.ioctl(proc.master, termios.TIOCSWINSZ,
                         struct.pack("HHHH", req.qint("h", 24) or 24, req.qint("w", 80) or 80, 0, 0))
+        import signal  # the pty is not the exec's controlling terminal: tell it the size changed
+
+        with contextlib.suppress(OSError):
+            proc.send_signal(signal.SIGWINCH)
     conn.respond_json(201, {}) if req.path.startswith("/libpod") else conn.respond_empty(200)
 
 

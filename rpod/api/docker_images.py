@@ -121,7 +121,7 @@ def create(req: Request, conn: Connection) -> Any:
     name = req.q("fromImage")
     if not name:
         if req.q("fromSrc"):
-            raise HTTPError(501, "importing images (fromSrc) is not supported")
+            return _import(req, conn)
         raise HTTPError(400, "fromImage is required")
     tag = req.q("tag")
     if tag:
@@ -191,6 +191,30 @@ def prune(req: Request, conn: Connection) -> Any:
             "SpaceReclaimed": sum(n for _, n in done)}
 
 
-@route("GET", "/images/search")
-def search(req: Request, conn: Connection) -> Any:
-    raise HTTPError(501, "searching registries is not supported by rpod's registries (no /v1/search)")
+def _import(req: Request, conn: Connection) -> Any:
+    """``docker import``: ``fromSrc=-`` (the tarball is the body) or a URL; ``repo``/``tag``,
+    ``changes``, ``message`` as ``rpod import`` takes them."""
+    import os
+    import tempfile
+
+    from rpod.engine.image_ship import ImportOptions, import_image
+
+    src, repo, tag = req.q("fromSrc") or "", req.q("repo") or "", req.q("tag") or ""
+    ref = f"{repo}:{tag}" if repo and tag else repo
+    tmp = None
+    if src == "-":
+        fd, tmp = tempfile.mkstemp(prefix="rpod-import-", dir=os.environ.get("TMPDIR"))
+        with os.fdopen(fd, "wb") as f:
+            for chunk in req.body_chunks():
+                f.write(chunk)
+        src = tmp
+    try:
+        rec = import_image(ImportOptions(source=src, reference=ref, changes=req.qlist("changes"),
+                                         message=req.q("message") or ""), None, eng.store())
+    finally:
+        if tmp:
+            os.unlink(tmp)
+    conn.start_stream(200, "application/json")
+    conn.write_json({"status": "sha256:" + rec.id})
+    conn.end()
+    return None

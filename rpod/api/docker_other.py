@@ -106,12 +106,25 @@ def _docker_event(ev: dict[str, Any], libpod: bool = False) -> dict[str, Any]:
         attrs["containerExitCode" if libpod else "exitCode"] = str(ev["ContainerExitCode"])
     if libpod:  # Podman's words ("died"), as podman --remote reads them
         attrs.setdefault("podId", "")
+        attrs.setdefault("containerExitCode", "0")  # Podman's client drops (and 4.3 crashes on) an event without it
     else:
         action = {"died": "die"}.get(action, action)
     out = {"status": action, "id": ev.get("ID", ""), "from": ev.get("Image", ""), "Type": typ, "Action": action,
            "Actor": {"ID": ev.get("ID", ""), "Attributes": attrs}, "scope": "local",
            "time": ns // 1_000_000_000, "timeNano": ns}
     return out
+
+
+# Podman 4.3's event statuses and types: its client fails on any other (``ConvertToLibpodEvent``)
+_LIBPOD_STATUSES = frozenset(
+    ["attach", "auto-update", "build", "checkpoint", "cleanup", "commit", "copy", "create", "exec", "exec_died", "died", "export", "health_status", "history", "import", "init", "kill", "loadfromarchive", "mount", "connect", "disconnect", "pause", "prune", "pull", "push", "refresh", "remove", "rename", "renumber", "restart", "restore", "log-rotation", "save", "start", "stop", "sync", "tag", "unmount", "unpause", "untag"])
+_LIBPOD_TYPES = frozenset(("container", "image", "network", "pod", "system", "volume", "machine"))
+
+
+def _libpod_known(d: dict[str, Any]) -> bool:
+    if d["Action"] == "load":  # Podman's word for an image load
+        d["Action"] = d["status"] = "loadfromarchive"
+    return d["Action"] in _LIBPOD_STATUSES and d["Type"] in _LIBPOD_TYPES
 
 
 def _event_matches(ev: dict[str, Any], flt: dict[str, list[str]]) -> bool:
@@ -165,6 +178,8 @@ def events(req: Request, conn: Connection) -> Any:
             if until is not None and t > until:
                 continue
             d = _docker_event(ev, "/libpod/" in req.path)
+            if "/libpod/" in req.path and not _libpod_known(d):
+                continue
             if _event_matches(d, flt):
                 conn.write_json(d)
         if not stream or (until is not None and time.time() > until) or conn.client_gone():

@@ -174,6 +174,12 @@ class Connection:
         import select
 
         try:
+            if self.sock.family == socket.AF_UNIX:
+                # a client that only shut down its sending side (the docker CLI does, attaching
+                # without stdin) is still reading: on a unix socket only a full close sets POLLHUP
+                poller = select.poll()
+                poller.register(self.sock, select.POLLHUP | select.POLLERR)
+                return any(ev & (select.POLLHUP | select.POLLERR) for _, ev in poller.poll(0))
             r, _, _ = select.select([self.sock], [], [], 0)
             return bool(r) and self.sock.recv(1, socket.MSG_PEEK) == b""
         except (OSError, ValueError):

@@ -45,7 +45,29 @@ def info(req: Request, conn: Connection) -> Any:
 def list_containers(req: Request, conn: Connection) -> Any:
     opts = ec.ListOptions(all=req.qbool("all"), filters=filters(req), size=req.qbool("size"),
                           last=req.qint("limit", -1) or -1)
-    return [r.json(size=opts.size) for r in ec.ps(opts, eng.store())]
+    from datetime import UTC, datetime
+
+    out = []
+    rows = ec.ps(opts, eng.store())
+    recs = {rec.id: rec for rec, _ in eng.containers()} if any(r.Ports for r in rows) else {}
+    for r in rows:
+        doc = r.json(size=opts.size)  # the CLI's JSON, but ListContainer's Created is a time, not a number
+        doc["Created"] = datetime.fromtimestamp(doc["Created"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        doc["Ports"] = _port_mappings(recs[r.Id]) if r.Id in recs else None
+        doc["Status"] = ""  # Podman's client words the status itself from State and StartedAt
+        out.append(doc)
+    return out
+
+
+def _port_mappings(rec: Any) -> list[dict[str, Any]]:
+    """Podman's ``[]PortMapping`` from the Docker-style port bindings."""
+    out = []
+    for key, binds in (eng.network_view(rec).get("ports") or {}).items():
+        port, _, proto = key.partition("/")
+        for b in binds or []:
+            out.append({"host_ip": b.get("HostIp") or "", "container_port": int(port),
+                        "host_port": int(b.get("HostPort") or 0), "range": 1, "protocol": proto or "tcp"})
+    return out
 
 
 @route("GET", "/containers/{ref}/json", L)
@@ -73,8 +95,9 @@ def create(req: Request, conn: Connection) -> Any:
 def spec_options(spec: dict[str, Any]) -> dict[str, Any]:
     """``RunOptions`` fields from Podman's SpecGenerator."""
     f: dict[str, Any] = {"image": spec["image"], "command": list(spec.get("command") or []), "detach": True}
-    if spec.get("name"):
-        f["name"] = spec["name"]
+    for key in ("name", "pod"):
+        if spec.get(key):
+            f[key] = spec[key]
     if spec.get("entrypoint") is not None:
         f["entrypoint"] = json.dumps(list(spec["entrypoint"]))
     f["env"] = [f"{k}={v}" for k, v in (spec.get("env") or {}).items()]
@@ -176,6 +199,10 @@ def pull(req: Request, conn: Connection) -> Any:
     ref = req.q("reference")
     if not ref:
         raise HTTPError(400, "reference is required")
+    if req.q("policy") in ("missing", "newer") and ei.exists(eng.docker_name(ref), eng.store()):
+        rec = eng.image(ref)  # podman --remote run/create: pull only what is missing
+        conn.respond_json(200, {"images": [rec.id], "id": rec.id})
+        return None
     conn.start_stream(200, "application/json")
 
     def emit(d: dict[str, Any]) -> None:

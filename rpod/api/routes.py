@@ -17,7 +17,11 @@ def route(method: str, pattern: str, api: str = "docker") -> Callable[[Handler],
     rx = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", rx)
 
     def deco(fn: Handler) -> Handler:
-        _ROUTES[api].append((method, re.compile("^" + rx + "/?$"), fn))
+        entry = (method, re.compile("^" + rx + "/?$"), fn)
+        if "{" in pattern:
+            _ROUTES[api].append(entry)
+        else:  # a literal path wins over a pattern (``/images/remove`` over ``/images/{name:path}``)
+            _ROUTES[api].insert(0, entry)
         return fn
 
     return deco

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -43,7 +44,7 @@ def parse_uri(uri: str) -> tuple[str, object]:
 
     m = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", uri)
     scheme = m.group(1) if m else ""
-    raise UsageError(f'API Service endpoint scheme "{scheme}" is not supported. Try tcp://{uri} or unix://{uri}')
+    raise UsageError(f'API Service endpoint scheme "{scheme}" is not supported. Try tcp://{uri} or unix:/{uri}')  # sic, Podman
 
 
 def run(uri: str | None, idle_seconds: int, cors: str | None = None) -> None:
@@ -55,7 +56,7 @@ def run(uri: str | None, idle_seconds: int, cors: str | None = None) -> None:
         http.EXTRA_HEADERS.append(("Access-Control-Allow-Origin", cors))
         from rpod.engine.api_support import debug
 
-        debug(f"CORS Headers were set to [{cors}]")
+        debug(f"CORS Headers were set to {json.dumps(cors)}")  # Go's %q
 
     listeners = server.systemd_listeners()
     created: list[Path] = []

@@ -204,7 +204,7 @@ def _add_member(out: Any, ti: Any, src: Any, owner: tuple[int, int] | None) -> N
     out.addfile(ti, data)
 
 
-def _read_line(fd: int) -> bytes:
+def read_line(fd: int) -> bytes:
     """One line from ``fd`` without reading past it (the rest goes to another process)."""
     out = bytearray()
     while True:
@@ -216,9 +216,10 @@ def _read_line(fd: int) -> bytes:
             return bytes(out)
 
 
-def copy_from_image(b: Builder, state: State, src_dirs: list[Path], src: str, dest: str,
+def copy_from_image(b: Builder, state: State, src_dirs: list[Path], src: str | list[str], dest: str,
                     owner: tuple[int, int] | None, several: bool) -> LocalLayer:
-    """COPY --from: a ``rootless.archive`` get on the source image, piped into the apply helper."""
+    """COPY --from: a ``rootless.archive`` get on the source image, piped into the apply helper.
+    ``src`` a list: several sources or globs in one tar (``getmany``), one layer."""
     import json
     import subprocess
 
@@ -233,17 +234,25 @@ def copy_from_image(b: Builder, state: State, src_dirs: list[Path], src: str, de
         for sub in ("upper", "root"):
             (scratch / sub).mkdir()
         lowers = [str(d) for d in src_dirs] or [str(scratch / "upper")]
-        cfg = {"op": "get", "path": src if src.startswith("/") else "/" + src,
-               "overlay": {"lowerdir": lowers, "upperdir": str(scratch / "upper"), "driver": driver},
-               "target": str(scratch / "root")}
+        many = isinstance(src, list)
+        cfg = {"op": "getmany", "paths": [posixpath.join("/", s) for s in src]} if many else \
+            {"op": "get", "path": posixpath.join("/", src)}
+        cfg.update({
+            "overlay": {"lowerdir": lowers, "upperdir": str(scratch / "upper"), "driver": driver},
+            "target": str(scratch / "root")})
         proc = popen(python_entry("rootless.archive", json.dumps(cfg)), default_mapping(), die_with_parent=True,
                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
         try:
-            line = _read_line(proc.stdout.fileno())  # type: ignore[union-attr]  # unbuffered: the tar follows
+            line = read_line(proc.stdout.fileno())  # type: ignore[union-attr]  # unbuffered: the tar follows
             info = json.loads(line) if line else {"error": "failed", "message": proc.stderr.read().decode()}  # type: ignore[union-attr]
             if "error" in info:
-                raise UsageError(f"COPY --from: {src}: {info.get('message') or 'no such file or directory'}")
-            if info["dir"] and not info.get("contents"):
+                msg = info.get("message") or "no such file or directory"
+                raise UsageError(f"COPY --from: {msg}" if many else f"COPY --from: {src}: {msg}")
+            if many and not info["dir"] and not dest.endswith("/"):  # one file matched
+                apply = {"dest": dest, "mode": "file", "name": info["name"], "owner": owner}
+            elif many:
+                apply = {"dest": dest if dest.endswith("/") else dest + "/", "mode": "into", "owner": owner}
+            elif info["dir"] and not info.get("contents"):
                 real_dest = dest.rstrip("/") or "/"
                 if real_dest == "/":
                     raise UsageError("COPY --from of a directory to / is not supported; copy DIR/. instead")

@@ -174,7 +174,7 @@ class Builder:
         try:
             record = ensure_image(self.paths, st.base, self.opts.pull, popts)
         except RpodError as e:
-            raise BuildError(f"creating build container: {self.where(st.from_ins)}: {e.message}", hint=e.hint,
+            raise BuildError(f"creating build container: {e.message}", hint=e.hint,
                              exit_code=e.exit_code) from None
         if self.lease is not None:
             self.lease.add([*record.layers, "sha256:" + record.id, record.manifest_digest])

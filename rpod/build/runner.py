@@ -48,6 +48,7 @@ class RunSpec:
     out_fd: int = 1
     err_fd: int = 2
     extra: dict[str, list[str]] = field(default_factory=dict)
+    keep: bool = False  # build --rm=false: the step's container stays
 
 
 @dataclass
@@ -100,8 +101,10 @@ def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, l
                       workdir=spec.workdir or "/", user=spec.user or None, network=spec.network,
                       mounts=list(spec.mounts), tmpfs=list(spec.tmpfs), pull="never", log_driver="passthrough",
                       ulimit=list(spec.ulimits), dns=list(spec.dns), dns_search=list(spec.dns_search),
-                      add_host=list(spec.add_host), **{k: list(v) for k, v in spec.extra.items()})
+                      add_host=list(spec.add_host), image_volume="ignore",  # a step writes into VOLUME dirs
+                      **{k: list(v) for k, v in spec.extra.items()})
     record = None
+    spare = None
     try:
         try:
             record = create_container(paths, opts, cid=spawn.cid)
@@ -109,13 +112,16 @@ def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, l
             spawn.cancel()
             raise
         started = lifecycle.start(paths, record, io, spawn)
+        spare = spare_helper(paths) if layer else None  # its start-up overlaps the step
         code = lifecycle.wait_started(paths, started)
         if started.sync is not None:
             started.sync.close()
         result = RunResult(code, [], None)
         if code == 0 and layer:  # while the monitor exits and the output pumps drain
             upper = paths.container_dir(record.id) / ctrfiles.UPPER
-            result.layer = layer_from_upper(paths, str(upper), [*RUNTIME_MOUNTS, *spec.exclude], compression, mtime)
+            result.layer = layer_from_upper(paths, str(upper), [*RUNTIME_MOUNTS, *spec.exclude], compression, mtime,
+                                            spare=spare)
+            spare = None
         t0 = time.perf_counter()
         for t in pumps:
             t.join(timeout=5)
@@ -123,8 +129,29 @@ def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, l
         result.tail = list(tail)
         return result
     finally:
-        if record is not None:
+        if spare is not None:
+            discard_spare(spare)
+        if record is not None and not spec.keep:
             _remove_later(paths, record)
+
+
+def spare_helper(paths: Paths) -> Any:
+    """An unpack helper for the step's layer, started now (``add_layer_from_tar(spare=)``)."""
+    from rpod.image.layerfetch import spawn_spare
+    from rpod.image.localstore import _mapping
+
+    try:
+        return spawn_spare(paths, _mapping())
+    except (OSError, RpodError):
+        return None  # add_layer_from_tar starts its own
+
+
+def discard_spare(spare: Any) -> None:
+    from rpod.image.layerfetch import discard_helper
+    from rpod.image.localstore import _mapping
+
+    with contextlib.suppress(Exception):
+        discard_helper(spare, _mapping())
 
 
 _PENDING: list[threading.Thread] = []
@@ -173,7 +200,7 @@ def _helper(cfg: dict[str, Any], stdin: Any) -> Any:
                  stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _store(paths: Paths, proc: Any, compression: str, skip_empty: bool) -> LocalLayer | None:
+def _store(paths: Paths, proc: Any, compression: str, skip_empty: bool, spare: Any = None) -> LocalLayer | None:
     """Store the helper's tar as a layer (None when ``skip_empty`` and it has no entry)."""
     layer = None
     try:
@@ -183,11 +210,15 @@ def _store(paths: Paths, proc: Any, compression: str, skip_empty: bool) -> Local
             proc.wait()
             raise RpodError(err.removeprefix("rpod-layerdiff: ") or f"the layer helper failed (exit {proc.returncode})")
         if not (skip_empty and (not head or head == b"\0" * len(head))):
-            layer = add_layer_from_tar(paths, _Chained(head, proc.stdout), compression)  # type: ignore[arg-type]
+            layer = add_layer_from_tar(paths, _Chained(head, proc.stdout), compression,  # type: ignore[arg-type]
+                                       spare=spare)
+            spare = None
         else:
             while proc.stdout.read(1 << 20):
                 pass
     finally:
+        if spare is not None:
+            discard_spare(spare)
         err = proc.stderr.read().decode(errors="replace").strip()
         rc = proc.wait()
     if rc != 0:
@@ -196,7 +227,7 @@ def _store(paths: Paths, proc: Any, compression: str, skip_empty: bool) -> Local
 
 
 def layer_from_upper(paths: Paths, upper: str, exclude: list[str], compression: str, mtime: int | None,
-                     skip_empty: bool = False) -> LocalLayer | None:
+                     skip_empty: bool = False, spare: Any = None) -> LocalLayer | None:
     """An upper dir (or a layer dir) → a stored layer.  When the user can read all of it (the
     common case: files made by the container's root are the user's), it is read here, with the
     host ids mapped back; else by the helper in the user namespace."""
@@ -205,13 +236,13 @@ def layer_from_upper(paths: Paths, upper: str, exclude: list[str], compression: 
     from rootless.layerdiff import readable_tree
 
     if readable_tree(upper):
-        return _layer_in_process(paths, upper, exclude, compression, mtime, skip_empty)
+        return _layer_in_process(paths, upper, exclude, compression, mtime, skip_empty, spare)
     proc = _helper({"upper": upper, "exclude": exclude, "mtime": mtime}, subprocess.DEVNULL)
-    return _store(paths, proc, compression, skip_empty)
+    return _store(paths, proc, compression, skip_empty, spare)
 
 
 def _layer_in_process(paths: Paths, upper: str, exclude: list[str], compression: str, mtime: int | None,
-                      skip_empty: bool) -> LocalLayer | None:
+                      skip_empty: bool, spare: Any = None) -> LocalLayer | None:
     from rootless.layerdiff import write_layer
     from rootless.subid import default_mapping
 
@@ -233,10 +264,13 @@ def _layer_in_process(paths: Paths, upper: str, exclude: list[str], compression:
         head = stream.read(512)
         layer = None
         if not (skip_empty and (not head or head == b"\0" * len(head))):
-            layer = add_layer_from_tar(paths, _Chained(head, stream), compression)  # type: ignore[arg-type]
+            layer = add_layer_from_tar(paths, _Chained(head, stream), compression, spare=spare)  # type: ignore[arg-type]
+            spare = None
         else:
             while stream.read(1 << 20):
                 pass
+    if spare is not None:
+        discard_spare(spare)
     t.join()
     if errors:
         raise RpodError(f"cannot read the container's changes: {errors[0]}")
@@ -269,6 +303,6 @@ def apply_step(paths: Paths, layer_dirs: list[Path], apply: dict[str, Any], tar:
         cfg = {"upper": str(scratch / "upper"), "exclude": [], "mtime": mtime, "apply": {**apply, "has_tar": tar is not None},
                "overlay": overlay, "target": str(scratch / "root")}
         proc = _helper(cfg, tar if tar is not None else subprocess.DEVNULL)
-        return _store(paths, proc, compression, skip_empty)
+        return _store(paths, proc, compression, skip_empty, spare_helper(paths))
     finally:
         remove_tree(scratch, default_mapping())

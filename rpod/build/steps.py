@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from rpod.build import imageconfig as ic
 from rpod.build.parser import Instruction
 from rpod.build.shell import expand_words, parse_key_values, split_words
-from rpod.build.stages import PROXY_ARGS, Stage, stage_ref
-from rpod.errors import RpodError, UsageError
+from rpod.build.stages import PROXY_ARGS, Stage
+from rpod.errors import ContainerCannotInvoke, RpodError, UsageError
 
 if TYPE_CHECKING:
     from rpod.build.executor import Builder, State
@@ -224,62 +224,11 @@ def _run_env(b: Builder, state: State) -> list[str]:
     return items
 
 
-def _mounts(b: Builder, ins: Instruction, state: State) -> tuple[list[str], list[str], list[str], list[str]]:
-    """``--mount`` flags → (run --mount values, --tmpfs values, layer excludes, cache-key parts)."""
-    from rpod.build.context import check_inside
-
-    mounts, tmpfs, exclude, key = [], [], [], []
-    for spec in ins.flag_values("mount"):
-        kv: dict[str, str] = {}
-        for part in spec.split(","):
-            k, eq, v = part.partition("=")
-            kv[k.strip().lower()] = v.strip() if eq else "true"
-        kind = kv.get("type", "bind")
-        target = kv.get("target") or kv.get("dst") or kv.get("destination") or ""
-        if kind == "secret":
-            sid = kv.get("id") or posixpath.basename(target)
-            target = target or f"/run/secrets/{sid}"
-            src = b.opts.secrets.get(sid)
-            if src is None:
-                if kv.get("required") in ("true", "1"):
-                    raise UsageError(f"secret {sid!r} is required but was not given with --secret id={sid},src=...")
-                continue
-            mounts.append(f"type=bind,src={src},dst={target},ro")
-            exclude.append(target)
-            key.append(f"secret:{sid}:{target}")
-            continue
-        if not target:
-            raise UsageError(f"--mount={spec}: a target is required")
-        target = posixpath.join(ic.inner(state.config).get("WorkingDir") or "/", target)
-        exclude.append(target)
-        if kind == "tmpfs":
-            tmpfs.append(target)
-        elif kind == "cache":
-            import hashlib
-
-            cid = hashlib.sha256((kv.get("id") or target).encode()).hexdigest()[:32]
-            d = b.paths.root / "build-cache-mounts" / cid
-            d.mkdir(parents=True, exist_ok=True)
-            mounts.append(f"type=bind,src={d},dst={target}")
-        elif kind == "bind":
-            if kv.get("from"):
-                raise UsageError(f"--mount={spec}: bind mounts from another stage or image are not supported; "
-                                 "use COPY --from")
-            rel = check_inside(kv.get("source") or kv.get("src") or ".")
-            src = b.opts.context / rel if rel else b.opts.context
-            ro = "" if kv.get("rw") in ("true", "1") or kv.get("readwrite") in ("true", "1") else ",ro"
-            mounts.append(f"type=bind,src={src},dst={target}{ro}")
-        else:
-            raise UsageError(f"--mount={spec}: unsupported mount type {kind!r}")
-        key.append(f"{kind}:{target}")
-    return mounts, tmpfs, exclude, key
-
-
 def h_run(b: Builder, st: Stage, ins: Instruction, state: State) -> Prepared:
-    from rpod.build.runner import RunSpec, run_step
+    from rpod.build.mounts import parse_mounts
 
     argv = _run_argv(ins, state)
-    mounts, tmpfs, exclude, key = _mounts(b, ins, state)
+    mounts = parse_mounts(b, ins.flag_values("mount"), state)
     network = ins.flag("network") or b.opts.network
     if network == "default":
         network = b.opts.network
@@ -287,13 +236,23 @@ def h_run(b: Builder, st: Stage, ins: Instruction, state: State) -> Prepared:
     parent = state.image_id
 
     def execute() -> State:
+        import contextlib
+
+        from rpod.build.mounts import run_mounts
+        from rpod.build.runner import RunSpec, run_step
+
         if parent is None:
             raise UsageError("RUN needs a base image with a shell: FROM scratch has none")
-        spec = RunSpec(parent, argv, _run_env(b, state), ic.inner(state.config).get("WorkingDir") or "/",
-                       ic.inner(state.config).get("User") or "", network, mounts, tmpfs, exclude, b.opts.quiet,
-                       b.opts.ulimits, b.opts.dns, b.opts.dns_search, b.opts.add_host, b.opts.out_fd,
-                       b.opts.err_fd, b.opts.run_extra)
-        res = run_step(b.paths, spec, b.opts.compression, b.opts.timestamp)
+        with contextlib.ExitStack() as stack:
+            mount_values, tmpfs = run_mounts(b, mounts, stack)
+            spec = RunSpec(parent, argv, _run_env(b, state), ic.inner(state.config).get("WorkingDir") or "/",
+                           ic.inner(state.config).get("User") or "", network, mount_values, tmpfs, mounts.exclude,
+                           b.opts.quiet, b.opts.ulimits, b.opts.dns, b.opts.dns_search, b.opts.add_host,
+                           b.opts.out_fd, b.opts.err_fd, b.opts.run_extra, keep=_keep(b))
+            try:
+                res = run_step(b.paths, spec, b.opts.compression, b.opts.timestamp)
+            except ContainerCannotInvoke as e:  # the runtime refused (a bad --runtime-flag): as Podman, exit 1
+                raise RpodError(f"while running runtime: {e.message}", hint=e.hint, exit_code=1) from None
         if res.code != 0:
             last = "\n".join("  " + x for x in res.tail[-5:])
             raise RpodError(f"while running runtime: exit status {res.code}",
@@ -303,8 +262,13 @@ def h_run(b: Builder, st: Stage, ins: Instruction, state: State) -> Prepared:
         return state
 
     o = b.opts  # what changes a RUN's result is part of its cache key
-    return Prepared(state, [key, network, o.ulimits, o.dns, o.dns_search, o.add_host, sorted(o.run_extra.items())],
-                    execute)
+    return Prepared(state, [mounts.key, network, o.ulimits, o.dns, o.dns_search, o.add_host,
+                            sorted(o.run_extra.items())], execute)
+
+
+def _keep(b: Builder) -> bool:
+    """``--rm=false`` (without ``--force-rm``) keeps the step containers, as Podman keeps its working one."""
+    return not b.opts.rm and not b.opts.force_rm
 
 
 # ------------------------------------------------------------------------------- COPY / ADD
@@ -365,27 +329,18 @@ def h_copy(b: Builder, st: Stage, ins: Instruction, state: State) -> Prepared:
 def _copy_from(b: Builder, st: Stage, ins: Instruction, state: State, frm: str, srcs: list[str], dest: str,
                owner: tuple[int, int] | None) -> Prepared:
     from rpod.build import copying
+    from rpod.build.mounts import source_of
 
-    ref = stage_ref(b.plan.all_stages, frm)
-    if ref is not None:
-        if ref not in b.results:
-            raise UsageError(f"COPY --from={frm}: stage {frm!r} is not built before this one")
-        src_state = b.results[ref]
-        src_dirs, src_id = b.layer_dirs(src_state), src_state.image_id or ""
-    else:
-        from rpod.image.pull import ensure_image
-
-        try:
-            rec = ensure_image(b.paths, frm, b.opts.pull)
-        except RpodError as e:
-            raise UsageError(f"COPY --from={frm}: no stage or image found with that name ({e.message})") from None
-        src_dirs, src_id = [b.paths.layer_dir(d) / "diff" for d in rec.layers], rec.id
+    src_dirs, src_id = source_of(b, frm, f"COPY --from={frm}")
     b.history(state, f"/bin/sh -c #(nop) {ins.cmd} --from={frm} {' '.join(srcs)} {dest} ", False)
 
     def execute() -> State:
-        for src in srcs:
-            layer = copying.copy_from_image(b, state, src_dirs, src, dest, owner, len(srcs) > 1)
-            state.layers.append(layer)
+        import glob
+
+        if len(srcs) == 1 and not glob.has_magic(srcs[0]):
+            state.layers.append(copying.copy_from_image(b, state, src_dirs, srcs[0], dest, owner, False))
+        else:  # several sources or globs: one tar, one layer (as buildah)
+            state.layers.append(copying.copy_from_image(b, state, src_dirs, list(srcs), dest, owner, True))
         return state
 
     return Prepared(state, [src_id, srcs, dest, owner], execute)

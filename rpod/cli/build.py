@@ -83,8 +83,8 @@ def _options(builds: Any, ctx_dir: Any, text: str, cf_path: Any, tags: tuple[str
         fmt=kw["fmt"] or os.environ.get("BUILDAH_FORMAT", "oci"), layers=_layers(kw["layers"]),
         no_cache=kw["no_cache"], pull=_pull_policy(kw["pull"], kw["pull_always"], kw["pull_never"]),
         squash=kw["squash"], squash_all=kw["squash_all"], timestamp=_timestamp(kw["timestamp"]),
-        secrets=_secrets(kw["secrets"]), network=network, quiet=kw["quiet"], rm=_bool(kw["rm"], "--rm", True),
-        force_rm=_bool(kw["force_rm"], "--force-rm", False), jobs=max(1, kw["jobs"]),
+        secrets=_secrets(kw["secrets"]), network=network, quiet=kw["quiet"], rm=kw["rm"],
+        force_rm=kw["force_rm"], jobs=max(1, kw["jobs"]),
         compression=kw["compression"], platform=kw["platform"], ignorefile=kw["ignorefile"],
         ulimits=list(kw["ulimits"]), dns=list(kw["dns"]), dns_search=list(kw["dns_search"]),
         add_host=list(kw["add_host"]),
@@ -126,8 +126,8 @@ def _timestamp(value: int | None) -> int | None:
 @click.option("--secret", "secrets", multiple=True, help="Build secret id=ID,src=PATH (RUN --mount=type=secret)")
 @click.option("--network", help="Network for RUN steps (slirp4netns default, none, host)")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID")
-@click.option("--rm", "rm", default="true", help="Remove intermediate containers (default true)")
-@click.option("--force-rm", "force_rm", default="false", help="Remove intermediate containers even after a failure")
+@click.option("--rm/--no-rm", "rm", default=True, help="Remove intermediate containers (default true)")
+@click.option("--force-rm", "force_rm", is_flag=True, help="Remove intermediate containers even after a failure")
 @click.option("--jobs", type=int, default=1, help="Stages built in parallel")
 @click.option("--compression-format", "compression", default="gzip", help="Layer compression: gzip, zstd")
 @click.option("--platform", default=None, help="Platform of the image (os/arch)")

@@ -51,21 +51,10 @@ def print_error(err: BaseException | str, hint: str | None = None) -> None:
 
 
 def logrus(level: str, message: str) -> None:
-    """A log line as Podman's logrus prints it: ``WARN[0000] ...`` at a terminal, else
-    ``time="..." level=warning msg="..."`` (what scripts and Podman's tests match)."""
-    import time
+    """A log line as Podman's logrus prints it (see :func:`rpod.log.emit`), whatever the log level."""
+    from rpod.log import emit
 
-    try:
-        tty = sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        tty = False
-    if tty:
-        line = f"{level[:4].upper()}[0000] {message}"
-    else:
-        quoted = message.replace("\\", "\\\\").replace('"', '\\"')
-        line = f'time="{time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}" level={level} msg="{quoted}"'
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
+    emit(level, message)
 
 
 def warn(message: str) -> None:

@@ -94,12 +94,12 @@ def pod_flag_takes_value(flag: str) -> bool:
 
 
 @app.command("kube", context_settings=HELP)
-@click.argument("refs", nargs=-1, required=True)
+@click.argument("refs", nargs=-1, required=True, metavar="{CONTAINER...|POD...|VOLUME...}")
 @click.option("-s", "--service", is_flag=True, help="Also generate a Service (NodePort) for each pod")
 @click.option("-f", "--filename", help="Write the YAML to this file")
 @click.pass_context
 def kube_cmd(ctx: click.Context, refs: tuple[str, ...], service: bool, filename: str | None) -> None:
-    """Generate Kubernetes YAML from containers, pods or volumes (as ``rpod kube generate``)."""
+    """Generate Kubernetes YAML from containers, pods or volumes, in the layout podman generate kube writes."""
     from rpod.cli.kube import generate_cmd
 
     ctx.invoke(generate_cmd, refs=refs, service=service, filename=filename)

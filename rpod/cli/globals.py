@@ -124,9 +124,24 @@ def _runtime(runtime: str | None, flags: tuple[str, ...]) -> None:
         os.environ["RPOD_OCI_RUNTIME"] = " ".join(argv)
 
 
-def apply(opts: dict[str, Any]) -> None:
-    """Check the global options and hand what applies to the rest of rpod (through the environment)."""
-    level = _log_level(opts["log_level"], opts["debug"])
+def _conf_runtime() -> str | None:
+    """``[engine] runtime`` of the file ``CONTAINERS_CONF`` names (read only when it is set)."""
+    path = os.environ.get("CONTAINERS_CONF")
+    if not path:
+        return None
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            value = tomllib.load(f).get("engine", {}).get("runtime")
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def apply_log_level(level: str, debug: bool = False) -> str:
+    """``--log-level``/``--debug`` (also where Podman's persistent flag follows a subcommand)."""
+    level = _log_level(level, debug)
     os.environ["RPOD_LOG_LEVEL"] = {"warning": "warn", "trace": "debug", "fatal": "error", "panic": "error"}.get(
         level, level)
     if level in ("trace", "debug", "info"):  # Podman's first log line at these levels
@@ -134,9 +149,13 @@ def apply(opts: dict[str, Any]) -> None:
 
         logrus("info", f"{sys.argv[0]} filtering at log level {level}")
     if level == "trace":  # the finest level: what rpod was asked, word for word
-        from rpod.cli.common import logrus
-
         logrus("trace", f"Command line: {sys.argv!r}")
+    return level
+
+
+def apply(opts: dict[str, Any]) -> None:
+    """Check the global options and hand what applies to the rest of rpod (through the environment)."""
+    level = apply_log_level(opts["log_level"], opts["debug"])
     if opts["remote"] or opts["url"] or opts["host"] or opts["connection"]:
         raise UsageError("rpod has no remote mode (--remote, --url, --connection): it runs containers of the "
                          "local user only; run rpod on the machine itself (e.g. over ssh)")
@@ -173,7 +192,7 @@ def apply(opts: dict[str, Any]) -> None:
         os.environ["RPOD_STORAGE_OPTS"] = ",".join(opts_)
     if opts["network_cmd_path"] and not os.access(opts["network_cmd_path"], os.X_OK):
         raise UsageError(f"network command path {opts['network_cmd_path']!r} is not an executable file")
-    _runtime(opts["runtime"], opts["runtime_flag"])
+    _runtime(opts["runtime"] or _conf_runtime(), opts["runtime_flag"])
     if level in ("trace", "debug"):  # what Podman's runtime start-up logs at debug level
         from rpod.cli.common import logrus
         from rpod.engine.types import store

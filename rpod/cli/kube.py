@@ -26,21 +26,27 @@ app = click.Group("kube", help="Play containers, pods or volumes from a structur
 @click.option("--log-opt", multiple=True, help="Log driver options")
 @click.option("-q", "--quiet", is_flag=True, help="Suppress pull output")
 @click.option("--tls-verify", hidden=True)
-@click.option("--build", hidden=True, is_flag=True)
+@click.option("--annotation", multiple=True, help="Add an annotation to the containers: KEY=VALUE")
+@click.option("--build", is_flag=True, help="Build the images whose directory (with a Containerfile) is in the context")
+@click.option("--context-dir", help="Where --build looks for the images' directories (default: the current one)")
+@click.option("--service-container", is_flag=True, help="Start a service container for the pods (systemd)")
 def play_cmd(source: str, start: str, replace: bool, down_: bool, network: str | None, publish: tuple[str, ...],
              configmap: tuple[str, ...], log_driver: str | None, log_opt: tuple[str, ...], quiet: bool,
-             tls_verify: str | None, build: bool) -> None:
+             tls_verify: str | None, annotation: tuple[str, ...], build: bool, context_dir: str | None,
+             service_container: bool) -> None:
     """Play a pod and its containers from a Kubernetes YAML file, - or an http(s) URL."""
     from rpod.engine import kube
 
+    annotations = _annotations(annotation)
     text = kube.read_source(source)
     if down_:
         _print_down(kube.down(text))
         return
     opts = kube.PlayOptions(start=bool(parse_bool_flag(start, "--start")), replace=replace, network=network,
                             publish=list(publish), configmaps=[c for arg in configmap for c in arg.split(",")],
-                            log_driver=log_driver, log_opt=list(log_opt))
-    report = kube.play(text, opts)
+                            log_driver=log_driver, log_opt=list(log_opt), annotations=annotations, build=build,
+                            context_dir=context_dir, service_container=service_container)
+    report = kube.play(text, opts, emit=None if quiet else lambda line: sys.stderr.write(line + "\n"))
     out = []
     if report.volumes:
         out += ["Volumes:", *report.volumes]
@@ -58,6 +64,24 @@ def play_cmd(source: str, start: str, replace: bool, down_: bool, network: str |
     write("".join(line + "\n" for line in out))
     if failed:
         raise RpodError(f"failed to start {failed} containers")
+
+
+def _annotations(values: tuple[str, ...]) -> dict[str, str]:
+    """``--annotation KEY=VALUE``, each value at most 63 characters (Podman's words)."""
+    out = {}
+    for a in values:
+        key, _, val = a.partition("=")
+        if len(val) > 63:
+            raise RpodError(f"annotation exceeds maximum size, 63, of kubernetes annotation: {val}")
+        out[key] = val
+    return out
+
+
+play_app = click.Group("play", help="Play containers, pods or volumes from a structured file",
+                       no_args_is_help=True, context_settings=HELP)
+play_app.add_command(play_cmd, "kube")  # Podman 4's older spelling: ``podman play kube``
+top_level = click.Group("top-level")
+top_level.add_command(play_app, "play")
 
 
 def _print_down(report: object) -> None:
@@ -85,11 +109,11 @@ def down_cmd(source: str, force: bool) -> None:
 
 
 @app.command("generate", context_settings=HELP)
-@click.argument("refs", nargs=-1, required=True)
+@click.argument("refs", nargs=-1, required=True, metavar="{CONTAINER...|POD...|VOLUME...}")
 @click.option("-s", "--service", is_flag=True, help="Also generate a Service (NodePort) for each pod")
 @click.option("-f", "--filename", help="Write the YAML to this file")
 def generate_cmd(refs: tuple[str, ...], service: bool, filename: str | None) -> None:
-    """Generate Kubernetes YAML from containers, pods or volumes."""
+    """Generate Kubernetes YAML from containers, pods or volumes, in the layout podman kube generate writes."""
     from rpod.engine import kube
 
     text = kube.generate(list(refs), service=service)

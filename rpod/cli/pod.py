@@ -4,6 +4,7 @@ exists, prune (Podman's flags, columns and JSON).  Parses flags, calls ``rpod.en
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -176,7 +177,8 @@ def rm_cmd(pods: tuple[str, ...], all_: bool, latest: bool, force: bool, ignore:
         if not id_files and not pods:
             return
     refs = _refs(pods, all_, latest, id_files)
-    _report(engine.rm(None, refs, force=force, timeout=timeout, all_=all_, latest=latest, ignore=ignore))
+    # Podman 4.3.1: --force also ignores pods that do not exist (200-pod.bats "pod rm --force bogus")
+    _report(engine.rm(None, refs, force=force, timeout=timeout, all_=all_, latest=latest, ignore=ignore or force))
 
 
 @app.command("pause", context_settings=HELP)
@@ -275,9 +277,27 @@ def inspect_cmd(pod: str | None, fmt: str | None, latest: bool) -> None:
     if fmt and fmt.strip() not in ("json", "{{json .}}"):
         from rpod.format import render_one
 
-        write(render_one(fmt, doc))
+        write(render_one(fmt, _go_view(doc)))
         return
     print_json(doc)
+
+
+@dataclass
+class _PortBinding:  # Podman's InspectHostPort: a template prints it as {IP PORT}
+    HostIP: str  # noqa: N815
+    HostPort: str  # noqa: N815
+
+
+def _go_view(doc: dict) -> dict:
+    """What a template sees: Podman's Go fields are ``ID`` (JSON ``Id``), for the pod and its containers,
+    and port bindings are structs."""
+    view = {**doc, "ID": doc.get("Id"), "Containers": [{**c, "ID": c.get("Id")} for c in doc.get("Containers") or []]}
+    infra = doc.get("InfraConfig")
+    if isinstance(infra, dict) and isinstance(infra.get("PortBindings"), dict):
+        view["InfraConfig"] = {**infra, "PortBindings": {
+            port: [_PortBinding(b.get("HostIp", ""), b.get("HostPort", "")) for b in binds]
+            for port, binds in infra["PortBindings"].items()}}
+    return view
 
 
 @app.command("clone", context_settings=HELP)

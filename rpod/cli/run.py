@@ -51,6 +51,8 @@ RUN_FLAGS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("-v", "--volume"), "volumes", "multi", "Bind mount or volume SRC:DST[:OPTS]"),
     (("--mount",), "mounts", "multi", "Mount type=bind|volume|tmpfs,..."),
     (("--tmpfs",), "tmpfs", "multi", "Mount a tmpfs DST[:OPTS]"),
+    (("--volumes-from",), "volumes_from", "multi", "Mount the volumes of the given container CTR[:ro|rw]"),
+    (("--image-volume",), "image_volume", "str", "How the image's volumes are mounted: bind, tmpfs or ignore"),
     (("--read-only",), "read_only", "flag", "Read-only root file system"),
     (("--network", "--net"), "network", "str",
      "Network: slirp4netns[:OPTS] (default), pasta, none, host, container:NAME, ns:PATH or NETWORK[,NETWORK]"),
@@ -124,6 +126,8 @@ def run_flags(fn: Callable[..., Any], skip: tuple[str, ...] = ()) -> Callable[..
     fn = click.option("--sig-proxy", "sig_proxy", default="true", help="Proxy signals to the process")(fn)
     fn = click.option("--read-only-tmpfs", "f_read_only_tmpfs", default=None,
                       help="tmpfs on /tmp, /var/tmp, /run with --read-only (true|false)")(fn)
+    fn = click.option("--http-proxy", "f_http_proxy", default=None,
+                      help="Pass the host's proxy variables into the container (default true)")(fn)
     fn = click.option("-q", "--quiet", is_flag=True, help="Suppress pull output")(fn)
     return fn
 
@@ -138,8 +142,8 @@ def build_options(image: str, command: tuple[str, ...], kw: dict[str, Any]) -> A
         if not key.startswith("f_") or value is None:
             continue
         fld = key[2:]
-        if fld == "read_only_tmpfs":
-            value = parse_bool_flag(value, "--read-only-tmpfs")
+        if fld in ("read_only_tmpfs", "http_proxy"):
+            value = parse_bool_flag(value, "--" + fld.replace("_", "-"))
         setattr(opts, fld, list(value) if isinstance(value, tuple) else value)
     if opts.runtime:  # crun refuses some hosts rpod's runtime runs on: say so before any work
         check_runtime(opts.runtime)

@@ -151,14 +151,17 @@ class _BoolFlags(click.Command):
 @click.option("--format", "fmt", help="Change the output to JSON or a Go template")
 def history(name: str, human: bool, no_trunc: bool, quiet: bool, fmt: str | None) -> None:
     """Show history of a specified image."""
-    from rpod.cli.common import print_json
     from rpod.engine.image_ship import history_json, history_rows
     from rpod.format import render_list
     from rpod.format.report import is_json
 
     rows = history_rows(name, human, no_trunc)
     if fmt and is_json(fmt):
-        print_json(history_json(rows))
+        import json
+
+        text = json.dumps(history_json(rows), separators=(",", ":"), ensure_ascii=False)
+        # one line, with Go's HTML escapes, as Podman's json.Marshal
+        write(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n")
         return
     if quiet:
         write("".join(r.ID + "\n" for r in rows))
@@ -174,7 +177,7 @@ def tree(name: str, whatrequires: bool) -> None:
     """Print layer hierarchy of an image in a tree format."""
     from rpod.engine.image_ship import tree as image_tree
 
-    write(image_tree(name))
+    write(image_tree(name, whatrequires))
 
 
 @app.command("diff")

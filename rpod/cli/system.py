@@ -204,9 +204,15 @@ def check(repair: bool, force: bool, quick: bool, max_age: str) -> None:
 @click.option("-t", "--time", "seconds", type=int, default=5, show_default=True,
               help="Seconds of inactivity before the service exits (0: never)")
 @click.option("--cors", default=None, help="Set CORS headers (Access-Control-Allow-Origin) to this value")
-def service(uri: str | None, seconds: int, cors: str | None) -> None:
+@click.option("--log-level", default=None, hidden=True, help="The global --log-level, after the command")
+def service(uri: str | None, seconds: int, cors: str | None, log_level: str | None) -> None:
     """Serve the Docker- and Podman-compatible REST API (socket-activated by systemd, or on URI)."""
     from rpod.api.service import run
+
+    if log_level is not None:  # Podman's --log-level is persistent: `podman system service --log-level=debug`
+        from rpod.cli.globals import apply_log_level
+
+        apply_log_level(log_level)
 
     if seconds < 0:
         raise click.UsageError("--time must be 0 or more seconds")

@@ -10,22 +10,11 @@ both, plus directories and removals a killed command left, and repairs them when
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from rootless import ctrfiles
 from rpod.container.names import generate_name
 from rpod.container.state import ContainerStore
-from rpod.storefile import abandoned_removals
-
-
-@dataclass
-class Problem:
-    """One inconsistency: what (``container``, ``name``, ``directory``), which, and why."""
-
-    kind: str
-    ident: str
-    problem: str
-    repaired: bool = False
+from rpod.storefile import Problem, abandoned_removals
 
 
 def check(store: ContainerStore, repair: bool = False) -> list[Problem]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from rootless import ctrfiles
 from rpod.container.lifecycle import _now_iso, remove, resolve_runtime
-from rpod.container.options import RunOptions, parse_key_values, parse_signal
+from rpod.container.options import RunOptions, parse_entrypoint, parse_key_values, parse_signal
 from rpod.container.state import ContainerRecord, ContainerStore, new_id
 from rpod.errors import RpodError, UsageError
 from rpod.events import container_event
@@ -111,9 +111,11 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
     hostname = opts.hostname or cid[:12]
     etc = _etc_files(paths, cdir, opts, net, hostname, record, src)
     reqs = parse_all(opts.volumes, opts.mounts, opts.tmpfs)
+    reqs += _volumes_from(paths, store, opts.volumes_from, reqs) if opts.volumes_from else []
+    reqs += _image_volumes(src, reqs, opts.image_volume or "bind")
     volumes = VolumeStore(paths)
     mounts, used = resolve_mounts(reqs, volumes)
-    secret_mounts, secret_env = _secrets(paths, opts, cdir)
+    secret_mounts, secret_env, secret_owners = _secrets(paths, opts, cdir)
     from rpod.container.namespaces import spec_modes
 
     ctx = SpecContext(
@@ -126,8 +128,16 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
         passwd_lookup=layer_lookup(list(reversed(src.layer_dirs))),
     )
     spec = build_spec(opts, src.config, ctx)
+    if opts.ipc == "shareable":
+        from rpod.container.namespaces import shared_shm_dir, use_shared_shm
+
+        use_shared_shm(spec, shared_shm_dir(paths, cid))
     if secret_mounts:  # after the user's mounts, so /run/secrets/NAME is not hidden by them
         spec["mounts"] = [*spec["mounts"], *secret_mounts]
+    linux = spec.get("linux") or {}
+    for copy, uid, gid in secret_owners:  # uid=/gid=: owned by those ids as the container sees them
+        _chown_in_userns([copy], uid, gid, linux.get("uidMappings") or [], linux.get("gidMappings") or [],
+                         what="--secret")
     service.adjust_spec(spec, opts, cdir)
     record.healthcheck = service.resolve_healthcheck(opts, src.config)
     warnings = _drop_unenforceable_resources(spec, opts)
@@ -144,16 +154,85 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
         sys.stderr.write(f"{w}\n")  # Podman prints a spec's warnings as plain lines
 
 
-def _secrets(paths: Paths, opts: RunOptions, cdir: Path) -> tuple[list[dict[str, Any]], list[str]]:
+def _secrets(paths: Paths, opts: RunOptions, cdir: Path
+             ) -> tuple[list[dict[str, Any]], list[str], list[tuple[str, int, int]]]:
     """``--secret``: bind mounts of copies in the container's directory, and ``K=V`` for ``type=env``
     (added to ``opts.env`` for the spec only: the record keeps the options as given)."""
+    defaults = _default_mounts()
     if not opts.secrets:
-        return [], []
+        return defaults, [], []
     from rpod.secret.store import apply as apply_secrets
 
-    mounts, env = apply_secrets(paths, opts.secrets, cdir / ctrfiles.USERDATA / "secrets")
+    mounts, env, owners = apply_secrets(paths, opts.secrets, cdir / ctrfiles.USERDATA / "secrets")
     opts.env = [*opts.env, *env]
-    return mounts, env
+    return [*defaults, *mounts], env, owners
+
+
+def _volumes_from(paths: Paths, store: Any, refs: list[str], reqs: list[Any]) -> list[Any]:
+    """``--volumes-from CTR[:ro|rw]``: CTR's volumes (by name) and bind mounts at the same places."""
+    import posixpath
+
+    from rpod.volume.volumes import MountRequest
+
+    taken = {posixpath.normpath(r.destination) for r in reqs}
+    out = []
+    for ref in refs:
+        name, _, mode = ref.partition(":")
+        if mode not in ("", "ro", "rw", "z", "Z"):
+            raise UsageError(f"invalid options {mode!r} for --volumes-from {name}: use ro or rw")
+        for m in store.get(name).mounts or []:
+            dst = posixpath.normpath(m.get("destination") or "")
+            if m.get("type") != "bind" or dst in taken or not m.get("source"):
+                continue
+            taken.add(dst)
+            given = [o for o in m.get("options") or [] if o not in ("ro", "rw")]
+            ro = mode == "ro" or (mode != "rw" and "ro" in (m.get("options") or []))
+            src = m["source"]
+            vol = Path(src).parent.name if src.startswith(f"{paths.volumes}/") and src.endswith("/_data") else ""
+            if vol:
+                out.append(MountRequest("volume", dst, vol, ["ro"] if ro else [], copy_up=False))
+            else:
+                out.append(MountRequest("bind", dst, src, [*given, *(["ro"] if ro else [])]))
+    return out
+
+
+def _image_volumes(src: _Source, reqs: list[Any], mode: str) -> list[Any]:
+    """The image's ``VOLUME``s no mount covers: anonymous volumes filled from the image on first
+    use (``--image-volume bind``, Podman's default), tmpfs mounts, or nothing (``ignore``)."""
+    import posixpath
+
+    from rpod.volume.volumes import MountRequest
+
+    if mode not in ("bind", "tmpfs", "ignore"):
+        raise UsageError(f'invalid image volume type "{mode}": must be "bind", "tmpfs" or "ignore"')
+    if mode == "ignore":
+        return []
+
+    taken = {posixpath.normpath(r.destination) for r in reqs}
+    out = []
+    for v in sorted(src.inner.get("Volumes") or {}):
+        dst = posixpath.normpath(posixpath.join("/", v))
+        if dst not in taken and dst != "/":
+            taken.add(dst)
+            out.append(MountRequest("volume" if mode == "bind" else "tmpfs", dst))
+    return out
+
+
+def _default_mounts() -> list[dict[str, Any]]:
+    """``--default-mounts-file``: its ``SRC:DST`` lines as read-only binds (Podman's mounts.conf)."""
+    path = os.environ.get("RPOD_DEFAULT_MOUNTS_FILE")
+    if not path:
+        return []
+    out = []
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        src, sep, dst = line.strip().partition(":")
+        if sep and src and dst and not line.lstrip().startswith("#") and os.path.exists(src):
+            out.append({"destination": dst, "type": "bind", "source": src, "options": ["rbind", "ro"]})
+    return out
 
 
 def _mount_layers(paths: Paths, opts: RunOptions, layer_dirs: list[Path], maps: Any) -> list[Path]:
@@ -192,7 +271,8 @@ def _fill_record(record: ContainerRecord, opts: RunOptions, spec: dict[str, Any]
     record.hostname = spec.get("hostname") or hostname
     record.mounts = mounts
     record.user = opts.user or inner.get("User") or ""
-    record.entrypoint = list(inner.get("Entrypoint") or [])
+    own = parse_entrypoint(opts.entrypoint)  # --entrypoint (the effective one, as Podman shows it)
+    record.entrypoint = own if own is not None else list(inner.get("Entrypoint") or [])
     record.cmd = list(opts.command or inner.get("Cmd") or [])
     record.stop_signal = parse_signal(opts.stop_signal or inner.get("StopSignal") or "SIGTERM")
     record.stop_timeout = opts.stop_timeout if opts.stop_timeout is not None else 10
@@ -247,9 +327,9 @@ def _prepare_volumes(reqs: list[Any], mounts: list[dict[str, Any]], used: list[A
 
 
 def _chown_in_userns(sources: list[str], uid: int, gid: int, uid_map: list[dict[str, int]],
-                     gid_map: list[dict[str, int]]) -> None:
+                     gid_map: list[dict[str, int]], what: str = "':U'") -> None:
     """``chown -R uid:gid`` of host paths as root of a user namespace with the container's
-    mappings (the user's default ones when the spec has none), for ``:U``."""
+    mappings (the user's default ones when the spec has none), for ``:U`` and ``--secret uid=``."""
     from rootless.subid import IdMap, Mapping, default_mapping
     from rootless.userns import run
 
@@ -257,7 +337,7 @@ def _chown_in_userns(sources: list[str], uid: int, gid: int, uid_map: list[dict[
                if uid_map and gid_map else default_mapping())
     proc = run(["chown", "-R", f"{uid}:{gid}", "--", *sources], mapping, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RpodError(f"cannot chown {', '.join(sources)} to {uid}:{gid} for ':U': "
+        raise RpodError(f"cannot chown {', '.join(sources)} to {uid}:{gid} for {what}: "
                         f"{(proc.stderr or '').strip() or f'exit {proc.returncode}'}",
                         hint="check the paths are owned by you or your subordinate ids")
 

@@ -86,7 +86,7 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     st = store.state(record.id)
     if st.running:
         raise StateConflict(f"container {record.id} is already running: container state improper")
-    if os.environ.get("RPOD_RUNTIME_FLAGS") and not (record.options or {}).get("runtime") \
+    if os.environ.get("RPOD_RUNTIME_FLAGS") and not getattr(record.options, "runtime", None) \
             and not os.environ.get("RPOD_OCI_RUNTIME"):  # as crun refuses a flag it does not know
         from rpod.errors import ContainerCannotInvoke
 
@@ -376,6 +376,7 @@ def remove(paths: Paths, record: ContainerRecord, *, force: bool = False, timeou
            volumes: bool = False) -> None:
     """Remove a container (``force`` stops a running one first; ``volumes`` also removes its
     anonymous volumes, as ``rm -v``)."""
+    from rpod.container import namespaces
     from rpod.container.namespaces import dependents
 
     deps = dependents(paths, record.id)
@@ -395,6 +396,12 @@ def remove(paths: Paths, record: ContainerRecord, *, force: bool = False, timeou
         record_died(paths, record, st.exit_code)
     shutil_rm_runtime(paths, record.id)
     store.remove(record)
+    if namespaces.record_option(record, "ipc") == "shareable":
+        import shutil
+
+        from rpod.container.namespaces import shared_shm_dir
+
+        shutil.rmtree(shared_shm_dir(paths, record.id), ignore_errors=True)
     container_event(paths, record, "remove")
     if volumes:
         remove_anonymous_volumes(paths, record)

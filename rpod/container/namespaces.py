@@ -108,6 +108,8 @@ def _raw(rec: Any) -> Any:
 def join_at_start(paths: Any, record: Any, cdir: Path) -> None:
     """Point ``config.json``'s joined namespaces (and the user namespace) at the running owners."""
     joins = {k: v for k, v in targets(record.options).items() if k != "network"}
+    if record_option(record, "ipc") == "shareable":  # its /dev/shm directory (the run root may be new)
+        shared_shm_dir(paths, record.id).mkdir(parents=True, exist_ok=True)
     if not joins:
         return
     from rpod.container.state import ContainerStore
@@ -136,7 +138,29 @@ def join_at_start(paths: Any, record: Any, cdir: Path) -> None:
             ns["path"] = f"/proc/{owner}/ns/user"
         elif kind == "user" and ns.get("path") != f"/proc/{owner}/ns/user":
             _same_userns(ns["path"], owner)
+    if "ipc" in joins and record_option(store.get(joins["ipc"]), "ipc") == "shareable":
+        use_shared_shm(spec, shared_shm_dir(paths, joins["ipc"]))  # the owner's /dev/shm, as Podman
     atomic_write_json(cfg_path, spec)
+
+
+def shared_shm_dir(paths: Any, cid: str) -> Path:
+    """``--ipc shareable`` (a pod's infra): its /dev/shm is this directory of the run root (a tmpfs
+    under ``$XDG_RUNTIME_DIR``), bound in, so the containers that join its IPC namespace bind the
+    same one (a tmpfs mounted inside its mount namespace cannot be bound from another)."""
+    return Path(paths.runroot) / "shm" / cid
+
+
+def use_shared_shm(spec: dict[str, Any], directory: Path) -> None:
+    """Make ``directory`` (created if missing, mode 1777 as a tmpfs /dev/shm) the spec's /dev/shm."""
+    import os
+
+    directory.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    directory.mkdir(exist_ok=True)
+    os.chmod(directory, 0o1777)
+    for m in spec.get("mounts") or []:
+        if m.get("destination") == "/dev/shm":
+            m.update({"type": "bind", "source": str(directory), "options": ["rbind", "rprivate", "nosuid",
+                                                                            "noexec", "nodev"]})
 
 
 def _same_userns(path: str, owner: int) -> None:

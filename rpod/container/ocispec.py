@@ -396,7 +396,7 @@ def _environment(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, hostna
     if not any(e.startswith("PATH=") for e in image_env):
         defaults.append(f"PATH={DEFAULT_PATH}")
     defaults += ["TERM=xterm", "container=podman"]
-    env = parse_env(opts.env, opts.env_file, opts.env_host, defaults + image_env, ctx.host_env)
+    env = parse_env(opts.env, opts.env_file, opts.env_host, defaults + image_env, ctx.host_env, opts.http_proxy)
     keys = {e.partition("=")[0] for e in env}
     if "HOSTNAME" not in keys:
         env.append(f"HOSTNAME={hostname}")

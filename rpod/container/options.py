@@ -63,6 +63,7 @@ class RunOptions:
     env: list[str] = field(default_factory=list)
     env_file: list[str] = field(default_factory=list)
     env_host: bool = False
+    http_proxy: bool = True  # the host's proxy variables over the image's (Podman's --http-proxy)
     labels: list[str] = field(default_factory=list)
     annotations: list[str] = field(default_factory=list)
     # identity
@@ -76,6 +77,8 @@ class RunOptions:
     volumes: list[str] = field(default_factory=list)
     mounts: list[str] = field(default_factory=list)
     tmpfs: list[str] = field(default_factory=list)
+    volumes_from: list[str] = field(default_factory=list)  # CTR[:ro|rw]: that container's volumes and binds
+    image_volume: str | None = None  # the image's VOLUMEs: bind (anonymous volumes, the default), tmpfs, ignore
     read_only: bool = False
     read_only_tmpfs: bool = True
     # network
@@ -98,6 +101,7 @@ class RunOptions:
     cgroupns: str | None = None
     requires: list[str] = field(default_factory=list)
     pod: str | None = None  # pod id once resolved (``new:NAME`` creates it)
+    is_service: bool = False  # kube play --service-container: the pods' service container
     pod_id_file: str | None = None
     secrets: list[str] = field(default_factory=list)  # --secret NAME[,type=mount|env,target=...]
     # security
@@ -232,17 +236,23 @@ def read_env_file(path: str) -> list[str]:
     return lines
 
 
+PROXY_VARS = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "ftp_proxy", "FTP_PROXY", "no_proxy",
+              "NO_PROXY")
+
+
 def parse_env(env: list[str], env_files: list[str], env_host: bool, image_env: list[str],
-              host_env: Mapping[str, str] | None = None) -> list[str]:
-    """The container environment as ``K=V`` strings, with Docker's precedence
-    (image env < ``--env-host`` < ``--env-file`` < ``-e``); a later value replaces an earlier one
-    in place, so the order of first appearance is kept."""
+              host_env: Mapping[str, str] | None = None, http_proxy: bool = False) -> list[str]:
+    """The container environment as ``K=V`` strings, with Podman's precedence (image env < the
+    host's proxy variables with ``http_proxy`` < ``--env-host`` < ``--env-file`` < ``-e``); a later
+    value replaces an earlier one in place, so the order of first appearance is kept."""
     host = dict(os.environ if host_env is None else host_env)
     merged: dict[str, str] = {}
     for item in image_env:
         key, _, value = item.partition("=")
         if key:
             merged[key] = value
+    if http_proxy:
+        merged.update({k: host[k] for k in PROXY_VARS if k in host})
     if env_host:
         merged.update(host)
     for path in env_files:

@@ -333,42 +333,11 @@ def log_path(cid: str) -> str:
     return str(container_dir(cid) / "ctr.log")
 
 
-class LogReader:
-    """Reads a container's log records as they come.  The file is held open: a container removed
-    while a client follows it (``docker run --rm`` removes it right after the exit) still yields
-    what it wrote."""
+def log_reader(cid: str) -> Any:
+    """A ``containers_logs.LogReader`` of the container's log (held open while followed)."""
+    from rpod.engine.containers_logs import LogReader
 
-    def __init__(self, cid: str):
-        self.cid = cid
-        self.file: Any = None
-        self.offset = 0
-
-    def read(self) -> list[tuple[str, str, bytes]]:
-        """(timestamp, stream, bytes) of the whole records written since the last call (a partial
-        line's pieces come as they are: bytes are bytes)."""
-        from rootless.monitor.stdio import parse_log_line
-
-        if self.file is None:
-            try:
-                self.file = open(log_path(self.cid), "rb")  # noqa: SIM115 - closed by close()
-            except FileNotFoundError:
-                return []
-        self.file.seek(self.offset)
-        data = self.file.read()
-        end = data.rfind(b"\n") + 1
-        self.offset += end
-        out = []
-        for line in data[:end].split(b"\n"):
-            parsed = parse_log_line(line)
-            if parsed:
-                ts, stream, full, text = parsed
-                out.append((ts, stream, text + (b"\n" if full else b"")))
-        return out
-
-    def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
+    return LogReader(log_path(cid))
 
 
 def log_follow_done(cid: str) -> bool:

@@ -48,6 +48,7 @@ def container_doc(paths: Paths, rec: Any, st: Any) -> dict[str, Any]:
         "MountLabel": "",
         "ProcessLabel": "",
         "Mounts": [_mount_doc(m) for m in rec.mounts],
+        "IsService": bool(getattr(opts, "is_service", False)),
         "NetworkSettings": net["settings"],
         "Config": _config_doc(rec),
         "HostConfig": _host_config_doc(rec, net),
@@ -76,13 +77,14 @@ def _mount_doc(m: dict[str, Any]) -> dict[str, Any]:
 
 
 def _config_doc(rec: Any) -> dict[str, Any]:
+    """``Config`` (Podman 4.3.1's InspectContainerConfig: ``Entrypoint`` is one string)."""
     opts = rec.options
     return {
         "Hostname": rec.hostname, "Domainname": "", "User": rec.user, "AttachStdin": bool(opts.interactive),
         "AttachStdout": not opts.detach, "AttachStderr": not opts.detach,
         "Tty": bool(opts.tty), "OpenStdin": bool(opts.interactive), "StdinOnce": False,
         "Env": rec.env, "Cmd": rec.cmd or None, "Image": rec.image_name, "Volumes": None,
-        "WorkingDir": rec.workdir, "Entrypoint": rec.entrypoint or None, "OnBuild": None,
+        "WorkingDir": rec.workdir, "Entrypoint": " ".join(rec.entrypoint or []), "OnBuild": None,
         "Labels": dict(rec.labels), "Annotations": _annotations(opts), "StopSignal": rec.stop_signal,
         "StopTimeout": rec.stop_timeout, "CreateCommand": getattr(rec, "create_command", None) or None,
         "Umask": opts.umask or "0022",
@@ -191,7 +193,8 @@ def inspect(opts: InspectOptions, paths: Paths | None = None) -> InspectReport:
             report.docs.append(found[0])
             report.structs.append(found[1])
             continue
-        report.errors.append(NoSuchContainer(f"no such object: \"{ref}\""))
+        prefix = "inspecting object: " if opts.kind == "all" else ""  # Podman's plain ``inspect``
+        report.errors.append(NoSuchContainer(f"{prefix}no such object: \"{ref}\""))
     return report
 
 

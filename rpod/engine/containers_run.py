@@ -147,6 +147,12 @@ def run_attached(record: Any, opts: Any, *, sig_proxy: bool, remove: bool, spawn
         lifecycle.ack_removed(started)
     elif started.sync is not None:
         started.sync.close()
+    pod = getattr(record.options, "pod", None)
+    if pod:  # the monitor leaves a pod's exit policy to the CLI that is there (as --rm)
+        from rpod.pod.ops import apply_exit_policy
+
+        with contextlib.suppress(Exception):
+            apply_exit_policy(p, pod)
     return code
 
 

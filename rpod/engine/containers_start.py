@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rpod.engine.containers import container_store, health
+from rpod.engine.containers import container_store
+from rpod.engine.containers_list import health
 from rpod.engine.types import paths_or_default
 from rpod.errors import ContainerCannotInvoke, ContainerCommandNotFound, RpodError, UsageError
 

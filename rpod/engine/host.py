@@ -22,18 +22,14 @@ def explain(error: BaseException) -> tuple[str, str | None, int] | None:
 
 def version() -> dict[str, Any]:
     """Podman's ``version`` document (no server: .Server mirrors .Client for docker-style scripts)."""
-    import os
     import platform
     import time
 
-    import rpod
     from rpod import __version__
+    from rpod import built as built_time
     from rpod.image.pull import host_arch
 
-    try:  # when this rpod was installed (built): its package's own files
-        built = int(os.stat(rpod.__file__).st_mtime)
-    except OSError:
-        built = 0
+    built = built_time()
     client = {"APIVersion": __version__, "Version": __version__, "GoVersion": f"python{platform.python_version()}",
               "GitCommit": "", "BuiltTime": time.strftime("%a %b %e %H:%M:%S %Y", time.localtime(built)),
               "Built": built, "OsArch": f"linux/{host_arch()}", "Os": "linux"}

@@ -247,13 +247,13 @@ def history_json(rows: list[HistoryRow]) -> list[dict[str, Any]]:
     return as_json([r.e for r in rows])
 
 
-def tree(name: str, paths: Paths | None = None) -> str:
-    """``rpod image tree``: the image's layers as text."""
-    from rpod.image.history import tree as image_tree
+def tree(name: str, whatrequires: bool = False, paths: Paths | None = None) -> str:
+    """``rpod image tree [--whatrequires]``: the image's layers (or those built on it) as text."""
+    from rpod.image.layertree import tree as image_tree
     from rpod.image.source import resolve_local
 
     p = _paths(paths)
-    return image_tree(p, resolve_local(p, name))
+    return image_tree(p, resolve_local(p, name), whatrequires)
 
 
 def image_diff(name: str, other: str | None = None, paths: Paths | None = None) -> list[tuple[str, str]]:

@@ -142,6 +142,10 @@ def list_images(opts: ListOptions, paths: Paths | None = None) -> list[tuple[Any
 
         records = [r for r in records
                    if flt.image(r, opts.filters, lambda r=r: labels(r), created_of)]
+    if not opts.filters and (p.root / "manifest-lists.json").exists():  # lists show as images, as Podman
+        from rpod.image.manifests import as_records
+
+        records = [*records, *as_records(p)]
     used = {k: len(v) for k, v in containers_by_image(p).items()} if opts.containers else {}
     rows = image_rows(store, records, no_trunc=opts.no_trunc, containers_by_image=used)
     rows.sort(key=_SORT_KEYS[opts.sort])
@@ -197,6 +201,10 @@ def remove(opts: RemoveOptions, paths: Paths | None = None) -> list[ItemReport]:
 
     p = paths_or_default(paths)
     names = [r.id for r in _store(p).list()] if opts.all else list(opts.names)
+    if opts.all and (p.root / "manifest-lists.json").exists():
+        from rpod.image.manifests import as_records
+
+        names += [r.id for r in as_records(p)]
     if not names and not opts.all:
         raise UsageError("image name or ID must be specified")
 
@@ -210,6 +218,10 @@ def remove(opts: RemoveOptions, paths: Paths | None = None) -> list[ItemReport]:
             done = remove_images(p, [name], force=opts.force, candidates_of=local_candidates,
                                  users=containers_by_image(p), remove_users=remove_users)
         except NoSuchImage as e:
+            gone = _remove_list(p, name)  # a manifest list is an image to rmi, as in Podman
+            if gone is not None:
+                reports.append(gone)
+                continue
             if opts.ignore or opts.force:  # Podman: --force ignores missing images too
                 continue
             e.exit_code = 1
@@ -222,6 +234,17 @@ def remove(opts: RemoveOptions, paths: Paths | None = None) -> list[ItemReport]:
         text = [f"Untagged: {n}" for n in done.untagged] + [f"Deleted: {d}" for d in done.deleted]
         reports.append(ItemReport(name, done.deleted[0] if done.deleted else "", text=text))
     return reports
+
+
+def _remove_list(p: Paths, name: str) -> ItemReport | None:
+    from rpod.engine.items import ItemReport
+    from rpod.image import manifests
+
+    if not (p.root / "manifest-lists.json").exists() or manifests.find(p, name) is None:
+        return None
+    gone = manifests.remove_lists(p, [name])
+    text = [f"Untagged: {n}" for m in gone for n in m.names] + [f"Deleted: {m.id}" for m in gone]
+    return ItemReport(name, gone[0].id if gone else "", text=text)
 
 
 def tag(image: str, targets: list[str], paths: Paths | None = None) -> None:

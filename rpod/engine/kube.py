@@ -85,8 +85,8 @@ def _secret_lookup(p: Paths) -> Any:
     return lookup
 
 
-def play(text: str, opts: PlayOptions, paths: Paths | None = None) -> PlayReport:
-    """Create (and start) what the YAML ``text`` describes."""
+def play(text: str, opts: PlayOptions, paths: Paths | None = None, emit: Any = None) -> PlayReport:
+    """Create (and start) what the YAML ``text`` describes (``emit``: build progress lines)."""
     from rpod.engine import volumes as vol_engine
 
     p = paths_or_default(paths)
@@ -95,24 +95,85 @@ def play(text: str, opts: PlayOptions, paths: Paths | None = None) -> PlayReport
         docs += [d for d in load_documents(read_source(path)) if d.get("kind") == "ConfigMap"]
     if opts.replace:
         down(text, paths=p)
+    if opts.service_container and not opts.start:
+        raise UsageError("running a service container requires starting the pod(s)")
     the_plan = plan(docs, opts, _secret_lookup(p))
+    _build_images(p, docs, opts, emit or (lambda _line: None))
     report = PlayReport()
     for v in the_plan.volumes:
         vol_engine.create(vol_engine.CreateOptions(name=v["name"], labels=v["labels"], options=v["options"],
                                                    ignore=True), p)
         report.volumes.append(v["name"])
+    service = _service_container(p, text, opts.replace) if opts.service_container and the_plan.pods else ""
     for pp in the_plan.pods:
-        report.pods.append(_play_pod(p, pp, opts))
+        report.pods.append(_play_pod(p, pp, opts, service))
     return report
 
 
-def _play_pod(p: Paths, pp: Any, opts: PlayOptions) -> PodPlayReport:
+def _service_container(p: Paths, text: str, replace: bool) -> str:
+    """Podman's ``--service-container``: a catatonit container named after the YAML's digest
+    (``<12 hex>-service``), without network, started before the pods and stopped after them; the
+    pods record it (``rpod.pod.ops`` starts, stops and removes it with them)."""
+    import hashlib
+
+    from rpod.container import lifecycle
+    from rpod.container.create import create as create_container
+    from rpod.container.options import RunOptions
+    from rpod.container.state import ContainerStore
+    from rpod.pod.pause import INFRA_COMMAND, ensure_pause_image
+
+    name = hashlib.sha256(text.encode()).hexdigest()[:12] + "-service"
+    if replace:
+        with contextlib.suppress(RpodError):
+            lifecycle.remove(p, ContainerStore(p).get(name), force=True, timeout=0)
+    run = RunOptions(image=ensure_pause_image(p), command=list(INFRA_COMMAND), entrypoint="", name=name,
+                     pull="never", network="none", is_service=True)
+    return create_container(p, run).id
+
+
+def _build_images(p: Paths, docs: list[dict[str, Any]], opts: PlayOptions, emit: Any) -> None:
+    """Podman's ``--build``: an image whose name (last path part, no tag) is a directory of the context
+    (``--context-dir``, else the current one) with a Containerfile/Dockerfile is built and tagged with
+    the image's name — always with ``--build``, else only when the image is not in the store."""
+    from rpod.engine import builds, images
+    from rpod.engine.builds import CONTAINERFILE_NAMES
+
+    base = Path(opts.context_dir or os.getcwd())
+    for image in dict.fromkeys(_images(docs)):
+        prefix = image.rsplit("/", 1)[-1].split("@")[0].split(":")[0]
+        found = next((base / prefix / n for n in CONTAINERFILE_NAMES if (base / prefix / n).is_file()), None)
+        if found is None or not (opts.build or not images.exists(image, paths=p)):
+            continue
+        context, text, cf_path, _ = builds.prepare_context(builds.BuildRequest(context=str(found.parent),
+                                                                               file=str(found)), p)
+        builds.build(builds.BuildOptions(context=context, containerfile=text, containerfile_path=cf_path,
+                                         tags=builds.normalize_names([image]), commit_name=image), emit, p)
+
+
+def _images(docs: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for d in docs:
+        spec = d.get("spec") or {}
+        if d.get("kind") in ("Deployment", "DaemonSet", "Job"):
+            spec = (spec.get("template") or {}).get("spec") or {}
+        elif d.get("kind") != "Pod":
+            continue
+        out += [c["image"] for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+                if c.get("image")]
+    return out
+
+
+def _play_pod(p: Paths, pp: Any, opts: PlayOptions, service: str) -> PodPlayReport:
     from rpod.container.create import create as create_container
     from rpod.pod import ops
     from rpod.pod.create import apply as join_pod
     from rpod.pod.create import create_pod
+    from rpod.pod.store import PodStore
 
     pod = create_pod(p, pp.pod)
+    if service:
+        pod.service_container_id = service
+        PodStore(p).save(pod)
     out = PodPlayReport(pod.id)
     try:
         kdir = p.root / "kube" / pod.id

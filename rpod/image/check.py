@@ -10,22 +10,10 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import dataclass, field
 
 from rpod.image.store import ImageRecord, ImageStore
 from rpod.paths import Paths
-from rpod.storefile import locked
-
-
-@dataclass
-class Problem:
-    """One inconsistency: ``kind`` (image, layer, directory, store), which, and why."""
-
-    kind: str
-    ident: str
-    problem: str
-    repaired: bool = False
-    users: list[str] = field(default_factory=list)  # containers of a damaged image
+from rpod.storefile import Problem, locked
 
 
 def damaged(store: ImageStore, rec: ImageRecord, quick: bool) -> str:

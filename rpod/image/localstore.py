@@ -133,18 +133,20 @@ def local_layer(paths: Paths, diff_id: str) -> LocalLayer | None:
 
 def add_layer_from_tar(paths: Paths, stream: IO[bytes], compression: str = "gzip",
                        on_bytes: Callable[[int], None] | None = None, level: int | None = None,
-                       lease: Any = None) -> LocalLayer:
+                       lease: Any = None, spare: Any = None) -> LocalLayer:
     """Store the uncompressed layer tar read from ``stream`` (see the module docstring).
 
     ``lease`` (``rpod.image.lease.Lease``): the layer is added to it before its lock is released,
-    so a concurrent ``rmi``/prune cannot remove it before the caller's image is recorded."""
+    so a concurrent ``rmi``/prune cannot remove it before the caller's image is recorded.
+    ``spare``: an unpack helper the caller started earlier (``layerfetch.spawn_spare``: a build
+    starts it while its step runs, hiding the helper's start-up); it is used up either way."""
     from rootless.userns import remove_tree
     from rpod.image import layerfetch
 
     paths.ensure()
     comp = _Compressor(compression, level)
     mapping = _mapping()
-    helper = layerfetch.spawn_spare(paths, mapping)
+    helper = spare or layerfetch.spawn_spare(paths, mapping)
     scratch = helper.scratch
     try:
         diff_id, unpacked, blob, stats = _feed(helper, stream, comp, scratch / BLOB_NAME, on_bytes)

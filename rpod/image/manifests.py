@@ -27,6 +27,7 @@ class ManifestList:
     names: list[str]
     index: dict[str, Any]
     sources: dict[str, str] = field(default_factory=dict)  # digest -> "local:<image id>" | "docker://ref@digest"
+    created: str = ""  # RFC 3339 (lists made before this field: none)
 
     def index_bytes(self, fmt: str | None = None) -> tuple[bytes, str]:
         """The list as pushed: compact JSON, a Docker list (or an OCI index with ``--format oci``)."""
@@ -64,6 +65,22 @@ def find(paths: Paths, name: str) -> ManifestList | None:
     return None
 
 
+def as_records(paths: Paths) -> list[Any]:
+    """The local lists as image records for ``images`` (Podman 4.3.1 lists them as images: the
+    list's ID, names, digest, creation time; its size the list document's)."""
+    import hashlib
+
+    from rpod.image.store import ImageRecord
+
+    out = []
+    for m in _load(paths):
+        data, _ = m.index_bytes()
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        out.append(ImageRecord(m.id, list(m.names), digest, [f"{n.rpartition(':')[0] or n}@{digest}" for n in m.names],
+                               created=m.created, size=len(data)))
+    return out
+
+
 def get(paths: Paths, name: str) -> ManifestList:
     m = find(paths, name)
     if m is None:
@@ -92,8 +109,11 @@ def create(paths: Paths, name: str, amend: bool = False) -> ManifestList:
                 return existing
             raise RpodError(f'creating manifest list "{name}": image name "{full}" is already associated with '
                             f'image "{existing.id}"')
+        import datetime
+
+        now = datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
         m = ManifestList(secrets.token_hex(32), [full], {"schemaVersion": 2, "mediaType": mt.DOCKER_MANIFEST_LIST,
-                                                          "manifests": None})
+                                                          "manifests": None}, created=now)
         lists.append(m)
         _save(paths, lists)
         return m

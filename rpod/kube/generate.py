@@ -20,12 +20,55 @@ _DEFAULT_ENV = ("PATH", "TERM", "container", "HOSTNAME", "HOME")
 
 
 def _dns_name(name: str) -> str:
-    """A DNS-1123 label from a container/pod name (Kubernetes refuses ``_`` and capitals)."""
-    out = re.sub(r"[^a-z0-9-]", "-", name.lower()).strip("-")
+    """A name Kubernetes takes from a container/pod name: ``_`` and other signs become ``-`` (Podman
+    drops ``_``); the case is kept, as Podman (its own tests expect it; lower-case names validate)."""
+    out = re.sub(r"[^A-Za-z0-9-]", "-", name).strip("-")
     return out[:63] or "rpod"
 
 
-def _image_env(paths: Paths, rec: Any) -> set[str]:
+# runtime-tools' default capability set, which Podman compares a container's with (capAddDrop)
+_KUBE_DEFAULT_CAPS = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+                      "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+                      "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE")
+
+
+def _capabilities(paths: Paths, rec: Any) -> dict[str, list[str]]:
+    """``securityContext.capabilities`` as Podman writes it: the defaults the container lacks
+    (``drop``) and what it has beyond them (``add``), from its OCI spec."""
+    import json
+
+    from rootless import ctrfiles
+    from rpod.container.state import ContainerStore
+
+    try:
+        with open(ContainerStore(paths).dir(rec.id) / ctrfiles.SPEC) as f:
+            caps = ((json.load(f).get("process") or {}).get("capabilities") or {})
+    except (OSError, ValueError):
+        caps = {}
+    have = list(dict.fromkeys(c for k in ("ambient", "bounding", "effective", "inheritable", "permitted")
+                              for c in caps.get(k) or []))
+    out = {"add": [c for c in have if c not in _KUBE_DEFAULT_CAPS],
+           "drop": [c for c in _KUBE_DEFAULT_CAPS if c not in have]}
+    return {k: v for k, v in out.items() if v}
+
+
+def container_annotations(rec: Any, name: str, pod_id: str = "") -> dict[str, str]:
+    """The annotations Podman puts in a container's spec, keyed ``KEY/NAME`` on the pod."""
+    opts = rec.options
+    ann = {"io.kubernetes.cri-o.TTY": "true" if opts.tty else "false",
+           "io.podman.annotations.autoremove": "TRUE" if opts.rm else "FALSE",
+           "io.podman.annotations.init": "TRUE" if opts.init else "FALSE",
+           "io.podman.annotations.privileged": "TRUE" if opts.privileged else "FALSE",
+           "io.podman.annotations.publish-all": "TRUE" if opts.publish_all else "FALSE"}
+    if pod_id:
+        ann |= {"io.kubernetes.cri-o.ContainerType": "container", "io.kubernetes.cri-o.SandboxID": pod_id}
+    for item in opts.annotations or []:
+        k, _, v = item.partition("=")
+        ann[k] = v
+    return {f"{k}/{name}": v[:63] for k, v in ann.items()}
+
+
+def _image_config(paths: Paths, rec: Any) -> dict[str, Any]:
     from rpod.image.store import ImageStore
 
     store = ImageStore(paths)
@@ -33,8 +76,24 @@ def _image_env(paths: Paths, rec: Any) -> set[str]:
         img = store.get(rec.image_id)
         cfg = store.config(img) if img else {}
     except Exception:
-        return set()
-    return set(((cfg.get("config") or {}).get("Env")) or [])
+        return {}
+    return cfg.get("config") or {}
+
+
+def _command(opts: dict[str, Any], image: dict[str, Any]) -> dict[str, list[str]]:
+    """Podman's ``command``/``args``: with an entrypoint (the container's, else the image's) it is
+    ``command`` and the command ``args``; else the command is ``command``; a ``command`` equal to
+    the image's Cmd or Entrypoint is left out."""
+    from rpod.container.options import parse_entrypoint
+
+    entry = parse_entrypoint(opts.get("entrypoint")) if opts.get("entrypoint") is not None else None
+    if entry is None:
+        entry = list(image.get("Entrypoint") or [])
+    cmd = list(opts.get("command") or []) or ([] if opts.get("entrypoint") is not None else list(image.get("Cmd") or []))
+    out = {"command": entry, "args": cmd} if entry else {"command": cmd}
+    if out["command"] in (list(image.get("Cmd") or []), list(image.get("Entrypoint") or [])):
+        del out["command"]
+    return {k: v for k, v in out.items() if v}
 
 
 def _ports(records: list[str]) -> list[dict[str, Any]]:
@@ -57,31 +116,27 @@ def container_doc(paths: Paths, rec: Any, name: str, ports: list[str], volumes: 
     """One ``containers[]`` entry; adds the volumes it mounts to ``volumes``."""
     from dataclasses import asdict
 
-    from rpod.container.options import parse_entrypoint
-
     opts = asdict(rec.options)
-    c: dict[str, Any] = {"name": name, "image": rec.image_name}
-    entry = parse_entrypoint(opts.get("entrypoint"))
-    if entry:
-        c["command"] = entry
-    if opts.get("command"):
-        c["args"] = list(opts["command"])
+    image = _image_config(paths, rec)
+    c: dict[str, Any] = {"name": name, "image": rec.image_name, **_command(opts, image)}
     if opts.get("workdir"):
         c["workingDir"] = opts["workdir"]
-    image_env = _image_env(paths, rec)
+    image_env = set(image.get("Env") or [])
     env = [e for e in rec.env if e not in image_env and e.partition("=")[0] not in _DEFAULT_ENV]
     if env:
         c["env"] = [{"name": k, "value": v} for k, _, v in (e.partition("=") for e in env)]
     if ports:
         c["ports"] = _ports(ports)
+    c["resources"] = {}
     if opts.get("tty"):
         c["tty"] = True
     if opts.get("interactive"):
         c["stdin"] = True
     sec: dict[str, Any] = {}
-    caps = {k: [x.upper().removeprefix("CAP_") for x in opts.get(f"cap_{k}") or []] for k in ("add", "drop")}
-    if caps["add"] or caps["drop"]:
-        sec["capabilities"] = {k: v for k, v in caps.items() if v}
+    if not opts.get("privileged"):
+        caps = _capabilities(paths, rec)
+        if caps:
+            sec["capabilities"] = caps
     if opts.get("read_only"):
         sec["readOnlyRootFilesystem"] = True
     if opts.get("privileged"):
@@ -125,19 +180,23 @@ def _mounts(paths: Paths, rec: Any, volumes: dict[str, dict[str, Any]]) -> list[
 
 
 def pod_doc(paths: Paths, name: str, members: list[Any], ports: list[str], *, hostname: str = "",
-            labels: dict[str, str] | None = None, restart: str = "") -> dict[str, Any]:
+            labels: dict[str, str] | None = None, restart: str = "", pod_id: str = "") -> dict[str, Any]:
+    """A Pod document; one made from a pod (``pod_id``) has Podman's ``status: {}``."""
     from rpod.humanize import parse_time
 
     volumes: dict[str, dict[str, Any]] = {}
     containers = []
+    annotations: dict[str, str] = {}
     prefix = name + "-"
     for i, rec in enumerate(members):
         cname = rec.name[len(prefix):] if rec.name.startswith(prefix) else rec.name
+        annotations |= container_annotations(rec, _dns_name(cname), pod_id)
         containers.append(container_doc(paths, rec, _dns_name(cname), ports if i == 0 else [], volumes))
     import datetime
 
     created = min((parse_time(r.created) for r in members), default=0)
     meta: dict[str, Any] = {
+        "annotations": dict(sorted(annotations.items())),
         "creationTimestamp": datetime.datetime.fromtimestamp(created, datetime.UTC).strftime(
             "%Y-%m-%dT%H:%M:%SZ"),
         "labels": {"app": _dns_name(name), **(labels or {})}, "name": _dns_name(name)}
@@ -148,7 +207,10 @@ def pod_doc(paths: Paths, name: str, members: list[Any], ports: list[str], *, ho
         spec["restartPolicy"] = restart
     if volumes:
         spec["volumes"] = list(volumes.values())
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+    doc = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+    if pod_id:
+        doc["status"] = {}
+    return doc
 
 
 def pvc_doc(vol: Any) -> dict[str, Any]:
@@ -206,9 +268,10 @@ def generate_docs(paths: Paths, refs: list[str], *, service: bool = False) -> li
         mem = sorted((m for m in members(paths, pod.id) if m.id != pod.infra_id), key=lambda r: r.created)
         if not mem:
             raise UsageError(f"pod {pod.name} only has an infra container: add containers to it first")
-        restart = _RESTART.get(str(mem[0].options.restart or "").partition(":")[0], "")
+        restart = _RESTART.get(str(mem[0].options.restart or "").partition(":")[0], "Never")
+        hostname = pod.hostname or (pod.name if "uts" in pod.share and pod.infra else "")
         pod_docs.append(pod_doc(paths, pod.name, mem, infra.ports if infra else [], labels=pod.labels,
-                                hostname=pod.hostname, restart=restart))
+                                hostname=hostname, restart=restart, pod_id=pod.id))
     if ctrs:
         name = ctrs[0].name + "-pod" if len(ctrs) == 1 else "+".join(c.name for c in ctrs)[:40] + "-pod"
         ports = [p for c in ctrs for p in c.ports]

@@ -17,6 +17,7 @@ from typing import Any
 
 from rpod.errors import UsageError
 
+MAX_ANNOTATION = 63  # Podman's limit on an annotation's value (define.MaxKubeAnnotation)
 RESTART = {"Always": "always", "OnFailure": "on-failure", "Never": "no"}
 KINDS = ("Pod", "Deployment", "DaemonSet", "Job", "ConfigMap", "Secret", "PersistentVolumeClaim", "Service")
 
@@ -32,6 +33,10 @@ class PlayOptions:
     configmaps: list[str] = field(default_factory=list)  # extra ConfigMap YAML files
     log_driver: str | None = None
     log_opt: list[str] = field(default_factory=list)
+    annotations: dict[str, str] = field(default_factory=dict)  # --annotation, on every container
+    build: bool = False  # --build: build images from ./<image name>/Containerfile
+    context_dir: str | None = None  # --context-dir: where those directories are
+    service_container: bool = False  # --service-container
 
 
 @dataclass
@@ -131,6 +136,10 @@ def plan(docs: list[dict[str, Any]], opts: PlayOptions,
                        if k.startswith("volume.podman.io/") and k.split("/", 1)[1] in ("uid", "gid", "device", "type", "o")}
             out.volumes.append({"name": meta.get("name"), "labels": dict(meta.get("labels") or {}), "options": options})
         elif kind == "Pod":
+            for key, val in (meta.get("annotations") or {}).items():
+                if len(str(val)) > MAX_ANNOTATION:
+                    raise UsageError(f"invalid annotation {json.dumps(key)}={json.dumps(str(val))} value length "
+                                     f"exceeds Kubernetetes max {MAX_ANNOTATION}")  # sic, Podman 4.3.1's spelling
             out.pods.append(pod_plan(meta.get("name") or "", d.get("spec") or {}, meta, opts, src))
         elif kind in ("Deployment", "DaemonSet", "Job"):
             name = meta.get("name")
@@ -174,11 +183,12 @@ def pod_plan(name: str, spec: dict[str, Any], meta: dict[str, Any], opts: PlayOp
     pod = PodOptions(name=name, publish=publish, network=network, hostname=spec.get("hostname"), labels=labels,
                      dns=list(dns.get("nameservers") or []), dns_search=list(dns.get("searches") or []),
                      dns_option=[o["name"] + (f":{o['value']}" if o.get("value") else "") for o in dns.get("options") or []],
-                     add_host=add_host, share="+pid" if spec.get("shareProcessNamespace") else None)
+                     add_host=add_host, share="+pid" if spec.get("shareProcessNamespace") else None,
+                     exit_policy="stop")  # Podman 4.3.1: kube-played pods stop with their last container
     out = PodPlan(name, pod)
     volumes = _volumes(name, spec.get("volumes") or [], src, out)
     restart = RESTART.get(spec.get("restartPolicy") or "Always", "always")
-    annotations = [f"{k}={v}" for k, v in (meta.get("annotations") or {}).items()]
+    annotations = [f"{k}={v}" for k, v in {**(meta.get("annotations") or {}), **opts.annotations}.items()]
     seen: set[str] = set()
     for init, c in [(True, c) for c in spec.get("initContainers") or []] + [(False, c) for c in spec.get("containers") or []]:
         if c.get("name") in seen:
@@ -195,10 +205,12 @@ def _host_ports(spec: dict[str, Any]) -> list[str]:
     ports = []
     for c in spec.get("containers") or []:
         for p in c.get("ports") or []:
-            if p.get("hostPort"):
+            # Podman 4.3.1: a port with only one side is published on the same number on the other
+            host, ctr = p.get("hostPort") or p.get("containerPort"), p.get("containerPort") or p.get("hostPort")
+            if host:
                 ip = f"{p['hostIP']}:" if p.get("hostIP") else ""
                 proto = (p.get("protocol") or "TCP").lower()
-                ports.append(f"{ip}{p['hostPort']}:{p['containerPort']}/{proto}")
+                ports.append(f"{ip}{host}:{ctr}/{proto}")
     return ports
 
 

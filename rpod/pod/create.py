@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from rpod.errors import RpodError, UsageError
+from rpod.errors import RegistryError, RpodError, UsageError
 from rpod.paths import Paths
 from rpod.pod.store import DEFAULT_SHARE, PodRecord, PodStore, parse_share
 
@@ -61,7 +61,7 @@ def create_pod(paths: Paths, opts: PodOptions) -> PodRecord:
     from rpod.storefile import atomic_write
 
     if opts.exit_policy not in ("continue", "stop"):
-        raise UsageError(f'invalid pod exit policy: "{opts.exit_policy}"')
+        raise UsageError(f'running pod create option: invalid pod exit policy: "{opts.exit_policy}"')
     share = parse_share(opts.share) if opts.share is not None else list(DEFAULT_SHARE)
     if not opts.infra:
         if opts.share and share:
@@ -82,7 +82,7 @@ def create_pod(paths: Paths, opts: PodOptions) -> PodRecord:
     labels = parse_key_values(opts.labels, "--label")
     pod = PodRecord(id=new_id(), name=name, created=_now(), labels=labels, infra=opts.infra, share=share,
                     share_parent=opts.share_parent, hostname=opts.hostname or "", exit_policy=opts.exit_policy,
-                    infra_image=opts.infra_image or "",
+                    infra_image=opts.infra_image or (_conf_infra_image() if opts.infra else ""),
                     infra_command=parse_entrypoint(opts.infra_command) or [],
                     create_command=list(opts.create_command),
                     infra_options={"network": opts.network, "publish": list(opts.publish),
@@ -150,11 +150,22 @@ def _create_infra(paths: Paths, pod: PodRecord, opts: PodOptions) -> Any:
                      add_host=list(opts.add_host), userns=opts.userns,
                      ipc="shareable" if "ipc" in pod.share else None,
                      conmon_pidfile=os.path.abspath(opts.infra_conmon_pidfile) if opts.infra_conmon_pidfile else None)
-    if pod.infra_image and not command:
+    if command:  # --infra-command (or catatonit -P) is the infra's entrypoint, as Podman
+        import json
+
+        run.entrypoint, run.command = json.dumps(command), []
+    elif pod.infra_image:
         run.command = []
-    if not pod.infra_image:
-        run.entrypoint = ""  # the command is the whole argv
-    return create_container(paths, run)
+    try:
+        return create_container(paths, run)
+    except RegistryError as e:  # Podman names the image source first
+        raise RegistryError(f"initializing source docker://{image}: {e.message}", hint=e.hint) from None
+
+
+def _conf_infra_image() -> str:
+    from rpod.pod.pause import conf_infra_image
+
+    return conf_infra_image()
 
 
 def _read_id_file(path: str) -> str:
@@ -172,9 +183,9 @@ def apply(paths: Paths, opts: Any) -> PodRecord:
     if ref.startswith("new:"):
         existing = store.lookup(ref[4:])
         pod = existing or create_pod(paths, PodOptions(name=ref[4:], publish=list(opts.publish),
-                                                       network=opts.network))
-        if existing is None:
-            opts.publish, opts.network = [], None  # given to the new pod's infra, as Podman does
+                                                       network=opts.network, hostname=opts.hostname))
+        if existing is None:  # given to the new pod's infra, as Podman does
+            opts.publish, opts.network, opts.hostname = [], None, None
     else:
         pod = store.lookup(ref)
         if pod is None:
@@ -190,11 +201,15 @@ def apply(paths: Paths, opts: Any) -> PodRecord:
         if opts.network and opts.network not in ("bridge", "private") and not opts.network.startswith("container:"):
             raise UsageError("invalid config provided: networks must be defined when the pod is created: "
                              "network cannot be configured when it is shared with a pod")
-        opts.network = f"container:{infra}"
+        # a host-network infra has no namespace of its own to join (the host's is not the user's to enter)
+        opts.network = "host" if (pod.infra_options or {}).get("network") == "host" else f"container:{infra}"
     for kind, flag in NS_FLAGS:
         if kind in pod.share and not getattr(opts, flag):
             setattr(opts, flag, f"container:{infra}")
-    if "uts" in pod.share and not opts.hostname:
+    if "uts" in pod.share:
+        if opts.hostname:
+            raise UsageError("invalid config provided: cannot set hostname when joining the pod UTS namespace: "
+                             "invalid configuration")
         opts.hostname = pod.hostname or pod.name
     opts.volumes = [*(pod.infra_options.get("volumes") or []), *opts.volumes]
     return pod

@@ -41,7 +41,8 @@ def start(paths: Paths, pod: PodRecord) -> list[tuple[Any, BaseException]]:
 
     store = ContainerStore(paths)
     errors: list[tuple[Any, BaseException]] = []
-    for rec in start_order(paths, pod):
+    service = store.load(pod.service_container_id) if pod.service_container_id else None
+    for rec in [*([service] if service else []), *start_order(paths, pod)]:  # the service container first
         if store.state(rec.id).running:
             continue
         try:
@@ -81,8 +82,32 @@ def stop(paths: Paths, pod: PodRecord, timeout: int | None = None) -> list[tuple
             one(rec)
     for rec in infra:  # then the infra: the members' namespaces go with it
         one(rec)
+    stop_idle_service(paths, pod)
     _event(paths, pod, "stop")
     return errors
+
+
+def stop_idle_service(paths: Paths, pod: PodRecord) -> None:
+    """Stop the pod's service container once no pod it serves has a running member (Podman)."""
+    from rpod.container import lifecycle
+    from rpod.container.state import ContainerStore
+
+    if not pod.service_container_id:
+        return
+    store = ContainerStore(paths)
+    service = store.load(pod.service_container_id)
+    if service is None or not store.state(service.id).running:
+        return
+    for other in served_pods(paths, service.id):
+        if any(store.state(c.id).running for c in members(paths, other.id) if c.id != other.infra_id):
+            return
+    with contextlib.suppress(RpodError):
+        lifecycle.stop(paths, service, 0)
+
+
+def served_pods(paths: Paths, service_id: str) -> list[PodRecord]:
+    """The pods whose service container ``service_id`` is."""
+    return [p for p in PodStore(paths).list() if p.service_container_id == service_id]
 
 
 def apply_exit_policy(paths: Paths, pod_id: str) -> None:
@@ -91,16 +116,17 @@ def apply_exit_policy(paths: Paths, pod_id: str) -> None:
     from rpod.container.state import ContainerStore
 
     pod = PodStore(paths).load(pod_id)
-    if pod is None or pod.exit_policy != "stop" or not pod.infra_id:
+    if pod is None:
         return
     store = ContainerStore(paths)
     ctrs = members(paths, pod.id)
     if any(store.state(c.id).running for c in ctrs if c.id != pod.infra_id):
         return
-    infra = store.load(pod.infra_id)
-    if infra is not None and store.state(infra.id).running:
+    infra = store.load(pod.infra_id) if pod.infra_id else None
+    if pod.exit_policy == "stop" and infra is not None and store.state(infra.id).running:
         with contextlib.suppress(RpodError):
             lifecycle.stop(paths, infra)
+    stop_idle_service(paths, pod)
 
 
 def kill(paths: Paths, pod: PodRecord, signum: int) -> list[tuple[Any, BaseException]]:
@@ -126,9 +152,9 @@ def remove(paths: Paths, pod: PodRecord, *, force: bool = False, timeout: int | 
 
     store = ContainerStore(paths)
     order = list(reversed(start_order(paths, pod)))
-    if not force:
+    if not force:  # a running infra is no obstacle (Podman's checkReadyForRemoval): it is stopped below
         for rec in order:
-            if store.state(rec.id).running:
+            if rec.id != pod.infra_id and store.state(rec.id).running:
                 raise StateConflict(
                     f"pod {pod.id} has containers that are not ready to be removed: cannot remove container "
                     f"{rec.id} as it is running - running or paused containers cannot be removed without "
@@ -138,12 +164,15 @@ def remove(paths: Paths, pod: PodRecord, *, force: bool = False, timeout: int | 
             stop(paths, pod, timeout)
     for rec in order:
         if store.load(rec.id) is not None:
-            lifecycle.remove(paths, rec, force=force, timeout=timeout, volumes=True)
+            lifecycle.remove(paths, rec, force=force or rec.id == pod.infra_id, timeout=timeout, volumes=True)
     import shutil
 
     shutil.rmtree(paths.root / "kube" / pod.id, ignore_errors=True)  # kube play's ConfigMap/Secret files
     PodStore(paths).remove(pod)
     _event(paths, pod, "remove")
+    service = store.load(pod.service_container_id) if pod.service_container_id else None
+    if service is not None and not served_pods(paths, service.id):  # its last pod: it goes too
+        lifecycle.remove(paths, service, force=True, timeout=0)
 
 
 def inspect(paths: Paths, pod: PodRecord) -> dict[str, Any]:

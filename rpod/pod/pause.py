@@ -1,7 +1,8 @@
-"""The infra image: ``localhost/rpod-pause:VERSION``, one layer holding the host's catatonit.
+"""The infra image: ``localhost/podman-pause:VERSION-BUILT``, one layer holding the host's catatonit.
 
-Podman builds ``localhost/podman-pause:VERSION-...`` the same way on first use (catatonit copied
-into a scratch image), so no registry is needed for pods.  The layer is written straight into the
+Podman builds its image of that name (``version``'s ``.Server.Version-.Server.Built``, which scripts
+and Podman's own tests compute) the same way on first use (catatonit copied into a scratch image),
+so no registry is needed for pods.  The layer is written straight into the
 store: the user owns its files, which is root in the container, as an unpacked layer's root files.
 """
 
@@ -16,11 +17,11 @@ import tarfile
 import time
 from typing import Any
 
-from rpod import __version__
+from rpod import __version__, built
 from rpod.errors import RpodError
 from rpod.paths import Paths
 
-PAUSE_NAME = f"localhost/rpod-pause:{__version__}"
+PAUSE_NAME = f"localhost/podman-pause:{__version__}-{built()}"
 CATATONIT_CANDIDATES = ("/usr/bin/catatonit", "/usr/libexec/catatonit/catatonit", "/usr/libexec/podman/catatonit")
 INFRA_COMMAND = ["/catatonit", "-P"]
 
@@ -104,6 +105,21 @@ def _arch() -> str:
     from rpod.image.pull import host_arch
 
     return host_arch()
+
+
+def conf_infra_image() -> str:
+    """``[engine] infra_image`` of the file ``CONTAINERS_CONF`` names (read only when it is set)."""
+    path = os.environ.get("CONTAINERS_CONF")
+    if not path:
+        return ""
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            value = tomllib.load(f).get("engine", {}).get("infra_image")
+    except (OSError, tomllib.TOMLDecodeError):
+        return ""
+    return value if isinstance(value, str) else ""
 
 
 def infra_spec(pod: Any) -> tuple[str, list[str]]:

@@ -46,6 +46,7 @@ class PodRecord:
     exit_policy: str = "continue"
     create_command: list[str] = field(default_factory=list)
     infra_options: dict[str, Any] = field(default_factory=dict)  # network, publish, dns... (inspect)
+    service_container_id: str = ""  # kube play --service-container: started and stopped with the pods
 
     @property
     def short_id(self) -> str:
@@ -65,7 +66,7 @@ def parse_share(value: str) -> list[str]:
     kinds = [k.strip() for k in value.split(",") if k.strip()]
     for k in kinds:
         if k not in SHAREABLE:
-            raise UsageError(f"{k!r} is not a valid namespace to share: use cgroup, ipc, net, pid or uts")
+            raise UsageError(f"invalid kernel namespace to share: {k}. Options are: cgroup, ipc, net, pid, uts or none")
     return [] if kinds == ["none"] else sorted(set(kinds))
 
 

@@ -172,12 +172,15 @@ def parse_secret(value: str) -> SecretUse:
     return use
 
 
-def apply(paths: Paths, values: list[str], secrets_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """(bind mounts, ``K=V`` environment entries) for the container's ``--secret`` flags; the
-    mounted copies are written under ``secrets_dir`` (the container's own directory)."""
+def apply(paths: Paths, values: list[str], secrets_dir: Path
+          ) -> tuple[list[dict[str, Any]], list[str], list[tuple[str, int, int]]]:
+    """(bind mounts, ``K=V`` environment entries, (copy, uid, gid) to chown in the container's user
+    namespace) for the container's ``--secret`` flags; the mounted copies are written under
+    ``secrets_dir`` (the container's own directory)."""
     store = SecretStore(paths)
     mounts: list[dict[str, Any]] = []
     env: list[str] = []
+    owners: list[tuple[str, int, int]] = []
     for value in values:
         use = parse_secret(value)
         rec = store.get(use.name)
@@ -194,4 +197,6 @@ def apply(paths: Paths, values: list[str], secrets_dir: Path) -> tuple[list[dict
         os.chmod(copy, use.mode)
         mounts.append({"destination": target, "type": "bind", "source": str(copy),
                        "options": ["bind", "rprivate", "ro"]})
-    return mounts, env
+        if use.uid or use.gid:
+            owners.append((str(copy), use.uid, use.gid))
+    return mounts, env, owners

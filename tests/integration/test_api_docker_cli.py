@@ -156,3 +156,20 @@ def test_build_push_save_load(denv: dict[str, str], registry: Registry, tmp_path
     assert "Loaded image" in r.stdout
     assert ok(docker(denv, "run", "--rm", "apibuilt:1")).stdout.startswith("hello from the context")
     docker(denv, "rmi", "-f", "apibuilt:1", target)
+
+
+def test_import_export_search(denv: dict[str, str], registry: Registry, tmp_path: Path) -> None:
+    """``docker export`` of a container's files, ``docker import`` of them (fromSrc=-) with a change,
+    and ``docker search`` against the test registry."""
+    ok(docker(denv, "run", "--name", "to-export", "alpine", "sh", "-c", "echo exported > /marker"))
+    archive = tmp_path / "fs.tar"
+    try:
+        ok(docker(denv, "export", "-o", str(archive), "to-export"))
+    finally:
+        docker(denv, "rm", "-f", "to-export")
+    r = ok(docker(denv, "import", "-c", "CMD [\"cat\", \"/marker\"]", str(archive), "imported:1"))
+    assert r.stdout.startswith("sha256:")
+    assert ok(docker(denv, "run", "--rm", "imported:1")).stdout == "exported\n"
+    docker(denv, "rmi", "-f", "imported:1")
+    r = ok(docker(denv, "search", "--format", "{{.Name}}", f"{registry.address}/alpine"))
+    assert f"{registry.address}/alpine" in r.stdout.split()

@@ -174,3 +174,63 @@ def test_testcontainers_wait_for_log_and_mapped_port(sdk: tuple[docker.DockerCli
     client, _ = sdk
     with pytest.raises(docker.errors.NotFound):
         client.containers.get(cid)
+
+
+def _read_until(sock: object, want: bytes, timeout: float = 60) -> bytes:
+    """Read a raw (tty) attach/exec socket until ``want`` shows (or the deadline passes)."""
+    raw = sock._sock  # type: ignore[attr-defined]
+    raw.settimeout(1)
+    buf, deadline = b"", time.monotonic() + timeout
+    while want not in buf and time.monotonic() < deadline:
+        try:
+            data = raw.recv(4096)
+        except TimeoutError:
+            continue
+        if not data:
+            break
+        buf += data
+    return buf
+
+
+def test_exec_and_container_resize(sdk: tuple[docker.DockerClient, dict[str, str]]) -> None:
+    """``/exec/{id}/resize`` and ``/containers/{id}/resize`` reach the pty: ``stty size`` inside says so."""
+    client, _ = sdk
+    api = client.api
+    c = client.containers.run("alpine", ["sh"], detach=True, tty=True, stdin_open=True)
+    try:
+        eid = api.exec_create(c.id, "sh", stdin=True, tty=True)["Id"]
+        sock = api.exec_start(eid, socket=True, tty=True)
+        sock._sock.sendall(b"echo ready-$((1+1))\n")
+        assert b"ready-2" in _read_until(sock, b"ready-2")
+        api.exec_resize(eid, height=33, width=101)
+        sock._sock.sendall(b"stty size\n")
+        assert b"33 101" in _read_until(sock, b"33 101")
+        sock._sock.sendall(b"exit\n")
+        sock.close()
+        att = api.attach_socket(c.id, params={"stdin": 1, "stdout": 1, "stream": 1})
+        api.resize(c.id, height=41, width=99)
+        att._sock.sendall(b"stty size\n")
+        assert b"41 99" in _read_until(att, b"41 99")
+        att.close()
+    finally:
+        c.remove(force=True)
+
+
+def test_attach_half_closed_before_a_late_start(sdk: tuple[docker.DockerClient, dict[str, str]]) -> None:
+    """The docker CLI attaching without stdin shuts down its sending side at once; the service must
+    not take that for a client gone while it waits (1 s per check) for the start."""
+    import socket
+
+    client, _ = sdk
+    api = client.api
+    c = client.containers.create("alpine", ["echo", "late-start-output"])
+    try:
+        att = api.attach_socket(c.id, params={"stdout": 1, "stderr": 1, "stream": 1})
+        att._sock.shutdown(socket.SHUT_WR)
+        time.sleep(2.5)  # the start comes late (a loaded machine): the service's wait loop has checked
+        c.start()
+        assert b"late-start-output" in _read_until(att, b"late-start-output")
+        att.close()
+        assert c.wait(timeout=60)["StatusCode"] == 0
+    finally:
+        c.remove(force=True)

@@ -271,7 +271,7 @@ def test_bad_scheme_in_podmans_words(rpod_env: RpodEnv) -> None:
         assert wait_exit(proc) == 125
         assert proc.stderr is not None
         assert proc.stderr.read() == (f'Error: API Service endpoint scheme "{scheme}" is not supported. '
-                                      f"Try tcp://{uri} or unix://{uri}\n")
+                                      f"Try tcp://{uri} or unix:/{uri}\n")  # sic: Podman's one slash
 
 
 def test_cors_header_only_when_asked(rpod_env: RpodEnv) -> None:
@@ -293,6 +293,15 @@ def test_cors_header_only_when_asked(rpod_env: RpodEnv) -> None:
                 time.sleep(0.05)
         assert r.getheader("Access-Control-Allow-Origin") == cors
         assert wait_exit(proc) == 0
+
+
+def test_cors_in_the_debug_log(rpod_env: RpodEnv) -> None:
+    """Podman's 271 'CORS enabled in logs': ``--log-level`` after the subcommand (Podman's global
+    flags are persistent), the CORS value in Go's %q quoting inside logrus's quoted msg."""
+    proc = service(rpod_env, "--log-level=debug", "--cors=*", "-t", "1")
+    assert wait_exit(proc) == 0
+    assert proc.stderr is not None
+    assert 'CORS Headers were set to \\"*\\""' in proc.stderr.read()
 
 
 def test_containers_survive_the_service(rpod_env: RpodEnv) -> None:

@@ -139,7 +139,7 @@ def test_add_url_jobs_pull_never_and_images_listing(module_env: RpodEnv, tmp_pat
         srv.shutdown()
     bad = write(tmp_path / "bad", {"Containerfile": "FROM does-not-exist-here:1\nRUN true\n"})
     r = build(module_env, bad, "--pull=never")
-    assert r.returncode == 125 and "Containerfile:1" in r.stderr
+    assert r.returncode == 125 and "Error: creating build container: does-not-exist-here:1: image not known" in r.stderr
     listed = ok(run_rpod(module_env, "images", "--format", "{{.ID}} {{.Repository}}")).stdout.splitlines()
     everything = ok(run_rpod(module_env, "images", "-a", "--format", "{{.ID}}")).stdout.splitlines()
     assert len(everything) > len(listed)  # the per-step images only with -a

@@ -95,14 +95,38 @@ def _kill_a_monitor(env: RpodEnv, name: str, rng: random.Random) -> None:
 
 
 def _check_store(env: RpodEnv, what: str) -> None:
-    r = run_rpod(env, "system", "check")
+    r = _rpod_or_explain(env, what, "system", "check")
     damaged = [ln for ln in r.stdout.splitlines() if ln.startswith("damaged image")]
     assert not damaged, f"after {what}: {damaged}\n{r.stdout}{r.stderr}"
     assert "Traceback" not in r.stderr, r.stderr
-    r = run_rpod(env, "system", "check", "--repair")
+    r = _rpod_or_explain(env, what, "system", "check", "--repair")
     assert r.returncode == 0, f"after {what}: repair failed\n{r.stdout}{r.stderr}"
-    r = run_rpod(env, "system", "check")
+    r = _rpod_or_explain(env, what, "system", "check")
     assert r.returncode == 0, f"after {what} and a repair the store is still inconsistent\n{r.stdout}{r.stderr}"
+
+
+def _rpod_or_explain(env: RpodEnv, what: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``run_rpod`` with a generous deadline; past it, fail with the processes of this user that
+    are still around and the files they hold open (a lock holder shows there)."""
+    try:
+        return run_rpod(env, *argv, timeout=180)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"after {what}: rpod {' '.join(argv)} hung\n{_processes_and_files()}") from None
+
+
+def _processes_and_files() -> str:
+    lines = []
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            if os.stat(f"/proc/{pid}").st_uid != os.getuid():
+                continue
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            files = sorted({os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")})
+        except OSError:
+            continue
+        held = [f for f in files if f.endswith((".lock", "lock"))]
+        lines.append(f"  {pid}: {args[:200]}  locks: {held}")
+    return "\n".join(lines)
 
 
 def test_kill_at_random_points(fenv: RpodEnv, request: pytest.FixtureRequest) -> None:

@@ -48,3 +48,23 @@ def test_secret_lifecycle_and_use(env: RpodEnv, tmp_path: Path) -> None:
     assert run_rpod(env, "secret", "exists", "token").returncode == 0
     ok(run_rpod(env, "secret", "rm", "-a"))
     assert ok(run_rpod(env, "secret", "ls", "-q")).stdout == ""
+
+
+def test_secret_mount_owner_and_mode(env: RpodEnv, tmp_path: Path) -> None:
+    """``uid=,gid=,mode=`` set the mounted file's owner and mode as the container sees them, so a
+    non-root process of that uid can read a 0400 secret."""
+    ok(run_rpod(env, "secret", "create", "owned", "-", input="for-uid-1000"))
+    try:
+        r = ok(run_rpod(env, "run", "--rm", "--user", "1000:1001", "--secret", "owned,uid=1000,gid=1001,mode=0400",
+                        "alpine", "sh", "-c", "stat -c '%u %g %a' /run/secrets/owned; cat /run/secrets/owned"))
+        assert r.stdout.split() == ["1000", "1001", "400", "for-uid-1000"]
+        r = ok(run_rpod(env, "run", "--rm", "--secret", "owned,target=/etc/o,mode=0440,gid=5",
+                        "alpine", "stat", "-c", "%u %g %a", "/etc/o"))
+        assert r.stdout.split() == ["0", "5", "440"]
+        r = ok(run_rpod(env, "run", "--rm", "--secret", "owned", "alpine", "stat", "-c", "%u %g %a",
+                        "/run/secrets/owned"))
+        assert r.stdout.split() == ["0", "0", "444"]
+        r = run_rpod(env, "run", "--rm", "--secret", "owned,type=env,uid=3", "alpine", "true")
+        assert r.returncode == 125 and "UID, GID, Mode options cannot be set with secret type env" in r.stderr
+    finally:
+        ok(run_rpod(env, "secret", "rm", "owned"))

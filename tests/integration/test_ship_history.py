@@ -35,10 +35,12 @@ def test_history_tree_diff_like_podman(env: RpodEnv, registry: Registry, images:
         _podman(penv, *imp)
         ok(run_rpod(env, *imp))
         for args in (["history", layered], ["history", "--no-trunc", layered], ["history", "--human=false", layered],
-                     ["history", "-q", layered], ["history", "--format", "{{.ID}} {{.Size}} {{.CreatedBy}}", layered]):
+                     ["history", "-q", layered], ["history", "--format", "{{.ID}} {{.Size}} {{.CreatedBy}}", layered],
+                     ["history", "--format", "json", layered], ["history", "--format", "json", "alpimp"]):
             assert ok(run_rpod(env, *args)).stdout == _podman(penv, *args), args
         for args in (["history", "alpimp"], ["image", "diff", "alpimp"], ["image", "tree", "alpimp"],
-                     ["image", "tree", layered], ["image", "diff", layered]):
+                     ["image", "tree", layered], ["image", "diff", layered], ["image", "tree", "--whatrequires", layered],
+                     ["image", "diff", "alpimp", layered], ["image", "diff", layered, "alpimp"]):
             mine, theirs = (re.sub(r"\b[0-9a-f]{12}\b", "<ID>", t)
                             for t in (ok(run_rpod(env, *args)).stdout, _podman(penv, *args)))
             if args[1] == "tree":  # Podman's image size counts the config and manifest too

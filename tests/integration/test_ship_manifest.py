@@ -19,6 +19,12 @@ def test_manifest_create_add_annotate_push(rpod_env: RpodEnv, registry: Registry
     assert json.loads(ok(run_rpod(env, "manifest", "inspect", "mylist")).stdout) == {
         "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
         "manifests": None}
+    rows = ok(run_rpod(env, "images", "--format", "{{.Repository}} {{.Tag}} {{.ID}} {{.CreatedSince}}")).stdout
+    assert f"localhost/mylist latest {list_id[:12]} " in rows  # a list shows as an image, as in Podman 4.3.1
+    listed = json.loads(ok(run_rpod(env, "images", "--format", "json")).stdout)
+    mine = next(x for x in listed if x["Id"] == list_id)
+    assert mine["Names"] == ["localhost/mylist:latest"] and mine["Digest"].startswith("sha256:")
+    assert mine["RepoDigests"] == [f"localhost/mylist@{mine['Digest']}"] and mine["Size"] > 0
     dup = run_rpod(env, "manifest", "create", "mylist")
     assert dup.returncode == 125 and "already associated" in dup.stderr
     ok(run_rpod(env, "import", "-q", str(ALPINE_X86_64), "alpimp"))
@@ -49,3 +55,11 @@ def test_manifest_create_add_annotate_push(rpod_env: RpodEnv, registry: Registry
     # a list in a registry can be inspected without a local one
     remote = json.loads(ok(run_rpod(env, "manifest", "inspect", "--tls-verify=false", dest)).stdout)
     assert remote == raw
+
+
+def test_rmi_removes_a_manifest_list(rpod_env: RpodEnv) -> None:
+    list_id = ok(run_rpod(rpod_env, "manifest", "create", "gonelist")).stdout.strip()
+    out = ok(run_rpod(rpod_env, "rmi", "gonelist")).stdout
+    assert out == f"Untagged: localhost/gonelist:latest\nDeleted: {list_id}\n"
+    assert "gonelist" not in ok(run_rpod(rpod_env, "images")).stdout
+    assert run_rpod(rpod_env, "manifest", "exists", "gonelist").returncode == 1

@@ -35,10 +35,20 @@ class Terminal:
         return shown
 
     def wait_prompt(self, prompt: str = "#", what: str = "the shell prompt") -> None:
-        """Wait for a shell prompt, then a moment more: busybox's line editor switches the pty's
-        mode right after printing it, and keys typed in that instant can be dropped by the shell."""
+        """Wait for a shell prompt, then until the shell answers a typed line: a line editor
+        (busybox's) switches the pty's mode right after printing its first prompt, and keys typed
+        in that instant can be lost, so the probe is typed again (after ctrl-u) until it answers."""
         self.wait_for(prompt, what=what)
-        time.sleep(0.5)
+        deadline = time.monotonic() + 60
+        while True:
+            self.send("echo rdy''-23", "Enter")  # the output, rdy-23, is not the typed text
+            end = time.monotonic() + 5
+            while time.monotonic() < end:
+                if "rdy-23" in self.screen():
+                    return
+                time.sleep(0.1)
+            assert time.monotonic() < deadline, f"{what} never answered a typed line:\n{self.screen()}"
+            self.send("C-u")
 
 
 @contextmanager

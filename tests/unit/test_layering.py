@@ -20,7 +20,7 @@ FRONT_ENDS = ("rpod.cli", "rpod.api", "rpod.__main__")
 ENGINE = "rpod.engine"
 # what a front end may import besides the engine: the error types it maps to exit codes, the
 # output formatter, and the package itself (its version)
-FRONT_END_SHARED = ("rpod", "rpod.errors", "rpod.format")
+FRONT_END_SHARED = ("rpod", "rpod.errors", "rpod.format", "rpod.log")  # cross-cutting: errors, output, logging
 
 
 @dataclass(frozen=True)
