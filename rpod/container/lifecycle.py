@@ -110,7 +110,7 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
         spec = json.load(f)
     terminal = bool((spec.get("process") or {}).get("terminal"))
     if opts.volumes or opts.mounts:
-        from rpod.container.create import rechown_at_start
+        from rpod.container.chown import rechown_at_start
 
         rechown_at_start(opts, spec)
     log_driver = {"json-file": "k8s-file", None: "k8s-file"}.get(opts.log_driver, opts.log_driver)
