@@ -67,3 +67,10 @@ def test_program_name_is_the_name_run_as(tmp_path: Path) -> None:
     r = run("attach", "--help", tmp=tmp_path, argv0="/usr/local/bin/podman")
     assert "\nUsage:\n  podman attach [options] CONTAINER\n" in r.stdout
     assert run("-v", tmp=tmp_path).stdout.startswith("rpod version ")  # python -c: rpod
+
+
+def test_volume_mount_needs_unshare(tmp_path: Path) -> None:
+    r = run("volume", "mount", "myvol", tmp=tmp_path, argv0="/usr/bin/podman")
+    assert (r.returncode, r.stderr) == (
+        125, 'Error: cannot run command "podman volume mount" in rootless mode, must execute `podman unshare` first\n')
+    assert run("volume", "mount", tmp=tmp_path).stderr == "Error: requires at least 1 arg(s), only received 0\n"
