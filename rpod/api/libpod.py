@@ -129,6 +129,9 @@ def spec_options(spec: dict[str, Any]) -> dict[str, Any]:
     f["cap_add"] = list(spec.get("cap_add") or [])
     f["cap_drop"] = list(spec.get("cap_drop") or [])
     f["privileged"] = bool(spec.get("privileged"))
+    from rpod.api.convert import _healthcheck
+
+    _healthcheck(spec.get("healthconfig"), f)  # Docker's HealthConfig, as Podman's SpecGenerator carries it
     if spec.get("restart_policy"):
         f["restart"] = spec["restart_policy"] + (f":{spec['restart_tries']}" if spec.get("restart_tries") else "")
     return {k: v for k, v in f.items() if k in eng.run_options_fields()}

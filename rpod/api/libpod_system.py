@@ -111,3 +111,16 @@ def untag(req: Request, conn: Connection, name: str) -> Any:
 def load(req: Request, conn: Connection) -> Any:
     """``podman --remote load``: Podman's ``ImageLoadReport``."""
     return {"Names": eng.load(req.body_chunks(), lambda d: None)}
+
+
+@route("GET", "/containers/{ref}/healthcheck", L)
+def healthcheck(req: Request, conn: Connection, ref: str) -> Any:
+    """``podman --remote healthcheck run``: run the check now; Podman's ``HealthCheckResults``."""
+    from rpod.engine import containers as ec
+
+    rec = eng.container(ref)
+    healthy = ec.healthcheck_run(rec.id, eng.store())  # 409 without a check or when not running
+    doc = eng.health(rec.id) or {}
+    # Podman answers this run's result (not the container's status, which may still be "starting")
+    return {"Status": "healthy" if healthy else "unhealthy",
+            "FailingStreak": doc.get("FailingStreak", 0), "Log": doc.get("Log") or []}

@@ -78,6 +78,24 @@ def exit_command(paths: Paths, cid: str, rm: bool = True) -> list[str]:
             "container", "cleanup", *(["--rm"] if rm else []), cid]
 
 
+PREVIOUS_MONITOR_GRACE = 30.0  # seconds a start waits for the last run's monitor to finish
+
+
+def _await_previous_monitor(store: ContainerStore, cid: str) -> None:
+    """Let the previous run's monitor finish before a new start: after the exit file it still
+    deletes the runtime state and runs the exit command (``container cleanup``), which would
+    otherwise land on the new run (a stop followed at once by a start, a pod restart)."""
+    mon = exitfile.read_monitor_file(str(store.dir(cid))) or {}
+    pid, start = mon.get("monitor_pid"), mon.get("monitor_start")
+    if pid == os.getpid() or not exitfile.process_alive(pid, start):
+        return
+    deadline = time.monotonic() + PREVIOUS_MONITOR_GRACE
+    while exitfile.process_alive(pid, start) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if exitfile.process_alive(pid, start):
+        debug(f"the monitor {pid} of the previous run of {cid[:12]} is still finishing; starting anyway")
+
+
 def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
           spawn: MonitorSpawn | None = None) -> Started:
     """Configure the monitor (``spawn``, started early with the same ``io``, or one started here),
@@ -86,6 +104,8 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     st = store.state(record.id)
     if st.running:
         raise StateConflict(f"container {record.id} is already running: container state improper")
+    if not st.restarting:
+        _await_previous_monitor(store, record.id)
     if os.environ.get("RPOD_RUNTIME_FLAGS") and not getattr(record.options, "runtime", None) \
             and not os.environ.get("RPOD_OCI_RUNTIME"):  # as crun refuses a flag it does not know
         from rpod.errors import ContainerCannotInvoke

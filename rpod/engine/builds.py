@@ -127,8 +127,8 @@ def prepare_context(req: BuildRequest, paths: Paths | None = None) -> tuple[Path
     try:
         text = cf_path.read_text()
     except OSError:
-        raise UsageError(f"no Containerfile or Dockerfile specified or found in context directory, {context}: "
-                         "no such file or directory") from None
+        # Podman 4.3.1's wording: the last name it tried
+        raise UsageError(f"stat {context / 'Dockerfile'}: no such file or directory") from None
     return context, text, cf_path.resolve(), scratch
 
 

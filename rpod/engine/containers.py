@@ -42,6 +42,10 @@ def __getattr__(name: str) -> object:
         from rpod.engine import containers_list
 
         return getattr(containers_list, name)
+    if name == "start":  # the verb moved to containers_start; the engine's Python API keeps its name
+        from rpod.engine import containers_start
+
+        return containers_start.start
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 WAIT_CONDITIONS = ("configured", "created", "exited", "paused", "running", "stopped", "stopping", "removing")

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rpod.engine.containers import container_store
 from rpod.engine.containers_list import health
 from rpod.engine.types import paths_or_default
 from rpod.errors import ContainerCannotInvoke, ContainerCommandNotFound, RpodError, UsageError
 
 if TYPE_CHECKING:
+    from rpod.container.state import ContainerStore
     from rpod.engine.items import ItemReport
     from rpod.paths import Paths
+
+
+def container_store(p: Paths) -> ContainerStore:
+    from rpod.container.state import ContainerStore
+
+    return ContainerStore(p)
 
 
 def _start_targets(p: Paths, refs: list[str], all_: bool, filters: dict[str, list[str]]) -> list[tuple[str, Any]]:

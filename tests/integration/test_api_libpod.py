@@ -248,3 +248,27 @@ def test_podman_remote_everyday(module_env: RpodEnv, service: Path, tmp_path: Pa
     assert "rr2" not in pr("ps", "-a", "--format", "{{.Names}}")
     pr("image", "prune", "-f")
     assert "alpine" in pr("images", "--format", "{{.Repository}}")  # dangling only: a tagged image stays
+
+
+def test_podman_remote_healthcheck(module_env: RpodEnv, service: Path) -> None:
+    """``podman --remote run --health-cmd`` (the SpecGenerator's healthconfig) and
+    ``healthcheck run`` (GET /libpod/containers/{id}/healthcheck: this run's result)."""
+    r = remote(module_env, service, "run", "-d", "--name", "hc", "--health-cmd", "test -e /tmp/ok", "alpine",
+               "sleep", "1000")
+    assert r.returncode == 0, r.stderr
+    try:
+        r = remote(module_env, service, "healthcheck", "run", "hc")
+        assert (r.returncode, r.stdout) == (1, "unhealthy\n"), r.stderr
+        assert remote(module_env, service, "exec", "hc", "touch", "/tmp/ok").returncode == 0
+        r = remote(module_env, service, "healthcheck", "run", "hc")
+        assert (r.returncode, r.stdout) == (0, ""), r.stderr
+        r = remote(module_env, service, "inspect", "hc", "--format", "{{.State.Health.Status}}")
+        assert r.stdout.strip() == "healthy", r.stderr
+    finally:
+        remote(module_env, service, "rm", "-f", "-t", "0", "hc")
+    r = remote(module_env, service, "run", "-d", "--name", "nohc", "alpine", "sleep", "1000")
+    try:
+        r = remote(module_env, service, "healthcheck", "run", "nohc")
+        assert r.returncode == 125 and "has no defined healthcheck" in r.stderr
+    finally:
+        remote(module_env, service, "rm", "-f", "-t", "0", "nohc")

@@ -179,3 +179,11 @@ def test_repeated_empty_run_layers_stack(module_env: RpodEnv, tmp_path: Path) ->
     layers = json.loads(ok(run_rpod(module_env, "image", "inspect", "emptyruns")).stdout)[0]["RootFS"]["Layers"]
     assert len(layers) != len(set(layers))  # the duplicate is really in the image, as Podman records it
     assert ok(run_rpod(module_env, "run", "--rm", "emptyruns")).stdout == "ok\n"
+
+
+def test_missing_containerfile_message(module_env: RpodEnv, tmp_path: Path) -> None:
+    (tmp_path / "foofile").write_text("FROM scratch\n")
+    r = build(module_env, tmp_path)
+    assert r.returncode == 125
+    assert r.stderr == f"Error: stat {tmp_path}/Dockerfile: no such file or directory\n"  # Podman 4.3.1's words
+    ok(build(module_env, tmp_path, "-f", str(tmp_path / "foofile")))
