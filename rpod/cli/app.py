@@ -184,7 +184,8 @@ def program_name() -> str:
     """The name rpod was run as (``podman`` when installed under that name, as a drop-in):
     what usage lines, ``See '... --help'`` and ``-v`` say; ``rpod`` under ``python -m rpod``."""
     name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    return name if name and not name.endswith(".py") and name.replace("-", "").isalnum() else "rpod"
+    ok = name[:1].isalpha() and not name.endswith(".py") and name.replace("-", "").isalnum()
+    return name if ok else "rpod"  # (python -m rpod: __main__.py; python -c: -c)
 
 
 def _version_callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:

@@ -153,3 +153,44 @@ def import_cmd(name: str, source: str) -> None:
         return
     with open(source, "rb") as f:
         volumes.import_(name, f)
+
+
+def _require_unshare(command: str) -> None:
+    """Podman's rule for rootless mounts: only inside ``unshare`` (rpod's local volumes need no
+    mount: their mount point is their ``_data`` directory)."""
+    import os
+
+    from rpod.cli.app import program_name
+    from rpod.errors import RpodError
+
+    if os.geteuid() != 0 or not os.environ.get("RPOD_UNSHARE"):
+        prog = program_name()
+        raise RpodError(f'cannot run command "{prog} {command}" in rootless mode, must execute `{prog} unshare` first')
+
+
+@app.command("mount")
+@click.argument("names", nargs=-1, required=True)
+def mount(names: tuple[str, ...]) -> None:
+    """Mount volume filesystem."""
+    from rpod.engine import volumes
+
+    _require_unshare("volume mount")
+    report = volumes.inspect(list(names))
+    for d in report.docs:
+        write(d["Mountpoint"] + "\n")
+    if report.errors:
+        raise report.errors[0]
+
+
+@app.command("unmount")
+@click.argument("names", nargs=-1, required=True)
+def unmount(names: tuple[str, ...]) -> None:
+    """Unmount volume."""
+    from rpod.engine import volumes
+
+    _require_unshare("volume unmount")
+    report = volumes.inspect(list(names))
+    for d in report.docs:
+        write(d["Name"] + "\n")
+    if report.errors:
+        raise report.errors[0]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rootless import ctrfiles
+from rpod.container.chown import chown_in_userns
 from rpod.container.lifecycle import _now_iso, remove, resolve_runtime
 from rpod.container.options import RunOptions, parse_entrypoint, parse_key_values, parse_signal
 from rpod.container.state import ContainerRecord, ContainerStore, new_id
@@ -136,7 +137,7 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
         spec["mounts"] = [*spec["mounts"], *secret_mounts]
     linux = spec.get("linux") or {}
     for copy, uid, gid in secret_owners:  # uid=/gid=: owned by those ids as the container sees them
-        _chown_in_userns([copy], uid, gid, linux.get("uidMappings") or [], linux.get("gidMappings") or [],
+        chown_in_userns([copy], uid, gid, linux.get("uidMappings") or [], linux.get("gidMappings") or [],
                          what="--secret")
     service.adjust_spec(spec, opts, cdir)
     record.healthcheck = service.resolve_healthcheck(opts, src.config)
@@ -322,21 +323,5 @@ def _prepare_volumes(reqs: list[Any], mounts: list[dict[str, Any]], used: list[A
     if chown_sources:
         user = (spec.get("process") or {}).get("user") or {}
         linux = spec.get("linux") or {}
-        _chown_in_userns(chown_sources, int(user.get("uid", 0)), int(user.get("gid", 0)),
+        chown_in_userns(chown_sources, int(user.get("uid", 0)), int(user.get("gid", 0)),
                          linux.get("uidMappings") or [], linux.get("gidMappings") or [])
-
-
-def _chown_in_userns(sources: list[str], uid: int, gid: int, uid_map: list[dict[str, int]],
-                     gid_map: list[dict[str, int]], what: str = "':U'") -> None:
-    """``chown -R uid:gid`` of host paths as root of a user namespace with the container's
-    mappings (the user's default ones when the spec has none), for ``:U`` and ``--secret uid=``."""
-    from rootless.subid import IdMap, Mapping, default_mapping
-    from rootless.userns import run
-
-    mapping = (Mapping(tuple(map(IdMap.from_oci, uid_map)), tuple(map(IdMap.from_oci, gid_map)), "subid")
-               if uid_map and gid_map else default_mapping())
-    proc = run(["chown", "-R", f"{uid}:{gid}", "--", *sources], mapping, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RpodError(f"cannot chown {', '.join(sources)} to {uid}:{gid} for {what}: "
-                        f"{(proc.stderr or '').strip() or f'exit {proc.returncode}'}",
-                        hint="check the paths are owned by you or your subordinate ids")

@@ -96,6 +96,17 @@ def _await_previous_monitor(store: ContainerStore, cid: str) -> None:
         debug(f"the monitor {pid} of the previous run of {cid[:12]} is still finishing; starting anyway")
 
 
+def _terminal_and_rechown(cdir: Path, opts: RunOptions) -> bool:
+    """Whether the bundle asks for a terminal; ``:U`` sources chowned again if they changed owner."""
+    with open(cdir / ctrfiles.SPEC, "rb") as f:
+        spec = json.load(f)
+    if opts.volumes or opts.mounts:
+        from rpod.container.chown import rechown_at_start
+
+        rechown_at_start(opts, spec)
+    return bool((spec.get("process") or {}).get("terminal"))
+
+
 def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
           spawn: MonitorSpawn | None = None) -> Started:
     """Configure the monitor (``spawn``, started early with the same ``io``, or one started here),
@@ -126,8 +137,7 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     namespaces.start_dependencies(paths, record, lambda dep: _start_detached(paths, dep))
     network = monitor_spec(paths, record, cdir, _peer(store))  # tun, free host ports, namespaces to join
     namespaces.join_at_start(paths, record, cdir)
-    with open(cdir / ctrfiles.SPEC, "rb") as f:
-        terminal = bool((json.load(f).get("process") or {}).get("terminal"))
+    terminal = _terminal_and_rechown(cdir, opts)
     log_driver = {"json-file": "k8s-file", None: "k8s-file"}.get(opts.log_driver, opts.log_driver)
     if log_driver == "passthrough" and (io is None or opts.detach):
         raise UsageError("--log-driver passthrough needs a foreground container (no -d)")

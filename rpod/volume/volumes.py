@@ -292,6 +292,30 @@ def _now() -> str:
     return datetime.now(UTC).astimezone().isoformat()
 
 
+def backing(options: dict[str, str]) -> str:
+    """What a local volume is backed by: "tmpfs", "bind" (a host directory) or "" (its _data)."""
+    kind = options.get("type", "")
+    if kind == "tmpfs":
+        return "tmpfs"
+    if kind == "bind" or "bind" in options.get("o", "").split(","):
+        return "bind"
+    return ""
+
+
+def _check_backing(options: dict[str, str]) -> None:
+    """``-o type=tmpfs`` and ``-o type=bind,device=DIR`` are mounts rootless rpod can make; a
+    block device or another file system type is not."""
+    kind = backing(options)
+    if kind == "bind":
+        device = options.get("device", "")
+        if not device or not os.path.exists(device):
+            raise UsageError(f"invalid volume option device for driver 'local': stat {device}: "
+                             "no such file or directory")
+    elif kind != "tmpfs" and (options.get("device") or options.get("type")):
+        raise UsageError("volumes backed by a device or a file system type (-o device=, -o type=) need a "
+                         "mount that rootless rpod cannot do", hint="use -o type=tmpfs, -o type=bind or a plain volume")
+
+
 class VolumeStore:
     """Named volumes under ``paths.volumes``.  Writes hold ``volumes/volumes.lock``."""
 
@@ -358,9 +382,7 @@ class VolumeStore:
             if k not in _LOCAL_DRIVER_OPTS:
                 raise UsageError(f"invalid volume option {k!r} for the local driver",
                                  hint="valid: " + ", ".join(sorted(_LOCAL_DRIVER_OPTS)))
-        if options.get("device") or options.get("type"):
-            raise UsageError("volumes backed by a device or a file system type (-o device=, -o type=) need a "
-                             "mount that rootless rpod cannot do", hint="create a plain volume instead")
+        _check_backing(options)
         anonymous = name is None
         name = name if name is not None else os.urandom(32).hex()
         check_volume_name(name)
@@ -461,6 +483,14 @@ def resolve_mounts(reqs: Sequence[MountRequest], store: VolumeStore) -> tuple[li
                 vol = store.create(r.source or None, options=r.volume_options, ignore_existing=True)
             used.append(vol)
             source = vol.mountpoint
+            kind = backing(vol.options)
+            if kind == "tmpfs":  # -o type=tmpfs: a fresh tmpfs at each start (its -o options added)
+                extra = [o for o in vol.options.get("o", "").split(",") if o]
+                entries.append({"destination": r.destination, "type": "tmpfs", "source": "tmpfs",
+                                "options": [*[o for o in r.options if o not in ("z", "Z")], *extra]})
+                continue
+            if kind == "bind":  # -o type=bind -o device=DIR: that directory
+                source = vol.options["device"]
         opts = list(r.options)
         if r.type == "volume" and "rbind" not in opts and "bind" not in opts:
             opts.insert(0, "rbind")
@@ -481,6 +511,15 @@ if os.path.isdir(src):
 """
 
 
+def _has_entries(path: str) -> bool:
+    """Whether a layer's directory holds anything (one we may not read, owned by a subordinate
+    id, counts as holding something: the copy, done in the user namespace, will see)."""
+    try:
+        return os.path.isdir(path) and bool(os.listdir(path))
+    except OSError:
+        return True
+
+
 def copy_up(vol: Volume, layer_dirs: Sequence[Path | str], container_path: str, scratch: Path,
             driver: str = "kernel", mapping: Any = None) -> bool:
     """Copy the image's content at ``container_path`` into an empty volume, keeping ownership
@@ -499,7 +538,7 @@ def copy_up(vol: Volume, layer_dirs: Sequence[Path | str], container_path: str, 
     if found is None or not found.is_dir():
         return False
     rel = container_path.strip("/")
-    if not any(os.path.isdir(os.path.join(d, rel)) and os.listdir(os.path.join(d, rel)) for d in top_first):
+    if not any(_has_entries(os.path.join(d, rel)) for d in top_first):
         return False
     if any(data.iterdir()):
         return True

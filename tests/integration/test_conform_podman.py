@@ -211,3 +211,38 @@ def test_images_history_names_and_after_filter(clean: RpodEnv) -> None:
     assert re.fullmatch(r".+--\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 UTC", first.splitlines()[0])
     assert first.splitlines()[0].split("--")[1] == listed.strip().split("--")[1]
     ok(run_rpod(env, "rmi", "hist-img"))
+
+
+def test_chown_volume_option_reapplied_at_start(clean: RpodEnv, tmp_path: Path) -> None:
+    env = clean
+    src = tmp_path / "udir"
+    src.mkdir()
+    (src / "test1").write_text("x")
+    ok(run_rpod(env, "run", "--name", "user", "--user", "1000:2000", "-v", f"{src}:/data:U", "alpine",
+                "stat", "-c", "%u:%g", "/data"))
+    assert ok(run_rpod(env, "logs", "user")).stdout == "1000:2000\n"
+    ok(run_rpod(env, "unshare", "chown", "-R", "100:200", str(src)))  # the top directory changed: chown again
+    assert ok(run_rpod(env, "start", "--attach", "user")).stdout == "1000:2000\n"
+    ok(run_rpod(env, "unshare", "chown", "-R", "100:200", str(src / "test1")))  # only a file: left alone
+    assert ok(run_rpod(env, "start", "--attach", "user")).stdout == "1000:2000\n"
+    assert ok(run_rpod(env, "unshare", "stat", "-c", "%u:%g", str(src / "test1"))).stdout == "100:200\n"
+    ok(run_rpod(env, "unshare", "rm", "-rf", str(src)))
+
+
+def test_volume_backed_by_tmpfs_or_a_directory(clean: RpodEnv, tmp_path: Path) -> None:
+    env = clean
+    r = run_rpod(env, "volume", "create", "-o", "type=bind", "-o", "device=/bogus", "vb")
+    assert (r.returncode, r.stderr) == (
+        125, "Error: invalid volume option device for driver 'local': stat /bogus: no such file or directory\n")
+    host = tmp_path / "vbdir"
+    host.mkdir()
+    (host / "myfile").write_text("")
+    ok(run_rpod(env, "volume", "create", "-o", "type=bind", "-o", f"device={host}", "vb"))
+    out = ok(run_rpod(env, "run", "--rm", "-v", "vb:/vol:z", "alpine", "sh", "-c",
+                      "stat -c %u:%s /vol/myfile; touch /vol/fromctr")).stdout
+    assert out == "0:0\n" and (host / "fromctr").exists()
+    ok(run_rpod(env, "volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "vt"))
+    assert ok(run_rpod(env, "run", "--rm", "-v", "vt:/vol", "alpine", "stat", "-f", "-c", "%T", "/vol")).stdout \
+        == "tmpfs\n"
+    ok(run_rpod(env, "volume", "rm", "vb", "vt"))
+    assert (host / "myfile").exists()  # removing the volume leaves the directory it used
