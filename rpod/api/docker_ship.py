@@ -79,15 +79,16 @@ def get_many(req: Request, conn: Connection) -> Any:
     names = req.qlist("names")
     if not names:
         raise HTTPError(400, "names is required")
-    return _send_archive(conn, names)
+    return send_archive(conn, names)
 
 
 @route("GET", "/images/{name:path}/get")
 def get_one(req: Request, conn: Connection, name: str) -> Any:
-    return _send_archive(conn, [name])
+    return send_archive(conn, [name])
 
 
-def _send_archive(conn: Connection, names: list[str]) -> None:
+def send_archive(conn: Connection, names: list[str]) -> None:
+    """A docker-archive of the images ``names`` (each checked first: a missing one is a 404)."""
     for n in names:
         eng.image(n)
     chunks = eng.save(names)

@@ -91,13 +91,9 @@ def export(req: Request, conn: Connection) -> Any:
     names = [n for v in req.qlist("references") for n in v.split(",") if n]
     if not names:
         raise HTTPError(400, "references is required")
-    for n in names:
-        eng.image(n)
-    chunks = eng.save(names)
-    conn.start_stream(200, "application/x-tar")
-    for c in chunks:
-        conn.write(c)
-    conn.end()
+    from rpod.api.docker_ship import send_archive
+
+    send_archive(conn, names)
 
 
 @route("POST", "/images/{name:path}/untag", L)

@@ -48,25 +48,6 @@ def _names(path: str) -> dict[int, str]:
     return out
 
 
-def _proc_tree(init_pid: int) -> list[int]:
-    """``init_pid`` and its descendants, by the ppid field of /proc/*/stat."""
-    parent: dict[int, int] = {}
-    for e in os.scandir("/proc"):
-        if not e.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{e.name}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        parent[int(e.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
-    tree, frontier = [init_pid], [init_pid]
-    while frontier:
-        frontier = [p for p, pp in parent.items() if pp in frontier]
-        tree += frontier
-    return sorted(tree)
-
-
 def _proc_row(pid: int, uidmap: list[Any], gidmap: list[Any], users: dict[int, str], groups: dict[int, str],
               nspid: dict[int, int]) -> dict[str, str]:
     with open(f"/proc/{pid}/stat") as f:
@@ -115,7 +96,9 @@ def top(ref: str | None, descriptors: list[str], latest: bool = False,
     root = f"/proc/{init}/root"
     users, groups = _names(f"{root}/etc/passwd"), _names(f"{root}/etc/group")
     uidmap, gidmap = _id_map(f"/proc/{init}/uid_map"), _id_map(f"/proc/{init}/gid_map")
-    pids = _proc_tree(init)
+    from rpod.container.stats import process_tree
+
+    pids = sorted(process_tree(init))
     nspid: dict[int, int] = {}
     for pid in pids:
         try:
