@@ -117,6 +117,8 @@ def mount_overlay(lowerdirs: list[str], upperdir: str | None, workdir: str | Non
     """
     if (upperdir is None) != (workdir is None):
         raise RootlessError("overlay: upperdir and workdir must be given together")
+    if driver not in (KERNEL, FUSE):
+        raise RootlessError(f"unknown overlay driver {driver!r} (expected 'kernel' or 'fuse')")
     lowerdirs = topmost_once(lowerdirs)
     if len(lowerdirs) > MAX_LOWER_LAYERS:
         raise RootlessError(f"overlay: {len(lowerdirs)} layers is more than the {MAX_LOWER_LAYERS} overlayfs stacks",
@@ -131,10 +133,8 @@ def mount_overlay(lowerdirs: list[str], upperdir: str | None, workdir: str | Non
         return
     if driver == KERNEL:
         _mount_kernel(lowerdirs, upperdir, workdir, target)
-    elif driver == FUSE:
-        _mount_fuse(lowerdirs, upperdir, workdir, target, uid_map, gid_map)
     else:
-        raise RootlessError(f"unknown overlay driver {driver!r} (expected 'kernel' or 'fuse')")
+        _mount_fuse(lowerdirs, upperdir, workdir, target, uid_map, gid_map)
 
 
 def _bind(source: str, target: str, readonly: bool) -> None:

@@ -248,7 +248,8 @@ def _usage_error(e: click.exceptions.ClickException) -> None:
         sys.stderr.write(f"Try '{path} --help' for more information\n")
         return
     else:
-        print_error(msg, f"see '{path} --help'")
+        pieces = " ".join(ctx.command.collect_usage_pieces(ctx)) if ctx is not None else ""
+        print_error(msg, f"usage: {path} {pieces}; see '{path} --help'" if pieces else f"see '{path} --help'")
         return
     print_error(msg)
     sys.stderr.write(f"See '{path} --help'\n")

@@ -249,7 +249,10 @@ def test_option_strings() -> None:
 def test_mount_overlay_argument_errors(tmp_path: Path) -> None:
     with pytest.raises(RootlessError, match="together"):
         overlay.mount_overlay([str(tmp_path)], str(tmp_path), None, str(tmp_path))
+    many = [tmp_path / f"l{i}" for i in range(501)]  # distinct layers: repeated ones count once
+    for d in many:
+        d.mkdir()
     with pytest.raises(RootlessError, match="more than the 500"):
-        overlay.mount_overlay([str(tmp_path)] * 501, None, None, str(tmp_path))
+        overlay.mount_overlay([str(d) for d in many], None, None, str(tmp_path))
     with pytest.raises(RootlessError, match="unknown overlay driver"):
         overlay.mount_overlay([str(tmp_path)] * 2, None, None, str(tmp_path), driver="zfs")

@@ -104,7 +104,7 @@ def test_hints_only_at_a_terminal_or_when_asked(tmp_path: Path) -> None:
     r = rpod("tag", tmp=tmp_path)  # a usage error: rpod's hint points at --help
     assert r.returncode == 125 and r.stderr.startswith("Error: ") and "Hint:" not in r.stderr, r.stderr
     asked = rpod("tag", env={"RPOD_HINTS": "1"}, tmp=tmp_path)
-    assert asked.stderr.startswith(r.stderr.rstrip("\n")) and "\nHint: see 'rpod tag --help'" in asked.stderr
+    assert asked.stderr.startswith(r.stderr.rstrip("\n")) and "\nHint: usage: rpod tag [options] IMAGE TARGET...; see 'rpod tag --help'" in asked.stderr
 
 
 def test_help_sorted_with_examples_and_grouped() -> None:
