@@ -19,7 +19,7 @@ from podman.errors import NotFound
 
 from tests.support.apiservice import api_service, docker_env
 from tests.support.registry import Registry
-from tests.support.rpodcli import RpodEnv, ok, run_rpod
+from tests.support.rpodcli import RpodEnv, ok, run_rpod, wait_for_log
 
 
 @pytest.fixture(scope="module")
@@ -173,9 +173,10 @@ def test_podman_remote_pods(module_env: RpodEnv, service: Path) -> None:
 
 def test_stats(client: PodmanClient, service: Path, module_env: RpodEnv) -> None:
     """Stats rootless without cgroup controllers: what /proc says, through three clients."""
-    c = client.containers.run("alpine", ["sh", "-c", "head -c 30000000 /dev/zero > /dev/null; sleep 1000"],
+    c = client.containers.run("alpine", ["sh", "-c", "head -c 30000000 /dev/zero > /dev/null; echo ready; sleep 1000"],
                               detach=True, name="pp-stats")
     try:
+        wait_for_log(module_env, "pp-stats", "ready")  # its workload runs (a process mid-exec has no memory yet)
         doc = json.loads(c.stats(stream=False))
         row = doc["Stats"][0]
         assert doc["Error"] is None and row["ContainerID"] == c.id and row["Name"] == "pp-stats"

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 
-from tests.support.rpodcli import RpodEnv, ok, run_rpod
+from tests.support.rpodcli import RpodEnv, ok, run_rpod, wait_for_log
 
 
 def test_stats_no_stream(rpod_env: RpodEnv) -> None:
     cid = ok(run_rpod(rpod_env, "run", "-d", "--name", "st", "alpine", "sh", "-c",
-                      "head -c 20000000 /dev/zero > /dev/null; sleep 1000")).stdout.strip()
+                      "head -c 20000000 /dev/zero > /dev/null; echo ready; sleep 1000")).stdout.strip()
     try:
+        wait_for_log(rpod_env, "st", "ready")  # its workload runs (a process mid-exec has no memory yet)
         r = ok(run_rpod(rpod_env, "stats", "--no-stream"))
         head, row = r.stdout.splitlines()[:2]
         assert head.split()[:3] == ["ID", "NAME", "CPU"] and "MEM USAGE / LIMIT" in head and "AVG CPU %" in head
