@@ -106,12 +106,14 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
                         hint="use a kernel >= 5.11 (overlay with userxattr) or install fuse-overlayfs")
     mapping = default_mapping()
     maps = idmaps.for_options(opts, mapping)
-    mount_point, overlay = rootfs.prepare(paths, cid, _mount_layers(paths, opts, src.layer_dirs, maps), driver, maps)
+    reqs = parse_all(opts.volumes, opts.mounts, opts.tmpfs)
+    home = _keep_id_home(opts, src, [r.destination for r in reqs])
+    mount_point, overlay = rootfs.prepare(paths, cid, _mount_layers(paths, opts, src.layer_dirs, maps, home),
+                                          driver, maps)
     cdir = store.dir(cid)
     net = netplan.plan(paths, opts, src.config, lambda ref: store.get(ref).id)
     hostname = opts.hostname or cid[:12]
     etc = _etc_files(paths, cdir, opts, net, hostname, record, src)
-    reqs = parse_all(opts.volumes, opts.mounts, opts.tmpfs)
     reqs += _volumes_from(paths, store, opts.volumes_from, reqs) if opts.volumes_from else []
     reqs += _image_volumes(src, reqs, opts.image_volume or "bind")
     volumes = VolumeStore(paths)
@@ -126,7 +128,7 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
         netns_path=net.ns_path or ("/proc/0/ns/net" if net.mode == "container" else None),
         ns_modes=spec_modes(opts), hosts_file=str(etc.hosts), resolv_conf_file=str(etc.resolv_conf), hostname_file=str(etc.hostname),
         containerenv_file=str(etc.containerenv) if etc.containerenv else None, mounts=mounts,
-        passwd_lookup=layer_lookup(list(reversed(src.layer_dirs))),
+        passwd_lookup=layer_lookup(list(reversed(src.layer_dirs))), keep_id_home=home,
     )
     spec = build_spec(opts, src.config, ctx)
     if opts.ipc == "shareable":
@@ -236,7 +238,31 @@ def _default_mounts() -> list[dict[str, Any]]:
     return out
 
 
-def _mount_layers(paths: Paths, opts: RunOptions, layer_dirs: list[Path], maps: Any) -> list[Path]:
+def _keep_id_home(opts: RunOptions, src: _Source, destinations: list[str]) -> str | None:
+    """``--userns=keep-id``'s home directory, as Podman picks it: the caller's own home when a
+    mount brings it (or a parent of it) into the container, else the container's working
+    directory.  None without keep-id."""
+    import pwd
+
+    from rpod.container.options import parse_userns
+
+    mode = parse_userns(opts.userns)
+    if mode.mode != "keep-id":
+        return None
+    workdir = opts.workdir or src.inner.get("WorkingDir") or "/"
+    try:
+        host_home = pwd.getpwuid(os.getuid() if mode.uid is None else mode.uid).pw_dir
+    except KeyError:
+        return workdir
+    for dst in destinations:
+        d = dst.rstrip("/") or "/"
+        if host_home == d or host_home.startswith(d if d.endswith("/") else d + "/"):
+            return host_home
+    return workdir
+
+
+def _mount_layers(paths: Paths, opts: RunOptions, layer_dirs: list[Path], maps: Any,
+                  home: str | None = None) -> list[Path]:
     """The image's layers as the container mounts them: copies shifted to its id map, if any."""
     from rpod.container.shifted import keep_id_layer, shifted_layer_dirs
 
@@ -244,7 +270,7 @@ def _mount_layers(paths: Paths, opts: RunOptions, layer_dirs: list[Path], maps: 
         return layer_dirs
     mount_layers = shifted_layer_dirs(paths, layer_dirs, maps)
     # keep-id: the caller's passwd/group entries, as Podman adds them
-    return [*mount_layers, *keep_id_layer(paths, opts.userns, layer_dirs, maps)]
+    return [*mount_layers, *keep_id_layer(paths, opts.userns, layer_dirs, maps, home=home or "/")]
 
 
 def _etc_files(paths: Paths, cdir: Path, opts: RunOptions, net: Any, hostname: str, record: ContainerRecord,
@@ -286,7 +312,8 @@ def _drop_unenforceable_resources(spec: dict[str, Any], opts: RunOptions) -> lis
     (kept in the record so ``inspect`` shows the limits were not applied)."""
     if opts.memory is None and opts.cpus is None and opts.pids_limit is None:
         return []
-    from rpod.hostfacts import resource_limits_note
+    from rpod.hostfacts import LIMITS_FIX, resource_limits_note
+    from rpod.log import hint
 
     note = resource_limits_note()
     if not note:
@@ -296,6 +323,7 @@ def _drop_unenforceable_resources(spec: dict[str, Any], opts: RunOptions) -> lis
         resources.pop(key, None)
     sys.stderr.write(f"{note}\n")  # a spec warning: plain, as Podman prints them
     sys.stderr.flush()
+    hint(LIMITS_FIX)
     return [note]
 
 

@@ -99,6 +99,7 @@ class SpecContext:
     containerenv_file: str | None = None
     mounts: list[dict[str, Any]] = field(default_factory=list)  # resolved -v/--mount/--tmpfs entries
     passwd_lookup: UserLookup | None = None
+    keep_id_home: str | None = None  # --userns=keep-id: the user's home as its passwd entry says
     init_path: str | None = None  # catatonit on the host (None: searched in INIT_CANDIDATES)
     cgroup_ns: bool = True
     host_env: dict[str, str] | None = None  # for -e NAME / --env-host (None: os.environ)
@@ -361,7 +362,10 @@ def _process(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, sec: Any,
         init_source = find_init(opts.init_path or ctx.init_path)
         args = [INIT_DEST, "--", *args]
     user = _resolve_user(opts, cfg, ctx)
-    env = _environment(opts, cfg, ctx, hostname, user.home)
+    home = user.home
+    if ctx.keep_id_home and opts.user is None and home in (None, "", "/"):  # keep-id's added entry
+        home = ctx.keep_id_home
+    env = _environment(opts, cfg, ctx, hostname, home)
     cwd = opts.workdir or cfg.get("WorkingDir") or "/"
     if not cwd.startswith("/"):
         # Podman creates the container and fails to chdir at start: exit 126, its wording

@@ -57,7 +57,8 @@ def _make(paths: Paths, diff: Path, target: Path, maps: ContainerMaps) -> None:
         debug(f"layer {hexd[:12]} copied for id map {target.name}: {proc.stdout.strip()}")
 
 
-def keep_id_layer(paths: Paths, userns: str, layer_dirs: list[Path], maps: ContainerMaps) -> list[Path]:
+def keep_id_layer(paths: Paths, userns: str, layer_dirs: list[Path], maps: ContainerMaps,
+                  home: str = "/") -> list[Path]:
     """``--userns=keep-id``: a small top layer with the image's ``/etc/passwd`` and ``/etc/group``
     plus entries for the container's user, as Podman 4.3.1 adds them (the caller's names; for
     ``keep-id:uid=N`` the name ``N``, "container user"), owned by the image's root like the files
@@ -87,7 +88,7 @@ def keep_id_layer(paths: Paths, userns: str, layer_dirs: list[Path], maps: Conta
             group = str(gid)
     else:
         user, group, gecos = str(uid), str(gid), "container user"
-    passwd, groups = keep_id_entries(list(reversed(layer_dirs)), uid, gid, user, group, gecos=gecos)
+    passwd, groups = keep_id_entries(list(reversed(layer_dirs)), uid, gid, user, group, home=home, gecos=gecos)
     files = {name: text for name, text in (("etc/passwd", passwd), ("etc/group", groups)) if text is not None}
     if not files:
         return []
