@@ -107,6 +107,13 @@ def _terminal_and_rechown(cdir: Path, opts: RunOptions) -> bool:
     return bool((spec.get("process") or {}).get("terminal"))
 
 
+def log_path(cdir: Path, opts: Any) -> str:
+    """Where the k8s-file log of a container is (``--log-opt path=`` or its directory's ``ctr.log``)."""
+    from rpod.container.options import log_settings
+
+    return log_settings(list(getattr(opts, "log_opt", None) or [])).path or str(cdir / ctrfiles.LOG)
+
+
 def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
           spawn: MonitorSpawn | None = None) -> Started:
     """Configure the monitor (``spawn``, started early with the same ``io``, or one started here),
@@ -129,9 +136,14 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     shutil_rm_runtime(paths, record.id)
     opts = _options(record)
     cdir = store.dir(record.id)
+    if opts.workdir:
+        from rpod.container.workdir import check_workdir
+
+        check_workdir(cdir, record)
     run_dir = store.run_dir(record.id)
     run_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
     from rpod.container import namespaces
+    from rpod.container.options import log_settings
     from rpod.network.start import monitor_spec
 
     namespaces.start_dependencies(paths, record, lambda dep: _start_detached(paths, dep))
@@ -146,7 +158,8 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     cfg: dict[str, Any] = {
         "id": record.id, "bundle": str(cdir), "state_root": runtime_state_root(paths),
         "container_dir": str(cdir), "run_dir": str(run_dir), "sync_fd": spawn.sync_fd,
-        "terminal": terminal, "log_driver": log_driver, "log_path": str(cdir / ctrfiles.LOG),
+        "terminal": terminal, "log_driver": log_driver, "log_path": log_path(cdir, opts),
+        "log_size_max": log_settings(opts.log_opt).size_max, "timeout": opts.timeout or 0,
         "remove": bool(opts.rm), "exit_command": exit_command(paths, record.id) if opts.rm else (
             exit_command(paths, record.id, rm=False) if opts.pod else None),
         "network": network,

@@ -97,6 +97,7 @@ class SpecContext:
     resolv_conf_file: str | None = None
     hostname_file: str | None = None
     containerenv_file: str | None = None
+    localtime_file: str | None = None  # --tz: bound at /etc/localtime
     mounts: list[dict[str, Any]] = field(default_factory=list)  # resolved -v/--mount/--tmpfs entries
     passwd_lookup: UserLookup | None = None
     keep_id_home: str | None = None  # --userns=keep-id: the user's home as its passwd entry says
@@ -400,6 +401,12 @@ def _environment(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, hostna
     if not any(e.startswith("PATH=") for e in image_env):
         defaults.append(f"PATH={DEFAULT_PATH}")
     defaults += ["TERM=xterm", "container=podman"]
+    if opts.unsetenv_all:  # --unsetenv-all: neither rpod's defaults nor the image's
+        defaults, image_env = [], []
+    elif opts.unsetenv:  # --unsetenv K: drop K from those (-e K=V still sets it)
+        drop = set(opts.unsetenv)
+        defaults = [e for e in defaults if e.partition("=")[0] not in drop]
+        image_env = [e for e in image_env if e.partition("=")[0] not in drop]
     env = parse_env(opts.env, opts.env_file, opts.env_host, defaults + image_env, ctx.host_env, opts.http_proxy)
     keys = {e.partition("=")[0] for e in env}
     if "HOSTNAME" not in keys:
@@ -427,6 +434,8 @@ def _mounts(opts: RunOptions, ctx: SpecContext, own_netns: bool, init_source: st
             mounts.append(_bind(dest, src, ro_etc))
     if ctx.containerenv_file:
         mounts.append(_bind("/run/.containerenv", ctx.containerenv_file))
+    if ctx.localtime_file:
+        mounts.append(_bind("/etc/localtime", ctx.localtime_file, True))
     if opts.read_only and opts.read_only_tmpfs:
         user_dests = {m["destination"] for m in ctx.mounts}
         for d in READ_ONLY_TMPFS_DIRS:
