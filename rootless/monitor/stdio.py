@@ -52,12 +52,18 @@ class LogWriter:
                 out.append(head + b"F " + line.rstrip(b"\r\n").rstrip(b"\r") + b"\n")
             else:
                 out.append(head + b"P " + line + b"\n")
-        chunk = b"".join(out)
-        if self.size_max > 0 and self.size + len(chunk) > self.size_max:
-            os.ftruncate(self.fd, 0)
-            self.size = 0
-        write_all(self.fd, chunk)
-        self.size += len(chunk)
+        if self.size_max > 0:  # record by record, as conmon: the file never passes the limit by more than one
+            pending: list[bytes] = []
+            for rec in out:
+                if self.size + len(rec) > self.size_max:
+                    write_all(self.fd, b"".join(pending))
+                    pending = []
+                    os.ftruncate(self.fd, 0)
+                    self.size = 0
+                pending.append(rec)
+                self.size += len(rec)
+            out = pending
+        write_all(self.fd, b"".join(out))
 
     def close(self) -> None:
         if self.fd >= 0:

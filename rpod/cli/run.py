@@ -212,7 +212,7 @@ def run_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool, *
     code = engine.run_attached(record, opts, sig_proxy=bool(parse_bool_flag(sig_proxy, "--sig-proxy")),
                                remove=opts.rm, spawn=spawn, on_start=_announce_id(record.id, opts.attach))
     if opts.rmi:
-        _remove_image(record.image_id)
+        _remove_image(record.image_name or record.image_id)
     _exit_now(code)
 
 
@@ -228,14 +228,14 @@ def _announce_id(cid: str, attach: list[str]) -> Callable[[], None] | None:
     return announce
 
 
-def _remove_image(image_id: str) -> None:
+def _remove_image(image: str) -> None:
     """``--rmi``: after an attached run, remove the container's image; when that fails (other
     containers use it, or this one without ``--rm``), Podman 4.3.1 logs the reason as an error
     and still exits with the container's code."""
     from rpod.cli.common import logrus
     from rpod.engine import images
 
-    for item in images.remove(images.RemoveOptions(names=[image_id])):
+    for item in images.remove(images.RemoveOptions(names=[image])):
         if item.error is not None:
             logrus("error", str(item.error))
 

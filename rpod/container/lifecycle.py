@@ -107,6 +107,21 @@ def _terminal_and_rechown(cdir: Path, opts: RunOptions) -> bool:
     return bool((spec.get("process") or {}).get("terminal"))
 
 
+def _preflight(cdir: Path, record: ContainerRecord) -> None:
+    """What must hold before a start: no ``--runtime-flag`` for the built-in runtime (as crun
+    refuses a flag it does not know); a ``--workdir`` that exists."""
+    if os.environ.get("RPOD_RUNTIME_FLAGS") and not getattr(record.options, "runtime", None) \
+            and not os.environ.get("RPOD_OCI_RUNTIME"):
+        from rpod.errors import ContainerCannotInvoke
+
+        raise ContainerCannotInvoke(f"the built-in runtime takes no flags: --runtime-flag "
+                                    f"{os.environ['RPOD_RUNTIME_FLAGS']} (use --runtime crun to pass flags)")
+    if getattr(record.options, "workdir", None):
+        from rpod.container.workdir import check_workdir
+
+        check_workdir(cdir, record)
+
+
 def log_path(cdir: Path, opts: Any) -> str:
     """Where the k8s-file log of a container is (``--log-opt path=`` or its directory's ``ctr.log``)."""
     from rpod.container.options import log_settings
@@ -124,22 +139,13 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
         raise StateConflict(f"container {record.id} is already running: container state improper")
     if not st.restarting:
         _await_previous_monitor(store, record.id)
-    if os.environ.get("RPOD_RUNTIME_FLAGS") and not getattr(record.options, "runtime", None) \
-            and not os.environ.get("RPOD_OCI_RUNTIME"):  # as crun refuses a flag it does not know
-        from rpod.errors import ContainerCannotInvoke
-
-        raise ContainerCannotInvoke(f"the built-in runtime takes no flags: --runtime-flag "
-                                    f"{os.environ['RPOD_RUNTIME_FLAGS']} (use --runtime crun to pass flags)")
+    _preflight(store.dir(record.id), record)
     store.reset_runtime(record.id)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(store.dir(record.id) / ctrfiles.DIED_MARK)
     shutil_rm_runtime(paths, record.id)
     opts = _options(record)
     cdir = store.dir(record.id)
-    if opts.workdir:
-        from rpod.container.workdir import check_workdir
-
-        check_workdir(cdir, record)
     run_dir = store.run_dir(record.id)
     run_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
     from rpod.container import namespaces

@@ -30,7 +30,8 @@ def check_workdir(cdir: Path, record: Any) -> None:
     clean = os.path.normpath(workdir)
     for m in spec.get("mounts") or []:
         dest = os.path.normpath(m.get("destination") or "")
-        if dest != "/" and (clean == dest or clean.startswith(dest + "/")):
+        # the mount point itself, a directory on the way to it (the runtime makes those), or inside it
+        if dest != "/" and (clean == dest or dest.startswith(clean.rstrip("/") + "/") or clean.startswith(dest + "/")):
             return
     layers = [overlay["upperdir"], *reversed(overlay["lowerdir"])]
     if not _exists(layers, clean):  # (a file there is the runtime's "not a directory", 126)
