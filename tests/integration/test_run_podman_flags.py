@@ -163,3 +163,20 @@ def test_containerenv_empty_unless_privileged_and_image_digest(module_env: RpodE
     for opt in ("no-new-privileges=true", "no-new-privileges:true", "no-new-privileges=false", "no-new-privileges"):
         cid = ok(run_rpod(env, "create", "--security-opt", opt, "alpine")).stdout.strip()
         ok(run_rpod(env, "rm", cid))
+
+
+def test_boolean_flags_take_values(module_env: RpodEnv) -> None:
+    """pflag's ``--flag=false`` on every boolean flag (``run --tty=false``, ``events --no-trunc=false``)."""
+    env = module_env
+    assert ok(run_rpod(env, "run", "--rm", *NONE, "--tty=false", "-i=false", "alpine", "echo", "plain")).stdout == "plain\n"
+    r = run_rpod(env, "run", "--rm", *NONE, "--tty=maybe", "alpine", "true")
+    assert r.returncode == 125
+    assert 'invalid argument "maybe" for "--tty" flag: strconv.ParseBool' in r.stderr
+    cid = ok(run_rpod(env, "run", "-d=true", *NONE, "--name", "evtrunc", "alpine", "true")).stdout.strip()
+    ok(run_rpod(env, "wait", cid))
+    full = ok(run_rpod(env, "events", "--stream=false", "--filter", "container=evtrunc", "--filter", "event=start"))
+    short = ok(run_rpod(env, "events", "--stream=false", "--filter", "container=evtrunc", "--filter", "event=start",
+                        "--no-trunc=false"))
+    assert f" container start {cid} (image=" in full.stdout
+    assert f" container start {cid[:12]} (image=" in short.stdout
+    ok(run_rpod(env, "rm", "evtrunc"))
