@@ -180,3 +180,19 @@ def test_boolean_flags_take_values(module_env: RpodEnv) -> None:
     assert f" container start {cid} (image=" in full.stdout
     assert f" container start {cid[:12]} (image=" in short.stdout
     ok(run_rpod(env, "rm", "evtrunc"))
+
+
+def test_pull_and_run_from_an_archive_reference(module_env: RpodEnv, tmp_path: Path) -> None:
+    """``docker-archive:PATH`` as an image reference (Podman's transports) for pull and run."""
+    env = module_env
+    archive = tmp_path / "a.tar"
+    ok(run_rpod(env, "save", "-q", "-o", str(archive), "alpine"))
+    image_id = ok(run_rpod(env, "image", "inspect", "--format", "{{.ID}}", "alpine")).stdout.strip()
+    r = ok(run_rpod(env, "pull", f"docker-archive:{archive}"))
+    assert r.stdout.strip() == image_id
+    r = ok(run_rpod(env, "run", "--rm", *NONE, f"docker-archive:{archive}", "echo", "from-archive"))
+    assert r.stdout == "from-archive\n"
+    r = ok(run_rpod(env, "events", "--stream=false", "--filter", "type=image", "--format", "{{.Status}}--{{.Name}}"))
+    assert f"pull--docker-archive:{archive}" in r.stdout.splitlines()
+    r = run_rpod(env, "pull", f"docker-archive:{tmp_path}/missing.tar")
+    assert r.returncode == 125 and "no such file" in r.stderr.lower()
