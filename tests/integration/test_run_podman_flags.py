@@ -212,3 +212,17 @@ def test_ipc_none_private_and_keep_groups(module_env: RpodEnv) -> None:
     r = run_rpod(env, "run", "--rm", *NONE, "--group-add", "keep-groups", "--group-add", "457", "alpine", "id")
     assert r.returncode == 125
     assert r.stderr == "Error: the '--group-add keep-groups' option is not allowed with any other --group-add options\n"
+
+
+def test_systemd_mode_and_empty_info_format(module_env: RpodEnv) -> None:
+    """250-systemd: ``--systemd=always`` sets ``container_uuid`` (the id's first 32 characters) and
+    mounts tmpfs where systemd writes; a plain command gets neither; ``info -f ''`` prints nothing."""
+    env = module_env
+    r = ok(run_rpod(env, "run", "--name", "sd", *NONE, "--systemd=always", "alpine", "sh", "-c",
+                    "printenv container_uuid; stat -f -c %T /run /tmp"))
+    cid = ok(run_rpod(env, "inspect", "--format", "{{.Id}}", "sd")).stdout.strip()
+    assert r.stdout.split() == [cid[:32], "tmpfs", "tmpfs"]
+    r = run_rpod(env, "run", "--rm", *NONE, "alpine", "printenv", "container_uuid")
+    assert r.returncode == 1 and r.stdout == ""
+    ok(run_rpod(env, "rm", "sd"))
+    assert ok(run_rpod(env, "info", "-f", "")).stdout == "\n"
