@@ -419,6 +419,8 @@ def _environment(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, hostna
 def _mounts(opts: RunOptions, ctx: SpecContext, own_netns: bool, init_source: str | None) -> list[dict[str, Any]]:
     """Defaults, then generated files, then the user's (a later destination wins)."""
     mounts = _base_mounts(opts, own_netns)
+    if opts.ipc == "none":  # an IPC namespace without /dev/shm, as Podman
+        mounts = [m for m in mounts if m["destination"] != "/dev/shm"]
     if ctx.ns_modes.get("ipc") == "host":  # mqueue of an ipc namespace we do not own: bind the host's
         host_mq = [{"destination": "/dev/mqueue", "type": "bind", "source": "/dev/mqueue",
                     "options": ["rbind", "nosuid", "noexec", "nodev"]}] if os.path.isdir("/dev/mqueue") else []

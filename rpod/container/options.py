@@ -204,6 +204,8 @@ class RunOptions:
         if self.log_driver is not None and self.log_driver not in LOG_DRIVERS:
             raise UsageError("running container create option: invalid log driver: invalid argument")  # Podman's
         log_settings(self.log_opt)
+        if "keep-groups" in self.group_add and len(self.group_add) > 1:
+            raise UsageError("the '--group-add keep-groups' option is not allowed with any other --group-add options")
         if self.timeout is not None and self.timeout < 0:
             raise UsageError(f"invalid --timeout {self.timeout}: must not be negative")
         parse_key_values(self.labels, "--label")

@@ -180,3 +180,35 @@ def test_boolean_flags_take_values(module_env: RpodEnv) -> None:
     assert f" container start {cid} (image=" in full.stdout
     assert f" container start {cid[:12]} (image=" in short.stdout
     ok(run_rpod(env, "rm", "evtrunc"))
+
+
+def test_pull_and_run_from_an_archive_reference(module_env: RpodEnv, tmp_path: Path) -> None:
+    """``docker-archive:PATH`` as an image reference (Podman's transports) for pull and run."""
+    env = module_env
+    archive = tmp_path / "a.tar"
+    ok(run_rpod(env, "save", "-q", "-o", str(archive), "alpine"))
+    image_id = ok(run_rpod(env, "image", "inspect", "--format", "{{.ID}}", "alpine")).stdout.strip()
+    r = ok(run_rpod(env, "pull", f"docker-archive:{archive}"))
+    assert r.stdout.strip() == image_id
+    r = ok(run_rpod(env, "run", "--rm", *NONE, f"docker-archive:{archive}", "echo", "from-archive"))
+    assert r.stdout == "from-archive\n"
+    r = ok(run_rpod(env, "events", "--stream=false", "--filter", "type=image", "--format", "{{.Status}}--{{.Name}}"))
+    assert f"pull--docker-archive:{archive}" in r.stdout.splitlines()
+    r = run_rpod(env, "pull", f"docker-archive:{tmp_path}/missing.tar")
+    assert r.returncode == 125 and "no such file" in r.stderr.lower()
+
+
+def test_ipc_none_private_and_keep_groups(module_env: RpodEnv) -> None:
+    """190-run-ipcns / 170-run-userns: ``--ipc=none`` has no /dev/shm; a private IPC namespace is
+    not joined; ``keep-groups`` goes alone."""
+    env = module_env
+    r = run_rpod(env, "run", "--rm", *NONE, "--ipc=none", "alpine", "ls", "/dev/shm")
+    assert r.returncode == 1 and "No such file or directory" in r.stderr + r.stdout
+    ok(run_rpod(env, "run", "-d", *NONE, "--ipc=private", "--name", "ipcpriv", "alpine", "sleep", "600"))
+    r = run_rpod(env, "run", "--rm", *NONE, "--ipc=container:ipcpriv", "alpine", "true")
+    assert r.returncode == 125
+    assert "is not allowed: non-shareable IPC (hint: use IpcMode:shareable for the donor container)" in r.stderr
+    ok(run_rpod(env, "rm", "-f", "-t", "0", "ipcpriv"))
+    r = run_rpod(env, "run", "--rm", *NONE, "--group-add", "keep-groups", "--group-add", "457", "alpine", "id")
+    assert r.returncode == 125
+    assert r.stderr == "Error: the '--group-add keep-groups' option is not allowed with any other --group-add options\n"
