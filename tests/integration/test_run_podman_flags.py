@@ -171,7 +171,7 @@ def test_boolean_flags_take_values(module_env: RpodEnv) -> None:
     assert ok(run_rpod(env, "run", "--rm", *NONE, "--tty=false", "-i=false", "alpine", "echo", "plain")).stdout == "plain\n"
     r = run_rpod(env, "run", "--rm", *NONE, "--tty=maybe", "alpine", "true")
     assert r.returncode == 125
-    assert 'invalid argument "maybe" for "--tty" flag: strconv.ParseBool' in r.stderr
+    assert 'invalid argument "maybe" for "-t, --tty" flag: strconv.ParseBool' in r.stderr
     cid = ok(run_rpod(env, "run", "-d=true", *NONE, "--name", "evtrunc", "alpine", "true")).stdout.strip()
     ok(run_rpod(env, "wait", cid))
     full = ok(run_rpod(env, "events", "--stream=false", "--filter", "container=evtrunc", "--filter", "event=start"))
