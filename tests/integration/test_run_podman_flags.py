@@ -226,3 +226,20 @@ def test_systemd_mode_and_empty_info_format(module_env: RpodEnv) -> None:
     assert r.returncode == 1 and r.stdout == ""
     ok(run_rpod(env, "rm", "sd"))
     assert ok(run_rpod(env, "info", "-f", "")).stdout == "\n"
+
+
+def test_update_records_limits(module_env: RpodEnv) -> None:
+    """280-update: ``update`` with no option changes nothing; limits are recorded (and, where this
+    host cannot enforce them, said as ``run`` says it)."""
+    env = module_env
+    cid = ok(run_rpod(env, "run", "-d", *NONE, "--name", "upd", "alpine", "sleep", "600")).stdout.strip()
+    try:
+        assert ok(run_rpod(env, "update", cid)).stdout == cid + "\n"
+        r = ok(run_rpod(env, "update", "--memory", "64m", "--pids-limit", "50", "upd"))
+        host = json.loads(ok(run_rpod(env, "inspect", "upd")).stdout)[0]["HostConfig"]
+        assert (host["Memory"], host["PidsLimit"]) == (64 * 1024 * 1024, 50)
+        assert bool(r.stderr.strip()) == (host["ResourceLimitsApplied"] is False)
+        r = run_rpod(env, "update", "--memory", "lots", "upd")
+        assert r.returncode == 125 and "invalid size" in r.stderr
+    finally:
+        ok(run_rpod(env, "rm", "-f", "-t", "0", "upd"))
