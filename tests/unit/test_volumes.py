@@ -202,6 +202,7 @@ def test_hosts_content() -> None:
                     "10.0.0.5\tdb\nfd00::1\tv6\n10.0.2.2\thost.containers.internal host.docker.internal\n"
                     "10.0.2.100\tabc123 web\n")
     assert hosts_content("h", None, network="none").endswith("127.0.0.1\th\n")
+    assert hosts_content("c1", "c1", network="none").endswith("127.0.0.1\tc1 c1\n")  # both, as Podman
     assert "h" not in hosts_content("h", None, network="host").split()
     with pytest.raises(UsageError):
         hosts_content("h", None, ["nohost"])
