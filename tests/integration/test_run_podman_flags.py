@@ -243,3 +243,18 @@ def test_update_records_limits(module_env: RpodEnv) -> None:
         assert r.returncode == 125 and "invalid size" in r.stderr
     finally:
         ok(run_rpod(env, "rm", "-f", "-t", "0", "upd"))
+
+
+def test_logs_of_a_none_driver_container_and_archive_progress(module_env: RpodEnv, tmp_path: Path) -> None:
+    """030-run: ``logs`` of a ``--log-driver none`` container is Podman's error; a
+    ``docker-archive:`` run lists the config it copies, as Podman's progress does."""
+    env = module_env
+    ok(run_rpod(env, "run", "--name", "nolog", *NONE, "--log-driver", "none", "alpine", "echo", "x"))
+    r = run_rpod(env, "logs", "nolog")
+    assert r.returncode == 125
+    assert "this container is using the 'none' log driver, cannot read logs" in r.stderr
+    ok(run_rpod(env, "rm", "nolog"))
+    archive = tmp_path / "b.tar"
+    ok(run_rpod(env, "save", "-q", "-o", str(archive), "alpine"))
+    r = ok(run_rpod(env, "run", "--rm", *NONE, f"docker-archive:{archive}", "true"))
+    assert "Copying config sha256:" in r.stderr
