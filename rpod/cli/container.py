@@ -334,3 +334,12 @@ def top_cmd(container: str, descriptors: tuple[str, ...], latest: bool) -> None:
         write("".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=False)) + r[-1] + "\n")
 
 
+
+
+def _add_runlabel() -> None:
+    from rpod.cli.runlabel import runlabel_cmd
+
+    app.add_command(runlabel_cmd, "runlabel")
+
+
+_add_runlabel()

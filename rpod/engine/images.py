@@ -373,3 +373,20 @@ def logout(host: str | None, authfile: str | None = None) -> None:
         return
     if not remove_credentials(host, authfile=authfile):
         raise RegistryAuthError(f"not logged into {host}")
+
+
+def run_label(name: str, label: str, paths: Paths | None = None) -> tuple[str, str]:
+    """``container runlabel``: (the image's full name, the value of its ``label``), the image
+    pulled when missing; Podman's error when the label is absent or empty."""
+    from rpod.image.pull import ensure_image
+
+    p = paths_or_default(paths)
+    rec = ensure_image(p, name)
+    store = _store(p)
+    labels = (store.config(rec).get("config") or {}).get("Labels") or {}
+    value = labels.get(label) or labels.get(label.upper()) or labels.get(label.lower()) or ""
+    if not value.strip():
+        raise RpodError(f"cannot find the value of label: {label} in image: {name}")
+    full = next((n for n in rec.names if n == name or n.endswith("/" + name) or n.startswith(name + ":")
+                 or n.rsplit(":", 1)[0].endswith("/" + name)), rec.names[0] if rec.names else rec.id)
+    return full, value

@@ -274,3 +274,23 @@ def test_containers_conf_image_volume_mode(module_env: RpodEnv, tmp_path: Path) 
     r = run_rpod(cenv, "run", "--rm", *NONE, "--image-volume", "ignore", "volimg", "stat", "-f", "-c", "%T", "/data")
     assert r.returncode == 1
     ok(run_rpod(env, "rmi", "-f", "volimg"))
+
+
+def test_container_runlabel(module_env: RpodEnv, tmp_path: Path) -> None:
+    """037-runlabel: the label's command with this program, IMAGE, NAME and the OPTs filled in."""
+    env = module_env
+    (tmp_path / "Containerfile").write_text(
+        "FROM alpine\nLABEL INSTALL /usr/bin/podman run --rm \\${OPT1} -e NAME=\\${NAME} -e IMAGE=\\${IMAGE} "
+        "\\${IMAGE} echo \\${OPT2} installed\n")
+    ok(run_rpod(env, "build", "-q", "-t", "rl_image", str(tmp_path), timeout=300))
+    r = ok(run_rpod(env, "container", "runlabel", "--opt1=--network=none", "--opt2=x", "--name", "t1", "--display",
+                    "install", "rl_image"))
+    prog = r.stdout.split()[1]
+    assert r.stdout == (f"command: {prog} run --rm --network=none -e NAME=t1 -e IMAGE=localhost/rl_image:latest "
+                        "localhost/rl_image:latest echo x installed\n")
+    assert os.path.basename(prog).startswith(("rpod", "python"))
+    r = ok(run_rpod(env, "container", "runlabel", "--opt1=--network=none", "install", "rl_image"))
+    assert r.stdout.splitlines()[-1] == "installed"
+    r = run_rpod(env, "container", "runlabel", "--display", "run", "rl_image")
+    assert r.returncode == 125 and r.stderr == "Error: cannot find the value of label: run in image: rl_image\n"
+    ok(run_rpod(env, "rmi", "-f", "rl_image"))
