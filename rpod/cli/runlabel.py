@@ -19,7 +19,8 @@ def runlabel_command(value: str, image: str, name: str, opts: dict[str, str]) ->
            "OPT1": opts.get("opt1", ""), "OPT2": opts.get("opt2", ""), "OPT3": opts.get("opt3", "")}
     words = shlex.split(value)
     if words and words[0] in ("podman", "/usr/bin/podman", "docker", "/usr/bin/docker"):
-        words[0] = sys.argv[0]
+        argv0 = sys.argv[0] if sys.argv else "rpod"  # this program (``python -m rpod`` when run so)
+        words[:1] = [argv0] if os.path.basename(argv0).startswith("rpod") else [sys.executable, "-m", "rpod"]
     out = []
     for w in words:
         w = {"IMAGE": image, "NAME": name, "IMAGE=IMAGE": f"IMAGE={image}", "NAME=NAME": f"NAME={name}"}.get(w, w)
