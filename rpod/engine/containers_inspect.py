@@ -209,7 +209,8 @@ def inspect(opts: InspectOptions, paths: Paths | None = None) -> InspectReport:
         if opts.size:
             doc["SizeRw"], doc["SizeRootFs"] = containers.sizes(p, rec, by_image)
         report.docs.append(doc)
-        report.structs.append(go_structs(doc, INSPECT_TOP, INSPECT_STRUCTS))
+        # InspectContainerData's Go field is ID (JSON "Id"); Podman's templates accept both
+        report.structs.append(go_structs({**doc, "ID": doc.get("Id")}, INSPECT_TOP, INSPECT_STRUCTS))
 
     if opts.latest:
         add_container(store.latest())
@@ -233,7 +234,7 @@ def inspect(opts: InspectOptions, paths: Paths | None = None) -> InspectReport:
 # Podman 4.3.1's inspect structs and their field names (one rpod lacks renders <no value>; any
 # other name is Podman's "can't evaluate field" error); HostConfig/NetworkSettings stay maps
 INSPECT_TOP = ("interface {}", frozenset((
-    "Id", "Created", "Path", "Args", "State", "Image", "ImageDigest", "ImageName", "Rootfs", "Pod",
+    "Id", "ID", "Created", "Path", "Args", "State", "Image", "ImageDigest", "ImageName", "Rootfs", "Pod",
     "ResolvConfPath", "HostnamePath", "HostsPath", "StaticDir", "OCIConfigPath", "OCIRuntime",
     "ConmonPidFile", "PidFile", "Name", "RestartCount", "Driver", "MountLabel", "ProcessLabel",
     "AppArmorProfile", "EffectiveCaps", "BoundingCaps", "ExecIDs", "GraphDriver", "SizeRw", "SizeRootFs",

@@ -222,6 +222,7 @@ def test_systemd_mode_and_empty_info_format(module_env: RpodEnv) -> None:
                     "printenv container_uuid; stat -f -c %T /run /tmp"))
     cid = ok(run_rpod(env, "inspect", "--format", "{{.Id}}", "sd")).stdout.strip()
     assert r.stdout.split() == [cid[:32], "tmpfs", "tmpfs"]
+    assert ok(run_rpod(env, "inspect", "sd", "--format", "{{ .ID }}")).stdout.strip() == cid  # the Go field name
     r = run_rpod(env, "run", "--rm", *NONE, "alpine", "printenv", "container_uuid")
     assert r.returncode == 1 and r.stdout == ""
     ok(run_rpod(env, "rm", "sd"))
