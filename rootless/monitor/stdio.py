@@ -9,15 +9,20 @@ closes every client when the container has exited.
 
 from __future__ import annotations
 
-import array
+import _socket
+import _struct as struct
 import fcntl
 import os
-import socket
-import struct
 import termios
 
 from rootless import ctrfiles
 from rootless.monitor.exitfile import iso_now
+
+# the monitor imports this module: C modules only (no socket/array: enum, collections.abc), see
+# rootless.monitor.lean; the CLI's side (connect_attach, copy_terminal) imports what it needs
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
 
 STDIN, STDOUT, STDERR, STDIN_EOF, RESIZE, CONTROL = b"\x00", b"\x01", b"\x02", b"\x04", b"\x05", b"\x07"
 HEALTHCHECK = b"\x08"  # client: run a healthcheck now; monitor: its JSON result
@@ -120,13 +125,14 @@ def copy_to_end_in_thread(src: int, master: int) -> None:
     threading.Thread(target=copy, daemon=True).start()
 
 
-def recv_fd(sock: socket.socket) -> int:
+def recv_fd(sock: socket.socket | _socket.socket) -> int:
     """Receive one file descriptor sent with SCM_RIGHTS (the pty master from the runtime)."""
-    fds = array.array("i")
-    msg, anc, _flags, _addr = sock.recvmsg(4096, socket.CMSG_SPACE(fds.itemsize))
+    fds: list[int] = []
+    msg, anc, _flags, _addr = sock.recvmsg(4096, _socket.CMSG_SPACE(4))
     for level, kind, data in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            usable = len(data) - len(data) % 4
+            fds += struct.unpack(f"{usable // 4}i", data[:usable])
     if not fds:
         raise OSError("the runtime sent no terminal file descriptor on the console socket")
     for extra in fds[1:]:
@@ -134,8 +140,8 @@ def recv_fd(sock: socket.socket) -> int:
     return fds[0]
 
 
-def send_fd(sock: socket.socket, fd: int, msg: bytes = b"pty") -> None:
-    sock.sendmsg([msg], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+def send_fd(sock: socket.socket | _socket.socket, fd: int, msg: bytes = b"pty") -> None:
+    sock.sendmsg([msg], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", fd))])
 
 
 def get_winsize(fd: int) -> tuple[int, int] | None:
@@ -157,6 +163,8 @@ def set_winsize(fd: int, rows: int, cols: int) -> None:
 
 def connect_attach(run_dir: str) -> socket.socket:
     """Connect to a container's attach socket (path length safe: goes through /proc/self/fd)."""
+    import socket  # the CLI's side
+
     dfd = os.open(run_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
@@ -170,7 +178,7 @@ def connect_attach(run_dir: str) -> socket.socket:
         os.close(dfd)
 
 
-def bind_attach(run_dir: str) -> socket.socket:
+def bind_attach(run_dir: str) -> _socket.socket:
     """Create and listen on the attach socket inside ``run_dir``."""
     dfd = os.open(run_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -179,7 +187,7 @@ def bind_attach(run_dir: str) -> socket.socket:
             os.unlink(os.path.join(run_dir, ATTACH_SOCKET))
         except FileNotFoundError:
             pass
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
         sock.bind(path)
         sock.listen(8)
         sock.setblocking(False)

@@ -1,0 +1,58 @@
+"""The monitor's memory: the PSS of real idle containers' monitors stays under a bound.
+
+``RPODTEST_MONITORS=20`` (e.g. ``UTEST_ENV=RPODTEST_MONITORS=20 utest ...``) measures 20 idle
+containers, as docs/performance.md ("The monitor's memory") does; the default 4 keeps the test
+fast.  PSS is not timing-dependent once a monitor settled (its runtime child exited): what it
+imported and built stays.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.support.procs import wait_until
+from tests.support.rpodcli import RpodEnv, ok, run_rpod
+
+# Measured (3 Dec 2026, 20 idle containers): 3.4-3.5 MB PSS per monitor (4.7 MB before the
+# monitor dropped enum/contextlib/selectors/collections/functools); 4 containers share
+# libpython's pages among fewer processes, so each shows ~0.1 MB more.  ~20 % headroom.
+PSS_BOUND_KB = 4300
+
+
+def _rollup(pid: int) -> dict[str, int]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        k, _, v = line.partition(":")
+        if v.strip().endswith("kB"):
+            fields[k] = int(v.split()[0])
+    return fields
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_idle_monitors_stay_small(env: RpodEnv) -> None:
+    count = int(os.environ.get("RPODTEST_MONITORS", "4"))
+    ok(run_rpod(env, "run", "--rm", "--network", "none", "alpine", "true"))  # byte-compiles what runs
+    cids = []
+    try:
+        for _ in range(count):
+            cids.append(ok(run_rpod(env, "run", "-d", "--network", "none", "alpine", "sleep", "1000")).stdout.strip())
+        monitors = {}
+        for cid in cids:
+            mon = int(ok(run_rpod(env, "inspect", "--format", "{{.State.ConmonPid}}", cid)).stdout)
+            init = int(ok(run_rpod(env, "inspect", "--format", "{{.State.Pid}}", cid)).stdout)
+            # settled: the runtime child exited, only the container's init is left
+            assert wait_until(lambda mon=mon, init=init: _children(mon) == [init], 60), _children(mon)
+            monitors[cid] = mon
+        rollups = [_rollup(mon) for mon in monitors.values()]
+        pss = [r["Pss"] for r in rollups]
+        uss = [r["Private_Clean"] + r["Private_Dirty"] for r in rollups]
+        print(f"\n{count} idle monitors: PSS {sum(pss)} kB in all, per monitor mean {sum(pss) // count} kB "
+              f"(min {min(pss)}, max {max(pss)}), USS mean {sum(uss) // count} kB")
+        assert max(pss) < PSS_BOUND_KB, pss
+    finally:
+        if cids:
+            run_rpod(env, "rm", "-f", "-t", "0", *cids, timeout=180)
