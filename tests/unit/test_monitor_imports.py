@@ -27,7 +27,7 @@ ALLOWED_STDLIB = {
     "sys", "termios", "time", "zipimport",
 }
 REMOVED = ("enum", "signal", "socket", "contextlib", "selectors", "collections", "functools", "array", "ctypes",
-           "json", "re", "typing", "dataclasses", "subprocess", "tempfile", "threading")
+           "json", "re", "typing", "dataclasses", "subprocess", "tempfile", "threading", "shutil")
 
 # everything an idle container's monitor loads (entry, loop, subreaper), and what the service
 # features add when a container uses them (restart, healthcheck, sd_notify, journald, events)
@@ -36,6 +36,9 @@ PATHS = {
     "services": "import rootless.monitor.main as m; m.become_subreaper(); import rootless.monitor.restart, "
                 "rootless.monitor.health, rootless.monitor.notify, rootless.monitor.journal, "
                 "rootless.monitor.eventlog, rootless.monitor.detach",
+    # a networked container's monitor (slirp4netns is the default) keeps these too
+    "network": "import rootless.monitor.main as m; m.become_subreaper(); import rootless.netsetup, "
+               "rootless.slirp, rootless.pasta, rootless.procspawn",
 }
 
 
