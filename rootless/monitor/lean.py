@@ -5,16 +5,16 @@ imports is paid in every container (docs/performance.md, "The monitor's memory")
 and ``socket`` import ``enum`` (~0.9 MB: they turn their constants into enums),
 ``contextlib`` ~0.9 MB, ``selectors`` ~0.7 MB (``collections``, ``math``), ``array`` imports
 ``collections.abc``, ``ctypes`` ~0.3 MB.  So the monitor uses ``_signal``, ``_socket``,
-``select.epoll``, ``_struct`` and ``_ctypes`` directly, through the few helpers below.
+``select.epoll`` and ``_ctypes`` directly, through the few helpers below.
 ``tests/unit/test_monitor_imports.py`` guards the closure.
 """
 
 from __future__ import annotations
 
 import _socket
-import _struct
 import os
 import select
+import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def socketpair() -> tuple[_socket.socket, _socket.socket]:
 
 def send_fds(sock: _socket.socket, data: bytes, fds: list[int]) -> int:
     """``socket.send_fds``: ``data`` with ``fds`` attached (SCM_RIGHTS)."""
-    packed = _struct.pack(f"{len(fds)}i", *fds)
+    packed = pack_ints(fds)
     return sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, packed)])
 
 
@@ -131,9 +131,18 @@ def recv_fds(sock: _socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, li
     fds: list[int] = []
     for level, kind, cdata in ancdata:
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            usable = len(cdata) - len(cdata) % 4
-            fds += _struct.unpack(f"{usable // 4}i", cdata[:usable])
+            fds += unpack_ints(cdata)
     return msg, fds
+
+
+def pack_ints(values: list[int]) -> bytes:
+    """C ``int``s in native byte order (an SCM_RIGHTS payload) without ``_struct``."""
+    return b"".join(v.to_bytes(4, sys.byteorder, signed=True) for v in values)
+
+
+def unpack_ints(data: bytes) -> list[int]:
+    """The whole C ``int``s in ``data`` (a trailing partial one is ignored)."""
+    return [int.from_bytes(data[i:i + 4], sys.byteorder, signed=True) for i in range(0, len(data) - 3, 4)]
 
 
 def become_subreaper() -> None:

@@ -10,16 +10,15 @@ closes every client when the container has exited.
 from __future__ import annotations
 
 import _socket
-import _struct as struct
-import fcntl
 import os
-import termios
 
 from rootless import ctrfiles
+from rootless.monitor import lean
 from rootless.monitor.exitfile import iso_now
 
 # the monitor imports this module: C modules only (no socket/array: enum, collections.abc), see
-# rootless.monitor.lean; the CLI's side (connect_attach, copy_terminal) imports what it needs
+# rootless.monitor.lean; terminals (fcntl, termios, _struct) and the CLI's side (connect_attach,
+# copy_terminal) import what they need where they need it
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
@@ -131,8 +130,7 @@ def recv_fd(sock: socket.socket | _socket.socket) -> int:
     msg, anc, _flags, _addr = sock.recvmsg(4096, _socket.CMSG_SPACE(4))
     for level, kind, data in anc:
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            usable = len(data) - len(data) % 4
-            fds += struct.unpack(f"{usable // 4}i", data[:usable])
+            fds += lean.unpack_ints(data)
     if not fds:
         raise OSError("the runtime sent no terminal file descriptor on the console socket")
     for extra in fds[1:]:
@@ -141,11 +139,15 @@ def recv_fd(sock: socket.socket | _socket.socket) -> int:
 
 
 def send_fd(sock: socket.socket | _socket.socket, fd: int, msg: bytes = b"pty") -> None:
-    sock.sendmsg([msg], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", fd))])
+    sock.sendmsg([msg], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, lean.pack_ints([fd]))])
 
 
 def get_winsize(fd: int) -> tuple[int, int] | None:
     """(rows, cols) of the terminal ``fd``, None when it is not a terminal."""
+    import _struct as struct
+    import fcntl
+    import termios
+
     try:
         data = fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
     except OSError:
@@ -155,6 +157,10 @@ def get_winsize(fd: int) -> tuple[int, int] | None:
 
 
 def set_winsize(fd: int, rows: int, cols: int) -> None:
+    import _struct as struct
+    import fcntl
+    import termios
+
     try:
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     except OSError:
@@ -204,6 +210,7 @@ class RawTerminal:
         self.saved: list | None = None
 
     def __enter__(self) -> RawTerminal:
+        import termios
         import tty
 
         if os.isatty(self.fd):
@@ -213,6 +220,8 @@ class RawTerminal:
 
     def __exit__(self, *_exc: object) -> None:
         if self.saved is not None:
+            import termios
+
             termios.tcsetattr(self.fd, termios.TCSAFLUSH, self.saved)
 
 

@@ -14,10 +14,11 @@ from pathlib import Path
 from tests.support.procs import wait_until
 from tests.support.rpodcli import RpodEnv, ok, run_rpod
 
-# Measured (3 Dec 2026, 20 idle containers): 3.4-3.5 MB PSS per monitor (4.7 MB before the
-# monitor dropped enum/contextlib/selectors/collections/functools); 4 containers share
-# libpython's pages among fewer processes, so each shows ~0.1 MB more.  ~20 % headroom.
-PSS_BOUND_KB = 4300
+# Measured (3 Dec 2026, 20 idle containers): 3312 kB PSS per monitor with --network none, 3510 kB
+# with slirp4netns (4736 and 7783 kB before the monitor and its network helpers dropped enum,
+# contextlib, selectors, collections, subprocess, json, dataclasses, typing); 4 containers share
+# libpython's pages among fewer processes, so each shows a little more.  ~20 % headroom.
+PSS_BOUND_KB = 4100
 
 
 def _rollup(pid: int) -> dict[str, int]:

@@ -19,13 +19,15 @@ import pytest
 ROOT = str(Path(__file__).resolve().parents[2])
 
 # what a bare `python -I -S` has loaded, plus `os` (frozen) and the C modules the monitor uses
+# (fcntl, termios, _struct: for a terminal, or journald's entries)
 ALLOWED_STDLIB = {
     "__future__", "__main__", "_abc", "_codecs", "_collections_abc", "_ctypes", "_frozen_importlib",
     "_frozen_importlib_external", "_imp", "_io", "_json", "_signal", "_socket", "_stat", "_struct", "_thread",
     "_warnings", "_weakref", "abc", "builtins", "codecs", "encodings", "encodings.aliases", "encodings.utf_8",
-    "errno", "fcntl", "genericpath", "io", "marshal", "os", "os.path", "posix", "posixpath", "select", "stat",
-    "sys", "termios", "time", "zipimport",
+    "errno", "genericpath", "io", "marshal", "os", "os.path", "posix", "posixpath", "select", "stat",
+    "sys", "time", "zipimport", "fcntl", "termios",
 }
+ONLY_WHEN_USED = {"fcntl", "termios", "_struct"}  # a terminal's ioctls, journald's entries
 REMOVED = ("enum", "signal", "socket", "contextlib", "selectors", "collections", "functools", "array", "ctypes",
            "json", "re", "typing", "dataclasses", "subprocess", "tempfile", "threading", "shutil")
 
@@ -33,6 +35,9 @@ REMOVED = ("enum", "signal", "socket", "contextlib", "selectors", "collections",
 # features add when a container uses them (restart, healthcheck, sd_notify, journald, events)
 PATHS = {
     "idle": "import rootless.monitor.main as m; m.become_subreaper(); m.Monitor",
+    # a terminal (-t) adds the ioctl modules
+    "tty": "import rootless.monitor.main as m; m.become_subreaper(); m.stdio.get_winsize(0); "
+           "m.stdio.set_winsize(m.os.open('/dev/null', 0), 1, 1)",
     "services": "import rootless.monitor.main as m; m.become_subreaper(); import rootless.monitor.restart, "
                 "rootless.monitor.health, rootless.monitor.notify, rootless.monitor.journal, "
                 "rootless.monitor.eventlog, rootless.monitor.detach",
@@ -55,6 +60,8 @@ def test_monitor_imports_only_c_modules_and_its_own(path: str) -> None:
     unexpected = sorted(m for m in mods if m not in ALLOWED_STDLIB and not m.startswith("rootless"))
     assert not unexpected, f"the monitor now imports {unexpected}: each costs memory in every container"
     assert not mods & set(REMOVED)
+    if path in ("idle", "network"):
+        assert not mods & ONLY_WHEN_USED, sorted(mods & ONLY_WHEN_USED)
 
 
 def test_monitor_selector_and_fd_passing_work() -> None:
