@@ -97,8 +97,10 @@ class SpecContext:
     resolv_conf_file: str | None = None
     hostname_file: str | None = None
     containerenv_file: str | None = None
+    localtime_file: str | None = None  # --tz: bound at /etc/localtime
     mounts: list[dict[str, Any]] = field(default_factory=list)  # resolved -v/--mount/--tmpfs entries
     passwd_lookup: UserLookup | None = None
+    keep_id_home: str | None = None  # --userns=keep-id: the user's home as its passwd entry says
     init_path: str | None = None  # catatonit on the host (None: searched in INIT_CANDIDATES)
     cgroup_ns: bool = True
     host_env: dict[str, str] | None = None  # for -e NAME / --env-host (None: os.environ)
@@ -361,7 +363,10 @@ def _process(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, sec: Any,
         init_source = find_init(opts.init_path or ctx.init_path)
         args = [INIT_DEST, "--", *args]
     user = _resolve_user(opts, cfg, ctx)
-    env = _environment(opts, cfg, ctx, hostname, user.home)
+    home = user.home
+    if ctx.keep_id_home and opts.user is None and home in (None, "", "/"):  # keep-id's added entry
+        home = ctx.keep_id_home
+    env = _environment(opts, cfg, ctx, hostname, home)
     cwd = opts.workdir or cfg.get("WorkingDir") or "/"
     if not cwd.startswith("/"):
         # Podman creates the container and fails to chdir at start: exit 126, its wording
@@ -396,6 +401,12 @@ def _environment(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, hostna
     if not any(e.startswith("PATH=") for e in image_env):
         defaults.append(f"PATH={DEFAULT_PATH}")
     defaults += ["TERM=xterm", "container=podman"]
+    if opts.unsetenv_all:  # --unsetenv-all: neither rpod's defaults nor the image's
+        defaults, image_env = [], []
+    elif opts.unsetenv:  # --unsetenv K: drop K from those (-e K=V still sets it)
+        drop = set(opts.unsetenv)
+        defaults = [e for e in defaults if e.partition("=")[0] not in drop]
+        image_env = [e for e in image_env if e.partition("=")[0] not in drop]
     env = parse_env(opts.env, opts.env_file, opts.env_host, defaults + image_env, ctx.host_env, opts.http_proxy)
     keys = {e.partition("=")[0] for e in env}
     if "HOSTNAME" not in keys:
@@ -408,6 +419,8 @@ def _environment(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, hostna
 def _mounts(opts: RunOptions, ctx: SpecContext, own_netns: bool, init_source: str | None) -> list[dict[str, Any]]:
     """Defaults, then generated files, then the user's (a later destination wins)."""
     mounts = _base_mounts(opts, own_netns)
+    if opts.ipc == "none":  # an IPC namespace without /dev/shm, as Podman
+        mounts = [m for m in mounts if m["destination"] != "/dev/shm"]
     if ctx.ns_modes.get("ipc") == "host":  # mqueue of an ipc namespace we do not own: bind the host's
         host_mq = [{"destination": "/dev/mqueue", "type": "bind", "source": "/dev/mqueue",
                     "options": ["rbind", "nosuid", "noexec", "nodev"]}] if os.path.isdir("/dev/mqueue") else []
@@ -423,6 +436,8 @@ def _mounts(opts: RunOptions, ctx: SpecContext, own_netns: bool, init_source: st
             mounts.append(_bind(dest, src, ro_etc))
     if ctx.containerenv_file:
         mounts.append(_bind("/run/.containerenv", ctx.containerenv_file))
+    if ctx.localtime_file:
+        mounts.append(_bind("/etc/localtime", ctx.localtime_file, True))
     if opts.read_only and opts.read_only_tmpfs:
         user_dests = {m["destination"] for m in ctx.mounts}
         for d in READ_ONLY_TMPFS_DIRS:

@@ -167,3 +167,18 @@ def test_healthcheck_with_crun(env: RpodEnv) -> None:
         assert (r.returncode, r.stdout) == (1, "unhealthy\n"), r
     finally:
         ok(run_rpod(env, "rm", "-f", "-t", "0", "cr"))
+
+
+def test_output_lines_joined_and_on_failure_needs_a_check(env: RpodEnv) -> None:
+    """Podman 4.3.1 (220-healthcheck): the log's Output is the lines joined (no final newline);
+    ``--health-on-failure`` without a healthcheck is refused."""
+    ok(run_rpod(env, "run", "-d", "--name", "hco", "--health-cmd", "echo out; echo err >&2", "--health-interval",
+                "disable", "alpine", "sleep", "1000"))
+    try:
+        ok(run_rpod(env, "healthcheck", "run", "hco"))
+        assert _health(env, "hco")["Log"][-1]["Output"] == "out\nerr"
+    finally:
+        ok(run_rpod(env, "rm", "-f", "-t", "0", "hco"))
+    r = run_rpod(env, "create", "--health-on-failure=kill", "alpine")
+    assert r.returncode == 125
+    assert r.stderr == "Error: cannot set on-failure action to kill without a health check\n"
