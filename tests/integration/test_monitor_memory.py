@@ -48,7 +48,7 @@ def test_idle_monitors_stay_small(env: RpodEnv) -> None:
             init = int(ok(run_rpod(env, "inspect", "--format", "{{.State.Pid}}", cid)).stdout)
             # settled: the runtime child exited, only the container's init (and its network helper) is left
             want = 1 if network == "none" else 2
-            assert wait_until(lambda mon=mon, init=init: init in _children(mon) and len(_children(mon)) == want,
+            assert wait_until(lambda mon=mon, init=init, want=want: init in _children(mon) and len(_children(mon)) == want,
                               60), _children(mon)
             monitors[cid] = mon
             helpers += [p for p in _children(mon) if p != init]
