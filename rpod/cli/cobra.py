@@ -111,9 +111,10 @@ def bool_values(cmd: click.Command, args: list[str]) -> tuple[list[str], list[st
             out.extend(p.secondary_opts[:1])
             if not p.secondary_opts and p.default and p.name:
                 forced.append(p.name)
-        else:
+        else:  # pflag names the flag as "-t, --tty" when it has a shorthand
+            shown = ", ".join(sorted(p.opts, key=lambda o: o.startswith("--")))
             raise click.exceptions.UsageError(
-                f'invalid argument "{value}" for "{name}" flag: strconv.ParseBool: parsing "{value}": invalid syntax')
+                f'invalid argument "{value}" for "{shown}" flag: strconv.ParseBool: parsing "{value}": invalid syntax')
     return out, forced
 
 

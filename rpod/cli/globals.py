@@ -241,7 +241,8 @@ def _rewrite(tok: str, flags: dict[str, click.Option]) -> list[str] | None:
     elif v in FALSE_WORDS:
         want = not positive
     else:
-        raise UsageError(f'invalid argument "{value}" for "{name}" flag: strconv.ParseBool: parsing '
+        shown = ", ".join(sorted(p.opts, key=lambda o: o.startswith("--")))  # pflag's "-t, --tty"
+        raise UsageError(f'invalid argument "{value}" for "{shown}" flag: strconv.ParseBool: parsing '
                          f'"{value}": invalid syntax')
     on = p.opts[0]
     off = p.secondary_opts[0] if p.secondary_opts else None

@@ -80,7 +80,7 @@ RUN_FLAGS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("-P", "--publish-all"), "publish_all", "flag", "Publish every exposed port"),
     (("--dns",), "dns", "multi", "DNS server"),
     (("--dns-search",), "dns_search", "multi", "DNS search domain"),
-    (("--dns-option",), "dns_option", "multi", "DNS option"),
+    (("--dns-option", "--dns-opt"), "dns_option", "multi", "DNS option"),
     (("--add-host",), "add_host", "multi", "Add HOST:IP to /etc/hosts"),
     (("--cap-add",), "cap_add", "multi", "Add capabilities"),
     (("--cap-drop",), "cap_drop", "multi", "Drop capabilities"),

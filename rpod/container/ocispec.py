@@ -333,6 +333,10 @@ def build_spec(opts: RunOptions, image_config: dict[str, Any], ctx: SpecContext)
     hostname = _hostname(opts, ctx)
     process, init_source = _process(opts, cfg, ctx, sec, hostname)
     mounts = _mounts(opts, ctx, own_netns, init_source)
+    if systemd_mode(opts, process_args(opts, cfg)):  # systemd wants these writable and empty
+        taken = {m["destination"] for m in mounts}
+        mounts += [{"destination": d, "type": "tmpfs", "source": "tmpfs",
+                    "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"]} for d in SYSTEMD_TMPFS if d not in taken]
     linux = _linux(opts, ctx, sec, own_netns, process["capabilities"]["bounding"])
     annotations = _annotations(opts, cfg, ctx)
     return {
@@ -367,6 +371,8 @@ def _process(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, sec: Any,
     if ctx.keep_id_home and opts.user is None and home in (None, "", "/"):  # keep-id's added entry
         home = ctx.keep_id_home
     env = _environment(opts, cfg, ctx, hostname, home)
+    if systemd_mode(opts, args):  # Podman's systemd mode: the container's id for systemd
+        env.append(f"container_uuid={ctx.container_id[:32]}")
     cwd = opts.workdir or cfg.get("WorkingDir") or "/"
     if not cwd.startswith("/"):
         # Podman creates the container and fails to chdir at start: exit 126, its wording
@@ -391,6 +397,18 @@ def _process(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, sec: Any,
             raise UsageError(f"invalid --oom-score-adj {opts.oom_score_adj}: must be between -1000 and 1000")
         process["oomScoreAdj"] = opts.oom_score_adj
     return process, init_source
+
+
+SYSTEMD_INITS = ("/sbin/init", "/usr/sbin/init", "/usr/local/sbin/init")
+SYSTEMD_TMPFS = ("/run", "/run/lock", "/tmp", "/var/log/journal")
+
+
+def systemd_mode(opts: RunOptions, args: list[str]) -> bool:
+    """``--systemd``: ``always``, or ``true`` (the default) with an init for a command (Podman's rule)."""
+    if opts.systemd == "always":
+        return True
+    cmd = args[0] if args else ""
+    return opts.systemd == "true" and (cmd in SYSTEMD_INITS or os.path.basename(cmd) == "systemd")
 
 
 def _environment(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, hostname: str,

@@ -171,7 +171,7 @@ def test_boolean_flags_take_values(module_env: RpodEnv) -> None:
     assert ok(run_rpod(env, "run", "--rm", *NONE, "--tty=false", "-i=false", "alpine", "echo", "plain")).stdout == "plain\n"
     r = run_rpod(env, "run", "--rm", *NONE, "--tty=maybe", "alpine", "true")
     assert r.returncode == 125
-    assert 'invalid argument "maybe" for "--tty" flag: strconv.ParseBool' in r.stderr
+    assert 'invalid argument "maybe" for "-t, --tty" flag: strconv.ParseBool' in r.stderr
     cid = ok(run_rpod(env, "run", "-d=true", *NONE, "--name", "evtrunc", "alpine", "true")).stdout.strip()
     ok(run_rpod(env, "wait", cid))
     full = ok(run_rpod(env, "events", "--stream=false", "--filter", "container=evtrunc", "--filter", "event=start"))
@@ -212,3 +212,34 @@ def test_ipc_none_private_and_keep_groups(module_env: RpodEnv) -> None:
     r = run_rpod(env, "run", "--rm", *NONE, "--group-add", "keep-groups", "--group-add", "457", "alpine", "id")
     assert r.returncode == 125
     assert r.stderr == "Error: the '--group-add keep-groups' option is not allowed with any other --group-add options\n"
+
+
+def test_systemd_mode_and_empty_info_format(module_env: RpodEnv) -> None:
+    """250-systemd: ``--systemd=always`` sets ``container_uuid`` (the id's first 32 characters) and
+    mounts tmpfs where systemd writes; a plain command gets neither; ``info -f ''`` prints nothing."""
+    env = module_env
+    r = ok(run_rpod(env, "run", "--name", "sd", *NONE, "--systemd=always", "alpine", "sh", "-c",
+                    "printenv container_uuid; stat -f -c %T /run /tmp"))
+    cid = ok(run_rpod(env, "inspect", "--format", "{{.Id}}", "sd")).stdout.strip()
+    assert r.stdout.split() == [cid[:32], "tmpfs", "tmpfs"]
+    r = run_rpod(env, "run", "--rm", *NONE, "alpine", "printenv", "container_uuid")
+    assert r.returncode == 1 and r.stdout == ""
+    ok(run_rpod(env, "rm", "sd"))
+    assert ok(run_rpod(env, "info", "-f", "")).stdout == "\n"
+
+
+def test_update_records_limits(module_env: RpodEnv) -> None:
+    """280-update: ``update`` with no option changes nothing; limits are recorded (and, where this
+    host cannot enforce them, said as ``run`` says it)."""
+    env = module_env
+    cid = ok(run_rpod(env, "run", "-d", *NONE, "--name", "upd", "alpine", "sleep", "600")).stdout.strip()
+    try:
+        assert ok(run_rpod(env, "update", cid)).stdout == cid + "\n"
+        r = ok(run_rpod(env, "update", "--memory", "64m", "--pids-limit", "50", "upd"))
+        host = json.loads(ok(run_rpod(env, "inspect", "upd")).stdout)[0]["HostConfig"]
+        assert (host["Memory"], host["PidsLimit"]) == (64 * 1024 * 1024, 50)
+        assert bool(r.stderr.strip()) == (host["ResourceLimitsApplied"] is False)
+        r = run_rpod(env, "update", "--memory", "lots", "upd")
+        assert r.returncode == 125 and "invalid size" in r.stderr
+    finally:
+        ok(run_rpod(env, "rm", "-f", "-t", "0", "upd"))

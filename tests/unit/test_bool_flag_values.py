@@ -37,4 +37,4 @@ def test_default_true_flag_without_no_form_is_forced_false() -> None:
 def test_invalid_value_is_cobras_error(run_cmd: click.Command) -> None:
     with pytest.raises(click.exceptions.UsageError) as e:
         bool_values(run_cmd, ["--tty=xx", "alpine"])
-    assert e.value.message == 'invalid argument "xx" for "--tty" flag: strconv.ParseBool: parsing "xx": invalid syntax'
+    assert e.value.message == 'invalid argument "xx" for "-t, --tty" flag: strconv.ParseBool: parsing "xx": invalid syntax'
