@@ -11,14 +11,18 @@ publish its ports; ``close()`` undoes it when the container exits.  Stdlib only.
 
 from __future__ import annotations
 
-import contextlib
-import json
+import _socket
 import os
-import socket
-from typing import Any
 
+from rootless import minijson
 from rootless.slirp import NetworkSetupError
 from rootless.sockio import recv_line
+
+# imported by the monitor of every networked container, for the container's life: C modules
+# only (no json/socket/contextlib/typing; docs/performance.md, "The monitor's memory")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 HOLDER_SOCKET = "holder.sock"
 
@@ -31,8 +35,10 @@ class Attachment:
 
     def close(self) -> None:
         while self.closers:
-            with contextlib.suppress(Exception):
+            try:
                 self.closers.pop()()
+            except Exception:  # noqa: BLE001,S110 - undo as much as possible
+                pass
 
 
 def attach(spec: dict[str, Any] | None, pid: int, run_dir: str) -> Attachment:
@@ -73,18 +79,21 @@ def holder_call(holder_dir: str, request: dict[str, Any], timeout: float = 20.0)
     """One JSON request/answer with a network holder over its socket in ``holder_dir``."""
     dfd = os.open(holder_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+        try:
             s.settimeout(timeout)
             s.connect(f"/proc/self/fd/{dfd}/{HOLDER_SOCKET}")
-            s.sendall(json.dumps(request).encode() + b"\n")
+            s.sendall(minijson.dumps(request).encode() + b"\n")
             data = recv_line(s)
+        finally:
+            s.close()
     except OSError as e:
         raise NetworkSetupError(f"the network holder did not answer: {e.strerror or e}",
                                 hint="the network's holder process is gone; start the container again") from e
     finally:
         os.close(dfd)
     try:
-        reply = json.loads(data or b"{}")
+        reply = minijson.loads(data or b"{}")
     except ValueError as e:
         raise NetworkSetupError(f"the network holder answered {data[:200]!r}") from e
     if reply.get("error"):

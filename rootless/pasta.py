@@ -7,15 +7,20 @@ means ready); its pid goes to ``run_dir/pasta.pid`` and ``close()`` stops it.  S
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import signal
-import subprocess
-from dataclasses import dataclass
-from typing import Any
+import select
+import time
 
+from rootless.procspawn import spawn, which
 from rootless.slirp import NetworkSetupError, check_tun
+
+# imported by the monitor for the container's life: no subprocess/shutil/signal/dataclasses/typing
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+SIGTERM = 15
+TIMEOUT = 30.0
 
 PID_FILE = "pasta.pid"
 
@@ -33,30 +38,64 @@ def port_args(ports: list[dict[str, Any]]) -> list[str]:
     return argv
 
 
-@dataclass
 class Pasta:
-    pid: int
+    """The daemonized pasta of one container; ``close()`` stops it."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
 
     def close(self) -> None:
         if self.pid > 0:
-            with contextlib.suppress(OSError):
-                os.kill(self.pid, signal.SIGTERM)
+            try:
+                os.kill(self.pid, SIGTERM)
+            except OSError:
+                pass
             self.pid = 0
+
+
+def _run(argv: list[str], timeout: float) -> tuple[int, bytes]:
+    """Run ``argv`` to its end: (exit code, stdout and stderr); output until every holder of
+    the pipe closed it, as ``subprocess.run(..., stdout=PIPE)``."""
+    r, w = os.pipe()
+    try:
+        child = spawn(argv, w, w)
+    except BaseException:
+        os.close(r)
+        raise
+    finally:
+        os.close(w)
+    out, end = [], time.monotonic() + timeout
+    try:
+        while True:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([r], [], [], left)[0]:
+                child.kill()
+                child.wait()
+                raise NetworkSetupError(f"pasta failed: it did not finish within {timeout:.0f} seconds")
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            out.append(chunk)
+    finally:
+        os.close(r)
+    return child.wait(), b"".join(out)
 
 
 def start(pid: int, run_dir: str, extra: list[str], ports: list[dict[str, Any]]) -> Pasta:
     """Run pasta for the container init ``pid``; returns once the namespace is configured."""
     check_tun()
-    exe = shutil.which("pasta")
+    exe = which("pasta")
     if not exe:
         raise NetworkSetupError("pasta is not installed", hint="apt-get install passt, or use --network slirp4netns")
     pid_file = os.path.join(run_dir, PID_FILE)
     argv = [exe, "--config-net", "--quiet", "--no-map-gw", "--pid", pid_file, *port_args(ports), *extra,
             "--netns", f"/proc/{pid}/ns/net", "--userns", f"/proc/{pid}/ns/user"]
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          check=False, cwd="/", timeout=30)
-    if proc.returncode != 0:
-        raise NetworkSetupError(f"pasta failed: {proc.stdout.decode(errors='replace').strip()[-600:]}",
+    try:
+        code, output = _run(argv, TIMEOUT)
+    except OSError as e:
+        raise NetworkSetupError(f"cannot run pasta: {e.strerror}") from e
+    if code != 0:
+        raise NetworkSetupError(f"pasta failed: {output.decode(errors='replace').strip()[-600:]}",
                                 hint="is a published port already in use on the host?")
     try:
         with open(pid_file) as f:

@@ -8,23 +8,25 @@ ready fd.  It exits when the exit fd's write end, held only by the monitor, clos
 container exits (``Slirp.close``) or the monitor dies.  Published ports go through its API
 socket (``add_hostfwd``); libslirp's forwarder keeps a non-loopback client's source address.
 
-Stdlib only (runs inside the monitor's ``python -I -S``).
+Stdlib only, and C modules only (it runs inside the monitor's ``python -I -S`` for the
+container's whole life: ``subprocess``, ``json``, ``dataclasses``, ``typing``, ``socket`` would cost
+~4 MB in every networked container, docs/performance.md).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
+import _socket
 import os
 import select
-import shutil
-import socket
-import subprocess
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
+from rootless import minijson
 from rootless.errors import RootlessError
+from rootless.procspawn import Child, spawn, which
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 TUN = "/dev/net/tun"
 TAP = "tap0"
@@ -85,7 +87,7 @@ def parse_options(text: str) -> dict[str, Any]:
 
 
 def binary() -> str:
-    found = shutil.which("slirp4netns")
+    found = which("slirp4netns")
     if not found:
         raise NetworkSetupError("slirp4netns is not installed", hint="apt-get install slirp4netns, or use --network none")
     return found
@@ -120,15 +122,15 @@ def argv_for(exe: str, target: str, opts: dict[str, Any], *, ready_fd: int, exit
     return [*argv, target, tap]
 
 
-@dataclass
 class Slirp:
     """A running slirp4netns; ``close()`` makes it exit (closing the exit fd) and reaps it."""
 
-    proc: subprocess.Popen
-    exit_w: int
-    run_dir: str
-    api: bool = True
-    fwd_ids: list[int] = field(default_factory=list)
+    def __init__(self, proc: Child, exit_w: int, run_dir: str, api: bool = True) -> None:
+        self.proc = proc
+        self.exit_w = exit_w
+        self.run_dir = run_dir
+        self.api = api
+        self.fwd_ids: list[int] = []
 
     def request(self, obj: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
         """One API request (JSON in, JSON out) over the API socket in ``run_dir``."""
@@ -154,18 +156,22 @@ class Slirp:
         device waits for an RCU grace period (``synchronize_net``), which the container's exit
         code need not wait for.  The caller (a subreaper) reaps it later."""
         for fid in self.fwd_ids:
-            with contextlib.suppress(NetworkSetupError):
+            try:
                 self.request({"execute": "remove_hostfwd", "arguments": {"id": fid}}, timeout=1.0)
+            except NetworkSetupError:
+                pass
         self.fwd_ids = []
         if self.exit_w >= 0:
-            with contextlib.suppress(OSError):
+            try:
                 os.close(self.exit_w)
+            except OSError:
+                pass
             self.exit_w = -1
 
     def close(self, timeout: float = 2.0) -> None:
         """``release()`` and wait until slirp4netns is gone (killed after ``timeout``)."""
         self.release()
-        # wait on a pidfd: Popen.wait(timeout) polls with growing sleeps (~30 ms for a quick exit)
+        # wait on a pidfd (polling waitpid would sleep in steps)
         try:
             pidfd = os.pidfd_open(self.proc.pid)
         except OSError:  # already reaped (the monitor reaps every child)
@@ -176,8 +182,7 @@ class Slirp:
                 select.select([pidfd], [], [], 1.0)
         finally:
             os.close(pidfd)
-        with contextlib.suppress(ChildProcessError, subprocess.TimeoutExpired):
-            self.proc.wait(0)
+        self.proc.poll()
 
 
 def api_request(run_dir: str, obj: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
@@ -185,23 +190,26 @@ def api_request(run_dir: str, obj: dict[str, Any], timeout: float = 5.0) -> dict
     so long run directories do not hit the 108-byte socket path limit)."""
     dfd = os.open(run_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+        try:
             s.settimeout(timeout)
             s.connect(f"/proc/self/fd/{dfd}/{API_SOCKET}")
-            s.sendall(json.dumps(obj).encode())
-            s.shutdown(socket.SHUT_WR)
+            s.sendall(minijson.dumps(obj).encode())
+            s.shutdown(_socket.SHUT_WR)
             data = b""
             while True:
                 chunk = s.recv(65536)
                 if not chunk:
                     break
                 data += chunk
+        finally:
+            s.close()
     except OSError as e:
         raise NetworkSetupError(f"slirp4netns API socket in {run_dir}: {e.strerror or e}") from e
     finally:
         os.close(dfd)
     try:
-        return json.loads(data or b"{}")
+        return minijson.loads(data or b"{}")
     except ValueError as e:
         raise NetworkSetupError(f"slirp4netns API answered {data[:200]!r}") from e
 
@@ -231,17 +239,17 @@ def _start(target: str, run_dir: str, opts: dict[str, Any], *, netns_type: str, 
     exit_r, exit_w = os.pipe()
     dfd = os.open(run_dir, os.O_PATH | os.O_DIRECTORY)
     log_path = os.path.join(run_dir, LOG_FILE)
-    with contextlib.suppress(FileNotFoundError):
+    try:
         os.unlink(os.path.join(run_dir, API_SOCKET))
+    except FileNotFoundError:
+        pass
     sock = f"/proc/self/fd/{dfd}/{API_SOCKET}" if api else None
     argv = argv_for(exe, target, opts, ready_fd=ready_w, exit_fd=exit_r, api_socket=sock,
                     netns_type=netns_type, userns_path=userns_path)
-    os.set_inheritable(dfd, True)
     try:
         with open(log_path, "ab") as log:
             offset = log.tell()  # the log is appended to across restarts: this run's lines only
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    pass_fds=(ready_w, exit_r, dfd), close_fds=True, cwd="/")
+            proc = spawn(argv, log.fileno(), log.fileno(), pass_fds=(ready_w, exit_r, dfd))
     except OSError as e:
         for fd in (ready_r, ready_w, exit_r, exit_w, dfd):
             os.close(fd)
@@ -259,7 +267,7 @@ def _start(target: str, run_dir: str, opts: dict[str, Any], *, netns_type: str, 
     return slirp
 
 
-def _wait_ready(ready_r: int, proc: subprocess.Popen, log_path: str, timeout: float, offset: int = 0) -> None:
+def _wait_ready(ready_r: int, proc: Child, log_path: str, timeout: float, offset: int = 0) -> None:
     end = time.monotonic() + timeout
     while True:
         left = end - time.monotonic()

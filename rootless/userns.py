@@ -13,18 +13,20 @@ environment), which is why rootless imports nothing outside the stdlib.
 from __future__ import annotations
 
 import os
-import subprocess
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rootless import syscalls
 from rootless.entry import PACKAGE_PARENT, python_entry  # noqa: F401 - part of this module's API
 from rootless.errors import NamespaceError
-from rootless.idmap import write_id_maps
 from rootless.subid import IdMap, Mapping
+
+# subprocess, threading and syscalls (ctypes) are imported where a namespace is made: every
+# container removal imports this module for ``remove_tree``, which rarely needs one
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import subprocess
 
 
 def _mapping_thread(ready_r: int, go_w: int, uid_map: Sequence[IdMap], gid_map: Sequence[IdMap],
@@ -40,6 +42,8 @@ def _mapping_thread(ready_r: int, go_w: int, uid_map: Sequence[IdMap], gid_map: 
             errors.append(NamespaceError(gap.what, hint=gap.fix))
             return
         pid = int(data.decode())
+        from rootless.idmap import write_id_maps
+
         try:
             write_id_maps(pid, uid_map, gid_map)
         except BaseException as e:  # reported to the caller after Popen returns
@@ -61,6 +65,11 @@ def popen(argv: Sequence[str], mapping: Mapping, *, mount_ns: bool = True, extra
     SIGKILL when the calling thread dies (helpers that must not outlive a killed CLI).
     Raises ``NamespaceError`` when the namespace cannot be created or mapped.
     """
+    import subprocess
+    import threading
+
+    from rootless import syscalls
+
     parent = os.getpid()
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
@@ -118,6 +127,8 @@ def popen(argv: Sequence[str], mapping: Mapping, *, mount_ns: bool = True, extra
 def run(argv: Sequence[str], mapping: Mapping, *, check: bool = False, mount_ns: bool = True,
         **popen_kwargs: Any) -> subprocess.CompletedProcess:
     """Like ``subprocess.run`` but inside a fresh user namespace (see ``popen``)."""
+    import subprocess
+
     input_data = popen_kwargs.pop("input", None)
     if popen_kwargs.pop("capture_output", False):
         popen_kwargs["stdout"] = popen_kwargs["stderr"] = subprocess.PIPE
@@ -184,6 +195,8 @@ def remove_tree(path: str | os.PathLike[str], mapping: Mapping) -> None:
         except OSError:
             pass
     # as root in the namespace; retried, in case a dying writer was still adding entries
+    import subprocess
+
     err = ""
     for attempt in range(3):
         proc = run(["rm", "-rf", "--one-file-system", str(p)], mapping, mount_ns=False,

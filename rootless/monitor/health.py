@@ -18,15 +18,12 @@ socket to run one check now (``run_now``).
 
 from __future__ import annotations
 
-import contextlib
-import json
+import _signal as signal
 import os
-import selectors
-import signal
 import time
 
 from rootless import ctrfiles
-from rootless.monitor import eventlog, exitfile, stdio
+from rootless.monitor import eventlog, exitfile, lean, stdio
 
 TYPE_CHECKING = False  # typing costs ~0.6 MB in every monitor: annotations only
 if TYPE_CHECKING:
@@ -67,7 +64,7 @@ def _guarded(fn: Callable[..., None]) -> Callable[..., None]:
             fn(self, *args)
         except Exception:
             self.current = None
-            with contextlib.suppress(Exception):
+            with lean.suppress(Exception):
                 self.schedule()
     return wrapper
 
@@ -144,7 +141,7 @@ class HealthChecker:
         os.set_blocking(r, False)
         self.current = {"start": start_iso, "pid": pid, "buf": b"", "fd": r, "rescheduled": rescheduled,
                         "gen": self.generation, "timed_out": False}
-        self.mon.sel.register(r, selectors.EVENT_READ, ("call", self.on_output))
+        self.mon.sel.register(r, lean.EVENT_READ, ("call", self.on_output))
         self.mon.child_waiters[pid] = self.on_exit
         cur = self.current
         self.mon.timers.append((time.monotonic() + self.timeout, lambda: self.on_timeout(cur)))
@@ -165,6 +162,7 @@ class HealthChecker:
 
     def _spawn_cli(self, out_fd: int, devnull: int) -> int:
         """``nsenter -U -t <init> -- <runtime> exec --process FILE ID`` (see ``CliRuntime``)."""
+        import json
         import subprocess
         import tempfile
 
@@ -197,9 +195,9 @@ class HealthChecker:
                 self._finish_exec(cur)
 
     def _close_fd(self, fd: int) -> None:
-        with contextlib.suppress(Exception):
+        with lean.suppress(Exception):
             self.mon.sel.unregister(fd)
-        with contextlib.suppress(OSError):
+        with lean.suppress(OSError):
             os.close(fd)
 
     @_guarded
@@ -218,7 +216,7 @@ class HealthChecker:
         if self.current is not cur:
             return
         if cur.get("fd", -1) >= 0:
-            with contextlib.suppress(OSError):
+            with lean.suppress(OSError):
                 while True:
                     chunk = os.read(cur["fd"], 4096)
                     if not chunk:
@@ -226,7 +224,7 @@ class HealthChecker:
                     cur["buf"] += chunk
             self._close_fd(cur["fd"])
             cur["fd"] = -1
-        with contextlib.suppress(OSError, AttributeError):
+        with lean.suppress(OSError, AttributeError):
             os.unlink(self._tmpfile)
         if cur.get("timed_out"):
             self.complete(1, "Healthcheck command timed out")
@@ -239,7 +237,7 @@ class HealthChecker:
         if self.current is not cur or "status" in cur:
             return
         cur["timed_out"] = True
-        with contextlib.suppress(OSError):
+        with lean.suppress(OSError):
             os.kill(cur["pid"], signal.SIGKILL)
 
     def complete(self, exit_code: int, output: str) -> None:
@@ -260,7 +258,7 @@ class HealthChecker:
                 self.mon.on_healthy()
         waiters, self.waiters = self.waiters, []
         for reply in waiters:
-            with contextlib.suppress(Exception):
+            with lean.suppress(Exception):
                 reply({"exit_code": exit_code, "status": status, "output": output[:MAX_OUTPUT]})
         if cur.get("rescheduled") and cur.get("gen") == self.generation:
             self.schedule()
@@ -268,7 +266,7 @@ class HealthChecker:
             self.act()
 
     def save(self) -> None:
-        with contextlib.suppress(OSError):
+        with lean.suppress(OSError):
             exitfile.write_json_atomic(self.path, self.state)
 
     # ---- --health-on-failure ---------------------------------------------------------------

@@ -10,9 +10,9 @@ monitor's config), else systemd's; the CLI falls back to k8s-file when neither e
 
 from __future__ import annotations
 
+import _socket as socket
+import _struct as struct
 import os
-import socket
-import struct
 
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
 

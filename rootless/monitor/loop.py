@@ -4,27 +4,25 @@ timers) and the end (drain, exit file, ``--rm``).  The process around it is ``ro
 
 from __future__ import annotations
 
-import contextlib
+import _signal as signal
 import os
-import selectors
-import signal
-import socket
 import time
 
 from rootless import ctrfiles, minijson
-from rootless.monitor import exitfile, stdio
+from rootless.monitor import exitfile, lean, stdio
 from rootless.monitor.config import MonitorConfig
 from rootless.monitor.runtimes import CliRuntime, InProcessRuntime, RuntimeError_
 
 # The monitor stays for the container's whole life: every module it imports costs memory in
-# every container (dataclasses ~1.5 MB, subprocess+tempfile ~1.3 MB, typing ~0.6 MB), so
-# those are imported only where used, and annotations are never evaluated.
+# every container (dataclasses ~1.5 MB, subprocess+tempfile ~1.3 MB, typing ~0.6 MB, enum via
+# signal/socket ~0.9 MB, contextlib ~0.9 MB, selectors ~0.7 MB), so it uses C modules through
+# ``rootless.monitor.lean``, imports the rest only where used, and never evaluates annotations.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import _socket
     from collections.abc import Callable
     from typing import Any
 
-PR_SET_CHILD_SUBREAPER = 36
 DRAIN_TIMEOUT = 2.0  # seconds to wait for output after the container's init exited
 CLEANUP_ACK_TIMEOUT = 60.0
 
@@ -59,9 +57,9 @@ class Monitor:
 
     def __init__(self, cfg: MonitorConfig) -> None:
         self.cfg = cfg
-        self.sel = selectors.DefaultSelector()
+        self.sel = lean.Selector()
         self.timers: list[tuple[float, Callable[[], None]]] = []
-        self.clients: dict[int, tuple[socket.socket, bool]] = {}
+        self.clients: dict[int, tuple[_socket.socket, bool]] = {}
         self.child_waiters: dict[int, Callable[[int], None]] = {}  # pid -> on wait status
 
     # --- reporting ---------------------------------------------------------------------------
@@ -102,7 +100,7 @@ class Monitor:
 
     def add_stream(self, fd: int, kind: bytes) -> None:
         os.set_blocking(fd, False)
-        self.sel.register(fd, selectors.EVENT_READ, ("stream", kind))
+        self.sel.register(fd, lean.EVENT_READ, ("stream", kind))
         self.open_streams += 1
 
     # --- main --------------------------------------------------------------------------------
@@ -126,12 +124,12 @@ class Monitor:
                 from rootless.monitor.notify import NotifyProxy
 
                 self.notify_proxy = NotifyProxy(c.notify_dir, c.notify_socket, os.getpid())
-                self.sel.register(self.notify_proxy.fileno(), selectors.EVENT_READ, ("call", self.on_notify))
+                self.sel.register(self.notify_proxy.fileno(), lean.EVENT_READ, ("call", self.on_notify))
             self.pid = self.create_and_start(runtime)
         except RuntimeError_ as e:
             self.report({"error": str(e), "exit_code": e.exit_code})
             exitfile.write_exit_file(c.container_dir, e.exit_code, None, exitfile.iso_now(), error=str(e))
-            with contextlib.suppress(Exception):
+            with lean.suppress(Exception):
                 runtime.delete()  # type: ignore[possibly-undefined]
             self.close_network()
             return 1
@@ -140,7 +138,7 @@ class Monitor:
             return 1
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         self.attach_sock = stdio.bind_attach(c.run_dir)
-        self.sel.register(self.attach_sock, selectors.EVENT_READ, ("listen", None))
+        self.sel.register(self.attach_sock, lean.EVENT_READ, ("listen", None))
         self.record_started()
         if c.conmon_pidfile:
             _write_pidfile(c.conmon_pidfile, os.getpid())
@@ -204,7 +202,7 @@ class Monitor:
         """Send ``sig`` to the container's init (our child: its pid cannot be recycled unreaped)."""
         if self.exit_status is not None or self.pid <= 0:
             return False
-        with contextlib.suppress(OSError):
+        with lean.suppress(OSError):
             os.kill(self.pid, sig)
         return True
 
@@ -213,7 +211,7 @@ class Monitor:
         for key in list(self.sel.get_map().values()):
             if key.data[0] == "stream":
                 self.sel.unregister(key.fd)
-                with contextlib.suppress(OSError):
+                with lean.suppress(OSError):
                     os.close(key.fd)
         self.open_streams = 0
 
@@ -228,17 +226,19 @@ class Monitor:
             console_dir = f"/tmp/rpod-cs-{os.urandom(6).hex()}"
             os.mkdir(console_dir, 0o700)
             console_path = os.path.join(console_dir, "console.sock")
-            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            listener = lean.new_socket(lean.SOCK_STREAM)
             listener.bind(console_path)
             listener.listen(1)
         try:
             pid = runtime.create(fds, console_path)
             if listener is not None:
                 listener.settimeout(10)
-                conn, _ = listener.accept()
-                with conn:
+                conn = lean.accept(listener)
+                try:
                     conn.settimeout(10)
                     self.master = stdio.recv_fd(conn)
+                finally:
+                    conn.close()
                 self.stdin_w = self.master
                 if self.cfg.stdin_fd >= 0 and self.cfg.stdout_fd >= 0:
                     size = stdio.get_winsize(self.cfg.stdin_fd) or stdio.get_winsize(self.cfg.stdout_fd)
@@ -254,7 +254,7 @@ class Monitor:
         finally:
             if listener is not None:
                 listener.close()
-                with contextlib.suppress(OSError):
+                with lean.suppress(OSError):
                     os.unlink(console_path)  # type: ignore[arg-type]
                     os.rmdir(console_dir)  # type: ignore[arg-type]
         if self.cfg.terminal and self.cfg.stdin == "inherit" and self.cfg.stdin_fd >= 0:
@@ -264,7 +264,7 @@ class Monitor:
 
                 self.detacher = DetachMatcher(bytes.fromhex(self.cfg.detach_keys))
             if os.isatty(self.cfg.stdin_fd):
-                self.sel.register(self.cfg.stdin_fd, selectors.EVENT_READ, ("cli-stdin", None))
+                self.sel.register(self.cfg.stdin_fd, lean.EVENT_READ, ("cli-stdin", None))
             else:  # -it in a script: a pipe, a file or /dev/null (which epoll refuses)
                 self.copy_stdin_to_end(self.cfg.stdin_fd)
         return pid
@@ -296,7 +296,7 @@ class Monitor:
             signal.set_wakeup_fd(wfd)
             for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(sig, lambda *_: None)
-            self.sel.register(rfd, selectors.EVENT_READ, ("signal", None))
+            self.sel.register(rfd, lean.EVENT_READ, ("signal", None))
             self.sig_rfd = rfd
         self.reap()
         deadline = None
@@ -319,7 +319,7 @@ class Monitor:
                 _, fn = self.timers.pop(0)
                 fn()
 
-    def dispatch(self, key: selectors.SelectorKey) -> None:
+    def dispatch(self, key: lean.Key) -> None:
         kind, arg = key.data
         if kind == "stream":
             self.on_output(key.fd, arg)
@@ -332,7 +332,7 @@ class Monitor:
                 if s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP) and self.exit_status is None:
                     if s != signal.SIGHUP:  # e.g. systemd stopping the unit: no automatic restart
                         self.stop_requested = True
-                    with contextlib.suppress(OSError):
+                    with lean.suppress(OSError):
                         os.kill(self.pid, s)
             self.reap()
         elif kind == "listen":
@@ -405,7 +405,7 @@ class Monitor:
             sink.alive = False
         self.report({"detached": True})
         if self.cfg.sync_fd >= 0:
-            with contextlib.suppress(OSError):
+            with lean.suppress(OSError):
                 os.close(self.cfg.sync_fd)
             self.cfg.sync_fd = -1
 
@@ -419,16 +419,16 @@ class Monitor:
 
     def accept_client(self) -> None:
         try:
-            sock, _ = self.attach_sock.accept()
+            sock = lean.accept(self.attach_sock)
         except BlockingIOError:
             return
         self.clients[sock.fileno()] = (sock, True)
-        self.sel.register(sock, selectors.EVENT_READ, ("client", None))
+        self.sel.register(sock, lean.EVENT_READ, ("client", None))
 
     def drop_client(self, fd: int) -> None:
         entry = self.clients.pop(fd, None)
         if entry:
-            with contextlib.suppress(Exception):
+            with lean.suppress(Exception):
                 self.sel.unregister(entry[0])
             entry[0].close()
 
@@ -451,7 +451,7 @@ class Monitor:
             elif self.master >= 0:
                 self.to_stdin(b"\x04")
         elif tag == stdio.RESIZE and self.master >= 0:
-            with contextlib.suppress(ValueError):
+            with lean.suppress(ValueError):
                 rows, cols = (int(x) for x in body.split())
                 stdio.set_winsize(self.master, rows, cols)
         elif tag == stdio.CONTROL:
@@ -460,11 +460,11 @@ class Monitor:
             self.clients[fd] = (sock, False)
             if self.health is None:
                 reply = {"error": "no healthcheck"}
-                with contextlib.suppress(OSError):
+                with lean.suppress(OSError):
                     sock.send(stdio.HEALTHCHECK + minijson.dumps(reply).encode())
             else:
-                def answer(result: dict[str, Any], sock: socket.socket = sock) -> None:
-                    with contextlib.suppress(OSError):
+                def answer(result: dict[str, Any], sock: _socket.socket = sock) -> None:
+                    with lean.suppress(OSError):
                         sock.send(stdio.HEALTHCHECK + minijson.dumps(result).encode())
 
                 self.health.run_now(answer)
@@ -488,7 +488,7 @@ class Monitor:
         for fd in list(self.clients):
             self.drop_client(fd)
         self.attach_sock.close()
-        with contextlib.suppress(OSError):
+        with lean.suppress(OSError):
             os.unlink(os.path.join(c.run_dir, ctrfiles.ATTACH_SOCKET))
         self.close_network()  # published ports are free once the CLI hears the exit code
         cli_there = self.report({"exit_code": code, "signal": sig})
@@ -533,14 +533,14 @@ class Monitor:
             return
         import subprocess
 
-        with contextlib.suppress(OSError):
+        with lean.suppress(OSError):
             subprocess.run(self.cfg.exit_command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, check=False, cwd="/")
 
 
 def _write_pidfile(path: str, pid: int) -> None:
     """``--pidfile``/``--conmon-pidfile``: the pid, replaced atomically."""
-    with contextlib.suppress(OSError):
+    with lean.suppress(OSError):
         tmp = f"{path}.tmp{os.getpid()}"
         with open(tmp, "w") as f:
             f.write(f"{pid}\n")
@@ -549,10 +549,4 @@ def _write_pidfile(path: str, pid: int) -> None:
 
 def become_subreaper() -> None:
     """Orphans of the container (and an OCI runtime CLI's init) are reparented to us."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
+    lean.become_subreaper()

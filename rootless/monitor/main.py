@@ -17,12 +17,11 @@ This module is the process's entry (leave the CLI, receive and check the configu
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
 from rootless import minijson
-from rootless.monitor import exitfile, stdio
+from rootless.monitor import exitfile, lean, stdio
 from rootless.monitor.config import ConfigError, MonitorConfig
 from rootless.monitor.loop import Monitor, become_subreaper
 from rootless.monitor.runtimes import InProcessRuntime
@@ -47,7 +46,7 @@ def daemonize() -> None:
 def _report_fd(fd: int, obj: dict[str, Any]) -> None:
     """One JSON line on the sync socket (best effort: the CLI may be gone)."""
     if fd >= 0:
-        with contextlib.suppress(OSError):
+        with lean.suppress(OSError):
             stdio.write_all(fd, minijson.dumps(obj).encode() + b"\n")
 
 
@@ -61,10 +60,10 @@ def config_failed(text: str, error: ConfigError) -> int:
     data = data if isinstance(data, dict) else {}
     fd = data.get("sync_fd")
     _report_fd(fd if type(fd) is int else -1, {"error": str(error), "exit_code": 125})
-    with contextlib.suppress(OSError):
+    with lean.suppress(OSError):
         sys.stderr.write(f"rootless.monitor: {error}\n")
     if isinstance(data.get("container_dir"), str) and data["container_dir"]:
-        with contextlib.suppress(OSError):
+        with lean.suppress(OSError):
             exitfile.write_exit_file(data["container_dir"], -1, None, exitfile.iso_now(), error=str(error))
     return 2
 
@@ -119,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("NOTIFY_SOCKET", None)
     for fd in (cfg.sync_fd, cfg.stdin_fd, cfg.stdout_fd, cfg.stderr_fd):
         if fd >= 0:
-            with contextlib.suppress(OSError):
+            with lean.suppress(OSError):
                 os.set_inheritable(fd, False)
     if cfg.detach_fork:
         daemonize()
@@ -150,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return Monitor(cfg).run()
     except Exception as e:  # last resort: leave a trace where the CLI and ps can see it
-        with contextlib.suppress(Exception):
+        with lean.suppress(Exception):
             exitfile.write_exit_file(cfg.container_dir, -1, None, exitfile.iso_now(),
                                      error=f"monitor failed: {e.__class__.__name__}: {e}")
         return 1

@@ -11,9 +11,10 @@
 
 from __future__ import annotations
 
-import contextlib
+import _socket as socket
 import os
-import socket
+
+from rootless.monitor import lean
 
 SOCKET_NAME = "notify.sock"
 MAX_DATAGRAM = 4096
@@ -33,8 +34,11 @@ def send(socket_path: str, text: str) -> bool:
     """Send ``text`` (``KEY=VALUE`` lines) to the notify socket; False when it cannot be reached."""
     addr, dfd = _address(socket_path)
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        try:
             s.sendto(text.encode(), addr)
+        finally:
+            s.close()
         return True
     except OSError:
         return False
@@ -64,7 +68,7 @@ class NotifyProxy:
         os.makedirs(directory, mode=0o755, exist_ok=True)
         os.chmod(directory, 0o755)  # container root is a subordinate uid: it must reach the socket
         path = os.path.join(directory, SOCKET_NAME)
-        with contextlib.suppress(FileNotFoundError):
+        with lean.suppress(FileNotFoundError):
             os.unlink(path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
         addr, dfd = _address(path)
@@ -95,5 +99,5 @@ class NotifyProxy:
 
     def close(self) -> None:
         self.sock.close()
-        with contextlib.suppress(OSError):
+        with lean.suppress(OSError):
             os.unlink(self.path)

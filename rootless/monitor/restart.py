@@ -20,13 +20,12 @@ Back-off: 100 ms, doubled after each restart up to 30 s; back to 100 ms once a r
 
 from __future__ import annotations
 
-import contextlib
+import _signal as signal
 import os
-import signal
 import time
 
 from rootless import ctrfiles
-from rootless.monitor import eventlog, exitfile
+from rootless.monitor import eventlog, exitfile, lean
 
 TYPE_CHECKING = False  # typing costs ~0.6 MB in every monitor: annotations only
 if TYPE_CHECKING:
@@ -95,7 +94,7 @@ def supervise(mon: Any, runtime: Any) -> None:
         eventlog.container_event(c.events, "died", exit_code=code)
         runtime.delete()
         if not wait_backoff(mon, delay):
-            with contextlib.suppress(FileNotFoundError):
+            with lean.suppress(FileNotFoundError):
                 os.unlink(os.path.join(cdir, ctrfiles.RESTART))
             return
         delay = min(delay * 2, MAX_DELAY)
@@ -107,13 +106,13 @@ def supervise(mon: Any, runtime: Any) -> None:
             code = getattr(e, "exit_code", 125)
             mon.exit_status = (code & 0xFF) << 8
             mon.exit_error = f"restarting the container failed: {e}"
-            with contextlib.suppress(FileNotFoundError):
+            with lean.suppress(FileNotFoundError):
                 os.unlink(os.path.join(cdir, ctrfiles.RESTART))
             return
         mon.exit_status = None
         mon.record_started()
         for name in (ctrfiles.EXIT, ctrfiles.RESTART, ctrfiles.DIED_MARK):
-            with contextlib.suppress(FileNotFoundError):
+            with lean.suppress(FileNotFoundError):
                 os.unlink(os.path.join(cdir, name))
         eventlog.container_event(c.events, "restart")
         mon.after_start()
@@ -143,7 +142,7 @@ def wait_backoff(mon: Any, delay: float) -> bool:
             elif kind in ("listen", "client", "call"):
                 mon.dispatch(key)
             elif kind == "stream":  # a leftover pipe of the previous run
-                with contextlib.suppress(Exception):
+                with lean.suppress(Exception):
                     mon.sel.unregister(key.fd)
                     os.close(key.fd)
 

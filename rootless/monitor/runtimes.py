@@ -4,13 +4,12 @@ CLI such as crun, ``--runtime``)."""
 
 from __future__ import annotations
 
-import contextlib
+import _signal as signal
 import os
-import signal
-import socket
 import sys
 
 from rootless import ctrfiles, minijson, sockio
+from rootless.monitor import lean
 from rootless.monitor.config import MonitorConfig
 
 # The monitor stays for the container's whole life: every module it imports costs memory in
@@ -18,6 +17,7 @@ from rootless.monitor.config import MonitorConfig
 # those are imported only where used, and annotations are never evaluated.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import _socket
     import subprocess
     from typing import Any
 
@@ -50,13 +50,13 @@ class InProcessRuntime:
     import overlaps the CLI writing the bundle; later orders fork a fresh child.
     """
 
-    _preforked: socket.socket | None = None
+    _preforked: _socket.socket | None = None
     _preforked_pid = 0
 
     def __init__(self, cfg: MonitorConfig):
         self.cfg = cfg
         self.child = 0
-        self.chan: socket.socket | None = None
+        self.chan: _socket.socket | None = None
 
     @classmethod
     def prefork(cls, close: tuple[int, ...] = ()) -> None:
@@ -67,7 +67,7 @@ class InProcessRuntime:
         if cls._preforked is not None:
             cls._preforked.close()
             cls._preforked = None
-            with contextlib.suppress(ChildProcessError):
+            with lean.suppress(ChildProcessError):
                 os.waitpid(cls._preforked_pid, 0)
 
     def _order(self, msg: dict[str, Any], fds: tuple[int, ...] = ()) -> dict[str, Any]:
@@ -80,7 +80,7 @@ class InProcessRuntime:
         c = self.cfg
         data = minijson.dumps({**msg, "id": c.id, "bundle": c.bundle, "state_root": c.state_root}).encode() + b"\n"
         try:
-            socket.send_fds(self.chan, [data], list(fds)) if fds else self.chan.sendall(data)
+            lean.send_fds(self.chan, data, list(fds)) if fds else self.chan.sendall(data)
             reply = sockio.recv_line(self.chan)
         except OSError:
             reply = b""
@@ -95,7 +95,7 @@ class InProcessRuntime:
             self.chan.close()  # the child exits on EOF
             self.chan = None
         if self.child:
-            with contextlib.suppress(ChildProcessError):
+            with lean.suppress(ChildProcessError):
                 os.waitpid(self.child, 0)
             self.child = 0
 
@@ -107,18 +107,18 @@ class InProcessRuntime:
         self._finish_child()
 
     def delete(self) -> None:
-        with contextlib.suppress(Exception):
+        with lean.suppress(Exception):
             self._order({"cmd": "delete"})
         self._finish_child()
 
 
-def _fork_runtime_child(close: tuple[int, ...] = ()) -> tuple[int, socket.socket]:
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+def _fork_runtime_child(close: tuple[int, ...] = ()) -> tuple[int, _socket.socket]:
+    ours, theirs = lean.socketpair()
     pid = os.fork()
     if pid == 0:
         ours.close()
         for fd in close:  # e.g. the sync socket: the CLI must see EOF when the monitor dies
-            with contextlib.suppress(OSError):
+            with lean.suppress(OSError):
                 os.close(fd)
         code = 1
         try:
@@ -129,7 +129,7 @@ def _fork_runtime_child(close: tuple[int, ...] = ()) -> tuple[int, socket.socket
     return pid, ours
 
 
-def runtime_child(chan: socket.socket) -> int:
+def runtime_child(chan: _socket.socket) -> int:
     """The forked runtime: serve orders from the monitor until ``start``/``delete`` or EOF."""
     # the container's processes must not inherit the interpreter's ignored signals
     for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
@@ -137,7 +137,7 @@ def runtime_child(chan: socket.socket) -> int:
     from rootless.runtime import api
 
     while True:
-        data, fds, _flags, _addr = socket.recv_fds(chan, 65536, 3)
+        data, fds = lean.recv_fds(chan, 65536, 3)
         if not data:
             return 0
         data = sockio.recv_line(chan, data)
@@ -189,7 +189,7 @@ class CliRuntime:
             if proc.returncode != 0:
                 err.seek(0)
                 msg = err.read().decode(errors="replace").strip()
-                with contextlib.suppress(OSError), open(log) as f:
+                with lean.suppress(OSError), open(log) as f:
                     msg = msg or f.read().strip()
                 msg = msg or f"{args[0]} failed"
                 raise RuntimeError_(msg, _classify(msg))
@@ -212,7 +212,7 @@ class CliRuntime:
     def delete(self) -> None:
         import subprocess
 
-        with contextlib.suppress(Exception):
+        with lean.suppress(Exception):
             subprocess.run([*self.base, "delete", "--force", self.cfg.id], check=False,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -9,15 +9,19 @@ closes every client when the container has exited.
 
 from __future__ import annotations
 
-import array
-import fcntl
+import _socket
 import os
-import socket
-import struct
-import termios
 
 from rootless import ctrfiles
+from rootless.monitor import lean
 from rootless.monitor.exitfile import iso_now
+
+# the monitor imports this module: C modules only (no socket/array: enum, collections.abc), see
+# rootless.monitor.lean; terminals (fcntl, termios, _struct) and the CLI's side (connect_attach,
+# copy_terminal) import what they need where they need it
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
 
 STDIN, STDOUT, STDERR, STDIN_EOF, RESIZE, CONTROL = b"\x00", b"\x01", b"\x02", b"\x04", b"\x05", b"\x07"
 HEALTHCHECK = b"\x08"  # client: run a healthcheck now; monitor: its JSON result
@@ -134,13 +138,13 @@ def copy_to_end_in_thread(src: int, master: int) -> None:
     threading.Thread(target=copy, daemon=True).start()
 
 
-def recv_fd(sock: socket.socket) -> int:
+def recv_fd(sock: socket.socket | _socket.socket) -> int:
     """Receive one file descriptor sent with SCM_RIGHTS (the pty master from the runtime)."""
-    fds = array.array("i")
-    msg, anc, _flags, _addr = sock.recvmsg(4096, socket.CMSG_SPACE(fds.itemsize))
+    fds: list[int] = []
+    msg, anc, _flags, _addr = sock.recvmsg(4096, _socket.CMSG_SPACE(4))
     for level, kind, data in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fds += lean.unpack_ints(data)
     if not fds:
         raise OSError("the runtime sent no terminal file descriptor on the console socket")
     for extra in fds[1:]:
@@ -148,12 +152,16 @@ def recv_fd(sock: socket.socket) -> int:
     return fds[0]
 
 
-def send_fd(sock: socket.socket, fd: int, msg: bytes = b"pty") -> None:
-    sock.sendmsg([msg], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+def send_fd(sock: socket.socket | _socket.socket, fd: int, msg: bytes = b"pty") -> None:
+    sock.sendmsg([msg], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, lean.pack_ints([fd]))])
 
 
 def get_winsize(fd: int) -> tuple[int, int] | None:
     """(rows, cols) of the terminal ``fd``, None when it is not a terminal."""
+    import _struct as struct
+    import fcntl
+    import termios
+
     try:
         data = fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
     except OSError:
@@ -163,6 +171,10 @@ def get_winsize(fd: int) -> tuple[int, int] | None:
 
 
 def set_winsize(fd: int, rows: int, cols: int) -> None:
+    import _struct as struct
+    import fcntl
+    import termios
+
     try:
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     except OSError:
@@ -171,6 +183,8 @@ def set_winsize(fd: int, rows: int, cols: int) -> None:
 
 def connect_attach(run_dir: str) -> socket.socket:
     """Connect to a container's attach socket (path length safe: goes through /proc/self/fd)."""
+    import socket  # the CLI's side
+
     dfd = os.open(run_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
@@ -184,7 +198,7 @@ def connect_attach(run_dir: str) -> socket.socket:
         os.close(dfd)
 
 
-def bind_attach(run_dir: str) -> socket.socket:
+def bind_attach(run_dir: str) -> _socket.socket:
     """Create and listen on the attach socket inside ``run_dir``."""
     dfd = os.open(run_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -193,7 +207,7 @@ def bind_attach(run_dir: str) -> socket.socket:
             os.unlink(os.path.join(run_dir, ATTACH_SOCKET))
         except FileNotFoundError:
             pass
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
         sock.bind(path)
         sock.listen(8)
         sock.setblocking(False)
@@ -210,6 +224,7 @@ class RawTerminal:
         self.saved: list | None = None
 
     def __enter__(self) -> RawTerminal:
+        import termios
         import tty
 
         if os.isatty(self.fd):
@@ -219,6 +234,8 @@ class RawTerminal:
 
     def __exit__(self, *_exc: object) -> None:
         if self.saved is not None:
+            import termios
+
             termios.tcsetattr(self.fd, termios.TCSAFLUSH, self.saved)
 
 

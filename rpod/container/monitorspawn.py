@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 from dataclasses import dataclass
 from typing import Any
 
 from rootless.entry import python_entry
 from rootless.procinfo import proc_start_time
+from rootless.procspawn import Child, posix_spawn_closing
 from rpod.log import debug
 
 
@@ -40,22 +40,27 @@ class MonitorSpawn:
         self.io = io
         self.cid = cid or os.urandom(32).hex()  # as rpod.container.state.new_id
         self.sync, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sync_fd = theirs.fileno()
-        self.fds: dict[str, int] = {}
+        ours = {"sync_fd": theirs.fileno()}  # fd -> the number the monitor gets it as
         if io is not None:
             for key in ("stdin_fd", "stdout_fd", "stderr_fd"):
                 if getattr(io, key) >= 0:
-                    self.fds[key] = os.dup(getattr(io, key))  # above 2: the monitor's own 0-2 are /dev/null
+                    ours[key] = os.dup(getattr(io, key))
+        # the monitor's numbers are above all of ours (and 2: its own 0-2 are /dev/null)
+        first = max(*ours.values(), 2) + 1
+        numbers = {key: first + i for i, key in enumerate(ours)}
+        self.sync_fd = numbers["sync_fd"]
+        self.fds: dict[str, int] = {k: v for k, v in numbers.items() if k != "sync_fd"}
         me = os.getpid()  # the monitor stops waiting when this CLI dies (even if its socket leaked)
         argv = python_entry("rootless.monitor", json.dumps({"await_config": True, "id": self.cid,
                                                             "sync_fd": self.sync_fd, "cli_pid": me,
                                                             "cli_start": proc_start_time(me), **self.fds}))
-        self.proc = subprocess.Popen(argv, pass_fds=sorted({self.sync_fd, *self.fds.values()}),
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, cwd="/")
-        theirs.close()
-        for fd in self.fds.values():
-            os.close(fd)
+        try:
+            self.proc = Child(_spawn(argv, [(ours[k], numbers[k]) for k in ours]))
+        finally:
+            theirs.close()
+            for key, fd in ours.items():
+                if key != "sync_fd":
+                    os.close(fd)
         debug("monitor spawned")
 
     def configure(self, cfg: dict[str, Any]) -> socket.socket:
@@ -82,6 +87,19 @@ class MonitorSpawn:
         """No container after all: the monitor sees EOF and exits."""
         self.sync.close()
         self.proc.wait()
+
+
+def _spawn(argv: list[str], pass_fds: list[tuple[int, int]]) -> int:
+    """``posix_spawn`` the monitor (``subprocess`` costs every ``run``/``start`` ~4 ms to import):
+    stdio on ``/dev/null``, each (ours, theirs) of ``pass_fds`` dup'ed to number ``theirs`` (a
+    dup2 to another number is inheritable, ours stay close-on-exec: nothing is flipped, so a
+    thread spawning at the same time inherits nothing), any other inheritable fd of ours closed
+    (as ``Popen(close_fds=True)``: a pipe our caller passed us must not live on in the monitor).
+    Our cwd is kept: the monitor changes to ``/`` first thing."""
+    stdio: list[tuple[object, ...]] = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
+                                       (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2)]
+    dups: list[tuple[object, ...]] = [(os.POSIX_SPAWN_DUP2, ours, theirs) for ours, theirs in pass_fds]
+    return posix_spawn_closing(argv, stdio, dups, keep=[theirs for _, theirs in pass_fds])
 
 
 def spawn_monitor(io: StdioRequest | None = None, cid: str | None = None) -> MonitorSpawn:

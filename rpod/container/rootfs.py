@@ -36,12 +36,13 @@ def prepare(paths: Paths, cid: str, layer_dirs: list[Path], driver: str = "kerne
 
 def _give_to_container_root(cdir: Path, maps: ContainerMaps) -> None:
     from rootless.idshift import shifter
-    from rootless.subid import default_mapping
-    from rootless.userns import run
 
     uid, gid = shifter(maps.uid)(0), shifter(maps.gid)(0)
     if (uid, gid) == (0, 0):
         return
+    from rootless.subid import default_mapping
+    from rootless.userns import run  # subprocess: not imported when there is nothing to chown
+
     proc = run(["chown", f"{uid}:{gid}", "--", str(cdir / ctrfiles.UPPER), str(cdir / ctrfiles.WORK)], default_mapping(),
                mount_ns=False, capture_output=True, text=True)
     if proc.returncode != 0:

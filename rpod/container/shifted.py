@@ -11,7 +11,6 @@ Removing the layer removes its copies with it.  ``passwd_layer`` adds a tiny top
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 from rpod.container.idmaps import ContainerMaps
@@ -35,6 +34,8 @@ def shifted_layer_dirs(paths: Paths, layer_dirs: list[Path], maps: ContainerMaps
 
 
 def _make(paths: Paths, diff: Path, target: Path, maps: ContainerMaps) -> None:
+    import subprocess  # here only: every `run`/`create` imports this module
+
     from rootless.subid import default_mapping
     from rootless.userns import python_entry, remove_tree, run
 

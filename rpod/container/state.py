@@ -416,15 +416,15 @@ class ContainerStore:
     def reclaim(self) -> list[Path]:
         """Finish what killed commands started: move container directories without a record into
         ``tmp/`` and remove them, with every ``tmp/*.removing*`` left by a dead process."""
-        from rootless.subid import default_mapping
-        from rootless.userns import remove_tree
-
         doomed: list[Path] = []
         if self.orphans():
             with self.lock():
                 doomed = [self._doom(self.dir(cid), cid) for cid in self.orphans()]
         doomed += [p for p in abandoned_removals(self.paths) if p not in doomed]
-        if doomed:
+        if doomed:  # rootless.userns (subprocess, ctypes) only when there is something to remove
+            from rootless.subid import default_mapping
+            from rootless.userns import remove_tree
+
             mapping = default_mapping()
             for path in doomed:
                 remove_tree(path, mapping)

@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -548,6 +547,8 @@ def copy_up(vol: Volume, layer_dirs: Sequence[Path | str], container_path: str, 
         return False
     if any(data.iterdir()):
         return True
+    import subprocess  # here only: `run`/`create` import this module for every container
+
     from rootless.subid import default_mapping
     from rootless.userns import PACKAGE_PARENT, run
 
