@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rpod.cli.output import print_error
 from rpod.cli.startup import LogLevelError
 from rpod.errors import EXIT_ENGINE, RpodError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 
 def _report(err: BaseException) -> int | None:

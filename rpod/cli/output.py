@@ -4,13 +4,15 @@ per-item error loop, the confirmation prompt, filter and boolean flags."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rpod.errors import RpodError, UsageError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
 
 def write(text: str) -> None:
@@ -21,6 +23,8 @@ def write(text: str) -> None:
 
 def print_json(obj: Any, indent: int = 4) -> None:
     """Pretty JSON (4-space indent, as Podman prints ``inspect`` output)."""
+    import json
+
     sys.stdout.write(json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
 
 

@@ -9,11 +9,13 @@ same thing at start-up.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rpod.errors import RpodError, UsageError
+
+if TYPE_CHECKING:
+    from typing import Any
 
 LOG_LEVELS = ["trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"]
 DEFAULT_LOG_LEVEL = "warn"
@@ -54,6 +56,8 @@ def _runtime(runtime: str | None, flags: tuple[str, ...]) -> None:
     """``--runtime``/``--runtime-flag``: the argv prefix rpod's monitor runs containers with."""
     argv: list[str] = []
     if runtime and runtime != "rpod":
+        import shutil
+
         found = shutil.which(runtime)
         if not found:
             raise UsageError(f'default OCI runtime "{runtime}" not found: invalid argument')

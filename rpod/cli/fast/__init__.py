@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 EXIT_ABORTED = 125  # what click's Abort (a KeyboardInterrupt in a command) leaves with in rpod.cli.app
 

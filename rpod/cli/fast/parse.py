@@ -10,13 +10,18 @@ words.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from rpod.cli.startup import BoolFlags, bool_values
+from rpod.cli.startup import bool_values
 from rpod.errors import UsageError
 
-Option = tuple[tuple[str, ...], tuple[str, ...], str, Any, bool, str, bool]
-Spec = dict[str, Any]
+if TYPE_CHECKING:
+    from typing import Any
+
+    from rpod.cli.startup import BoolFlags
+
+    Option = tuple[tuple[str, ...], tuple[str, ...], str, Any, bool, str, bool]
+    Spec = dict[str, Any]
 
 
 class Fallback(Exception):
