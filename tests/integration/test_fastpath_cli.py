@@ -4,7 +4,9 @@ logs, exec exit codes, port, wait, stop/start/rm, missing containers and usage e
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -110,3 +112,19 @@ def test_stop_start_rm_as_click(store: RpodEnv) -> None:
         runs[name] = out
     assert runs["fp-x1"] == runs["fp-x2"]
     assert runs["fp-x1"][0][:2] == (0, "NAME\n") and runs["fp-x1"][-1][0] != 0
+
+
+@pytest.mark.parametrize("args", [("ps", "-a"), ("images",), ("inspect", "fp-run"), ("version",)])
+def test_broken_pipe_as_click(store: RpodEnv, args: tuple[str, ...]) -> None:
+    """A reader that went away before the output (its end of the pipe closed): the same exit both ways."""
+    def run(env: dict[str, str]) -> tuple[int, str]:
+        r, w = os.pipe()
+        os.close(r)
+        try:
+            p = subprocess.run([sys.executable, "-m", "rpod", *args], env=env, stdout=w, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, text=True, cwd=env["HOME"], timeout=60)
+        finally:
+            os.close(w)
+        return p.returncode, p.stderr
+
+    assert run(store) == run({**store, "RPOD_NO_FASTPATH": "1"})

@@ -55,7 +55,24 @@ def plan(argv: list[str]) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
     return body, glob, params
 
 
+class _PacifyFlush:
+    """As click's PacifyFlushWrapper: a stream whose flush ignores a broken pipe (at shutdown)."""
+
+    def __init__(self, wrapped: Any) -> None:
+        self.wrapped = wrapped
+
+    def flush(self) -> None:
+        try:
+            self.wrapped.flush()
+        except BrokenPipeError:
+            pass
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.wrapped, attr)
+
+
 def _run(body: str, glob: dict[str, Any], params: dict[str, Any]) -> Any:
+    """Apply the global options and run the body, handling what click's ``main`` handles itself."""
     from rpod.cli.fast import commands
     from rpod.cli.startup import apply
 
@@ -66,6 +83,10 @@ def _run(body: str, glob: dict[str, Any], params: dict[str, Any]) -> Any:
         sys.stderr.write("\n")
         sys.stderr.write("Error: aborted\n")
         return EXIT_ABORTED
+    except BrokenPipeError:  # as click: the reader went away (``rpod ps | head -1``): exit 1, quietly
+        sys.stdout = _PacifyFlush(sys.stdout)
+        sys.stderr = _PacifyFlush(sys.stderr)
+        raise SystemExit(1) from None
 
 
 def main(argv: list[str]) -> int | None:
