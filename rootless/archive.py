@@ -20,7 +20,8 @@ Config keys: ``op`` (``get``/``put``/``export``), ``path`` (container path as th
 
 Protocol: ``get`` writes one JSON line ``{"dir": bool, "name": str, "contents": bool}`` and then the
 tar; ``put`` writes ``{"ok": true}`` (after the tar; ``export`` before it); a failure is one line ``{"error": KIND, "message": TEXT}``
-(KIND ``notfound``, ``usage``, ``failed``) and exit status 1.
+(KIND ``notfound``, ``usage``, ``exists`` (a directory in the way of a non-directory, or the
+reverse, without ``overwrite``), ``failed``) and exit status 1.
 
 The same tar writing (``write_tar``) and path rules (``plan_put``, ``extract_into``) are used by
 the CLI on the host side, so both directions follow Podman's ``cp`` semantics.
@@ -51,7 +52,7 @@ AT_FDCWD = -100
 
 class CopyError(RootlessError):
     """A copy cannot be done; ``kind`` is ``notfound`` (the message is the reason: the caller
-    names the path and where), ``usage`` or ``failed``."""
+    names the path and where), ``usage``, ``exists`` (Podman's "file exists" conflict) or ``failed``."""
 
     def __init__(self, kind: str, message: str, hint: str | None = None):
         super().__init__(message, hint)
@@ -158,13 +159,15 @@ class _CopyExtractor(_Extractor):
     sync = False
 
     def __init__(self, dest: str, *, owner: tuple[int, int] | None, squash: bool,
-                 rename: tuple[str, str] | None, overwrite: bool):
+                 rename: tuple[str, str] | None, overwrite: bool, shown_root: str):
         super().__init__(dest, squash_ids=squash)
         self.owner = owner
         self.rename = (rename[0].encode("utf-8", "surrogateescape"),
                        rename[1].encode("utf-8", "surrogateescape")) if rename else None
         self.overwrite = overwrite
+        self.shown_root = shown_root
         self._making_dir = False
+        self._entry: tarfile.TarInfo | None = None
         # without CAP_DAC_OVERRIDE (the host side), a directory is made writable for its
         # children and gets its real mode at the end
         self.fix_dir_modes = os.geteuid() != 0
@@ -182,6 +185,7 @@ class _CopyExtractor(_Extractor):
         ti.name = self._renamed(ti.name)
         if ti.islnk():
             ti.linkname = self._renamed(ti.linkname)
+        self._entry = ti
         super().entry(ti, reader)
 
     def _whiteout(self, ti: tarfile.TarInfo, parts: Any, entry: str) -> bool:
@@ -199,11 +203,26 @@ class _CopyExtractor(_Extractor):
             except FileNotFoundError:
                 return
             if stat.S_ISDIR(st.st_mode) != self._making_dir:
-                what = ("cannot overwrite non-directory {} with a directory" if self._making_dir
-                        else "cannot overwrite directory {} with a non-directory")
-                raise CopyError("usage", what.format("/" + b"/".join(parts).decode("utf-8", "replace")),
-                                hint="use --overwrite to replace it")
+                raise CopyError("exists", self._exists_message(parts), hint="use --overwrite to replace it")
         super()._remove(dfd, parts)
+
+    def _exists_message(self, parts: Any) -> str:
+        """Podman's (buildah copier's) error for a directory in the way of a non-directory, or the
+        reverse; the path as the copy's root shows it (the container's, or ``/`` for the host
+        directory copied into)."""
+        path = posixpath.join(self.shown_root, b"/".join(parts).decode("utf-8", "surrogateescape"))
+        ti = self._entry
+        if self._making_dir or ti is None:
+            cause = f"mkdir {path}"
+        elif ti.isreg():
+            cause = f'copier: put: error creating file at "{path}": open {path}'
+        elif ti.issym():
+            cause = f"symlink {ti.linkname} {path}"
+        elif ti.islnk():
+            cause = f"link {posixpath.join(self.shown_root, ti.linkname)} {path}"
+        else:
+            cause = f"mknod {path}"
+        return f'copier: put: error creating "{path}": {cause}: file exists'
 
     def _directory(self, ti: tarfile.TarInfo, parts: Any, entry: str) -> None:
         self._making_dir = True
@@ -225,14 +244,17 @@ class _CopyExtractor(_Extractor):
 
 
 def extract_into(fileobj: BinaryIO, dest: str, *, owner: tuple[int, int] | None = None, squash: bool = False,
-                 rename: tuple[str, str] | None = None, overwrite: bool = False, mkdir: bool = False) -> None:
-    """Extract the tar ``fileobj`` into the directory ``dest`` (created first with ``mkdir``)."""
+                 rename: tuple[str, str] | None = None, overwrite: bool = False, mkdir: bool = False,
+                 shown_root: str | None = None) -> None:
+    """Extract the tar ``fileobj`` into the directory ``dest`` (created first with ``mkdir``).
+    Error messages name paths under ``shown_root`` (default ``dest``: a container's own path)."""
     if mkdir:
         os.mkdir(dest, 0o755)
         if owner is not None:
             os.chown(dest, *owner)
     old_umask = os.umask(0)
-    ex = _CopyExtractor(dest, owner=owner, squash=squash, rename=rename, overwrite=overwrite)
+    ex = _CopyExtractor(dest, owner=owner, squash=squash, rename=rename, overwrite=overwrite,
+                        shown_root=dest if shown_root is None else shown_root)
     try:
         ex.run(fileobj)
     except UnpackError as e:
@@ -296,9 +318,12 @@ def enter_namespaces(pid: int) -> None:
     os.chdir("/")
 
 
-def mount_root(overlay: dict[str, Any], target: str, binds: Sequence[dict[str, Any]], writable: bool) -> int:
+def mount_root(overlay: dict[str, Any], target: str, binds: Sequence[dict[str, Any]], writable: bool,
+               created: list[tuple[str, bool]] | None = None) -> int:
     """Mount the container's overlay (and binds) on ``target`` and chroot there; returns an fd
-    of the old root (``leave_root`` uses it to unmount a fuse-overlayfs mount)."""
+    of the old root (``leave_root`` uses it to unmount a fuse-overlayfs mount).  A bind whose
+    mount point is missing gets one made (writable only), listed in ``created`` as
+    ``(path, is_dir)`` for ``remove_mount_points``."""
     from rootless.overlay import mount_overlay
 
     lower = list(overlay.get("lowerdir") or [])
@@ -326,11 +351,8 @@ def mount_root(overlay: dict[str, Any], target: str, binds: Sequence[dict[str, A
         dest = os.path.realpath(destination)
         try:
             if not os.path.exists(dest) and writable:  # a mount point the runtime would make at start
-                if stat.S_ISDIR(os.fstat(fd).st_mode):
-                    os.makedirs(dest, 0o755, exist_ok=True)
-                else:
-                    os.makedirs(os.path.dirname(dest), 0o755, exist_ok=True)
-                    os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
+                is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
+                _make_mount_point(dest, is_dir, created)
             if os.path.exists(dest):
                 syscalls.move_mount(fd, "", AT_FDCWD, dest, syscalls.MOVE_MOUNT_F_EMPTY_PATH)
         except OSError as e:
@@ -338,6 +360,40 @@ def mount_root(overlay: dict[str, Any], target: str, binds: Sequence[dict[str, A
         finally:
             os.close(fd)
     return old_root
+
+
+def _make_mount_point(dest: str, is_dir: bool, created: list[tuple[str, bool]] | None) -> None:
+    """Make ``dest`` (and its missing parents), noting each new path in ``created``."""
+    missing = []
+    path = dest
+    while path != "/" and not os.path.lexists(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for p in reversed(missing):
+        if p == dest and not is_dir:
+            os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
+        else:
+            os.mkdir(p, 0o755)
+        if created is not None:
+            created.append((p, p != dest or is_dir))
+
+
+def remove_mount_points(created: Sequence[tuple[str, bool]]) -> None:
+    """Undo ``mount_root``'s mount points, newest first, where they are still empty: a copy into
+    a container that is not running leaves no trace of them (Podman writes through to a
+    volume's directory, e.g. never makes the mount point of a nested volume in the outer one)."""
+    for path, is_dir in reversed(created):
+        try:
+            syscalls.umount2(path, syscalls.MNT_DETACH)
+        except OSError:
+            pass  # not a mount point (a parent made for one)
+        try:
+            if is_dir:
+                os.rmdir(path)
+            elif os.lstat(path).st_size == 0:
+                os.unlink(path)
+        except OSError:
+            continue  # in use (something was copied there): it stays, as the runtime would make it
 
 
 def leave_root(old_root: int, target: str, driver: str) -> None:
@@ -433,13 +489,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cfg = json.loads(args[0])
     old_root = -1
+    created: list[tuple[str, bool]] = []
     try:
         if cfg["op"] == "put":
             preload()  # before setns or chroot
         if cfg.get("enter_pid"):
             enter_namespaces(int(cfg["enter_pid"]))
         else:
-            old_root = mount_root(cfg["overlay"], cfg["target"], cfg.get("binds") or [], cfg["op"] == "put")
+            old_root = mount_root(cfg["overlay"], cfg["target"], cfg.get("binds") or [], cfg["op"] == "put",
+                                  created)
         try:
             op = cfg["op"]
             if op == "get":
@@ -453,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 raise CopyError("usage", f"unknown operation {op!r}")
         finally:
+            remove_mount_points(created)
             if old_root >= 0:
                 leave_root(old_root, cfg["target"], cfg["overlay"].get("driver", "kernel"))
     except CopyError as e:

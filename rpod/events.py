@@ -50,11 +50,14 @@ def human_line(ev: dict[str, Any]) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(secs)) + (f".{nanos}" if nanos else "") + " +0000 UTC"
     kind, action = ev.get("Type", ""), ev.get("Status", "")
     if kind == "container":
-        attrs = {"image": ev.get("Image", ""), "name": ev.get("Name", "")}
-        attrs.update(ev.get("Attributes") or {})
+        # Podman's order: image, name (then pod_id, health_status), then the attributes (sorted
+        # here; Go's map order is random)
+        attrs = dict(ev.get("Attributes") or {})
         if "ContainerExitCode" in ev:
             attrs["containerExitCode"] = str(ev["ContainerExitCode"])
-        inner = ", ".join(f"{k}={v}" for k, v in sorted(attrs.items()))
+        head = [("image", ev.get("Image", "")), ("name", ev.get("Name", ""))]
+        head += [(k, attrs.pop(k)) for k in ("pod_id", "health_status") if k in attrs]
+        inner = ", ".join(f"{k}={v}" for k, v in head + sorted(attrs.items()))
         return f"{stamp} {kind} {action} {ev.get('ID', '')} ({inner})"
     if kind == "image":
         return f"{stamp} {kind} {action} {ev.get('ID', '')} {ev.get('Name', '')}"

@@ -25,10 +25,12 @@ def cgroup_version() -> str:
 def resource_limits_note() -> str | None:
     """Why resource limits are not enforced here, or None when they could be."""
     if cgroup_version() != "v2":
-        return ("resource limits are not supported and ignored on cgroups V1 rootless systems: "
-                "use a host with cgroup v2 and systemd user delegation to enforce them")
+        return "Resource limits are not supported and ignored on cgroups V1 rootless systems"
     return ("resource limits need a cgroup v2 subtree delegated to this user (systemd --user with Delegate=yes); "
             "none is delegated here, so limits are not enforced")
+
+
+LIMITS_FIX = "use a host with cgroup v2 and systemd user delegation (Delegate=yes) to enforce them"
 
 
 def overlay_driver(paths: Paths) -> tuple[str, str]:

@@ -26,6 +26,11 @@ def human_size(size: float, precision: int = 3) -> str:
     return f"{_go_g(size, precision)} {_SI[i]}"
 
 
+def go_human_size(size: float) -> str:
+    """go-units ``HumanSize``: ``9073000`` → ``9.073MB`` (4 significant digits, no space)."""
+    return human_size(size, 4).replace(" ", "")
+
+
 def human_duration(seconds: float) -> str:
     """go-units ``HumanDuration``: ``Less than a second``, ``About a minute``, ``3 weeks``..."""
     if seconds < 1:

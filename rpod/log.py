@@ -52,6 +52,26 @@ def emit(level: str, message: str) -> None:
     sys.stderr.flush()
 
 
+def hints_enabled() -> bool:
+    """``Hint:`` lines go to a person at a terminal (or when ``RPOD_HINTS=1`` asks), never into a pipe."""
+    want = os.environ.get("RPOD_HINTS", "")
+    if want in ("0", "false"):
+        return False
+    if want in ("1", "true"):
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def hint(text: str) -> None:
+    """A ``Hint:`` line with the fix, only for a person at a terminal (see ``hints_enabled``)."""
+    if hints_enabled():
+        sys.stderr.write(f"Hint: {text}\n")
+        sys.stderr.flush()
+
+
 def warn(message: str, once: bool = True) -> None:
     """A warning the user should read (printed once per process unless ``once`` is False)."""
     if once:

@@ -71,6 +71,8 @@ MONITOR = {
     "stderr_fd": (int, OPTIONAL, -1),
     "log_driver": (("k8s-file", "none", "passthrough", "journald"), OPTIONAL, "k8s-file"),
     "log_path": (str, OPTIONAL, None),
+    "log_size_max": (int, OPTIONAL, 0),  # --log-opt max-size: truncate the k8s-file log beyond it (conmon)
+    "timeout": (int, OPTIONAL, 0),  # --timeout: SIGKILL the container after this many seconds, exit -1
     "remove": (bool, OPTIONAL, False),  # --rm
     "exit_command": ([str], OPTIONAL, None),  # run when --rm and the CLI is gone
     "detach_fork": (bool, OPTIONAL, True),

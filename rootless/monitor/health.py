@@ -250,7 +250,7 @@ class HealthChecker:
         self.state = next_state(self.state, exit_code, in_start, self.retries)
         log = list(self.state.get("Log") or [])
         log.append({"Start": cur.get("start", exitfile.iso_now()), "End": exitfile.iso_now(),
-                    "ExitCode": exit_code, "Output": output[:MAX_OUTPUT]})
+                    "ExitCode": exit_code, "Output": output.removesuffix("\n")[:MAX_OUTPUT]})  # Podman joins lines
         self.state["Log"] = log[-MAX_LOG_ENTRIES:]
         self.save()
         status = self.state["Status"]

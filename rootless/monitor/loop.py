@@ -52,6 +52,7 @@ class Monitor:
     stop_requested: bool = False  # --health-on-failure=stop: no restart after this exit
     restart_requested: bool = False  # --health-on-failure=restart: restart after this exit
     exit_error: str | None = None
+    timed_out: bool = False  # --timeout expired: the container was killed, its exit code is -1
     sig_rfd: int = -1
     health: Any = None
     notify_proxy: Any = None
@@ -114,7 +115,7 @@ class Monitor:
 
             self.log = JournalWriter(c.journal_socket, c.id, (c.events or {}).get("name", c.id[:12]))
         else:
-            self.log = stdio.LogWriter(c.log_path if c.log_driver == "k8s-file" else None)
+            self.log = stdio.LogWriter(c.log_path if c.log_driver == "k8s-file" else None, c.log_size_max)
         self.sinks = {stdio.STDOUT: Sink(c.stdout_fd), stdio.STDERR: Sink(c.stderr_fd if c.stderr_fd >= 0
                                                                           else c.stdout_fd)}
         if c.log_driver == "passthrough":
@@ -167,6 +168,8 @@ class Monitor:
         c = self.cfg
         if c.pidfile:
             _write_pidfile(c.pidfile, self.pid)
+        if first and c.timeout > 0:
+            self.timers.append((time.monotonic() + c.timeout, self.on_run_timeout))
         if first and c.notify_socket and c.sdnotify in ("conmon", "container", "healthy"):
             from rootless.monitor import notify
 
@@ -180,6 +183,11 @@ class Monitor:
 
                 self.health = HealthChecker(self, c.healthcheck)
             self.health.on_start()
+
+    def on_run_timeout(self) -> None:
+        """``--timeout``: as conmon, kill the container; its exit code becomes -1."""
+        if self.signal_container(signal.SIGKILL):
+            self.timed_out = True
 
     def on_healthy(self) -> None:
         """``--sdnotify=healthy``: READY=1 once the first healthcheck passed."""
@@ -466,6 +474,8 @@ class Monitor:
         c = self.cfg
         signal.set_wakeup_fd(-1)
         code, sig = exitfile.decode_wait_status(self.exit_status or 0)
+        if self.timed_out:
+            code, sig = -1, None
         exitfile.write_exit_file(c.container_dir, code, sig, exitfile.iso_now(self.exited_ns or None),
                                  error=self.exit_error)
         self.log.close()

@@ -33,10 +33,13 @@ class LogWriter:
     continuation follows in the next record of the same stream (Podman's format).
     """
 
-    def __init__(self, path: str | None):
+    def __init__(self, path: str | None, size_max: int = 0):
         self.fd = -1
+        self.size_max = size_max  # --log-opt max-size: start the file over beyond it, as conmon does
+        self.size = 0
         if path:
             self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self.size = os.fstat(self.fd).st_size
 
     def write(self, stream: str, data: bytes) -> None:
         if self.fd < 0 or not data:
@@ -49,6 +52,17 @@ class LogWriter:
                 out.append(head + b"F " + line.rstrip(b"\r\n").rstrip(b"\r") + b"\n")
             else:
                 out.append(head + b"P " + line + b"\n")
+        if self.size_max > 0:  # record by record, as conmon: the file never passes the limit by more than one
+            pending: list[bytes] = []
+            for rec in out:
+                if self.size + len(rec) > self.size_max:
+                    write_all(self.fd, b"".join(pending))
+                    pending = []
+                    os.ftruncate(self.fd, 0)
+                    self.size = 0
+                pending.append(rec)
+                self.size += len(rec)
+            out = pending
         write_all(self.fd, b"".join(out))
 
     def close(self) -> None:

@@ -44,7 +44,7 @@ PROPAGATION = {
     "slave": sc.MS_SLAVE, "rslave": sc.MS_SLAVE | sc.MS_REC,
     "unbindable": sc.MS_UNBINDABLE, "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
 }
-_IGNORED = {"tmpcopyup", "idmap", "ridmap", "copy-symlink", "notmpcopyup", "z", "Z", "U"}
+_IGNORED = {"idmap", "ridmap", "copy-symlink", "z", "Z", "U"}
 _ATIME = sc.MS_NOATIME | sc.MS_RELATIME | sc.MS_STRICTATIME
 # statvfs f_flag bits -> mount flags (ST_RELATIME is 4096, not MS_RELATIME)
 _ST_TO_MS = ((1, sc.MS_RDONLY), (2, sc.MS_NOSUID), (4, sc.MS_NODEV), (8, sc.MS_NOEXEC),
@@ -61,6 +61,7 @@ class MountOptions:
         self.flags = flags
         self.propagation = propagation if propagation is not None else []
         self.data = data if data is not None else []
+        self.copyup = False  # tmpcopyup: the covered directory's content goes into the new tmpfs
 
 
 def parse_options(options: list[str]) -> MountOptions:
@@ -72,6 +73,8 @@ def parse_options(options: list[str]) -> MountOptions:
             out.flags = out.flags | flag if on else out.flags & ~flag
         elif opt in PROPAGATION:
             out.propagation.append(PROPAGATION[opt])
+        elif opt in ("tmpcopyup", "notmpcopyup"):
+            out.copyup = opt == "tmpcopyup"
         elif opt in _IGNORED:
             continue
         else:
@@ -191,6 +194,24 @@ def _fallback_bind(host: str, dest: str, opts: MountOptions) -> None:
                 pass  # a submount we may not touch keeps its flags
 
 
+def _tmpfs_copyup(source: str, dest: str, flags: int, data: str | None) -> None:
+    """A tmpfs on ``dest`` holding a copy of what it covers (read-only only after the copy)."""
+    from rootless.runtime.copyup import copy_up, open_source
+
+    covered = open_source(dest)
+    try:
+        sc.mount(source, dest, "tmpfs", flags & ~sc.MS_RDONLY if covered >= 0 else flags, data)
+    except OSError:
+        if covered >= 0:
+            os.close(covered)
+        raise
+    if covered < 0:
+        return
+    copy_up(covered, dest)
+    if flags & sc.MS_RDONLY:
+        sc.mount(source, dest, "tmpfs", flags | sc.MS_REMOUNT, data)
+
+
 def mount_entry(m: dict, ctx: MountContext) -> None:
     """Perform one OCI ``mounts`` entry inside ``ctx.rootfs``."""
     mtype = m.get("type") or ""
@@ -215,6 +236,8 @@ def mount_entry(m: dict, ctx: MountContext) -> None:
         try:
             if mtype in ("cgroup", "cgroup2"):
                 _fallback_bind("/sys/fs/cgroup", dest, MountOptions(flags | sc.MS_RDONLY))
+            elif opts.copyup and mtype == "tmpfs":
+                _tmpfs_copyup(source, dest, flags, ",".join(data) or None)
             else:
                 sc.mount(source, dest, mtype, flags, ",".join(data) or None)
         except OSError as e:

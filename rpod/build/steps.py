@@ -121,19 +121,9 @@ def h_volume(b: Builder, st: Stage, ins: Instruction, state: State) -> Prepared:
     vols = [posixpath.join("/", v) if v else v for v in vols]  # Docker: relative means from /
     ic.add_volumes(state.config, vols)
     b.history(state, f"/bin/sh -c #(nop) {ins.original}", True)
-    missing = [v for v in vols if not _in_image(b, state, v)]
 
-    def execute() -> State:  # the mount points exist in the image, as buildah makes them
-        if not missing:
-            return state
-        from rpod.build.runner import apply_step
-
-        layer = apply_step(b.paths, b.layer_dirs(state), {"dest": "/", "mode": "into", "mkdirs": missing}, None,
-                           b.opts.compression, b.opts.timestamp, skip_empty=True)
-        if layer is not None:
-            state.layers.append(layer)
-            state.config["history"][-1].pop("empty_layer", None)
-        return state
+    def execute() -> State:  # config only: the mount points are made when a container mounts them
+        return state  # (buildah 1.28: `--image-volume ignore` shows no /data for `VOLUME /data`)
 
     return Prepared(state, None, execute)
 

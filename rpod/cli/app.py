@@ -68,6 +68,7 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
     "exec": ("rpod.cli.container", "exec", "Run a process in a running container"),
     "restart": ("rpod.cli.container", "restart", "Restart one or more containers"),
     "rename": ("rpod.cli.container", "rename", "Rename an existing container"),
+    "update": ("rpod.cli.update", "update", "Update an existing container"),
     "port": ("rpod.cli.container", "port", "List port mappings or a specific mapping for the container"),
     "pause": ("rpod.cli.container", "pause", "Pause all the processes in one or more containers"),
     "unpause": ("rpod.cli.container", "unpause", "Unpause the processes in one or more containers"),

@@ -65,11 +65,66 @@ def _positional_count(cmd: click.Command, ctx: click.Context, args: list[str]) -
     return count
 
 
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+_FALSE = ("0", "f", "F", "FALSE", "false", "False")
+
+
+def bool_values(cmd: click.Command, args: list[str]) -> tuple[list[str], list[str]]:
+    """pflag's ``--flag=true|false`` (and ``-f=false``) for boolean flags, which click refuses:
+    ``=true`` becomes the bare flag, ``=false`` its ``--no-`` form or nothing (Go's ``ParseBool``
+    spellings; another value is cobra's error).  Options end at ``--``, and at the first
+    positional argument for commands that take a command line (``run``, ``exec``).  Returns the
+    arguments and the parameters to set False after parsing (``=false`` of a flag whose default
+    is true and that has no ``--no-`` form, e.g. ``events --no-trunc=false``)."""
+    bools: dict[str, click.Option] = {}
+    valued: set[str] = set()
+    for p in cmd.params:
+        if isinstance(p, click.Option):
+            if p.is_bool_flag and not p.count:
+                bools.update(dict.fromkeys(p.opts, p))
+            elif not p.is_flag and not p.count:
+                valued.update(p.opts + p.secondary_opts)
+    if not bools:
+        return args, []
+    forced: list[str] = []
+    interspersed = cmd.context_settings.get("allow_interspersed_args", True)
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg == "--" or (not arg.startswith("-") and not interspersed):
+            out.append(arg)
+            out.extend(args[i:])
+            break
+        name, eq, value = arg.partition("=")
+        p = bools.get(name) if eq and arg.startswith("-") else None
+        if p is None:
+            out.append(arg)
+            if arg in valued and i < len(args):
+                out.append(args[i])
+                i += 1
+            continue
+        if value in _TRUE:
+            out.append(p.opts[0])
+        elif value in _FALSE:
+            out.extend(p.secondary_opts[:1])
+            if not p.secondary_opts and p.default and p.name:
+                forced.append(p.name)
+        else:  # pflag names the flag as "-t, --tty" when it has a shorthand
+            shown = ", ".join(sorted(p.opts, key=lambda o: o.startswith("--")))
+            raise click.exceptions.UsageError(
+                f'invalid argument "{value}" for "{shown}" flag: strconv.ParseBool: parsing "{value}": invalid syntax')
+    return out, forced
+
+
 class CobraCommandMixin:
-    """Leaf commands: cobra's argument-count errors and Podman's ``--latest`` conflicts."""
+    """Leaf commands: cobra's argument-count errors, pflag's ``--bool=value`` and Podman's
+    ``--latest`` conflicts."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         cmd: Any = self
+        args, forced = bool_values(cmd, args)
         given = list(args)  # click's parser consumes the list it is given
         low, high = arg_bounds(cmd)
         if high != math.inf and not ctx.resilient_parsing:  # too many: before any value is checked
@@ -77,7 +132,10 @@ class CobraCommandMixin:
             if received > high:
                 raise click.exceptions.UsageError(cobra_message(ctx, low, high, received), ctx)
         try:
-            return super().parse_args(ctx, args)  # type: ignore[misc, no-any-return]
+            rest: list[str] = super().parse_args(ctx, args)  # type: ignore[misc]
+            for name in forced:
+                ctx.params[name] = False
+            return rest
         except click.exceptions.MissingParameter as e:
             if not isinstance(e.param, click.Argument):
                 raise

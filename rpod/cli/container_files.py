@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from rpod.cli.common import HELP, parse_bool_flag, write
+from rpod.cli.common import HELP, write
 from rpod.errors import UsageError
 
 app = click.Group()
@@ -16,17 +16,20 @@ app = click.Group()
 @app.command("cp", context_settings=HELP)
 @click.argument("src")
 @click.argument("dest")
-@click.option("-a", "--archive", default="true", is_flag=False, flag_value="true", show_default=True,
-              help="Chown copied files to the primary uid/gid of the destination container")
+@click.option("-a", "--archive", is_flag=True, default=True,
+              help="Chown copied files to the primary uid/gid of the destination container. (default true)")
 @click.option("--overwrite", is_flag=True, help="Allow to overwrite directories with non-directories and vice versa")
-def cp_cmd(src: str, dest: str, archive: str, overwrite: bool) -> None:
+@click.option("--extract", is_flag=True, hidden=True, help="Deprecated (a no-op, as in Podman)")
+@click.option("--pause", is_flag=True, default=True, hidden=True, help="Deprecated (a no-op, as in Podman)")
+def cp_cmd(src: str, dest: str, archive: bool, overwrite: bool, extract: bool, pause: bool) -> None:
     """Copy files/folders between a container and the local filesystem.
 
     SRC and DEST are [CONTAINER:]PATH; "-" is a tar archive on stdin (as SRC) or stdout (as DEST).
     """
     from rpod.engine.containers_files import copy
 
-    copy(src, dest, archive=bool(parse_bool_flag(archive, "--archive")), overwrite=overwrite)
+    del extract, pause  # accepted for scripts written for Docker/older Podman; nothing to do
+    copy(src, dest, archive=archive, overwrite=overwrite)
 
 
 @app.command("diff", context_settings=HELP)

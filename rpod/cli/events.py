@@ -12,12 +12,12 @@ from rpod.cli.common import parse_bool_flag, parse_filters, write
 app = click.Group()
 
 
-def _render(ev: dict[str, Any], fmt: str | None) -> str:
+def _render(ev: dict[str, Any], fmt: str | None, truncate: bool = False) -> str:
     from rpod.engine.system import event_line
 
     public = {k: v for k, v in ev.items() if k != "ns"}
-    if not fmt:
-        return event_line(ev) + "\n"
+    if not fmt:  # --no-trunc=false shortens the ids of the default lines only (not --format's)
+        return event_line({**ev, "ID": ev.get("ID", "")[:12]} if truncate and ev.get("ID") else ev) + "\n"
     if fmt.strip() == "json":
         return json.dumps(public, separators=(",", ":")) + "\n"
     from rpod.format import render_one
@@ -41,4 +41,4 @@ def events_cmd(filters: tuple[str, ...], fmt: str | None, no_trunc: bool, since:
     opts = EventsOptions(filters=parse_filters(filters), since=since, until=until,
                          stream=bool(parse_bool_flag(stream, "--stream")))
     for ev in events(opts):
-        write(_render(ev, fmt))
+        write(_render(ev, fmt, truncate=not no_trunc))

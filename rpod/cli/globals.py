@@ -92,8 +92,9 @@ def _opt_maps(cmd: click.Command) -> tuple[BoolFlags, set[str]]:
             continue
         if p.is_flag and getattr(p, "is_bool_flag", False) and not p.count:
             off = p.secondary_opts[0] if p.secondary_opts else None
+            shown = ", ".join(sorted(p.opts, key=lambda o: o.startswith("--")))  # pflag's "-t, --tty"
             for o in p.opts + p.secondary_opts:
-                flags[o] = (o in p.opts, p.opts[0], off, p.default is True)
+                flags[o] = (o in p.opts, p.opts[0], off, p.default is True, shown)
         elif not p.is_flag and not p.count:
             takes_value.update(p.opts + p.secondary_opts)
     return flags, takes_value

@@ -77,7 +77,18 @@ def rm_cmd(names: tuple[str, ...], force: bool, all_: bool, ignore: bool) -> Non
     """Remove one or more images from local storage."""
     from rpod.engine import images
 
-    report_items(images.remove(images.RemoveOptions(names=list(names), all=all_, force=force, ignore=ignore)))
+    reports = images.remove(images.RemoveOptions(names=list(names), all=all_, force=force, ignore=ignore))
+    report_items([r for r in reports if r.error is None])
+    errors = [r.error for r in reports if r.error is not None]
+    if len(errors) > 1:  # Podman joins them (go-multierror), the exit code from all of them
+        codes = {e.exit_code for e in errors}
+        from rpod.errors import RpodError
+
+        joined = RpodError(f"{len(errors)} errors occurred:\n" + "\n".join(f"\t* {e}" for e in errors))
+        joined.exit_code = 2 if 2 in codes else 1 if codes == {1} else 125
+        raise joined
+    if errors:
+        raise errors[0]
 
 
 @app.command("tag")

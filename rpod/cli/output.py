@@ -4,11 +4,12 @@ per-item error loop, the confirmation prompt, filter and boolean flags."""
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING
 
 from rpod.errors import RpodError, UsageError
+from rpod.log import hint as log_hint
+from rpod.log import hints_enabled as hints_enabled
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -28,26 +29,13 @@ def print_json(obj: Any, indent: int = 4) -> None:
     sys.stdout.write(json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
 
 
-def hints_enabled() -> bool:
-    """``Hint:`` lines go to a person at a terminal (or when ``RPOD_HINTS=1`` asks), never into a pipe."""
-    want = os.environ.get("RPOD_HINTS", "")
-    if want in ("0", "false"):
-        return False
-    if want in ("1", "true"):
-        return True
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 def print_error(err: BaseException | str, hint: str | None = None) -> None:
     """Write ``Error: ...`` (and the hint) to stderr, as Podman does."""
     msg = str(err) or err.__class__.__name__
     sys.stderr.write(f"Error: {msg}\n")
-    if hint and hints_enabled():  # for a person at a terminal (or RPOD_HINTS=1), never into a pipe
-        sys.stderr.write(f"Hint: {hint}\n")
     sys.stderr.flush()
+    if hint:  # for a person at a terminal (or RPOD_HINTS=1), never into a pipe
+        log_hint(hint)
 
 
 def logrus(level: str, message: str) -> None:

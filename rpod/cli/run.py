@@ -22,6 +22,9 @@ CONTEXT = {"help_option_names": ["--help"], "allow_interspersed_args": False}
 # (flag names, RunOptions field, kind, help); kind: flag | str | multi | int | float
 RUN_FLAGS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--rm",), "rm", "flag", "Remove the container when it exits"),
+    (("--rmi",), "rmi", "flag", "Remove the image after exit (with --rm)"),
+    (("--timeout",), "timeout", "int", "Maximum length of time a container is allowed to run (seconds)"),
+    (("--preserve-fds",), "preserve_fds", "int", "Pass a number of additional file descriptors into the container"),
     (("-d", "--detach"), "detach", "flag", "Run in the background and print the container ID"),
     (("-i", "--interactive"), "interactive", "flag", "Keep STDIN open"),
     (("-t", "--tty"), "tty", "flag", "Allocate a pseudo-TTY"),
@@ -40,6 +43,10 @@ RUN_FLAGS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("-e", "--env"), "env", "multi", "Set environment variables (K=V, or K to copy)"),
     (("--env-file",), "env_file", "multi", "Read environment variables from a file"),
     (("--env-host",), "env_host", "flag", "Use the host's environment"),
+    (("--unsetenv",), "unsetenv", "multi", "Unset environment default variables"),
+    (("--unsetenv-all",), "unsetenv_all", "flag", "Unset all default environment variables"),
+    (("--tz",), "tz", "str", "Set timezone in container (Area/City, or local)"),
+    (("--hostuser",), "hostuser", "multi", "Host user account to add to /etc/passwd within container"),
     (("-l", "--label"), "labels", "multi", "Set metadata labels (K=V)"),
     (("--annotation",), "annotations", "multi", "Add OCI annotations (K=V)"),
     (("-u", "--user"), "user", "str", "Username or UID[:GID]"),
@@ -73,7 +80,7 @@ RUN_FLAGS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("-P", "--publish-all"), "publish_all", "flag", "Publish every exposed port"),
     (("--dns",), "dns", "multi", "DNS server"),
     (("--dns-search",), "dns_search", "multi", "DNS search domain"),
-    (("--dns-option",), "dns_option", "multi", "DNS option"),
+    (("--dns-option", "--dns-opt"), "dns_option", "multi", "DNS option"),
     (("--add-host",), "add_host", "multi", "Add HOST:IP to /etc/hosts"),
     (("--cap-add",), "cap_add", "multi", "Add capabilities"),
     (("--cap-drop",), "cap_drop", "multi", "Drop capabilities"),
@@ -129,6 +136,7 @@ def run_flags(fn: Callable[..., Any], skip: tuple[str, ...] = ()) -> Callable[..
     fn = click.option("--http-proxy", "f_http_proxy", default=None,
                       help="Pass the host's proxy variables into the container (default true)")(fn)
     fn = click.option("-q", "--quiet", is_flag=True, help="Suppress pull output")(fn)
+    fn = click.option("--kernel-memory", "f_kernel_memory", default=None, hidden=True)(fn)  # a no-op, as Podman
     return fn
 
 
@@ -142,6 +150,11 @@ def build_options(image: str, command: tuple[str, ...], kw: dict[str, Any]) -> A
         if not key.startswith("f_") or value is None:
             continue
         fld = key[2:]
+        if fld == "kernel_memory":
+            from rpod.cli.common import warn
+
+            warn("The --kernel-memory flag is no longer supported. This flag is a noop.")
+            continue
         if fld in ("read_only_tmpfs", "http_proxy"):
             value = parse_bool_flag(value, "--" + fld.replace("_", "-"))
         setattr(opts, fld, list(value) if isinstance(value, tuple) else value)
@@ -197,8 +210,34 @@ def run_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool, *
 
         warn("The input device is not a TTY. The --tty and --interactive flags might not work properly")
     code = engine.run_attached(record, opts, sig_proxy=bool(parse_bool_flag(sig_proxy, "--sig-proxy")),
-                               remove=opts.rm, spawn=spawn)
+                               remove=opts.rm, spawn=spawn, on_start=_announce_id(record.id, opts.attach))
+    if opts.rmi:
+        _remove_image(record.image_name or record.image_id)
     _exit_now(code)
+
+
+def _announce_id(cid: str, attach: list[str]) -> Callable[[], None] | None:
+    """``-a stdin`` alone (neither stdout nor stderr attached): print the id once started, as Podman."""
+    if not attach or {a.lower() for a in attach} & {"stdout", "stderr"}:
+        return None
+
+    def announce() -> None:
+        sys.stdout.write(cid + "\n")
+        sys.stdout.flush()
+
+    return announce
+
+
+def _remove_image(image: str) -> None:
+    """``--rmi``: after an attached run, remove the container's image; when that fails (other
+    containers use it, or this one without ``--rm``), Podman 4.3.1 logs the reason as an error
+    and still exits with the container's code."""
+    from rpod.cli.common import logrus
+    from rpod.engine import images
+
+    for item in images.remove(images.RemoveOptions(names=[image])):
+        if item.error is not None:
+            logrus("error", str(item.error))
 
 
 def _exit_now(code: int) -> NoReturn:

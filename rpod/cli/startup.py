@@ -161,8 +161,8 @@ def _silence_stdout() -> None:
 # ---- cobra's --flag=true|false ---------------------------------------------------------------------
 
 # a boolean flag's option string -> (names the flag's "on" side, its on string, its off string or None,
-# its default is True)
-BoolFlags = dict[str, tuple[bool, str, str | None, bool]]
+# its default is True, its name as pflag shows it in errors: "-t, --tty")
+BoolFlags = dict[str, tuple[bool, str, str | None, bool, str]]
 
 
 def _rewrite(tok: str, flags: BoolFlags) -> list[str] | None:
@@ -171,14 +171,14 @@ def _rewrite(tok: str, flags: BoolFlags) -> list[str] | None:
     flag = flags.get(name)
     if flag is None:
         return None
-    positive, on, off, default_true = flag
+    positive, on, off, default_true, shown = flag
     v = value.lower()
     if v in TRUE_WORDS:
         want = positive
     elif v in FALSE_WORDS:
         want = not positive
     else:
-        raise UsageError(f'invalid argument "{value}" for "{name}" flag: strconv.ParseBool: parsing '
+        raise UsageError(f'invalid argument "{value}" for "{shown}" flag: strconv.ParseBool: parsing '
                          f'"{value}": invalid syntax')
     if want:
         return [on]

@@ -30,6 +30,9 @@ def info(fmt: str | None) -> None:
     from rpod.engine import system
 
     report = system.info()
+    if fmt == "":  # -f '': an empty template, as Podman renders it
+        write("\n")
+        return
     if fmt:
         from rpod.format import render_one
         from rpod.format.report import is_json

@@ -10,7 +10,9 @@ user, with the same path rules and the same safe extractor.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -144,8 +146,16 @@ class Helper:
         self.proc.wait()
 
 
+def _exists_error(msg: str, side: str, hint: str | None) -> RpodError:
+    """Podman's words for a directory in the way of a non-directory (or the reverse): its copy
+    runs both ends at once and joins their errors (``1 error occurred:``)."""
+    return RpodError(f"1 error occurred:\n\t* copying to {side}: {msg}", hint=hint)
+
+
 def _raise(reply: dict[str, Any], path: str, where: str) -> None:
     kind, msg = reply.get("error"), reply.get("message") or "failed"
+    if kind == "exists":
+        raise _exists_error(msg, "container", reply.get("hint"))
     if kind == "notfound":
         raise RpodError(f'"{path}" could not be found on {where}: {msg}')
     if kind == "failed":
@@ -243,6 +253,7 @@ def _copy_out(paths: Paths, rec: ContainerRecord, src: Location, dest: Location,
             shutil.copyfileobj(h.stdout, stdout, 1 << 20)
             stdout.flush()
         else:
+            _check_host_destination(dest.path)
             try:
                 target, rename, mkdir = plan_put(dest.path, info)
             except CopyError as e:
@@ -250,14 +261,38 @@ def _copy_out(paths: Paths, rec: ContainerRecord, src: Location, dest: Location,
                     raise RpodError(f'"{dest.path}" could not be found on the host: {e.message}') from None
                 raise RpodError(e.message) from None
             try:
-                extract_into(h.stdout, target, squash=True, rename=rename, overwrite=overwrite, mkdir=mkdir)
+                extract_into(h.stdout, target, squash=True, rename=rename, overwrite=overwrite, mkdir=mkdir,
+                             shown_root="/")
             except CopyError as e:
+                if e.kind == "exists":
+                    raise _exists_error(e.message, "host", e.hint) from None
                 raise RpodError(e.message, hint=e.hint) from None
             except Exception as e:  # UnpackError (hostile content) or OSError on the host
                 raise RpodError(f"cannot copy into {dest.path}: {e}") from None
         h.finish()
     finally:
         h.close()
+
+
+def _check_host_destination(path: str) -> None:
+    """Podman copies out only into a directory or a regular file (symlinks followed; for a path
+    that does not exist yet, its parent): ``/dev/stdout`` or a fifo is refused, ``-`` is the way
+    to write to stdout."""
+    shown = os.path.abspath(path) + ("/" if path.endswith("/") and path != "/" else "")
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        if path.endswith("/"):
+            return  # plan_put: not found
+        shown = os.path.dirname(os.path.abspath(path))
+        try:
+            st = os.stat(shown)
+        except OSError:
+            return  # plan_put: not found
+    except OSError:
+        return
+    if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+        raise RpodError(f'invalid destination: "{shown}" must be a directory or a regular file')
 
 
 def _container_to_container(paths: Paths, srec: ContainerRecord, src: Location, drec: ContainerRecord,

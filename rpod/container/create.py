@@ -106,12 +106,14 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
                         hint="use a kernel >= 5.11 (overlay with userxattr) or install fuse-overlayfs")
     mapping = default_mapping()
     maps = idmaps.for_options(opts, mapping)
-    mount_point, overlay = rootfs.prepare(paths, cid, _mount_layers(paths, opts, src.layer_dirs, maps), driver, maps)
+    reqs = parse_all(opts.volumes, opts.mounts, opts.tmpfs)
+    home = _keep_id_home(opts, src, [r.destination for r in reqs])
+    mount_point, overlay = rootfs.prepare(paths, cid, _mount_layers(paths, opts, src.layer_dirs, maps, home),
+                                          driver, maps)
     cdir = store.dir(cid)
     net = netplan.plan(paths, opts, src.config, lambda ref: store.get(ref).id)
     hostname = opts.hostname or cid[:12]
     etc = _etc_files(paths, cdir, opts, net, hostname, record, src)
-    reqs = parse_all(opts.volumes, opts.mounts, opts.tmpfs)
     reqs += _volumes_from(paths, store, opts.volumes_from, reqs) if opts.volumes_from else []
     reqs += _image_volumes(src, reqs, opts.image_volume or "bind")
     volumes = VolumeStore(paths)
@@ -126,7 +128,8 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
         netns_path=net.ns_path or ("/proc/0/ns/net" if net.mode == "container" else None),
         ns_modes=spec_modes(opts), hosts_file=str(etc.hosts), resolv_conf_file=str(etc.resolv_conf), hostname_file=str(etc.hostname),
         containerenv_file=str(etc.containerenv) if etc.containerenv else None, mounts=mounts,
-        passwd_lookup=layer_lookup(list(reversed(src.layer_dirs))),
+        passwd_lookup=layer_lookup(list(reversed(src.layer_dirs))), keep_id_home=home,
+        localtime_file=_localtime(opts.tz, cdir / ctrfiles.USERDATA) if opts.tz else None,
     )
     spec = build_spec(opts, src.config, ctx)
     if opts.ipc == "shareable":
@@ -236,28 +239,82 @@ def _default_mounts() -> list[dict[str, Any]]:
     return out
 
 
-def _mount_layers(paths: Paths, opts: RunOptions, layer_dirs: list[Path], maps: Any) -> list[Path]:
-    """The image's layers as the container mounts them: copies shifted to its id map, if any."""
-    from rpod.container.shifted import keep_id_layer, shifted_layer_dirs
+def _localtime(tz: str, directory: Path) -> str:
+    """``--tz``: a copy of the host's zone file (``local``: ``/etc/localtime``'s), as Podman
+    binds it at ``/etc/localtime``."""
+    import shutil
 
-    if maps is None:
-        return layer_dirs
-    mount_layers = shifted_layer_dirs(paths, layer_dirs, maps)
-    # keep-id: the caller's passwd/group entries, as Podman adds them
-    return [*mount_layers, *keep_id_layer(paths, opts.userns, layer_dirs, maps)]
+    if tz == "local":
+        source = os.path.realpath("/etc/localtime")
+    else:
+        parts = tz.split("/")
+        source = os.path.join("/usr/share/zoneinfo", *parts)
+        if tz.startswith("/") or ".." in parts or not os.path.isfile(source):
+            raise UsageError(f"running container create option: finding timezone: unknown time zone {tz}")
+    target = directory / "localtime"
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        shutil.copyfile(source, target)
+    except OSError as e:
+        raise RpodError(f"running container create option: finding timezone: {e.strerror}: {source}") from None
+    return str(target)
+
+
+def _keep_id_home(opts: RunOptions, src: _Source, destinations: list[str]) -> str | None:
+    """``--userns=keep-id``'s home directory, as Podman picks it: the caller's own home when a
+    mount brings it (or a parent of it) into the container, else the container's working
+    directory.  None without keep-id."""
+    import pwd
+
+    from rpod.container.options import parse_userns
+
+    mode = parse_userns(opts.userns)
+    if mode.mode != "keep-id":
+        return None
+    workdir = opts.workdir or src.inner.get("WorkingDir") or "/"
+    try:
+        host_home = pwd.getpwuid(os.getuid() if mode.uid is None else mode.uid).pw_dir
+    except KeyError:
+        return workdir
+    for dst in destinations:
+        d = dst.rstrip("/") or "/"
+        if host_home == d or host_home.startswith(d if d.endswith("/") else d + "/"):
+            return host_home
+    return workdir
+
+
+def _mount_layers(paths: Paths, opts: RunOptions, layer_dirs: list[Path], maps: Any,
+                  home: str | None = None) -> list[Path]:
+    """The image's layers as the container mounts them: copies shifted to its id map, if any."""
+    from rpod.container.shifted import passwd_layer, shifted_layer_dirs
+
+    mount_layers = shifted_layer_dirs(paths, layer_dirs, maps) if maps is not None else layer_dirs
+    # keep-id's and --hostuser's passwd/group entries, as Podman adds them
+    return [*mount_layers, *passwd_layer(paths, opts, layer_dirs, maps, home=home or "/")]
 
 
 def _etc_files(paths: Paths, cdir: Path, opts: RunOptions, net: Any, hostname: str, record: ContainerRecord,
                src: _Source) -> Any:
     """``/etc/hosts``, ``/etc/resolv.conf``, ``/etc/hostname`` and ``/run/.containerenv``."""
-    from rpod.network.etcfiles import containerenv_content, write_etc_files
+    from rpod.network.etcfiles import write_etc_files
 
     dns, dns_search = net.etc_dns(paths, opts.dns, opts.dns_search)
     return write_etc_files(cdir / ctrfiles.USERDATA, hostname=hostname, name=record.name, network=net.etc_network,
                            add_hosts=opts.add_host, dns=dns, dns_search=dns_search,
                            dns_option=opts.dns_option,
-                           containerenv=containerenv_content(cid=record.id, name=record.name, image=opts.image,
-                                                             image_id=src.image.id))
+                           containerenv=_containerenv(opts, record, src))
+
+
+def _containerenv(opts: RunOptions, record: ContainerRecord, src: _Source) -> str:
+    """``/run/.containerenv``: empty, as Podman leaves it, unless ``--privileged`` (then the
+    engine, name, id, image and rootless keys)."""
+    from rpod import __version__
+    from rpod.network.etcfiles import containerenv_content
+
+    if not opts.privileged:
+        return ""
+    return containerenv_content(version=__version__, cid=record.id, name=record.name, image=opts.image,
+                                image_id=src.image.id)
 
 
 def _fill_record(record: ContainerRecord, opts: RunOptions, spec: dict[str, Any], src: _Source, hostname: str,
@@ -286,7 +343,8 @@ def _drop_unenforceable_resources(spec: dict[str, Any], opts: RunOptions) -> lis
     (kept in the record so ``inspect`` shows the limits were not applied)."""
     if opts.memory is None and opts.cpus is None and opts.pids_limit is None:
         return []
-    from rpod.hostfacts import resource_limits_note
+    from rpod.hostfacts import LIMITS_FIX, resource_limits_note
+    from rpod.log import hint
 
     note = resource_limits_note()
     if not note:
@@ -296,6 +354,7 @@ def _drop_unenforceable_resources(spec: dict[str, Any], opts: RunOptions) -> lis
         resources.pop(key, None)
     sys.stderr.write(f"{note}\n")  # a spec warning: plain, as Podman prints them
     sys.stderr.flush()
+    hint(LIMITS_FIX)
     return [note]
 
 

@@ -107,6 +107,28 @@ def _terminal_and_rechown(cdir: Path, opts: RunOptions) -> bool:
     return bool((spec.get("process") or {}).get("terminal"))
 
 
+def _preflight(cdir: Path, record: ContainerRecord) -> None:
+    """What must hold before a start: no ``--runtime-flag`` for the built-in runtime (as crun
+    refuses a flag it does not know); a ``--workdir`` that exists."""
+    if os.environ.get("RPOD_RUNTIME_FLAGS") and not getattr(record.options, "runtime", None) \
+            and not os.environ.get("RPOD_OCI_RUNTIME"):
+        from rpod.errors import ContainerCannotInvoke
+
+        raise ContainerCannotInvoke(f"the built-in runtime takes no flags: --runtime-flag "
+                                    f"{os.environ['RPOD_RUNTIME_FLAGS']} (use --runtime crun to pass flags)")
+    if getattr(record.options, "workdir", None):
+        from rpod.container.workdir import check_workdir
+
+        check_workdir(cdir, record)
+
+
+def log_path(cdir: Path, opts: Any) -> str:
+    """Where the k8s-file log of a container is (``--log-opt path=`` or its directory's ``ctr.log``)."""
+    from rpod.container.options import log_settings
+
+    return log_settings(list(getattr(opts, "log_opt", None) or [])).path or str(cdir / ctrfiles.LOG)
+
+
 def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
           spawn: MonitorSpawn | None = None) -> Started:
     """Configure the monitor (``spawn``, started early with the same ``io``, or one started here),
@@ -117,12 +139,7 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
         raise StateConflict(f"container {record.id} is already running: container state improper")
     if not st.restarting:
         _await_previous_monitor(store, record.id)
-    if os.environ.get("RPOD_RUNTIME_FLAGS") and not getattr(record.options, "runtime", None) \
-            and not os.environ.get("RPOD_OCI_RUNTIME"):  # as crun refuses a flag it does not know
-        from rpod.errors import ContainerCannotInvoke
-
-        raise ContainerCannotInvoke(f"the built-in runtime takes no flags: --runtime-flag "
-                                    f"{os.environ['RPOD_RUNTIME_FLAGS']} (use --runtime crun to pass flags)")
+    _preflight(store.dir(record.id), record)
     store.reset_runtime(record.id)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(store.dir(record.id) / ctrfiles.DIED_MARK)
@@ -132,6 +149,7 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     run_dir = store.run_dir(record.id)
     run_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
     from rpod.container import namespaces
+    from rpod.container.options import log_settings
     from rpod.network.start import monitor_spec
 
     namespaces.start_dependencies(paths, record, lambda dep: _start_detached(paths, dep))
@@ -146,7 +164,8 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     cfg: dict[str, Any] = {
         "id": record.id, "bundle": str(cdir), "state_root": runtime_state_root(paths),
         "container_dir": str(cdir), "run_dir": str(run_dir), "sync_fd": spawn.sync_fd,
-        "terminal": terminal, "log_driver": log_driver, "log_path": str(cdir / ctrfiles.LOG),
+        "terminal": terminal, "log_driver": log_driver, "log_path": log_path(cdir, opts),
+        "log_size_max": log_settings(opts.log_opt).size_max, "timeout": opts.timeout or 0,
         "remove": bool(opts.rm), "exit_command": exit_command(paths, record.id) if opts.rm else (
             exit_command(paths, record.id, rm=False) if opts.pod else None),
         "network": network,

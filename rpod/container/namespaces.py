@@ -34,7 +34,11 @@ def resolve(paths: Any, opts: Any) -> None:
         if value:
             mode, arg = parse_ns_mode(value, flag)
             if mode == "container":
-                setattr(opts, flag, f"container:{store.get(arg).id}")
+                donor = store.get(arg)
+                if flag == "ipc" and (getattr(donor.options, "ipc", None) or "") in ("private", "none"):
+                    raise UsageError(f"joining IPC of container {donor.id} is not allowed: non-shareable IPC "
+                                     "(hint: use IpcMode:shareable for the donor container)")
+                setattr(opts, flag, f"container:{donor.id}")
     if opts.network and opts.network.startswith("container:"):
         opts.network = f"container:{store.get(opts.network.partition(':')[2]).id}"
     reqs: list[str] = []

@@ -97,8 +97,10 @@ class SpecContext:
     resolv_conf_file: str | None = None
     hostname_file: str | None = None
     containerenv_file: str | None = None
+    localtime_file: str | None = None  # --tz: bound at /etc/localtime
     mounts: list[dict[str, Any]] = field(default_factory=list)  # resolved -v/--mount/--tmpfs entries
     passwd_lookup: UserLookup | None = None
+    keep_id_home: str | None = None  # --userns=keep-id: the user's home as its passwd entry says
     init_path: str | None = None  # catatonit on the host (None: searched in INIT_CANDIDATES)
     cgroup_ns: bool = True
     host_env: dict[str, str] | None = None  # for -e NAME / --env-host (None: os.environ)
@@ -331,6 +333,10 @@ def build_spec(opts: RunOptions, image_config: dict[str, Any], ctx: SpecContext)
     hostname = _hostname(opts, ctx)
     process, init_source = _process(opts, cfg, ctx, sec, hostname)
     mounts = _mounts(opts, ctx, own_netns, init_source)
+    if systemd_mode(opts, process_args(opts, cfg)):  # systemd wants these writable and empty
+        taken = {m["destination"] for m in mounts}
+        mounts += [{"destination": d, "type": "tmpfs", "source": "tmpfs",
+                    "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"]} for d in SYSTEMD_TMPFS if d not in taken]
     linux = _linux(opts, ctx, sec, own_netns, process["capabilities"]["bounding"])
     annotations = _annotations(opts, cfg, ctx)
     return {
@@ -361,7 +367,12 @@ def _process(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, sec: Any,
         init_source = find_init(opts.init_path or ctx.init_path)
         args = [INIT_DEST, "--", *args]
     user = _resolve_user(opts, cfg, ctx)
-    env = _environment(opts, cfg, ctx, hostname, user.home)
+    home = user.home
+    if ctx.keep_id_home and opts.user is None and home in (None, "", "/"):  # keep-id's added entry
+        home = ctx.keep_id_home
+    env = _environment(opts, cfg, ctx, hostname, home)
+    if systemd_mode(opts, args):  # Podman's systemd mode: the container's id for systemd
+        env.append(f"container_uuid={ctx.container_id[:32]}")
     cwd = opts.workdir or cfg.get("WorkingDir") or "/"
     if not cwd.startswith("/"):
         # Podman creates the container and fails to chdir at start: exit 126, its wording
@@ -388,6 +399,18 @@ def _process(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, sec: Any,
     return process, init_source
 
 
+SYSTEMD_INITS = ("/sbin/init", "/usr/sbin/init", "/usr/local/sbin/init")
+SYSTEMD_TMPFS = ("/run", "/run/lock", "/tmp", "/var/log/journal")
+
+
+def systemd_mode(opts: RunOptions, args: list[str]) -> bool:
+    """``--systemd``: ``always``, or ``true`` (the default) with an init for a command (Podman's rule)."""
+    if opts.systemd == "always":
+        return True
+    cmd = args[0] if args else ""
+    return opts.systemd == "true" and (cmd in SYSTEMD_INITS or os.path.basename(cmd) == "systemd")
+
+
 def _environment(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, hostname: str,
                  home: str | None) -> list[str]:
     """Defaults, the image's, ``--env-host``/``--env-file``/``-e``, then HOSTNAME and HOME if unset."""
@@ -396,6 +419,12 @@ def _environment(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, hostna
     if not any(e.startswith("PATH=") for e in image_env):
         defaults.append(f"PATH={DEFAULT_PATH}")
     defaults += ["TERM=xterm", "container=podman"]
+    if opts.unsetenv_all:  # --unsetenv-all: neither rpod's defaults nor the image's
+        defaults, image_env = [], []
+    elif opts.unsetenv:  # --unsetenv K: drop K from those (-e K=V still sets it)
+        drop = set(opts.unsetenv)
+        defaults = [e for e in defaults if e.partition("=")[0] not in drop]
+        image_env = [e for e in image_env if e.partition("=")[0] not in drop]
     env = parse_env(opts.env, opts.env_file, opts.env_host, defaults + image_env, ctx.host_env, opts.http_proxy)
     keys = {e.partition("=")[0] for e in env}
     if "HOSTNAME" not in keys:
@@ -408,6 +437,8 @@ def _environment(opts: RunOptions, cfg: dict[str, Any], ctx: SpecContext, hostna
 def _mounts(opts: RunOptions, ctx: SpecContext, own_netns: bool, init_source: str | None) -> list[dict[str, Any]]:
     """Defaults, then generated files, then the user's (a later destination wins)."""
     mounts = _base_mounts(opts, own_netns)
+    if opts.ipc == "none":  # an IPC namespace without /dev/shm, as Podman
+        mounts = [m for m in mounts if m["destination"] != "/dev/shm"]
     if ctx.ns_modes.get("ipc") == "host":  # mqueue of an ipc namespace we do not own: bind the host's
         host_mq = [{"destination": "/dev/mqueue", "type": "bind", "source": "/dev/mqueue",
                     "options": ["rbind", "nosuid", "noexec", "nodev"]}] if os.path.isdir("/dev/mqueue") else []
@@ -423,6 +454,8 @@ def _mounts(opts: RunOptions, ctx: SpecContext, own_netns: bool, init_source: st
             mounts.append(_bind(dest, src, ro_etc))
     if ctx.containerenv_file:
         mounts.append(_bind("/run/.containerenv", ctx.containerenv_file))
+    if ctx.localtime_file:
+        mounts.append(_bind("/etc/localtime", ctx.localtime_file, True))
     if opts.read_only and opts.read_only_tmpfs:
         user_dests = {m["destination"] for m in ctx.mounts}
         for d in READ_ONLY_TMPFS_DIRS:

@@ -44,6 +44,9 @@ class RunOptions:
     command: list[str] = field(default_factory=list)
     # lifecycle
     rm: bool = False
+    rmi: bool = False  # --rmi: remove the image after the container is removed (with --rm)
+    timeout: int | None = None  # --timeout: seconds the container may run before it is killed
+    preserve_fds: int = 0  # --preserve-fds N: pass fds 3..3+N-1 into the container
     detach: bool = False
     interactive: bool = False
     tty: bool = False
@@ -64,6 +67,10 @@ class RunOptions:
     env_file: list[str] = field(default_factory=list)
     env_host: bool = False
     http_proxy: bool = True  # the host's proxy variables over the image's (Podman's --http-proxy)
+    unsetenv: list[str] = field(default_factory=list)  # --unsetenv: defaults/image variables to drop
+    unsetenv_all: bool = False
+    tz: str | None = None  # --tz: Area/City, local, or a TZ the image has
+    hostuser: list[str] = field(default_factory=list)  # --hostuser: host users added to /etc/passwd
     labels: list[str] = field(default_factory=list)
     annotations: list[str] = field(default_factory=list)
     # identity
@@ -194,8 +201,13 @@ class RunOptions:
         _check_choice(self.sdnotify, SDNOTIFY_MODES, "--sdnotify")
         _check_choice(self.systemd, ("true", "false", "always"), "--systemd")
         _check_choice(self.health_on_failure, ("none", "kill", "restart", "stop"), "--health-on-failure")
-        if self.log_driver is not None:
-            _check_choice(self.log_driver, LOG_DRIVERS, "--log-driver")
+        if self.log_driver is not None and self.log_driver not in LOG_DRIVERS:
+            raise UsageError("running container create option: invalid log driver: invalid argument")  # Podman's
+        log_settings(self.log_opt)
+        if "keep-groups" in self.group_add and len(self.group_add) > 1:
+            raise UsageError("the '--group-add keep-groups' option is not allowed with any other --group-add options")
+        if self.timeout is not None and self.timeout < 0:
+            raise UsageError(f"invalid --timeout {self.timeout}: must not be negative")
         parse_key_values(self.labels, "--label")
         parse_key_values(self.annotations, "--annotation")
         parse_key_values(self.sysctl, "--sysctl", require_value=True)
@@ -270,6 +282,45 @@ def parse_key_values(items: list[str], flag: str, *, require_value: bool = False
             raise UsageError(f"invalid {flag} {item!r}: expected KEY=VALUE")
         out[key] = value
     return out
+
+
+@dataclass
+class LogSettings:
+    """``--log-opt`` (Podman's keys: ``path``, ``max-size``, ``tag``; others are kept as given)."""
+
+    path: str | None = None
+    size_max: int = 0  # bytes, decimal units as go-units FromHumanSize (9.073m = 9073000)
+    tag: str = ""
+    other: dict[str, str] = field(default_factory=dict)
+
+
+def log_settings(log_opt: list[str]) -> LogSettings:
+    """Parse ``--log-opt KEY=VALUE`` flags (Podman 4.3.1's ``specgenutil`` rules)."""
+    out = LogSettings()
+    for item in log_opt:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"invalid log option {item!r}")
+        k = key.lower()
+        if k == "path":
+            if not value.startswith("/"):
+                raise UsageError(f"invalid log option {item!r}: path must be absolute")
+            out.path = value
+        elif k == "max-size":
+            out.size_max = parse_decimal_size(value)
+        elif k == "tag":
+            out.tag = value
+        else:
+            out.other[key] = value
+    return out
+
+
+def parse_decimal_size(value: str) -> int:
+    """go-units ``FromHumanSize``: ``9.073m``, ``10MB``, ``1k``, ``512`` → bytes, k = 1000."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*", value, re.IGNORECASE)
+    if not m:
+        raise UsageError(f"invalid size: '{value}'")
+    return int(float(m.group(1)) * 1000 ** " kmgtp".index(m.group(2).lower() or " "))
 
 
 # ------------------------------------------------------------------------------ sizes, signals
@@ -412,8 +463,8 @@ def parse_security_opt(value: str, into: SecurityOptions | None = None) -> Secur
     ``label=...``, ``mask=/a:/b``, ``unmask=ALL|/a:/b``, ``apparmor=...``)."""
     opts = into or SecurityOptions()
     key, sep, val = value.partition("=")
-    if not sep and ":" in key and key.startswith(("seccomp", "label", "apparmor")):
-        key, _, val = value.partition(":")  # Docker's old spelling: seccomp:unconfined
+    if not sep and ":" in key and key.startswith(("seccomp", "label", "apparmor", "no-new-privileges")):
+        key, _, val = value.partition(":")  # Docker's old spelling: seccomp:unconfined, no-new-privileges:true
     key = key.strip()
     if key in ("no-new-privileges", "no_new_privileges"):
         if val.lower() not in ("", "true", "false"):

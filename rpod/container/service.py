@@ -61,6 +61,8 @@ def resolve_healthcheck(opts: Any, image_config: dict[str, Any]) -> dict[str, An
     ``Retries``) from the flags over the image's ``Healthcheck``; None when there is none.
     ``--sdnotify=healthy`` without a healthcheck is a ``UsageError`` (nothing would say READY)."""
     hc = _resolve_healthcheck(opts, image_config)
+    if hc is None and (opts.health_on_failure or "none") != "none":  # Podman's container_validate
+        raise UsageError(f"cannot set on-failure action to {opts.health_on_failure} without a health check")
     if hc is None and opts.sdnotify == "healthy":
         raise UsageError("--sdnotify=healthy needs a healthcheck",
                          hint="add --health-cmd, or use --sdnotify=conmon")

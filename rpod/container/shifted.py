@@ -4,8 +4,8 @@ the store's (``--userns=keep-id``, ``--uidmap``; see docs/decisions.md).
 ``layers/<diffid>/mapped/<map key>/`` beside the layer's ``diff/``: made once by the
 ``rootless.idshift`` helper (root in the user's default namespace) under the layer's lock, in
 ``tmp/`` and renamed into place when complete, and shared by every container with that map.
-Removing the layer removes its copies with it.  ``keep_id_layer`` adds a tiny top layer under
-``extra-layers/`` (passwd/group entries for keep-id), shifted the same way.
+Removing the layer removes its copies with it.  ``passwd_layer`` adds a tiny top layer under
+``extra-layers/`` (passwd/group entries for keep-id and ``--hostuser``), shifted the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from rpod.container.idmaps import ContainerMaps
+from rpod.container.options import RunOptions
 from rpod.errors import RpodError
 from rpod.log import debug
 from rpod.paths import Paths
@@ -57,22 +58,68 @@ def _make(paths: Paths, diff: Path, target: Path, maps: ContainerMaps) -> None:
         debug(f"layer {hexd[:12]} copied for id map {target.name}: {proc.stdout.strip()}")
 
 
-def keep_id_layer(paths: Paths, userns: str, layer_dirs: list[Path], maps: ContainerMaps) -> list[Path]:
-    """``--userns=keep-id``: a small top layer with the image's ``/etc/passwd`` and ``/etc/group``
-    plus entries for the container's user, as Podman 4.3.1 adds them (the caller's names; for
-    ``keep-id:uid=N`` the name ``N``, "container user"), owned by the image's root like the files
-    it replaces; made once per (content, map).  [] when nothing needs adding."""
-    import grp
+def passwd_layer(paths: Paths, opts: RunOptions, layer_dirs: list[Path], maps: ContainerMaps | None,
+                 home: str = "/") -> list[Path]:
+    """A small top layer with what Podman 4.3.1 adds to an image's files: ``/etc/passwd`` and
+    ``/etc/group`` with ``--userns=keep-id``'s user (the caller's names; for ``keep-id:uid=N``
+    the name ``N``, "container user") and ``--hostuser``'s host users, and an ``/etc/mtab`` link
+    to ``/proc/mounts`` when the image has none; owned by the image's root like the files it
+    replaces; made once per (content, map).  [] when nothing needs adding."""
     import hashlib
     import json
+
+    from rpod.container.users import added_entries
+    from rpod.image.layerfs import find_in_layers
+
+    passwd_lines, group_lines = _keep_id_lines(opts.userns, home)
+    host_lines = [host_passwd_line(u) for u in opts.hostuser]
+    top_first = list(reversed(layer_dirs))
+    files: dict[str, str] = {}
+    if passwd_lines or host_lines:
+        passwd, groups = added_entries(top_first, passwd_lines + host_lines, group_lines, by_name=host_lines)
+        files = {name: text for name, text in (("etc/passwd", passwd), ("etc/group", groups)) if text is not None}
+    links = {}
+    if find_in_layers(top_first, "etc/mtab") is None:  # Podman links it, so that mount(8) works inside
+        links["etc/mtab"] = "/proc/mounts"
+    if not files and not links:
+        return []
+    digest = hashlib.sha256(json.dumps([files, links], sort_keys=True).encode()).hexdigest()
+    base = paths.root / "extra-layers" / digest
+    src = base / "diff"
+    if not src.is_dir():
+        paths.tmp.mkdir(parents=True, exist_ok=True)
+        scratch = paths.tmp / f"extra.{digest[:16]}.{os.getpid()}"
+        (scratch / "etc").mkdir(parents=True, mode=0o755)
+        for name, text in files.items():
+            (scratch / name).write_text(text)
+            (scratch / name).chmod(0o644)
+        for name, target in links.items():
+            os.symlink(target, scratch / name)
+        base.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(scratch, src)
+        except OSError:  # made by a concurrent run
+            import shutil
+
+            shutil.rmtree(scratch, ignore_errors=True)
+    if maps is None:  # the store's own map: the files are already the image root's
+        return [src]
+    target = base / "mapped" / maps.key()
+    if not target.is_dir():
+        _make(paths, src, target, maps)
+    return [target]
+
+
+def _keep_id_lines(userns: str, home: str) -> tuple[list[str], list[str]]:
+    """keep-id's passwd and group lines ([] without keep-id)."""
+    import grp
     import pwd
 
     from rpod.container.options import parse_userns
-    from rpod.container.users import keep_id_entries
 
     mode = parse_userns(userns)
     if mode.mode != "keep-id":
-        return []
+        return [], []
     uid = os.getuid() if mode.uid is None else mode.uid
     gid = os.getgid() if mode.gid is None else mode.gid
     gecos = ""
@@ -87,28 +134,17 @@ def keep_id_layer(paths: Paths, userns: str, layer_dirs: list[Path], maps: Conta
             group = str(gid)
     else:
         user, group, gecos = str(uid), str(gid), "container user"
-    passwd, groups = keep_id_entries(list(reversed(layer_dirs)), uid, gid, user, group, gecos=gecos)
-    files = {name: text for name, text in (("etc/passwd", passwd), ("etc/group", groups)) if text is not None}
-    if not files:
-        return []
-    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
-    base = paths.root / "extra-layers" / digest
-    src = base / "diff"
-    if not src.is_dir():
-        paths.tmp.mkdir(parents=True, exist_ok=True)
-        scratch = paths.tmp / f"extra.{digest[:16]}.{os.getpid()}"
-        (scratch / "etc").mkdir(parents=True, mode=0o755)
-        for name, text in files.items():
-            (scratch / name).write_text(text)
-            (scratch / name).chmod(0o644)
-        base.mkdir(parents=True, exist_ok=True)
-        try:
-            os.rename(scratch, src)
-        except OSError:  # made by a concurrent run
-            import shutil
+    return [f"{user}:*:{uid}:{gid}:{gecos}:{home}:/bin/sh"], [f"{group}:x:{gid}:{user}"]
 
-            shutil.rmtree(scratch, ignore_errors=True)
-    target = base / "mapped" / maps.key()
-    if not target.is_dir():
-        _make(paths, src, target, maps)
-    return [target]
+
+def host_passwd_line(user: str) -> str:
+    """``--hostuser NAME|UID``: the host's passwd entry of that user (126 when there is none, as Podman)."""
+    import pwd
+
+    from rpod.errors import ContainerCannotInvoke
+
+    try:
+        pw = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+    except (KeyError, OverflowError):
+        raise ContainerCannotInvoke(f"user: unknown user {user}") from None
+    return f"{pw.pw_name}:x:{pw.pw_uid}:{pw.pw_gid}:{pw.pw_gecos}:{pw.pw_dir}:{pw.pw_shell}"

@@ -137,23 +137,32 @@ def layer_lookup(layer_dirs_top_first: Sequence[Path | str]) -> UserLookup:
     return lookup
 
 
-def keep_id_entries(layer_dirs_top_first: Sequence[Path | str], uid: int, gid: int, user: str,
-                    group: str, home: str = "/", gecos: str = "") -> tuple[str | None, str | None]:
-    """``--userns=keep-id``: the image's ``/etc/passwd`` and ``/etc/group`` with an entry for the
-    container's user added, as Podman does (``NAME:*:UID:GID:GECOS:HOME:/bin/sh``,
-    ``GROUP:x:GID:NAME``), or None for a file that needs none (the id is already there, or the
-    image has no such file)."""
+def added_entries(layer_dirs_top_first: Sequence[Path | str], passwd_lines: Sequence[str],
+                  group_lines: Sequence[str], by_name: Sequence[str] = ()) -> tuple[str | None, str | None]:
+    """The image's ``/etc/passwd`` and ``/etc/group`` with ``NAME:...:ID:...`` lines appended,
+    each only when the image lacks its id (keep-id's entries, as Podman) or, for the lines in
+    ``by_name`` (``--hostuser``'s), its name or its id; None for a file that needs nothing (or
+    that the image lacks)."""
     out: list[str | None] = []
-    for name, wanted, line in (("etc/passwd", uid, f"{user}:*:{uid}:{gid}:{gecos}:{home}:/bin/sh\n"),
-                               ("etc/group", gid, f"{group}:x:{gid}:{user}\n")):
+    for name, lines in (("etc/passwd", passwd_lines), ("etc/group", group_lines)):
         path = find_in_layers(layer_dirs_top_first, name)
         try:
             text = path.read_text(errors="replace") if path is not None and path.is_file() else None
         except OSError:
             text = None
-        if text is None or any(_to_id((row + ["", "", ""])[2]) == wanted for row in
-                               (ln.split(":") for ln in text.splitlines())):
+        if text is None:
             out.append(None)
             continue
-        out.append(text + ("" if text.endswith("\n") or not text else "\n") + line)
+        rows = [ln.split(":") for ln in text.splitlines()]
+        names = {r[0] for r in rows}
+        ids = {_to_id((r + ["", "", ""])[2]) for r in rows}
+        add = []
+        for line in lines:
+            fields = line.split(":")
+            if _to_id(fields[2]) in ids or (line in by_name and fields[0] in names):
+                continue
+            names.add(fields[0])
+            ids.add(_to_id(fields[2]))
+            add.append(line.rstrip("\n") + "\n")
+        out.append(text + ("" if text.endswith("\n") or not text else "\n") + "".join(add) if add else None)
     return out[0], out[1]

@@ -330,7 +330,12 @@ def prune_containers(filters: dict[str, list[str]] | None = None) -> list[tuple[
 
 # ------------------------------------------------------------------------------------------- logs
 def log_path(cid: str) -> str:
-    return str(container_dir(cid) / "ctr.log")
+    """The container's k8s-file log (``--log-opt path=`` honoured)."""
+    from rpod.container import lifecycle
+    from rpod.container.state import ContainerStore
+
+    rec = ContainerStore(store()).load(cid)
+    return lifecycle.log_path(container_dir(cid), rec.options if rec is not None else None)
 
 
 def log_reader(cid: str) -> Any:

@@ -428,3 +428,31 @@ def prune(filters: dict[str, list[str]] | None = None, paths: Paths | None = Non
             continue  # it was started meanwhile
         removed.append(PruneReport(rec.id, size))
     return removed
+
+
+def update_resources(ref: str, memory: str | None = None, cpus: float | None = None, pids_limit: int | None = None,
+                     paths: Paths | None = None) -> tuple[str, str | None]:
+    """``update``: record new resource limits for a container (``inspect`` shows them; they apply
+    where limits can be enforced).  Returns its id and, when this host cannot enforce them, why."""
+    from rpod.container.options import parse_memory
+    from rpod.hostfacts import resource_limits_note
+
+    p = paths_or_default(paths)
+    store = container_store(p)
+    rec = store.get(ref)
+    if memory is not None:
+        parse_memory(memory)
+        rec.options.memory = memory
+    if cpus is not None:
+        if cpus < 0:
+            raise UsageError(f"invalid --cpus {cpus}: must not be negative")
+        rec.options.cpus = cpus
+    if pids_limit is not None:
+        rec.options.pids_limit = pids_limit
+    if memory is None and cpus is None and pids_limit is None:
+        return rec.id, None
+    note = resource_limits_note()
+    if note:
+        rec.warnings = [note]
+    store.save(rec)
+    return rec.id, note

@@ -31,6 +31,7 @@ def container_doc(paths: Paths, rec: Any, st: Any) -> dict[str, Any]:
         "Args": rec.command[1:],
         "State": _state_doc(paths, rec, st),
         "Image": rec.image_id,
+        "ImageDigest": _image_digest(paths, rec.image_id),
         "ImageName": rec.image_name,
         "Rootfs": "",
         "Pod": "",
@@ -39,7 +40,7 @@ def container_doc(paths: Paths, rec: Any, st: Any) -> dict[str, Any]:
         "HostsPath": str(cdir / ctrfiles.HOSTS),
         "StaticDir": str(cdir),
         "OCIRuntime": opts.runtime or "rpod",
-        "LogPath": str(cdir / ctrfiles.LOG),
+        "LogPath": _log_path(cdir, opts),
         "ConmonPidFile": opts.conmon_pidfile or str(cdir / ctrfiles.MONITOR_PIDFILE),
         "PidFile": opts.pidfile or "",
         "Name": rec.name,
@@ -51,9 +52,40 @@ def container_doc(paths: Paths, rec: Any, st: Any) -> dict[str, Any]:
         "IsService": bool(getattr(opts, "is_service", False)),
         "NetworkSettings": net["settings"],
         "Config": _config_doc(rec),
-        "HostConfig": _host_config_doc(rec, net),
+        "HostConfig": _host_config_doc(rec, net, cdir),
         "CreatedAt": int(parse_time(rec.created)),
     }
+
+
+def _image_digest(paths: Paths, image_id: str) -> str:
+    """The manifest digest of the container's image ("" once the image is gone)."""
+    from rpod.image.store import ImageStore
+
+    try:
+        image = ImageStore(paths).get(image_id)
+    except (OSError, ValueError):
+        return ""
+    return (image.digest or "") if image is not None else ""
+
+
+def _log_path(cdir: Any, opts: Any) -> str:
+    """``LogPath``: the k8s-file log (``--log-opt path=`` or the container's own); "" for the
+    drivers that write no file (none, journald, passthrough), as Podman."""
+    from rpod.container.lifecycle import log_path
+
+    if (opts.log_driver or "k8s-file") not in ("k8s-file", "json-file"):
+        return ""
+    return log_path(cdir, opts)
+
+
+def _log_config(cdir: Any, opts: Any) -> dict[str, Any]:
+    """``HostConfig.LogConfig`` (Podman 4.3.1: Type, Config, Path, Tag, Size as go-units HumanSize)."""
+    from rpod.container.options import log_settings
+    from rpod.humanize import go_human_size
+
+    settings = log_settings(list(opts.log_opt or []))
+    return {"Type": opts.log_driver or "k8s-file", "Config": None, "Path": _log_path(cdir, opts),
+            "Tag": settings.tag, "Size": go_human_size(settings.size_max)}
 
 
 def _state_doc(paths: Paths, rec: Any, st: Any) -> dict[str, Any]:
@@ -94,13 +126,13 @@ def _config_doc(rec: Any) -> dict[str, Any]:
     }
 
 
-def _host_config_doc(rec: Any, net: dict[str, Any]) -> dict[str, Any]:
+def _host_config_doc(rec: Any, net: dict[str, Any], cdir: Any) -> dict[str, Any]:
     opts = rec.options
     return {
         "Binds": [f"{m['source']}:{m['destination']}" for m in rec.mounts if m.get("type") == "bind"],
         "NetworkMode": net["mode"], "PortBindings": net["ports"], "AutoRemove": bool(opts.rm),
         "RestartPolicy": _restart_policy(opts.restart),
-        "LogConfig": {"Type": opts.log_driver or "k8s-file", "Config": None},
+        "LogConfig": _log_config(cdir, opts),
         "Privileged": bool(opts.privileged), "ReadonlyRootfs": bool(opts.read_only),
         "CapAdd": opts.cap_add or [], "CapDrop": opts.cap_drop or [],
         "Dns": opts.dns or [], "ExtraHosts": opts.add_host or [],

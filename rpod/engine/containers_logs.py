@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rootless import ctrfiles
 from rpod.engine import containers
 from rpod.engine.types import paths_or_default
 
@@ -85,6 +84,7 @@ class _Followed:
 def logs(opts: LogsOptions, paths: Paths | None = None) -> Iterator[tuple[str, bytes]]:
     """The log records of the containers as (``stdout``|``stderr``, bytes); with ``follow``, new
     records until every container exited (or ``until`` passed)."""
+    from rpod.container.lifecycle import log_path
     from rpod.duration import time_arg
     from rpod.errors import UsageError
 
@@ -96,7 +96,7 @@ def logs(opts: LogsOptions, paths: Paths | None = None) -> Iterator[tuple[str, b
     several = len(recs) > 1
     followed: list[_Followed] = []
     for rec in recs:
-        path = str(p.container_dir(rec.id) / ctrfiles.LOG)
+        path = log_path(p.container_dir(rec.id), rec.options)
         prefix = _prefix(rec, opts.names, several)
         if rec.options.log_driver == "journald" and not os.path.exists(path):
             from rpod.container import journal_logs  # no ctr.log: the monitor wrote to the journal

@@ -104,7 +104,7 @@ def start_detached(record: Any, spawn: MonitorSpawn | None = None, remove_on_err
 
     p = paths_or_default(paths)
     try:
-        started = lifecycle.start(p, record, None, spawn)
+        started = _start_for_run(p, record, None, spawn)
     except BaseException:
         if remove_on_error:
             with contextlib.suppress(Exception):
@@ -114,10 +114,26 @@ def start_detached(record: Any, spawn: MonitorSpawn | None = None, remove_on_err
         started.sync.close()
 
 
+def _start_for_run(p: Paths, record: Any, io: Any, spawn: MonitorSpawn | None) -> Any:
+    """``lifecycle.start`` for ``run``: a container that cannot start makes ``run`` exit 126 (127
+    when something is not found), as Podman's ``define.ExitCode`` maps start errors."""
+    from rpod.container import lifecycle
+    from rpod.errors import EXIT_ENGINE, RpodError
+
+    try:
+        return lifecycle.start(p, record, io, spawn)
+    except RpodError as e:
+        if getattr(e, "exit_code", EXIT_ENGINE) == EXIT_ENGINE:
+            text = str(e).lower()
+            e.exit_code = 127 if "no such file or directory" in text or "file not found" in text else 126
+        raise
+
+
 def run_attached(record: Any, opts: Any, *, sig_proxy: bool, remove: bool, spawn: MonitorSpawn | None = None,
-                 paths: Paths | None = None) -> int:
+                 paths: Paths | None = None, on_start: Callable[[], None] | None = None) -> int:
     """Start ``record`` attached to this process's stdio (through ``spawn``, a monitor started early
-    with ``spawn_monitor``, if given); the container's exit code (0 when detached with the keys)."""
+    with ``spawn_monitor``, if given); the container's exit code (0 when detached with the keys).
+    ``on_start`` runs once the container started."""
     from rootless.monitor import stdio as mstdio
     from rpod.container import lifecycle
 
@@ -126,7 +142,9 @@ def run_attached(record: Any, opts: Any, *, sig_proxy: bool, remove: bool, spawn
     raw = mstdio.RawTerminal(0 if opts.tty and opts.interactive else -1)
     try:
         with raw if opts.tty and opts.interactive and os.isatty(0) else contextlib.nullcontext():
-            started = lifecycle.start(p, record, io, spawn)
+            started = _start_for_run(p, record, io, spawn)
+            if on_start is not None:
+                on_start()
             restore = _proxy_signals(p, record, started, sig_proxy and not opts.tty)
             try:
                 code = lifecycle.wait_started(p, started)

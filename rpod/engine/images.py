@@ -352,8 +352,12 @@ def login(host: str, username: str, password: str, *, authfile: str | None = Non
     insecure = load_registries_config().is_insecure(host)
     client = RegistryClient(host, insecure=insecure, tls_verify=tls_verify,
                             credentials=Credentials(username, password), certs_dir=cert_dir)
+    from rpod.errors import RegistryAuthError
+
     try:
         client.check_login()
+    except RegistryAuthError as e:  # Podman's (containers/common auth) wording
+        raise RegistryAuthError(f'logging into "{host}": invalid username/password', hint=e.hint) from None
     finally:
         client.close()
     store_credentials(host, username, password, authfile=authfile)

@@ -123,6 +123,8 @@ def remove(names: list[str], force: bool = False, timeout: int | None = None,
             reports.append(one(n))
         except RpodError as e:
             if isinstance(e, NoSuchNetwork):
+                if force:  # Podman: --force ignores a network that does not exist
+                    continue
                 e.exit_code = 1
             reports.append(ItemReport(n, error=e))
     return reports

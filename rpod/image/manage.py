@@ -65,7 +65,8 @@ def remove_images(paths: Paths, names: Iterable[str], *, force: bool = False,
         using = users.get(rec.id, [])
         if using and not force:
             raise StateConflict(
-                f"image used by {', '.join(using)}: image is in use by a container",
+                f"image used by {', '.join(using)}: image is in use by a container: "
+                "consider listing external containers and force-removing image",
                 hint="remove the containers first (rpod rm) or use rpod rmi -f")
         if using and force and remove_users is not None:
             remove_users(using)

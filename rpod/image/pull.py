@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import platform as _platform
 import time
 from dataclasses import dataclass, field
@@ -113,9 +114,10 @@ class Puller:
 
     # entry points -------------------------------------------------------
     def pull(self, name: str) -> ImageRecord:
-        """Pull ``name`` (short names tried through registries.conf in order)."""
+        """Pull ``name`` (short names tried through registries.conf in order; ``docker-archive:``
+        and ``oci-archive:`` references load that archive, as Podman's transports do)."""
         try:
-            rec = self._pull(name)
+            rec = self._pull_archive(name) if name.startswith(ARCHIVE_TRANSPORTS) else self._pull(name)
             from rpod.events import record
 
             record(self.paths, "image", "pull", id=rec.id, name=name)
@@ -126,6 +128,21 @@ class Puller:
 
                 discard_helper(self._spare, self.mapping)
                 self._spare = None
+
+    def _pull_archive(self, name: str) -> ImageRecord:
+        """``docker-archive:PATH[:REF]`` / ``oci-archive:PATH[:REF]``: the (first) image of the archive."""
+        from rpod.image.load import load_archive
+
+        path = name.partition(":")[2]
+        if not os.path.exists(path) and ":" in path:
+            path = path.partition(":")[0]
+        try:
+            f = open(path, "rb")  # noqa: SIM115
+        except OSError as e:
+            raise RpodError(f"{name}: {e.strerror or e}") from None
+        with f:
+            loaded = load_archive(self.paths, f, self.progress)
+        return loaded.records[0]
 
     def _pull(self, name: str) -> ImageRecord:
         refs = candidates(name)
@@ -405,9 +422,15 @@ def _load_json(data: bytes, what: str) -> dict[str, Any]:
     return doc
 
 
+ARCHIVE_TRANSPORTS = ("docker-archive:", "oci-archive:")
+
+
 def ensure_image(paths: Paths, name: str, policy: str = "missing", opts: PullOptions | None = None,
                  progress: PullProgress | None = None) -> ImageRecord:
-    """The image ``run``/``create`` asked for, pulled according to ``--pull``."""
+    """The image ``run``/``create`` asked for, pulled according to ``--pull`` (an archive
+    reference, ``docker-archive:PATH``, is always read)."""
+    if name.startswith(ARCHIVE_TRANSPORTS):
+        return Puller(paths, opts, progress).pull(name)
     store = ImageStore(paths)
     local: ImageRecord | None = None
     if policy not in ("missing", "always", "never", "newer"):

@@ -349,14 +349,18 @@ class RegistrySession:
 
     # ------------------------------------------------------------------ auth
     def _auth_failed(self, where: str) -> RegistryAuthError:
+        """A 401: the registry's (Docker distribution's) error text, as Podman shows it; who was
+        refused goes into the hint."""
         if self.credentials is None:
             return RegistryAuthError(
-                f"{where}: authentication required by registry {self.registry}",
-                hint=f"run 'rpod login {self.registry}' (or pass --creds USER:PASSWORD)",
+                f"{where}: unauthorized: authentication required",
+                hint=f"registry {self.registry} wants credentials: run 'rpod login {self.registry}' "
+                     "(or pass --creds USER:PASSWORD)",
             )
         return RegistryAuthError(
-            f"{where}: registry {self.registry} rejected the credentials of {self.credentials.username!r}",
-            hint=f"check them with 'rpod login {self.registry}'",
+            f"{where}: unauthorized: authentication required",
+            hint=f"registry {self.registry} rejected the credentials of {self.credentials.username!r}; "
+                 f"check them with 'rpod login {self.registry}'",
         )
 
     def _auth_header(self, scopes: list[str], where: str) -> str | None:

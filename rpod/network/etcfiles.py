@@ -57,7 +57,7 @@ def hosts_content(hostname: str, name: str | None = None, add_hosts: Sequence[st
         lines.append(f"{gateway}\thost.containers.internal host.docker.internal")
     if network != "host":
         ip = container_ip or (SLIRP_CONTAINER_IP if network.startswith("slirp4netns") else "127.0.0.1")
-        names = [hostname] + ([name] if name and name != hostname else [])
+        names = [hostname] + ([name] if name else [])  # both, even when equal (Podman)
         lines.append(f"{ip}\t{' '.join(names)}")
     return "\n".join(lines) + "\n"
 

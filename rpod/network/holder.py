@@ -499,7 +499,10 @@ def _configure_container_if(ifname: str, ip: str, prefix: int, mac: str, gateway
         idx = ipr.link_lookup(ifname=ifname)[0]
         if mac:
             ipr.link("set", index=idx, address=mac)
-        ipr.addr("add", index=idx, address=ip, prefixlen=prefix)
+        kw = {}
+        if ":" not in ip and prefix < 31:  # the broadcast address too, as netavark sets it (``ip a`` shows brd)
+            kw["broadcast"] = str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).broadcast_address)
+        ipr.addr("add", index=idx, address=ip, prefixlen=prefix, **kw)
         ipr.link("set", index=idx, state="up")
         lo = ipr.link_lookup(ifname="lo")
         if lo:

@@ -228,6 +228,12 @@ def _tmpfs_options(opts: Sequence[str]) -> list[str]:
         out = [x for x in out if x.partition("=")[0] != key or "=" not in o]
         if o not in out:
             out.append(o)
+    # Podman's default: the image's content at the mount point is copied into the new tmpfs
+    # (the runtime does it); ``notmpcopyup`` turns that off and is not passed on
+    if "notmpcopyup" in out:
+        return [o for o in out if o not in ("notmpcopyup", "tmpcopyup")]
+    if "tmpcopyup" not in out:
+        out.append("tmpcopyup")
     return out
 
 

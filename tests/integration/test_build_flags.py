@@ -201,8 +201,9 @@ def test_podman_spellings(module_env: RpodEnv, tmp_path: Path) -> None:
 
 
 def test_volume_dirs_and_security_opt(module_env: RpodEnv, tmp_path: Path) -> None:
-    """VOLUME makes its mount points in the image (Docker's odd spelling included, as Podman's
-    070-build checks); --security-opt reaches RUN steps."""
+    """VOLUME's mount points appear where the container mounts them (Docker's odd spelling
+    included, as Podman's 070-build checks), and nowhere under ``--image-volume ignore``
+    (160-volumes); --security-opt reaches RUN steps."""
     ctx = write(tmp_path / "ctx", {"Containerfile": (
         "FROM alpine\nVOLUME /a/b/c\nVOLUME ['/etc/foo', '/etc/bar']\n"
         "RUN grep Seccomp: /proc/self/status | awk '{print $2}' > /seccomp\n")})
@@ -212,6 +213,8 @@ def test_volume_dirs_and_security_opt(module_env: RpodEnv, tmp_path: Path) -> No
     assert out.split("\n") == ["/[", "/[/etc", "/[/etc/foo,", "/etc/bar]", "/a/b/c", "0", ""]
     vols = inspect(module_env, "vols")["Config"]["Volumes"]
     assert set(vols) == {"/a/b/c", "/[/etc/foo,", "/etc/bar]"}
+    r = run_rpod(module_env, "run", "--rm", "--image-volume", "ignore", "vols", "stat", "-f", "-c", "%T", "/a/b/c")
+    assert r.returncode == 1 and "No such file or directory" in r.stderr, r
 
 
 def test_platform_selects_the_base_pulled(rpod_env: RpodEnv, tmp_path: Path) -> None:

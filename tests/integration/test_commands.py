@@ -130,7 +130,7 @@ def test_events_log(env: RpodEnv) -> None:
     human = ok(run_rpod(env, "events", "--stream=false", "--filter", "type=image")).stdout
     assert " +0000 UTC image pull " in human
     full = ok(run_rpod(env, "events", "--stream=false", "--filter", "event=create")).stdout
-    assert f"UTC container create {cid} (image=" in full and "k=v, name=ev)" in full
+    assert f"UTC container create {cid} (image=" in full and ", name=ev, k=v)" in full  # Podman's order
     later = ok(run_rpod(env, "events", "--stream=false", "--since", str(time.time() + 1)))
     assert later.stdout == ""
     assert ok(run_rpod(env, "events", "--stream=false", "--until", str(start - 60))).stdout == ""

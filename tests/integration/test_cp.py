@@ -94,7 +94,7 @@ def test_copy_in_errors_like_podman(env: RpodEnv, running: str, host: Path) -> N
     # a directory is not replaced by a file without --overwrite
     sh(env, c, "mkdir -p /tmp/clash/f")
     r = run_rpod(env, "cp", str(host / "f"), f"{c}:/tmp/clash")
-    assert r.returncode == 125 and "overwrite" in r.stderr
+    assert r.returncode == 125 and 'error creating "/tmp/clash/f"' in r.stderr and "file exists" in r.stderr
     ok(run_rpod(env, "cp", "--overwrite", str(host / "f"), f"{c}:/tmp/clash"))
     assert sh(env, c, "cat /tmp/clash/f") == "hi\n"
 

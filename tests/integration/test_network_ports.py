@@ -78,17 +78,25 @@ def test_udp_published(env: RpodEnv) -> None:
     assert port_free(port, socket.SOCK_DGRAM)
 
 
-def test_port_in_use_is_125_before_start(benv: RpodEnv) -> None:
+def test_port_in_use_fails_the_start_126(benv: RpodEnv) -> None:
+    """Podman 4.3.1 (030-run "failed --rm"): a ``run`` whose container cannot start exits 126;
+    the container stays (created) unless ``--rm``, attached or detached."""
     with socket.socket() as busy:
         busy.bind(("0.0.0.0", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
         r = run_rpod(benv, "run", "--name", "clash", "-p", f"{port}:80", "busybox", "sh", "-c", "echo started")
-        assert r.returncode == 125, r
+        assert r.returncode == 126, r
         assert "address already in use" in r.stderr and str(port) in r.stderr
         assert "started" not in r.stdout
         state = ok(run_rpod(benv, "inspect", "--format", "{{.State.Status}}", "clash")).stdout.strip()
         assert state in ("created", "exited")
+        r = run_rpod(benv, "run", "-d", "--rm", "--name", "clash-rm", "-p", f"{port}:80", "busybox", "true")
+        assert r.returncode == 126, r
+        r = run_rpod(benv, "start", "clash")  # start itself: Podman's 125
+        assert r.returncode == 125 and "address already in use" in r.stderr, r
+    names = ok(run_rpod(benv, "ps", "-a", "--format", "{{.Names}}")).stdout.split()
+    assert "clash" in names and "clash-rm" not in names
 
 
 def test_range_and_publish_all(env: RpodEnv) -> None:

@@ -229,6 +229,7 @@ def test_tls_registry_with_ca_in_certs_d_and_htpasswd(rpod_env: RpodEnv, images:
     r = run_rpod(rpod_env, "login", "-u", tls_registry.username, "--password-stdin", tls_registry.address,
                  input="wrong\n")
     assert r.returncode == 125
+    assert r.stderr == f'Error: logging into "{tls_registry.address}": invalid username/password\n'  # Podman's
     r = ok(run_rpod(rpod_env, "login", "-u", tls_registry.username, "--password-stdin", tls_registry.address,
                     input=tls_registry.password + "\n"))
     assert "Login Succeeded" in r.stdout

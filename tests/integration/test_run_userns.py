@@ -153,3 +153,21 @@ def test_keep_id_adds_the_caller_to_passwd_and_group_as_podman(env: RpodEnv) -> 
     assert r.stdout.splitlines() == ["uid=1000(1000) gid=1000(1000) groups=1000(1000)",
                                      "/etc/passwd:1000:*:1000:1000:container user:/:/bin/sh",
                                      "/etc/group:1000:x:1000:1000"]
+
+
+def test_keep_id_home_is_the_workdir_unless_the_home_is_mounted(env: RpodEnv, tmp_path: Path) -> None:
+    """Podman 4.3.1 (030-run "add username to /etc/passwd if --userns=keep-id"): the added
+    entry's home, and $HOME, are the container's working directory, or the caller's own home
+    when a mount brings it (or a parent of it) into the container."""
+    import pwd
+
+    pw = pwd.getpwuid(os.getuid())
+    show = "echo $(pwd) $HOME ~; grep '^" + pw.pw_name + ":' /etc/passwd | cut -d: -f6"
+    r = ok(run_rpod(env, "run", "--rm", *NET, "--userns=keep-id", "-w", "/srv", "alpine", "sh", "-c", show))
+    assert r.stdout.splitlines() == ["/srv /srv /srv", "/srv"]
+    r = ok(run_rpod(env, "run", "--rm", *NET, "--userns=keep-id", "-w", "/srv", "-v", f"{tmp_path}:/x{pw.pw_dir}",
+                    "alpine", "sh", "-c", show))
+    assert r.stdout.splitlines() == ["/srv /srv /srv", "/srv"]  # a mount elsewhere changes nothing
+    r = ok(run_rpod(env, "run", "--rm", *NET, "--userns=keep-id", "-w", "/srv", "-v", f"{pw.pw_dir}:{pw.pw_dir}:ro",
+                    "alpine", "sh", "-c", show))
+    assert r.stdout.splitlines() == [f"/srv {pw.pw_dir} {pw.pw_dir}", pw.pw_dir]

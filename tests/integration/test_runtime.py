@@ -184,6 +184,25 @@ def test_bind_mounts_ro_and_rw(rt, bundle, alpine_rootfs, tmp_path):
     assert not (ro_dir / "new").exists()
 
 
+def test_tmpfs_copy_up_then_read_only(rt, bundle, alpine_rootfs):
+    """``tmpcopyup`` (crun's option, Podman's default for tmpfs): the tmpfs starts with the covered
+    directory's tree, modes kept; ``ro`` applies once it is copied; ``notmpcopyup`` starts empty."""
+    apk = alpine_rootfs / "etc" / "apk"
+    config = make_bundle(bundle, alpine_rootfs, ["sh", "-c",
+        "grep -c ' /etc/apk ro,.* - tmpfs ' /proc/self/mountinfo; cat /etc/apk/world; ls /etc/apk/keys | wc -l; "
+        "stat -c %a /etc/apk/keys; touch /etc/apk/x 2>/dev/null || echo ro-denied; ls -A /opt | wc -l"])
+    config["mounts"] += [
+        {"destination": "/etc/apk", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "ro", "nosuid"]},
+        {"destination": "/opt", "type": "tmpfs", "source": "tmpfs", "options": ["notmpcopyup"]},
+    ]
+    write_config(bundle, config)
+    res = rt.run(bundle)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split("\n") == [
+        "1", *(apk / "world").read_text().splitlines(), str(len(os.listdir(apk / "keys"))),
+        f"{(apk / 'keys').stat().st_mode & 0o7777:o}", "ro-denied", "0", ""]
+
+
 def test_rlimits(rt, bundle, alpine_rootfs):
     config = make_bundle(bundle, alpine_rootfs, ["sh", "-c", "ulimit -n; ulimit -Hn"])
     config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654}]

@@ -89,9 +89,18 @@ def test_parse_mount_errors(spec: str) -> None:
 
 
 def test_parse_tmpfs() -> None:
-    assert parse_tmpfs("/run") == MountRequest("tmpfs", "/run", "tmpfs", ["rw", "noexec", "nosuid", "nodev"])
-    assert parse_tmpfs("/t:exec,size=10m,mode=700").options == ["rw", "nosuid", "nodev", "exec", "size=10m", "mode=700"]
-    assert parse_tmpfs("/t:ro").options == ["noexec", "nosuid", "nodev", "ro"]
+    assert parse_tmpfs("/run") == MountRequest("tmpfs", "/run", "tmpfs", ["rw", "noexec", "nosuid", "nodev", "tmpcopyup"])
+    assert parse_tmpfs("/t:exec,size=10m,mode=700").options == ["rw", "nosuid", "nodev", "exec", "size=10m", "mode=700",
+                                                                 "tmpcopyup"]
+    assert parse_tmpfs("/t:ro").options == ["noexec", "nosuid", "nodev", "ro", "tmpcopyup"]
+
+
+def test_tmpfs_copy_up_is_the_default() -> None:
+    """Podman copies the image's content into a tmpfs unless ``notmpcopyup`` (not passed on)."""
+    assert parse_tmpfs("/t:notmpcopyup").options == ["rw", "noexec", "nosuid", "nodev"]
+    assert parse_tmpfs("/t:tmpcopyup").options.count("tmpcopyup") == 1
+    assert "tmpcopyup" in parse_mount("type=tmpfs,dst=/t").options
+    assert "tmpcopyup" not in parse_mount("type=tmpfs,dst=/t,notmpcopyup").options
 
 
 def test_duplicate_destination() -> None:
@@ -193,6 +202,7 @@ def test_hosts_content() -> None:
                     "10.0.0.5\tdb\nfd00::1\tv6\n10.0.2.2\thost.containers.internal host.docker.internal\n"
                     "10.0.2.100\tabc123 web\n")
     assert hosts_content("h", None, network="none").endswith("127.0.0.1\th\n")
+    assert hosts_content("c1", "c1", network="none").endswith("127.0.0.1\tc1 c1\n")  # both, as Podman
     assert "h" not in hosts_content("h", None, network="host").split()
     with pytest.raises(UsageError):
         hosts_content("h", None, ["nohost"])

@@ -43,8 +43,9 @@ def _maps(spec: Spec) -> tuple[dict[str, tuple[Option, Any]], BoolFlags, set[str
                 by_name[o] = (opt, False)
             if role == "bool":
                 off = secondary[0] if secondary else None
+                shown = ", ".join(sorted(opts, key=lambda o: o.startswith("--")))
                 for o in opts + secondary:
-                    flags[o] = (o in opts, opts[0], off, default_true)
+                    flags[o] = (o in opts, opts[0], off, default_true, shown)
             elif role == "value":
                 takes_value.update(opts + secondary)
         index = spec["_index"] = (by_name, flags, takes_value)

@@ -1,0 +1,245 @@
+"""``run`` flags and container details as Podman 4.3.1 has them (its 030-run system tests):
+``--unsetenv``, ``--tz``, ``--hostuser``, ``--rmi``, ``--timeout``, ``-a stdin``, ``--log-opt``,
+``/etc/mtab``, a missing ``--workdir``, ``/run/.containerenv``, ``ImageDigest`` — real containers."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import time
+from pathlib import Path
+
+from tests.support.rpodcli import RpodEnv, ok, run_rpod
+
+NONE = ("--network", "none")
+
+
+def test_unsetenv_and_unsetenv_all(module_env: RpodEnv) -> None:
+    env = module_env
+    out = ok(run_rpod(env, "run", "--rm", *NONE, "alpine", "printenv")).stdout
+    assert "TERM=xterm" in out and "container=podman" in out
+    out = ok(run_rpod(env, "run", "--rm", *NONE, "--unsetenv=TERM", "alpine", "printenv")).stdout
+    assert "TERM" not in out and "container=podman" in out
+    out = ok(run_rpod(env, "run", "--rm", *NONE, "--unsetenv-all", "alpine", "/usr/bin/env")).stdout
+    assert not any(v in out for v in ("TERM", "container", "PATH")), out
+    out = ok(run_rpod(env, "run", "--rm", *NONE, "--unsetenv-all", "--env", "TERM=abc", "alpine",
+                      "/usr/bin/env")).stdout
+    assert "TERM=abc" in out
+
+
+def test_tz_last_wins_and_local(module_env: RpodEnv) -> None:
+    r = ok(run_rpod(module_env, "run", "--rm", *NONE, "--tz=US/Eastern", "--tz=Iceland", "--tz=MST7MDT", "alpine",
+                    "date", "-d", "@1600000000"))
+    assert r.stdout == "Sun Sep 13 06:26:40 MDT 2020\n"
+    r = ok(run_rpod(module_env, "run", "--rm", *NONE, "--tz=local", "alpine", "md5sum", "/etc/localtime"))
+    import hashlib
+
+    assert r.stdout.split()[0] == hashlib.md5(Path("/etc/localtime").read_bytes()).hexdigest()
+    r = run_rpod(module_env, "run", "--rm", *NONE, "--tz=Nowhere/Special", "alpine", "true")
+    assert r.returncode == 125 and "unknown time zone Nowhere/Special" in r.stderr
+
+
+def test_hostuser_adds_the_host_entry(module_env: RpodEnv) -> None:
+    pw = pwd.getpwuid(os.getuid())
+    r = run_rpod(module_env, "run", "--rm", *NONE, "alpine", "grep", f"^{pw.pw_name}:", "/etc/passwd")
+    assert r.returncode == 1
+    for who in (pw.pw_name, str(pw.pw_uid)):
+        r = ok(run_rpod(module_env, "run", "--rm", *NONE, f"--hostuser={who}", "alpine", "grep", f"^{pw.pw_name}:",
+                        "/etc/passwd"))
+        assert r.stdout.strip() == f"{pw.pw_name}:x:{pw.pw_uid}:{pw.pw_gid}:{pw.pw_gecos}:{pw.pw_dir}:{pw.pw_shell}"
+    r = ok(run_rpod(module_env, "run", "--rm", *NONE, f"--hostuser={pw.pw_uid}", "--user", str(pw.pw_uid), "alpine",
+                    "id", "-un"))
+    assert r.stdout.strip() == pw.pw_name
+    r = run_rpod(module_env, "run", "--rm", *NONE, "--hostuser=bogus-user-x", "alpine", "true")
+    assert r.returncode == 126 and "unknown user bogus-user-x" in r.stderr
+
+
+def test_rmi_removes_the_image_unless_in_use(env: RpodEnv) -> None:
+    ok(run_rpod(env, "run", "--name", "keepme", *NONE, "layered", "true"))
+    r = run_rpod(env, "run", "--rmi", "--rm", *NONE, "layered", "true")
+    assert r.returncode == 0, r.stderr  # in use by keepme: logged, not fatal (Podman 4.3.1)
+    assert "level=error" in r.stderr and "in use" in r.stderr
+    ok(run_rpod(env, "image", "exists", "layered"))
+    ok(run_rpod(env, "rm", "keepme"))
+    ok(run_rpod(env, "run", "--rmi", "--rm", *NONE, "layered", "true"))
+    assert run_rpod(env, "image", "exists", "layered").returncode == 1
+    ok(run_rpod(env, "tag", "alpine", "localhost/rmi-me"))  # a second name: only that name goes
+    ok(run_rpod(env, "run", "--rmi", "--rm", *NONE, "localhost/rmi-me", "true"))
+    assert run_rpod(env, "image", "exists", "localhost/rmi-me").returncode == 1
+    ok(run_rpod(env, "image", "exists", "alpine"))
+
+
+def test_timeout_kills_the_container_exit_minus_one(module_env: RpodEnv) -> None:
+    t0 = time.monotonic()
+    r = run_rpod(module_env, "run", "--name", "timeouttest", *NONE, "--timeout", "2", "alpine", "sleep", "600",
+                 timeout=300)
+    assert r.returncode == 255, r
+    assert time.monotonic() - t0 < 300  # killed, not run to its end
+    state = ok(run_rpod(module_env, "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "timeouttest"))
+    assert state.stdout.strip() == "exited -1"
+    ok(run_rpod(module_env, "rm", "timeouttest"))
+
+
+def test_attach_stdin_only_prints_the_id(module_env: RpodEnv) -> None:
+    r = ok(run_rpod(module_env, "run", "--name", "attstdin", *NONE, "--attach", "stdin", "alpine", "echo", "hello"))
+    cid = ok(run_rpod(module_env, "inspect", "--format", "{{.Id}}", "attstdin")).stdout.strip()
+    assert r.stdout == cid + "\n"
+    ok(run_rpod(module_env, "rm", "attstdin"))
+
+
+def test_log_opts_and_log_paths(module_env: RpodEnv, tmp_path: Path) -> None:
+    env = module_env
+    custom = tmp_path / "custom.log"
+    ok(run_rpod(env, "run", "--name", "lp", *NONE, "--log-opt", f"path={custom}", "--log-opt", "max-size=9.073m",
+                "--log-opt", "tag=x", "alpine", "echo", "to-custom"))
+    doc = json.loads(ok(run_rpod(env, "inspect", "lp")).stdout)[0]
+    assert doc["LogPath"] == str(custom) and doc["HostConfig"]["LogConfig"]["Path"] == str(custom)
+    assert doc["HostConfig"]["LogConfig"]["Size"] == "9.073MB" and doc["HostConfig"]["LogConfig"]["Tag"] == "x"
+    assert custom.read_text().endswith(" stdout F to-custom\n")
+    assert ok(run_rpod(env, "logs", "lp")).stdout == "to-custom\n"
+    ok(run_rpod(env, "run", "--name", "ln", *NONE, "--log-driver", "none", "alpine", "true"))
+    r = ok(run_rpod(env, "inspect", "--format", "[{{.HostConfig.LogConfig.Path}}][{{.LogPath}}]", "ln"))
+    assert r.stdout == "[][]\n"
+    r = run_rpod(env, "run", "--rm", *NONE, "--log-driver=InvalidDriver", "alpine", "true")
+    assert r.returncode == 125
+    assert r.stderr == "Error: running container create option: invalid log driver: invalid argument\n"
+    ok(run_rpod(env, "rm", "lp", "ln"))
+
+
+def test_log_max_size_starts_the_file_over(module_env: RpodEnv) -> None:
+    env = module_env
+    ok(run_rpod(env, "run", "--name", "lmax", *NONE, "--log-opt", "max-size=2k", "alpine", "sh", "-c",
+                "for i in $(seq 1 200); do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done"))
+    path = ok(run_rpod(env, "inspect", "--format", "{{.HostConfig.LogConfig.Path}}", "lmax")).stdout.strip()
+    size = os.path.getsize(path)
+    assert 0 < size <= 2000, size
+    assert ok(run_rpod(env, "logs", "lmax")).stdout.splitlines()[-1].startswith("line-200-")
+    ok(run_rpod(env, "rm", "lmax"))
+
+
+def test_etc_mtab_is_linked_when_the_image_has_none(module_env: RpodEnv, tmp_path: Path) -> None:
+    (tmp_path / "Containerfile").write_text("FROM alpine\nRUN rm -f /etc/mtab\n")
+    ok(run_rpod(module_env, "build", "-q", "-t", "nomtab", str(tmp_path), timeout=300))
+    r = ok(run_rpod(module_env, "run", "--rm", *NONE, "nomtab", "readlink", "/etc/mtab"))
+    assert r.stdout == "/proc/mounts\n"
+    r = ok(run_rpod(module_env, "run", "--rm", *NONE, "nomtab", "stat", "-c", "%u:%g %a", "/etc", "/etc/passwd"))
+    assert r.stdout.split("\n")[:2] == ["0:0 755", "0:0 644"]
+    ok(run_rpod(module_env, "rmi", "nomtab"))
+
+
+def test_a_missing_workdir_fails_the_start(module_env: RpodEnv, tmp_path: Path) -> None:
+    env = module_env
+    r = run_rpod(env, "run", "--rm", *NONE, "--workdir", "/i/do/not/exist", "alpine", "pwd")
+    assert r.returncode == 126, r
+    assert r.stderr.startswith('Error: workdir "/i/do/not/exist" does not exist on container ')
+    (tmp_path / "content").write_text("hello\n")
+    r = ok(run_rpod(env, "run", "--rm", *NONE, "--workdir", "/NotOnTheImage", "-v", f"{tmp_path}:/NotOnTheImage",
+                    "alpine", "cat", "content"))
+    assert r.stdout == "hello\n"
+    r = ok(run_rpod(env, "run", "--rm", *NONE, "--workdir", "/NotOnTheImage", "-v",
+                    f"{tmp_path}/content:/NotOnTheImage/foo", "alpine", "cat", "foo"))
+    assert r.stdout == "hello\n"
+    r = ok(run_rpod(env, "run", "--rm", *NONE, "--workdir", "/var/run", "alpine", "pwd"))  # a symlink in alpine
+    assert r.stdout == "/run\n"  # (the physical directory)
+    cid = ok(run_rpod(env, "create", *NONE, "--workdir", "/nope", "alpine", "pwd")).stdout.strip()  # create is fine
+    r = run_rpod(env, "start", cid)
+    assert r.returncode == 125 and "does not exist on container" in r.stderr
+    ok(run_rpod(env, "rm", cid))
+
+
+def test_containerenv_empty_unless_privileged_and_image_digest(module_env: RpodEnv) -> None:
+    env = module_env
+    r = ok(run_rpod(env, "run", "--rm", *NONE, "alpine", "stat", "-c", "%s", "/run/.containerenv"))
+    assert r.stdout == "0\n"
+    r = ok(run_rpod(env, "run", "--rm", *NONE, "--privileged", "--name", "cenv", "alpine", "sh", "-c",
+                    ". /run/.containerenv; echo $name $rootless"))
+    assert r.stdout == "cenv 1\n"
+    ok(run_rpod(env, "run", "--name", "dig", *NONE, "alpine", "true"))
+    want = ok(run_rpod(env, "image", "inspect", "--format", "{{.ID}} {{.Digest}}", "alpine")).stdout
+    got = ok(run_rpod(env, "container", "inspect", "--format", "{{.Image}} {{.ImageDigest}}", "dig")).stdout
+    assert got == want and "sha256:" in got
+    ok(run_rpod(env, "rm", "dig"))
+    for opt in ("no-new-privileges=true", "no-new-privileges:true", "no-new-privileges=false", "no-new-privileges"):
+        cid = ok(run_rpod(env, "create", "--security-opt", opt, "alpine")).stdout.strip()
+        ok(run_rpod(env, "rm", cid))
+
+
+def test_boolean_flags_take_values(module_env: RpodEnv) -> None:
+    """pflag's ``--flag=false`` on every boolean flag (``run --tty=false``, ``events --no-trunc=false``)."""
+    env = module_env
+    assert ok(run_rpod(env, "run", "--rm", *NONE, "--tty=false", "-i=false", "alpine", "echo", "plain")).stdout == "plain\n"
+    r = run_rpod(env, "run", "--rm", *NONE, "--tty=maybe", "alpine", "true")
+    assert r.returncode == 125
+    assert 'invalid argument "maybe" for "-t, --tty" flag: strconv.ParseBool' in r.stderr
+    cid = ok(run_rpod(env, "run", "-d=true", *NONE, "--name", "evtrunc", "alpine", "true")).stdout.strip()
+    ok(run_rpod(env, "wait", cid))
+    full = ok(run_rpod(env, "events", "--stream=false", "--filter", "container=evtrunc", "--filter", "event=start"))
+    short = ok(run_rpod(env, "events", "--stream=false", "--filter", "container=evtrunc", "--filter", "event=start",
+                        "--no-trunc=false"))
+    assert f" container start {cid} (image=" in full.stdout
+    assert f" container start {cid[:12]} (image=" in short.stdout
+    ok(run_rpod(env, "rm", "evtrunc"))
+
+
+def test_pull_and_run_from_an_archive_reference(module_env: RpodEnv, tmp_path: Path) -> None:
+    """``docker-archive:PATH`` as an image reference (Podman's transports) for pull and run."""
+    env = module_env
+    archive = tmp_path / "a.tar"
+    ok(run_rpod(env, "save", "-q", "-o", str(archive), "alpine"))
+    image_id = ok(run_rpod(env, "image", "inspect", "--format", "{{.ID}}", "alpine")).stdout.strip()
+    r = ok(run_rpod(env, "pull", f"docker-archive:{archive}"))
+    assert r.stdout.strip() == image_id
+    r = ok(run_rpod(env, "run", "--rm", *NONE, f"docker-archive:{archive}", "echo", "from-archive"))
+    assert r.stdout == "from-archive\n"
+    r = ok(run_rpod(env, "events", "--stream=false", "--filter", "type=image", "--format", "{{.Status}}--{{.Name}}"))
+    assert f"pull--docker-archive:{archive}" in r.stdout.splitlines()
+    r = run_rpod(env, "pull", f"docker-archive:{tmp_path}/missing.tar")
+    assert r.returncode == 125 and "no such file" in r.stderr.lower()
+
+
+def test_ipc_none_private_and_keep_groups(module_env: RpodEnv) -> None:
+    """190-run-ipcns / 170-run-userns: ``--ipc=none`` has no /dev/shm; a private IPC namespace is
+    not joined; ``keep-groups`` goes alone."""
+    env = module_env
+    r = run_rpod(env, "run", "--rm", *NONE, "--ipc=none", "alpine", "ls", "/dev/shm")
+    assert r.returncode == 1 and "No such file or directory" in r.stderr + r.stdout
+    ok(run_rpod(env, "run", "-d", *NONE, "--ipc=private", "--name", "ipcpriv", "alpine", "sleep", "600"))
+    r = run_rpod(env, "run", "--rm", *NONE, "--ipc=container:ipcpriv", "alpine", "true")
+    assert r.returncode == 125
+    assert "is not allowed: non-shareable IPC (hint: use IpcMode:shareable for the donor container)" in r.stderr
+    ok(run_rpod(env, "rm", "-f", "-t", "0", "ipcpriv"))
+    r = run_rpod(env, "run", "--rm", *NONE, "--group-add", "keep-groups", "--group-add", "457", "alpine", "id")
+    assert r.returncode == 125
+    assert r.stderr == "Error: the '--group-add keep-groups' option is not allowed with any other --group-add options\n"
+
+
+def test_systemd_mode_and_empty_info_format(module_env: RpodEnv) -> None:
+    """250-systemd: ``--systemd=always`` sets ``container_uuid`` (the id's first 32 characters) and
+    mounts tmpfs where systemd writes; a plain command gets neither; ``info -f ''`` prints nothing."""
+    env = module_env
+    r = ok(run_rpod(env, "run", "--name", "sd", *NONE, "--systemd=always", "alpine", "sh", "-c",
+                    "printenv container_uuid; stat -f -c %T /run /tmp"))
+    cid = ok(run_rpod(env, "inspect", "--format", "{{.Id}}", "sd")).stdout.strip()
+    assert r.stdout.split() == [cid[:32], "tmpfs", "tmpfs"]
+    r = run_rpod(env, "run", "--rm", *NONE, "alpine", "printenv", "container_uuid")
+    assert r.returncode == 1 and r.stdout == ""
+    ok(run_rpod(env, "rm", "sd"))
+    assert ok(run_rpod(env, "info", "-f", "")).stdout == "\n"
+
+
+def test_update_records_limits(module_env: RpodEnv) -> None:
+    """280-update: ``update`` with no option changes nothing; limits are recorded (and, where this
+    host cannot enforce them, said as ``run`` says it)."""
+    env = module_env
+    cid = ok(run_rpod(env, "run", "-d", *NONE, "--name", "upd", "alpine", "sleep", "600")).stdout.strip()
+    try:
+        assert ok(run_rpod(env, "update", cid)).stdout == cid + "\n"
+        r = ok(run_rpod(env, "update", "--memory", "64m", "--pids-limit", "50", "upd"))
+        host = json.loads(ok(run_rpod(env, "inspect", "upd")).stdout)[0]["HostConfig"]
+        assert (host["Memory"], host["PidsLimit"]) == (64 * 1024 * 1024, 50)
+        assert bool(r.stderr.strip()) == (host["ResourceLimitsApplied"] is False)
+        r = run_rpod(env, "update", "--memory", "lots", "upd")
+        assert r.returncode == 125 and "invalid size" in r.stderr
+    finally:
+        ok(run_rpod(env, "rm", "-f", "-t", "0", "upd"))
