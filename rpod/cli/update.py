@@ -18,11 +18,10 @@ def update_cmd(container: str, memory: str | None, cpus: float | None, pids_limi
     """Update the cgroup configuration of a given container."""
     from rpod.engine.containers import update_resources
 
-    cid, note = update_resources(container, memory=memory, cpus=cpus, pids_limit=pids_limit)
+    cid, note, fix = update_resources(container, memory=memory, cpus=cpus, pids_limit=pids_limit)
     if note:  # as `run` says it: the limits are recorded, this host does not enforce them
-        from rpod.hostfacts import LIMITS_FIX
         from rpod.log import hint
 
         sys.stderr.write(note + "\n")
-        hint(LIMITS_FIX)
+        hint(fix)
     sys.stdout.write(cid + "\n")

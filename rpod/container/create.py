@@ -115,7 +115,7 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
     hostname = opts.hostname or cid[:12]
     etc = _etc_files(paths, cdir, opts, net, hostname, record, src)
     reqs += _volumes_from(paths, store, opts.volumes_from, reqs) if opts.volumes_from else []
-    reqs += _image_volumes(src, reqs, opts.image_volume or "bind")
+    reqs += _image_volumes(src, reqs, opts.image_volume or _conf_image_volume_mode())
     volumes = VolumeStore(paths)
     mounts, used = resolve_mounts(reqs, volumes)
     secret_mounts, secret_env, secret_owners = _secrets(paths, opts, cdir)
@@ -258,6 +258,13 @@ def _localtime(tz: str, directory: Path) -> str:
     except OSError as e:
         raise RpodError(f"running container create option: finding timezone: {e.strerror}: {source}") from None
     return str(target)
+
+
+def _conf_image_volume_mode() -> str:
+    """containers.conf's ``[engine] image_volume_mode`` (Podman's default: bind)."""
+    from rpod.containersconf import engine_str
+
+    return engine_str("image_volume_mode") or "bind"
 
 
 def _keep_id_home(opts: RunOptions, src: _Source, destinations: list[str]) -> str | None:

@@ -431,11 +431,12 @@ def prune(filters: dict[str, list[str]] | None = None, paths: Paths | None = Non
 
 
 def update_resources(ref: str, memory: str | None = None, cpus: float | None = None, pids_limit: int | None = None,
-                     paths: Paths | None = None) -> tuple[str, str | None]:
+                     paths: Paths | None = None) -> tuple[str, str | None, str]:
     """``update``: record new resource limits for a container (``inspect`` shows them; they apply
-    where limits can be enforced).  Returns its id and, when this host cannot enforce them, why."""
+    where limits can be enforced).  Returns its id and, when this host cannot enforce them, why
+    and the fix."""
     from rpod.container.options import parse_memory
-    from rpod.hostfacts import resource_limits_note
+    from rpod.hostfacts import LIMITS_FIX, resource_limits_note
 
     p = paths_or_default(paths)
     store = container_store(p)
@@ -450,9 +451,9 @@ def update_resources(ref: str, memory: str | None = None, cpus: float | None = N
     if pids_limit is not None:
         rec.options.pids_limit = pids_limit
     if memory is None and cpus is None and pids_limit is None:
-        return rec.id, None
+        return rec.id, None, ""
     note = resource_limits_note()
     if note:
         rec.warnings = [note]
     store.save(rec)
-    return rec.id, note
+    return rec.id, note, LIMITS_FIX

@@ -86,7 +86,7 @@ def logs(opts: LogsOptions, paths: Paths | None = None) -> Iterator[tuple[str, b
     records until every container exited (or ``until`` passed)."""
     from rpod.container.lifecycle import log_path
     from rpod.duration import time_arg
-    from rpod.errors import UsageError
+    from rpod.errors import RpodError, UsageError
 
     p = paths_or_default(paths)
     if not opts.refs and not opts.latest:
@@ -96,6 +96,9 @@ def logs(opts: LogsOptions, paths: Paths | None = None) -> Iterator[tuple[str, b
     several = len(recs) > 1
     followed: list[_Followed] = []
     for rec in recs:
+        if rec.options.log_driver in ("none", "passthrough"):  # Podman's words (container_log.go)
+            raise RpodError(f"this container is using the '{rec.options.log_driver}' log driver, cannot read logs: "
+                            "this container is not logging output")
         path = log_path(p.container_dir(rec.id), rec.options)
         prefix = _prefix(rec, opts.names, several)
         if rec.options.log_driver == "journald" and not os.path.exists(path):

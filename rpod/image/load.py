@@ -11,6 +11,7 @@ and layers make which image.  Every config's diff_ids are checked against the la
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import posixpath
@@ -151,6 +152,7 @@ def _docker(paths: Paths, arch: _Archive, progress: Any) -> Loaded:
             raise RpodError(f"the archive has no config {entry.get('Config')!r}")
         layers = [arch.layer(posixpath.normpath(n)) for n in entry.get("Layers") or []]
         names = [_qualify(n) for n in entry.get("RepoTags") or []]
+        progress.blob_done("sha256:" + hashlib.sha256(config).hexdigest(), kind="config")  # as Podman lists it
         progress.message("Writing manifest to image destination")
         rec = add_image_bytes(paths, config, layers, names, fmt="docker", lease=arch.lease)
         progress.message("Storing signatures")
@@ -180,6 +182,7 @@ def _oci(paths: Paths, arch: _Archive, progress: Any) -> Loaded:
             mbytes, media = make_manifest(cdesc["digest"], len(config), layers, "oci")
         else:
             media = mt.base_type(desc.get("mediaType")) or mt.OCI_MANIFEST
+        progress.blob_done(cdesc["digest"], kind="config")
         progress.message("Writing manifest to image destination")
         rec = add_image_bytes(paths, config, layers, names, manifest=mbytes, manifest_type=media, lease=arch.lease)
         progress.message("Storing signatures")

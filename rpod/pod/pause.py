@@ -109,17 +109,9 @@ def _arch() -> str:
 
 def conf_infra_image() -> str:
     """``[engine] infra_image`` of the file ``CONTAINERS_CONF`` names (read only when it is set)."""
-    path = os.environ.get("CONTAINERS_CONF")
-    if not path:
-        return ""
-    import tomllib
+    from rpod.containersconf import engine_str
 
-    try:
-        with open(path, "rb") as f:
-            value = tomllib.load(f).get("engine", {}).get("infra_image")
-    except (OSError, tomllib.TOMLDecodeError):
-        return ""
-    return value if isinstance(value, str) else ""
+    return engine_str("infra_image")
 
 
 def infra_spec(pod: Any) -> tuple[str, list[str]]:

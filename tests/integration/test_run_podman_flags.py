@@ -243,3 +243,34 @@ def test_update_records_limits(module_env: RpodEnv) -> None:
         assert r.returncode == 125 and "invalid size" in r.stderr
     finally:
         ok(run_rpod(env, "rm", "-f", "-t", "0", "upd"))
+
+
+def test_logs_of_a_none_driver_container_and_archive_progress(module_env: RpodEnv, tmp_path: Path) -> None:
+    """030-run: ``logs`` of a ``--log-driver none`` container is Podman's error; a
+    ``docker-archive:`` run lists the config it copies, as Podman's progress does."""
+    env = module_env
+    ok(run_rpod(env, "run", "--name", "nolog", *NONE, "--log-driver", "none", "alpine", "echo", "x"))
+    r = run_rpod(env, "logs", "nolog")
+    assert r.returncode == 125
+    assert "this container is using the 'none' log driver, cannot read logs" in r.stderr
+    ok(run_rpod(env, "rm", "nolog"))
+    archive = tmp_path / "b.tar"
+    ok(run_rpod(env, "save", "-q", "-o", str(archive), "alpine"))
+    r = ok(run_rpod(env, "run", "--rm", *NONE, f"docker-archive:{archive}", "true"))
+    assert "Copying config sha256:" in r.stderr
+
+
+def test_containers_conf_image_volume_mode(module_env: RpodEnv, tmp_path: Path) -> None:
+    """160-volumes: ``[engine] image_volume_mode`` of ``CONTAINERS_CONF``; ``--image-volume`` wins."""
+    env = module_env
+    (tmp_path / "Containerfile").write_text("FROM alpine\nVOLUME /data\n")
+    ok(run_rpod(env, "build", "-q", "-t", "volimg", str(tmp_path), timeout=300))
+    conf = tmp_path / "containers.conf"
+    conf.write_text('[engine]\nimage_volume_mode="tmpfs"\n')
+    cenv = {**env, "CONTAINERS_CONF": str(conf)}
+    assert ok(run_rpod(cenv, "run", "--rm", *NONE, "volimg", "stat", "-f", "-c", "%T", "/data")).stdout == "tmpfs\n"
+    r = ok(run_rpod(cenv, "run", "--rm", *NONE, "--image-volume", "bind", "volimg", "stat", "-f", "-c", "%T", "/data"))
+    assert r.stdout != "tmpfs\n"
+    r = run_rpod(cenv, "run", "--rm", *NONE, "--image-volume", "ignore", "volimg", "stat", "-f", "-c", "%T", "/data")
+    assert r.returncode == 1
+    ok(run_rpod(env, "rmi", "-f", "volimg"))
