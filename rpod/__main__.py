@@ -12,6 +12,11 @@ def main() -> int:
         code = fast_main(sys.argv[1:])
         if code is not None:
             return code
+    from rpod.cli.fast import main as fast_main  # the everyday commands, without click
+
+    code = fast_main(sys.argv[1:])
+    if code is not None:
+        return code
     from rpod.cli.app import main as cli_main
 
     return cli_main(sys.argv[1:])

@@ -19,9 +19,9 @@ import click
 from rpod import __version__
 from rpod.cli.cobra import CobraCommandMixin
 from rpod.cli.common import print_error
-from rpod.cli.globals import LogLevelError, global_options
+from rpod.cli.globals import global_options
 from rpod.cli.helpfmt import PodmanHelpMixin, adopt
-from rpod.errors import EXIT_ENGINE, RpodError
+from rpod.errors import EXIT_ENGINE
 
 # name -> (module, command, summary).  ``command`` is the name of the command in the module's ``app``
 # group (or in its ``top_level`` group, for commands that exist only at the top level); None means
@@ -208,19 +208,6 @@ def app(**opts: Any) -> None:
     apply(opts)
 
 
-def _report(err: BaseException) -> int | None:
-    """Print an rpod (or kernel-side) error, turned into the host gap behind it (and its fix)
-    when there is one; its exit code, or None when it is neither (a bug)."""
-    from rpod.engine.host import explain
-
-    explained = explain(err)
-    if explained is None:
-        return None
-    message, hint, exit_code = explained
-    print_error(message, hint)
-    return exit_code
-
-
 def _hide_remote(argv: list[str]) -> None:
     """Podman leaves ``--remote`` out of ``--help`` once a connection is named (CONTAINER_HOST,
     CONTAINER_CONNECTION, --url, --connection)."""
@@ -264,23 +251,20 @@ def main(argv: list[str] | None = None) -> int:
 
         return answer(app, list(argv[1:]), descriptions=argv[0] == "__complete")
     _hide_remote(argv)
+    from rpod.cli.exits import guarded
+
+    return guarded(lambda: _click_main(argv))
+
+
+def _click_main(argv: list[str]) -> Any:
+    """click's part of :func:`main`: its own exceptions; the rest leave through rpod.cli.exits."""
     try:
-        rv: Any = app.main(args=_cobra_args(app, list(argv)), prog_name=program_name(), standalone_mode=False)
-        return rv if isinstance(rv, int) else 0
-    except LogLevelError as e:  # Podman prints these bare and exits 1
-        sys.stderr.write(f"{e.message}\n")
-        return e.exit_code
+        return app.main(args=_cobra_args(app, list(argv)), prog_name=program_name(), standalone_mode=False)
     except MissingCommand as e:  # usage on stdout, then Podman's error
         sys.stdout.write(e.ctx.get_help() + "\n")
         sys.stdout.flush()
         print_error(e.format_message())
         return EXIT_ENGINE
-    except RpodError as e:
-        partial = getattr(e, "output", None)  # a template prints what it rendered before failing
-        if partial:
-            sys.stdout.write(partial)
-            sys.stdout.flush()
-        return _report(e) or EXIT_ENGINE
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.exceptions.Abort:
@@ -288,22 +272,4 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ENGINE
     except click.exceptions.ClickException as e:
         _usage_error(e)
-        return EXIT_ENGINE
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        # the reader went away (``rpod images | head``): not an error worth a traceback
-        try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        except OSError:
-            pass
-        return 0
-    except Exception as e:  # an unexpected bug: say so, keep exit code contract
-        code = _report(e)
-        if code is not None:
-            return code
-        if os.environ.get("RPOD_LOG_LEVEL") == "debug":
-            raise
-        print_error(f"internal error: {e.__class__.__name__}: {e}",
-                    "rerun with --log-level=debug for a traceback and report it")
         return EXIT_ENGINE

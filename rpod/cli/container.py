@@ -8,16 +8,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from rpod.cli.common import HELP, NounGroup, is_json, parse_filters, print_error, report_items, write
+from rpod.cli.common import HELP, NounGroup, parse_filters, report_items, write
+from rpod.cli.fast import commands
 
-PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "Names": "NAMES", "Size": "SIZE", "Pod": "POD ID",
-              "PodName": "PODNAME"}
 _LAZY = {name: "rpod.cli.run" for name in ("run", "create", "start", "attach")}
 _LAZY.update({name: "rpod.cli.container_files" for name in ("cp", "diff", "export")})
 _LAZY["commit"] = "rpod.cli.commit"
@@ -51,24 +49,7 @@ def _ps_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def ps_cmd(all_: bool, quiet: bool, latest: bool, last: int, no_trunc: bool, filters: tuple[str, ...],
            fmt: str | None, sort: str, noheading: bool, size: bool, external: bool, pod: bool) -> None:
     """List containers."""
-    from rpod.engine import containers
-
-    rows = containers.ps(containers.ListOptions(all=all_, latest=latest, last=last, no_trunc=no_trunc,
-                                                filters=parse_filters(filters), sort=sort, size=size))
-    if quiet and not fmt:
-        write("".join(r.ID + "\n" for r in rows))
-        return
-    if is_json(fmt):
-        from rpod.cli.common import print_json
-
-        print_json([r.json(size) for r in rows])
-        return
-    from rpod.format import render_list
-
-    fmt = fmt or ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t"
-                  "{{.Ports}}\t{{.Names}}" + ("\t{{.Size}}" if size else "")
-                  + ("\t{{.Pod}}\t{{.PodName}}" if pod else ""))
-    write(render_list(fmt, rows, headers=PS_HEADERS, noheading=noheading, name="ps"))
+    commands.ps(all_, quiet, latest, last, no_trunc, filters, fmt, sort, noheading, size, external, pod)
 
 
 app.add_command(ps_cmd, "ls")
@@ -89,11 +70,7 @@ app.add_command(ps_cmd, "list")
 def rm_cmd(containers: tuple[str, ...], force: bool, all_: bool, ignore: bool, volumes: bool,
            timeout: int | None, latest: bool, cidfiles: tuple[str, ...], depend: bool) -> None:
     """Remove one or more containers."""
-    from rpod.engine import containers as engine
-
-    report_items(engine.remove(engine.RemoveOptions(
-        refs=list(containers), all=all_, latest=latest, force=force, ignore=ignore, volumes=volumes,
-        timeout=timeout, cidfiles=list(cidfiles), depend=depend)))
+    commands.rm(containers, force, all_, ignore, volumes, timeout, latest, cidfiles, depend)
 
 
 @app.command("stop", context_settings=HELP)
@@ -107,10 +84,7 @@ def rm_cmd(containers: tuple[str, ...], force: bool, all_: bool, ignore: bool, v
 def stop_cmd(containers: tuple[str, ...], all_: bool, ignore: bool, timeout: int | None, latest: bool,
              cidfiles: tuple[str, ...]) -> None:
     """Stop one or more containers."""
-    from rpod.engine import containers as engine
-
-    report_items(engine.stop(engine.StopOptions(refs=list(containers), all=all_, latest=latest, ignore=ignore,
-                                                timeout=timeout, cidfiles=list(cidfiles))))
+    commands.stop(containers, all_, ignore, timeout, latest, cidfiles)
 
 
 @app.command("kill", context_settings=HELP)
@@ -120,9 +94,7 @@ def stop_cmd(containers: tuple[str, ...], all_: bool, ignore: bool, timeout: int
 @click.option("-l", "--latest", is_flag=True, help="The latest created container")
 def kill_cmd(containers: tuple[str, ...], sig: str, all_: bool, latest: bool) -> None:
     """Send a signal to one or more containers."""
-    from rpod.engine import containers as engine
-
-    report_items(engine.kill(engine.KillOptions(refs=list(containers), signal=sig, all=all_, latest=latest)))
+    commands.kill(containers, sig, all_, latest)
 
 
 @app.command("restart", context_settings=HELP)
@@ -151,11 +123,7 @@ def restart_cmd(containers: tuple[str, ...], timeout: int | None, all_: bool, ru
 def wait_cmd(containers: tuple[str, ...], condition: tuple[str, ...], interval: str, latest: bool,
              ignore: bool) -> None:
     """Wait for containers to stop and print their exit codes."""
-    from rpod.engine import containers as engine
-
-    for code in engine.wait(engine.WaitOptions(refs=list(containers), conditions=list(condition), latest=latest,
-                                               ignore=ignore)):
-        write(f"{code}\n")
+    commands.wait(containers, condition, interval, latest, ignore)
 
 
 # ---------------------------------------------------------------------------------- logs / inspect
@@ -173,15 +141,7 @@ def wait_cmd(containers: tuple[str, ...], condition: tuple[str, ...], interval: 
 def logs_cmd(containers: tuple[str, ...], follow: bool, since: str | None, until: str | None,
              timestamps: bool, tail: int, latest: bool, names: bool, details: bool, color: bool) -> None:
     """Fetch the logs of one or more containers."""
-    from rpod.engine.containers_logs import LogsOptions, logs
-
-    opts = LogsOptions(refs=list(containers), latest=latest, follow=follow, since=since, until=until,
-                       timestamps=timestamps, tail=tail, names=names)
-    for stream, data in logs(opts):
-        fd = 2 if stream == "stderr" else 1
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+    commands.logs(containers, follow, since, until, timestamps, tail, latest, names, details, color)
 
 
 @app.command("inspect", context_settings=HELP)
@@ -193,21 +153,7 @@ def logs_cmd(containers: tuple[str, ...], follow: bool, since: str | None, until
               help="Only this kind of object")
 def inspect_cmd(containers: tuple[str, ...], fmt: str | None, latest: bool, size: bool, kind: str) -> None:
     """Display the configuration of containers and images (containers first, as Podman)."""
-    from rpod.engine.containers_inspect import InspectOptions, inspect
-
-    report = inspect(InspectOptions(refs=list(containers), latest=latest, size=size, kind=kind))
-    if fmt and not is_json(fmt):
-        from rpod.format import render_list
-
-        write(render_list(fmt, report.structs, name="inspect"))
-    else:
-        from rpod.cli.common import print_json
-
-        print_json(report.docs)
-    for err in report.errors[:-1]:
-        print_error(err)
-    if report.errors:
-        raise report.errors[-1]
+    commands.inspect(containers, fmt, latest, size, kind)
 
 
 # --------------------------------------------------------------------------------- exec and others
@@ -226,18 +172,8 @@ def exec_cmd(container: str, command: tuple[str, ...], interactive: bool, tty: b
              user: str | None, workdir: str | None, detach: bool, env_files: tuple[str, ...],
              privileged: bool) -> None:
     """Run a process in a running container."""
-    from rpod.engine.containers_exec import ExecOptions, exec_
-
-    if privileged:
-        from rpod.cli.common import warn
-
-        warn("exec --privileged has no effect in rootless rpod: the process gets the container's own "
-             "capabilities (run the container with --privileged for more)")
-    code = exec_(ExecOptions(ref=container, command=list(command), interactive=interactive, tty=tty,
-                             env=list(env), env_files=list(env_files), user=user, workdir=workdir, detach=detach))
-    if detach:
-        write(os.urandom(32).hex() + "\n")  # Podman prints the exec session's id
-    raise click.exceptions.Exit(code)
+    raise click.exceptions.Exit(commands.exec_(container, command, interactive, tty, env, user, workdir, detach,
+                                               env_files, privileged))
 
 
 @app.command("exists", context_settings=HELP)
@@ -294,10 +230,7 @@ def prune_cmd(force: bool, filters: tuple[str, ...]) -> None:
 @click.option("-l", "--latest", is_flag=True, help="Act on the latest container")
 def port_cmd(container: str | None, private_port: str | None, all_: bool, latest: bool) -> None:
     """List port mappings or a specific mapping for the container."""
-    from rpod.engine import containers as engine
-
-    for short_id, line in engine.port(container, private_port, all_, latest):
-        write(f"{short_id}\t{line}\n" if all_ else line + "\n")
+    commands.port(container, private_port, all_, latest)
 
 
 @app.command("pause", context_settings=HELP)

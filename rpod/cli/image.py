@@ -8,18 +8,16 @@ import click
 from rpod.cli.common import (
     NounGroup,
     complete_images,
-    is_json,
     parse_bool_flag,
     parse_filters,
-    print_json,
     report_items,
     write,
 )
+from rpod.cli.fast import commands
 
 app = NounGroup("image", help="Manage images", lazy={"build": "rpod.cli.build", **{n: "rpod.cli.ship" for n in (
     "import", "push", "save", "load", "history", "tree", "diff", "mount", "unmount", "umount")}}, no_args_is_help=True)
 
-IMAGE_HEADERS = {"ID": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Created": "CREATED"}
 
 
 @app.command("pull")
@@ -64,33 +62,7 @@ def pull_cmd(names: tuple[str, ...], quiet: bool, platform: str | None, arch: st
 def ls_cmd(repository: str | None, all_: bool, quiet: bool, digests: bool, no_trunc: bool, fmt: str | None,
            filters: tuple[str, ...], noheading: bool, sort: str) -> None:
     """List images in local storage."""
-    from rpod.engine import images
-
-    flt = parse_filters(filters)
-    if repository:
-        flt.setdefault("reference", []).append(repository)
-    # only a --format can show .Containers (the default table and -q do not): the container store
-    # is not read otherwise
-    rows = images.list_images(images.ListOptions(filters=flt, sort=sort, no_trunc=no_trunc, containers=bool(fmt), all=all_))
-    if quiet:
-        write("".join(i + "\n" for i in dict.fromkeys(row.ID for row, _rec in rows)))
-        return
-    if is_json(fmt):
-        seen: set[str] = set()
-        out = []
-        for row, rec in rows:
-            if rec.id not in seen:
-                seen.add(rec.id)
-                out.append(images.image_json(row, rec))
-        print_json(out)
-        return
-    from rpod.format import render_list
-
-    if not fmt:
-        cols = ["{{.Repository}}", "{{.Tag}}", *(["{{.Digest}}"] if digests else []),
-                "{{.ID}}", "{{.CreatedSince}}", "{{.Size}}"]
-        fmt = "table " + "\t".join(cols)
-    write(render_list(fmt, [r for r, _ in rows], headers=IMAGE_HEADERS, noheading=noheading, name="images"))
+    commands.images(repository, all_, quiet, digests, no_trunc, fmt, filters, noheading, sort)
 
 
 app.add_command(ls_cmd, "list")
@@ -144,13 +116,7 @@ def untag_cmd(image: str, names: tuple[str, ...]) -> None:
 @click.option("--format", "-f", "fmt", help="Go template or json")
 def inspect_cmd(names: tuple[str, ...], fmt: str | None) -> None:
     """Display the configuration of one or more images."""
-    from rpod.engine import images
-    from rpod.format import render_list
-
-    report = images.inspect(list(names))
-    write(render_list(fmt or "json", report.structs, name="inspect", json_indent=5))
-    if report.errors:
-        raise report.errors[0]
+    commands.image_inspect(names, fmt)
 
 
 @app.command("exists")

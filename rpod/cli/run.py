@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 import click
 
-from rpod.errors import UsageError
+from rpod.cli.fast import commands
 
 CONTEXT = {"help_option_names": ["--help"], "allow_interspersed_args": False}
 # (flag names, RunOptions field, kind, help); kind: flag | str | multi | int | float
@@ -276,26 +276,9 @@ def create_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool
 def start_cmd(containers: tuple[str, ...], attach: bool, interactive: bool, sig_proxy: str,
               detach_keys: str | None, all_: bool, filters: tuple[str, ...]) -> None:
     """Start one or more containers."""
-    from rpod.cli.common import parse_bool_flag, parse_filters, report_items
-
-    if not containers and not all_ and not filters:
-        raise UsageError("start requires at least one argument")
-    if containers and all_:
-        raise UsageError("either start all containers or the container(s) provided in the arguments")
-    if attach and all_:
-        raise UsageError("you cannot start and attach all containers at once")
-    if attach or interactive:
-        from rpod.engine.containers_run import StartAttachedOptions, start_attached
-
-        if len(containers) != 1:
-            raise UsageError("you cannot start and attach multiple containers at once")
-        code = start_attached(StartAttachedOptions(containers[0], interactive=interactive,
-                                                   sig_proxy=bool(parse_bool_flag(sig_proxy, "--sig-proxy")),
-                                                   detach_keys=detach_keys))
+    code = commands.start(containers, attach, interactive, sig_proxy, detach_keys, all_, filters)
+    if code is not None:
         raise click.exceptions.Exit(code)
-    from rpod.engine.containers_start import start
-
-    report_items(start(list(containers), all_=all_, filters=parse_filters(filters)))
 
 
 @app.command("attach", context_settings={"help_option_names": ["-h", "--help"]})

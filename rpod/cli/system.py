@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from rpod.cli.common import NounGroup, confirm, parse_filters, write
+from rpod.cli.fast import commands
 
 app = NounGroup("system", help="Manage rpod", lazy={"events": "rpod.cli.events"}, no_args_is_help=True)
 top_level = click.Group()  # commands only at the top level (``rpod version``, ``rpod unshare``)
@@ -19,17 +20,7 @@ top_level = click.Group()  # commands only at the top level (``rpod version``, `
 @click.option("--format", "-f", "fmt", help="Go template or json")
 def version(fmt: str | None) -> None:
     """Display the rpod version information."""
-    from rpod.engine import host
-
-    doc = host.version()
-    if fmt:
-        from rpod.format import render_one
-
-        write(render_one(fmt, doc, name="version", json_indent=None))
-        return
-    c = doc["Client"]  # Podman's layout (scripts read "Version:"); "Go Version" names the language runtime
-    write(f"Client:       rpod Engine\nVersion:      {c['Version']}\nAPI Version:  {c['APIVersion']}\n"
-          f"Go Version:   {c['GoVersion']}\nBuilt:        {c['BuiltTime']}\nOS/Arch:      {c['OsArch']}\n")
+    commands.version(fmt)
 
 
 @app.command("info")

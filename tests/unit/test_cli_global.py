@@ -97,7 +97,7 @@ def test_boolean_flags_take_cobra_values(tmp_path: Path) -> None:
         r = rpod(*args, tmp=tmp_path)
         assert r.returncode == 0, (args, r.stderr)
     r = rpod("ps", "--all=maybe", tmp=tmp_path)
-    assert r.returncode == 125 and 'invalid argument "maybe" for "--all" flag' in r.stderr
+    assert r.returncode == 125 and 'invalid argument "maybe" for "-a, --all" flag' in r.stderr
 
 
 def test_hints_only_at_a_terminal_or_when_asked(tmp_path: Path) -> None:
