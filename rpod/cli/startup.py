@@ -55,10 +55,11 @@ def _log_level(level: str, debug: bool) -> str:
 def _runtime(runtime: str | None, flags: tuple[str, ...]) -> None:
     """``--runtime``/``--runtime-flag``: the argv prefix rpod's monitor runs containers with."""
     argv: list[str] = []
-    if runtime and runtime != "rpod":
+    if runtime and not _is_builtin_runtime(runtime):
         import shutil
 
-        found = shutil.which(runtime)
+        found = next((p for p in _conf_runtime_paths(runtime) if os.access(p, os.X_OK) and os.path.isfile(p)),
+                     None) or shutil.which(runtime)
         if not found:
             raise UsageError(f'default OCI runtime "{runtime}" not found: invalid argument')
         argv.append(found)
@@ -71,19 +72,37 @@ def _runtime(runtime: str | None, flags: tuple[str, ...]) -> None:
         os.environ["RPOD_OCI_RUNTIME"] = " ".join(argv)
 
 
+def _builtin_runtime_path() -> str:
+    """Where rpod's own runtime lives (what ``info`` shows as ``OCIRuntime.Path``), without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("rootless")
+    base = os.path.dirname(spec.origin) if spec is not None and spec.origin else ""
+    return os.path.join(base, "runtime")
+
+
+def _is_builtin_runtime(name: str) -> bool:
+    """``rpod``/``rpod-runtime``, or a containers.conf runtime whose paths name rpod's own."""
+    if name in ("rpod", "rpod-runtime") or name == _builtin_runtime_path():
+        return True
+    paths = _conf_runtime_paths(name)
+    return bool(paths) and os.path.normpath(paths[0]) == os.path.normpath(_builtin_runtime_path())
+
+
+def _conf_runtime_paths(name: str) -> list[str]:
+    """``[engine.runtimes] NAME = [paths]`` of ``CONTAINERS_CONF`` ([] when absent)."""
+    from rpod.containersconf import engine_setting
+
+    table = engine_setting("runtimes")
+    paths = table.get(name) if isinstance(table, dict) else None
+    return [p for p in paths if isinstance(p, str)] if isinstance(paths, list) else []
+
+
 def _conf_runtime() -> str | None:
     """``[engine] runtime`` of the file ``CONTAINERS_CONF`` names (read only when it is set)."""
-    path = os.environ.get("CONTAINERS_CONF")
-    if not path:
-        return None
-    import tomllib
+    from rpod.containersconf import engine_str
 
-    try:
-        with open(path, "rb") as f:
-            value = tomllib.load(f).get("engine", {}).get("runtime")
-    except (OSError, tomllib.TOMLDecodeError):
-        return None
-    return value if isinstance(value, str) and value else None
+    return engine_str("runtime") or None
 
 
 def apply_log_level(level: str, debug: bool = False) -> str:

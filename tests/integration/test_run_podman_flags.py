@@ -295,3 +295,20 @@ def test_container_runlabel(module_env: RpodEnv, tmp_path: Path) -> None:
     r = run_rpod(env, "container", "runlabel", "--display", "run", "rl_image")
     assert r.returncode == 125 and r.stderr == "Error: cannot find the value of label: run in image: rl_image\n"
     ok(run_rpod(env, "rmi", "-f", "rl_image"))
+
+
+def test_containers_conf_runtime_naming_the_builtin(module_env: RpodEnv, tmp_path: Path) -> None:
+    """800-config: ``[engine] runtime`` with ``[engine.runtimes]`` pointing at what ``info``
+    reports as the runtime's path (rpod's own) runs containers with it; an unknown one fails."""
+    env = module_env
+    name = ok(run_rpod(env, "info", "--format", "{{ .Host.OCIRuntime.Name }}")).stdout.strip()
+    path = ok(run_rpod(env, "info", "--format", "{{ .Host.OCIRuntime.Path }}")).stdout.strip()
+    for runtime in (name, "nonstandard_runtime_name"):
+        conf = tmp_path / f"{runtime}.conf"
+        conf.write_text(f'[engine]\nruntime = "{runtime}"\n[engine.runtimes]\n{runtime} = ["{path}"]\n')
+        r = ok(run_rpod({**env, "CONTAINERS_CONF": str(conf)}, "run", "--rm", *NONE, "alpine", "echo", "ran"))
+        assert r.stdout == "ran\n"
+    conf = tmp_path / "bad.conf"
+    conf.write_text('[engine]\nruntime = "nosuch-runtime"\n')
+    r = run_rpod({**env, "CONTAINERS_CONF": str(conf)}, "run", "--rm", *NONE, "alpine", "true")
+    assert r.returncode == 125 and 'default OCI runtime "nosuch-runtime" not found' in r.stderr
