@@ -181,9 +181,14 @@ class PodmanHelpMixin:
 
 def adopt(cmd: Any, mixins: tuple[type, ...] = ()) -> Any:
     """Give ``cmd`` (a click command or group) Podman's help layout and the given mixins, once."""
-    if cmd is None or getattr(cmd, "_rpod_adopted", False):
+    if cmd is None:
         return cmd
-    bases = (*[m for m in mixins if not isinstance(cmd, m)], PodmanHelpMixin, cmd.__class__)
+    missing = [m for m in mixins if not isinstance(cmd, m)]
+    if getattr(cmd, "_rpod_adopted", False):  # adopted for help first (help, man pages): add the mixins now
+        if missing:
+            cmd.__class__ = type(cmd.__class__.__name__, (*missing, cmd.__class__), {})
+        return cmd
+    bases = (*missing, PodmanHelpMixin, cmd.__class__)
     cmd.__class__ = type(f"Rpod{cmd.__class__.__name__}", bases, {})
     cmd._rpod_adopted = True
     cmd.options_metavar = "[options]"

@@ -20,7 +20,8 @@ FRONT_ENDS = ("rpod.cli", "rpod.api", "rpod.__main__")
 ENGINE = "rpod.engine"
 # what a front end may import besides the engine: the error types it maps to exit codes, the
 # output formatter, and the package itself (its version)
-FRONT_END_SHARED = ("rpod", "rpod.errors", "rpod.format", "rpod.log")  # cross-cutting: errors, output, logging
+FRONT_END_SHARED = ("rpod", "rpod.errors", "rpod.format", "rpod.log",  # cross-cutting: errors, output, logging,
+                    "rpod.containersconf")  # and the containers.conf the global options read
 
 
 @dataclass(frozen=True)
