@@ -73,7 +73,7 @@ def test_network_name_with_alias_and_static_ip(env: RpodEnv) -> None:
         assert lines[0].split()[0] == "10.91.3.40" and "web" in lines[0].split(), r.stdout
         assert lines[1].split()[0] == "10.91.3.40" and "srv" in lines[1].split(), r.stdout
         r = run_rpod(env, "run", "--rm", "--network", "aliasnet", "--ip", "10.91.3.40", "alpine", "true")
-        assert r.returncode == 125 and "already allocated" in r.stderr
+        assert r.returncode == 126 and "already allocated" in r.stderr  # a start error (Podman 126)
         r = run_rpod(env, "run", "--rm", "--network", "aliasnet:bogus=1", "alpine", "true")
         assert r.returncode == 125 and "bogus" in r.stderr
     finally:
