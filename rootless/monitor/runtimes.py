@@ -131,9 +131,16 @@ def _fork_runtime_child(close: tuple[int, ...] = ()) -> tuple[int, _socket.socke
 
 def runtime_child(chan: _socket.socket) -> int:
     """The forked runtime: serve orders from the monitor until ``start``/``delete`` or EOF."""
-    # the container's processes must not inherit the interpreter's ignored signals
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
-        signal.signal(sig, signal.SIG_DFL)
+    # the container's processes start with every signal at its default, as crun leaves them: not
+    # the interpreter's ignored SIGPIPE/SIGXFSZ, nor what the user's shell ignored (``nohup rpod run``
+    # ignores SIGHUP, and a shell in the container cannot trap a signal ignored at its start)
+    for sig in range(1, signal.NSIG):
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):  # (the C library's reserved real-time signals)
+            pass
     from rootless.runtime import api
 
     while True:

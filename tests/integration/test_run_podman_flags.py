@@ -312,3 +312,17 @@ def test_containers_conf_runtime_naming_the_builtin(module_env: RpodEnv, tmp_pat
     conf.write_text('[engine]\nruntime = "nosuch-runtime"\n')
     r = run_rpod({**env, "CONTAINERS_CONF": str(conf)}, "run", "--rm", *NONE, "alpine", "true")
     assert r.returncode == 125 and 'default OCI runtime "nosuch-runtime" not found' in r.stderr
+
+
+def test_container_signals_start_at_default_under_nohup(module_env: RpodEnv) -> None:
+    """``nohup rpod run`` (SIGHUP ignored in rpod): the container's process still starts with no
+    ignored signal, so its shell can trap HUP (CI saw `kill -s HUP` do nothing under nohup)."""
+    import signal
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "rpod", "run", "--rm", *NONE, "alpine", "grep", "SigIgn", "/proc/self/status"],
+                       env=module_env, capture_output=True, text=True, timeout=120, cwd=module_env.get("HOME"),
+                       preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["SigIgn:", "0000000000000000"]
