@@ -84,27 +84,18 @@ def parse_options(options: list[str]) -> MountOptions:
 
 def secure_join(root: str, path: str) -> str:
     """``root/path`` with symlinks resolved as if ``root`` were ``/`` (never escapes ``root``)."""
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, part)
+    from rootless.pathwalk import resolve
+
+    def readlink(parts: list[str]) -> str | None:
         try:
-            target = os.readlink(candidate)
+            return os.readlink(os.path.join(root, *parts))
         except OSError:
-            resolved.append(part)
-            continue
-        hops += 1
-        if hops > 40:
-            raise OSError(errno.ELOOP, f"too many symlinks resolving {path} in {root}")
-        if target.startswith("/"):
-            resolved = []
-        parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            return None
+
+    try:
+        resolved = resolve(path, readlink)
+    except OSError as e:
+        raise OSError(errno.ELOOP, f"too many symlinks resolving {path} in {root}") from e
     return os.path.join(root, *resolved)
 
 

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
 from rpod.errors import RpodError
 from rpod.image.layerfs import find_in_layers
-
-_MAX_LINKS = 40
 
 
 def check_workdir(cdir: Path, record: Any) -> None:
@@ -41,32 +38,17 @@ def check_workdir(cdir: Path, record: Any) -> None:
 def _exists(layers: list[str], path: str) -> bool:
     """Whether ``path`` resolves, following symlinks inside the container's root, to something in
     the overlay of ``layers`` (top first)."""
-    todo = [p for p in path.split("/") if p and p != "."]
-    done: list[str] = []
-    links = 0
-    while todo:
-        part = todo.pop(0)
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        done.append(part)
+    from rootless.pathwalk import resolve
+
+    def readlink(parts: list[str]) -> str | None:
         try:
-            found = find_in_layers(layers, "/" + "/".join(done))
+            found = find_in_layers(layers, "/" + "/".join(parts))
         except ValueError:
-            return False
-        if found is None:
-            return False
-        st = found.lstat()
-        if stat.S_ISLNK(st.st_mode):
-            links += 1
-            if links > _MAX_LINKS:
-                return False
-            target = os.readlink(found)
-            done.pop()
-            if target.startswith("/"):
-                done = []
-            todo = [p for p in target.split("/") if p and p != "."] + todo
-        elif not stat.S_ISDIR(st.st_mode) and todo:
-            return False
-    return True
+            return None
+        return os.readlink(found) if found is not None and found.is_symlink() else None
+
+    try:
+        resolved = resolve(path, readlink)
+    except OSError:  # a loop of links
+        return False
+    return not resolved or find_in_layers(layers, "/" + "/".join(resolved)) is not None
