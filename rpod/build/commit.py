@@ -98,6 +98,10 @@ def _commit(paths: Paths, opts: CommitOptions) -> ImageRecord:
         inner["Env"] = list(rec.env)
     if rec.cmd:
         inner["Cmd"] = list(rec.cmd)
+    ep = list(rec.entrypoint or [])
+    if ep and list(rec.command[:len(ep)]) == ep:  # what the container ran: its entrypoint and the rest
+        inner["Entrypoint"] = ep
+        inner["Cmd"] = list(rec.command[len(ep):]) or None
     if rec.workdir and rec.workdir != "/":
         inner["WorkingDir"] = rec.workdir
     if rec.user:

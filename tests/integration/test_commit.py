@@ -40,3 +40,13 @@ def test_commit_format_squash_and_volumes(module_env: RpodEnv) -> None:
     missing = run_rpod(module_env, "commit", "no-such-container", "x")
     assert missing.returncode == 125 and "no-such-container" in missing.stderr
     ok(run_rpod(module_env, "rm", "c2"))
+
+
+def test_commit_keeps_the_entrypoint_the_container_ran(module_env: RpodEnv) -> None:
+    """030-run "docker-archive": ``--entrypoint`` (which drops the image's CMD) is committed."""
+    ok(run_rpod(module_env, "run", "--name", "epc", "--network", "none", "--entrypoint=[\"/bin/echo\",\"rand-ep\"]",
+                "alpine"))
+    ok(run_rpod(module_env, "commit", "-q", "epc", "epimg"))
+    assert ok(run_rpod(module_env, "run", "--rm", "--network", "none", "epimg")).stdout == "rand-ep\n"
+    ok(run_rpod(module_env, "rm", "epc"))
+    ok(run_rpod(module_env, "rmi", "epimg"))
