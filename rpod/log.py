@@ -82,6 +82,12 @@ def warn(message: str, once: bool = True) -> None:
         emit("warning", message)
 
 
+def info(message: str) -> None:
+    """A line shown with ``--log-level info`` (or debug)."""
+    if _enabled("info"):
+        emit("info", message)
+
+
 def debug(message: str) -> None:
     if _enabled("debug"):
         emit("debug", f"{(time.monotonic() - _START) * 1000:7.1f}ms {message}")

@@ -201,8 +201,11 @@ def monitor_config(paths: Any, record: Any, opts: Any, cdir: Path, log_driver: s
         else:
             from rpod import log
 
-            log.warn("the journald log driver needs the systemd journal (no socket at "
-                     "/run/systemd/journal/socket): falling back to k8s-file", once=True)
+            note = ("the journald log driver needs the systemd journal (no socket at "
+                    "/run/systemd/journal/socket): falling back to k8s-file")
+            # Podman says nothing here (conmon's journal writes just go nowhere); rpod keeps the
+            # logs in a file and tells a person at a terminal, scripts with --log-level info
+            (log.warn if log.hints_enabled() else log.info)(note)
             cfg["log_driver"] = "k8s-file"
     return cfg
 
