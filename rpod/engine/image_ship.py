@@ -118,6 +118,10 @@ def save(names: list[str], fmt: str, output: str, multi: bool, progress: Any, co
     finally:
         for src, _ in images:
             src.cleanup()
+    from rpod.events import record
+
+    for name in names if multi or len(names) == 1 else names[:1]:
+        record(p, "image", "save", id=resolve_local(p, name).id, name=output)
 
 
 def _normalize(name: str) -> str:
@@ -155,8 +159,8 @@ def load(source: str, progress: Any, paths: Paths | None = None) -> Any:
             raise RpodError(f"{source}: {e.strerror.lower() if e.strerror else e}") from e
         with f:
             loaded = load_archive(p, f, progress)
-    for rec in loaded.records:
-        record(p, "image", "load", id=rec.id, name=",".join(rec.names))
+    # Podman 4.3.1's one event for a load: "loadfromarchive", named by the archive, no id
+    record(p, "image", "loadfromarchive", id="", name=source if source not in ("", "-") else "/dev/stdin")
     return loaded
 
 

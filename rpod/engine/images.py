@@ -254,8 +254,11 @@ def tag(image: str, targets: list[str], paths: Paths | None = None) -> None:
     p = paths_or_default(paths)
     rec = resolve(p, image)
     store = _store(p)
+    from rpod.events import record
+
     for t in targets:
         store.add_name(rec.id, normalize_tag(t))
+        record(p, "image", "tag", id=rec.id, name=t)  # the name as given, as Podman's event shows it
 
 
 def untag(image: str, names: list[str], paths: Paths | None = None) -> None:

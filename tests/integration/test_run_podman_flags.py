@@ -329,3 +329,19 @@ def test_container_signals_start_at_default_under_nohup(module_env: RpodEnv) -> 
     assert not ignored & (1 << (signal.SIGHUP - 1)), r.stdout
     plain = ok(run_rpod(module_env, "run", "--rm", *NONE, "alpine", "grep", "SigIgn", "/proc/self/status"))
     assert plain.stdout == r.stdout  # the same as without nohup
+
+
+def test_image_events_as_podman_names_them(module_env: RpodEnv, tmp_path: Path) -> None:
+    """090-events "image events": save, loadfromarchive (named by the archive, no id), tag as given."""
+    env = module_env
+    iid = ok(run_rpod(env, "image", "inspect", "--format", "{{.ID}}", "alpine")).stdout.strip()
+    since = ok(run_rpod(env, "version", "--format", "{{.Client.BuiltTime}}")).stdout and str(int(time.time()) - 1)
+    ball = tmp_path / "ball.tar"
+    ok(run_rpod(env, "save", "-q", "alpine", "-o", str(ball)))
+    ok(run_rpod(env, "load", "-q", "-i", str(ball)))
+    ok(run_rpod(env, "tag", "alpine", "registry.com/evtag"))
+    ok(run_rpod(env, "untag", "alpine", "registry.com/evtag"))
+    r = ok(run_rpod(env, "events", "--stream=false", "--filter", "type=image", "--since", since,
+                    "--format", "{{.Status}}--{{.ID}}--{{.Name}}"))
+    assert r.stdout.splitlines() == [f"save--{iid}--{ball}", f"loadfromarchive----{ball}",
+                                     f"tag--{iid}--registry.com/evtag", f"untag--{iid}--registry.com/evtag:latest"]
