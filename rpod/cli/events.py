@@ -22,7 +22,7 @@ def _render(ev: dict[str, Any], fmt: str | None, truncate: bool = False) -> str:
         return json.dumps(public, separators=(",", ":")) + "\n"
     from rpod.format import render_one
 
-    out = render_one(fmt, public, name="events")
+    out = render_one(fmt, {"ID": "", "Name": "", "Image": "", **public}, name="events")  # Go fields, "" when unset
     return out if out.endswith("\n") else out + "\n"
 
 
