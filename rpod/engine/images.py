@@ -265,17 +265,22 @@ def untag(image: str, names: list[str], paths: Paths | None = None) -> None:
     """Remove names from a local image (all of them when ``names`` is empty)."""
     from rpod.image.manage import normalize_tag
 
+    from rpod.events import record
+
     p = paths_or_default(paths)
     rec = resolve(p, image)
     store = _store(p)
     if not names:
         store.remove_name(rec.id, None)
+        for n in rec.names:
+            record(p, "image", "untag", id=rec.id, name=n)
         return
     for n in names:
         full = n if n in rec.names else normalize_tag(n)
         if full not in rec.names:
             full = next((x for x in rec.names if x.endswith("/" + n) or x.endswith("/" + n + ":latest")), full)
         store.remove_name(rec.id, full)
+        record(p, "image", "untag", id=rec.id, name=full)
 
 
 def completion_words(paths: Paths | None = None) -> list[str]:
