@@ -263,9 +263,8 @@ def tag(image: str, targets: list[str], paths: Paths | None = None) -> None:
 
 def untag(image: str, names: list[str], paths: Paths | None = None) -> None:
     """Remove names from a local image (all of them when ``names`` is empty)."""
-    from rpod.image.manage import normalize_tag
-
     from rpod.events import record
+    from rpod.image.manage import normalize_tag
 
     p = paths_or_default(paths)
     rec = resolve(p, image)
