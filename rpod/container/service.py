@@ -145,7 +145,27 @@ def healthcheck_run(paths: Any, record: Any) -> dict[str, Any]:
                     raise StateConflict(f"container {record.id} has no defined healthcheck")
                 if result.get("error"):
                     raise StateConflict(f"container {record.name} is not running: container state improper")
+                _await_failure_action(store, record, st, result)
                 return result
+
+
+def _await_failure_action(store: Any, record: Any, before: Any, result: dict[str, Any]) -> None:
+    """``healthcheck run`` returns once ``--health-on-failure`` took effect, as Podman's does it
+    in the same call: the container stopped (kill, stop) or running again (restart)."""
+    import time
+
+    action = getattr(record.options, "health_on_failure", None) or "none"
+    if action == "none" or result.get("status") != "unhealthy":
+        return
+    deadline = time.monotonic() + (record.stop_timeout or 10) + 60
+    while time.monotonic() < deadline:
+        st = store.state(record.id)
+        if action == "restart":
+            if st.status == "running" and (st.restart_count > before.restart_count or st.started_at != before.started_at):
+                return
+        elif st.status != "running":
+            return
+        time.sleep(0.05)  # (polling the state the monitor writes, until the deadline)
 
 
 # ------------------------------------------------------------------------------------ the bundle

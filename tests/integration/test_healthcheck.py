@@ -184,3 +184,21 @@ def test_output_lines_joined_and_on_failure_needs_a_check(env: RpodEnv) -> None:
     r = run_rpod(env, "create", "--health-on-failure=kill", "alpine")
     assert r.returncode == 125
     assert r.stderr == "Error: cannot set on-failure action to kill without a health check\n"
+
+
+def test_healthcheck_run_returns_after_the_failure_action(env: RpodEnv) -> None:
+    """220-healthcheck: ``healthcheck run`` of a failing check returns once the on-failure action
+    took effect (restart: running again; kill: exited), as Podman does it in the same call."""
+    for action, state in (("restart", "running"), ("kill", "exited")):
+        name = f"hc-{action}"
+        ok(run_rpod(env, "run", "-d", "--name", name, "--health-cmd", "test ! -e /uh-oh", "--health-interval",
+                    "disable", "--health-retries", "1", "--health-on-failure", action, "alpine", "sh", "-c",
+                    "rm -f /uh-oh; sleep 1000"))
+        try:
+            ok(run_rpod(env, "healthcheck", "run", name))
+            ok(run_rpod(env, "exec", name, "touch", "/uh-oh"))
+            r = run_rpod(env, "healthcheck", "run", name)
+            assert (r.returncode, r.stdout) == (1, "unhealthy\n"), r
+            assert inspect_format(env, name, "{{.State.Status}}") == state
+        finally:
+            ok(run_rpod(env, "rm", "-f", "-t", "0", name))
