@@ -70,10 +70,11 @@ def remove_images(paths: Paths, names: Iterable[str], *, force: bool = False,
                 hint="remove the containers first (rpod rm) or use rpod rmi -f")
         if using and force and remove_users is not None:
             remove_users(using)
-        report.untagged.extend(rec.names)
+        oldest_first = list(reversed(rec.names))  # the store keeps the newest name first; Podman's order
+        report.untagged.extend(oldest_first)
         store.delete(rec.id)
         report.deleted.append(rec.id)
-        for n in rec.names:
+        for n in oldest_first:
             record_event(paths, "image", "untag", id=rec.id, name=n)
         record_event(paths, "image", "remove", id=rec.id, name=rec.id)
     cleanup_unused(paths)

@@ -345,5 +345,16 @@ def test_image_events_as_podman_names_them(module_env: RpodEnv, tmp_path: Path) 
                     "--format", "{{.Status}}--{{.ID}}--{{.Name}}"))
     lines = r.stdout.splitlines()
     lines = lines[next(i for i, ln in enumerate(lines) if ln.startswith("save--")):]
-    assert lines == [f"save--{iid}--{ball}", f"loadfromarchive----{ball}",
-                                     f"tag--{iid}--registry.com/evtag", f"untag--{iid}--registry.com/evtag:latest"]
+    assert lines[:4] == [f"save--{iid}--{ball}", f"loadfromarchive----{ball}",
+                         f"tag--{iid}--registry.com/evtag", f"untag--{iid}--registry.com/evtag:latest"]
+
+
+def test_rmi_untags_oldest_name_first(module_env: RpodEnv, tmp_path: Path) -> None:
+    """090-events: ``rmi -f ID`` untags in the order the names were given (Podman's storage order)."""
+    env = module_env
+    (tmp_path / "Containerfile").write_text("FROM alpine\nLABEL order=1\n")
+    iid = ok(run_rpod(env, "build", "-q", "-t", "ordimg", str(tmp_path), timeout=300)).stdout.strip().splitlines()[-1]
+    ok(run_rpod(env, "tag", "ordimg", "localhost/ordimg2"))
+    r = ok(run_rpod(env, "rmi", "-f", iid))
+    assert r.stdout.splitlines() == ["Untagged: localhost/ordimg:latest", "Untagged: localhost/ordimg2:latest",
+                                     f"Deleted: {iid}"]
