@@ -118,12 +118,12 @@ def _start_for_run(p: Paths, record: Any, io: Any, spawn: MonitorSpawn | None) -
     """``lifecycle.start`` for ``run``: a container that cannot start makes ``run`` exit 126 (127
     when something is not found), as Podman's ``define.ExitCode`` maps start errors."""
     from rpod.container import lifecycle
-    from rpod.errors import EXIT_ENGINE, RpodError
+    from rpod.errors import EXIT_ENGINE, HostSetupError, RpodError
 
     try:
         return lifecycle.start(p, record, io, spawn)
-    except RpodError as e:
-        if getattr(e, "exit_code", EXIT_ENGINE) == EXIT_ENGINE:
+    except RpodError as e:  # (a gap of the host, e.g. slirp4netns missing, stays rpod's own 125)
+        if getattr(e, "exit_code", EXIT_ENGINE) == EXIT_ENGINE and not isinstance(e, HostSetupError):
             text = str(e).lower()
             e.exit_code = 127 if "no such file or directory" in text or "file not found" in text else 126
         raise

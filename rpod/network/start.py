@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rootless import ctrfiles
-from rpod.errors import RpodError, StateConflict
+from rpod.errors import HostSetupError, StateConflict
 from rpod.network.plan import load, patch_namespaces
 from rpod.network.ports import check_free
 
@@ -35,7 +35,7 @@ def monitor_spec(paths: Any, record: Any, cdir: Path, peer: PeerLookup) -> dict[
 
         tool = "slirp4netns" if p.mode == "slirp4netns" else "pasta"
         if not shutil.which(tool):
-            raise RpodError(f"{tool} is not installed: --network {p.mode} needs it",
+            raise HostSetupError(f"{tool} is not installed: --network {p.mode} needs it",
                             hint=f"apt-get install {'slirp4netns' if tool == 'slirp4netns' else 'passt'}, "
                                  "or run with --network none")
     if p.mode == "slirp4netns":
@@ -136,5 +136,5 @@ def _check_tun() -> None:
     try:
         check_tun()
     except NetworkSetupError as e:
-        raise RpodError(str(e), hint=e.hint) from None
+        raise HostSetupError(str(e), hint=e.hint) from None
 
