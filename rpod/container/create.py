@@ -271,13 +271,13 @@ def _keep_id_home(opts: RunOptions, src: _Source, destinations: list[str]) -> st
     """``--userns=keep-id``'s home directory, as Podman picks it: the caller's own home when a
     mount brings it (or a parent of it) into the container, else the container's working
     directory.  None without keep-id."""
-    import pwd
-
     from rpod.container.options import parse_userns
 
     mode = parse_userns(opts.userns)
     if mode.mode != "keep-id":
         return None
+    import pwd
+
     workdir = opts.workdir or src.inner.get("WorkingDir") or "/"
     try:
         host_home = pwd.getpwuid(os.getuid() if mode.uid is None else mode.uid).pw_dir

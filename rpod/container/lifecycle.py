@@ -161,11 +161,12 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
         raise UsageError("--log-driver passthrough needs a foreground container (no -d)")
     if spawn is None:
         spawn = spawn_monitor(io, record.id)
+    logs = log_settings(list(opts.log_opt or []))  # --log-opt, parsed once
     cfg: dict[str, Any] = {
         "id": record.id, "bundle": str(cdir), "state_root": runtime_state_root(paths),
         "container_dir": str(cdir), "run_dir": str(run_dir), "sync_fd": spawn.sync_fd,
-        "terminal": terminal, "log_driver": log_driver, "log_path": log_path(cdir, opts),
-        "log_size_max": log_settings(opts.log_opt).size_max, "timeout": opts.timeout or 0,
+        "terminal": terminal, "log_driver": log_driver, "log_path": logs.path or str(cdir / ctrfiles.LOG),
+        "log_size_max": logs.size_max, "timeout": opts.timeout or 0,
         "remove": bool(opts.rm), "exit_command": exit_command(paths, record.id) if opts.rm else (
             exit_command(paths, record.id, rm=False) if opts.pod else None),
         "network": network,

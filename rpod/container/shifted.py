@@ -66,10 +66,6 @@ def passwd_layer(paths: Paths, opts: RunOptions, layer_dirs: list[Path], maps: C
     the name ``N``, "container user") and ``--hostuser``'s host users, and an ``/etc/mtab`` link
     to ``/proc/mounts`` when the image has none; owned by the image's root like the files it
     replaces; made once per (content, map).  [] when nothing needs adding."""
-    import hashlib
-    import json
-
-    from rpod.container.users import added_entries
     from rpod.image.layerfs import find_in_layers
 
     passwd_lines, group_lines = _keep_id_lines(opts.userns, home)
@@ -77,13 +73,18 @@ def passwd_layer(paths: Paths, opts: RunOptions, layer_dirs: list[Path], maps: C
     top_first = list(reversed(layer_dirs))
     files: dict[str, str] = {}
     if passwd_lines or host_lines:
+        from rpod.container.users import added_entries
+
         passwd, groups = added_entries(top_first, passwd_lines + host_lines, group_lines, by_name=host_lines)
         files = {name: text for name, text in (("etc/passwd", passwd), ("etc/group", groups)) if text is not None}
     links = {}
     if find_in_layers(top_first, "etc/mtab") is None:  # Podman links it, so that mount(8) works inside
         links["etc/mtab"] = "/proc/mounts"
-    if not files and not links:
+    if not files and not links:  # (the common case: nothing imported or written on the run path)
         return []
+    import hashlib
+    import json
+
     digest = hashlib.sha256(json.dumps([files, links], sort_keys=True).encode()).hexdigest()
     base = paths.root / "extra-layers" / digest
     src = base / "diff"
@@ -113,14 +114,14 @@ def passwd_layer(paths: Paths, opts: RunOptions, layer_dirs: list[Path], maps: C
 
 def _keep_id_lines(userns: str, home: str) -> tuple[list[str], list[str]]:
     """keep-id's passwd and group lines ([] without keep-id)."""
-    import grp
-    import pwd
-
     from rpod.container.options import parse_userns
 
     mode = parse_userns(userns)
     if mode.mode != "keep-id":
         return [], []
+    import grp
+    import pwd
+
     uid = os.getuid() if mode.uid is None else mode.uid
     gid = os.getgid() if mode.gid is None else mode.gid
     gecos = ""
