@@ -358,3 +358,13 @@ def test_rmi_untags_oldest_name_first(module_env: RpodEnv, tmp_path: Path) -> No
     r = ok(run_rpod(env, "rmi", "-f", iid))
     assert r.stdout.splitlines() == ["Untagged: localhost/ordimg:latest", "Untagged: localhost/ordimg2:latest",
                                      f"Deleted: {iid}"]
+
+
+def test_kernel_memory_warns_and_dns_opt_alias(module_env: RpodEnv) -> None:
+    """030-run / 500-networking: ``--kernel-memory`` is Podman's no-op warning; ``--dns-opt`` is
+    ``--dns-option``."""
+    env = module_env
+    r = ok(run_rpod(env, "run", "--rm", *NONE, "--kernel-memory", "100", "alpine", "true"))
+    assert "The --kernel-memory flag is no longer supported. This flag is a noop." in r.stderr
+    r = ok(run_rpod(env, "run", "--rm", "--dns-opt=ndots:3", "alpine", "cat", "/etc/resolv.conf"))
+    assert "options ndots:3" in r.stdout
