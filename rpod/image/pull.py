@@ -120,7 +120,8 @@ class Puller:
             rec = self._pull_archive(name) if name.startswith(ARCHIVE_TRANSPORTS) else self._pull(name)
             from rpod.events import record
 
-            record(self.paths, "image", "pull", id=rec.id, name=name)
+            # Podman's pull event of an archive reference carries no id (090-events)
+            record(self.paths, "image", "pull", id="" if name.startswith(ARCHIVE_TRANSPORTS) else rec.id, name=name)
             return rec
         finally:
             if self._spare is not None:
