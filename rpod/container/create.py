@@ -82,6 +82,11 @@ class _Source:
 def _check(opts: RunOptions) -> None:
     """What can be refused before anything is pulled or written."""
     opts.validate()
+    if any(lbl.partition("=")[::2] in (("io.containers.autoupdate", "registry"), ("io.containers.autoupdate", "image"))
+           for lbl in opts.labels):
+        from rpod.systemd.autoupdate import validate_image_reference
+
+        validate_image_reference(opts.image)
     if opts.runtime:
         resolve_runtime(opts.runtime)
     if opts.cidfile and os.path.exists(opts.cidfile):
