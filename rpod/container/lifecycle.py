@@ -15,7 +15,6 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from rpod.errors import (
 from rpod.events import container_event
 from rpod.log import debug
 from rpod.paths import Paths
+from rpod.records import record, replace
 
 POLL = 0.02
 
@@ -47,7 +47,7 @@ def runtime_state_root(paths: Paths) -> str:
 
 
 # ------------------------------------------------------------------------------------------- start
-@dataclass
+@record
 class Started:
     """A started container: its pid and the sync socket to its monitor (None once closed)."""
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import os
 import socket
-from dataclasses import dataclass
 from typing import Any
 
 from rootless.entry import python_entry
 from rootless.procinfo import proc_start_time
 from rootless.procspawn import Child, posix_spawn_closing
 from rpod.log import debug
+from rpod.records import record
 
 
-@dataclass
+@record
 class StdioRequest:
     """How the CLI connects to the container: its own fds for a foreground run, None when detached."""
 

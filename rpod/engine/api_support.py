@@ -52,8 +52,9 @@ def container_dir(cid: str) -> Path:
 
 def run_options_fields() -> set[str]:
     from rpod.container.options import RunOptions
+    from rpod.records import field_names
 
-    return set(RunOptions.__dataclass_fields__)
+    return field_names(RunOptions)
 
 
 def create(fields: dict[str, Any]) -> Any:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rpod.engine.containers import container_store
 from rpod.engine.types import paths_or_default
 from rpod.errors import StateConflict, UsageError
+from rpod.records import field, record
 
 if TYPE_CHECKING:
     from rpod.paths import Paths
 
 
-@dataclass
+@record
 class ExecOptions:
     """``exec``."""
 

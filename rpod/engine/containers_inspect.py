@@ -4,13 +4,13 @@ Go struct views templates see."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rootless import ctrfiles
 from rpod.engine import containers
 from rpod.engine.types import paths_or_default
 from rpod.errors import NoSuchContainer, RpodError, UsageError
+from rpod.records import field, record
 
 if TYPE_CHECKING:
     from rpod.paths import Paths
@@ -160,7 +160,7 @@ def _resource_limits(opts: Any, rec: Any) -> dict[str, Any]:
 
 
 
-@dataclass
+@record
 class InspectOptions:
     """``inspect``: names or ids of containers (and images, ``kind`` all|container|image)."""
 
@@ -170,7 +170,7 @@ class InspectOptions:
     kind: str = "all"
 
 
-@dataclass
+@record
 class InspectReport:
     """The documents found (``docs``), their Go struct views for templates (``structs``) and
     one error per name that is neither (``errors``, Podman: ``no such object``)."""

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rootless import ctrfiles
 from rpod.engine.types import paths_or_default
 from rpod.errors import RpodError, UsageError
+from rpod.records import field, record
 
 if TYPE_CHECKING:
     from rpod.paths import Paths
 
 
-@dataclass
+@record
 class ListOptions:
     """``ps``: which containers, in which order."""
 

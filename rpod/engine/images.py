@@ -6,12 +6,12 @@ Removing an image's containers (``rmi -f``) is done here: the image domain never
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rpod.engine.progress import make_progress
 from rpod.engine.types import paths_or_default
 from rpod.errors import NoSuchImage, RpodError, UsageError
+from rpod.records import field, record
 
 if TYPE_CHECKING:
     from rpod.engine.images_options import InspectReport, PruneReport, PullOptions, RemoveOptions
@@ -90,7 +90,7 @@ def _pull_all_tags(puller: Any, name: str) -> list[Any]:
 
 
 # ----------------------------------------------------------------------------------------- list
-@dataclass
+@record
 class ListOptions:
     """``images``: filters (``reference=`` for a REPOSITORY argument), order, id length."""
 

@@ -12,18 +12,18 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rpod.errors import DigestMismatch, NoSuchImage, StateConflict
 from rpod.paths import Paths
+from rpod.records import asdict, field, field_names, record
 from rpod.storefile import atomic_write, atomic_write_json, locked, read_json
 
 DB_VERSION = 1
 
 
-@dataclass
+@record
 class ImageRecord:
     """One image in the store.  ``id`` is the config digest's hex, as Podman's image ID."""
 
@@ -47,7 +47,7 @@ class ImageRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ImageRecord:
-        known = {f for f in cls.__dataclass_fields__}
+        known = field_names(cls)
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
