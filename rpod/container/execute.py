@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 from pathlib import Path
-from typing import Any
 
 from rootless import ctrfiles
 from rootless.monitor import exitfile
@@ -18,6 +17,10 @@ from rpod.container.lifecycle import raise_for_code, resolve_runtime, runtime_st
 from rpod.container.state import ContainerRecord, ContainerStore
 from rpod.errors import StateConflict, UsageError
 from rpod.paths import Paths
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def exec_in(paths: Paths, record: ContainerRecord, args: list[str], *, tty: bool = False,

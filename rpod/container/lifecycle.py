@@ -16,7 +16,6 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from rootless import ctrfiles
 from rootless.monitor import exitfile
@@ -34,6 +33,10 @@ from rpod.events import container_event
 from rpod.log import debug
 from rpod.paths import Paths
 from rpod.records import record, replace
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 POLL = 0.02
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 import json
 import os
 import socket
-from typing import Any
 
 from rootless.entry import python_entry
 from rootless.procinfo import proc_start_time
 from rootless.procspawn import Child, posix_spawn_closing
 from rpod.log import debug
 from rpod.records import record
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @record

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from rootless import ctrfiles
 from rootless.monitor import exitfile
@@ -31,7 +30,10 @@ from rpod.paths import Paths
 from rpod.records import asdict, field, field_names, record
 from rpod.storefile import REMOVING, abandoned_removals, atomic_write_json, locked, read_json
 
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from rpod.container.options import RunOptions
 
 RECORD = ctrfiles.RECORD

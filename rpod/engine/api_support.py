@@ -543,7 +543,7 @@ def version() -> str:
 
 
 def host_arch() -> str:
-    from rpod.image.pull import host_arch as ha
+    from rpod.hostfacts import host_arch as ha
 
     return ha()
 

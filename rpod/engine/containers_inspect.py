@@ -4,7 +4,6 @@ Go struct views templates see."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
 from rootless import ctrfiles
 from rpod.engine import containers
@@ -12,7 +11,10 @@ from rpod.engine.types import paths_or_default
 from rpod.errors import NoSuchContainer, RpodError, UsageError
 from rpod.records import field, record
 
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from rpod.paths import Paths
 
 

@@ -6,14 +6,16 @@ Removing an image's containers (``rmi -f``) is done here: the image domain never
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
 
 from rpod.engine.progress import make_progress
 from rpod.engine.types import paths_or_default
 from rpod.errors import NoSuchImage, RpodError, UsageError
 from rpod.records import field, record
 
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from rpod.engine.images_options import InspectReport, PruneReport, PullOptions, RemoveOptions
     from rpod.engine.items import ItemReport
     from rpod.paths import Paths

@@ -12,7 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from typing import Any, NamedTuple
+from collections import namedtuple
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
 
 
 class _NoValue:
@@ -220,15 +224,19 @@ def format_v(v: Any, plus: bool = False) -> str:
 # --------------------------------------------------------------------------- printf
 
 
-class _Spec(NamedTuple):
-    minus: bool = False
-    plus: bool = False
-    sharp: bool = False
-    space: bool = False
-    zero: bool = False
-    width: int | None = None
-    prec: int | None = None
-    plus_v: bool = False  # %+v: struct field names (the plus flag itself is dropped for %v)
+if TYPE_CHECKING:
+    class _Spec(NamedTuple):
+        minus: bool = False
+        plus: bool = False
+        sharp: bool = False
+        space: bool = False
+        zero: bool = False
+        width: int | None = None
+        prec: int | None = None
+        plus_v: bool = False  # %+v: struct field names (the plus flag itself is dropped for %v)
+else:  # the class typing.NamedTuple makes
+    _Spec = namedtuple("_Spec", ("minus", "plus", "sharp", "space", "zero", "width", "prec", "plus_v"),
+                       defaults=(False, False, False, False, False, None, None, False))
 
 
 def _pad(s: str, spec: _Spec, zero_ok: bool = True) -> str:

@@ -11,10 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform as _platform
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from rpod.errors import (
     DigestMismatch,
@@ -25,10 +23,15 @@ from rpod.errors import (
     UnsupportedMediaType,
     UsageError,
 )
+from rpod.hostfacts import host_arch
 from rpod.image.store import ImageRecord, ImageStore
 from rpod.paths import Paths
 from rpod.progress import PullProgress, QuietProgress
 from rpod.storefile import locked
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 PARALLEL_LAYERS = 4
 MAX_CONFIG_SIZE = 4 << 20  # as containers/image (iolimits.maxConfigBodySize)
@@ -49,12 +52,6 @@ class PullOptions:
 
     def platform(self) -> tuple[str, str, str]:
         return self.os or "linux", self.arch or host_arch(), self.variant
-
-
-def host_arch() -> str:
-    m = _platform.machine()
-    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
-            "s390x": "s390x", "riscv64": "riscv64"}.get(m, m)
 
 
 def parse_platform(value: str) -> tuple[str, str, str]:

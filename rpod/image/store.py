@@ -13,12 +13,15 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 from rpod.errors import DigestMismatch, NoSuchImage, StateConflict
 from rpod.paths import Paths
 from rpod.records import asdict, field, field_names, record
 from rpod.storefile import atomic_write, atomic_write_json, locked, read_json
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 DB_VERSION = 1
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from rootless import ctrfiles
 from rpod.errors import UsageError
 from rpod.network.ports import PortMapping, resolve
 from rpod.records import asdict, field, field_names, record
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 PLAN_FILE = "network.json"
 PORTLESS = ("none", "host", "container", "ns")
