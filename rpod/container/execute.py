@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 from pathlib import Path
 
 from rootless import ctrfiles
@@ -84,6 +83,7 @@ def _exec_cli(runtime: list[str], state_root: str, init_pid: int, cid: str, proc
               stdio: tuple[int, int, int], run_dir: Path, detach: bool) -> int:
     """``exec`` through an OCI runtime CLI, run as root of the container's user namespace (the
     namespace the runtime created the container in, see the monitor's ``_rootfs_userns``)."""
+    import subprocess
     import tempfile
 
     with tempfile.NamedTemporaryFile("w", dir=run_dir, prefix="exec-", suffix=".json") as pf:

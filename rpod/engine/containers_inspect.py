@@ -189,7 +189,7 @@ def _image_doc(paths: Paths, ref: str) -> tuple[dict[str, Any], Any] | None:
 
     images = ImageStore(paths)
     try:
-        doc = inspect_image(images, images.resolve(ref, local_candidates(ref)))
+        doc = inspect_image(images, images.resolve(ref, lambda: local_candidates(ref)))  # read when needed
     except RpodError:
         return None
     return doc, image_struct(doc)

@@ -53,10 +53,15 @@ def containers_by_image(paths: Paths) -> dict[str, list[str]]:
 
 
 def resolve(p: Paths, name: str) -> Any:
-    """The local image a user-given name or id stands for (short names through registries.conf)."""
-    from rpod.image.pull import local_candidates
+    """The local image a user-given name or id stands for (short names through registries.conf,
+    read only when neither the id nor the name itself is in the store)."""
 
-    return _store(p).resolve(name, local_candidates(name))
+    def candidates() -> list[str]:
+        from rpod.image.pull import local_candidates
+
+        return local_candidates(name)
+
+    return _store(p).resolve(name, candidates)
 
 
 # ----------------------------------------------------------------------------------------- pull

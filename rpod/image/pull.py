@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import time
-from dataclasses import dataclass, field
 
 from rpod.errors import (
     DigestMismatch,
@@ -26,18 +25,20 @@ from rpod.errors import (
 from rpod.hostfacts import host_arch
 from rpod.image.store import ImageRecord, ImageStore
 from rpod.paths import Paths
-from rpod.progress import PullProgress, QuietProgress
+from rpod.records import field, record
 from rpod.storefile import locked
 
 TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
 if TYPE_CHECKING:
     from typing import Any
 
+    from rpod.progress import PullProgress
+
 PARALLEL_LAYERS = 4
 MAX_CONFIG_SIZE = 4 << 20  # as containers/image (iolimits.maxConfigBodySize)
 
 
-@dataclass
+@record
 class PullOptions:
     """What ``rpod pull`` (and ``run --pull``) can ask for."""
 
@@ -92,7 +93,11 @@ class Puller:
         self.paths = paths.ensure()
         self.store = ImageStore(paths)
         self.opts = opts or PullOptions()
-        self.progress = progress or QuietProgress()
+        if not progress:
+            from rpod.progress import QuietProgress
+
+            progress = QuietProgress()
+        self.progress = progress
         self._mapping = None
         self._spare: Any = None  # an unpack helper started early (see layerfetch.spawn_spare)
 
