@@ -135,3 +135,17 @@ def test_importing_records_imports_nothing() -> None:
             "print(' '.join(sorted(set(sys.modules) - before)))")
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True)
     assert set(out.stdout.split()) <= {"rpod", "rpod.records", "__future__"}
+
+
+def test_go_templates_see_records_as_structs() -> None:
+    """``{{.}}``, ``%+v`` and ``{{json .}}`` print a record as they print the same dataclass."""
+    from rpod.format import render_one
+    from rpod.format.gofmt import format_v, to_jsonable
+
+    dc, rc = _pair()
+    d, r = dc("a", 1, ["x"]), rc("a", 1, ["x"])
+    assert format_v(r) == format_v(d) == "{a 1 [x] <nil> set:None}"
+    assert format_v(r, plus=True) == format_v(d, plus=True)
+    assert to_jsonable(r) == to_jsonable(d)
+    for tpl in ("{{.}}", "{{.Name}}", "{{json .}}"):
+        assert render_one(tpl, {"Name": r}, name="t") == render_one(tpl, {"Name": d}, name="t")
