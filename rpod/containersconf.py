@@ -1,6 +1,6 @@
 """The few ``containers.conf`` settings rpod honours, from the file ``CONTAINERS_CONF`` names
 (read only when it is set, as Podman's tests and scripts use it): ``[engine] runtime``,
-``[engine.runtimes]``, ``infra_image``, ``image_volume_mode``."""
+``[engine.runtimes]``, ``infra_image``, ``image_volume_mode``, ``[containers] userns``."""
 
 from __future__ import annotations
 
@@ -36,5 +36,19 @@ def engine_setting(key: str) -> Any:
 
 def engine_str(key: str) -> str:
     """``[engine] KEY`` as a non-empty string, else ""."""
-    value = engine_setting(key)
+    return section_str("engine", key)
+
+
+def section_str(section: str, key: str) -> str:
+    """``[SECTION] KEY`` as a string, else "" (e.g. ``[containers] userns``)."""
+    table = _document().get(section)
+    value = table.get(key) if isinstance(table, dict) else None
     return value if isinstance(value, str) else ""
+
+
+def builtin_runtime_paths() -> tuple[str, str]:
+    """The paths that name rpod's own runtime: its command (``rpod-runtime``, what ``info``
+    shows) and its package directory."""
+    from rootless.entry import PACKAGE_PARENT, runtime_executable
+
+    return runtime_executable(), os.path.join(PACKAGE_PARENT, "rootless", "runtime")
