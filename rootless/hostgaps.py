@@ -10,9 +10,7 @@ a failure that happened anyway into the gap behind it.  Stdlib only: the kernel 
 from __future__ import annotations
 
 import os
-import shutil
 import stat
-from dataclasses import dataclass
 
 TUN = "/dev/net/tun"
 FUSE = "/dev/fuse"
@@ -40,12 +38,24 @@ USERNS_SYSCTLS = {  # file -> (sysctl name, the value that disables, the fix's v
 }
 
 
-@dataclass(frozen=True)
 class Gap:
-    """One thing this host lacks: ``what`` failed or will fail, ``fix`` is the command to run."""
+    """One thing this host lacks: ``what`` failed or will fail, ``fix`` is the command to run.
+    (A plain class, not a dataclass: every CLI error is explained through this module.)"""
 
-    what: str
-    fix: str
+    __slots__ = ("what", "fix")
+
+    def __init__(self, what: str, fix: str) -> None:
+        self.what = what
+        self.fix = fix
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Gap and (self.what, self.fix) == (other.what, other.fix)
+
+    def __hash__(self) -> int:
+        return hash((self.what, self.fix))
+
+    def __repr__(self) -> str:
+        return f"Gap(what={self.what!r}, fix={self.fix!r})"
 
     def __str__(self) -> str:
         return f"{self.what}; fix: {self.fix}"
@@ -100,6 +110,8 @@ def userns_failure(err: int) -> Gap:
 
 def idmap_helper_gap(name: str) -> Gap | None:
     """``newuidmap``/``newgidmap`` missing, or neither setuid root nor carrying file capabilities."""
+    import shutil
+
     path = shutil.which(name) or (f"/usr/bin/{name}" if os.access(f"/usr/bin/{name}", os.X_OK) else None)
     if not path:
         return Gap(f"{name} is not installed: it maps the subordinate id range into the user namespace",
@@ -122,6 +134,8 @@ def idmap_helper_gap(name: str) -> Gap | None:
 
 def binary_gap(name: str, needed_for: str) -> Gap | None:
     """A helper binary missing from PATH, with the Debian package that ships it."""
+    import shutil
+
     if shutil.which(name):
         return None
     return Gap(f"{name} is not installed: {needed_for} needs it",
@@ -183,6 +197,8 @@ def host_gaps(*, fuse_driver: bool, id_range: bool) -> list[Gap]:
     if fuse_driver:
         gaps.append(device_gap(FUSE))
         gaps.append(binary_gap("fuse-overlayfs", "the overlay driver on this kernel"))
+    import shutil
+
     if shutil.which("crun"):
         gaps.append(crun_cgroup_gap())
     return [g for g in gaps if g]

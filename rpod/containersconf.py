@@ -5,7 +5,10 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 _cache: dict[str, Any] = {}
 

@@ -11,10 +11,13 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from rootless.monitor.eventlog import write_event
 from rpod.paths import Paths
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def record(paths: Paths, type_: str, action: str, *, id: str = "", name: str = "", image: str = "",  # noqa: A002

@@ -9,6 +9,13 @@ import os
 from rpod.paths import Paths
 
 
+def host_arch() -> str:
+    """This machine's architecture as OCI images name it (``amd64``, ``arm64``...)."""
+    m = os.uname().machine  # what platform.machine() returns, without importing platform
+    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
+            "s390x": "s390x", "riscv64": "riscv64"}.get(m, m)
+
+
 def cgroup_version() -> str:
     """``v2`` on a pure cgroup2 host, ``v1`` otherwise (hybrid layouts count as v1, as Podman does)."""
     try:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from rpod.errors import HostSetupError
+from rpod.records import record
 
 
 def owned_dir(path: Path) -> bool:
@@ -73,7 +73,7 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Paths:
     """Every path of one store.  Creating a ``Paths`` touches nothing on disk."""
 

@@ -13,11 +13,14 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rootless.procinfo import pid_alive
+from rpod.records import field, record
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def fsync_dir(path: Path) -> None:
@@ -150,7 +153,7 @@ def _remove_trees(trees: list[Path]) -> None:
             remove_tree(path, mapping)
 
 
-@dataclass
+@record
 class Problem:
     """One inconsistency a store check found: ``kind`` (container, name, image, layer, directory,
     store), which, why, whether it was repaired, and the containers of a damaged image."""

@@ -163,7 +163,7 @@ def _store(paths: Paths, driver: str) -> dict[str, Any]:
 
 
 def _go_arch() -> str:
-    from rpod.image.pull import host_arch
+    from rpod.hostfacts import host_arch
 
     return host_arch()
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from rpod.cli.output import print_error
 from rpod.cli.startup import LogLevelError
 from rpod.errors import EXIT_ENGINE, RpodError
 
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any

@@ -5,12 +5,12 @@ per-item error loop, the confirmation prompt, filter and boolean flags."""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 from rpod.errors import RpodError, UsageError
 from rpod.log import hint as log_hint
 from rpod.log import hints_enabled as hints_enabled
 
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from typing import Any

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from rpod.errors import RpodError, UsageError
 from rpod.events import container_event
 from rpod.log import debug
 from rpod.paths import Paths
+from rpod.records import asdict, record
 
 
 def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
@@ -66,7 +66,7 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     return record
 
 
-@dataclass
+@record
 class _Source:
     """The image a container is created from."""
 

@@ -8,9 +8,7 @@ import json
 import os
 import signal
 import socket
-import subprocess
 from pathlib import Path
-from typing import Any
 
 from rootless import ctrfiles
 from rootless.monitor import exitfile
@@ -18,6 +16,10 @@ from rpod.container.lifecycle import raise_for_code, resolve_runtime, runtime_st
 from rpod.container.state import ContainerRecord, ContainerStore
 from rpod.errors import StateConflict, UsageError
 from rpod.paths import Paths
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def exec_in(paths: Paths, record: ContainerRecord, args: list[str], *, tty: bool = False,
@@ -81,6 +83,7 @@ def _exec_cli(runtime: list[str], state_root: str, init_pid: int, cid: str, proc
               stdio: tuple[int, int, int], run_dir: Path, detach: bool) -> int:
     """``exec`` through an OCI runtime CLI, run as root of the container's user namespace (the
     namespace the runtime created the container in, see the monitor's ``_rootfs_userns``)."""
+    import subprocess
     import tempfile
 
     with tempfile.NamedTemporaryFile("w", dir=run_dir, prefix="exec-", suffix=".json") as pf:

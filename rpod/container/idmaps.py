@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 
 from rootless.subid import IdMap, Mapping
 from rpod.container.options import RunOptions, parse_idmap, parse_userns
 from rpod.errors import UsageError
+from rpod.records import record
 
 Segment = tuple[int, int, int]  # (container id, id in the default namespace, size)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContainerMaps:
     """Maps that differ from the default namespace's identity (so the layers need shifting)."""
 

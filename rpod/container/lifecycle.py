@@ -15,9 +15,7 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from rootless import ctrfiles
 from rootless.monitor import exitfile
@@ -34,6 +32,11 @@ from rpod.errors import (
 from rpod.events import container_event
 from rpod.log import debug
 from rpod.paths import Paths
+from rpod.records import record, replace
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 POLL = 0.02
 
@@ -47,7 +50,7 @@ def runtime_state_root(paths: Paths) -> str:
 
 
 # ------------------------------------------------------------------------------------------- start
-@dataclass
+@record
 class Started:
     """A started container: its pid and the sync socket to its monitor (None once closed)."""
 

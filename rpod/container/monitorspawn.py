@@ -12,16 +12,19 @@ import contextlib
 import json
 import os
 import socket
-from dataclasses import dataclass
-from typing import Any
 
 from rootless.entry import python_entry
 from rootless.procinfo import proc_start_time
 from rootless.procspawn import Child, posix_spawn_closing
 from rpod.log import debug
+from rpod.records import record
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@dataclass
+@record
 class StdioRequest:
     """How the CLI connects to the container: its own fds for a foreground run, None when detached."""
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from rpod.errors import StateConflict, UsageError
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 NS_OPTIONS = {"ipc": "ipc", "pid": "pid", "uts": "uts", "cgroupns": "cgroup"}  # flag -> OCI type
 PLACEHOLDER = "/proc/0/ns/"

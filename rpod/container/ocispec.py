@@ -23,7 +23,6 @@ import os
 import shutil
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from rpod.container.options import (
@@ -43,6 +42,7 @@ from rpod.container.options import (
 )
 from rpod.container.users import ResolvedUser, UserLookup
 from rpod.errors import EXIT_CANNOT_INVOKE, ContainerCannotInvoke, UsageError
+from rpod.records import field, record
 
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -66,7 +66,7 @@ _IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
 _UTS_SYSCTLS = ("kernel.domainname", "kernel.hostname")
 
 
-@dataclass
+@record
 class OverlayInfo:
     """The container's root file system layers (lowest layer first) for ``run.rpod.overlay``."""
 
@@ -84,7 +84,7 @@ class OverlayInfo:
         return json.dumps(doc, separators=(",", ":"))
 
 
-@dataclass
+@record
 class SpecContext:
     """What ``build_spec`` needs besides the flags and the image config, all already resolved."""
 

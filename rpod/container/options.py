@@ -13,9 +13,9 @@ import re
 import resource
 import signal
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from rpod.errors import UsageError
+from rpod.records import field, field_names, record
 
 PULL_POLICIES = ("missing", "always", "never", "newer")
 RLIM_INFINITY = 2**64 - 1  # "unlimited" as the OCI spec writes it (uint64 max)
@@ -32,7 +32,7 @@ NETWORK_MODES = ("none", "host", "slirp4netns", "private", "ns", "pasta")
 _MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
-@dataclass
+@record
 class RunOptions:
     """The flags of ``rpod run`` / ``rpod create`` (Podman spelling, Podman defaults).
 
@@ -154,7 +154,7 @@ class RunOptions:
     def from_dict(cls, data: Mapping[str, object]) -> RunOptions:
         """The options stored in a container record (``asdict`` of a ``RunOptions``); keys this
         version no longer knows are dropped, new ones get their defaults."""
-        known = cls.__dataclass_fields__
+        known = field_names(cls)
         return cls(**{k: v for k, v in data.items() if k in known})  # type: ignore[arg-type]
 
     def validate(self) -> None:
@@ -284,7 +284,7 @@ def parse_key_values(items: list[str], flag: str, *, require_value: bool = False
     return out
 
 
-@dataclass
+@record
 class LogSettings:
     """``--log-opt`` (Podman's keys: ``path``, ``max-size``, ``tag``; others are kept as given)."""
 
@@ -446,7 +446,7 @@ def normalize_cap(name: str) -> str:
     return n
 
 
-@dataclass
+@record
 class SecurityOptions:
     """Parsed ``--security-opt`` values."""
 
@@ -509,7 +509,7 @@ def _check_choice(value: str, choices: Iterable[str], flag: str) -> str:
     return value
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class UsernsMode:
     """Parsed ``--userns``: ``mode`` is "" (default), host, keep-id, nomap or auto."""
 

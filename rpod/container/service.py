@@ -14,10 +14,13 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 from rootless import ctrfiles
 from rpod.errors import RpodError, StateConflict, UsageError
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 NOTIFY_DEST = "/run/notify"  # where --sdnotify=container mounts the proxy socket's directory
 DEFAULT_INTERVAL = 30.0

@@ -20,18 +20,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from rootless import ctrfiles
 from rootless.monitor import exitfile
 from rpod.container.names import generate_name, valid_name
 from rpod.errors import NoSuchContainer, StateConflict, UsageError
 from rpod.paths import Paths
+from rpod.records import asdict, field, field_names, record
 from rpod.storefile import REMOVING, abandoned_removals, atomic_write_json, locked, read_json
 
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from rpod.container.options import RunOptions
 
 RECORD = ctrfiles.RECORD
@@ -45,14 +47,14 @@ RECORD_VERSION = 2
 class _TypedOptions:
     """The record's ``options`` as a ``RunOptions``, converted from the stored dict on first read:
     ``ps`` lists records without ever reading their options, and importing
-    ``rpod.container.options`` (a 90-field dataclass) costs a short command 5-15 ms."""
+    ``rpod.container.options`` (a 90-field record) costs a short command 5-15 ms."""
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.slot = "_" + name
 
     def __get__(self, obj: Any, objtype: type | None = None) -> Any:
         if obj is None:
-            return None  # the dataclass default: an empty RunOptions on first read
+            return None  # the field's default: an empty RunOptions on first read
         value = obj.__dict__[self.slot]
         if value is None or type(value) is dict:
             from rpod.container.options import RunOptions
@@ -66,7 +68,7 @@ class _TypedOptions:
 NAME_LINK_MAX = 200  # longer names are linked by their digest (NAME_MAX is 255 bytes)
 
 
-@dataclass
+@record
 class ContainerRecord:
     """What rpod knows about a container independently of whether it runs (``container.json``)."""
 
@@ -101,7 +103,7 @@ class ContainerRecord:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ContainerRecord:
         """A record as stored, of any version (see ``RECORD_VERSION``)."""
-        known = set(cls.__dataclass_fields__)
+        known = field_names(cls)
         fields = {k: v for k, v in d.items() if k in known}
         fields["options"] = dict(fields.get("options") or {})  # typed on first read
         fields["version"] = RECORD_VERSION  # what it is once read: saved back in this version's shape
@@ -112,7 +114,7 @@ class ContainerRecord:
         return asdict(self)
 
 
-@dataclass
+@record
 class ContainerState:
     """The derived runtime state."""
 

@@ -9,14 +9,14 @@ everything below them.  A plain root filesystem is a one-layer image.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from rpod.errors import EXIT_CANNOT_INVOKE, UsageError
 from rpod.image.layerfs import find_in_layers
+from rpod.records import field, record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ResolvedUser:
     """The process identity for ``process.user`` (and ``HOME`` when the passwd file knows it)."""
 
@@ -46,7 +46,7 @@ def _read_colon_file(path: Path | None) -> list[list[str]]:
     return rows
 
 
-@dataclass
+@record
 class PasswdDB:
     """The ``passwd`` and ``group`` entries of one image (empty when it has no such files)."""
 

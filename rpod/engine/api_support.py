@@ -52,8 +52,9 @@ def container_dir(cid: str) -> Path:
 
 def run_options_fields() -> set[str]:
     from rpod.container.options import RunOptions
+    from rpod.records import field_names
 
-    return set(RunOptions.__dataclass_fields__)
+    return field_names(RunOptions)
 
 
 def create(fields: dict[str, Any]) -> Any:
@@ -542,7 +543,7 @@ def version() -> str:
 
 
 def host_arch() -> str:
-    from rpod.image.pull import host_arch as ha
+    from rpod.hostfacts import host_arch as ha
 
     return ha()
 

@@ -10,12 +10,14 @@ Every function takes an optional ``paths`` (the store; default: ``rpod.engine.ty
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
 
 from rpod.engine.types import paths_or_default
 from rpod.errors import NoSuchContainer, RpodError, StateConflict, UsageError
 
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from rpod.engine.containers_options import (
         KillOptions,
         PruneReport,

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 from rpod.engine.containers import container_store
 from rpod.engine.types import paths_or_default
 from rpod.errors import StateConflict, UsageError
+from rpod.records import field, record
 
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
 if TYPE_CHECKING:
     from rpod.paths import Paths
 
 
-@dataclass
+@record
 class ExecOptions:
     """``exec``."""
 

@@ -4,15 +4,17 @@ Go struct views templates see."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from rootless import ctrfiles
 from rpod.engine import containers
 from rpod.engine.types import paths_or_default
 from rpod.errors import NoSuchContainer, RpodError, UsageError
+from rpod.records import field, record
 
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from rpod.paths import Paths
 
 
@@ -160,7 +162,7 @@ def _resource_limits(opts: Any, rec: Any) -> dict[str, Any]:
 
 
 
-@dataclass
+@record
 class InspectOptions:
     """``inspect``: names or ids of containers (and images, ``kind`` all|container|image)."""
 
@@ -170,7 +172,7 @@ class InspectOptions:
     kind: str = "all"
 
 
-@dataclass
+@record
 class InspectReport:
     """The documents found (``docs``), their Go struct views for templates (``structs``) and
     one error per name that is neither (``errors``, Podman: ``no such object``)."""
@@ -187,7 +189,7 @@ def _image_doc(paths: Paths, ref: str) -> tuple[dict[str, Any], Any] | None:
 
     images = ImageStore(paths)
     try:
-        doc = inspect_image(images, images.resolve(ref, local_candidates(ref)))
+        doc = inspect_image(images, images.resolve(ref, lambda: local_candidates(ref)))  # read when needed
     except RpodError:
         return None
     return doc, image_struct(doc)

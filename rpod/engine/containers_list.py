@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from rootless import ctrfiles
 from rpod.engine.types import paths_or_default
 from rpod.errors import RpodError, UsageError
+from rpod.records import field, record
 
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from rpod.paths import Paths
 
 
-@dataclass
+@record
 class ListOptions:
     """``ps``: which containers, in which order."""
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from rpod.engine import containers
 from rpod.engine.types import paths_or_default
+from rpod.records import field, record
 
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from rpod.paths import Paths
 
 
-@dataclass
+@record
 class LogsOptions:
     """``logs``: ``since``/``until`` are RFC 3339, UNIX seconds or a Go duration ago."""
 
@@ -70,7 +72,7 @@ def _prefix(rec: Any, names: bool, several: bool) -> bytes:
     return ((rec.name if names else rec.id[:12]) + " ").encode()
 
 
-@dataclass
+@record
 class _Followed:
     """One container's log being followed: where we are in ``ctr.log``, the partial line."""
 

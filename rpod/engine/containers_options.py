@@ -3,10 +3,10 @@ does not pay for making them: ``containers.RemoveOptions`` etc. load this module
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from rpod.records import field, record
 
 
-@dataclass
+@record
 class RemoveOptions:
     """``rm``."""
 
@@ -21,7 +21,7 @@ class RemoveOptions:
     depend: bool = False
 
 
-@dataclass
+@record
 class StopOptions:
     """``stop``."""
 
@@ -33,7 +33,7 @@ class StopOptions:
     cidfiles: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class KillOptions:
     """``kill``."""
 
@@ -43,7 +43,7 @@ class KillOptions:
     latest: bool = False
 
 
-@dataclass
+@record
 class RestartOptions:
     """``restart``."""
 
@@ -53,7 +53,7 @@ class RestartOptions:
     timeout: int | None = None
 
 
-@dataclass
+@record
 class WaitOptions:
     """``wait``: Podman's conditions (stopped, exited, running, created...)."""
 
@@ -63,7 +63,7 @@ class WaitOptions:
     ignore: bool = False  # a missing container is -1, not an error (podman-compose uses it)
 
 
-@dataclass
+@record
 class PruneReport:
     """One removed object and the bytes it freed."""
 

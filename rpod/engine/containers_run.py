@@ -12,11 +12,11 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from rpod.engine.types import paths_or_default
 from rpod.errors import UsageError
+from rpod.records import record, replace
 
 if TYPE_CHECKING:
     from rpod.container.monitorspawn import MonitorSpawn, StdioRequest
@@ -70,8 +70,6 @@ def create(opts: RunOptions, *, create_command: list[str] | None = None, cid: st
     """Create a container; its image is pulled first as ``opts.pull`` says, for ``opts.platform``/
     ``arch``/``os``, reporting to ``progress`` (a ``rpod.progress`` reporter; quiet when None and
     ``quiet``).  Nothing is started; returns the container's record."""
-    import dataclasses
-
     from rpod.container.create import create as create_container
 
     p = paths_or_default(paths)
@@ -82,7 +80,7 @@ def create(opts: RunOptions, *, create_command: list[str] | None = None, cid: st
         join_pod(p, opts)
     if opts.pull != "never":
         _pull(p, opts, progress, quiet)
-        opts = dataclasses.replace(opts, pull="missing")  # pulled now: the create only resolves it
+        opts = replace(opts, pull="missing")  # pulled now: the create only resolves it
     return create_container(p, opts, create_command=create_command or [], cid=cid)
 
 
@@ -218,7 +216,7 @@ def _proxy_signals(p: Paths, record: Any, started: Any, sig_proxy: bool) -> Call
     return restore
 
 
-@dataclass
+@record
 class StartAttachedOptions:
     """``start --attach/--interactive`` of one container."""
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from rpod.engine.containers_list import health
 from rpod.engine.types import paths_or_default
 from rpod.errors import ContainerCannotInvoke, ContainerCommandNotFound, RpodError, UsageError
 
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from rpod.container.state import ContainerStore
     from rpod.engine.items import ItemReport
     from rpod.paths import Paths

@@ -3,7 +3,10 @@ explanation at the CLI's edge), kept apart from ``system`` so they import next t
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 
 def explain(error: BaseException) -> tuple[str, str | None, int] | None:
@@ -22,15 +25,15 @@ def explain(error: BaseException) -> tuple[str, str | None, int] | None:
 
 def version() -> dict[str, Any]:
     """Podman's ``version`` document (no server: .Server mirrors .Client for docker-style scripts)."""
-    import platform
+    import sys
     import time
 
     from rpod import __version__
     from rpod import built as built_time
-    from rpod.image.pull import host_arch
+    from rpod.hostfacts import host_arch
 
     built = built_time()
-    client = {"APIVersion": __version__, "Version": __version__, "GoVersion": f"python{platform.python_version()}",
+    client = {"APIVersion": __version__, "Version": __version__, "GoVersion": f"python{sys.version.split()[0]}",
               "GitCommit": "", "BuiltTime": time.strftime("%a %b %e %H:%M:%S %Y", time.localtime(built)),
               "Built": built, "OsArch": f"linux/{host_arch()}", "Os": "linux"}
     return {"Client": client, "Server": dict(client)}

@@ -6,14 +6,16 @@ Removing an image's containers (``rmi -f``) is done here: the image domain never
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from rpod.engine.progress import make_progress
 from rpod.engine.types import paths_or_default
 from rpod.errors import NoSuchImage, RpodError, UsageError
+from rpod.records import field, record
 
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from rpod.engine.images_options import InspectReport, PruneReport, PullOptions, RemoveOptions
     from rpod.engine.items import ItemReport
     from rpod.paths import Paths
@@ -51,10 +53,15 @@ def containers_by_image(paths: Paths) -> dict[str, list[str]]:
 
 
 def resolve(p: Paths, name: str) -> Any:
-    """The local image a user-given name or id stands for (short names through registries.conf)."""
-    from rpod.image.pull import local_candidates
+    """The local image a user-given name or id stands for (short names through registries.conf,
+    read only when neither the id nor the name itself is in the store)."""
 
-    return _store(p).resolve(name, local_candidates(name))
+    def candidates() -> list[str]:
+        from rpod.image.pull import local_candidates
+
+        return local_candidates(name)
+
+    return _store(p).resolve(name, candidates)
 
 
 # ----------------------------------------------------------------------------------------- pull
@@ -90,7 +97,7 @@ def _pull_all_tags(puller: Any, name: str) -> list[Any]:
 
 
 # ----------------------------------------------------------------------------------------- list
-@dataclass
+@record
 class ListOptions:
     """``images``: filters (``reference=`` for a REPOSITORY argument), order, id length."""
 

@@ -3,13 +3,15 @@ does not pay for making them: ``images.PullOptions`` etc. load this module when 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from rpod.errors import RpodError
+from rpod.records import field, record
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@dataclass
+@record
 class PullOptions:
     """``pull``: platform (``os/arch[/variant]`` or its parts), TLS and credentials."""
 
@@ -25,7 +27,7 @@ class PullOptions:
     all_tags: bool = False
 
 
-@dataclass
+@record
 class InspectReport:
     """Podman's ``image inspect`` documents, their Go struct views, one error per unknown name."""
 
@@ -34,7 +36,7 @@ class InspectReport:
     errors: list[RpodError] = field(default_factory=list)
 
 
-@dataclass
+@record
 class RemoveOptions:
     """``rmi``."""
 
@@ -44,7 +46,7 @@ class RemoveOptions:
     ignore: bool = False
 
 
-@dataclass
+@record
 class PruneReport:
     """A deleted image and its size."""
 

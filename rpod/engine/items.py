@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rpod.errors import RpodError
+from rpod.records import record
 
 
-@dataclass
+@record
 class ItemReport:
     """What a per-item verb (rm, stop, kill, rmi, volume rm...) did to one of the items it was given.
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from rpod.progress import PullProgress
 
 

@@ -6,7 +6,10 @@ Imports are deferred so that importing :mod:`rpod.format` costs nothing until a 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def render_list(fmt: str, rows: list[Any], *, headers: Mapping[str, str] | None = None,

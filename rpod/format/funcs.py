@@ -7,15 +7,20 @@ raises ``ValueError`` for Go's "error calling NAME: ..." failures.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable
-from typing import Any, NamedTuple
 
 from rpod.format.gofmt import NO_VALUE, go_json, sorted_keys, sprint, sprintf, sprintln, type_name
 
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
 
-class Signature(NamedTuple):
-    params: tuple[str, ...]
-    variadic: str | None = None
+    class Signature(NamedTuple):
+        params: tuple[str, ...]
+        variadic: str | None = None
+else:  # the class typing.NamedTuple makes
+    Signature = namedtuple("Signature", ("params", "variadic"), defaults=(None,))
 
 
 def _sig(*params: str, variadic: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -1,7 +1,7 @@
 """Go's ``fmt`` and ``encoding/json`` value printing for Python data.
 
 Python values stand for Go values: ``str``/``int``/``float``/``bool``/``None`` for basic kinds, lists and
-tuples for slices, dicts for maps, dataclasses for structs, ``datetime`` for ``time.Time`` and
+tuples for slices, dicts for maps, records and dataclasses for structs, ``datetime`` for ``time.Time`` and
 ``timedelta`` for ``time.Duration``.  ``format_v`` is ``%v``, ``sprintf`` is ``fmt.Sprintf``,
 ``go_json`` is ``encoding/json`` (without HTML escaping) and ``to_jsonable`` turns dataclasses and
 times into plain JSON data.
@@ -9,11 +9,14 @@ times into plain JSON data.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import math
-from typing import Any, NamedTuple
+from collections import namedtuple
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
 
 
 class _NoValue:
@@ -162,8 +165,19 @@ def go_duration(d: dt.timedelta) -> str:
 
 
 def is_struct(v: Any) -> bool:
-    """A dataclass instance: printed and evaluated like a Go struct."""
-    return dataclasses.is_dataclass(v) and not isinstance(v, type)
+    """A record (``rpod.records``) or dataclass instance: printed and evaluated like a Go struct."""
+    t = type(v)
+    return (hasattr(t, "__record_fields__") or hasattr(t, "__dataclass_fields__")) and not isinstance(v, type)
+
+
+def struct_fields(v: Any) -> list[str]:
+    """The names of a struct's (``is_struct``) fields, in order."""
+    names = getattr(type(v), "__record_fields__", None)
+    if names is not None:
+        return list(names)
+    import dataclasses  # already loaded: it made v's class
+
+    return [f.name for f in dataclasses.fields(v)]
 
 
 def _go_type_of_elems(values: list[Any]) -> str:
@@ -210,15 +224,19 @@ def format_v(v: Any, plus: bool = False) -> str:
 # --------------------------------------------------------------------------- printf
 
 
-class _Spec(NamedTuple):
-    minus: bool = False
-    plus: bool = False
-    sharp: bool = False
-    space: bool = False
-    zero: bool = False
-    width: int | None = None
-    prec: int | None = None
-    plus_v: bool = False  # %+v: struct field names (the plus flag itself is dropped for %v)
+if TYPE_CHECKING:
+    class _Spec(NamedTuple):
+        minus: bool = False
+        plus: bool = False
+        sharp: bool = False
+        space: bool = False
+        zero: bool = False
+        width: int | None = None
+        prec: int | None = None
+        plus_v: bool = False  # %+v: struct field names (the plus flag itself is dropped for %v)
+else:  # the class typing.NamedTuple makes
+    _Spec = namedtuple("_Spec", ("minus", "plus", "sharp", "space", "zero", "width", "prec", "plus_v"),
+                       defaults=(False, False, False, False, False, None, None, False))
 
 
 def _pad(s: str, spec: _Spec, zero_ok: bool = True) -> str:
@@ -346,9 +364,9 @@ def _fmt_arg(v: Any, verb: str, spec: _Spec) -> str:
         return "map[" + " ".join(items) + "]"
     if is_struct(v):
         parts = []
-        for f in dataclasses.fields(v):
-            val = _fmt_arg(getattr(v, f.name), verb, spec)
-            parts.append(f"{f.name}:{val}" if spec.plus_v else val)
+        for name in struct_fields(v):
+            val = _fmt_arg(getattr(v, name), verb, spec)
+            parts.append(f"{name}:{val}" if spec.plus_v else val)
         return "{" + " ".join(parts) + "}"
     return _fmt_str(str(v), verb, spec) if verb in "svqxX" else _bad_verb(str(v), verb)
 
@@ -445,10 +463,10 @@ def to_jsonable(obj: Any) -> Any:
     if is_struct(obj):
         names: dict[str, str | None] = getattr(type(obj), "__json_names__", {})
         out = {}
-        for f in dataclasses.fields(obj):
-            key = names.get(f.name, f.name)
+        for name in struct_fields(obj):
+            key = names.get(name, name)
             if key is not None:
-                out[key] = to_jsonable(getattr(obj, f.name))
+                out[key] = to_jsonable(getattr(obj, name))
         return out
     if isinstance(obj, dict):
         return {k if isinstance(k, str) else format_v(k): to_jsonable(v) for k, v in obj.items()}

@@ -10,12 +10,15 @@ Errors raise :class:`TemplateError` with Go's wording.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from rpod.format import funcs as _funcs
 from rpod.format.gofmt import NO_VALUE
 from rpod.format.template_exec import Executor
 from rpod.format.template_parse import Parser, TemplateError
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Template:

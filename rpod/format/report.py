@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from rpod.format.gotemplate import Template, TemplateError, parse
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 _JSON_RE = re.compile(r"^\s*(json|\{\{\s*json\.?\s*\}\})\s*$")
 _RANGE_RE = re.compile(r"(?s)\{\{\s*range\s*\.\s*\}\}.*\{\{\s*end\s*-?\s*\}\}")

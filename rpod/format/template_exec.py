@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
 
 from rpod.format import funcs as _funcs
 from rpod.format.funcs import truth
@@ -26,7 +25,10 @@ from rpod.format.template_parse import (
 )
 
 TYPE_CHECKING = False
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from rpod.format.gotemplate import Template
 
 _MISSING: Any = object()  # "no final value" in a pipeline (distinct from NO_VALUE)

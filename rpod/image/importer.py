@@ -95,9 +95,9 @@ def _record(paths: Paths, opts: ImportOptions, layer: Any, name: str, mtime: int
             lease: Any) -> ImageRecord:
     import time
 
+    from rpod.hostfacts import host_arch
     from rpod.image.changes import apply_changes
     from rpod.image.localstore import add_image
-    from rpod.image.pull import host_arch
 
     created = rfc3339(mtime if mtime is not None else time.time_ns())
     history: dict[str, Any] = {"created": created,

@@ -168,7 +168,7 @@ def _entries_remote(ref_text: str, opts: AddOptions) -> list[tuple[dict[str, Any
         doc = json.loads(top.content)
         if opts.all:
             return [(dict(d), f"{base}@{d['digest']}") for d in doc.get("manifests") or []]
-        from rpod.image.pull import host_arch
+        from rpod.hostfacts import host_arch
 
         d = mt.select_platform(doc, os=opts.os or "linux", arch=opts.arch or host_arch(), variant=opts.variant or None)
         return [(dict(d), f"{base}@{d['digest']}")]

@@ -11,10 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform as _platform
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 from rpod.errors import (
     DigestMismatch,
@@ -25,16 +22,23 @@ from rpod.errors import (
     UnsupportedMediaType,
     UsageError,
 )
+from rpod.hostfacts import host_arch
 from rpod.image.store import ImageRecord, ImageStore
 from rpod.paths import Paths
-from rpod.progress import PullProgress, QuietProgress
+from rpod.records import field, record
 from rpod.storefile import locked
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from rpod.progress import PullProgress
 
 PARALLEL_LAYERS = 4
 MAX_CONFIG_SIZE = 4 << 20  # as containers/image (iolimits.maxConfigBodySize)
 
 
-@dataclass
+@record
 class PullOptions:
     """What ``rpod pull`` (and ``run --pull``) can ask for."""
 
@@ -49,12 +53,6 @@ class PullOptions:
 
     def platform(self) -> tuple[str, str, str]:
         return self.os or "linux", self.arch or host_arch(), self.variant
-
-
-def host_arch() -> str:
-    m = _platform.machine()
-    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
-            "s390x": "s390x", "riscv64": "riscv64"}.get(m, m)
 
 
 def parse_platform(value: str) -> tuple[str, str, str]:
@@ -95,7 +93,11 @@ class Puller:
         self.paths = paths.ensure()
         self.store = ImageStore(paths)
         self.opts = opts or PullOptions()
-        self.progress = progress or QuietProgress()
+        if not progress:
+            from rpod.progress import QuietProgress
+
+            progress = QuietProgress()
+        self.progress = progress
         self._mapping = None
         self._spare: Any = None  # an unpack helper started early (see layerfetch.spawn_spare)
 

@@ -19,9 +19,9 @@ where it comes from (:mod:`rpod.image.registries_conf`).  ``index.docker.io`` is
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 
 from rpod.errors import InvalidReference
+from rpod.records import record, replace
 
 DOCKER_HUB = "docker.io"
 DEFAULT_TAG = "latest"
@@ -78,7 +78,7 @@ def looks_like_domain(component: str) -> bool:
     return "." in component or ":" in component or component == "localhost" or component != component.lower()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reference:
     """A parsed image reference.  ``registry`` is ``""`` for a short name (user gave none)."""
 

@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rpod.errors import BlockedRegistry, ConfigError, InvalidReference, ShortNameError
 from rpod.image.reference import DOCKER_HUB, DOMAIN_RE, Reference, parse_reference
+from rpod.records import field, record
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 SYSTEM_DIR = Path("/etc/containers")
 DEFAULT_SEARCH_REGISTRY = DOCKER_HUB
@@ -39,7 +42,7 @@ SHORT_NAME_MODES = ("enforcing", "permissive", "disabled")
 PULL_FROM_MIRROR = ("all", "digest-only", "tag-only")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Endpoint:
     """One place to pull from: a mirror or the registry's own location."""
 
@@ -48,7 +51,7 @@ class Endpoint:
     pull_from_mirror: str = "all"  # only meaningful for mirrors
 
 
-@dataclass
+@record
 class RegistryEntry:
     """One ``[[registry]]`` table (or the implicit default for an unconfigured registry)."""
 
@@ -65,7 +68,7 @@ class RegistryEntry:
         return self.prefix.startswith("*.")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PullSource:
     """A rewritten reference to try, with whether its endpoint is insecure."""
 
@@ -74,7 +77,7 @@ class PullSource:
     mirror: bool
 
 
-@dataclass
+@record
 class RegistriesConfig:
     """The merged configuration; build it with :func:`load_registries_config`."""
 
@@ -201,7 +204,7 @@ def _match_length(name: str, prefix: str) -> int:
 
 
 # --------------------------------------------------------------------------- loading
-@dataclass
+@record
 class _FileConf:
     search: list[str] | None = None
     mode: str | None = None

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from rpod.humanize import human_size, parse_time, since
 from rpod.image.store import ImageRecord, ImageStore, split_name
+from rpod.records import field, record
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@dataclass
+@record
 class ImageRow:
     """One line of ``rpod images``; field names are the ``--format`` names Podman accepts."""
 

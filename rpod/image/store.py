@@ -12,18 +12,22 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rpod.errors import DigestMismatch, NoSuchImage, StateConflict
 from rpod.paths import Paths
+from rpod.records import asdict, field, field_names, record
 from rpod.storefile import atomic_write, atomic_write_json, locked, read_json
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 DB_VERSION = 1
 
 
-@dataclass
+@record
 class ImageRecord:
     """One image in the store.  ``id`` is the config digest's hex, as Podman's image ID."""
 
@@ -47,7 +51,7 @@ class ImageRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ImageRecord:
-        known = {f for f in cls.__dataclass_fields__}
+        known = field_names(cls)
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
@@ -90,11 +94,13 @@ class ImageStore:
                 return r
         return None
 
-    def resolve(self, name: str, candidates: list[str] | None = None, unique_suffix_only: bool = False) -> ImageRecord:
+    def resolve(self, name: str, candidates: list[str] | Callable[[], list[str]] | None = None,
+                unique_suffix_only: bool = False) -> ImageRecord:
         """Find an image by ID (full or unique prefix), full name, or short name.
 
         ``candidates`` are the fully qualified names a short name may stand for
-        (from registries.conf); without a match among them, any image whose
+        (from registries.conf; a function giving them is called only when the name itself is not
+        found); without a match among them, any image whose
         repository path ends with the given name matches, as Podman does locally.
         With ``unique_suffix_only`` such a suffix match counts only when it is the
         only one (callers then retry with the candidates to break the tie).
@@ -113,7 +119,7 @@ class ImageStore:
         raise NoSuchImage(f"{name}: image not known")
 
     @staticmethod
-    def _match_name(records: list[ImageRecord], name: str, candidates: list[str],
+    def _match_name(records: list[ImageRecord], name: str, candidates: list[str] | Callable[[], list[str]],
                     unique_suffix_only: bool = False) -> ImageRecord | None:
         if "@" in name:
             for r in records:
@@ -122,8 +128,13 @@ class ImageStore:
             return None
         repo, tag = split_name(name)
         tag = tag or "latest"
-        wanted = [f"{repo}:{tag}"] + [c if split_name(c)[1] else f"{c}:{tag}" for c in candidates]
-        for w in wanted:
+        exact = f"{repo}:{tag}"
+        for r in records:
+            if exact in r.names:
+                return r
+        if callable(candidates):  # read registries.conf only when the name itself is not here
+            candidates = candidates()
+        for w in (c if split_name(c)[1] else f"{c}:{tag}" for c in candidates):
             for r in records:
                 if w in r.names:
                     return r

@@ -114,7 +114,7 @@ def _ports(records: list[str]) -> list[dict[str, Any]]:
 def container_doc(paths: Paths, rec: Any, name: str, ports: list[str], volumes: dict[str, dict[str, Any]]
                   ) -> dict[str, Any]:
     """One ``containers[]`` entry; adds the volumes it mounts to ``volumes``."""
-    from dataclasses import asdict
+    from rpod.records import asdict
 
     opts = asdict(rec.options)
     image = _image_config(paths, rec)

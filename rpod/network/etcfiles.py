@@ -14,10 +14,10 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from rpod.errors import UsageError
+from rpod.records import record
 
 SLIRP_DNS = "10.0.2.3"
 SLIRP_GATEWAY = "10.0.2.2"
@@ -129,7 +129,7 @@ def containerenv_content(*, engine: str = "rpod", version: str = "", cid: str = 
     return text + f"rootless={1 if rootless else 0}\n"
 
 
-@dataclass
+@record
 class EtcFiles:
     """Paths of the generated files (None: not generated, the image's file is used)."""
 

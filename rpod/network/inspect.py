@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from rootless import ctrfiles
 from rpod.network.plan import load
 from rpod.network.ports import inspect_ports
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def container_network(cdir: Path, rec: Any) -> dict[str, Any]:

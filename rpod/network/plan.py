@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rootless import ctrfiles
 from rpod.errors import UsageError
 from rpod.network.ports import PortMapping, resolve
+from rpod.records import asdict, field, field_names, record
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 PLAN_FILE = "network.json"
 PORTLESS = ("none", "host", "container", "ns")
 DNS_DOMAIN = "dns.podman"
 
 
-@dataclass
+@record
 class NetworkPlan:
     mode: str  # slirp4netns | pasta | none | host | container | ns | bridge
     options: dict[str, Any] = field(default_factory=dict)  # slirp4netns options
@@ -239,7 +242,7 @@ def load(cdir: Path) -> NetworkPlan | None:
         data = json.loads((cdir / PLAN_FILE).read_text())
     except (OSError, ValueError):
         return None
-    known = set(NetworkPlan.__dataclass_fields__)
+    known = field_names(NetworkPlan)
     return NetworkPlan(**{k: v for k, v in data.items() if k in known})
 
 

@@ -8,9 +8,9 @@ import errno
 import ipaddress
 import socket
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from rpod.errors import RpodError, UsageError
+from rpod.records import record
 
 PROTOS = ("tcp", "udp")
 
@@ -19,7 +19,7 @@ class PortInUse(RpodError):
     """A host port to publish is already taken (exit 125, before the container starts)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PortMapping:
     host_ip: str
     host_port: int  # 0: pick a free one at create

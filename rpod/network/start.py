@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from rootless import ctrfiles
 from rpod.errors import HostSetupError, StateConflict
 from rpod.network.plan import load, patch_namespaces
 from rpod.network.ports import check_free
+
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 PeerLookup = Callable[[str], tuple[int, Path]]
 """``peer(container_id) -> (pid of its init, 0 when not running; its container directory)``:

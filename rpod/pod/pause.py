@@ -102,7 +102,7 @@ def _write_layer(paths: Paths, diff_id: str, data: bytes, tar_size: int) -> None
 
 
 def _arch() -> str:
-    from rpod.image.pull import host_arch
+    from rpod.hostfacts import host_arch
 
     return host_arch()
 

@@ -21,13 +21,13 @@ import re
 import shutil
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rpod.errors import NoSuchVolume, StateConflict, StoreError, UsageError
 from rpod.paths import Paths
+from rpod.records import field, field_names, record
 
 VOLUME_NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable")
@@ -36,7 +36,7 @@ _LOCAL_DRIVER_OPTS = {"o", "type", "device", "uid", "gid", "UID", "GID", "size",
 TMPFS_DEFAULT_OPTIONS = ["rw", "noexec", "nosuid", "nodev"]
 
 
-@dataclass
+@record
 class MountRequest:
     """One user-requested mount before volumes are resolved to host paths."""
 
@@ -262,7 +262,7 @@ def parse_all(volumes: Sequence[str] = (), mounts: Sequence[str] = (), tmpfs: Se
 
 
 # ----------------------------------------------------------------------------- volume store
-@dataclass
+@record
 class Volume:
     """One named volume (``volume.json``)."""
 
@@ -346,7 +346,7 @@ class VolumeStore:
             raise StoreError(f"volume {name}: cannot read volume.json: {e}") from e
         if not isinstance(data, dict):
             return None
-        known = set(Volume.__dataclass_fields__)
+        known = field_names(Volume)
         return Volume(**{k: v for k, v in data.items() if k in known})
 
     def _save(self, vol: Volume) -> None:

@@ -50,9 +50,8 @@ def test_saved_back_in_the_current_shape(store: ContainerStore) -> None:
     assert data["version"] == RECORD_VERSION
     old = json.loads(V1.read_text())
     assert {k: data["options"][k] for k in old["options"]} == old["options"]  # every option kept, same values
-    from dataclasses import asdict
-
     from rpod.container.options import RunOptions
+    from rpod.records import asdict
 
     defaults = asdict(RunOptions())  # options added since (--pod, --ipc...) are saved at their defaults
     assert all(data["options"][k] == defaults[k] for k in set(data["options"]) - set(old["options"]))
@@ -82,7 +81,7 @@ def test_new_record_has_typed_default_options() -> None:
 
 
 def test_listing_records_does_not_import_the_options(store: ContainerStore) -> None:
-    """``ps`` reads every record but not their options: the 90-field dataclass stays unimported."""
+    """``ps`` reads every record but not their options: the 90-field record stays unimported."""
     root = str(Path(__file__).resolve().parents[2])
     code = (f"import sys; sys.path.insert(0, {root!r})\n"
             "from pathlib import Path\n"

@@ -24,6 +24,9 @@ ROOT = str(Path(__file__).resolve().parents[2])
 HEAVY = ("rich", "requests", "urllib3", "pyroute2", "yaml", "h11", "zstandard", "charset_normalizer", "idna",
          "certifi", "jsonschema", "ssl", "http", "email", "asyncio", "concurrent", "hashlib", "tarfile",
          "zipfile", "gzip", "logging", "multiprocessing", "xml", "argparse", "unittest", "ctypes")
+# what the click-free everyday commands no longer import (docs/performance.md, "Session 6"):
+# records are rpod.records, annotations stay unevaluated, typing names sit under TYPE_CHECKING
+FAST_HEAVY = ("click", "dataclasses", "typing", "inspect", "ast", "dis", "tokenize", "platform", "subprocess")
 # the monitor is resident for the container's life: every module is memory it keeps
 MONITOR_HEAVY = (*HEAVY, "click", "rpod", "dataclasses", "typing", "subprocess", "tempfile", "pathlib", "json", "re",
                  "shutil", "threading", "inspect")
@@ -94,6 +97,10 @@ def test_cli_path_imports_no_heavy_module(tmp_path: Path, args: tuple[str, ...])
         assert "click" in mods
     else:  # the everyday commands start without click (rpod.cli.fast)
         assert "click" not in mods, f"rpod {' '.join(args)} imported click: {err[-300:]}"
+        lean = mods & set(FAST_HEAVY)
+        if "inspect" in args:  # a short image name is resolved through registries.conf: tomllib imports typing
+            lean -= {"typing"}
+        assert not lean, f"rpod {' '.join(args)} imported {sorted(lean)}: {err[-300:]}"
 
 
 def test_no_fastpath_takes_click(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,11 +10,10 @@ words.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rpod.cli.startup import bool_values
 from rpod.errors import UsageError
 
+TYPE_CHECKING = False  # no typing import at run time (start-up: docs/performance.md)
 if TYPE_CHECKING:
     from typing import Any
 
