@@ -15,7 +15,8 @@ from rpod.cli.common import (
 from rpod.cli.fast import commands
 
 app = NounGroup("image", help="Manage images", lazy={"build": "rpod.cli.build", **{n: "rpod.cli.ship" for n in (
-    "import", "push", "save", "load", "history", "tree", "diff", "mount", "unmount", "umount")}}, no_args_is_help=True)
+    "import", "push", "save", "load", "history", "tree", "diff", "mount", "unmount", "umount")},
+    "trust": "rpod.cli.trust"}, no_args_is_help=True)
 
 
 
