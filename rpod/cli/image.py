@@ -16,7 +16,7 @@ from rpod.cli.fast import commands
 
 app = NounGroup("image", help="Manage images", lazy={"build": "rpod.cli.build", **{n: "rpod.cli.ship" for n in (
     "import", "push", "save", "load", "history", "tree", "diff", "mount", "unmount", "umount")},
-    "trust": "rpod.cli.trust"}, no_args_is_help=True)
+    "trust": "rpod.cli.trust", "sign": "rpod.cli.trust"}, no_args_is_help=True)
 
 
 

@@ -1,4 +1,4 @@
-"""``rpod image trust set|show`` (a subgroup of ``image``)."""
+"""``rpod image trust set|show`` and ``rpod image sign`` (subcommands of ``image``)."""
 
 from __future__ import annotations
 
@@ -56,3 +56,18 @@ def show_cmd(registry: str | None, as_json: bool, raw: bool, noheading: bool, po
     lines += ["\t".join([p["transport"], p.get("repo_name", ""), p["type"], p.get("gpg_id", ""), p.get("sigstore", "")])
               for p in report.policies]
     write(tabwrite("".join(line + "\n" for line in lines)))
+
+
+@app.command("sign")
+@click.argument("names", nargs=-1, required=True, metavar="IMAGE [IMAGE...]")
+@click.option("--sign-by", default="", metavar="string", help="Name of the signing key")
+@click.option("--directory", "-d", metavar="string", help="Define an alternate directory to store signatures")
+@click.option("--all", "-a", "all_", is_flag=True, help="Sign all the manifests of the multi-architecture image")
+@click.option("--cert-dir", metavar="Pathname", help="Pathname of a directory containing TLS certificates and keys")
+@click.option("--authfile", metavar="string", help="Path of the authentication file")
+def sign_cmd(names: tuple[str, ...], sign_by: str, directory: str | None, all_: bool, cert_dir: str | None,
+             authfile: str | None) -> None:
+    """Sign an image."""
+    from rpod.engine import trust
+
+    trust.sign(list(names), sign_by, directory, all_, cert_dir, authfile)

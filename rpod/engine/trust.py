@@ -39,3 +39,20 @@ def show_trust(policy_path: str | None = None, registries_d: str | None = None, 
     if not raw:
         report.policies = trust.describe(path, Path(registries_d) if registries_d else trust.registries_d_path())
     return report
+
+
+def sign(names: list[str], sign_by: str, directory: str | None = None, all_: bool = False,
+         cert_dir: str | None = None, authfile: str | None = None, paths: Any = None) -> list[str]:
+    """Sign each ``docker://`` image with the GPG key ``sign_by``; the signature files written."""
+    import os
+
+    from rpod.engine.types import paths_or_default
+    from rpod.image.pull import Puller, PullOptions
+    from rpod.image.sign import sign as sign_one
+
+    if not sign_by:
+        raise RpodError("please provide an identity")
+    if directory and not os.path.exists(directory):
+        raise RpodError(f"stat {directory}: no such file or directory")
+    puller = Puller(paths_or_default(paths), PullOptions(cert_dir=cert_dir, authfile=authfile))
+    return [str(f) for name in names for f in sign_one(puller, name, sign_by, directory, all_)]

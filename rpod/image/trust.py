@@ -106,17 +106,26 @@ def _registries_d(directory: Path) -> tuple[dict[str, Any] | None, dict[str, dic
     return default, spaces
 
 
-def _lookaside(default: dict[str, Any] | None, spaces: dict[str, dict[str, Any]], scope: str) -> str:
-    ns = None
+def _namespace(default: dict[str, Any] | None, spaces: dict[str, dict[str, Any]], scope: str) -> dict[str, Any] | None:
+    """The registries.d entry for ``scope``: the longest ``docker`` namespace that contains it, else
+    ``default-docker``."""
     search = scope
     while search:
         if search in spaces:
-            ns = spaces[search]
-            break
+            return spaces[search]
         if "/" not in search:
             break
         search = search.rsplit("/", 1)[0]
-    ns = ns if ns is not None else default
+    return default
+
+
+def registries_d_namespace(directory: Path, scope: str) -> dict[str, Any] | None:
+    """The registries.d configuration (``lookaside``, ``sigstore``...) that applies to ``scope``."""
+    return _namespace(*_registries_d(directory), scope)
+
+
+def _lookaside(default: dict[str, Any] | None, spaces: dict[str, dict[str, Any]], scope: str) -> str:
+    ns = _namespace(default, spaces, scope)
     if not ns:
         return ""
     return ns.get("lookaside") or ns.get("sigstore") or ""
