@@ -35,3 +35,11 @@ def engine_str(key: str) -> str:
     """``[engine] KEY`` as a non-empty string, else ""."""
     value = engine_setting(key)
     return value if isinstance(value, str) else ""
+
+
+def builtin_runtime_paths() -> tuple[str, str]:
+    """The paths that name rpod's own runtime: its command (``rpod-runtime``, what ``info``
+    shows) and its package directory."""
+    from rootless.entry import PACKAGE_PARENT, runtime_executable
+
+    return runtime_executable(), os.path.join(PACKAGE_PARENT, "rootless", "runtime")
