@@ -52,3 +52,16 @@ def test_rmi_all_prints_every_untagged_line_before_the_deleted_ones(env: RpodEnv
     kinds = [ln.split(":", 1)[0] for ln in lines]
     assert kinds == sorted(kinds, key=lambda k: k != "Untagged") and "Deleted" in kinds, lines
     assert lines[:2] == ["Untagged: localhost/first:1", "Untagged: localhost/second:1"], lines
+
+
+def test_new_names_are_appended_as_containers_storage_does(env: RpodEnv) -> None:
+    """RepoTags and the images rows keep the order names were given (c/storage's AddNames appends):
+    scripts such as Podman's test setup find the original name before a later tag."""
+    first = ok(run_rpod(env, "inspect", "--format", "{{index .RepoTags 0}}", "alpine")).stdout.strip()
+    ok(run_rpod(env, "tag", "alpine", "zzz:1"))
+    ok(run_rpod(env, "tag", "alpine", "aaa:1"))
+    tags = ok(run_rpod(env, "inspect", "--format", "{{range .RepoTags}}{{.}} {{end}}", "alpine")).stdout.split()
+    assert tags == [first, "localhost/zzz:1", "localhost/aaa:1"]
+    iid = ok(run_rpod(env, "inspect", "--format", "{{.ID}}", "alpine")).stdout.strip()[:12]
+    rows = ok(run_rpod(env, "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}")).stdout.splitlines()
+    assert [r.split()[0] for r in rows if r.endswith(iid)] == tags, rows
