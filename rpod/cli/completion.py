@@ -181,6 +181,12 @@ def _positional(param: click.Parameter, ctx: click.Context, path: list[str],
             found, nospace = names.image_paths(None, image, inc)
             return [(w, "") for w in found], NOSPACE if nospace else 0
         return [], 0
+    if isinstance(param, click.Argument) and param.nargs == -1:  # "IMAGE [IMAGE]": at most two, as its usage says
+        from rpod.cli.helpfmt import arg_usage
+
+        token = arg_usage(param)
+        if "..." not in token and len(ctx.params.get(param.name or "") or ()) >= len(token.split()):
+            return [], NOFILE
     kinds = _arg_kinds(path, param) if isinstance(param, click.Argument) else None
     if kinds is None:  # a new name, a label...: nothing to suggest
         return [], NOFILE

@@ -59,6 +59,8 @@ def test_objects_named_by_the_usage(env: RpodEnv, tmp_path: Path) -> None:
         assert {"cctr", "cpod", "cvol"} <= set(kube) and d == ":4"
         assert any(n.endswith("/layered:latest") for n in complete(env, "history", "")[0])  # IMAGE, param "name"
         assert complete(env, "build", "") == ([], ":0")  # a context directory: the shell's files
+        assert any(n.endswith("/alpine:latest") for n in complete(env, "image", "diff", "layered", "")[0])
+        assert complete(env, "image", "diff", "layered", "alpine", "") == ([], ":4")  # IMAGE [IMAGE]: two at most
     finally:
         run_rpod(env, "rm", "-f", "cctr")
         run_rpod(env, "pod", "rm", "-f", "cpod")
