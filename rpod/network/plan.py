@@ -31,6 +31,10 @@ class NetworkPlan:
     ns_path: str = ""
     networks: dict[str, dict[str, Any]] = field(default_factory=dict)  # bridge: name -> {"aliases": [...]}
     warnings: list[str] = field(default_factory=list)
+    # /etc/hosts as containers.conf had it at create: base_hosts_file's entries ([ip, name...]),
+    # host_containers_internal_ip; rewritten from these at each start
+    hosts_base: list[list[str]] = field(default_factory=list)
+    internal_ip: str = ""
 
     @property
     def etc_network(self) -> str:
