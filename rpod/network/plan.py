@@ -120,9 +120,11 @@ def _slirp_options(rest: str) -> dict[str, Any]:
         if options.get(key):
             options[key] = _outbound(options[key], key)
     if options.get("port_handler") == "rootlesskit":
-        raise UsageError("port_handler=rootlesskit is not available in rpod",
-                         hint="rpod publishes through slirp4netns's own forwarder (port_handler=slirp4netns), "
-                              "which keeps the client's source address")
+        # rpod has one forwarder, slirp4netns's own: it serves either handler's ports (and keeps the
+        # client's source address, which rootlesskit's would have rewritten)
+        from rpod.log import debug
+
+        debug("port_handler=rootlesskit: ports are published through slirp4netns's forwarder")
     return options
 
 
