@@ -59,14 +59,15 @@ def parse_hosts(text: str) -> list[HostEntry]:
 def hosts_content(hostname: str, name: str | None = None, add_hosts: Sequence[str] = (),
                   network: str = "none", container_ip: str | None = None,
                   host_gateway: str | None = None, base: Sequence[HostEntry] = (),
-                  internal_ip: str = "") -> str:
+                  internal_ip: str = "", more_ips: Sequence[str] = ()) -> str:
     """``/etc/hosts`` for a container, in Podman's order (containers/common ``etchosts.New``):
     ``--add-host`` entries, the base file's (``base_hosts_file``), then localhost,
     ``host.containers.internal`` and the container's own address, each with only the names not
     already listed (a base entry for the container's name wins).  ``host_gateway``: the address
     of ``host.containers.internal`` (default slirp's 10.0.2.2; Podman uses the host's own address
     when slirp4netns cannot reach the host's loopback); ``internal_ip``: containers.conf's
-    ``host_containers_internal_ip`` ("none": no such entry)."""
+    ``host_containers_internal_ip`` ("none": no such entry); ``more_ips``: the container's
+    addresses on its other networks."""
     gateway = host_gateway or SLIRP_GATEWAY
     if internal_ip and internal_ip != "none":
         gateway = internal_ip
@@ -82,7 +83,8 @@ def hosts_content(hostname: str, name: str | None = None, add_hosts: Sequence[st
         own.append((gateway, ["host.containers.internal", "host.docker.internal"]))
     if network != "host":
         ip = container_ip or (SLIRP_CONTAINER_IP if network.startswith("slirp4netns") else "127.0.0.1")
-        own.append((ip, [hostname] + ([name] if name else [])))  # both, even when equal (Podman)
+        names = [hostname] + ([name] if name else [])  # both, even when equal (Podman)
+        own += [(addr, names) for addr in (ip, *more_ips)]  # one line per network (user networks)
     taken = {n for _ip, names in user for n in names}
     lines = [f"{ip}\t{' '.join(names)}" for ip, names in user]
     for ip, names in own:
@@ -100,6 +102,42 @@ def add_localhost_entry(text: str, hostname: str, name: str | None) -> str:
     if not free:
         return text
     return (text if text.endswith("\n") or not text else text + "\n") + f"127.0.0.1\t{' '.join(free)}\n"
+
+
+def hosts_without(text: str, ip: str, names: Sequence[str]) -> str:
+    """``text`` without the entries for ``ip`` that list one of ``names`` (Podman's
+    ``etchosts.Remove``: comments and spacing of the kept lines normalised)."""
+    kept = [(a, n) for a, n in parse_hosts(text) if not (a == ip and set(n) & set(names))]
+    return "".join(f"{a}\t{' '.join(n)}\n" for a, n in kept)
+
+
+def hosts_with(text: str, ip: str, names: Sequence[str], own_ips: Sequence[str] = ()) -> str:
+    """``text`` plus ``IP NAMES`` for a newly connected network: all names when the container's
+    entries for its other addresses (``own_ips``) are there, else only the names not listed yet
+    (Podman's ``AddIfExists``/``Add``)."""
+    entries = parse_hosts(text)
+    if not any(a in own_ips and set(n) & set(names) for a, n in entries):
+        taken = {n for _a, ns in entries for n in ns}
+        names = [n for n in names if n not in taken]
+    if not names:
+        return text
+    return (text if text.endswith("\n") or not text else text + "\n") + f"{ip}\t{' '.join(names)}\n"
+
+
+def resolv_with_nameserver(text: str, server: str, add: bool) -> str:
+    """``resolv.conf`` with ``server`` added as its first nameserver (``add``) or removed."""
+    lines = [ln for ln in text.splitlines() if ln.split()[:2] != ["nameserver", server]]
+    if add:
+        at = next((i for i, ln in enumerate(lines) if ln.startswith("nameserver")), len(lines))
+        lines.insert(at, f"nameserver {server}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def rewrite_in_place(path: Path, text: str) -> None:
+    """Replace a bind-mounted file's content keeping its inode (a running container sees it)."""
+    with open(path, "r+", encoding="utf-8") as f:
+        f.write(text)
+        f.truncate()
 
 
 def base_hosts(setting: str, image_file: Callable[[], str | None]) -> list[HostEntry]:

@@ -51,7 +51,8 @@ def monitor_spec(paths: Any, record: Any, cdir: Path, peer: PeerLookup) -> dict[
 
         spec, attached = bridge.prepare_start(paths, record, cdir, p)
         if attached:
-            rewrite_hosts(cdir, record, "bridge", next(iter(attached.values()))["ip"])
+            ips = [a["ip"] for a in attached.values()]
+            rewrite_hosts(cdir, record, "bridge", ips[0], ips[1:])
         return spec
     return None
 
@@ -112,7 +113,8 @@ def _replace(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def rewrite_hosts(cdir: Path, record: Any, network: str, container_ip: str | None = None) -> None:
+def rewrite_hosts(cdir: Path, record: Any, network: str, container_ip: str | None = None,
+                  more_ips: list[str] | None = None) -> None:
     """Regenerate ``userdata/hosts`` at start: the container's address (user networks, a slirp4netns
     ``cidr=``) and ``host.containers.internal`` (the host's address now) are only known then."""
     from rpod.network.etcfiles import hosts_content
@@ -129,7 +131,7 @@ def rewrite_hosts(cdir: Path, record: Any, network: str, container_ip: str | Non
                                   network=network, container_ip=container_ip,
                                   host_gateway=gateway or host_address(),
                                   base=[(e[0], e[1:]) for e in (p.hosts_base if p else [])],
-                                  internal_ip=p.internal_ip if p else ""))
+                                  internal_ip=p.internal_ip if p else "", more_ips=more_ips or []))
     resolv = cdir / ctrfiles.RESOLV_CONF
     if network == "slirp4netns" and slirp_opts.get("cidr") and resolv.exists():
         dns = slirp_addresses(slirp_opts)[2]
