@@ -16,3 +16,12 @@ def python_entry(module: str, *args: str) -> list[str]:
     """argv that runs ``module.main()`` in a fresh ``python -I -S`` with rootless importable."""
     code = f"import sys;sys.path.insert(0,{PACKAGE_PARENT!r});from {module} import main;sys.exit(main())"
     return [sys.executable, "-I", "-S", "-c", code, *args]
+
+
+def runtime_executable() -> str:
+    """The built-in OCI runtime as a command: the ``rpod-runtime`` script installed beside this
+    interpreter, else its package directory (what ``python -m rootless.runtime`` runs)."""
+    script = os.path.join(os.path.dirname(sys.executable), "rpod-runtime")
+    if os.access(script, os.X_OK):
+        return script
+    return os.path.join(PACKAGE_PARENT, "rootless", "runtime")

@@ -73,3 +73,11 @@ def events_logfile_max_size() -> int:
     if not m:
         return DEFAULT_EVENTS_LOGFILE_MAX_SIZE
     return int(float(m.group(1)) * 1000 ** " kmgtp".index(m.group(2).lower() or " "))
+
+
+def builtin_runtime_paths() -> tuple[str, str]:
+    """The paths that name rpod's own runtime: its command (``rpod-runtime``, what ``info``
+    shows) and its package directory."""
+    from rootless.entry import PACKAGE_PARENT, runtime_executable
+
+    return runtime_executable(), os.path.join(PACKAGE_PARENT, "rootless", "runtime")

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from rootless.entry import runtime_executable
 from rpod import __version__
 from rpod.hostfacts import cgroup_version, overlay_driver, resource_limits_note
 from rpod.paths import Paths, config_home
@@ -86,7 +87,7 @@ def _host(mapping: Any, driver: str, driver_error: str) -> dict[str, Any]:
                        for m in mapping.gid_map],
         },
         "idMappingMode": mapping.mode,
-        "ociRuntime": {"name": "rpod-runtime", "package": "rpod", "path": _module_path("rootless.runtime"),
+        "ociRuntime": {"name": "rpod-runtime", "package": "rpod", "path": runtime_executable(),
                        "version": __version__},
         "conmon": {"package": "rpod (rootless.monitor, its conmon)", "path": _module_path("rootless.monitor"),
                    "version": __version__},

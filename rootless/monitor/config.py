@@ -91,6 +91,8 @@ MONITOR = {
     "stop_timeout": (int, OPTIONAL, 10),
     "detach_keys": (str, OPTIONAL, ""),  # foreground -it: hex of the key sequence that detaches the CLI
     "network": (NETWORK, OPTIONAL, None),
+    # --preserve-fds / LISTEN_FDS: our numbers of the CLI's fds 3, 4, ... (-1: it had none open)
+    "preserve_fds": ([int], OPTIONAL, None),
 }
 
 # the command line of a monitor spawned before its container exists (rpod.container.monitorspawn):
@@ -104,6 +106,7 @@ SPAWN = {
     "stderr_fd": (int, OPTIONAL, -1),
     "cli_pid": (int, OPTIONAL, 0),  # the CLI that will send the configuration: its death ends the wait
     "cli_start": (int, OPTIONAL, None),  # its start time (pid reuse)
+    "preserve_fds": ([int], OPTIONAL, None),
 }
 
 

@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     # the CLI's NOTIFY_SOCKET is ours to answer (cfg.notify_socket), never an OCI runtime's or a
     # child's: crun would bind its own proxy on it (Podman strips it for the runtime too)
     os.environ.pop("NOTIFY_SOCKET", None)
-    for fd in (cfg.sync_fd, cfg.stdin_fd, cfg.stdout_fd, cfg.stderr_fd):
+    for fd in (cfg.sync_fd, cfg.stdin_fd, cfg.stdout_fd, cfg.stderr_fd, *(cfg.preserve_fds or ())):
         if fd >= 0:
             with lean.suppress(OSError):
                 os.set_inheritable(fd, False)
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     if cfg.await_config:
         # the runtime's import overlaps the CLI writing the bundle
         InProcessRuntime.prefork(close=tuple(fd for fd in (cfg.sync_fd, cfg.stdin_fd, cfg.stdout_fd,
-                                                           cfg.stderr_fd) if fd >= 0))
+                                                           cfg.stderr_fd, *(cfg.preserve_fds or ())) if fd >= 0))
         try:
             received = receive_config(cfg.sync_fd, cfg.cli_pid, cfg.cli_start)
         except ConfigError as e:

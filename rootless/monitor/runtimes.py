@@ -100,7 +100,10 @@ class InProcessRuntime:
             self.child = 0
 
     def create(self, stdio_fds: tuple[int, int, int], console_socket: str | None) -> int:
-        return int(self._order({"cmd": "create", "console_socket": console_socket}, stdio_fds)["pid"])
+        preserved = self.cfg.preserve_fds or []
+        order = {"cmd": "create", "console_socket": console_socket, "preserve": [fd >= 0 for fd in preserved]}
+        fds = (*stdio_fds, *(fd for fd in preserved if fd >= 0))
+        return int(self._order(order, fds)["pid"])
 
     def start(self) -> None:
         self._order({"cmd": "start"})
@@ -144,7 +147,7 @@ def runtime_child(chan: _socket.socket) -> int:
     from rootless.runtime import api
 
     while True:
-        data, fds = lean.recv_fds(chan, 65536, 3)
+        data, fds = lean.recv_fds(chan, 65536, 253)  # stdio + --preserve-fds (SCM_MAX_FD)
         if not data:
             return 0
         data = sockio.recv_line(chan, data)
@@ -153,9 +156,13 @@ def runtime_child(chan: _socket.socket) -> int:
         msg = minijson.loads(data)
         try:
             if msg["cmd"] == "create":
+                present = msg.get("preserve") or []
+                if present:
+                    chan, fds = _place_preserved(chan, fds, present)
                 reply: dict[str, Any] = {"pid": api.create(msg["id"], msg["bundle"], msg["state_root"],
-                                                           stdio=tuple(fds), console_socket=msg["console_socket"])}
-                for fd in fds:
+                                                           stdio=tuple(fds[:3]), console_socket=msg["console_socket"],
+                                                           preserve_fds=len(present))}
+                for fd in fds[:3]:
                     os.close(fd)
             elif msg["cmd"] == "start":
                 api.start(msg["id"], msg["state_root"])
@@ -169,6 +176,37 @@ def runtime_child(chan: _socket.socket) -> int:
         chan.sendall(minijson.dumps(reply).encode() + b"\n")
         if msg["cmd"] != "create" or "error" in reply:
             return 0
+
+
+def _place_preserved(chan: _socket.socket, fds: list[int], present: list[bool]) -> tuple[_socket.socket, list[int]]:
+    """Put the preserved fds (``fds[3:]``, one per true ``present``) at 3, 4, ... in this
+    process, where the runtime hands them to the container; the order socket and the stdio
+    fds move above them first, and a number the CLI had no fd at stays closed."""
+    import _socket
+    import fcntl
+
+    top = 3 + len(present)
+
+    def lift(fd: int) -> int:
+        if fd >= top:
+            return fd
+        new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, top)
+        os.close(fd)
+        return new
+
+    if chan.fileno() < top:
+        chan = _socket.socket(fileno=lift(chan.detach()))
+    fds = [lift(fd) for fd in fds]
+    extras = iter(fds[3:])
+    for i, there in enumerate(present):
+        if there:
+            fd = next(extras)
+            os.dup2(fd, 3 + i)
+            os.close(fd)
+        else:
+            with lean.suppress(OSError):
+                os.close(3 + i)
+    return chan, fds[:3]
 
 
 class CliRuntime:
@@ -202,6 +240,8 @@ class CliRuntime:
                 raise RuntimeError_(msg, _classify(msg))
 
     def create(self, stdio_fds: tuple[int, int, int], console_socket: str | None) -> int:
+        if self.cfg.preserve_fds:
+            raise RuntimeError_("--preserve-fds and LISTEN_FDS need rpod's built-in runtime (not --runtime)")
         pid_file = os.path.join(self.cfg.run_dir, ctrfiles.CONTAINER_PID)
         args = ["create", "--bundle", self.cfg.bundle, "--pid-file", pid_file]
         if console_socket:

@@ -35,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--no-new-keyring", action="store_true", help=argparse.SUPPRESS)
         sp.add_argument("id")
 
-    with_create_opts(sub.add_parser("create", help="create a container (waits for start)"))
+    create = sub.add_parser("create", help="create a container (waits for start)")
+    create.add_argument("--config", "-f", help="the configuration to use instead of BUNDLE/config.json (crun's)")
+    with_create_opts(create)
     run = sub.add_parser("run", help="create and start a container")
     run.add_argument("--detach", "-d", action="store_true")
     with_create_opts(run)
@@ -94,7 +96,7 @@ def _main(argv: list[str]) -> int:
     root = a.root or state.default_root()
     if a.verb == "create":
         api.create(a.id, a.bundle, root, console_socket=a.console_socket, pid_file=a.pid_file,
-                   preserve_fds=a.preserve_fds)
+                   preserve_fds=a.preserve_fds, config_path=a.config)
     elif a.verb == "run":
         return api.run(a.id, a.bundle, root, console_socket=a.console_socket, detach=a.detach,
                        pid_file=a.pid_file, preserve_fds=a.preserve_fds)

@@ -38,11 +38,13 @@ def _resources_requested(config: dict[str, Any]) -> bool:
 
 
 def create(container_id: str, bundle: str, state_root: str, stdio: Stdio = None,
-           console_socket: str | None = None, pid_file: str | None = None, preserve_fds: int = 0) -> int:
-    """Create the container (everything but the user's ``execve``); return its init's host pid."""
+           console_socket: str | None = None, pid_file: str | None = None, preserve_fds: int = 0,
+           config_path: str | None = None) -> int:
+    """Create the container (everything but the user's ``execve``); return its init's host pid.
+    ``config_path``: a configuration to use instead of the bundle's ``config.json``."""
     bundle = os.path.abspath(bundle)
     cdir = _state.container_dir(state_root, container_id)
-    config = bundle_mod.load(bundle)
+    config = bundle_mod.load(bundle, config_path)
     os.makedirs(state_root, mode=0o700, exist_ok=True)
     try:
         os.mkdir(cdir, 0o700)

@@ -14,9 +14,10 @@ if TYPE_CHECKING:
 KNOWN_NAMESPACES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
 
 
-def load(bundle: str) -> dict[str, Any]:
-    """Read ``bundle/config.json``, make ``root.path`` absolute and validate what the runtime needs."""
-    path = os.path.join(bundle, "config.json")
+def load(bundle: str, config_path: str | None = None) -> dict[str, Any]:
+    """Read ``bundle/config.json`` (or ``config_path``: crun's ``create --config``), make
+    ``root.path`` absolute (against the bundle) and validate what the runtime needs."""
+    path = config_path or os.path.join(bundle, "config.json")
     try:
         with open(path, "rb") as f:
             config = json.load(f)

@@ -191,7 +191,8 @@ def run_cmd(image: str, command: tuple[str, ...], sig_proxy: str, quiet: bool, *
     from rpod.engine import containers_run as engine
 
     # the monitor's interpreter starts first, while this process parses the flags and writes the bundle
-    spawn = engine.spawn_monitor(bool(kw.get("f_detach")), bool(kw.get("f_interactive")), kw.get("f_attach"))
+    spawn = engine.spawn_monitor(bool(kw.get("f_detach")), bool(kw.get("f_interactive")), kw.get("f_attach"),
+                                 int(kw.get("f_preserve_fds") or 0))
     try:
         from rpod.cli.common import parse_bool_flag
 

@@ -72,21 +72,15 @@ def _runtime(runtime: str | None, flags: tuple[str, ...]) -> None:
         os.environ["RPOD_OCI_RUNTIME"] = " ".join(argv)
 
 
-def _builtin_runtime_path() -> str:
-    """Where rpod's own runtime lives (what ``info`` shows as ``OCIRuntime.Path``), without importing it."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("rootless")
-    base = os.path.dirname(spec.origin) if spec is not None and spec.origin else ""
-    return os.path.join(base, "runtime")
-
-
 def _is_builtin_runtime(name: str) -> bool:
     """``rpod``/``rpod-runtime``, or a containers.conf runtime whose paths name rpod's own."""
-    if name in ("rpod", "rpod-runtime") or name == _builtin_runtime_path():
+    from rpod.containersconf import builtin_runtime_paths
+
+    own = {os.path.normpath(p) for p in builtin_runtime_paths()}
+    if name in ("rpod", "rpod-runtime") or os.path.normpath(name) in own:
         return True
     paths = _conf_runtime_paths(name)
-    return bool(paths) and os.path.normpath(paths[0]) == os.path.normpath(_builtin_runtime_path())
+    return bool(paths) and os.path.normpath(paths[0]) in own
 
 
 def _conf_runtime_paths(name: str) -> list[str]:

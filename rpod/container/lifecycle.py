@@ -97,9 +97,13 @@ def _await_previous_monitor(store: ContainerStore, cid: str) -> None:
 
 
 def _terminal_and_rechown(cdir: Path, opts: RunOptions) -> bool:
-    """Whether the bundle asks for a terminal; ``:U`` sources chowned again if they changed owner."""
+    """Whether the bundle asks for a terminal; ``:U`` sources chowned again if they changed owner;
+    this start's LISTEN_* variables in the process environment (socket activation)."""
     with open(cdir / ctrfiles.SPEC, "rb") as f:
         spec = json.load(f)
+    from rpod.container.listenfds import apply_listen_env
+
+    apply_listen_env(cdir / ctrfiles.SPEC, spec, list(opts.env or []))
     if opts.volumes or opts.mounts:
         from rpod.container.chown import rechown_at_start
 
@@ -160,7 +164,9 @@ def start(paths: Paths, record: ContainerRecord, io: StdioRequest | None = None,
     if log_driver == "passthrough" and (io is None or opts.detach):
         raise UsageError("--log-driver passthrough needs a foreground container (no -d)")
     if spawn is None:
-        spawn = spawn_monitor(io, record.id)
+        from rpod.container.listenfds import fds_to_preserve
+
+        spawn = spawn_monitor(io, record.id, fds_to_preserve(int(opts.preserve_fds or 0)))
     logs = log_settings(list(opts.log_opt or []))  # --log-opt, parsed once
     cfg: dict[str, Any] = {
         "id": record.id, "bundle": str(cdir), "state_root": runtime_state_root(paths),

@@ -8,6 +8,7 @@ sends it the configuration (``LENGTH\\nJSON`` on the sync socket).  Kept apart f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -36,7 +37,7 @@ class MonitorSpawn:
     (a new one when None: ``rpod.container.create.create(cid=spawn.cid)``), on the monitor's command line as
     conmon's, so ``ps`` tells which container a monitor serves."""
 
-    def __init__(self, io: StdioRequest | None, cid: str | None = None) -> None:
+    def __init__(self, io: StdioRequest | None, cid: str | None = None, preserve_fds: int = 0) -> None:
         self.io = io
         self.cid = cid or os.urandom(32).hex()  # as rpod.container.state.new_id
         self.sync, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -45,11 +46,16 @@ class MonitorSpawn:
             for key in ("stdin_fd", "stdout_fd", "stderr_fd"):
                 if getattr(io, key) >= 0:
                     ours[key] = os.dup(getattr(io, key))
+        for i in range(preserve_fds):  # the CLI's fds 3, 4, ... for the container (--preserve-fds, LISTEN_FDS)
+            with contextlib.suppress(OSError):
+                ours[f"preserve{i}"] = os.dup(3 + i)
         # the monitor's numbers are above all of ours (and 2: its own 0-2 are /dev/null)
         first = max(*ours.values(), 2) + 1
         numbers = {key: first + i for i, key in enumerate(ours)}
         self.sync_fd = numbers["sync_fd"]
-        self.fds: dict[str, int] = {k: v for k, v in numbers.items() if k != "sync_fd"}
+        self.fds: dict[str, Any] = {k: v for k, v in numbers.items() if k != "sync_fd" and k[0] != "p"}
+        if preserve_fds:
+            self.fds["preserve_fds"] = [numbers.get(f"preserve{i}", -1) for i in range(preserve_fds)]
         me = os.getpid()  # the monitor stops waiting when this CLI dies (even if its socket leaked)
         argv = python_entry("rootless.monitor", json.dumps({"await_config": True, "id": self.cid,
                                                             "sync_fd": self.sync_fd, "cli_pid": me,
@@ -102,6 +108,7 @@ def _spawn(argv: list[str], pass_fds: list[tuple[int, int]]) -> int:
     return posix_spawn_closing(argv, stdio, dups, keep=[theirs for _, theirs in pass_fds])
 
 
-def spawn_monitor(io: StdioRequest | None = None, cid: str | None = None) -> MonitorSpawn:
-    """Start a monitor now; give it to ``lifecycle.start`` (with the same ``io``) or ``cancel`` it."""
-    return MonitorSpawn(io, cid)
+def spawn_monitor(io: StdioRequest | None = None, cid: str | None = None, preserve_fds: int = 0) -> MonitorSpawn:
+    """Start a monitor now; give it to ``lifecycle.start`` (with the same ``io``) or ``cancel`` it.
+    ``preserve_fds``: the CLI's fds 3, 4, ... that go into the container."""
+    return MonitorSpawn(io, cid, preserve_fds)

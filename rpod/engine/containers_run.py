@@ -50,12 +50,19 @@ def stdio_request(interactive: bool, attach_flags: Any) -> StdioRequest:
                         stderr_fd=2 if "stderr" in attach else -1)
 
 
-def spawn_monitor(detach: bool, interactive: bool = False, attach_flags: Any = None) -> MonitorSpawn:
+def spawn_monitor(detach: bool, interactive: bool = False, attach_flags: Any = None,
+                  preserve_fds: int = 0) -> MonitorSpawn:
     """Start the monitor of a container about to be created (``run`` does it first thing, so the
-    monitor's interpreter starts while the options are read and the bundle written)."""
+    monitor's interpreter starts while the options are read and the bundle written); it takes
+    this process's fds 3 .. ``preserve_fds``+2 (``--preserve-fds``; else ``LISTEN_FDS``'s)."""
     from rpod.container.monitorspawn import spawn_monitor as spawn
 
-    return spawn(None if detach else stdio_request(interactive, attach_flags))
+    if preserve_fds or "LISTEN_FDS" in os.environ:
+        from rpod.container.listenfds import check_passed, fds_to_preserve
+
+        check_passed(preserve_fds)
+        preserve_fds = fds_to_preserve(preserve_fds)
+    return spawn(None if detach else stdio_request(interactive, attach_flags), preserve_fds=preserve_fds)
 
 
 def create(opts: RunOptions, *, create_command: list[str] | None = None, cid: str | None = None,

@@ -179,7 +179,7 @@ def test_info_fields_scripts_read(env: RpodEnv) -> None:
            "{{.Host.EventLogger}}|{{.Host.Distribution.Distribution}}")
     build, conmon, runtime, logdriver, events, distro = ok(run_rpod(env, "info", "--format", fmt)).stdout.strip().split("|")
     assert re.fullmatch(r"[1-9][0-9]*\.[0-9.]+.*", build)
-    assert os.path.isdir(conmon) and os.path.isdir(runtime)
+    assert os.path.isdir(conmon) and os.access(runtime, os.X_OK) and os.path.basename(runtime) == "rpod-runtime"
     assert (logdriver, events) == ("k8s-file", "file") and distro
     r = run_rpod(env, "--log-level=trace", "info", "--format", "{{.Host.Arch}}")
     assert " level=trace " in r.stderr and " level=debug " in r.stderr and " level=info " in r.stderr

@@ -13,6 +13,7 @@ The seed is printed so a failing sequence can be replayed (``RPODTEST_FAULT_SEED
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -89,9 +90,19 @@ def _kill_a_monitor(env: RpodEnv, name: str, rng: random.Random) -> None:
     if r.returncode != 0:
         return
     cid, mon = r.stdout.split()
-    if mon != "0" and int(mon) in pids_mentioning(cid):
-        time.sleep(rng.uniform(0, 0.3))  # fault injection: a random moment, nothing is asserted after it
-        os.kill(int(mon), signal.SIGKILL)
+    if mon == "0":
+        return
+    try:  # pinned now: if it ends before the kill, its pid may be another test's process by then
+        fd = os.pidfd_open(int(mon))
+    except OSError:
+        return
+    try:
+        if int(mon) in pids_mentioning(cid):
+            time.sleep(rng.uniform(0, 0.3))  # fault injection: a random moment, nothing is asserted after it
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+    finally:
+        os.close(fd)
 
 
 def _check_store(env: RpodEnv, what: str) -> None:

@@ -369,3 +369,20 @@ def test_kernel_memory_warns_and_dns_opt_alias(module_env: RpodEnv) -> None:
     assert "The --kernel-memory flag is no longer supported. This flag is a noop." in r.stderr
     r = ok(run_rpod(env, "run", "--rm", "--dns-opt=ndots:3", "alpine", "cat", "/etc/resolv.conf"))
     assert "options ndots:3" in r.stdout
+
+
+def test_full_path_to_a_copied_runtime_is_kept(module_env: RpodEnv, tmp_path: Path) -> None:
+    """030-run: ``info``'s runtime path is a command; a copy of it elsewhere runs containers as an
+    external OCI runtime, and ``inspect`` shows the path given to ``--runtime``."""
+    import shutil
+
+    env = module_env
+    path = ok(run_rpod(env, "info", "--format", "{{.Host.OCIRuntime.Path}}")).stdout.strip()
+    copy = tmp_path / "myruntime"
+    shutil.copy2(path, copy)
+    cid = ok(run_rpod(env, "run", "-d", *NONE, "--runtime", str(copy), "alpine", "sleep", "60")).stdout.strip()
+    assert ok(run_rpod(env, "inspect", "--format", "{{.OCIRuntime}}", cid)).stdout == f"{copy}\n"
+    assert ok(run_rpod(env, "exec", cid, "echo", "in")).stdout == "in\n"
+    ok(run_rpod(env, "kill", cid))
+    ok(run_rpod(env, "wait", cid))
+    ok(run_rpod(env, "rm", cid))

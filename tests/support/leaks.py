@@ -110,20 +110,38 @@ def processes_referencing(needles: Iterable[str | os.PathLike[str]], *, started_
 
 def kill_processes(procs: Sequence[Proc], timeout: float = 2.0) -> None:
     """SIGKILL each process and, when it leads one, its process group (never our own group);
-    wait up to ``timeout`` seconds for them to go."""
+    wait up to ``timeout`` seconds for them to go.
+
+    A process that ended since it was listed is skipped: its pid may already belong to another
+    process (pid_max is 32768 here: a busy machine reuses pids within seconds), which the kill
+    must not hit.  Each one is pinned with a pidfd and its start time compared first."""
     own_group = os.getpgrp()
     for p in procs:
-        if p.pgid == p.pid and p.pgid != own_group:
-            with contextlib.suppress(OSError):
-                os.killpg(p.pgid, signal.SIGKILL)
-        with contextlib.suppress(OSError):
-            os.kill(p.pid, signal.SIGKILL)
+        _kill_same(p, own_group)
     end = time.monotonic() + timeout
     pending = [p.pid for p in procs]
     while pending and time.monotonic() < end:
         pending = [pid for pid in pending if _alive(pid)]
         if pending:
             time.sleep(0.02)
+
+
+def _kill_same(p: Proc, own_group: int) -> None:
+    """SIGKILL ``p`` (and its group when it leads one) only if its pid still names that process."""
+    try:
+        fd = os.pidfd_open(p.pid)
+    except OSError:
+        return  # gone
+    try:
+        if boot_ticks_of(p.pid) != p.start:
+            return  # ended, and the pid was reused by a process that is none of ours to kill
+        if p.pgid == p.pid and p.pgid != own_group:  # a live leader: the group id is still its own
+            with contextlib.suppress(OSError):
+                os.killpg(p.pgid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+    finally:
+        os.close(fd)
 
 
 def _alive(pid: int) -> bool:
@@ -154,7 +172,10 @@ def stop_podman(podman: Sequence[str], env: Mapping[str, str], *dirs: str | os.P
     runtime_dir = env.get("XDG_RUNTIME_DIR", "")
     if runtime_dir:
         with contextlib.suppress(OSError, ValueError):
-            os.kill(int((Path(runtime_dir) / "libpod" / "tmp" / "pause.pid").read_text().strip()), signal.SIGKILL)
+            pid = int((Path(runtime_dir) / "libpod" / "tmp" / "pause.pid").read_text().strip())
+            read = _read(str(pid))  # the pause process itself, not a process that got its pid since
+            if read and b"catatonit" in read[1].split(b"\0", 1)[0]:
+                kill_processes([read[0]])
     # a directory as "DIR/": .../podman1 must not match .../podman10 (every process names files in it)
     stop_referencing(*(d for d in (runtime_dir, *(f"{os.fspath(d).rstrip('/')}/" for d in dirs)) if str(d)))
 
