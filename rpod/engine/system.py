@@ -228,9 +228,11 @@ def reset(paths: Paths | None = None, warn: Any = None) -> None:
     shutil.rmtree(p.runroot, ignore_errors=True)
 
 
-def unshare(argv: list[str], paths: Paths | None = None) -> int:
+def unshare(argv: list[str], paths: Paths | None = None, rootless_netns: bool = False) -> int:
     """Run ``argv`` in a user namespace with the user's subordinate id map (as root there), with
-    Podman's ``CONTAINERS_*`` variables; its exit code (255 when killed by a signal).
+    Podman's ``CONTAINERS_*`` variables; its exit code (255 when killed by a signal).  With
+    ``rootless_netns``: in the user networks' namespaces (the network holder's user and network
+    namespaces), where the containers' addresses are reachable.
     Raises ``FileNotFoundError`` when ``argv[0]`` does not exist."""
     from rootless import userns
     from rootless.subid import default_mapping
@@ -239,7 +241,14 @@ def unshare(argv: list[str], paths: Paths | None = None) -> int:
     env = dict(os.environ, CONTAINERS_GRAPHROOT=str(p.root), CONTAINERS_RUNROOT=str(p.runroot),
                RPOD_UNSHARE="1", _CONTAINERS_ROOTLESS_UID=str(os.getuid()),
                _CONTAINERS_ROOTLESS_GID=str(os.getgid()))
-    proc = userns.popen(argv, default_mapping(), env=env)
+    if rootless_netns:
+        import subprocess
+
+        from rpod.network.bridge import join_holder_namespaces
+
+        proc = subprocess.Popen(argv, env=env, preexec_fn=join_holder_namespaces(p))  # noqa: PLW1509 - setns only
+    else:
+        proc = userns.popen(argv, default_mapping(), env=env)
     rc = proc.wait()
     return rc if rc >= 0 else 255
 

@@ -214,3 +214,22 @@ def reload(paths: Any, rec: Any, cdir: Path) -> None:
                             "container state improper")
     _call(d, {"op": "reload", "container": rec.id})
 
+
+def join_holder_namespaces(paths: Any) -> Any:
+    """A ``preexec_fn`` that moves the child into the holder's user and network namespaces
+    (``unshare --rootless-netns``); the namespaces are opened now, so a missing holder is an
+    error here (rpod keeps no such namespace while no container is on a user network)."""
+    from rootless import syscalls
+
+    info = _alive(state_dir(paths))
+    if info is None:
+        raise RpodError("no rootless network namespace: no container is running on a user network",
+                        hint="start a container with --network NETWORK first")
+    fds = [os.open(f"/proc/{info['pid']}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in ("user", "net")]
+
+    def join() -> None:
+        syscalls.setns(fds[0], syscalls.CLONE_NEWUSER)
+        syscalls.setns(fds[1], syscalls.CLONE_NEWNET)
+
+    return join
+

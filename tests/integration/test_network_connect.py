@@ -5,6 +5,7 @@ restores lost port forwards with the same address and MAC. Loopback/this machine
 
 from __future__ import annotations
 
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -97,3 +98,21 @@ def test_reload_restores_lost_port_forwards(nets: RpodEnv) -> None:
     assert (r.returncode, r.stderr) == (125, "Error: you must provide at least one name or id\n")
     r = run_rpod(env, "network", "reload", "nosuch")
     assert r.returncode == 125 and "nosuch" in r.stderr
+
+
+def test_unshare_rootless_netns_reaches_containers_by_address(nets: RpodEnv) -> None:
+    env = nets
+    r = run_rpod(env, "unshare", "--rootless-netns", "true")
+    assert r.returncode == 125 and "no container is running on a user network" in r.stderr
+    cid = ok(run_rpod(env, "run", "-d", "--network", "cnet1", "busybox", "sh", "-c", HTTPD_CGI)).stdout.strip()
+    ip = net_value(env, cid, "cnet1", "IPAddress")
+    assert unreachable(f"http://{ip}/")  # not from the host's network namespace
+    fetch = ("import sys, time, urllib.request\n"
+             "for _ in range(100):\n"
+             "    try:\n"
+             f"        sys.stdout.write(urllib.request.urlopen('http://{ip}/', timeout=3).read().decode()); break\n"
+             "    except OSError: time.sleep(0.1)\n")
+    for flag in ("--rootless-netns", "--rootless-cni"):  # Podman's old name too
+        r = ok(run_rpod(env, "unshare", flag, sys.executable, "-c", fetch))
+        assert r.stdout == "hello-from-httpd\n"
+    assert ok(run_rpod(env, "unshare", "--rootless-netns", "id", "-u")).stdout == "0\n"
