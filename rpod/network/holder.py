@@ -46,6 +46,7 @@ from typing import Any
 from rootless import slirp, syscalls
 from rootless.sockio import recv_line
 from rpod.network import dns
+from rpod.network.ifconfig import configure_container_if, default_route, in_netns, random_mac
 
 SOCKET = "holder.sock"
 LOCK = "holder.lock"
@@ -165,7 +166,7 @@ class Holder:
             ep = m.endpoints.get(view["name"])
             if ep is None:
                 ep = Endpoint(view["name"], self._free_ip(net, view.get("ip") or ""),
-                              view.get("mac") or _random_mac(), list(view.get("aliases") or []))
+                              view.get("mac") or random_mac(), list(view.get("aliases") or []))
                 m.endpoints[view["name"]] = ep
             out[view["name"]] = {"ip": ep.ip, "prefix": net["prefix"], "gateway": net["gateway"], "mac": ep.mac,
                                  "iface": net["iface"]}
@@ -230,7 +231,7 @@ class Holder:
         self.ipr.link("add", ifname=ep.host_if, kind="veth", peer={"ifname": ep.ifname, "net_ns_pid": m.pid})
         idx = self._index(ep.host_if)
         self.ipr.link("set", index=idx, master=self._index(net["iface"]), state="up")
-        _in_netns(m.pid, _configure_container_if, ep.ifname, ep.ip, int(net["prefix"]), ep.mac,
+        in_netns(m.pid, configure_container_if, ep.ifname, ep.ip, int(net["prefix"]), ep.mac,
                   net["gateway"] if default_route else "")
 
     def _forward(self, m: Member) -> None:
@@ -322,7 +323,7 @@ class Holder:
             first = next(iter(m.endpoints.values()), None)
             if was_first and m.pid:  # the default route and the published ports move to the next network
                 if first is not None:
-                    _in_netns(m.pid, _default_route, self.networks[first.network]["gateway"])
+                    in_netns(m.pid, default_route, self.networks[first.network]["gateway"])
                 self._forward(m)
         return {"ok": True}
 
@@ -495,72 +496,9 @@ def _fork_anchor() -> int:
     return pid
 
 
-def _in_netns(pid: int, fn: Any, *args: Any) -> None:
-    """Run ``fn(*args)`` in a forked child that joined ``pid``'s network namespace."""
-    r, w = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover - the child
-        code = 1
-        try:
-            os.close(r)
-            fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
-            syscalls.setns(fd, syscalls.CLONE_NEWNET)
-            fn(*args)
-            code = 0
-        except BaseException as e:  # noqa: BLE001
-            with contextlib.suppress(OSError):
-                os.write(w, f"{e.__class__.__name__}: {e}".encode())
-        finally:
-            os._exit(code)
-    os.close(w)
-    err = b""
-    while True:
-        chunk = os.read(r, 4096)
-        if not chunk:
-            break
-        err += chunk
-    os.close(r)
-    _, status = os.waitpid(child, 0)
-    if status != 0:
-        raise RuntimeError(f"configuring the container's interface failed: {err.decode(errors='replace')}")
-
-
-def _configure_container_if(ifname: str, ip: str, prefix: int, mac: str, gateway: str) -> None:
-    from pyroute2 import IPRoute
-
-    with IPRoute() as ipr:
-        idx = ipr.link_lookup(ifname=ifname)[0]
-        if mac:
-            ipr.link("set", index=idx, address=mac)
-        kw = {}
-        if ":" not in ip and prefix < 31:  # the broadcast address too, as netavark sets it (``ip a`` shows brd)
-            kw["broadcast"] = str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).broadcast_address)
-        ipr.addr("add", index=idx, address=ip, prefixlen=prefix, **kw)
-        ipr.link("set", index=idx, state="up")
-        lo = ipr.link_lookup(ifname="lo")
-        if lo:
-            ipr.link("set", index=lo[0], state="up")
-        if gateway:
-            ipr.route("add", dst="0.0.0.0/0", gateway=gateway)
-
-
-def _default_route(gateway: str) -> None:
-    from pyroute2 import IPRoute
-
-    with IPRoute() as ipr:
-        ipr.route("replace", dst="0.0.0.0/0", gateway=gateway)
-
-
 def _sysctl(key: str, value: str) -> None:
     with open(f"/proc/sys/{key}", "w") as f:
         f.write(value)
-
-
-def _random_mac() -> str:
-    """A random locally administered unicast MAC (netavark's choice: a new one each connection)."""
-    b = bytearray(os.urandom(6))
-    b[0] = (b[0] & 0xFE) | 0x02
-    return ":".join(f"{x:02x}" for x in b)
 
 
 def _bind_unix(directory: str, name: str) -> socket.socket:
