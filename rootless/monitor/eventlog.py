@@ -63,7 +63,7 @@ def write_event(path: str, type_: str, action: str, *, id: str = "", name: str =
             _append(path, minijson.dumps({"ns": rns, "Name": path, "Status": "log-rotation", "Time": rfc3339(rns),
                                           "Type": "system", "Attributes": None}, separators=(",", ":")))
         _append(path, line)
-    except OSError:
+    except Exception:  # noqa: BLE001 - an event never fails (nor stops) what records it
         pass
     finally:
         os.close(lock)
