@@ -1,7 +1,7 @@
 """The ``containers.conf`` settings rpod honours, from the file ``CONTAINERS_CONF`` names (read
 only when it is set, as Podman's tests and scripts use it): ``[engine] runtime``,
 ``[engine.runtimes]``, ``infra_image``, ``image_volume_mode``, ``events_logger``,
-``events_logfile_path``, ``events_logfile_max_size``; ``[containers] dns_servers``,
+``events_logfile_path``, ``events_logfile_max_size``; ``[containers] userns``, ``dns_servers``,
 ``dns_searches``, ``dns_options``, ``base_hosts_file``, ``host_containers_internal_ip``."""
 
 from __future__ import annotations
@@ -43,14 +43,18 @@ def engine_setting(key: str) -> Any:
 
 def engine_str(key: str) -> str:
     """``[engine] KEY`` as a non-empty string, else ""."""
-    value = engine_setting(key)
+    return section_str("engine", key)
+
+
+def section_str(section: str, key: str) -> str:
+    """``[SECTION] KEY`` as a string, else "" (e.g. ``[containers] userns``)."""
+    value = _setting(section, key)
     return value if isinstance(value, str) else ""
 
 
 def containers_str(key: str) -> str:
     """``[containers] KEY`` as a string, else ""."""
-    value = _setting("containers", key)
-    return value if isinstance(value, str) else ""
+    return section_str("containers", key)
 
 
 def containers_list(key: str) -> list[str] | None:

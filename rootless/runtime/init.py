@@ -434,6 +434,7 @@ def intermediate(config: dict[str, Any], chan: Channel, opts: InitOptions) -> No
         preload(config)
         # opened before the user namespace: its root may not be the fifo's owner (--uidmap, nomap)
         fifo = os.open(opts.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        mounts.enter_base(config, opts.bundle)  # likewise the store, for a map without us
         enter_namespaces(config, chan)
         pid = os.fork()
         if pid == 0:

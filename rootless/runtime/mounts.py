@@ -290,6 +290,37 @@ def _own_upper(upper: str, work: str) -> None:
             pass
 
 
+def enter_base(config: dict, bundle: str) -> None:
+    """``run.rpod.overlay``'s ``base`` (a map without the caller's id): change to it while still
+    the caller, and name every path under it from there, as ``/proc/self/cwd/...`` (the root file
+    system, the overlay's directories, bind sources), so the container's root reaches them
+    without searching the caller's directories above it (``pivot`` leaves this directory last).
+    Nothing without ``base``."""
+    import json
+
+    annotations = config.get("annotations") or {}
+    spec = json.loads(annotations.get("run.rpod.overlay") or "{}")
+    base = spec.get("base")
+    if not base:
+        return
+    os.chdir(base)
+    prefix = base.rstrip("/") + "/"
+
+    def rel(path: str) -> str:
+        return "/proc/self/cwd/" + path[len(prefix):] if path.startswith(prefix) else path
+
+    config["root"]["path"] = rel(config["root"]["path"])
+    spec["lowerdir"] = [rel(d) for d in spec.get("lowerdir") or []]
+    for key in ("upperdir", "workdir"):
+        if spec.get(key):
+            spec[key] = rel(spec[key])
+    annotations["run.rpod.overlay"] = json.dumps(spec)
+    for m in config.get("mounts") or []:
+        source = m.get("source") or ""
+        if source and (m.get("type") == "bind" or "bind" in (m.get("options") or ()) or "rbind" in (m.get("options") or ())):
+            m["source"] = rel(source if source.startswith("/") else os.path.join(bundle, source))
+
+
 def prepare_rootfs(config: dict, ctx: MountContext) -> None:
     """Everything before ``pivot_root``: propagation, rootfs (overlay or bind), mounts, devices."""
     linux = config.get("linux") or {}

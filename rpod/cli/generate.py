@@ -32,7 +32,7 @@ _VALUE_FLAGS: dict[str, set[str]] = {}
 
 @app.command("systemd", context_settings=HELP)
 @click.argument("container")
-@click.option("--new", is_flag=True, help="Create a new container on start and remove it on stop")
+@click.option("--new/--no-new", default=False, help="Create a new container on start and remove it on stop")
 @click.option("-n", "--name", "use_name", is_flag=True, help="Use the container name instead of its ID")
 @click.option("-f", "--files", is_flag=True, help="Write .service files into the current directory")
 @click.option("--restart-policy", default=None, help="systemd Restart= policy (default on-failure)")
@@ -59,6 +59,9 @@ def systemd_cmd(container: str, new: bool, use_name: bool, files: bool, restart_
 
     if fmt and fmt != "json":
         raise UsageError(f"unknown --format {fmt!r}: only json is supported")
+    source = click.get_current_context().get_parameter_source("new")
+    if template and not new and source == click.core.ParameterSource.COMMANDLINE:
+        raise UsageError("--template cannot be set with --new=false")
     opts = systemd.generate_options(
         new=new, use_name=use_name, restart_policy=restart_policy, restart_sec=restart_sec,
         stop_timeout=stop_timeout, start_timeout=start_timeout, container_prefix=container_prefix,

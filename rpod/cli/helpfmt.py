@@ -95,6 +95,8 @@ def option_rows(cmd: click.Command, ctx: click.Context) -> tuple[list[tuple[str,
         if rec is None:
             continue
         left, text = rec
+        if p.secondary_opts:  # pflag has no --no- forms: "--new / --no-new" shows as "--new"
+            left = left.split(" / ")[0]
         for k, v in _TYPES.items():
             left = left.replace(f" {k}", f" {v}")
         longs = [o for o in p.opts + p.secondary_opts if o.startswith("--")]

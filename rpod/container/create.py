@@ -30,6 +30,8 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     from rpod.image.store import ImageStore
 
     _check(opts)
+    if not opts.userns and not opts.pod and not opts.uidmap and not opts.gidmap:
+        opts.userns = _conf_setting("containers", "userns")  # containers.conf's default (Podman's)
     store = ContainerStore(paths)
     paths.ensure()
     from rpod.container import namespaces
@@ -139,6 +141,12 @@ def _make_bundle(paths: Paths, store: ContainerStore, record: ContainerRecord, o
     if secret_mounts:  # after the user's mounts, so /run/secrets/NAME is not hidden by them
         spec["mounts"] = [*spec["mounts"], *secret_mounts]
     linux = spec.get("linux") or {}
+    if maps is not None and not maps.maps_user() and (cdir / ctrfiles.USERDATA / "secrets").is_dir():
+        # the container's root is a stranger to the user: it gets the copies, and a way to them
+        (cdir / ctrfiles.USERDATA / "secrets").chmod(0o711)
+        given = {copy for copy, _, _ in secret_owners}
+        rootfs.give_to_container_root([Path(m["source"]) for m in secret_mounts
+                                       if "/secrets/" in m.get("source", "") and m["source"] not in given], maps)
     for copy, uid, gid in secret_owners:  # uid=/gid=: owned by those ids as the container sees them
         chown_in_userns([copy], uid, gid, linux.get("uidMappings") or [], linux.get("gidMappings") or [],
                          what="--secret")
@@ -262,9 +270,14 @@ def _localtime(tz: str, directory: Path) -> str:
 
 def _conf_image_volume_mode() -> str:
     """containers.conf's ``[engine] image_volume_mode`` (Podman's default: bind)."""
-    from rpod.containersconf import engine_str
+    return _conf_setting("engine", "image_volume_mode") or "bind"
 
-    return engine_str("image_volume_mode") or "bind"
+
+def _conf_setting(section: str, key: str) -> str:
+    """containers.conf's ``[SECTION] KEY`` as a string ("" when unset)."""
+    from rpod.containersconf import section_str
+
+    return section_str(section, key)
 
 
 def _keep_id_home(opts: RunOptions, src: _Source, destinations: list[str]) -> str | None:

@@ -74,10 +74,14 @@ class OverlayInfo:
     upperdir: str
     workdir: str
     driver: str = "kernel"
+    base: str = ""  # the runtime reaches the store from here (a map without the user: see rootfs.prepare)
 
     def annotation(self) -> str:
-        return json.dumps({"lowerdir": list(self.lowerdirs), "upperdir": self.upperdir,
-                           "workdir": self.workdir, "driver": self.driver}, separators=(",", ":"))
+        doc = {"lowerdir": list(self.lowerdirs), "upperdir": self.upperdir, "workdir": self.workdir,
+               "driver": self.driver}
+        if self.base:
+            doc["base"] = self.base
+        return json.dumps(doc, separators=(",", ":"))
 
 
 @dataclass

@@ -21,43 +21,52 @@ def prepare(paths: Paths, cid: str, layer_dirs: list[Path], driver: str = "kerne
 
     With ``maps`` (an id map other than the store's), ``upper`` and ``work`` are given to the
     container's root, so the overlay's root directory shows as root's and its mounter can write.
+    A map without the user makes the container's root a stranger to the user's files: the runtime
+    then starts from the store's root (``base``, entered while it is still the user), so only the
+    directories from there down must be searchable by others, not the user's home above it.
     """
     cdir = paths.container_dir(cid)
     for sub in (ctrfiles.UPPER, ctrfiles.WORK, ctrfiles.ROOTFS):
         (cdir / sub).mkdir(mode=0o755 if sub != ctrfiles.WORK else 0o700, parents=True, exist_ok=True)
+    base = ""
     if maps is not None and not maps.maps_user():  # (with the user mapped, the runtime chowns upper/)
-        cdir.chmod(cdir.stat().st_mode | 0o001)  # its root reaches upper/, work/ and userdata/
-        _check_reachable([cdir / ctrfiles.UPPER, *layer_dirs])
-        _give_to_container_root(cdir, maps)
+        base = str(paths.root)
+        for d in (paths.root, cdir):  # its root reaches upper/, work/ and userdata/ from the store's root
+            d.chmod(d.stat().st_mode | 0o001)
+        _check_reachable([cdir / ctrfiles.UPPER, *layer_dirs], paths.root)
+        give_to_container_root([cdir / ctrfiles.UPPER, cdir / ctrfiles.WORK], maps)
     info = OverlayInfo(lowerdirs=[str(d) for d in layer_dirs], upperdir=str(cdir / ctrfiles.UPPER),
-                       workdir=str(cdir / ctrfiles.WORK), driver=driver)
+                       workdir=str(cdir / ctrfiles.WORK), driver=driver, base=base)
     return cdir / ctrfiles.ROOTFS, info
 
 
-def _give_to_container_root(cdir: Path, maps: ContainerMaps) -> None:
+def give_to_container_root(files: list[Path], maps: ContainerMaps) -> None:
+    """Chown ``files`` to the container's root (through the user's full map, where rpod can)."""
     from rootless.idshift import shifter
 
     uid, gid = shifter(maps.uid)(0), shifter(maps.gid)(0)
-    if (uid, gid) == (0, 0):
+    if (uid, gid) == (0, 0) or not files:
         return
     from rootless.subid import default_mapping
     from rootless.userns import run  # subprocess: not imported when there is nothing to chown
 
-    proc = run(["chown", f"{uid}:{gid}", "--", str(cdir / ctrfiles.UPPER), str(cdir / ctrfiles.WORK)], default_mapping(),
+    proc = run(["chown", f"{uid}:{gid}", "--", *map(str, files)], default_mapping(),
                mount_ns=False, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RpodError(f"cannot give the container's writable layer to its root: {proc.stderr.strip()}")
+        raise RpodError(f"cannot give the container's files to its root: {proc.stderr.strip()}")
 
 
-def _check_reachable(dirs: list[Path]) -> None:
+def _check_reachable(dirs: list[Path], base: Path) -> None:
     """A map without the user (``nomap``, ``--uidmap 0:1:N``) makes the container's root a
-    stranger to the user's files: every directory above its layers must be searchable by others."""
+    stranger to the user's files: every directory between ``base`` (where the runtime starts)
+    and its layers must be searchable by others."""
     import stat
 
     seen: set[Path] = set()
     for d in dirs:
+        inside = d.is_relative_to(base)  # (a layer elsewhere is reached by its full path)
         for parent in d.parents:
-            if parent in seen:
+            if parent in seen or (inside and (parent == base or not parent.is_relative_to(base))):
                 continue
             seen.add(parent)
             st = parent.stat()

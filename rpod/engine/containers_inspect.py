@@ -136,7 +136,7 @@ def _host_config_doc(rec: Any, net: dict[str, Any], cdir: Any) -> dict[str, Any]
         "Privileged": bool(opts.privileged), "ReadonlyRootfs": bool(opts.read_only),
         "CapAdd": opts.cap_add or [], "CapDrop": opts.cap_drop or [],
         "Dns": opts.dns or [], "ExtraHosts": opts.add_host or [],
-        "SecurityOpt": opts.security_opt or [], "UsernsMode": opts.userns or "",
+        "SecurityOpt": opts.security_opt or [], "UsernsMode": _userns_mode(opts.userns),
         **_resource_limits(opts, rec),
     }
 
@@ -266,3 +266,14 @@ def _annotations(opts: Any) -> dict[str, str]:
         if k:
             out[k] = v
     return out
+
+
+def _userns_mode(userns: str | None) -> str:
+    """``HostConfig.UsernsMode`` as Podman reports it: "" for the default (rootless: the user's
+    namespace), ``container:``/``ns:`` as given, ``private`` for a map of the container's own
+    (keep-id, auto, nomap)."""
+    if not userns or userns == "host":
+        return ""
+    if userns.startswith(("container:", "ns:")):
+        return userns
+    return "private"

@@ -120,6 +120,10 @@ def test_generate_systemd_header_json_files_and_errors(env: RpodEnv, images: Ima
     assert r.returncode == 125 and "bogus is not a valid restart policy" in r.stderr
     r = run_rpod(env, "generate", "systemd", "nosuch")
     assert r.returncode == 125 and 'no container with name or ID "nosuch" found' in r.stderr
+    # --template implies --new, but not against an explicit --new=false (Podman's error)
+    r = run_rpod(env, "generate", "systemd", "--new=false", "--template", "-n", "box")
+    assert r.returncode == 125 and r.stderr == "Error: --template cannot be set with --new=false\n"
+    assert "--replace" in ok(run_rpod(env, "generate", "systemd", "--template", "-n", "box")).stdout
     # rpod writes RestartSec= (Podman 4.3.1 accepts --restart-sec but drops it)
     assert "RestartSec=4\n" in ok(run_rpod(env, "generate", "systemd", "--restart-sec", "4", "box")).stdout
 
