@@ -60,6 +60,7 @@ def gather(paths: Paths) -> dict[str, Any]:
 
 
 def _host(mapping: Any, driver: str, driver_error: str) -> dict[str, Any]:
+    from rpod.events import backend as events_backend
     from rpod.hostcheck import info_warnings
 
     uname = os.uname()
@@ -92,7 +93,7 @@ def _host(mapping: Any, driver: str, driver_error: str) -> dict[str, Any]:
                    "version": __version__},
         "buildahVersion": __version__,  # rpod builds images itself (rpod.build): its version is rpod's
         "distribution": _distribution(),
-        "eventLogger": "none" if os.environ.get("RPOD_EVENTS_BACKEND") == "none" else "file",
+        "eventLogger": events_backend(),
         "networkBackend": "rpod",  # rpod's own bridge/slirp4netns/pasta networking (neither cni nor netavark)
         "security": {"rootless": os.getuid() != 0, "seccompEnabled": True,
                      "selinuxEnabled": False, "apparmorEnabled": False},

@@ -198,9 +198,13 @@ def journal_socket() -> str | None:
 
 def monitor_config(paths: Any, record: Any, opts: Any, cdir: Path, log_driver: str) -> dict[str, Any]:
     """What the monitor needs for the service features (merged into its config by ``start``)."""
+    from rpod.events import log_target
+
+    events_path, events_max = log_target(paths)
     cfg: dict[str, Any] = {"stop_signal": record.stop_signal, "stop_timeout": record.stop_timeout,
-                           "events": {"path": str(paths.events_log), "id": record.id, "name": record.name,
-                                      "image": record.image_name, "labels": dict(record.labels)}}
+                           "events": {"path": events_path, "max_size": events_max, "id": record.id,
+                                      "name": record.name, "image": record.image_name,
+                                      "labels": dict(record.labels)}}
     notify_socket = os.environ.get("NOTIFY_SOCKET")
     if notify_socket and opts.sdnotify != "ignore":
         cfg.update(sdnotify=opts.sdnotify, notify_socket=notify_socket)

@@ -178,3 +178,17 @@ def test_rpod_restart_and_start_again_publish_again(benv: RpodEnv) -> None:
     finally:
         ok(run_rpod(benv, "rm", "-f", "-t", "0", "twice"))
     assert port_free(port)
+
+
+def test_port_handler_rootlesskit_is_served_by_the_same_forwarder(benv: RpodEnv) -> None:
+    """A script asking for Podman's default handler gets working ports (the source address kept)."""
+    port = free_port()
+    addr = host_address()
+    ok(run_rpod(benv, "run", "-d", "--name", "rlk", "--network", "slirp4netns:port_handler=rootlesskit",
+                "-p", f"{port}:80", "busybox", "sh", "-c", HTTPD_CGI))
+    try:
+        assert http_get(f"http://127.0.0.1:{port}/") == "hello-from-httpd\n"
+        assert v4(http_get(f"http://{addr}:{port}/cgi-bin/ip")) == addr
+    finally:
+        ok(run_rpod(benv, "rm", "-f", "-t", "0", "rlk"))
+    assert port_free(port)
