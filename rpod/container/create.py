@@ -84,9 +84,9 @@ def _check(opts: RunOptions) -> None:
     opts.validate()
     if any(lbl.partition("=")[::2] in (("io.containers.autoupdate", "registry"), ("io.containers.autoupdate", "image"))
            for lbl in opts.labels):
-        from rpod.systemd.autoupdate import validate_image_reference
+        from rpod.image.reference import validate_autoupdate_reference
 
-        validate_image_reference(opts.image)
+        validate_autoupdate_reference(opts.image)
     if opts.runtime:
         resolve_runtime(opts.runtime)
     if opts.cidfile and os.path.exists(opts.cidfile):

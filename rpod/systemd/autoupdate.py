@@ -37,24 +37,6 @@ class Report:
         return f"{self.ContainerID[:12]} ({self.ContainerName})"
 
 
-def validate_image_reference(image: str) -> None:
-    """A container labelled for ``registry`` updates must name its image fully (domain, name,
-    tag) on the docker transport (Podman's ``validateAutoUpdateImageReference``)."""
-    from rpod.errors import UsageError
-    from rpod.image.reference import InvalidReference, parse_reference
-
-    transport, sep, rest = image.partition(":")
-    if sep and transport in ("docker-archive", "oci-archive", "oci", "dir", "containers-storage", "docker-daemon"):
-        raise UsageError(f'auto updates require the docker image transport but image is of transport "{transport}"')
-    name = image.removeprefix("docker://")
-    try:
-        short = parse_reference(name).is_short
-    except InvalidReference:
-        return  # the image lookup reports it
-    if short:
-        raise UsageError(f'short name: auto updates require fully-qualified image reference: "{image}"')
-
-
 def systemctl_command() -> list[str]:
     """``$RPOD_SYSTEMCTL`` (split on blanks) or ``systemctl``; ``RpodError`` when there is none."""
     forced = os.environ.get("RPOD_SYSTEMCTL")
