@@ -133,7 +133,7 @@ def healthcheck_run(paths: Any, record: Any) -> dict[str, Any]:
         raise RpodError(f"cannot reach the monitor of container {record.name}: {e}") from e
     with sock:
         sock.send(mstdio.HEALTHCHECK)
-        timeout = (record.healthcheck.get("Timeout") or _ns(DEFAULT_TIMEOUT)) / 1e9 + 10
+        timeout = (record.healthcheck.get("Timeout") or _ns(DEFAULT_TIMEOUT)) / 1e9 + 60  # (exec start-up on a busy host)
         sock.settimeout(timeout)
         while True:
             try:
@@ -146,8 +146,10 @@ def healthcheck_run(paths: Any, record: Any) -> dict[str, Any]:
                 result = json.loads(pkt[1:])
                 if result.get("error") == "no healthcheck":
                     raise StateConflict(f"container {record.id} has no defined healthcheck")
-                if result.get("error"):
+                if result.get("error") == "not running":
                     raise StateConflict(f"container {record.name} is not running: container state improper")
+                if result.get("error"):
+                    raise RpodError(f"healthcheck of {record.name}: {result['error']}")
                 _await_failure_action(store, record, st, result)
                 return result
 
