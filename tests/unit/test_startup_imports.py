@@ -95,6 +95,7 @@ def test_cli_path_imports_no_heavy_module(tmp_path: Path, args: tuple[str, ...])
     assert "rpod" in mods  # the probe saw the real CLI
     if args[0] == "run":  # not on the fast path (yet): click parses run's ~80 flags
         assert "click" in mods
+        assert "dataclasses" not in mods, "run's records (RunOptions, id maps, the OCI spec...) are @record"
     else:  # the everyday commands start without click (rpod.cli.fast)
         assert "click" not in mods, f"rpod {' '.join(args)} imported click: {err[-300:]}"
         lean = mods & set(FAST_HEAVY)
