@@ -49,7 +49,7 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     cid = cid or new_id()
     labels = {**(src.inner.get("Labels") or {}), **parse_key_values(opts.labels, "--label")}
     record = store.create(ContainerRecord(  # no --name: the store picks a free one under its lock
-        id=cid, name=opts.name or "", image_id=image.id, image_name=image.names[0] if image.names else opts.image,
+        id=cid, name=opts.name or "", image_id=image.id, image_name=_given_name(image.names, opts.image),
         created=_now_iso(), options=RunOptions.from_dict(asdict(opts)), labels=labels, ports=list(opts.publish),
         create_command=list(create_command or [])))
     container_event(paths, record, "create")
@@ -77,6 +77,16 @@ class _Source:
     @property
     def inner(self) -> dict[str, Any]:
         return self.config.get("config") or {}
+
+
+def _given_name(names: list[str], given: str) -> str:
+    """The image's name the user's reference resolved to (Podman keeps the name given at create:
+    ``ps``, ``auto-update``), else its first name, else the reference itself."""
+    wanted = [given] if ":" in given.rsplit("/", 1)[-1] or "@" in given else [given, f"{given}:latest"]
+    for name in names:
+        if any(name == w or name.endswith("/" + w) for w in wanted):
+            return name
+    return names[0] if names else given
 
 
 def _check(opts: RunOptions) -> None:

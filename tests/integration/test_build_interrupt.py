@@ -35,6 +35,13 @@ def _sleepers(marker: str) -> list[int]:
     return out
 
 
+def _default_signals() -> None:
+    """As from a shell: an xdist worker ignores SIGINT, and an ignored signal stays ignored in
+    the child (Python would then not turn ^C into KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_stopped_build_leaves_no_step_container(module_env: RpodEnv, tmp_path: Path, sig: signal.Signals) -> None:
     env = module_env
@@ -43,7 +50,7 @@ def test_a_stopped_build_leaves_no_step_container(module_env: RpodEnv, tmp_path:
     before = set(ok(run_rpod(env, "ps", "-aq", "--no-trunc")).stdout.split())
     proc = subprocess.Popen([sys.executable, "-m", "rpod", "build", "-t", "neverbuilt", str(tmp_path)], env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            cwd=env.home)
+                            cwd=env.home, preexec_fn=_default_signals)  # noqa: PLW1509
     try:
         _wait_for(lambda: _sleepers(f"sleep\0{marker}"), "the RUN step's sleep to start")
         proc.send_signal(sig)
