@@ -9,6 +9,7 @@ import os
 import time
 
 from rootless import ctrfiles, minijson
+from rootless.atomicfile import write_atomic
 
 TYPE_CHECKING = False  # typing costs the monitor ~0.6 MB; annotations are never evaluated
 if TYPE_CHECKING:
@@ -95,13 +96,7 @@ def _rotate(path: str, content_size: int, limit: int) -> bool:
         orig.seek(size // 2)
         orig.readline()
         rest = orig.read()
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, rest)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
+    write_atomic(path, rest)
     return True
 
 

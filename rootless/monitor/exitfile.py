@@ -12,6 +12,7 @@ import os
 import time
 
 from rootless import ctrfiles, minijson
+from rootless.atomicfile import write_atomic
 from rootless.procinfo import proc_start_time  # noqa: F401 - re-exported for the monitor's callers
 
 TYPE_CHECKING = False  # typing costs the monitor ~0.6 MB; annotations are never evaluated
@@ -25,14 +26,7 @@ BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
 
 def write_json_atomic(path: str, obj: Any) -> None:
     """Replace ``path`` with the JSON of ``obj`` atomically and durably."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, minijson.dumps(obj).encode() + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
+    write_atomic(path, minijson.dumps(obj).encode() + b"\n", durable=True)
 
 
 def read_json(path: str) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ import json
 import os
 import re
 
+from rootless.atomicfile import write_atomic
 from rootless.procinfo import proc_start_time  # noqa: F401 - part of this module's API
 from rootless.runtime.errors import ContainerError, NoSuchContainer
 
@@ -86,22 +87,12 @@ class ContainerState:
         return out
 
 
-def _write_atomic(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
 def save(state_root: str, st: ContainerState) -> None:
-    _write_atomic(os.path.join(container_dir(state_root, st.id), "state.json"), json.dumps(dict(vars(st))).encode())
+    write_atomic(os.path.join(container_dir(state_root, st.id), "state.json"), json.dumps(dict(vars(st))).encode())
 
 
 def save_config(state_root: str, container_id: str, config: dict) -> None:
-    _write_atomic(os.path.join(container_dir(state_root, container_id), "config.json"), json.dumps(config).encode())
+    write_atomic(os.path.join(container_dir(state_root, container_id), "config.json"), json.dumps(config).encode())
 
 
 def load(state_root: str, container_id: str) -> ContainerState:

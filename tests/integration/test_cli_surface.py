@@ -247,7 +247,7 @@ def test_logs_follow_running(clean: RpodEnv) -> None:
     ok(run_rpod(env, "run", "-d", "--name", "forever", "alpine", "sh", "-c", "while true; do echo x; sleep 0.2; done"))
     t0 = time.monotonic()
     r = ok(run_rpod(env, "logs", "-f", "--until", f"{time.time() + 1.5:.3f}", "forever", timeout=30))
-    assert 1.0 < time.monotonic() - t0 < 10 and set(r.stdout.split()) == {"x"}
+    assert 1.0 < time.monotonic() - t0 < 25 and set(r.stdout.split()) == {"x"}
 
 
 # ------------------------------------------------------------------------------------------ wait

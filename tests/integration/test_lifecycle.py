@@ -37,16 +37,17 @@ def test_stop_uses_stop_signal_and_timeout(env: RpodEnv) -> None:
     ok(run_rpod(env, "run", "-d", "--name", "stubborn", "alpine", "sh", "-c", "while :; do sleep 0.1; done"))
     t0 = time.monotonic()
     r = ok(run_rpod(env, "stop", "-t", "1", "stubborn"))
-    assert 1 <= time.monotonic() - t0 < 8
+    assert 1 <= time.monotonic() - t0 < 30  # (the upper bound: a loaded CI machine)
     assert "resorting to SIGKILL" in r.stderr
     assert ok(run_rpod(env, "inspect", "-f", "{{.State.ExitCode}}", "stubborn")).stdout == "137\n"
     # a process that handles the stop signal exits with its own code, at once
-    ok(run_rpod(env, "run", "-d", "--name", "polite", "--stop-signal", "USR1", "alpine", "sh", "-c",
+    ok(run_rpod(env, "run", "-d", "--name", "polite", "--stop-signal", "USR1", "--stop-timeout", "90", "alpine",
+                "sh", "-c",
                 "trap 'exit 9' USR1; echo trapped; while :; do sleep 0.1; done"))
     wait_for_log(env, "polite", "trapped")
     t0 = time.monotonic()
     ok(run_rpod(env, "stop", "polite"))
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 45  # at once, not after the 90 s stop timeout
     assert ok(run_rpod(env, "wait", "polite")).stdout == "9\n"
     # stopping a stopped container is fine; --ignore skips missing ones
     ok(run_rpod(env, "stop", "polite"))

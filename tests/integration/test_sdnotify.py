@@ -86,7 +86,7 @@ def test_conmon_sends_mainpid_of_the_monitor_and_ready(env: RpodEnv, listener: N
     ok(run_rpod(_with_socket(env, listener.path), "run", "-d", "--name", "svc", "--sdnotify=conmon", "--env-host",
                 "--conmon-pidfile", str(monfile), "--pidfile", str(pidfile), "alpine",
                 "sh", "-c", "printenv NOTIFY_SOCKET || echo no-socket; exec sleep 1000"))
-    assert time.monotonic() - t0 < 15  # run -d returns as usual
+    assert time.monotonic() - t0 < 60  # run -d returns as usual (it does not wait for READY)
     msg = listener.first(10)
     mon = int(monfile.read_text())
     assert msg == f"MAINPID={mon}\nREADY=1\n"
