@@ -150,7 +150,11 @@ class Paths:
 
     @cached_property
     def events_log(self) -> Path:
-        return self.root / "events.log"
+        """The event log: containers.conf's ``events_logfile_path``, else ``events.log`` in the store."""
+        from rpod.containersconf import engine_str
+
+        conf = engine_str("events_logfile_path")
+        return Path(conf) if conf else self.root / "events.log"
 
     def blob(self, digest: str) -> Path:
         algo, _, hexd = digest.partition(":")

@@ -60,6 +60,7 @@ def gather(paths: Paths) -> dict[str, Any]:
 
 
 def _host(mapping: Any, driver: str, driver_error: str) -> dict[str, Any]:
+    from rpod.events import backend as events_backend
     from rpod.hostcheck import info_warnings
 
     uname = os.uname()
@@ -92,7 +93,7 @@ def _host(mapping: Any, driver: str, driver_error: str) -> dict[str, Any]:
                    "version": __version__},
         "buildahVersion": __version__,  # rpod builds images itself (rpod.build): its version is rpod's
         "distribution": _distribution(),
-        "eventLogger": "none" if os.environ.get("RPOD_EVENTS_BACKEND") == "none" else "file",
+        "eventLogger": events_backend(),
         "networkBackend": "rpod",  # rpod's own bridge/slirp4netns/pasta networking (neither cni nor netavark)
         "security": {"rootless": os.getuid() != 0, "seccompEnabled": True,
                      "selinuxEnabled": False, "apparmorEnabled": False},
@@ -134,6 +135,16 @@ def _distribution() -> dict[str, str]:
     return out
 
 
+def _graph_options(driver: str) -> dict[str, str]:
+    """The storage driver's options: ``--storage-opt KEY=VALUE`` given (``RPOD_STORAGE_OPTS``, one
+    a line; empty after ``--root``/``--storage-driver``, as Podman drops storage.conf's there), else
+    rpod's own (the overlay mount it probed)."""
+    given = os.environ.get("RPOD_STORAGE_OPTS")
+    if given is None:
+        return {"overlay.driver": driver or "none", "overlay.mount_program": shutil.which("fuse-overlayfs") or ""}
+    return dict(o.partition("=")[::2] for o in given.splitlines() if o)
+
+
 def _store(paths: Paths, driver: str) -> dict[str, Any]:
     from rpod.image.store import ImageStore
 
@@ -148,7 +159,7 @@ def _store(paths: Paths, driver: str) -> dict[str, Any]:
         "configFile": str(config_home() / "containers" / "storage.conf"),
         "containerStore": containers,
         "graphDriverName": "overlay",
-        "graphOptions": {"overlay.driver": driver or "none", "overlay.mount_program": shutil.which("fuse-overlayfs") or ""},
+        "graphOptions": _graph_options(driver),
         "graphRoot": str(paths.root),
         "graphStatus": {
             "Backing Filesystem": _fs_type(paths.root),

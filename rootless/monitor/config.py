@@ -33,7 +33,8 @@ HEALTHCHECK = {  # rootless.monitor.health; durations in seconds
 }
 
 EVENTS = {  # rootless.monitor.eventlog: where and how the monitor records container events
-    "path": (str, REQUIRED, None),
+    "path": (str, REQUIRED, None),  # "" with the "none" events backend
+    "max_size": (int, OPTIONAL, 0),  # containers.conf events_logfile_max_size (0: never rotate)
     "id": (str, REQUIRED, None),
     "name": (str, REQUIRED, None),
     "image": (str, REQUIRED, None),

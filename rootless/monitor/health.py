@@ -64,6 +64,10 @@ def _guarded(fn: Callable[..., None]) -> Callable[..., None]:
             fn(self, *args)
         except Exception:
             self.current = None
+            waiters, self.waiters = self.waiters, []  # a waiting `healthcheck run` gets an answer
+            for reply in waiters:
+                with lean.suppress(Exception):
+                    reply({"error": "the healthcheck failed in the monitor"})
             with lean.suppress(Exception):
                 self.schedule()
     return wrapper
@@ -252,14 +256,15 @@ class HealthChecker:
         self.state["Log"] = log[-MAX_LOG_ENTRIES:]
         self.save()
         status = self.state["Status"]
-        if status != before:
-            eventlog.container_event(self.mon.cfg.events, "health_status", health_status=status)
-            if status == "healthy":
-                self.mon.on_healthy()
-        waiters, self.waiters = self.waiters, []
+        waiters, self.waiters = self.waiters, []  # answered first: nothing below may leave them waiting
         for reply in waiters:
             with lean.suppress(Exception):
                 reply({"exit_code": exit_code, "status": status, "output": output[:MAX_OUTPUT]})
+        if status != before:
+            with lean.suppress(Exception):
+                eventlog.container_event(self.mon.cfg.events, "health_status", health_status=status)
+            if status == "healthy":
+                self.mon.on_healthy()
         if cur.get("rescheduled") and cur.get("gen") == self.generation:
             self.schedule()
         if status == "unhealthy" and before != "unhealthy":

@@ -86,7 +86,7 @@ class Builder:
         from rpod.build import steps
 
         self.steps = steps
-        from rpod.build.runner import finish_cleanups
+        from rpod.build.runner import abort_steps, finish_cleanups
         from rpod.image.lease import Lease
 
         final = self.plan.stages[-1]
@@ -102,6 +102,9 @@ class Builder:
                         state = self.stage(st, st is final)
                         self.results[st.index] = state
                 record = self.finish(final, state)
+        except BaseException:  # an error, ^C or SIGTERM: no step's container outlives the build
+            abort_steps(self.paths)
+            raise
         finally:
             finish_cleanups()
         unused = sorted(a for a in self.opts.build_args if a not in self.used_args and a not in PROXY_ARGS)

@@ -111,6 +111,7 @@ def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, l
         except BaseException:
             spawn.cancel()
             raise
+        _ACTIVE[record.id] = record
         started = lifecycle.start(paths, record, io, spawn)
         spare = spare_helper(paths) if layer else None  # its start-up overlaps the step
         code = lifecycle.wait_started(paths, started)
@@ -131,8 +132,10 @@ def run_step(paths: Paths, spec: RunSpec, compression: str, mtime: int | None, l
     finally:
         if spare is not None:
             discard_spare(spare)
-        if record is not None and not spec.keep:
-            _remove_later(paths, record)
+        if record is not None:
+            _ACTIVE.pop(record.id, None)
+            if not spec.keep:
+                _remove_later(paths, record)
 
 
 def spare_helper(paths: Paths) -> Any:
@@ -157,6 +160,9 @@ def discard_spare(spare: Any) -> None:
 _PENDING: list[threading.Thread] = []
 
 
+_ACTIVE: dict[str, Any] = {}  # RUN containers of this build that are running now (id -> record)
+
+
 def _remove_later(paths: Paths, record: Any) -> None:
     """Remove a RUN step's container in the background (the next step need not wait for it)."""
     from rpod.container import lifecycle
@@ -174,6 +180,17 @@ def finish_cleanups() -> None:
     """Wait for the background removals (the build's end)."""
     while _PENDING:
         _PENDING.pop().join(timeout=60)
+
+
+def abort_steps(paths: Paths) -> None:
+    """The build is stopping on an error or a signal: kill and remove the RUN containers still
+    running (in this thread: the process is about to exit, background removals would die)."""
+    from rpod.container import lifecycle
+
+    for record in list(_ACTIVE.values()):
+        with contextlib.suppress(Exception):
+            lifecycle.remove(paths, record, force=True, timeout=0)
+        _ACTIVE.pop(record.id, None)
 
 
 class _Chained:

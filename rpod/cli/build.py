@@ -103,6 +103,18 @@ def _timestamp(value: int | None) -> int | None:
     return None
 
 
+def _terminate_as_exit() -> None:
+    """SIGTERM (``timeout``, a CI runner cancelling a job) unwinds the build as ^C does, so its
+    RUN containers are stopped and removed before it exits (143, the shell's code for it)."""
+    import signal
+
+    def stop(signum: int, _frame: Any) -> None:
+        signal.signal(signum, signal.SIG_IGN)  # once: the cleanup must not be cut short by a second one
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 @app.command("build", context_settings=CONTEXT)
 @click.argument("context", required=False, default=None)
 @click.option("-f", "--file", "file", help="Containerfile to use (- for stdin)")
@@ -146,6 +158,7 @@ def build_cmd(context: str | None, file: str | None, tags: tuple[str, ...], **kw
     """Build an image using instructions from Containerfiles."""
     from rpod.engine import builds
 
+    _terminate_as_exit()
     req = builds.BuildRequest(context=context or ".", file=file)
     _check_authfile(kw["authfile"])
     ctx_dir, text, cf_path, scratch = builds.prepare_context(req)

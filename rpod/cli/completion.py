@@ -40,31 +40,37 @@ def directive_name(d: int) -> str:
     return ", ".join(n for bit, n in _NAMES.items() if d & bit)
 
 
-def _arg_kind(path: list[str], param: str) -> str | None:
-    """The kind of object a positional argument names, from the command path and the argument."""
+# what an argument names, read from its usage token (``CONTAINER``, ``{CONTAINER...|POD...}``), as
+# Podman's per-command completion functions follow their usage lines
+_TOKEN_KINDS = (("CONTAINER", "container"), ("POD", "pod"), ("IMAGE", "image"), ("NETWORK", "network"),
+                ("VOLUME", "volume"), ("SECRET", "secret"), ("REGISTRY", "registry"))
+# tokens of a host path or a command line: the shell's own file completion (directive Default)
+_PATHLIKE = ("PATH", "CONTEXT", "FILE", "COMMAND", "ARG", "URI", "SOURCE", "OUTPUT_DIR")
+
+
+def _arg_kinds(path: list[str], param: click.Argument) -> list[str] | None:
+    """The kinds of object a positional argument names; [] for a host path (file completion);
+    None for a word rpod cannot suggest (a new name, a label)."""
+    from rpod.cli.helpfmt import arg_usage
+
     if path and path[0] == "container":
         path = path[1:]
     group = path[0] if len(path) > 1 else ""
     cmd = path[-1] if path else ""
-    if param in ("container", "containers"):
-        return "container"
-    if param in ("image", "images"):
-        return "image"
-    if param in ("network", "networks"):
-        return "network"
-    if param in ("volume", "volumes"):
-        return "volume"
-    if cmd == "create":
-        return None  # a new name
-    if param in ("name", "names"):
+    name = param.name or ""
+    if name in ("src", "dest"):
+        return ["cp"]
+    token = arg_usage(param).upper()
+    kinds = [kind for word, kind in _TOKEN_KINDS if word in token]
+    if kinds:
+        return kinds
+    if any(word in token for word in _PATHLIKE) or name in ("command", "descriptors"):
+        return []
+    if name in ("name", "names") and cmd not in ("create", "untag", "pull", "import"):
         if group in ("network", "volume"):
-            return group
-        if group == "image" or cmd in ("rmi", "pull"):
-            return "image" if cmd != "pull" else None
-        if cmd == "untag":
-            return None
-    if param in ("src", "dest"):
-        return "cp"
+            return [group]
+        if group == "image" or cmd == "rmi":
+            return ["image"]
     return None
 
 
@@ -93,10 +99,21 @@ def _objects(kind: str, path: list[str], incomplete: str) -> tuple[list[str], in
         return names.network_names(p), NOFILE
     if kind == "volume":
         return names.volume_names(p), 0  # -v also takes host paths
-    if kind == "cp":
-        if ":" in incomplete:  # a path in the container: not listed
-            return [], NOSPACE | NOFILE
-        return [f"{n}:" for n in names.container_names(p)], NOSPACE
+    if kind == "pod":
+        return names.pod_names(p), NOFILE
+    if kind == "secret":
+        return names.secret_names(p), NOFILE
+    if kind == "registry":
+        return names.registry_names(), NOFILE
+    if kind == "cp":  # Podman's AutocompleteCpCommand
+        if ":" in incomplete:  # a path in the container, read from its layers
+            ctr, _, inside = incomplete.partition(":")
+            found, nospace = names.container_paths(p, ctr, inside)
+            return [f"{ctr}:{f}" for f in found], NOSPACE if nospace else 0
+        ctrs = names.container_names(p)
+        if any(c.startswith(incomplete) for c in ctrs):
+            return [f"{n}:" for n in ctrs], NOSPACE
+        return [], 0  # a host path
     if kind in _CHOICES:
         return list(_CHOICES[kind]), NOFILE
     return [], NOFILE
@@ -149,11 +166,40 @@ def complete(root: click.Group, words: list[str]) -> tuple[list[tuple[str, str]]
             return [], 0
         found, directive = _objects(kind, path, inc)
         return [(prefix + w, "") for w in found if w.startswith(inc)], directive
-    kind = _arg_kind(path, obj.name or "")
-    if kind is None:  # a path or a command line: the shell's own file completion; else a new name
-        return [], 0 if obj.name in ("command", "output_dirs", "descriptors") else NOFILE
-    found, directive = _objects(kind, path, inc)
-    return [(w, "") for w in found if w.startswith(inc)], directive
+    return _positional(obj, ctx, path, inc)
+
+
+def _positional(param: click.Parameter, ctx: click.Context, path: list[str],
+                inc: str) -> tuple[list[tuple[str, str]], int]:
+    """Candidates for a positional argument."""
+    cmd = [w for w in path if w != "container"]
+    if cmd in (["run"], ["create"]) and param.name == "command":  # Podman's AutocompleteCreateRun
+        from rpod.engine import completion as names
+
+        image = ctx.params.get("image")
+        if image:
+            found, nospace = names.image_paths(None, image, inc)
+            return [(w, "") for w in found], NOSPACE if nospace else 0
+        return [], 0
+    if isinstance(param, click.Argument) and param.nargs == -1:  # "IMAGE [IMAGE]": at most two, as its usage says
+        from rpod.cli.helpfmt import arg_usage
+
+        token = arg_usage(param)
+        if "..." not in token and len(ctx.params.get(param.name or "") or ()) >= len(token.split()):
+            return [], NOFILE
+    kinds = _arg_kinds(path, param) if isinstance(param, click.Argument) else None
+    if kinds is None:  # a new name, a label...: nothing to suggest
+        return [], NOFILE
+    if not kinds:  # a path or a command line: the shell's own file completion
+        return [], 0
+    rows: list[tuple[str, str]] = []
+    directive = NOFILE
+    for kind in kinds:
+        found, directive = _objects(kind, path, inc)
+        rows += [(w, "") for w in found if kind == "cp" or w.startswith(inc)]
+        if kind == "volume":
+            directive = NOFILE  # (``-v`` takes host paths too; a VOLUME argument does not)
+    return rows, directive
 
 
 def answer(root: click.Group, words: list[str], descriptions: bool) -> int:

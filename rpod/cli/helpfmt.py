@@ -54,7 +54,7 @@ def examples(key: str) -> list[str]:
     return EXAMPLES.get(key) or EXAMPLES.get(key.removeprefix("container ").removeprefix("image "), [])
 
 
-def _arg_usage(p: click.Argument) -> str:
+def arg_usage(p: click.Argument) -> str:
     if p.metavar:
         return p.metavar
     name = (p.name or "arg").upper()
@@ -78,7 +78,7 @@ def usage_line(cmd: click.Command, ctx: click.Context) -> str:
         pieces.append("[options]")
     for p in cmd.params:
         if isinstance(p, click.Argument):
-            u = _arg_usage(p)
+            u = arg_usage(p)
             if p.name == "containers" and not p.required:
                 u = "CONTAINER [CONTAINER...]"  # one or --all/--latest: Podman shows the common case
             pieces.append(u)

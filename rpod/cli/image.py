@@ -10,13 +10,13 @@ from rpod.cli.common import (
     complete_images,
     parse_bool_flag,
     parse_filters,
-    report_items,
     write,
 )
 from rpod.cli.fast import commands
 
 app = NounGroup("image", help="Manage images", lazy={"build": "rpod.cli.build", **{n: "rpod.cli.ship" for n in (
-    "import", "push", "save", "load", "history", "tree", "diff", "mount", "unmount", "umount")}}, no_args_is_help=True)
+    "import", "push", "save", "load", "history", "tree", "diff", "mount", "unmount", "umount")},
+    "trust": "rpod.cli.trust", "sign": "rpod.cli.trust"}, no_args_is_help=True)
 
 
 
@@ -78,7 +78,10 @@ def rm_cmd(names: tuple[str, ...], force: bool, all_: bool, ignore: bool) -> Non
     from rpod.engine import images
 
     reports = images.remove(images.RemoveOptions(names=list(names), all=all_, force=force, ignore=ignore))
-    report_items([r for r in reports if r.error is None])
+    lines = [ln for r in reports if r.error is None for ln in r.lines()]
+    # Podman's one report for all the images: every Untagged line, then every Deleted line
+    untagged = [ln for ln in lines if ln.startswith("Untagged: ")]
+    write("".join(ln + "\n" for ln in untagged + [ln for ln in lines if not ln.startswith("Untagged: ")]))
     errors = [r.error for r in reports if r.error is not None]
     if len(errors) > 1:  # Podman joins them (go-multierror), the exit code from all of them
         codes = {e.exit_code for e in errors}

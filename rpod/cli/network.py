@@ -1,4 +1,4 @@
-"""``rpod network ...``: create, ls, inspect, rm, prune, exists, connect, disconnect (Podman's
+"""``rpod network ...``: create, ls, inspect, rm, prune, exists, connect, disconnect, reload (Podman's
 spelling, columns and JSON)."""
 
 from __future__ import annotations
@@ -138,3 +138,24 @@ def disconnect(force: bool, network: str, container: str) -> None:
 
     del force
     networks.disconnect(network, container)
+
+
+@app.command("reload")
+@click.option("--all", "-a", "all_", is_flag=True, help="Reload network configuration of all containers")
+@click.option("--latest", "-l", is_flag=True, help="Act on the latest container rpod is aware of")
+@click.argument("containers", nargs=-1)
+def reload(all_: bool, latest: bool, containers: tuple[str, ...]) -> None:
+    """Reload the network (interfaces, published ports) of one or more containers."""
+    from rpod.engine import networks
+    from rpod.errors import UsageError
+
+    if all_ and latest:
+        raise UsageError("--all and --latest cannot be used together")
+    if all_ and containers:
+        raise UsageError("no arguments are needed with --all")
+    if latest and containers:
+        raise UsageError("--latest and containers cannot be used together")
+    if not (all_ or latest or containers):
+        raise UsageError("you must provide at least one name or id")
+    report_items(networks.reload(list(containers), all_, latest))
+

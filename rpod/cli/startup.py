@@ -147,9 +147,12 @@ def apply(opts: dict[str, Any]) -> None:
         raise UsageError(f'unsupported storage driver "{driver}": rpod stores layers as directories shared '
                          f"through overlay (choose from: {', '.join(STORAGE_DRIVERS)})")
     _set("RPOD_STORAGE_DRIVER", driver)
-    opts_ = [o for o in opts["storage_opt"] if o]
-    if opts_:
-        os.environ["RPOD_STORAGE_OPTS"] = ",".join(opts_)
+    # the storage driver's options, as Podman picks them: --storage-opt (one "" clears them); else
+    # --root or --storage-driver drop the configured ones; else the defaults (RPOD_STORAGE_OPTS unset)
+    if opts["storage_opt"]:
+        os.environ["RPOD_STORAGE_OPTS"] = "\n".join(o for o in opts["storage_opt"] if o)
+    elif opts["root_dir"] or driver is not None:
+        os.environ["RPOD_STORAGE_OPTS"] = ""
     if opts["network_cmd_path"] and not os.access(opts["network_cmd_path"], os.X_OK):
         raise UsageError(f"network command path {opts['network_cmd_path']!r} is not an executable file")
     _runtime(opts["runtime"] or _conf_runtime(), opts["runtime_flag"])

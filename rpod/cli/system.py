@@ -43,14 +43,16 @@ def info(fmt: str | None) -> None:
 
 
 @top_level.command("unshare", context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
+@click.option("--rootless-netns", "--rootless-cni", "rootless_netns", is_flag=True,
+              help="Join the rootless network namespace of the user networks (reach containers by IP)")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="[COMMAND [ARG...]]")
-def unshare(command: tuple[str, ...]) -> None:
+def unshare(rootless_netns: bool, command: tuple[str, ...]) -> None:
     """Run a command in a user namespace with the user's subordinate id map (as root there)."""
     from rpod.engine import system
 
     argv = list(command) or [os.environ.get("SHELL") or "/bin/sh"]
     try:
-        rc = system.unshare(argv)
+        rc = system.unshare(argv, rootless_netns=rootless_netns)
     except FileNotFoundError:
         sys.stderr.write(f'Error: exec: "{argv[0]}": executable file not found in $PATH\n')
         raise click.exceptions.Exit(127) from None

@@ -365,4 +365,18 @@ def diff(paths: Paths, rec: ContainerRecord) -> list[tuple[str, str]]:
     return [tuple(c) for c in json.loads(proc.stdout)]  # type: ignore[misc]
 
 
-__all__ = ["diff", "Location", "copy", "export", "open_tar_input", "parse_location"]
+def overlay_layers(paths: Paths, rec: ContainerRecord) -> list[str]:
+    """The container's file system as overlay stacks it, top first: its writable layer, then its
+    image's layers; empty when the container has no overlay (``--rootfs``)."""
+    try:
+        spec = _spec(ContainerStore(paths), rec)
+    except (OSError, ValueError):
+        return []
+    ann = (spec.get("annotations") or {}).get("run.rpod.overlay")
+    if not ann:
+        return []
+    overlay = json.loads(ann)
+    return [overlay["upperdir"], *reversed(overlay.get("lowerdir") or [])]  # (lowerdir: lowest first)
+
+
+__all__ = ["diff", "overlay_layers", "Location", "copy", "export", "open_tar_input", "parse_location"]

@@ -49,7 +49,7 @@ def create(paths: Paths, opts: RunOptions, *, quiet_pull: bool = True,
     cid = cid or new_id()
     labels = {**(src.inner.get("Labels") or {}), **parse_key_values(opts.labels, "--label")}
     record = store.create(ContainerRecord(  # no --name: the store picks a free one under its lock
-        id=cid, name=opts.name or "", image_id=image.id, image_name=image.names[0] if image.names else opts.image,
+        id=cid, name=opts.name or "", image_id=image.id, image_name=_given_name(image.names, opts.image),
         created=_now_iso(), options=RunOptions.from_dict(asdict(opts)), labels=labels, ports=list(opts.publish),
         create_command=list(create_command or [])))
     container_event(paths, record, "create")
@@ -79,9 +79,24 @@ class _Source:
         return self.config.get("config") or {}
 
 
+def _given_name(names: list[str], given: str) -> str:
+    """The image's name the user's reference resolved to (Podman keeps the name given at create:
+    ``ps``, ``auto-update``), else its first name, else the reference itself."""
+    wanted = [given] if ":" in given.rsplit("/", 1)[-1] or "@" in given else [given, f"{given}:latest"]
+    for name in names:
+        if any(name == w or name.endswith("/" + w) for w in wanted):
+            return name
+    return names[0] if names else given
+
+
 def _check(opts: RunOptions) -> None:
     """What can be refused before anything is pulled or written."""
     opts.validate()
+    if any(lbl.partition("=")[::2] in (("io.containers.autoupdate", "registry"), ("io.containers.autoupdate", "image"))
+           for lbl in opts.labels):
+        from rpod.image.reference import validate_autoupdate_reference
+
+        validate_autoupdate_reference(opts.image)
     if opts.runtime:
         resolve_runtime(opts.runtime)
     if opts.cidfile and os.path.exists(opts.cidfile):
@@ -316,13 +331,33 @@ def _mount_layers(paths: Paths, opts: RunOptions, layer_dirs: list[Path], maps: 
 def _etc_files(paths: Paths, cdir: Path, opts: RunOptions, net: Any, hostname: str, record: ContainerRecord,
                src: _Source) -> Any:
     """``/etc/hosts``, ``/etc/resolv.conf``, ``/etc/hostname`` and ``/run/.containerenv``."""
-    from rpod.network.etcfiles import write_etc_files
+    from rpod.containersconf import containers_list, containers_str
+    from rpod.network.etcfiles import base_hosts, write_etc_files
 
-    dns, dns_search = net.etc_dns(paths, opts.dns, opts.dns_search)
+    # containers.conf's dns_servers/dns_searches/dns_options come first, then the flags' (Podman's
+    # generateResolvConf); servers from either replace the network's and the host's
+    dns = [*(containers_list("dns_servers") or []), *opts.dns]
+    dns_search = [*(containers_list("dns_searches") or []), *opts.dns_search]
+    dns_option = [*(containers_list("dns_options") or []), *opts.dns_option]
+    dns, dns_search = net.etc_dns(paths, dns, dns_search)
+    base = base_hosts(containers_str("base_hosts_file"), lambda: _image_file(src, "/etc/hosts"))
+    net.hosts_base = [[ip, *names] for ip, names in base]
+    net.internal_ip = containers_str("host_containers_internal_ip")
     return write_etc_files(cdir / ctrfiles.USERDATA, hostname=hostname, name=record.name, network=net.etc_network,
                            add_hosts=opts.add_host, dns=dns, dns_search=dns_search,
-                           dns_option=opts.dns_option,
+                           dns_option=dns_option, base_hosts=base, internal_ip=net.internal_ip,
                            containerenv=_containerenv(opts, record, src))
+
+
+def _image_file(src: _Source, path: str) -> str | None:
+    """A text file of the image (None when it has none)."""
+    from rpod.image.layerfs import find_in_layers
+
+    found = find_in_layers(list(reversed(src.layer_dirs)), path)
+    try:
+        return found.read_text(encoding="utf-8", errors="replace") if found and found.is_file() else None
+    except OSError:
+        return None
 
 
 def _containerenv(opts: RunOptions, record: ContainerRecord, src: _Source) -> str:

@@ -133,7 +133,7 @@ def healthcheck_run(paths: Any, record: Any) -> dict[str, Any]:
         raise RpodError(f"cannot reach the monitor of container {record.name}: {e}") from e
     with sock:
         sock.send(mstdio.HEALTHCHECK)
-        timeout = (record.healthcheck.get("Timeout") or _ns(DEFAULT_TIMEOUT)) / 1e9 + 10
+        timeout = (record.healthcheck.get("Timeout") or _ns(DEFAULT_TIMEOUT)) / 1e9 + 60  # (exec start-up on a busy host)
         sock.settimeout(timeout)
         while True:
             try:
@@ -146,8 +146,10 @@ def healthcheck_run(paths: Any, record: Any) -> dict[str, Any]:
                 result = json.loads(pkt[1:])
                 if result.get("error") == "no healthcheck":
                     raise StateConflict(f"container {record.id} has no defined healthcheck")
-                if result.get("error"):
+                if result.get("error") == "not running":
                     raise StateConflict(f"container {record.name} is not running: container state improper")
+                if result.get("error"):
+                    raise RpodError(f"healthcheck of {record.name}: {result['error']}")
                 _await_failure_action(store, record, st, result)
                 return result
 
@@ -198,9 +200,13 @@ def journal_socket() -> str | None:
 
 def monitor_config(paths: Any, record: Any, opts: Any, cdir: Path, log_driver: str) -> dict[str, Any]:
     """What the monitor needs for the service features (merged into its config by ``start``)."""
+    from rpod.events import log_target
+
+    events_path, events_max = log_target(paths)
     cfg: dict[str, Any] = {"stop_signal": record.stop_signal, "stop_timeout": record.stop_timeout,
-                           "events": {"path": str(paths.events_log), "id": record.id, "name": record.name,
-                                      "image": record.image_name, "labels": dict(record.labels)}}
+                           "events": {"path": events_path, "max_size": events_max, "id": record.id,
+                                      "name": record.name, "image": record.image_name,
+                                      "labels": dict(record.labels)}}
     notify_socket = os.environ.get("NOTIFY_SOCKET")
     if notify_socket and opts.sdnotify != "ignore":
         cfg.update(sdnotify=opts.sdnotify, notify_socket=notify_socket)

@@ -127,10 +127,26 @@ def _dependents(store: Any, rec: Any) -> list[Any]:
 def remove_records(paths: Paths, records: Iterable[Any], *, force: bool = True, timeout: int | None = 0,
                    volumes: bool = False) -> None:
     """Remove containers (stopping running ones when ``force``): what rmi -f, network rm -f,
-    volume rm -f and system reset do to the containers in their way."""
+    volume rm -f and system reset do to the containers in their way.  A pod's infra container
+    takes its pod with it, all the pod's containers included (Podman's removePod there)."""
     from rpod.container import lifecycle
+    from rpod.container.namespaces import record_option
+    from rpod.container.state import ContainerStore
 
+    store = ContainerStore(paths)
     for rec in records:
+        if store.load(rec.id) is None:  # went with a pod removed before it
+            continue
+        if record_option(rec, "pod"):
+            from rpod.pod.store import PodStore, pod_info
+
+            pod_id, _name, is_infra = pod_info(paths, rec)
+            pod = PodStore(paths).load(pod_id) if is_infra else None
+            if pod is not None:
+                from rpod.pod import ops
+
+                ops.remove(paths, pod, force=True, timeout=timeout)
+                continue
         lifecycle.remove(paths, rec, force=force, timeout=timeout, volumes=volumes)
 
 

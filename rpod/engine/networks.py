@@ -1,5 +1,5 @@
 """Networks: create, list, inspect, remove (with their containers on ``force``), prune, exists,
-connect, disconnect.  Never imports pyroute2: only the network holder does."""
+connect, disconnect, reload.  Never imports pyroute2: only the network holder does."""
 
 from __future__ import annotations
 
@@ -165,3 +165,35 @@ def disconnect(network: str, container: str, paths: Paths | None = None) -> None
     store = ContainerStore(p)
     rec = store.get(container)
     do_disconnect(p, network, rec, store.dir(rec.id), store.state(rec.id).running)
+
+
+def reload(refs: list[str], all_: bool = False, latest: bool = False,
+           paths: Paths | None = None) -> list[ItemReport]:
+    """``network reload``: restore the interfaces and published ports of running containers on
+    user networks (same addresses and MACs).  With ``all_`` the containers that are not running
+    or not on a user network are skipped silently, as Podman."""
+    from rpod.container.state import ContainerStore
+    from rpod.network.bridge import reload as do_reload
+    from rpod.network.plan import load
+
+    p = paths_or_default(paths)
+    store = ContainerStore(p)
+    if all_:
+        recs = [r for r in store.list() if store.state(r.id).running
+                and getattr(load(store.dir(r.id)), "mode", "") == "bridge"]
+        pairs: list[tuple[str, Any]] = [(r.id, r) for r in recs]
+    else:
+        pairs = [(ref, None) for ref in refs] if not latest else [("", store.latest())]
+    reports = []
+    for ref, rec in pairs:
+        try:
+            rec = rec or store.get(ref)
+            if not store.state(rec.id).running:
+                raise StateConflict(f"container {rec.id} network is not configured, refusing to reload: "
+                                    "container state improper")
+            do_reload(p, rec, store.dir(rec.id))
+            reports.append(ItemReport(ref or rec.id, rec.id, text=[rec.id]))
+        except RpodError as e:
+            reports.append(ItemReport(ref, error=e))
+    return reports
+

@@ -48,15 +48,15 @@ class EventsOptions:
 
 def events(opts: EventsOptions, paths: Paths | None = None) -> Iterator[dict[str, Any]]:
     """Events of the per-user log as Podman's JSON objects (plus ``ns``); with ``stream`` new ones
-    as they come (until ``until``)."""
+    as they come (until ``until``), across a rotation of the file."""
     from rpod import events as evlog
-    from rpod.duration import time_arg
     from rpod.engine import filters as flt
+    from rpod.errors import RpodError
 
+    if evlog.backend() == "none":
+        raise RpodError('cannot read events with the "none" backend')
     flt.check_keys_events(opts.filters)
-    since, until = time_arg(opts.since), time_arg(opts.until)
-    since_ns = None if since is None else int(since * 1e9)
-    until_ns = None if until is None else int(until * 1e9)
+    since_ns, until_ns = (_time_ns(t) for t in (opts.since, opts.until))
     log = paths_or_default(paths).events_log
     try:
         f = open(log, encoding="utf-8", errors="replace")  # noqa: SIM115 - followed below
@@ -66,7 +66,9 @@ def events(opts: EventsOptions, paths: Paths | None = None) -> Iterator[dict[str
         log.parent.mkdir(parents=True, exist_ok=True)
         log.touch(mode=0o600)
         f = open(log, encoding="utf-8", errors="replace")  # noqa: SIM115
-    with f:
+    try:
+        if opts.stream and opts.since is None and opts.until is None:
+            f.seek(0, os.SEEK_END)  # Podman: a stream without --since/--until shows new events only
         pending = ""
         while True:
             chunk = f.read()
@@ -74,16 +76,45 @@ def events(opts: EventsOptions, paths: Paths | None = None) -> Iterator[dict[str
                 lines = (pending + chunk).split("\n")
                 pending = lines.pop()
                 for ev in evlog.parse_lines(lines):
-                    if since_ns is not None and ev["ns"] < since_ns:
+                    # strictly after --since, strictly before --until (Podman's filters); the file
+                    # is read to its end: its times need not be in order (a rotation's is later
+                    # than the event after it)
+                    if (since_ns is not None and ev["ns"] <= since_ns) or (until_ns is not None and ev["ns"] >= until_ns):
                         continue
-                    if until_ns is not None and ev["ns"] > until_ns:
-                        return
                     if flt.event(ev, opts.filters):
                         yield ev
                 continue
             if not opts.stream or (until_ns is not None and time.time_ns() > until_ns):
                 return
+            if _replaced(f, log):  # rotated (this file read to its end): the new one holds what follows
+                f.close()
+                f = open(log, encoding="utf-8", errors="replace")  # noqa: SIM115
+                pending = ""
+                continue
             time.sleep(0.2)
+    finally:
+        f.close()
+
+
+def _time_ns(value: str | None) -> int | None:
+    """``--since``/``--until`` in nanoseconds: an RFC 3339 time to the nanosecond (events are
+    that precise), else ``time_arg``'s UNIX seconds or duration ago."""
+    from rpod import events as evlog
+    from rpod.duration import time_arg
+
+    exact = evlog.time_ns(value) if value else None
+    if exact is not None:
+        return exact
+    t = time_arg(value)
+    return None if t is None else int(t * 1e9)
+
+
+def _replaced(f: Any, log: Any) -> bool:
+    """The log at ``log`` is no longer the file ``f`` reads (a rotation renamed a new one there)."""
+    try:
+        return os.stat(log).st_ino != os.fstat(f.fileno()).st_ino
+    except OSError:
+        return False
 
 
 def event_line(ev: dict[str, Any]) -> str:
@@ -197,9 +228,11 @@ def reset(paths: Paths | None = None, warn: Any = None) -> None:
     shutil.rmtree(p.runroot, ignore_errors=True)
 
 
-def unshare(argv: list[str], paths: Paths | None = None) -> int:
+def unshare(argv: list[str], paths: Paths | None = None, rootless_netns: bool = False) -> int:
     """Run ``argv`` in a user namespace with the user's subordinate id map (as root there), with
-    Podman's ``CONTAINERS_*`` variables; its exit code (255 when killed by a signal).
+    Podman's ``CONTAINERS_*`` variables; its exit code (255 when killed by a signal).  With
+    ``rootless_netns``: in the user networks' namespaces (the network holder's user and network
+    namespaces), where the containers' addresses are reachable.
     Raises ``FileNotFoundError`` when ``argv[0]`` does not exist."""
     from rootless import userns
     from rootless.subid import default_mapping
@@ -208,7 +241,14 @@ def unshare(argv: list[str], paths: Paths | None = None) -> int:
     env = dict(os.environ, CONTAINERS_GRAPHROOT=str(p.root), CONTAINERS_RUNROOT=str(p.runroot),
                RPOD_UNSHARE="1", _CONTAINERS_ROOTLESS_UID=str(os.getuid()),
                _CONTAINERS_ROOTLESS_GID=str(os.getgid()))
-    proc = userns.popen(argv, default_mapping(), env=env)
+    if rootless_netns:
+        import subprocess
+
+        from rpod.network.bridge import join_holder_namespaces
+
+        proc = subprocess.Popen(argv, env=env, preexec_fn=join_holder_namespaces(p))  # noqa: PLW1509 - setns only
+    else:
+        proc = userns.popen(argv, default_mapping(), env=env)
     rc = proc.wait()
     return rc if rc >= 0 else 255
 

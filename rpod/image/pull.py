@@ -208,6 +208,10 @@ class Puller:
         assert last is not None
         raise last
 
+    def top_manifest(self, ref: Any) -> Any:
+        """The manifest (or index) the registry serves for ``ref`` (mirrors first)."""
+        return self._top_manifest(ref)[2]
+
     def remote_digest(self, ref: Any) -> str:
         """The digest the registry currently serves for ``ref``."""
         return self._top_manifest(ref)[2].digest

@@ -192,3 +192,20 @@ def parse_qualified(text: str, default_registry: str = DOCKER_HUB) -> Reference:
     """Parse ``text`` the Docker way: a short name is placed on ``default_registry``."""
     ref = parse_reference(text)
     return ref.qualified(default_registry) if ref.is_short else ref
+
+
+def validate_autoupdate_reference(image: str) -> None:
+    """A container labelled for ``registry`` updates must name its image fully (domain, name,
+    tag) on the docker transport (Podman's ``validateAutoUpdateImageReference``)."""
+    from rpod.errors import UsageError
+
+    transport, sep, rest = image.partition(":")
+    if sep and transport in ("docker-archive", "oci-archive", "oci", "dir", "containers-storage", "docker-daemon"):
+        raise UsageError(f'auto updates require the docker image transport but image is of transport "{transport}"')
+    name = image.removeprefix("docker://")
+    try:
+        short = parse_reference(name).is_short
+    except InvalidReference:
+        return  # the image lookup reports it
+    if short:
+        raise UsageError(f'short name: auto updates require fully-qualified image reference: "{image}"')

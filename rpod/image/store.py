@@ -159,7 +159,7 @@ class ImageStore:
             if existing:
                 # the history as containers/storage keeps it: the names after the change, then the older ones
                 existing.names_history = list(dict.fromkeys(existing.names + record.names + existing.names_history))
-                existing.names = list(dict.fromkeys(record.names + existing.names))
+                existing.names = list(dict.fromkeys(existing.names + record.names))  # appended, as c/storage's AddNames
                 existing.repo_digests = list(dict.fromkeys(record.repo_digests + existing.repo_digests))
                 existing.pulled_at = record.pulled_at or existing.pulled_at
                 if record.digest:

@@ -147,6 +147,8 @@ def connect(paths: Any, network: str, rec: Any, cdir: Path, running: bool, alias
         with holder_session(paths) as (d, _info):
             reply = _call(d, {"op": "connect", "container": rec.id, "networks": views})
         attached = _read_attached(cdir)
+        new = (reply.get("networks") or {}).get(network) or {}
+        _etc_update(paths, rec, cdir, network, new.get("ip") or "", True, [a.get("ip") for a in attached.values()])
         attached.update(reply.get("networks") or {})
         _write_attached(cdir, attached)
     save(cdir, p)
@@ -162,9 +164,34 @@ def disconnect(paths: Any, network: str, rec: Any, cdir: Path, running: bool) ->
         with holder_session(paths) as (d, _info):
             _call(d, {"op": "disconnect", "container": rec.id, "network": network})
         attached = _read_attached(cdir)
-        attached.pop(network, None)
+        gone = attached.pop(network, None) or {}
+        _etc_update(paths, rec, cdir, network, gone.get("ip") or "", False)
         _write_attached(cdir, attached)
     save(cdir, p)
+
+
+def _etc_update(paths: Any, rec: Any, cdir: Path, network: str, ip: str, add: bool,
+                own_ips: list[Any] | None = None) -> None:
+    """A running container's ``/etc/hosts`` and ``resolv.conf`` after ``network connect``/
+    ``disconnect`` (in place: they are bind-mounted): its entry for the network's address, the
+    network's DNS responder as a nameserver (as Podman)."""
+    from rpod.network import etcfiles
+
+    names = [rec.hostname or rec.id[:12], rec.name]
+    hosts = cdir / ctrfiles.HOSTS
+    with contextlib.suppress(OSError):
+        text = hosts.read_text()
+        if ip:
+            etcfiles.rewrite_in_place(hosts, etcfiles.hosts_with(text, ip, names, [i for i in own_ips or [] if i])
+                                      if add else etcfiles.hosts_without(text, ip, names))
+    try:
+        net = NetworkStore(paths).get(network)
+    except RpodError:  # removed meanwhile (network rm -f)
+        return
+    resolv = cdir / ctrfiles.RESOLV_CONF
+    if net.dns_enabled:
+        with contextlib.suppress(OSError):
+            etcfiles.rewrite_in_place(resolv, etcfiles.resolv_with_nameserver(resolv.read_text(), net.gateway, add))
 
 
 def _read_attached(cdir: Path) -> dict[str, Any]:
@@ -172,3 +199,37 @@ def _read_attached(cdir: Path) -> dict[str, Any]:
         return json.loads((cdir / ctrfiles.NETWORK_ATTACHED).read_text())
     except (OSError, ValueError):
         return {}
+
+
+def reload(paths: Any, rec: Any, cdir: Path) -> None:
+    """``network reload`` of a running container on user networks: its interfaces and published
+    ports restored by the holder, with the same addresses and MACs."""
+    p = load(cdir)
+    if p is None or p.mode != "bridge":
+        mode = p.mode if p is not None else "none"
+        raise RpodError(f'"{mode}" is not supported: invalid network mode', exit_code=125)
+    d = state_dir(paths)
+    if _alive(d) is None:
+        raise StateConflict(f"container {rec.id} network is not configured, refusing to reload: "
+                            "container state improper")
+    _call(d, {"op": "reload", "container": rec.id})
+
+
+def join_holder_namespaces(paths: Any) -> Any:
+    """A ``preexec_fn`` that moves the child into the holder's user and network namespaces
+    (``unshare --rootless-netns``); the namespaces are opened now, so a missing holder is an
+    error here (rpod keeps no such namespace while no container is on a user network)."""
+    from rootless import syscalls
+
+    info = _alive(state_dir(paths))
+    if info is None:
+        raise RpodError("no rootless network namespace: no container is running on a user network",
+                        hint="start a container with --network NETWORK first")
+    fds = [os.open(f"/proc/{info['pid']}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in ("user", "net")]
+
+    def join() -> None:
+        syscalls.setns(fds[0], syscalls.CLONE_NEWUSER)
+        syscalls.setns(fds[1], syscalls.CLONE_NEWNET)
+
+    return join
+

@@ -46,6 +46,7 @@ from typing import Any
 from rootless import slirp, syscalls
 from rootless.sockio import recv_line
 from rpod.network import dns
+from rpod.network.ifconfig import configure_container_if, default_route, in_netns, random_mac
 
 SOCKET = "holder.sock"
 LOCK = "holder.lock"
@@ -80,6 +81,7 @@ class Member:
     expires: float = 0.0  # reservation deadline while not attached
     fwd_ids: list[int] = field(default_factory=list)
     keeper_fd: int = -1  # pidfd of the container's monitor: the member (and us) stay while it lives
+    ports: list[dict[str, Any]] = field(default_factory=list)  # published, to the first network's address
 
 
 class Holder:
@@ -164,8 +166,7 @@ class Holder:
             ep = m.endpoints.get(view["name"])
             if ep is None:
                 ep = Endpoint(view["name"], self._free_ip(net, view.get("ip") or ""),
-                              view.get("mac") or _mac(cid, view["name"]),
-                              list(view.get("aliases") or []))
+                              view.get("mac") or random_mac(), list(view.get("aliases") or []))
                 m.endpoints[view["name"]] = ep
             out[view["name"]] = {"ip": ep.ip, "prefix": net["prefix"], "gateway": net["gateway"], "mac": ep.mac,
                                  "iface": net["iface"]}
@@ -186,9 +187,14 @@ class Holder:
                 raise RuntimeError(f"IPAM error: requested ip address {wanted} is already allocated "
                                    f"to another container on network {net['name']}")
             return wanted
-        for host in ipaddress.ip_network(net["subnet"]).hosts():
-            if str(host) not in used:
-                return str(host)
+        # host-local's order: the next free address after the last one handed out, wrapping
+        hosts = [str(h) for h in ipaddress.ip_network(net["subnet"]).hosts()]
+        last = net.get("last_ip")
+        start = hosts.index(last) + 1 if last in hosts else 0
+        for ip in hosts[start:] + hosts[:start]:
+            if ip not in used:
+                net["last_ip"] = ip
+                return ip
         raise RuntimeError(f"network {net['name']} has no free address left")
 
     def op_attach(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -208,17 +214,8 @@ class Holder:
             with contextlib.suppress(OSError):
                 m.keeper_fd = os.pidfd_open(int(req["monitor"]))
                 self.sel.register(m.keeper_fd, selectors.EVENT_READ, ("monitor-gone", cid))
-        first = next(iter(m.endpoints.values()), None)
-        for p in req.get("ports") or []:
-            if first is None:
-                break
-            reply = self.slirp.request({"execute": "add_hostfwd", "arguments": {  # type: ignore[union-attr]
-                "proto": p.get("proto", "tcp"), "host_addr": p.get("host_ip") or "0.0.0.0",
-                "host_port": int(p["host_port"]), "guest_addr": first.ip, "guest_port": int(p["container_port"])}})
-            if "error" in reply:
-                raise RuntimeError(f"cannot publish {p.get('host_ip') or '0.0.0.0'}:{p['host_port']}/"
-                                   f"{p.get('proto', 'tcp')}: {(reply.get('error') or {}).get('desc', reply)}")
-            m.fwd_ids.append(int((reply.get("return") or {}).get("id", 0)))
+        m.ports = list(req.get("ports") or [])
+        self._forward(m)
         log(f"attached {m.name} ({cid[:12]}) pid {m.pid}: "
             + ", ".join(f"{ep.network}={ep.ip}" for ep in m.endpoints.values()))
         return {"ok": True}
@@ -227,14 +224,35 @@ class Holder:
         if ep.host_if and self.ipr.link_lookup(ifname=ep.host_if):
             return
         net = self.networks[ep.network]
-        used = {e.ifname for e in m.endpoints.values() if e.ifname}
-        ep.ifname = next(f"eth{i}" for i in range(64) if f"eth{i}" not in used)
+        used = {e.ifname for e in m.endpoints.values() if e.ifname and e is not ep}
+        ep.ifname = ep.ifname if ep.ifname and ep.ifname not in used else next(
+            f"eth{i}" for i in range(64) if f"eth{i}" not in used)  # a reload plugs it again by its name
         ep.host_if = "veth" + format(zlib.crc32(f"{m.container}/{ep.network}".encode()), "08x")
         self.ipr.link("add", ifname=ep.host_if, kind="veth", peer={"ifname": ep.ifname, "net_ns_pid": m.pid})
         idx = self._index(ep.host_if)
         self.ipr.link("set", index=idx, master=self._index(net["iface"]), state="up")
-        _in_netns(m.pid, _configure_container_if, ep.ifname, ep.ip, int(net["prefix"]), ep.mac,
+        in_netns(m.pid, configure_container_if, ep.ifname, ep.ip, int(net["prefix"]), ep.mac,
                   net["gateway"] if default_route else "")
+
+    def _forward(self, m: Member) -> None:
+        """(Re)publish ``m``'s ports to its first network's address (they follow it on connect,
+        disconnect and reload)."""
+        self._unforward(m)
+        first = next(iter(m.endpoints.values()), None)
+        for p in m.ports if first is not None else []:
+            reply = self.slirp.request({"execute": "add_hostfwd", "arguments": {  # type: ignore[union-attr]
+                "proto": p.get("proto", "tcp"), "host_addr": p.get("host_ip") or "0.0.0.0",
+                "host_port": int(p["host_port"]), "guest_addr": first.ip, "guest_port": int(p["container_port"])}})
+            if "error" in reply:
+                raise RuntimeError(f"cannot publish {p.get('host_ip') or '0.0.0.0'}:{p['host_port']}/"
+                                   f"{p.get('proto', 'tcp')}: {(reply.get('error') or {}).get('desc', reply)}")
+            m.fwd_ids.append(int((reply.get("return") or {}).get("id", 0)))
+
+    def _unforward(self, m: Member) -> None:
+        for fid in m.fwd_ids:
+            with contextlib.suppress(Exception):
+                self.slirp.request({"execute": "remove_hostfwd", "arguments": {"id": fid}})  # type: ignore[union-attr]
+        m.fwd_ids = []
 
     def op_detach(self, req: dict[str, Any]) -> dict[str, Any]:
         """The container stopped: unplug it, free its ports and names.  Its addresses stay
@@ -247,10 +265,7 @@ class Holder:
                 with contextlib.suppress(Exception):
                     self.ipr.link("del", index=self._index(ep.host_if))
                 ep.host_if = ep.ifname = ""
-        for fid in m.fwd_ids:
-            with contextlib.suppress(Exception):
-                self.slirp.request({"execute": "remove_hostfwd", "arguments": {"id": fid}})  # type: ignore[union-attr]
-        m.fwd_ids = []
+        self._unforward(m)
         _close_watch(self.sel, m.pidfd)
         m.pidfd, m.pid = -1, 0
         if m.keeper_fd < 0 or req.get("final"):
@@ -296,13 +311,32 @@ class Holder:
         out = self.op_reserve({**req, "name": m.name})
         ep = m.endpoints[req["networks"][0]["name"]]
         self._plug(m, ep, len(m.endpoints) == 1)
+        if len(m.endpoints) == 1:
+            self._forward(m)
         return out
 
     def op_disconnect(self, req: dict[str, Any]) -> dict[str, Any]:
         m = self.members.get(req["container"])
         if m is not None and req["network"] in m.endpoints:
+            was_first = next(iter(m.endpoints)) == req["network"]
             self._unplug(m, [m.endpoints[req["network"]]])
+            first = next(iter(m.endpoints.values()), None)
+            if was_first and m.pid:  # the default route and the published ports move to the next network
+                if first is not None:
+                    in_netns(m.pid, default_route, self.networks[first.network]["gateway"])
+                self._forward(m)
         return {"ok": True}
+
+    def op_reload(self, req: dict[str, Any]) -> dict[str, Any]:
+        """``network reload``: plug again any interface the container lost (same address and
+        MAC) and publish its ports again."""
+        m = self.members.get(req["container"])
+        if m is None or not m.pid:
+            raise RuntimeError("the container is not attached to this holder")
+        for i, ep in enumerate(m.endpoints.values()):
+            self._plug(m, ep, i == 0)
+        self._forward(m)
+        return {"networks": {n: ep.ip for n, ep in m.endpoints.items()}}
 
     def op_status(self, req: dict[str, Any]) -> dict[str, Any]:
         return {"pid": os.getpid(), "members": {cid: {"name": m.name, "pid": m.pid, "networks": {
@@ -462,63 +496,9 @@ def _fork_anchor() -> int:
     return pid
 
 
-def _in_netns(pid: int, fn: Any, *args: Any) -> None:
-    """Run ``fn(*args)`` in a forked child that joined ``pid``'s network namespace."""
-    r, w = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover - the child
-        code = 1
-        try:
-            os.close(r)
-            fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
-            syscalls.setns(fd, syscalls.CLONE_NEWNET)
-            fn(*args)
-            code = 0
-        except BaseException as e:  # noqa: BLE001
-            with contextlib.suppress(OSError):
-                os.write(w, f"{e.__class__.__name__}: {e}".encode())
-        finally:
-            os._exit(code)
-    os.close(w)
-    err = b""
-    while True:
-        chunk = os.read(r, 4096)
-        if not chunk:
-            break
-        err += chunk
-    os.close(r)
-    _, status = os.waitpid(child, 0)
-    if status != 0:
-        raise RuntimeError(f"configuring the container's interface failed: {err.decode(errors='replace')}")
-
-
-def _configure_container_if(ifname: str, ip: str, prefix: int, mac: str, gateway: str) -> None:
-    from pyroute2 import IPRoute
-
-    with IPRoute() as ipr:
-        idx = ipr.link_lookup(ifname=ifname)[0]
-        if mac:
-            ipr.link("set", index=idx, address=mac)
-        kw = {}
-        if ":" not in ip and prefix < 31:  # the broadcast address too, as netavark sets it (``ip a`` shows brd)
-            kw["broadcast"] = str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).broadcast_address)
-        ipr.addr("add", index=idx, address=ip, prefixlen=prefix, **kw)
-        ipr.link("set", index=idx, state="up")
-        lo = ipr.link_lookup(ifname="lo")
-        if lo:
-            ipr.link("set", index=lo[0], state="up")
-        if gateway:
-            ipr.route("add", dst="0.0.0.0/0", gateway=gateway)
-
-
 def _sysctl(key: str, value: str) -> None:
     with open(f"/proc/sys/{key}", "w") as f:
         f.write(value)
-
-
-def _mac(cid: str, network: str) -> str:
-    h = zlib.crc32(f"{cid}/{network}".encode())
-    return "02:" + ":".join(f"{(h >> s) & 0xFF:02x}" for s in (24, 16, 8, 0)) + f":{len(network) & 0xFF:02x}"
 
 
 def _bind_unix(directory: str, name: str) -> socket.socket:

@@ -34,6 +34,10 @@ class NetworkPlan:
     ns_path: str = ""
     networks: dict[str, dict[str, Any]] = field(default_factory=dict)  # bridge: name -> {"aliases": [...]}
     warnings: list[str] = field(default_factory=list)
+    # /etc/hosts as containers.conf had it at create: base_hosts_file's entries ([ip, name...]),
+    # host_containers_internal_ip; rewritten from these at each start
+    hosts_base: list[list[str]] = field(default_factory=list)
+    internal_ip: str = ""
 
     @property
     def etc_network(self) -> str:
@@ -119,9 +123,11 @@ def _slirp_options(rest: str) -> dict[str, Any]:
         if options.get(key):
             options[key] = _outbound(options[key], key)
     if options.get("port_handler") == "rootlesskit":
-        raise UsageError("port_handler=rootlesskit is not available in rpod",
-                         hint="rpod publishes through slirp4netns's own forwarder (port_handler=slirp4netns), "
-                              "which keeps the client's source address")
+        # rpod has one forwarder, slirp4netns's own: it serves either handler's ports (and keeps the
+        # client's source address, which rootlesskit's would have rewritten)
+        from rpod.log import debug
+
+        debug("port_handler=rootlesskit: ports are published through slirp4netns's forwarder")
     return options
 
 

@@ -47,21 +47,24 @@ def monitor_spec(paths: Any, record: Any, cdir: Path, peer: PeerLookup) -> dict[
     if p.mode == "pasta":
         return {"mode": "pasta", "args": p.args, "ports": [m.monitor() for m in p.port_mappings]}
     if p.mode == "container":
-        _join_container(cdir, p.container, peer)
+        _join_container(cdir, record, p.container, peer)
         return None
     if p.mode == "bridge":
         from rpod.network import bridge
 
         spec, attached = bridge.prepare_start(paths, record, cdir, p)
         if attached:
-            rewrite_hosts(cdir, record, "bridge", next(iter(attached.values()))["ip"])
+            ips = [a["ip"] for a in attached.values()]
+            rewrite_hosts(cdir, record, "bridge", ips[0], ips[1:])
         return spec
     return None
 
 
-def _join_container(cdir: Path, peer_id: str, peer: PeerLookup) -> None:
-    """``--network container:ID``: its user and network namespaces, and (as Podman) its
-    ``resolv.conf`` and ``hosts``."""
+def _join_container(cdir: Path, record: Any, peer_id: str, peer: PeerLookup) -> None:
+    """``--network container:ID`` (and a pod's members): its user and network namespaces, and
+    (as Podman) its ``resolv.conf`` and ``hosts``, with this container's own localhost entry."""
+    from rpod.network.etcfiles import add_localhost_entry
+
     pid, peer_dir = peer(peer_id)
     if not pid:
         raise StateConflict(f"cannot join the network of container {peer_id[:12]}: it is not running",
@@ -70,7 +73,10 @@ def _join_container(cdir: Path, peer_id: str, peer: PeerLookup) -> None:
     for name in ("resolv.conf", "hosts"):
         src, dst = peer_dir / ctrfiles.USERDATA / name, cdir / ctrfiles.USERDATA / name
         if src.exists() and dst.exists():
-            _replace(dst, src.read_text())
+            text = src.read_text()
+            if name == "hosts":  # Podman adds the joining container as 127.0.0.1 (same namespace)
+                text = add_localhost_entry(text, record.hostname or record.id[:12], record.name)
+            _replace(dst, text)
 
 
 def host_address() -> str | None:
@@ -110,7 +116,8 @@ def _replace(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def rewrite_hosts(cdir: Path, record: Any, network: str, container_ip: str | None = None) -> None:
+def rewrite_hosts(cdir: Path, record: Any, network: str, container_ip: str | None = None,
+                  more_ips: list[str] | None = None) -> None:
     """Regenerate ``userdata/hosts`` at start: the container's address (user networks, a slirp4netns
     ``cidr=``) and ``host.containers.internal`` (the host's address now) are only known then."""
     from rpod.network.etcfiles import hosts_content
@@ -125,7 +132,9 @@ def rewrite_hosts(cdir: Path, record: Any, network: str, container_ip: str | Non
         container_ip = slirp_addresses(slirp_opts)[0]
     _replace(hosts, hosts_content(record.hostname or record.id[:12], record.name, record.options.add_host,
                                   network=network, container_ip=container_ip,
-                                  host_gateway=gateway or host_address()))
+                                  host_gateway=gateway or host_address(),
+                                  base=[(e[0], e[1:]) for e in (p.hosts_base if p else [])],
+                                  internal_ip=p.internal_ip if p else "", more_ips=more_ips or []))
     resolv = cdir / ctrfiles.RESOLV_CONF
     if network == "slirp4netns" and slirp_opts.get("cidr") and resolv.exists():
         dns = slirp_addresses(slirp_opts)[2]

@@ -62,8 +62,13 @@ def test_pods_lifecycle(client: PodmanClient, module_env: RpodEnv) -> None:
         listed = [p for p in client.pods.list() if p.id == pod.id]
         assert len(listed) == 1 and listed[0].attrs["Labels"] == {"app": "pp"}
         assert [p.id for p in client.pods.list(filters={"label": "app=pp"})] == [pod.id]
-        top = pod.top()
-        assert "PID" in top["Titles"] and any("sleep 1000" in row[-1] for row in top["Processes"])
+        deadline = time.monotonic() + 60  # started: its process may still be on its way to execve
+        while True:
+            top = pod.top()
+            if any("sleep 1000" in row[-1] for row in top["Processes"]) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert "PID" in top["Titles"] and any("sleep 1000" in row[-1] for row in top["Processes"]), top
         rows = client.pods.stats(name=pod.id, decode=True)
         assert any(r["Name"] == "pp-pod-ctr" and r["PIDS"] == "1" for r in rows), rows
         pod.stop(timeout=0)

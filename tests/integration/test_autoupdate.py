@@ -142,3 +142,28 @@ def test_auto_update_local_policy_follows_a_retag(fake_systemd: tuple[RpodEnv, P
             ok(run_rpod(env, "image", "inspect", "-f", "{{.Id}}", images.ref("zstd"))).stdout.strip()
     finally:
         ok(run_rpod(env, "rm", "-f", "-t", "0", "--ignore", "app"))
+
+
+def test_registry_policy_needs_a_fully_qualified_docker_reference(rpod_env: RpodEnv, images: ImageSet,
+                                                                   tmp_path: Path) -> None:
+    """255-auto-update: ``io.containers.autoupdate=registry`` (or ``image``) refuses a short name
+    and another transport at create, with Podman's words; ``local`` takes any name."""
+    env, full = rpod_env, images.ref("alpine")
+    label = ("--label", "io.containers.autoupdate=registry")
+    cid = ok(run_rpod(env, "create", *label, full, "true")).stdout.strip()
+    ok(run_rpod(env, "rm", cid))
+    ok(run_rpod(env, "tag", full, "shortname:latest"))
+    r = run_rpod(env, "create", *label, "shortname:latest", "true")
+    assert (r.returncode, r.stderr) == (
+        125, 'Error: short name: auto updates require fully-qualified image reference: "shortname:latest"\n')
+    r = run_rpod(env, "create", "--label", "io.containers.autoupdate=image", "shortname:latest", "true")
+    assert r.returncode == 125 and "short name: auto updates" in r.stderr
+    archive = tmp_path / "a.tar"
+    ok(run_rpod(env, "save", "-o", str(archive), full))
+    r = run_rpod(env, "create", *label, f"docker-archive:{archive}", "true")
+    assert r.returncode == 125
+    assert r.stderr.endswith('Error: auto updates require the docker image transport but image is of transport '
+                             '"docker-archive"\n'), r.stderr
+    cid = ok(run_rpod(env, "create", "--label", "io.containers.autoupdate=local", "shortname:latest", "true")).stdout
+    ok(run_rpod(env, "rm", cid.strip()))
+    ok(run_rpod(env, "rmi", "shortname:latest"))

@@ -118,7 +118,7 @@ def test_attach_detach_keys_default_and_custom(clean: RpodEnv, tmp_path: Path) -
                 assert time.monotonic() < deadline, f"the attached shell never answered:\n{term.screen()}"
                 term.send("echo at-$((6*7))", "Enter")
             term.send(*send)
-            assert "ATTACH-EXIT=0" in term.wait_for("ATTACH-EXIT=", 20, "attach to detach")
+            assert "ATTACH-EXIT=0" in term.wait_for("ATTACH-EXIT=", 60, "attach to detach")
         # detaching leaves the container running
         assert ok(run_rpod(env, "inspect", "--format", "{{.State.Status}}", "att")).stdout == "running\n"
     # an invalid key spec is a usage error
@@ -136,9 +136,9 @@ def test_run_it_detaches_with_the_keys(clean: RpodEnv, tmp_path: Path, rm: bool)
     with terminal(tmp_path, env, cmd) as term:
         term.wait_prompt()
         term.send("echo in-$((6*7))", "Enter")
-        term.wait_for("in-42", 20, "the shell's output")
+        term.wait_for("in-42", 60, "the shell's output")
         term.send("C-p", "C-q")
-        assert "RUN-EXIT=0" in term.wait_for("RUN-EXIT=", 20, "run to detach")
+        assert "RUN-EXIT=0" in term.wait_for("RUN-EXIT=", 60, "run to detach")
     assert ok(run_rpod(env, "inspect", "--format", "{{.State.Status}}", name)).stdout == "running\n"
     assert ok(run_rpod(env, "exec", name, "echo", "alive")).stdout == "alive\n"
     ok(run_rpod(env, "stop", "-t", "0", name))

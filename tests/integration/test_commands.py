@@ -148,7 +148,7 @@ def test_events_stream_follows_new_events(env: RpodEnv) -> None:
     try:
         ok(run_rpod(env, "create", "--name", "streamed", "alpine", "true"))
         assert proc.stdout is not None
-        assert select.select([proc.stdout], [], [], 15)[0], "events did not print the new event in 15 s"
+        assert select.select([proc.stdout], [], [], 60)[0], "events did not print the new event in 60 s"
         assert proc.stdout.readline() == "streamed\n"
         assert proc.poll() is None  # still following
     finally:

@@ -186,6 +186,17 @@ def test_info_fields_scripts_read(env: RpodEnv) -> None:
     assert " level=trace " not in run_rpod(env, "--log-level=debug", "info", "--format", "x").stderr
 
 
+def test_info_graph_options_follow_podmans_precedence(env: RpodEnv, tmp_path: Path) -> None:
+    """--storage-opt gives the driver's options; --root or --storage-driver alone drop the default ones."""
+    fmt = ("info", "--format", "{{ .Store.GraphOptions }}")
+    assert "overlay.driver:" in ok(run_rpod(env, *fmt)).stdout
+    other = str(tmp_path / "nothing-here")
+    assert ok(run_rpod(env, "--storage-driver=vfs", "--root", other, *fmt)).stdout == "map[]\n"
+    assert ok(run_rpod(env, "--storage-driver=overlay", *fmt)).stdout == "map[]\n"
+    r = ok(run_rpod(env, "--root", other, "--storage-opt", "overlay.mountopt=nodev,metacopy=on", *fmt))
+    assert r.stdout == "map[overlay.mountopt:nodev,metacopy=on]\n"
+
+
 def test_images_history_names_and_after_filter(clean: RpodEnv) -> None:
     env = clean
     base = ok(run_rpod(env, "inspect", "--format", "{{.ID}}", "alpine")).stdout.strip()

@@ -124,7 +124,7 @@ def test_exit_command_runs_when_the_cli_is_gone(tmp_path: Path, rootfs: Path) ->
     sync, first, _ = b.start(["sleep", "0.3"], remove=True, exit_command=["touch", str(marker)])
     assert "pid" in first
     sync.close()  # the CLI goes away (as with -d, or a killed CLI)
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60
     while not marker.exists():
         assert time.monotonic() < deadline, "the monitor did not run the exit command"
         time.sleep(0.05)

@@ -205,7 +205,7 @@ def test_pasta_network(env: RpodEnv) -> None:
     ok(run_rpod(env, "run", "-d", "--name", "pastaweb", "--network", "pasta", "-p", f"{port}:8080", "alpine",
                 "sh", "-c", "while true; do echo pasta-ok | nc -l -p 8080; done"))
     try:
-        end = time.monotonic() + 10
+        end = time.monotonic() + 60
         data = b""
         while time.monotonic() < end and b"pasta-ok" not in data:
             try:
@@ -234,18 +234,23 @@ def test_ns_path_joins_a_namespace_the_user_owns(env: RpodEnv, tmp_path: Path) -
     pid_file = tmp_path / "pid"
     holder = subprocess.Popen([sys.executable, "-m", "rpod", "unshare", "unshare", "-n", "sh", "-c",
                                f"ip link add rpodv0 type veth peer name rpodv1 && echo $$ > {pid_file} && "
-                               "exec sleep 30"], env=env, stdin=subprocess.DEVNULL)
+                               "exec sleep 300"], env=env, stdin=subprocess.DEVNULL)
+    pidfd = -1
     try:
-        end = time.monotonic() + 10
-        while time.monotonic() < end and not pid_file.exists():
+        end = time.monotonic() + 90  # (a loaded CI machine: wait on the file, not a guess)
+        while time.monotonic() < end and not (pid_file.exists() and pid_file.read_text().endswith("\n")):
+            assert holder.poll() is None, "rpod unshare exited before writing its pid"
             time.sleep(0.05)
-        path = f"/proc/{pid_file.read_text().strip()}/ns/net"
+        pid = int(pid_file.read_text())
+        pidfd = os.pidfd_open(pid)  # pinned: the kill below must not hit a process that got its pid later
+        path = f"/proc/{pid}/ns/net"
         r = ok(run_rpod(env, "run", "--rm", "--network", f"ns:{path}", "alpine", "ls", "/sys/class/net"))
         assert sorted(r.stdout.split()) == ["lo", "rpodv0", "rpodv1"]
     finally:
-        if pid_file.exists():
-            with contextlib.suppress(OSError, ValueError):
-                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        if pidfd >= 0:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            os.close(pidfd)
         holder.kill()
         holder.wait()
 

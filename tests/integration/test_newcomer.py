@@ -106,8 +106,8 @@ def test_cobra_protocol_for_podman_style_scripts(newcomer: RpodEnv) -> None:
         assert "compvol" in ok(run_rpod(newcomer, "__complete", "volume", "inspect", "")).stdout.splitlines()
         r = ok(run_rpod(newcomer, "__complete", "ps", "--"))
         assert r.stdout.startswith("--") and "--all\tShow all containers" in r.stdout
-        r = ok(run_rpod(newcomer, "__complete", "run", "alpine", ""))  # the command: the shell's files
-        assert r.stdout == ":0\n" and "ShellCompDirectiveDefault" in r.stderr
+        r = ok(run_rpod(newcomer, "__complete", "run", "localhost/alpine:3.20", ""))  # the command: paths in the image
+        assert "/etc/" in r.stdout.splitlines() and r.stdout.endswith(":2\n"), r.stdout
         r = ok(run_rpod(newcomer, "__complete", "version", ""))  # takes no argument
         assert r.stdout == ":4\n"
     finally:

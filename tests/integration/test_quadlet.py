@@ -145,7 +145,7 @@ def test_generated_service_runs_like_systemd(env: RpodEnv, images: ImageSet) -> 
     fmt = "{{.State.Status}} {{index .Config.Labels \"PODMAN_SYSTEMD_UNIT\"}} {{index .Config.Labels \"tier\"}}"
     assert ok(run_rpod(env, "inspect", "-f", fmt, "systemd-web")).stdout == "running web.service front\n"
     try:
-        seen = listener.wait_for("READY", timeout=10)
+        seen = listener.wait_for("READY", timeout=60)
     finally:
         listener.close()
     monitor = ok(run_rpod(env, "inspect", "-f", "{{.State.ConmonPid}}", "systemd-web")).stdout.strip()

@@ -308,7 +308,7 @@ def test_new_unit_runs_like_systemd(env: RpodEnv, images: ImageSet) -> None:
                "{{index .Config.Labels \"PODMAN_SYSTEMD_UNIT\"}}")
         status, monitor_pid, init_pid, label = ok(run_rpod(env, "inspect", "-f", fmt, cid)).stdout.split()
         assert (status, label) == ("running", unit_file)
-        seen = listener.wait_for("READY", timeout=10)
+        seen = listener.wait_for("READY", timeout=60)
         assert seen["READY"] == "1"
         assert int(seen.get("MAINPID", "0")) == int(monitor_pid), listener.messages
         for key in ("ExecStop", "ExecStopPost"):

@@ -198,12 +198,23 @@ def test_copy_up_copies_image_content_with_ownership(store: VolumeStore, tmp_pat
 # -------------------------------------------------------------------------------- etc files
 def test_hosts_content() -> None:
     text = hosts_content("abc123", "web", ["db:10.0.0.5", "v6=fd00::1"], network="slirp4netns")
-    assert text == ("127.0.0.1\tlocalhost localhost.localdomain\n::1\tlocalhost localhost.localdomain\n"
-                    "10.0.0.5\tdb\nfd00::1\tv6\n10.0.2.2\thost.containers.internal host.docker.internal\n"
+    # Podman's order: --add-host entries, then localhost, host.containers.internal, the container
+    assert text == ("10.0.0.5\tdb\nfd00::1\tv6\n"
+                    "127.0.0.1\tlocalhost localhost.localdomain\n::1\tlocalhost localhost.localdomain\n"
+                    "10.0.2.2\thost.containers.internal host.docker.internal\n"
                     "10.0.2.100\tabc123 web\n")
     assert hosts_content("h", None, network="none").endswith("127.0.0.1\th\n")
     assert hosts_content("c1", "c1", network="none").endswith("127.0.0.1\tc1 c1\n")  # both, as Podman
     assert "h" not in hosts_content("h", None, network="host").split()
+    # a base file (containers.conf base_hosts_file) follows the --add-host entries; names it or
+    # --add-host lists are not repeated: the container's own entry is dropped when both are taken
+    base = [("10.1.1.1", ["one"]), ("10.2.2.2", ["two", "web"]), ("127.0.0.1", ["localhost"])]
+    text = hosts_content("one", "web", ["x:10.9.9.9"], network="slirp4netns", base=base, internal_ip="10.3.3.3")
+    assert text == ("10.9.9.9\tx\n10.1.1.1\tone\n10.2.2.2\ttwo web\n127.0.0.1\tlocalhost\n"
+                    "127.0.0.1\tlocalhost.localdomain\n::1\tlocalhost.localdomain\n"
+                    "10.3.3.3\thost.containers.internal host.docker.internal\n")
+    assert "host.containers.internal" not in hosts_content("h", None, network="slirp4netns", internal_ip="none")
+    assert "10.3.3.3\thost.containers.internal" in hosts_content("h", None, network="none", internal_ip="10.3.3.3")
     with pytest.raises(UsageError):
         hosts_content("h", None, ["nohost"])
     with pytest.raises(UsageError):
