@@ -48,8 +48,9 @@ def _pair(frozen: bool = False) -> tuple[type, type]:
 
 def test_construction_defaults_eq_repr_as_dataclass() -> None:
     dc, rc = _pair()
-    for args, kwargs in (((), {"name": "a"}), (("a", 3), {}), (("a",), {"tags": ["x"], "extra": {"k": 1}}),
-                         (("a", 1, ["t"], None, "d"), {})):
+    cases = (((), {"name": "a"}), (("a", 3), {}), (("a",), {"tags": ["x"], "extra": {"k": 1}}),
+             (("a", 1, ["t"], None, "d"), {}))
+    for args, kwargs in cases * 12:  # the first 32 through the loop, then the compiled __init__
         d, r = dc(*args, **kwargs), rc(*args, **kwargs)
         assert vars(d) == vars(r)
         assert repr(d).split("(", 1)[1] == repr(r).split("(", 1)[1]
@@ -70,6 +71,11 @@ def test_bad_arguments_raise_type_error(args: tuple, kwargs: dict) -> None:
     dc, rc = _pair()
     with pytest.raises(TypeError):
         dc(*args, **kwargs)
+    with pytest.raises(TypeError):
+        rc(*args, **kwargs)  # the loop
+    for _ in range(40):
+        rc("x")
+    assert rc.__init__.__qualname__.endswith("Inner.__init__")  # compiled by now
     with pytest.raises(TypeError):
         rc(*args, **kwargs)
 
@@ -95,6 +101,10 @@ def test_frozen_hash_and_cached_property() -> None:
 
     w = WithCache("/x")
     assert w.sub == "/x/sub" and w.sub is w.sub
+    for _ in range(40):  # the compiled __init__ of a frozen record
+        assert rc("a", 2, ()) == r and WithCache("/y").sub == "/y/sub"
+    with pytest.raises(FrozenInstanceError):
+        rc("b").name = "c"
 
 
 def test_replace_asdict_nesting_and_inheritance() -> None:
@@ -124,6 +134,18 @@ def test_replace_asdict_nesting_and_inheritance() -> None:
         u: int = 5
 
     assert [f.name for f in fields(Child)] == ["v", "u"] and Child(7).v == 7
+    posts = []
+
+    @record
+    class WithPost:
+        v: int = 0
+
+        def __post_init__(self) -> None:
+            posts.append(self.v)
+
+    for i in range(40):
+        WithPost(i)
+    assert posts == list(range(40))
     with pytest.raises(ValueError, match="mutable default"):
         @record
         class Bad:
