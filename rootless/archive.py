@@ -253,16 +253,18 @@ def extract_into(fileobj: BinaryIO, dest: str, *, owner: tuple[int, int] | None 
         if owner is not None:
             os.chown(dest, *owner)
     old_umask = os.umask(0)
-    ex = _CopyExtractor(dest, owner=owner, squash=squash, rename=rename, overwrite=overwrite,
-                        shown_root=dest if shown_root is None else shown_root)
-    try:
+    ex = None
+    try:  # (the extractor's own set-up may fail too: the umask comes back whatever happens)
+        ex = _CopyExtractor(dest, owner=owner, squash=squash, rename=rename, overwrite=overwrite,
+                            shown_root=dest if shown_root is None else shown_root)
         ex.run(fileobj)
     except UnpackError as e:
         if "not a tar stream" in str(e) or "invalid tar header" in str(e):
             raise CopyError("usage", "source must be a (compressed) tar archive when copying from stdin") from e
         raise
     finally:
-        ex.close()
+        if ex is not None:
+            ex.close()
         os.umask(old_umask)
 
 

@@ -495,11 +495,13 @@ def extract(fileobj: BinaryIO, dest: str, *, squash_ids: bool = False) -> dict[s
     Raises ``UnpackError`` for hostile or malformed input.
     """
     old_umask = os.umask(0)
-    ex = _Extractor(dest, squash_ids)
-    try:
+    ex = None
+    try:  # (the extractor's own set-up may fail too: the umask comes back whatever happens)
+        ex = _Extractor(dest, squash_ids)
         return ex.run(fileobj)
     finally:
-        ex.close()
+        if ex is not None:
+            ex.close()
         os.umask(old_umask)
 
 

@@ -168,3 +168,15 @@ def _is_worker(proc: Path, controller: int) -> bool:
     except (OSError, IndexError, ValueError):
         return False
     return ppid == controller and (b"execnet" in cmdline or b"sys.stdin.readline" in cmdline)
+
+
+@pytest.fixture(autouse=True)
+def _umask_unchanged() -> Iterator[None]:
+    """A test (or the code it runs in this process) must leave the process umask as it found it:
+    an extractor that failed in its set-up once left it at 0, and later tests wrote world-writable
+    files (systemd-analyze then complained)."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield
+    after = os.umask(before)
+    assert after == before, f"the umask changed from {before:04o} to {after:04o} during this test (restored)"

@@ -70,7 +70,7 @@ def remove_images(paths: Paths, names: Iterable[str], *, force: bool = False,
                 hint="remove the containers first (rpod rm) or use rpod rmi -f")
         if using and force and remove_users is not None:
             remove_users(using)
-        oldest_first = list(reversed(rec.names))  # the store keeps the newest name first; Podman's order
+        oldest_first = list(rec.names)  # the store keeps names in the order they were given (c/storage)
         report.untagged.extend(oldest_first)
         store.delete(rec.id)
         report.deleted.append(rec.id)
