@@ -218,6 +218,12 @@ def _reference_hit(name: str, pattern: str) -> bool:
     return any(fnmatch.fnmatchcase(c, pattern) for c in candidates)
 
 
+def reference_names(names: list[str], patterns: list[str]) -> list[str]:
+    """The names that a ``reference=`` filter (or ``images REPOSITORY``) matches: Podman lists
+    only those rows of a matching image."""
+    return [n for n in names if any(_reference_hit(n, p) for p in patterns)]
+
+
 def image(rec: Any, filters: Filters, labels: Callable[[], Mapping[str, str]],
           created_of: Callable[[str], float]) -> bool:
     """``images --filter``: ``labels()`` reads the image config only when asked; ``created_of(ref)``

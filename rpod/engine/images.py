@@ -155,6 +155,9 @@ def list_images(opts: ListOptions, paths: Paths | None = None) -> list[tuple[Any
         records = [*records, *as_records(p)]
     used = {k: len(v) for k, v in containers_by_image(p).items()} if opts.containers else {}
     rows = image_rows(store, records, no_trunc=opts.no_trunc, containers_by_image=used)
+    if opts.filters.get("reference"):  # only the rows of the names that matched
+        rows = [(row, rec) for row, rec in rows if not rec.names
+                or flt.reference_names([f"{row.Repository}:{row.Tag}"], opts.filters["reference"])]
     rows.sort(key=_SORT_KEYS[opts.sort])
     return rows
 

@@ -75,6 +75,15 @@ def test_images_filters(pulled: RpodEnv, images: ImageSet) -> None:
     assert r.stdout == ""
     r = run_rpod(pulled, "images", "--filter", "bogus=1")
     assert r.returncode == 125
+    # an image with two names: ``images NAME`` lists the row of that name only (120-load)
+    ok(run_rpod(pulled, "tag", "busybox", "localhost/x0second:t0"))
+    try:
+        fmt = ("--format", "{{.Repository}}:{{.Tag}}")
+        assert ok(run_rpod(pulled, "images", "localhost/x0second:t0", *fmt)).stdout == "localhost/x0second:t0\n"
+        both = ok(run_rpod(pulled, "images", *fmt)).stdout.splitlines()
+        assert "localhost/x0second:t0" in both and any(n.endswith("/busybox:latest") for n in both)
+    finally:
+        ok(run_rpod(pulled, "rmi", "localhost/x0second:t0"))
 
 
 def test_image_inspect_podman_keys(pulled: RpodEnv, images: ImageSet) -> None:
