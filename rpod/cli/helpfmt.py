@@ -66,6 +66,9 @@ def arg_usage(p: click.Argument) -> str:
     return name if p.required else f"[{name}]"
 
 
+_OPTIONAL_CONTAINERS = {"stats"}  # none means all running: Podman's usage shows [CONTAINER...]
+
+
 def usage_line(cmd: click.Command, ctx: click.Context) -> str:
     """``rpod stop [options] CONTAINER [CONTAINER...]`` (``[command]`` for groups)."""
     helps = set(ctx.help_option_names)
@@ -79,7 +82,7 @@ def usage_line(cmd: click.Command, ctx: click.Context) -> str:
     for p in cmd.params:
         if isinstance(p, click.Argument):
             u = arg_usage(p)
-            if p.name == "containers" and not p.required:
+            if p.name == "containers" and not p.required and cmd.name not in _OPTIONAL_CONTAINERS:
                 u = "CONTAINER [CONTAINER...]"  # one or --all/--latest: Podman shows the common case
             pieces.append(u)
     return " ".join(pieces)

@@ -121,6 +121,8 @@ def test_help_sorted_with_examples_and_grouped() -> None:
         assert "\nExamples:\n" in rpod(*cmd, "--help").stdout, cmd
     stop = rpod("stop", "--help").stdout
     assert "\nUsage:\n  rpod stop [options] CONTAINER [CONTAINER...]\n" in stop
+    # stats without a container shows them all (and streams): its usage says so, as Podman's (015-help)
+    assert "\nUsage:\n  rpod stats [options] [CONTAINER...]\n" in rpod("stats", "--help").stdout
     longs = re.findall(r"^\s+(?:-\w, )?--([\w-]+)", stop.split("Options:\n")[1], re.M)
     assert longs == sorted(longs)
 
